@@ -1,0 +1,85 @@
+# vigil — build, run and test.
+#
+#   make          build build/vigil
+#   make run      install what is missing, build, start with the built-in demo camera
+#   make test     install what is missing, build, run every test (also under ASan+UBSan)
+#   make deps     install missing Debian packages and test npm packages
+#
+# pkg-config is evaluated lazily (=), and `run`/`test` re-enter make after
+# `deps`, so a fresh machine gets its compiler flags after the install.
+
+CC      ?= gcc
+PKGS     = libwebsockets gstreamer-1.0 gstreamer-app-1.0 gstreamer-pbutils-1.0 \
+           jansson libsrtp2 openssl
+WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP -I. \
+           $(shell pkg-config --cflags $(PKGS))
+LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+CHECK_LIBS = $(shell pkg-config --libs check)
+SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+
+B        = build
+CORE_SRC = $(wildcard media/*.c) $(wildcard signaling/*.c) \
+           $(filter-out server/main.c,$(wildcard server/*.c))
+UNIT_SRC = $(wildcard tests/unit/test_*.c)
+TOOLS_SRC = $(wildcard tests/tools/*.c)
+
+# Optional modules add themselves here (control/, bench/ ...).
+-include $(wildcard */module.mk)
+
+# Two variants: release in build/, sanitizers in build/asan/.
+define variant
+$(1)/obj/%.o: %.c
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(CFLAGS_COMMON) $(2) -c $$< -o $$@
+
+$(1)/libvigil.a: $$(patsubst %.c,$(1)/obj/%.o,$$(CORE_SRC))
+	@rm -f $$@
+	ar rcs $$@ $$^
+
+$(1)/vigil: $(1)/obj/server/main.o $(1)/libvigil.a
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+
+$(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libvigil.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS) $$(CHECK_LIBS)
+
+$(1)/tools/%: $(1)/obj/tests/tools/%.o
+	@mkdir -p $$(dir $$@)
+	$$(CC) $(2) -o $$@ $$^ $$(LIBS) $$(shell pkg-config --libs gstreamer-rtsp-server-1.0)
+
+-include $$(shell find $(1)/obj -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call variant,$(B),-O2))
+$(eval $(call variant,$(B)/asan,-O1 $(SAN)))
+
+UNIT_BINS      = $(patsubst tests/unit/%.c,$(B)/tests/%,$(UNIT_SRC))
+UNIT_BINS_ASAN = $(patsubst tests/unit/%.c,$(B)/asan/tests/%,$(UNIT_SRC))
+TOOL_BINS      = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
+
+# The RTSP test camera needs gst-rtsp-server's headers.
+$(B)/obj/tests/tools/%.o: CFLAGS_COMMON += $(shell pkg-config --cflags gstreamer-rtsp-server-1.0)
+
+.PHONY: all build deps run test unit integration browser valgrind clean bench
+.DEFAULT_GOAL := all
+
+all: $(B)/vigil $(EXTRA_BINS)
+
+build: all $(B)/asan/vigil $(UNIT_BINS) $(UNIT_BINS_ASAN) $(TOOL_BINS) $(EXTRA_TEST_BINS)
+
+deps:
+	@bash scripts/deps.sh
+
+run:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory all
+	$(B)/vigil $(RUN_ARGS)
+
+test:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory build
+	@bash tests/run_all.sh
+
+clean:
+	rm -rf $(B)

@@ -1,0 +1,155 @@
+// Test helpers: start a real build/vigil on a free loopback port, and a
+// WebSocket client that speaks vigil.v1 (signaling/PROTOCOL.md).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import WebSocket from 'ws';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+// VIGIL_BIN lets `make test` run the same tests against the ASan build.
+export const VIGIL_BIN = process.env.VIGIL_BIN || path.join(ROOT, 'build/vigil');
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Starts vigil. `config` (an object) is written to a temp file and passed with
+// --config; without it the embedded demo configuration is used.
+export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) {
+  const port = await freePort();
+  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
+  if (config) {
+    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-test-'));
+    const file = path.join(dir, 'config.json');
+    writeFileSync(file, JSON.stringify(config, null, 2));
+    argv.push('--config', file);
+  }
+  const proc = spawn(VIGIL_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (proc.exitCode !== null) throw new Error(`vigil exited early (${proc.exitCode}):\n${log}`);
+    try {
+      const r = await fetch(`${base}/api/health`);
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`vigil did not come up:\n${log}`); }
+    await sleep(100);
+  }
+  return {
+    port, base, proc,
+    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    log: () => log,
+    // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+      const st = await exited;
+      clearTimeout(t);
+      return st;
+    },
+  };
+}
+
+// Waits until the stream reports `state` in /api/streams.
+export async function waitStreamState(base, id, state, timeoutMs = 15000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const streams = await (await fetch(`${base}/api/streams`)).json();
+    const s = streams.find((x) => x.id === id);
+    if (s && s.state === state) return s;
+    if (Date.now() > deadline) throw new Error(`stream ${id} not ${state}: ${JSON.stringify(s)}`);
+    await sleep(100);
+  }
+}
+
+// Parses the 16-byte binary header of PROTOCOL.md.
+export function parseHeader(buf) {
+  return {
+    version: buf[0], kind: buf[1], flags: buf[2], reserved: buf[3],
+    channel: buf.readUInt32BE(4),
+    timeUs: buf.readBigUInt64BE(8),
+    payload: buf.subarray(16),
+  };
+}
+
+// A vigil.v1 client: collects text messages and binary frames, and lets a test
+// wait for a message matching a predicate.
+export class Client {
+  constructor(url, { protocol = 'vigil.v1', ...opts } = {}) {
+    this.ws = new WebSocket(url, protocol ? [protocol] : [], opts);
+    this.messages = [];
+    this.frames = [];
+    this.waiters = [];
+    this.closed = null;
+    this.ws.on('message', (data, isBinary) => {
+      if (isBinary) {
+        const h = parseHeader(data);
+        h.arrivalUs = BigInt(Date.now()) * 1000n;
+        this.frames.push(h);
+        if (this.onFrame) this.onFrame(h);
+      } else {
+        this.messages.push(JSON.parse(data.toString()));
+      }
+      this.poke();
+    });
+    this.ws.on('close', (code, reason) => { this.closed = { code, reason: reason.toString() }; this.poke(); });
+    this.ws.on('error', (e) => { this.error = e; this.poke(); });
+  }
+  open() {
+    return new Promise((resolve, reject) => {
+      if (this.ws.readyState === WebSocket.OPEN) return resolve(this);
+      this.ws.once('open', () => resolve(this));
+      this.ws.once('error', reject);
+      this.ws.once('unexpected-response', (req, res) => reject(new Error(`HTTP ${res.statusCode}`)));
+    });
+  }
+  poke() { for (const w of [...this.waiters]) w(); }
+  send(obj) { this.ws.send(typeof obj === 'string' ? obj : JSON.stringify(obj)); }
+  // Resolves with the first message (from `from` on) for which pred is true.
+  waitFor(pred, timeoutMs = 5000, what = 'message') {
+    return new Promise((resolve, reject) => {
+      const check = () => {
+        const m = this.messages.find(pred);
+        if (m) { done(); resolve(m); return true; }
+        if (this.closed) { done(); reject(new Error(`closed ${this.closed.code} waiting for ${what}`)); return true; }
+        return false;
+      };
+      const done = () => { clearTimeout(t); this.waiters = this.waiters.filter((w) => w !== check); };
+      const t = setTimeout(() => { done(); reject(new Error(`timeout waiting for ${what}; got ${JSON.stringify(this.messages.slice(-5))}`)); }, timeoutMs);
+      if (!check()) this.waiters.push(check);
+    });
+  }
+  // Sends a request with an id and resolves with its reply (or error reply).
+  async request(obj, timeoutMs = 5000) {
+    const id = obj.id ?? `r${Math.random().toString(36).slice(2)}`;
+    this.send({ ...obj, id });
+    return this.waitFor((m) => m.id === id, timeoutMs, `reply to ${obj.type}`);
+  }
+  waitClose(timeoutMs = 5000) {
+    return new Promise((resolve, reject) => {
+      const check = () => { if (this.closed) { done(); resolve(this.closed); return true; } return false; };
+      const done = () => { clearTimeout(t); this.waiters = this.waiters.filter((w) => w !== check); };
+      const t = setTimeout(() => { done(); reject(new Error('timeout waiting for close')); }, timeoutMs);
+      if (!check()) this.waiters.push(check);
+    });
+  }
+  close() { try { this.ws.close(); } catch { /* already closed */ } }
+}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Runs every suite and prints one closing line: "N passed, N failed".
+#   Check unit tests (release, valgrind, ASan+UBSan), node integration tests
+#   (release and ASan+UBSan server), browser tests in headless Chromium.
+set -u
+cd "$(dirname "$0")/.."
+B=build
+pass=0; fail=0; failed=()
+
+run() { # name, command...
+  local name=$1; shift
+  echo "=== $name"
+  if "$@"; then pass=$((pass+1)); echo "--- ok: $name"
+  else fail=$((fail+1)); failed+=("$name"); echo "--- FAILED: $name"; fi
+}
+
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+for t in "$B"/tests/test_*; do
+  [ -x "$t" ] || continue
+  n=$(basename "$t")
+  run "unit $n" "$t"
+  run "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+      --error-exitcode=99 "$t"
+  run "asan $n" "$B/asan/tests/$n"
+done
+
+nodetests() { # dir, extra env...
+  local dir=$1; shift
+  local files=("$dir"/*.test.js)
+  [ -e "${files[0]}" ] || return 0
+  env "$@" node --test --test-concurrency=1 "${files[@]}"
+}
+run "integration (release)" nodetests tests/integration
+run "integration (asan+ubsan server)" nodetests tests/integration VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1
+run "browser" nodetests tests/browser
+
+echo
+[ ${#failed[@]} -eq 0 ] || printf 'failed: %s\n' "${failed[@]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
