@@ -1,0 +1,299 @@
+// Plays one channel's fragmented MP4 (an init segment, then one moof+mdat per
+// frame) in a <video> through Media Source Extensions, kept near the live edge.
+//
+// The server may restart a source, skip frames for a slow viewer, or be
+// reconnected to; the player copes by keeping the last init segment, dropping
+// fragments until the next keyframe after any discontinuity, and rebuilding
+// the MediaSource from scratch when the browser reports an error.
+
+const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
+const EVICT_SLACK_S = 2; // let this much extra pile up before removing
+const TARGET_LAG_S = 0.15; // where a jump to the live edge lands
+const CATCHUP_LAG_S = 0.5; // above this, play slightly faster
+const JUMP_LAG_S = 1.0; // above this, jump to the live edge
+const CATCHUP_RATE = 1.1;
+const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
+const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
+const TICK_MS = 250;
+
+export class MsePlayer extends EventTarget {
+  constructor(video) {
+    super();
+    this.video = video;
+    this.mime = null;
+    this.init = null; // last init segment (Uint8Array)
+    this.ms = null;
+    this.sb = null;
+    this.queue = [];
+    this.needKeyframe = true;
+    this.resetTimer = null;
+    this.recentResets = 0;
+    this.lastProgress = { time: 0, at: performance.now() };
+    this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, evictions: 0 };
+
+    // Autoplay is only allowed muted; playsinline keeps iOS from going full screen.
+    video.muted = true;
+    video.defaultMuted = true;
+    video.playsInline = true;
+    video.autoplay = true;
+
+    this.onVideoError = () => this.scheduleReset(`video error ${video.error && video.error.code}`);
+    video.addEventListener('error', this.onVideoError);
+    this.tick = setInterval(() => this.keepLive(), TICK_MS);
+  }
+
+  // Sets the MIME type ('video/mp4; codecs="..."') of what will follow. A
+  // different codec needs a new SourceBuffer, and its own init segment.
+  setMime(mime) {
+    if (!mime || mime === this.mime) return;
+    const hadOne = this.mime !== null;
+    this.mime = mime;
+    if (!MediaSource.isTypeSupported(mime)) {
+      this.emitError(`browser cannot play ${mime}`);
+      return;
+    }
+    if (hadOne) this.init = null;
+    this.rebuild();
+  }
+
+  pushInit(bytes) {
+    if (this.init && sameBytes(this.init, bytes)) {
+      // A resubscription resends the same init: nothing to change, but the
+      // fragments that follow start a new run.
+      this.discontinuity();
+      return;
+    }
+    this.init = bytes;
+    this.discontinuity();
+    if (!this.ms) {
+      this.rebuild();
+      return;
+    }
+    // A restarted source: append its init in place; the SourceBuffer takes a
+    // new init segment between fragments (errors fall back to a rebuild).
+    this.queue.push({ init: true, data: bytes });
+    this.pump();
+  }
+
+  pushFragment(bytes, keyframe) {
+    if (!this.init) {
+      this.stats.dropped++;
+      return;
+    }
+    if (this.needKeyframe) {
+      if (!keyframe) {
+        this.stats.dropped++;
+        return;
+      }
+      this.needKeyframe = false;
+    }
+    if (this.queue.length >= MAX_QUEUED) {
+      // The SourceBuffer cannot keep up (hidden tab, slow machine): throw the
+      // backlog away and restart from a keyframe rather than lag forever.
+      this.dropQueuedMedia();
+      this.needKeyframe = !keyframe;
+      if (!keyframe) {
+        this.stats.dropped++;
+        return;
+      }
+    }
+    this.queue.push({ init: false, data: bytes });
+    this.pump();
+  }
+
+  // Frames are missing from here on (reconnect, skip): wait for a keyframe.
+  discontinuity() {
+    this.needKeyframe = true;
+    this.dropQueuedMedia();
+  }
+
+  // Seconds of media buffered ahead of the playhead.
+  get lagSeconds() {
+    const b = this.video.buffered;
+    if (!b.length) return 0;
+    return Math.max(0, b.end(b.length - 1) - this.video.currentTime);
+  }
+
+  destroy() {
+    clearInterval(this.tick);
+    clearTimeout(this.resetTimer);
+    this.video.removeEventListener('error', this.onVideoError);
+    this.teardown();
+  }
+
+  // --- internals ---
+
+  dropQueuedMedia() {
+    const before = this.queue.length;
+    this.queue = this.queue.filter((op) => op.init);
+    this.stats.dropped += before - this.queue.length;
+  }
+
+  teardown() {
+    if (this.sb) {
+      this.sb.onupdateend = null;
+      this.sb.onerror = null;
+    }
+    if (this.ms) this.ms.onsourceopen = null;
+    this.sb = null;
+    this.ms = null;
+    this.queue = [];
+    this.video.removeAttribute('src');
+    this.video.load();
+  }
+
+  // A fresh MediaSource that starts with the last init segment, if any.
+  rebuild() {
+    this.teardown();
+    if (!this.mime || !MediaSource.isTypeSupported(this.mime)) return;
+    this.needKeyframe = true;
+    if (this.init) this.queue.push({ init: true, data: this.init });
+    const ms = new MediaSource();
+    this.ms = ms;
+    const url = URL.createObjectURL(ms);
+    ms.onsourceopen = () => {
+      URL.revokeObjectURL(url);
+      if (this.ms !== ms) return;
+      let sb;
+      try {
+        sb = ms.addSourceBuffer(this.mime);
+        // 'sequence' lays fragments end to end whatever their timestamps, so
+        // a skip, a reconnect or a restarted source leaves no gap to stall on.
+        sb.mode = 'sequence';
+      } catch (err) {
+        this.emitError(`addSourceBuffer failed: ${err.message}`);
+        return;
+      }
+      this.sb = sb;
+      sb.onupdateend = () => {
+        this.keepLive();
+        this.pump();
+      };
+      sb.onerror = () => this.scheduleReset('SourceBuffer error');
+      this.pump();
+    };
+    this.video.src = url;
+  }
+
+  pump() {
+    const sb = this.sb;
+    if (!sb || sb.updating || !this.ms || this.ms.readyState !== 'open') return;
+    if (this.evict(false)) return; // updateend will call pump again
+    const op = this.queue.shift();
+    if (!op) return;
+    try {
+      sb.appendBuffer(op.data);
+      this.stats.appended++;
+    } catch (err) {
+      if (err.name === 'QuotaExceededError') {
+        this.queue.unshift(op);
+        if (!this.evict(true)) {
+          // Nothing left to free: start over from the next keyframe.
+          this.discontinuity();
+        }
+        return;
+      }
+      this.scheduleReset(`appendBuffer: ${err.name} ${err.message}`);
+    }
+  }
+
+  // Removes media more than KEEP_BEHIND_S behind the playhead (or, under
+  // quota pressure, everything but the last second). Returns true when a
+  // removal was started.
+  evict(urgent) {
+    const sb = this.sb;
+    const b = sb.buffered;
+    if (!b.length) return false;
+    const keep = urgent ? 1 : KEEP_BEHIND_S;
+    const slack = urgent ? 0 : EVICT_SLACK_S;
+    const cut = this.video.currentTime - keep;
+    if (b.start(0) >= cut - slack || cut <= 0) return false;
+    try {
+      sb.remove(0, cut);
+      this.stats.evictions++;
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  // Keeps the playhead just behind the newest buffered frame: jump when far
+  // behind, play a little faster when slightly behind, and make sure the
+  // muted video is playing at all.
+  keepLive() {
+    const v = this.video;
+    const b = v.buffered;
+    if (!b.length || v.seeking) return;
+    const last = b.length - 1;
+    const start = b.start(last);
+    const end = b.end(last);
+    const t = v.currentTime;
+    const lag = end - t;
+    if (t < start || t > end || lag > JUMP_LAG_S) {
+      // Outside the newest range (a gap, or media before the first keyframe
+      // we kept), or too far behind: go to the live edge.
+      const target = Math.max(start, end - TARGET_LAG_S);
+      if (Math.abs(target - t) > 0.05) {
+        v.currentTime = target;
+        this.stats.jumps++;
+      }
+      v.playbackRate = 1;
+    } else if (lag > CATCHUP_LAG_S) {
+      v.playbackRate = CATCHUP_RATE;
+    } else if (lag < TARGET_LAG_S * 2 && v.playbackRate !== 1) {
+      v.playbackRate = 1;
+    }
+    if (v.paused && v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
+      v.play().catch(() => {});
+    }
+    this.watchStall(lag);
+  }
+
+  // Chrome occasionally sits still with data ahead of it (after a seek into
+  // a range that was just evicted, for instance). Nudge it, then rebuild.
+  watchStall(lag) {
+    const now = performance.now();
+    const t = this.video.currentTime;
+    if (t !== this.lastProgress.time || lag < 0.3 || this.video.paused) {
+      if (t !== this.lastProgress.time) this.recentResets = 0;
+      this.lastProgress = { time: t, at: now, nudged: false };
+      return;
+    }
+    if (now - this.lastProgress.at < STALL_MS) return;
+    if (!this.lastProgress.nudged) {
+      this.lastProgress.nudged = true;
+      this.lastProgress.at = now;
+      this.video.currentTime = Math.max(0, this.video.buffered.end(this.video.buffered.length - 1) - TARGET_LAG_S);
+      return;
+    }
+    this.scheduleReset('playback stalled');
+  }
+
+  // Rebuilds after an error; repeated failures wait longer (up to 5 s) so a
+  // stream the browser cannot decode does not spin the CPU.
+  scheduleReset(reason) {
+    if (this.resetTimer) return;
+    console.warn('vigil: player reset:', reason);
+    this.stats.resets++;
+    this.lastError = reason;
+    const delay = Math.min(5000, 100 * 2 ** this.recentResets);
+    this.recentResets++;
+    this.dispatchEvent(new CustomEvent('reset', { detail: reason }));
+    this.resetTimer = setTimeout(() => {
+      this.resetTimer = null;
+      this.lastProgress = { time: -1, at: performance.now() };
+      this.rebuild();
+    }, delay);
+  }
+
+  emitError(message) {
+    this.lastError = message;
+    this.dispatchEvent(new CustomEvent('error', { detail: message }));
+  }
+}
+
+function sameBytes(a, b) {
+  if (a.byteLength !== b.byteLength) return false;
+  for (let i = 0; i < a.byteLength; i++) if (a[i] !== b[i]) return false;
+  return true;
+}

@@ -1,0 +1,46 @@
+// The top bar's connection indicator and summary line. Its element carries
+// data-state="connecting|connected|disconnected" for tests.
+
+export class StatusBar {
+  constructor(root) {
+    this.pill = root.querySelector('#conn-status');
+    this.summary = root.querySelector('#summary');
+    this.server = root.querySelector('#server-info');
+    this.countdown = null;
+  }
+
+  // `detail` is a Connection 'status' event's detail.
+  connection(detail) {
+    clearInterval(this.countdown);
+    if (detail.state === 'open') {
+      this.show('connected', 'connected');
+    } else if (detail.state === 'connecting') {
+      this.show('connecting', 'connecting…');
+    } else if (detail.retryInMs !== undefined) {
+      // Count down to the next attempt so a dead server is obvious.
+      const at = Date.now() + detail.retryInMs;
+      const update = () => {
+        const s = Math.max(0, Math.ceil((at - Date.now()) / 1000));
+        this.show('disconnected', `disconnected · retry in ${s} s`);
+      };
+      update();
+      this.countdown = setInterval(update, 500);
+    } else {
+      this.show('disconnected', 'disconnected');
+    }
+  }
+
+  show(state, text) {
+    this.pill.dataset.state = state;
+    this.pill.textContent = text;
+  }
+
+  setServer(hello) {
+    this.server.textContent = hello ? `${hello.server || 'vigil'} ${hello.version || ''}`.trim() : '';
+  }
+
+  setSummary(streams) {
+    const live = streams.filter((s) => s.state === 'live').length;
+    this.summary.textContent = `${streams.length} stream${streams.length === 1 ? '' : 's'} · ${live} live`;
+  }
+}

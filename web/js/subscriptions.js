@@ -1,0 +1,130 @@
+// Keeps the set of streams the dashboard wants to watch subscribed across
+// reconnects, and routes binary frames (by channel) and stream.state events
+// to the handler of each stream. Channels are the server's choice and only
+// valid for one connection, so they are forgotten on every disconnect.
+//
+// A handler is an object with optional methods:
+//   subscribed(reply)  the subscribe reply (state, codecs, mime, channel)
+//   frame(header)      a parsed binary frame of this stream's channel
+//   state(event)       a stream.state event for this stream
+//   lost()             the connection dropped; a new subscription will follow
+//   failed(error)      the subscribe request was refused (RequestError)
+
+import { parseFrameHeader } from './frame_header.js';
+
+export class Subscriptions {
+  constructor(connection) {
+    this.conn = connection;
+    this.entries = new Map(); // stream id -> {stream, handler, channel, pending}
+    this.byChannel = new Map(); // channel -> entry
+    this.ignoredFrames = 0; // frames for channels we do not (or no longer) have
+
+    connection.addEventListener('open', () => this.retry());
+    connection.addEventListener('status', (ev) => {
+      if (ev.detail.state === 'closed') this.forgetChannels();
+    });
+    connection.addEventListener('binary', (ev) => this.onBinary(ev.detail));
+    connection.addEventListener('message', (ev) => this.onEvent(ev.detail));
+  }
+
+  has(stream) {
+    return this.entries.has(stream);
+  }
+
+  // Starts watching `stream` (idempotent).
+  add(stream, handler) {
+    if (this.entries.has(stream)) return;
+    const entry = { stream, handler, channel: null, pending: false, failed: false };
+    this.entries.set(stream, entry);
+    this.subscribe(entry);
+  }
+
+  // Stops watching `stream`; no callback of its handler runs afterwards.
+  remove(stream) {
+    const entry = this.entries.get(stream);
+    if (!entry) return;
+    this.entries.delete(stream);
+    if (entry.channel !== null) {
+      this.byChannel.delete(entry.channel);
+      this.conn.request('unsubscribe', { channel: entry.channel }).catch(() => {});
+    }
+    // A subscribe still in flight is undone when its reply comes (subscribe()).
+  }
+
+  // Subscribes every wanted stream that has no channel yet, including ones a
+  // previous attempt failed for (the limit may have been raised, or a stream
+  // that was unknown may exist now).
+  retry() {
+    for (const entry of this.entries.values()) {
+      if (entry.channel === null && !entry.pending) this.subscribe(entry);
+    }
+  }
+
+  async subscribe(entry) {
+    if (!this.conn.isOpen) return;
+    entry.pending = true;
+    let reply;
+    try {
+      reply = await this.conn.request('subscribe', { stream: entry.stream, mode: 'mse' });
+    } catch (err) {
+      entry.pending = false;
+      if (this.entries.get(entry.stream) === entry && err.code) {
+        entry.failed = true;
+        call(entry.handler, 'failed', err);
+      }
+      return;
+    }
+    entry.pending = false;
+    if (this.entries.get(entry.stream) !== entry) {
+      // Removed while the request was in flight.
+      this.conn.request('unsubscribe', { channel: reply.channel }).catch(() => {});
+      return;
+    }
+    entry.failed = false;
+    entry.channel = reply.channel;
+    this.byChannel.set(reply.channel, entry);
+    call(entry.handler, 'subscribed', reply);
+  }
+
+  forgetChannels() {
+    this.byChannel.clear();
+    for (const entry of this.entries.values()) {
+      const had = entry.channel !== null || entry.pending;
+      entry.channel = null;
+      entry.pending = false;
+      if (had) call(entry.handler, 'lost');
+    }
+  }
+
+  onBinary(buffer) {
+    const header = parseFrameHeader(buffer);
+    if (!header) return;
+    const entry = this.byChannel.get(header.channel);
+    if (!entry) {
+      this.ignoredFrames++;
+      return;
+    }
+    call(entry.handler, 'frame', header);
+  }
+
+  onEvent(msg) {
+    if (msg.type !== 'stream.state') return;
+    let entry = typeof msg.channel === 'number' ? this.byChannel.get(msg.channel) : undefined;
+    if (!entry && typeof msg.stream === 'string') {
+      const byName = this.entries.get(msg.stream);
+      // Only trust the name when the event carries no channel of ours.
+      if (byName && (msg.channel === undefined || byName.channel === null)) entry = byName;
+    }
+    if (entry) call(entry.handler, 'state', msg);
+  }
+}
+
+// One broken handler must not stop frames for the other streams.
+function call(handler, method, arg) {
+  if (typeof handler[method] !== 'function') return;
+  try {
+    handler[method](arg);
+  } catch (err) {
+    console.error(`vigil: ${method} handler failed`, err);
+  }
+}

@@ -1,0 +1,227 @@
+// One camera tile: a header bar (stream id, state badge), the video, and a
+// stats line. It is the Subscriptions handler for its stream, feeds the
+// MsePlayer, and mirrors its numbers into data-* attributes so tests and
+// scripts can read them without parsing text:
+//   data-stream, data-state, data-fps, data-bitrate-bps, data-latency-ms,
+//   data-frames (fragments received), data-decoded (frames the video decoded),
+//   data-skipped (frames the server skipped for us), data-lag-ms (buffered
+//   media ahead of the playhead), data-resets (player rebuilds).
+
+import { KIND_FRAGMENT, KIND_INIT } from './frame_header.js';
+import { MsePlayer } from './mse_player.js';
+import { RateMeter, Smoothed } from './meters.js';
+
+const STATE_TEXT = {
+  starting: 'starting',
+  live: 'live',
+  retrying: 'retrying',
+  failed: 'failed',
+  stopped: 'stopped',
+  disconnected: 'offline',
+  unsubscribed: 'not watched',
+};
+
+export class Tile {
+  constructor(streamId) {
+    this.stream = streamId;
+    this.state = 'starting';
+    this.reason = '';
+    this.connected = true;
+    this.watching = true; // false when the server refused our subscription
+    this.frames = 0;
+    this.skips = 0; // "first frame after a skip" flags seen
+    this.serverSkipped = 0;
+    this.fps = new RateMeter();
+    this.bytes = new RateMeter();
+    this.latency = new Smoothed(0.1);
+
+    this.el = build(streamId);
+    this.video = this.el.querySelector('video');
+    this.player = new MsePlayer(this.video);
+    this.player.addEventListener('error', (ev) => {
+      this.reason = ev.detail;
+      this.render();
+    });
+    this.render();
+  }
+
+  // --- Subscriptions handler ---
+
+  subscribed(reply) {
+    this.connected = true;
+    this.watching = true;
+    this.setState(reply.state);
+    if (reply.mime) this.player.setMime(reply.mime);
+  }
+
+  state(event) {
+    this.reason = event.reason || '';
+    this.setState(event.state);
+    if (event.state === 'live' && event.codecs) {
+      // Only codecs travel in the event; the MIME is built the same way the
+      // subscribe reply builds it.
+      this.player.setMime(`video/mp4; codecs="${event.codecs}"`);
+    }
+  }
+
+  frame(h) {
+    if (h.kind === KIND_INIT) {
+      this.player.pushInit(h.payload);
+      return;
+    }
+    if (h.kind !== KIND_FRAGMENT) return; // reserved kinds: skip
+    this.frames++;
+    this.fps.add(1);
+    this.bytes.add(h.payload.byteLength);
+    if (h.afterSkip) this.skips++;
+    this.latency.add(Date.now() - h.timeUs / 1000);
+    this.player.pushFragment(h.payload, h.keyframe);
+  }
+
+  lost() {
+    this.player.discontinuity();
+  }
+
+  failed(err) {
+    this.watching = false;
+    this.reason = err.message;
+    this.render();
+  }
+
+  // --- from the app ---
+
+  // `info` is this stream's entry of a list reply.
+  listed(info) {
+    if (typeof info.state === 'string') this.setState(info.state);
+  }
+
+  setConnected(connected) {
+    this.connected = connected;
+    if (!connected) {
+      this.fps.reset();
+      this.bytes.reset();
+      this.latency.reset();
+    }
+    this.render();
+  }
+
+  // `channel` is this stream's entry of a stats reply.
+  serverStats(channel) {
+    if (Number.isFinite(channel.frames_skipped)) this.serverSkipped = channel.frames_skipped;
+  }
+
+  setState(state) {
+    if (typeof state === 'string') this.state = state;
+    if (state === 'live') this.reason = '';
+    this.render();
+  }
+
+  destroy() {
+    this.player.destroy();
+    this.el.remove();
+  }
+
+  // Writes the numbers into the DOM; called on a timer, not per frame.
+  render() {
+    const shown = !this.connected ? 'disconnected' : !this.watching ? 'unsubscribed' : this.state;
+    const fps = this.fps.perSecond();
+    const bps = this.bytes.perSecond() * 8;
+    const lat = this.latency.value;
+    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
+    const d = this.el.dataset;
+    d.state = shown;
+    d.fps = fps.toFixed(1);
+    d.bitrateBps = String(Math.round(bps));
+    d.latencyMs = lat === null ? '' : String(Math.round(lat));
+    d.frames = String(this.frames);
+    d.decoded = String(q ? q.totalVideoFrames : 0);
+    d.skipped = String(this.serverSkipped);
+    d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
+    d.resets = String(this.player.stats.resets);
+
+    const badge = this.el.querySelector('.badge');
+    badge.dataset.state = shown;
+    badge.textContent = STATE_TEXT[shown] || shown;
+
+    const set = (key, text) => { this.el.querySelector(`[data-stat="${key}"]`).textContent = text; };
+    set('fps', fps.toFixed(1));
+    set('bitrate', formatBitrate(bps));
+    set('latency', lat === null ? '–' : `${Math.round(lat)} ms`);
+    set('buffer', `${(this.player.lagSeconds * 1000).toFixed(0)} ms`);
+    set('frames', String(this.frames));
+    set('skipped', String(this.serverSkipped));
+
+    const overlay = this.el.querySelector('.tile-overlay');
+    const message = this.overlayText(shown);
+    overlay.textContent = message;
+    overlay.hidden = message === '';
+  }
+
+  overlayText(shown) {
+    const why = this.reason ? `: ${this.reason}` : '';
+    switch (shown) {
+      case 'disconnected': return 'Server unreachable, reconnecting…';
+      case 'starting': return 'Starting…';
+      case 'retrying': return `Source lost, retrying${why}`;
+      case 'failed': return `Source failed${why}`;
+      case 'stopped': return `Stopped${why}`;
+      case 'unsubscribed': return `Not watched${why}`;
+      case 'live':
+        if (this.player.lastError && this.player.stats.appended === 0) return this.player.lastError;
+        return this.video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA ? 'Waiting for video…' : '';
+      default: return shown;
+    }
+  }
+}
+
+function build(streamId) {
+  const el = document.createElement('article');
+  el.className = 'tile';
+  el.dataset.stream = streamId;
+
+  const head = document.createElement('header');
+  head.className = 'tile-head';
+  const name = document.createElement('span');
+  name.className = 'tile-name';
+  name.textContent = streamId;
+  name.title = streamId;
+  const badge = document.createElement('span');
+  badge.className = 'badge';
+  head.append(name, badge);
+
+  const media = document.createElement('div');
+  media.className = 'tile-media';
+  const video = document.createElement('video');
+  video.className = 'tile-video';
+  video.dataset.stream = streamId;
+  // The attributes as well as the properties, for the first autoplay check.
+  video.setAttribute('muted', '');
+  video.setAttribute('playsinline', '');
+  video.setAttribute('autoplay', '');
+  const overlay = document.createElement('div');
+  overlay.className = 'tile-overlay';
+  media.append(video, overlay);
+
+  const stats = document.createElement('footer');
+  stats.className = 'tile-stats';
+  // [key, text before the value, text after it]
+  const items = [['fps', '', ' fps'], ['bitrate', '', ''], ['latency', 'latency ', ''],
+    ['buffer', 'buffer ', ''], ['frames', 'frames ', ''], ['skipped', 'skipped ', '']];
+  for (const [key, before, after] of items) {
+    const item = document.createElement('span');
+    item.className = 'stat';
+    const value = document.createElement('b');
+    value.dataset.stat = key;
+    item.append(before, value, after);
+    stats.append(item);
+  }
+
+  el.append(head, media, stats);
+  return el;
+}
+
+function formatBitrate(bps) {
+  if (bps >= 1e6) return `${(bps / 1e6).toFixed(2)} Mb/s`;
+  if (bps >= 1e3) return `${Math.round(bps / 1e3)} kb/s`;
+  return `${Math.round(bps)} b/s`;
+}
