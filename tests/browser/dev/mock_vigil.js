@@ -2,12 +2,14 @@
 // C build: serves web/ and speaks a subset of vigil.v1 (hello, list,
 // subscribe, unsubscribe, stats) on /ws, replaying a fragmented MP4 made by
 // GStreamer as stream "demo" at 30 fps, looping (each loop is announced as a
-// source restart with a fresh init segment). Not used by the tests.
+// source restart with a fresh init segment; with several files each loop
+// plays the next one, as if the camera came back with other settings).
+// Not used by the tests.
 //
 //   gst-launch-1.0 videotestsrc num-buffers=300 ! video/x-raw,width=1280,height=720,framerate=30/1 \
 //     ! x264enc tune=zerolatency key-int-max=30 ! h264parse \
 //     ! mp4mux fragment-duration=1 streamable=true ! filesink location=/tmp/t.mp4
-//   node tests/browser/dev/mock_vigil.js /tmp/t.mp4 [port]
+//   node tests/browser/dev/mock_vigil.js /tmp/t.mp4[,/tmp/other.mp4] [port]
 
 import http from 'node:http';
 import { readFileSync, existsSync } from 'node:fs';
@@ -15,9 +17,11 @@ import path from 'node:path';
 import { WebSocketServer } from 'ws';
 import { ROOT } from '../../lib/vigil.js';
 
-const file = process.argv[2] || '/tmp/t.mp4';
+const files = (process.argv[2] || '/tmp/t.mp4').split(',');
 const port = Number(process.argv[3] || 8099);
-const mp4 = readFileSync(file);
+const sources = files.map(load);
+let current = 0;
+let { init, frames, codecs } = sources[0];
 
 // Splits the top-level boxes: ftyp+moov is the init, each moof+mdat a frame.
 function boxes(buf, start = 0, end = buf.length) {
@@ -29,6 +33,8 @@ function boxes(buf, start = 0, end = buf.length) {
   }
   return out;
 }
+function load(file) {
+const mp4 = readFileSync(file);
 const top = boxes(mp4);
 const moovEnd = top.find((b) => b.type === 'moov').end;
 const init = mp4.subarray(0, moovEnd);
@@ -39,6 +45,7 @@ for (let i = 0; i < top.length; i++) {
 }
 const avcC = mp4.indexOf('avcC', 0, 'latin1');
 const codecs = `avc1.${mp4.subarray(avcC + 5, avcC + 8).toString('hex')}`;
+return { init, frames, codecs };
 
 function isKeyframe(moof) {
   const traf = boxes(mp4, moof.start + 8, moof.end).find((b) => b.type === 'traf');
@@ -57,6 +64,7 @@ function isKeyframe(moof) {
   else if (rf & 0x400) flags = mp4.readUInt32BE(o + (rf & 0x100 ? 4 : 0) + (rf & 0x200 ? 4 : 0));
   return (flags & 0x10000) === 0;
 }
+}
 
 function frame(kind, flags, channel, payload) {
   const h = Buffer.alloc(16);
@@ -69,6 +77,11 @@ function frame(kind, flags, channel, payload) {
 const MIME = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
 const server = http.createServer((req, res) => {
   const url = new URL(req.url, 'http://x');
+  if (url.pathname === '/api/health') {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ status: 'ok', version: '0.0.0', streams: 1 }));
+    return;
+  }
   const rel = url.pathname === '/' ? 'index.html' : url.pathname.slice(1);
   const p = path.join(ROOT, 'web', path.normalize(rel));
   if (!p.startsWith(path.join(ROOT, 'web')) || !existsSync(p)) { res.writeHead(404); res.end(); return; }
@@ -83,6 +96,8 @@ let pos = 0;
 setInterval(() => {
   if (pos === frames.length) {
     pos = 0;
+    current = (current + 1) % sources.length;
+    ({ init, frames, codecs } = sources[current]);
     for (const v of viewers) {
       v.ws.send(JSON.stringify({ type: 'stream.state', stream: 'demo', channel: v.channel, state: 'live', codecs }));
       v.ws.send(frame(1, 0, v.channel, init));
@@ -114,6 +129,13 @@ wss.on('connection', (ws) => {
     else ws.send(JSON.stringify({ type: 'error', id: m.id, code: 'unknown_type', message: m.type }));
   });
   ws.on('close', () => { for (const v of mine.values()) viewers.delete(v); });
+});
+
+// Like the real server: going-away close for every viewer, exit 0.
+process.on('SIGTERM', () => {
+  for (const ws of wss.clients) ws.close(1001);
+  server.close();
+  setTimeout(() => process.exit(0), 100);
 });
 
 server.listen(port, '127.0.0.1', () => console.log(`mock vigil on http://127.0.0.1:${port}/ (${frames.length} frames, ${codecs})`));
