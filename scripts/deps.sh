@@ -10,7 +10,7 @@ PKGS=(
   libwebsockets-dev libjansson-dev libssl-dev libsrtp2-dev check
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
-  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x fonts-dejavu-core
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   libmosquitto-dev mosquitto mosquitto-clients libcoap3-dev libcoap3-bin
   valgrind clang chromium docker-compose curl

@@ -1,0 +1,73 @@
+/* frame.h -- an immutable, refcounted media frame shared by every viewer.
+ *
+ * A frame is the unit of fan-out: one fMP4 init segment or one fMP4 fragment,
+ * already wrapped in the 16-byte vigil.v1 binary header (signaling/PROTOCOL.md)
+ * and preceded by LWS_PRE bytes of headroom, so that the very same memory can
+ * be handed to lws_write() for every viewer. The payload is copied into it once,
+ * on the GStreamer streaming thread; after vg_frame_publish() nobody changes
+ * the header or payload again, only the refcount moves (atomically, from any
+ * thread). The headroom is lws's scratch space for the WebSocket frame header:
+ * lws writes the same bytes there for every viewer, on the lws thread only. */
+#ifndef VIGIL_MEDIA_FRAME_H
+#define VIGIL_MEDIA_FRAME_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <libwebsockets.h>
+
+#define VG_FRAME_HEADER_LEN 16
+#define VG_FRAME_HEADROOM LWS_PRE
+
+enum vg_frame_kind {
+    VG_FRAME_INIT = 1,     /* ftyp+moov */
+    VG_FRAME_MEDIA = 2,    /* moof+mdat, one video frame */
+};
+
+enum vg_frame_flags {
+    VG_FRAME_KEYFRAME = 1 << 0,
+    VG_FRAME_AFTER_SKIP = 1 << 1,
+};
+
+typedef struct vg_frame {
+    atomic_int refcount;
+    uint8_t kind;
+    uint8_t flags;
+    uint32_t channel;
+    int64_t time_us;        /* wall clock when it left the pipeline */
+    size_t payload_len;
+    uint8_t data[];         /* headroom | 16-byte header | payload */
+} vg_frame;
+
+/* Allocates a frame with refcount 1 and writes its header. The caller fills
+ * vg_frame_payload() (payload_len bytes) before sharing it. NULL on OOM. */
+vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel,
+                       int64_t time_us, size_t payload_len);
+
+/* A new frame with the same payload and header but other flags. Used for the
+ * rare "first frame after a skip" variant of a keyframe. NULL on OOM. */
+vg_frame *vg_frame_copy_with_flags(const vg_frame *f, uint8_t flags);
+
+static inline uint8_t *vg_frame_payload(vg_frame *f) {
+    return f->data + VG_FRAME_HEADROOM + VG_FRAME_HEADER_LEN;
+}
+/* What goes on the wire: header + payload, with VG_FRAME_HEADROOM before it. */
+static inline uint8_t *vg_frame_wire(vg_frame *f) {
+    return f->data + VG_FRAME_HEADROOM;
+}
+static inline size_t vg_frame_wire_len(const vg_frame *f) {
+    return VG_FRAME_HEADER_LEN + f->payload_len;
+}
+static inline int vg_frame_is_keyframe(const vg_frame *f) {
+    return (f->flags & VG_FRAME_KEYFRAME) != 0;
+}
+
+vg_frame *vg_frame_ref(vg_frame *f);
+/* Drops one reference; frees the frame with the last. NULL is ignored. */
+void vg_frame_unref(vg_frame *f);
+
+/* Writes the 16-byte header for these values into out. */
+void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind,
+                           uint8_t flags, uint32_t channel, int64_t time_us);
+
+#endif

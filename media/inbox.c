@@ -1,0 +1,73 @@
+/* inbox.c -- cross-thread hand-off to the lws service thread (see inbox.h). */
+#include "media/inbox.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+
+int vg_inbox_init(vg_inbox *in, size_t max_len, void (*wake)(void *), void *wake_ctx) {
+    *in = (vg_inbox){0};
+    in->max_len = max_len;
+    in->wake = wake;
+    in->wake_ctx = wake_ctx;
+    return pthread_mutex_init(&in->lock, NULL) == 0 ? 0 : -1;
+}
+
+void vg_event_free(vg_event *ev) {
+    if (!ev) return;
+    vg_frame_unref(ev->frame);
+    free(ev->text);
+    free(ev);
+}
+
+void vg_inbox_destroy(vg_inbox *in) {
+    vg_event *ev = vg_inbox_take_all(in);
+    while (ev) {
+        vg_event *next = ev->next;
+        vg_event_free(ev);
+        ev = next;
+    }
+    pthread_mutex_destroy(&in->lock);
+}
+
+int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
+                  vg_frame *frame, char *text) {
+    vg_event *ev = malloc(sizeof(*ev));
+    if (!ev) {
+        vg_frame_unref(frame);
+        free(text);
+        return -1;
+    }
+    *ev = (vg_event){.type = type, .stream = stream, .generation = generation,
+                     .frame = frame, .text = text};
+
+    bool was_empty;
+    pthread_mutex_lock(&in->lock);
+    /* Only media fragments may be dropped; state events always get through. */
+    if (in->len >= in->max_len && type == VG_EVENT_FRAME && frame &&
+        frame->kind == VG_FRAME_MEDIA) {
+        in->dropped++;
+        pthread_mutex_unlock(&in->lock);
+        vg_event_free(ev);
+        return -1;
+    }
+    was_empty = in->head == NULL;
+    if (in->tail) in->tail->next = ev;
+    else in->head = ev;
+    in->tail = ev;
+    in->len++;
+    pthread_mutex_unlock(&in->lock);
+
+    /* One wake-up per batch: the taker empties the list, so a post that finds
+     * it non-empty knows a wake-up is already on its way. */
+    if (was_empty && in->wake) in->wake(in->wake_ctx);
+    return 0;
+}
+
+vg_event *vg_inbox_take_all(vg_inbox *in) {
+    pthread_mutex_lock(&in->lock);
+    vg_event *list = in->head;
+    in->head = in->tail = NULL;
+    in->len = 0;
+    pthread_mutex_unlock(&in->lock);
+    return list;
+}

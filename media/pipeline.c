@@ -1,0 +1,182 @@
+/* pipeline.c -- builds, runs and tears down one stream's pipeline (see
+ * pipeline.h). */
+#include "media/pipeline.h"
+
+#include <gst/app/gstappsink.h>
+#include <gst/pbutils/pbutils.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/source.h"
+
+static char *dup_str(const char *s) {
+    return s ? strdup(s) : NULL;
+}
+
+/* (streaming) The assembler finished an init segment or a fragment. */
+static void on_frame(void *ctx, vg_frame *f) {
+    vg_pipeline *p = ctx;
+    if (f->kind == VG_FRAME_INIT) {
+        /* The codecs string travels ahead of the init segment it describes. */
+        GstPad *pad = gst_element_get_static_pad(p->parse_out, "src");
+        GstCaps *caps = pad ? gst_pad_get_current_caps(pad) : NULL;
+        gchar *codecs = caps ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
+        vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
+                      dup_str(codecs ? codecs : "avc1"));
+        g_free(codecs);
+        if (caps) gst_caps_unref(caps);
+        if (pad) gst_object_unref(pad);
+    }
+    vg_inbox_post(p->inbox, VG_EVENT_FRAME, p->stream, p->generation, f, NULL);
+}
+
+/* (streaming) appsink callback: one mp4mux output buffer. */
+static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user) {
+    vg_pipeline *p = user;
+    GstSample *sample = gst_app_sink_pull_sample(sink);
+    if (!sample) return GST_FLOW_EOS;
+    GstBuffer *buf = gst_sample_get_buffer(sample);
+    GstFlowReturn ret = GST_FLOW_OK;
+    GstMapInfo map;
+    if (buf && gst_buffer_map(buf, &map, GST_MAP_READ)) {
+        bool is_sample = GST_BUFFER_PTS_IS_VALID(buf);
+        bool is_delta = GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+        if (vg_fmp4_assembler_push(&p->fmp4, map.data, map.size, is_sample, is_delta,
+                                   g_get_real_time()) < 0) {
+            GST_ELEMENT_ERROR(sink, STREAM, DEMUX, ("mp4mux output was not fragmented MP4"),
+                              (NULL));
+            ret = GST_FLOW_ERROR;
+        }
+        gst_buffer_unmap(buf, &map);
+    }
+    gst_sample_unref(sample);
+    return ret;
+}
+
+/* (any thread) Forwards the few bus messages that matter to the inbox. */
+static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer user) {
+    (void)bus;
+    vg_pipeline *p = user;
+    switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR: {
+        GError *e = NULL;
+        gchar *dbg = NULL;
+        gst_message_parse_error(msg, &e, &dbg);
+        vg_inbox_post(p->inbox, VG_EVENT_ERROR, p->stream, p->generation, NULL,
+                      dup_str(e ? e->message : "pipeline error"));
+        g_clear_error(&e);
+        g_free(dbg);
+        break;
+    }
+    case GST_MESSAGE_EOS:
+        vg_inbox_post(p->inbox, VG_EVENT_EOS, p->stream, p->generation, NULL, NULL);
+        break;
+    case GST_MESSAGE_SEGMENT_DONE:
+        vg_inbox_post(p->inbox, VG_EVENT_SEGMENT_DONE, p->stream, p->generation, NULL, NULL);
+        break;
+    case GST_MESSAGE_ASYNC_DONE:
+        /* Prerolled: a looping source starts its first segment seek now. */
+        if (p->loops && GST_MESSAGE_SRC(msg) == GST_OBJECT(p->pipeline))
+            vg_inbox_post(p->inbox, VG_EVENT_SEGMENT_DONE, p->stream, p->generation, NULL,
+                          dup_str("start"));
+        break;
+    default:
+        break;
+    }
+    return GST_BUS_DROP;
+}
+
+vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t channel,
+                             size_t max_frame_bytes, vg_inbox *inbox, void *stream,
+                             uint64_t generation, char *err, size_t errlen) {
+    vg_pipeline *p = calloc(1, sizeof(*p));
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    p->inbox = inbox;
+    p->stream = stream;
+    p->generation = generation;
+    vg_fmp4_assembler_init(&p->fmp4, channel, max_frame_bytes, on_frame, p);
+
+    p->pipeline = gst_pipeline_new(NULL);
+    if (!p->pipeline) {
+        snprintf(err, errlen, "could not create a pipeline");
+        goto fail;
+    }
+    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loops, err,
+                                   errlen);
+    if (!p->parse_out) goto fail;
+
+    GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");
+    GstElement *mux = gst_element_factory_make("mp4mux", "mux");
+    p->appsink = gst_element_factory_make("appsink", "sink");
+    if (!caps || !mux || !p->appsink) {
+        snprintf(err, errlen, "GStreamer elements capsfilter/mp4mux/appsink are not available");
+        if (caps) gst_object_unref(caps);
+        if (mux) gst_object_unref(mux);
+        if (p->appsink) gst_object_unref(p->appsink);
+        p->appsink = NULL;
+        goto fail;
+    }
+    gst_bin_add_many(GST_BIN(p->pipeline), caps, mux, p->appsink, NULL);
+
+    /* avc + au: what MP4 stores; h264parse converts whatever the source gives. */
+    GstCaps *h264 = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
+    g_object_set(caps, "caps", h264, NULL);
+    gst_caps_unref(h264);
+    /* A fragment duration below the frame interval gives one fragment per frame. */
+    g_object_set(mux, "fragment-duration", 1u, "streamable", TRUE, NULL);
+    g_object_set(p->appsink, "sync", FALSE, "max-buffers", 0u, "drop", FALSE, NULL);
+    if (!gst_element_link_many(p->parse_out, caps, mux, p->appsink, NULL)) {
+        snprintf(err, errlen, "could not link the source to mp4mux");
+        goto fail;
+    }
+    p->parse_out = caps; /* its src caps are the ones mp4mux stores */
+
+    GstAppSinkCallbacks cbs = {0};
+    cbs.new_sample = on_new_sample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(p->appsink), &cbs, p, NULL);
+
+    GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
+    gst_bus_set_sync_handler(bus, on_bus_message, p, NULL);
+    gst_object_unref(bus);
+    return p;
+
+fail:
+    vg_pipeline_free(p);
+    return NULL;
+}
+
+int vg_pipeline_start(vg_pipeline *p, char *err, size_t errlen) {
+    if (gst_element_set_state(p->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE) {
+        snprintf(err, errlen, "the pipeline refused to start");
+        return -1;
+    }
+    return 0;
+}
+
+void vg_pipeline_loop(vg_pipeline *p, bool at_preroll) {
+    if (at_preroll && p->loop_started) return; /* ASYNC_DONE comes again after a flush */
+    /* Segment seeks keep running time continuous, so mp4mux sees one unbroken
+     * stream; only the first one flushes, to switch the source to segments. */
+    GstSeekFlags flags = GST_SEEK_FLAG_SEGMENT;
+    if (at_preroll) flags |= GST_SEEK_FLAG_FLUSH;
+    p->loop_started = true;
+    gst_element_seek(p->pipeline, 1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0,
+                     GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
+}
+
+void vg_pipeline_free(vg_pipeline *p) {
+    if (!p) return;
+    if (p->pipeline) {
+        gst_element_set_state(p->pipeline, GST_STATE_NULL);
+        GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
+        gst_bus_set_sync_handler(bus, NULL, NULL, NULL);
+        gst_object_unref(bus);
+        gst_object_unref(p->pipeline);
+    }
+    vg_fmp4_assembler_reset(&p->fmp4);
+    free(p);
+}

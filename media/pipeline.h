@@ -1,0 +1,52 @@
+/* pipeline.h -- one stream's GStreamer pipeline: source -> mp4mux -> appsink.
+ *
+ * All the pipeline's state lives in vg_pipeline. The appsink runs callbacks
+ * (sync=false) on its streaming thread: each buffer goes through the fMP4
+ * assembler, and every finished init segment or fragment is posted to the
+ * inbox with the codecs string; bus errors and end-of-stream go the same way
+ * (a sync bus handler, so no GLib main loop is needed). Nothing here blocks a
+ * streaming thread or calls lws.
+ *
+ * Thread: created, started and freed on the lws service thread; the fields
+ * marked (streaming) are touched only by the appsink's streaming thread while
+ * the pipeline runs. */
+#ifndef VIGIL_MEDIA_PIPELINE_H
+#define VIGIL_MEDIA_PIPELINE_H
+
+#include <gst/gst.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/fmp4_assembler.h"
+#include "media/inbox.h"
+
+typedef struct vg_pipeline {
+    GstElement *pipeline;
+    GstElement *parse_out;        /* gives parsed H.264; its caps give the codecs */
+    GstElement *appsink;
+    bool loops;                   /* loop with segment seeks (file://) */
+    bool loop_started;            /* the first segment seek was made (lws thread) */
+    vg_inbox *inbox;
+    void *stream;                 /* posted with every event */
+    uint64_t generation;
+    vg_fmp4_assembler fmp4;       /* (streaming) */
+} vg_pipeline;
+
+/* Builds the pipeline for a source; NULL with err set (naming the reason).
+ * Events carry `stream` and `generation` so stale ones can be told apart. */
+vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t channel,
+                             size_t max_frame_bytes, vg_inbox *inbox, void *stream,
+                             uint64_t generation, char *err, size_t errlen);
+
+/* Sets it PLAYING; -1 with err set if that fails at once. */
+int vg_pipeline_start(vg_pipeline *p, char *err, size_t errlen);
+
+/* Loops a file source back to its start: `at_preroll` for the first seek
+ * (after preroll), otherwise after VG_EVENT_SEGMENT_DONE. lws thread. */
+void vg_pipeline_loop(vg_pipeline *p, bool at_preroll);
+
+/* Stops the pipeline (waits for its streaming threads to finish) and frees it. */
+void vg_pipeline_free(vg_pipeline *p);
+
+#endif

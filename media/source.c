@@ -1,0 +1,325 @@
+/* source.c -- source kinds: option validation and element building (see
+ * source.h). */
+#include "media/source.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- option helpers ---------------------------------------------------- */
+
+typedef struct option_spec {
+    const char *name;
+    json_type type;          /* JSON_INTEGER, JSON_STRING, JSON_TRUE (boolean) */
+    json_int_t min, max;     /* for integers */
+} option_spec;
+
+static int check_options(const option_spec *specs, const json_t *options, char *err,
+                         size_t errlen) {
+    if (!options) return 0;
+    if (!json_is_object(options)) {
+        snprintf(err, errlen, "options: must be an object");
+        return -1;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)options, key, val) {
+        const option_spec *s = specs;
+        while (s->name && strcmp(s->name, key)) s++;
+        if (!s->name) {
+            snprintf(err, errlen, "options.%s: unknown option for this source", key);
+            return -1;
+        }
+        if (s->type == JSON_INTEGER) {
+            if (!json_is_integer(val) || json_integer_value(val) < s->min ||
+                json_integer_value(val) > s->max) {
+                snprintf(err, errlen, "options.%s: must be an integer from %lld to %lld", key,
+                         (long long)s->min, (long long)s->max);
+                return -1;
+            }
+        } else if (s->type == JSON_STRING && !json_is_string(val)) {
+            snprintf(err, errlen, "options.%s: must be a string", key);
+            return -1;
+        } else if (s->type == JSON_TRUE && !json_is_boolean(val)) {
+            snprintf(err, errlen, "options.%s: must be true or false", key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int opt_int(const json_t *options, const char *name, int def) {
+    json_t *v = options ? json_object_get(options, name) : NULL;
+    return v && json_is_integer(v) ? (int)json_integer_value(v) : def;
+}
+
+static const char *opt_str(const json_t *options, const char *name, const char *def) {
+    json_t *v = options ? json_object_get(options, name) : NULL;
+    return v && json_is_string(v) ? json_string_value(v) : def;
+}
+
+/* Creates an element into the pipeline; NULL with err set if the plugin is missing. */
+static GstElement *make(GstPipeline *p, const char *factory, const char *name, char *err,
+                        size_t errlen) {
+    GstElement *e = gst_element_factory_make(factory, name);
+    if (!e) {
+        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)",
+                 factory);
+        return NULL;
+    }
+    if (!gst_bin_add(GST_BIN(p), e)) {
+        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
+        gst_object_unref(e);
+        return NULL;
+    }
+    return e;
+}
+
+static int link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!gst_element_link(chain[i], chain[i + 1])) {
+            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
+                     GST_ELEMENT_NAME(chain[i + 1]));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Links a dynamic pad to `target`'s sink pad if its caps start with `prefix`
+ * and the target is still unlinked. */
+static void link_dynamic_pad(GstPad *pad, GstElement *target, const char *prefix) {
+    GstPad *sink = gst_element_get_static_pad(target, "sink");
+    if (!sink) return;
+    if (!gst_pad_is_linked(sink)) {
+        GstCaps *caps = gst_pad_get_current_caps(pad);
+        if (!caps) caps = gst_pad_query_caps(pad, NULL);
+        const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+        const char *name = st ? gst_structure_get_name(st) : "";
+        bool wanted = g_str_has_prefix(name, prefix);
+        if (wanted && !strcmp(prefix, "application/x-rtp")) {
+            const char *media = gst_structure_get_string(st, "media");
+            const char *enc = gst_structure_get_string(st, "encoding-name");
+            wanted = media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
+        }
+        if (wanted && gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
+            GST_ELEMENT_ERROR(target, CORE, NEGOTIATION, ("could not link the source's video pad"),
+                              (NULL));
+        if (caps) gst_caps_unref(caps);
+    }
+    gst_object_unref(sink);
+}
+
+/* ---- test:// ----------------------------------------------------------- */
+
+static const option_spec test_options[] = {
+    {"width", JSON_INTEGER, 16, 3840},
+    {"height", JSON_INTEGER, 16, 2160},
+    {"fps", JSON_INTEGER, 1, 120},
+    {"bitrate_kbps", JSON_INTEGER, 50, 50000},
+    {"keyframe_interval", JSON_INTEGER, 1, 600},
+    {"pattern", JSON_STRING, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+                              char *err, size_t errlen) {
+    (void)uri;
+    *loops = false;
+    int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
+    int fps = opt_int(o, "fps", 30);
+    GstElement *src = make(p, "videotestsrc", "src", err, errlen);
+    GstElement *caps = make(p, "capsfilter", "rawcaps", err, errlen);
+    GstElement *clock = make(p, "clockoverlay", "clock", err, errlen);
+    GstElement *time = make(p, "timeoverlay", "time", err, errlen);
+    GstElement *enc = make(p, "x264enc", "enc", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    if (!src || !caps || !clock || !time || !enc || !parse) return NULL;
+
+    gst_util_set_object_arg(G_OBJECT(src), "pattern", opt_str(o, "pattern", "smpte"));
+    g_object_set(src, "is-live", TRUE, "horizontal-speed", 4, NULL);
+    GstCaps *c = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420",
+                                     "width", G_TYPE_INT, w, "height", G_TYPE_INT, h,
+                                     "framerate", GST_TYPE_FRACTION, fps, 1, NULL);
+    g_object_set(caps, "caps", c, NULL);
+    gst_caps_unref(c);
+    /* The wall clock at capture, for judging latency by eye. */
+    g_object_set(clock, "time-format", "%H:%M:%S", "font-desc", "Sans Bold 28",
+                 "shaded-background", TRUE, NULL);
+    gst_util_set_object_arg(G_OBJECT(clock), "halignment", "left");
+    gst_util_set_object_arg(G_OBJECT(clock), "valignment", "top");
+    g_object_set(time, "font-desc", "Sans 20", "shaded-background", TRUE, NULL);
+    gst_util_set_object_arg(G_OBJECT(time), "halignment", "right");
+    gst_util_set_object_arg(G_OBJECT(time), "valignment", "bottom");
+    gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+    g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000),
+                 "key-int-max", (guint)opt_int(o, "keyframe_interval", fps), NULL);
+
+    GstElement *chain[] = {src, caps, clock, time, enc, parse};
+    return link_chain(chain, 6, err, errlen) ? NULL : parse;
+}
+
+/* ---- file:// ---------------------------------------------------------- */
+
+static const option_spec file_options[] = {
+    {"loop", JSON_TRUE, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_file(const char *uri, char *err, size_t errlen) {
+    const char *path = uri + strlen("file://");
+    if (!*path) {
+        snprintf(err, errlen, "source: file:// needs a path, e.g. file:///videos/clip.mp4");
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "source: cannot read '%s'", path);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
+    (void)demux;
+    link_dynamic_pad(pad, GST_ELEMENT(parse), "video/x-h264");
+}
+
+static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+                              char *err, size_t errlen) {
+    json_t *loop = o ? json_object_get(o, "loop") : NULL;
+    *loops = loop ? json_is_true(loop) : true;
+    GstElement *src = make(p, "filesrc", "src", err, errlen);
+    GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    /* Paces the file to real time: nothing else downstream syncs to the clock. */
+    GstElement *pace = make(p, "clocksync", "pace", err, errlen);
+    if (!src || !demux || !parse || !pace) return NULL;
+    g_object_set(src, "location", uri + strlen("file://"), NULL);
+    GstElement *head[] = {src, demux};
+    GstElement *tail[] = {parse, pace};
+    if (link_chain(head, 2, err, errlen) || link_chain(tail, 2, err, errlen)) return NULL;
+    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), parse);
+    return pace;
+}
+
+/* ---- rtsp:// ---------------------------------------------------------- */
+
+static const option_spec rtsp_options[] = {
+    {"latency_ms", JSON_INTEGER, 0, 10000},
+    {"transport", JSON_STRING, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_rtsp(const char *uri, const json_t *o, char *err, size_t errlen) {
+    if (strlen(uri) <= strlen("rtsp://")) {
+        snprintf(err, errlen, "source: rtsp:// needs a host, e.g. rtsp://camera.local/stream");
+        return -1;
+    }
+    const char *t = opt_str(o, "transport", "tcp");
+    if (strcmp(t, "tcp") && strcmp(t, "udp")) {
+        snprintf(err, errlen, "options.transport: must be \"tcp\" or \"udp\"");
+        return -1;
+    }
+    return 0;
+}
+
+static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer depay) {
+    (void)src;
+    link_dynamic_pad(pad, GST_ELEMENT(depay), "application/x-rtp");
+}
+
+/* Only the H.264 video stream is set up; audio arrives with a later issue. */
+static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer u) {
+    (void)src;
+    (void)num;
+    (void)u;
+    const GstStructure *st = gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const char *media = st ? gst_structure_get_string(st, "media") : NULL;
+    const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
+    return media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
+}
+
+static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+                              char *err, size_t errlen) {
+    *loops = false;
+    GstElement *src = make(p, "rtspsrc", "src", err, errlen);
+    GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    if (!src || !depay || !parse) return NULL;
+    g_object_set(src, "location", uri, "latency", (guint)opt_int(o, "latency_ms", 200),
+                 "teardown-timeout", (guint64)(200 * GST_MSECOND), NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "protocols",
+                            !strcmp(opt_str(o, "transport", "tcp"), "udp") ? "udp" : "tcp");
+    GstElement *tail[] = {depay, parse};
+    if (link_chain(tail, 2, err, errlen)) return NULL;
+    g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), depay);
+    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select), NULL);
+    return parse;
+}
+
+/* ---- the table ---------------------------------------------------------- */
+
+typedef struct source_kind {
+    const char *scheme;   /* with "://" */
+    const option_spec *options;
+    int (*validate)(const char *uri, const json_t *options, char *err, size_t errlen);
+    GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options, bool *loops,
+                         char *err, size_t errlen);
+} source_kind;
+
+static int validate_test(const char *uri, const json_t *o, char *err, size_t errlen) {
+    (void)o;
+    if (strcmp(uri, "test://") && !g_str_has_prefix(uri, "test://")) return -1;
+    (void)err;
+    (void)errlen;
+    return 0;
+}
+
+static int validate_file_kind(const char *uri, const json_t *o, char *err, size_t errlen) {
+    (void)o;
+    return validate_file(uri, err, errlen);
+}
+
+static const source_kind kinds[] = {
+    {"test://", test_options, validate_test, build_test},
+    {"file://", file_options, validate_file_kind, build_file},
+    {"rtsp://", rtsp_options, validate_rtsp, build_rtsp},
+};
+
+static const source_kind *kind_of(const char *uri) {
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++)
+        if (!strncmp(uri, kinds[i].scheme, strlen(kinds[i].scheme))) return &kinds[i];
+    return NULL;
+}
+
+int vg_source_validate(const char *uri, const json_t *options, char *err, size_t errlen) {
+    const source_kind *k = kind_of(uri);
+    if (!k) {
+        snprintf(err, errlen, "source: unsupported source '%.64s' (expected test://, file://PATH.mp4 or rtsp://...)", uri);
+        return -1;
+    }
+    if (check_options(k->options, options, err, errlen)) return -1;
+    return k->validate(uri, options, err, errlen);
+}
+
+GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
+                            bool *loops, char *err, size_t errlen) {
+    const source_kind *k = kind_of(uri);
+    if (!k) {
+        snprintf(err, errlen, "unsupported source");
+        return NULL;
+    }
+    return k->build(pipeline, uri, options, loops, err, errlen);
+}
+
+void vg_source_redact(const char *uri, char *out, size_t outlen) {
+    const char *scheme_end = strstr(uri, "://");
+    const char *at = scheme_end ? strchr(scheme_end + 3, '@') : NULL;
+    const char *slash = scheme_end ? strchr(scheme_end + 3, '/') : NULL;
+    if (at && (!slash || at < slash)) {
+        snprintf(out, outlen, "%.*s%s", (int)(scheme_end + 3 - uri), uri, at + 1);
+    } else {
+        snprintf(out, outlen, "%s", uri);
+    }
+}

@@ -1,0 +1,191 @@
+/* stream.c -- a stream's life: start, live, fail, back off, restart (see
+ * stream.h). */
+#include "media/stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "media/source.h"
+#include "server/log.h"
+
+#define BACKOFF_FIRST_US 1000000LL
+#define BACKOFF_MAX_US 30000000LL
+#define START_TIMEOUT_US 20000000LL
+
+const char *vg_stream_state_name(vg_stream_state st) {
+    switch (st) {
+    case VG_STREAM_STARTING: return "starting";
+    case VG_STREAM_LIVE: return "live";
+    case VG_STREAM_RETRYING: return "retrying";
+    case VG_STREAM_FAILED: return "failed";
+    case VG_STREAM_STOPPED: return "stopped";
+    }
+    return "unknown";
+}
+
+vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
+                         uint32_t channel, const vg_stream_limits *limits,
+                         const vg_stream_hooks *hooks, vg_inbox *inbox) {
+    vg_stream *s = calloc(1, sizeof(*s));
+    if (!s) return NULL;
+    char redacted[512];
+    vg_source_redact(source, redacted, sizeof(redacted));
+    s->id = strdup(id);
+    s->source = strdup(source);
+    s->source_public = strdup(redacted);
+    s->options = options ? json_incref(options) : NULL;
+    s->channel = channel;
+    s->limits = *limits;
+    s->hooks = hooks;
+    s->inbox = inbox;
+    s->state = VG_STREAM_STOPPED;
+    uint32_t gop_cap = limits->queue_frames > 1 ? limits->queue_frames - 1 : 1;
+    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap)) {
+        vg_stream_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+static void set_text(char **field, const char *value) {
+    free(*field);
+    *field = value ? strdup(value) : NULL;
+}
+
+static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
+    if (s->state == st && !reason) return;
+    s->state = st;
+    vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO, "stream %s: %s%s%s", s->id,
+           vg_stream_state_name(st), reason ? ": " : "", reason ? reason : "");
+    if (s->hooks && s->hooks->state_changed) s->hooks->state_changed(s, reason);
+}
+
+static void drop_pipeline(vg_stream *s) {
+    vg_pipeline_free(s->pipeline);
+    s->pipeline = NULL;
+    /* Frames of the old pipeline cannot continue a new one's decoding. */
+    vg_gop_cache_clear(&s->gop);
+    vg_frame_unref(s->resync);
+    s->resync = NULL;
+    s->resync_of = NULL;
+}
+
+static void fail(vg_stream *s, const char *reason, int64_t now_us) {
+    drop_pipeline(s);
+    set_text(&s->last_error, reason);
+    s->attempt++;
+    s->restarts++;
+    int64_t delay = BACKOFF_FIRST_US;
+    for (uint32_t i = 1; i < s->attempt && delay < BACKOFF_MAX_US; i++) delay *= 2;
+    if (delay > BACKOFF_MAX_US) delay = BACKOFF_MAX_US;
+    s->retry_at_us = now_us + delay;
+    set_state(s, VG_STREAM_RETRYING, reason);
+}
+
+void vg_stream_start(vg_stream *s, int64_t now_us) {
+    char err[256] = "";
+    s->generation++;
+    s->pipeline = vg_pipeline_new(s->source, s->options, s->channel, s->limits.max_frame_bytes,
+                                  s->inbox, s, s->generation, err, sizeof(err));
+    if (!s->pipeline) {
+        /* The pipeline cannot even be built (missing plugin): retrying won't help. */
+        set_text(&s->last_error, err);
+        set_state(s, VG_STREAM_FAILED, err);
+        return;
+    }
+    s->last_frame_us = now_us; /* start of the start-up deadline */
+    if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
+    if (vg_pipeline_start(s->pipeline, err, sizeof(err))) fail(s, err, now_us);
+}
+
+void vg_stream_stop(vg_stream *s) {
+    drop_pipeline(s);
+    if (s->state != VG_STREAM_STOPPED) set_state(s, VG_STREAM_STOPPED, NULL);
+}
+
+void vg_stream_free(vg_stream *s) {
+    if (!s) return;
+    drop_pipeline(s);
+    while (s->viewers) vg_fanout_detach(s->viewers);
+    vg_frame_unref(s->init);
+    vg_gop_cache_free(&s->gop);
+    json_decref(s->options);
+    free(s->id);
+    free(s->source);
+    free(s->source_public);
+    free(s->codecs);
+    free(s->last_error);
+    free(s);
+}
+
+static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
+    s->frames_in++;
+    s->bytes_in += f->payload_len;
+    if (s->win_start_us == 0) s->win_start_us = now_us;
+    s->win_frames++;
+    s->win_bytes += f->payload_len;
+    int64_t elapsed = now_us - s->win_start_us;
+    if (elapsed >= 1000000) {
+        s->fps = s->win_frames * 1e6 / (double)elapsed;
+        s->bitrate_bps = (double)s->win_bytes * 8e6 / (double)elapsed;
+        s->win_start_us = now_us;
+        s->win_frames = 0;
+        s->win_bytes = 0;
+    }
+}
+
+void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
+    if (ev->generation != s->generation || !s->pipeline) return; /* from a torn-down pipeline */
+    switch (ev->type) {
+    case VG_EVENT_CODECS:
+        set_text(&s->codecs, ev->text);
+        break;
+    case VG_EVENT_FRAME:
+        s->last_frame_us = now_us;
+        if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);
+        if (s->state != VG_STREAM_LIVE) {
+            s->attempt = 0;
+            set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
+        }
+        vg_fanout_publish(s, ev->frame, now_us);
+        break;
+    case VG_EVENT_ERROR:
+        fail(s, ev->text ? ev->text : "pipeline error", now_us);
+        break;
+    case VG_EVENT_EOS:
+        fail(s, "the source ended", now_us);
+        break;
+    case VG_EVENT_SEGMENT_DONE:
+        vg_pipeline_loop(s->pipeline, ev->text != NULL);
+        break;
+    }
+}
+
+void vg_stream_tick(vg_stream *s, int64_t now_us) {
+    if (!s->pipeline) {
+        if (s->state == VG_STREAM_RETRYING && now_us >= s->retry_at_us) vg_stream_start(s, now_us);
+        return;
+    }
+    int64_t limit = s->state == VG_STREAM_LIVE ? s->limits.stall_timeout_us : START_TIMEOUT_US;
+    if (now_us - s->last_frame_us > limit) {
+        char reason[96];
+        snprintf(reason, sizeof(reason), "no frames for %lld s",
+                 (long long)((now_us - s->last_frame_us) / 1000000));
+        fail(s, reason, now_us);
+    }
+}
+
+json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
+    bool fresh = s->state == VG_STREAM_LIVE && now_us - s->last_frame_us < 2000000;
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:f, s:I, s:I, s:o}",
+                     "id", s->id,
+                     "source", s->source_public,
+                     "state", vg_stream_state_name(s->state),
+                     "codecs", s->codecs ? json_string(s->codecs) : json_null(),
+                     "viewers", (json_int_t)s->viewer_count,
+                     "fps", fresh ? (double)((int)(s->fps * 10 + 0.5)) / 10.0 : 0.0,
+                     "bitrate_bps", (json_int_t)(fresh ? s->bitrate_bps : 0),
+                     "restarts", (json_int_t)s->restarts,
+                     "last_error", s->last_error ? json_string(s->last_error) : json_null());
+}

@@ -1,0 +1,138 @@
+/* stream.h -- one camera stream: its pipeline's life, its latest init segment,
+ * its GOP cache, its viewers, and its state as clients see it.
+ *
+ * Frames come from the pipeline through the inbox (vg_stream_apply_event) and
+ * go to viewers through the fan-out (media/fanout.c). A source that fails or
+ * ends is restarted with exponential backoff (1 s, 2 s, 4 s ... 30 s); a live
+ * source that stops producing frames for stall_timeout_us is treated as failed.
+ *
+ * Thread: everything here is owned by the lws service thread, no lock. The
+ * configuration fields are immutable after vg_stream_new(). Frames referenced
+ * here are immutable and shared (media/frame.h). */
+#ifndef VIGIL_MEDIA_STREAM_H
+#define VIGIL_MEDIA_STREAM_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/frame.h"
+#include "media/gop_cache.h"
+#include "media/inbox.h"
+#include "media/pipeline.h"
+#include "media/viewer_queue.h"
+
+typedef enum vg_stream_state {
+    VG_STREAM_STARTING,
+    VG_STREAM_LIVE,
+    VG_STREAM_RETRYING,
+    VG_STREAM_FAILED,
+    VG_STREAM_STOPPED,
+} vg_stream_state;
+
+typedef struct vg_stream vg_stream;
+typedef struct vg_viewer vg_viewer;
+
+/* What the stream asks of its embedder (the server). All run on the lws thread. */
+typedef struct vg_stream_hooks {
+    /* A viewer's queue went from empty to non-empty: ask for a writable callback. */
+    void (*viewer_ready)(vg_viewer *v);
+    /* A viewer overflowed too often; the owner closes it (close code 4001). */
+    void (*viewer_too_slow)(vg_viewer *v);
+    /* The stream's state or codecs changed; reason may be NULL. */
+    void (*state_changed)(vg_stream *s, const char *reason);
+} vg_stream_hooks;
+
+typedef struct vg_stream_limits {
+    uint32_t queue_frames;        /* per-viewer queue; the GOP cache holds one less */
+    uint32_t slow_skips;          /* overflows within slow_window_us that close a viewer */
+    int64_t slow_window_us;
+    size_t max_frame_bytes;
+    int64_t stall_timeout_us;     /* live with no frame this long: restart */
+} vg_stream_limits;
+
+/* One subscription: a viewer of one stream. Owned by its session (`owner`);
+ * linked into the stream's viewer list while attached. lws thread only. */
+struct vg_viewer {
+    vg_viewer_queue queue;
+    vg_stream *stream;
+    void *owner;
+    uint32_t channel;
+    vg_viewer *prev, *next;
+    uint64_t frames_sent, bytes_sent;
+    bool too_slow;
+};
+
+struct vg_stream {
+    /* configuration: immutable after vg_stream_new() */
+    char *id;
+    char *source;                 /* may hold credentials: never shown */
+    char *source_public;          /* redacted, for the API */
+    json_t *options;              /* owned reference */
+    uint32_t channel;
+    vg_stream_limits limits;
+    const vg_stream_hooks *hooks;
+    vg_inbox *inbox;
+
+    /* state: lws thread */
+    vg_stream_state state;
+    char *codecs;                 /* NULL until first live */
+    char *last_error;
+    vg_pipeline *pipeline;
+    uint64_t generation;
+    vg_frame *init;               /* latest init segment */
+    vg_frame *resync;             /* "after skip" copy of the newest keyframe, made on demand */
+    vg_frame *resync_of;          /* the keyframe `resync` copies (not a reference) */
+    vg_gop_cache gop;
+    vg_viewer *viewers;
+    uint32_t viewer_count;
+    uint32_t restarts;
+    uint32_t attempt;             /* consecutive failed starts, for backoff */
+    int64_t retry_at_us;          /* when RETRYING: time of the next start */
+    int64_t last_frame_us;
+
+    /* ingest statistics over one-second windows */
+    int64_t win_start_us;
+    uint32_t win_frames;
+    uint64_t win_bytes;
+    double fps;
+    double bitrate_bps;
+    uint64_t frames_in, bytes_in;
+};
+
+/* Creates a stopped stream. Copies id and source; takes its own reference to
+ * options. NULL on OOM. */
+vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
+                         uint32_t channel, const vg_stream_limits *limits,
+                         const vg_stream_hooks *hooks, vg_inbox *inbox);
+/* Stops the pipeline, detaches every viewer (their owners must already have
+ * let go of them or do so after) and frees the stream. */
+void vg_stream_free(vg_stream *s);
+
+/* Builds and starts the pipeline; on failure goes to RETRYING (or FAILED when
+ * the pipeline cannot be built at all). */
+void vg_stream_start(vg_stream *s, int64_t now_us);
+void vg_stream_stop(vg_stream *s);
+
+/* Applies one event from the inbox addressed to this stream. */
+void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us);
+
+/* Periodic: restarts due retries and detects stalled sources. */
+void vg_stream_tick(vg_stream *s, int64_t now_us);
+
+const char *vg_stream_state_name(vg_stream_state st);
+
+/* The stream as /api/streams and `list` show it. Returns a new reference. */
+json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
+
+/* ---- fan-out (media/fanout.c) ---- */
+
+/* Attaches a viewer: queues the init segment and the GOP cache at once. The
+ * caller owns v (allocated by the caller, queue initialised here). -1 on OOM. */
+int vg_fanout_attach(vg_stream *s, vg_viewer *v, void *owner, int64_t now_us);
+/* Detaches a viewer and drops its queue. */
+void vg_fanout_detach(vg_viewer *v);
+/* Sends one new frame to every viewer and into the GOP cache. Borrows f. */
+void vg_fanout_publish(vg_stream *s, vg_frame *f, int64_t now_us);
+
+#endif

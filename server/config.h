@@ -1,0 +1,54 @@
+/* config.h -- vigil's configuration: the embedded demo default, or a JSON file.
+ *
+ *   {"server": {"port": 8080, "bind": null, "web_root": "web", "log_level": "info",
+ *               "max_text_bytes": 65536, "max_subscriptions": 16,
+ *               "viewer_queue_frames": 128, "slow_viewer_skips": 3,
+ *               "slow_viewer_window_s": 10, "stall_timeout_s": 5},
+ *    "streams": [{"id": "demo", "source": "test://", "options": {...}}]}
+ *
+ * Loading validates everything up front; an error names the field and why
+ * (e.g. "streams[1].id: duplicate id 'door'") so start-up can stop with it.
+ * Unknown keys are errors too: a typo must not silently do nothing.
+ *
+ * Thread: loaded on the main thread before anything starts; read-only after. */
+#ifndef VIGIL_SERVER_CONFIG_H
+#define VIGIL_SERVER_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct vg_stream_config {
+    char *id;
+    char *source;
+    json_t *options;              /* owned reference, may be NULL */
+} vg_stream_config;
+
+typedef struct vg_config {
+    int port;
+    char *bind;                   /* NULL: all interfaces */
+    char *web_root;
+    int log_level;
+    uint32_t max_text_bytes;
+    uint32_t max_subscriptions;
+    uint32_t viewer_queue_frames;
+    uint32_t slow_viewer_skips;
+    uint32_t slow_viewer_window_s;
+    uint32_t stall_timeout_s;
+    uint32_t max_frame_bytes;
+    vg_stream_config *streams;
+    size_t nstreams;
+} vg_config;
+
+/* The embedded default: one stream "demo" from the built-in test source. */
+int vg_config_default(vg_config *c);
+
+/* Loads and validates. 0, or -1 with a message naming the field in err (and c
+ * left empty). */
+int vg_config_load_file(vg_config *c, const char *path, char *err, size_t errlen);
+/* Same from parsed JSON; borrows root. */
+int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen);
+
+void vg_config_free(vg_config *c);
+
+#endif

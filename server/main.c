@@ -1,0 +1,118 @@
+/* main.c -- vigil's entry point: command line, configuration, signals.
+ *
+ *   vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]
+ *
+ * Without --config the embedded demo runs: one stream "demo" from the
+ * built-in test source. */
+#include <getopt.h>
+#include <gst/gst.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/config.h"
+#include "server/log.h"
+#include "server/server.h"
+
+static vg_server server;
+
+static void on_signal(int sig) {
+    (void)sig;
+    vg_server_request_stop(&server);
+}
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
+            "  --config FILE      JSON configuration (default: built-in demo stream)\n"
+            "  --port N           listening port (default 8080)\n"
+            "  --web-root DIR     dashboard files (default ./web)\n"
+            "  --log-level LEVEL  error, warn, info or debug (default info)\n");
+}
+
+static void lws_log_to_ours(int level, const char *line) {
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n') n--;
+    vg_log(level == LLL_ERR ? VG_LOG_ERROR : VG_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+int main(int argc, char **argv) {
+    static const struct option opts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"port", required_argument, NULL, 'p'},
+        {"web-root", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *config_path = NULL, *web_root = NULL, *level = NULL;
+    long port = -1;
+    int c;
+    while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {
+        switch (c) {
+        case 'c': config_path = optarg; break;
+        case 'w': web_root = optarg; break;
+        case 'l': level = optarg; break;
+        case 'p': {
+            char *end;
+            port = strtol(optarg, &end, 10);
+            if (*end || port < 0 || port > 65535) {
+                fprintf(stderr, "vigil: --port: '%s' is not a port number\n", optarg);
+                return 2;
+            }
+            break;
+        }
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "vigil: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+
+    vg_config config;
+    char err[512];
+    if (config_path ? vg_config_load_file(&config, config_path, err, sizeof(err))
+                    : vg_config_default(&config)) {
+        fprintf(stderr, "vigil: invalid configuration: %s\n",
+                config_path ? err : "out of memory");
+        return 2;
+    }
+    if (port >= 0) config.port = (int)port;
+    if (web_root) {
+        free(config.web_root);
+        config.web_root = strdup(web_root);
+    }
+    if (level) {
+        int l = vg_log_level_parse(level);
+        if (l < 0) {
+            fprintf(stderr, "vigil: --log-level: must be error, warn, info or debug\n");
+            vg_config_free(&config);
+            return 2;
+        }
+        config.log_level = l;
+    }
+    vg_log_set_level((vg_log_level)config.log_level);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
+
+    gst_init(&argc, &argv);
+
+    int rc = 1;
+    if (vg_server_init(&server, &config) == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        signal(SIGPIPE, SIG_IGN);
+        rc = vg_server_run(&server);
+    }
+    vg_server_destroy(&server);
+    vg_config_free(&config);
+    gst_deinit();
+    vg_log(VG_LOG_INFO, "stopped");
+    return rc;
+}

@@ -1,0 +1,191 @@
+/* server.c -- lws context, streams, the service loop and shutdown (see
+ * server.h). */
+#include "server/server.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "server/log.h"
+
+#define TICK_US 250000
+#define SHUTDOWN_GRACE_US 2000000
+
+int64_t vg_server_now_us(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+vg_stream *vg_server_find_stream(vg_server *srv, const char *id) {
+    for (size_t i = 0; i < srv->nstreams; i++)
+        if (!strcmp(srv->streams[i]->id, id)) return srv->streams[i];
+    return NULL;
+}
+
+/* ---- hooks the streams call (lws thread) ------------------------------- */
+
+static void hook_viewer_ready(vg_viewer *v) {
+    vg_session *s = v->owner;
+    lws_callback_on_writable(s->wsi);
+}
+
+static void hook_viewer_too_slow(vg_viewer *v) {
+    vg_session *s = v->owner;
+    s->server->slow_closed_total++;
+    vg_session_close(s, 4001, "viewer too slow");
+}
+
+static void hook_state_changed(vg_stream *st, const char *reason) {
+    for (vg_viewer *v = st->viewers; v; v = v->next) {
+        json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "stream.state",
+                               "stream", st->id, "channel", (json_int_t)v->channel,
+                               "state", vg_stream_state_name(st->state),
+                               "codecs", st->codecs ? json_string(st->codecs) : json_null());
+        if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
+        if (ev) vg_session_send_json(v->owner, ev);
+    }
+}
+
+static const vg_stream_hooks stream_hooks = {
+    .viewer_ready = hook_viewer_ready,
+    .viewer_too_slow = hook_viewer_too_slow,
+    .state_changed = hook_state_changed,
+};
+
+/* ---- cross-thread hand-off -------------------------------------------- */
+
+/* Any thread: lws_cancel_service() is the one lws call that is safe there. */
+static void wake_service(void *ctx) {
+    vg_server *srv = ctx;
+    if (srv->context) lws_cancel_service(srv->context);
+}
+
+void vg_server_drain_inbox(vg_server *srv) {
+    vg_event *ev = vg_inbox_take_all(&srv->inbox);
+    int64_t now = vg_server_now_us();
+    while (ev) {
+        vg_event *next = ev->next;
+        vg_stream_apply_event(ev->stream, ev, now);
+        vg_event_free(ev);
+        ev = next;
+    }
+}
+
+static void on_tick(lws_sorted_usec_list_t *sul) {
+    vg_server *srv = lws_container_of(sul, vg_server, tick);
+    int64_t now = vg_server_now_us();
+    if (!srv->stopping)
+        for (size_t i = 0; i < srv->nstreams; i++) vg_stream_tick(srv->streams[i], now);
+    lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+}
+
+/* ---- set-up ------------------------------------------------------------ */
+
+int vg_server_init(vg_server *srv, const vg_config *config) {
+    memset(srv, 0, sizeof(*srv));
+    srv->config = config;
+    srv->started_us = vg_server_now_us();
+    if (vg_inbox_init(&srv->inbox, 4096, wake_service, srv)) return -1;
+
+    vg_stream_limits limits = {
+        .queue_frames = config->viewer_queue_frames,
+        .slow_skips = config->slow_viewer_skips,
+        .slow_window_us = (int64_t)config->slow_viewer_window_s * 1000000,
+        .max_frame_bytes = config->max_frame_bytes,
+        .stall_timeout_us = (int64_t)config->stall_timeout_s * 1000000,
+    };
+    srv->streams = calloc(config->nstreams, sizeof(*srv->streams));
+    if (!srv->streams) return -1;
+    for (size_t i = 0; i < config->nstreams; i++) {
+        const vg_stream_config *sc = &config->streams[i];
+        /* Channel = position + 1: the same for every viewer of the stream, so
+         * one frame header serves them all. */
+        srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1),
+                                        &limits, &stream_hooks, &srv->inbox);
+        if (!srv->streams[i]) return -1;
+        srv->nstreams++;
+    }
+
+    /* protocols[0] also takes WebSocket upgrades that name no subprotocol:
+     * vg_http_callback refuses those. */
+    srv->protocols[0] = (struct lws_protocols){
+        .name = "http", .callback = vg_http_callback,
+        .per_session_data_size = vg_http_session_size()};
+    srv->protocols[1] = (struct lws_protocols){
+        .name = VIGIL_PROTOCOL, .callback = vg_ws_callback,
+        .per_session_data_size = sizeof(vg_session), .rx_buffer_size = 4096};
+    srv->mount_api = (struct lws_http_mount){
+        .mountpoint = "/api", .mountpoint_len = 4,
+        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
+    srv->mount_files = (struct lws_http_mount){
+        .mountpoint = "/", .mountpoint_len = 1,
+        .origin = config->web_root, .def = "index.html",
+        .origin_protocol = LWSMPRO_FILE, .mount_next = &srv->mount_api};
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = config->port;
+    info.iface = config->bind;
+    info.protocols = srv->protocols;
+    info.mounts = &srv->mount_files;
+    info.user = srv;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info.vhost_name = "vigil";
+    info.server_string = "vigil/" VIGIL_VERSION;
+    info.ka_time = 30;            /* TCP keepalive finds dead peers */
+    info.ka_probes = 3;
+    info.ka_interval = 5;
+    info.timeout_secs = 10;
+    srv->context = lws_create_context(&info);
+    if (!srv->context) {
+        vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", config->port);
+        return -1;
+    }
+    return 0;
+}
+
+void vg_server_request_stop(vg_server *srv) {
+    srv->stop_requested = 1;
+    if (srv->context) lws_cancel_service(srv->context);
+}
+
+static void begin_shutdown(vg_server *srv) {
+    srv->stopping = true;
+    srv->stop_deadline_us = vg_server_now_us() + SHUTDOWN_GRACE_US;
+    vg_log(VG_LOG_INFO, "shutting down: closing %u connection(s)", srv->session_count);
+    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_stop(srv->streams[i]);
+    for (vg_session *s = srv->sessions; s; s = s->next)
+        vg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+int vg_server_run(vg_server *srv) {
+    int64_t now = vg_server_now_us();
+    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_start(srv->streams[i], now);
+    lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    vg_log(VG_LOG_INFO, "vigil %s serving http://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
+           srv->config->bind ? srv->config->bind : "localhost", srv->config->port,
+           srv->nstreams);
+
+    for (;;) {
+        if (srv->stop_requested && !srv->stopping) begin_shutdown(srv);
+        if (srv->stopping &&
+            (srv->session_count == 0 || vg_server_now_us() > srv->stop_deadline_us))
+            break;
+        if (lws_service(srv->context, 0) < 0) break;
+    }
+    return 0;
+}
+
+void vg_server_destroy(vg_server *srv) {
+    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_stop(srv->streams[i]);
+    if (srv->context) {
+        lws_sul_cancel(&srv->tick);
+        lws_context_destroy(srv->context);  /* closes what is left: sessions let go of viewers */
+        srv->context = NULL;
+    }
+    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_free(srv->streams[i]);
+    free(srv->streams);
+    srv->streams = NULL;
+    vg_inbox_destroy(&srv->inbox);
+}

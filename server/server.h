@@ -1,0 +1,65 @@
+/* server.h -- the vigil process: one lws context serving the dashboard files,
+ * the REST API and the vigil.v1 WebSocket on one port, and the streams.
+ *
+ * Threads: the lws service thread (the main thread, in vg_server_run) owns
+ * everything here and is the only one that calls lws. GStreamer threads reach
+ * it only through `inbox` and lws_cancel_service(). A signal handler only sets
+ * `stop_requested` and wakes the loop. */
+#ifndef VIGIL_SERVER_SERVER_H
+#define VIGIL_SERVER_SERVER_H
+
+#include <libwebsockets.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/inbox.h"
+#include "media/stream.h"
+#include "server/config.h"
+#include "server/session.h"
+
+#define VIGIL_VERSION "0.1.0"
+#define VIGIL_PROTOCOL "vigil.v1"
+
+struct vg_server {
+    const vg_config *config;          /* read-only, owned by the caller */
+    struct lws_context *context;
+    vg_inbox inbox;                   /* the only structure shared across threads */
+    vg_stream **streams;
+    size_t nstreams;
+    vg_session *sessions;             /* lws thread */
+    uint32_t session_count;
+    lws_sorted_usec_list_t tick;
+    struct lws_protocols protocols[3];
+    struct lws_http_mount mount_files, mount_api;
+    int64_t started_us;
+    volatile sig_atomic_t stop_requested;
+    bool stopping;
+    int64_t stop_deadline_us;
+    uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
+};
+
+/* Creates the context and streams (not yet started). 0 or -1 (logged). */
+int vg_server_init(vg_server *srv, const vg_config *config);
+/* Starts the streams and serves until asked to stop; then closes every
+ * viewer with 1001 and returns 0. */
+int vg_server_run(vg_server *srv);
+/* Async-signal-safe. */
+void vg_server_request_stop(vg_server *srv);
+void vg_server_destroy(vg_server *srv);
+
+vg_stream *vg_server_find_stream(vg_server *srv, const char *id);
+int64_t vg_server_now_us(void);
+
+/* The vigil.v1 protocol and the HTTP (API + files) protocol callbacks. */
+int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
+int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                     size_t len);
+/* Per-session data size of the HTTP protocol. */
+size_t vg_http_session_size(void);
+
+/* Applies everything the GStreamer threads handed over. lws thread. */
+void vg_server_drain_inbox(vg_server *srv);
+
+#endif

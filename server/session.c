@@ -1,0 +1,188 @@
+/* session.c -- one vigil.v1 client: queues, subscriptions, writing (see
+ * session.h). */
+#include "server/session.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "server/log.h"
+#include "server/server.h"
+
+int vg_session_init(vg_session *s, vg_server *server, struct lws *wsi, uint32_t max_subs) {
+    memset(s, 0, sizeof(*s));
+    s->wsi = wsi;
+    s->server = server;
+    s->max_subs = max_subs;
+    s->subs = calloc(max_subs, sizeof(*s->subs));
+    return s->subs ? 0 : -1;
+}
+
+static void free_viewer(vg_viewer *v) {
+    vg_fanout_detach(v);
+    free(v);
+}
+
+void vg_session_destroy(vg_session *s) {
+    for (uint32_t i = 0; i < s->nsubs; i++) free_viewer(s->subs[i]);
+    free(s->subs);
+    s->subs = NULL;
+    s->nsubs = 0;
+    while (s->out_head) {
+        vg_outmsg *m = s->out_head;
+        s->out_head = m->next;
+        free(m);
+    }
+    s->out_tail = NULL;
+    free(s->rx);
+    s->rx = NULL;
+}
+
+static bool has_pending(const vg_session *s) {
+    if (s->closing || s->out_head) return true;
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (!vg_viewer_queue_empty(&s->subs[i]->queue)) return true;
+    return false;
+}
+
+void vg_session_want_write(vg_session *s) {
+    if (has_pending(s)) lws_callback_on_writable(s->wsi);
+}
+
+void vg_session_close(vg_session *s, uint16_t code, const char *reason) {
+    if (s->closing) return;
+    s->closing = true;
+    s->close_code = code;
+    snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    vg_log(VG_LOG_INFO, "closing a connection: %u %s", code, reason);
+    lws_callback_on_writable(s->wsi);
+    /* A peer that never reads never makes us writable: drop it after 3 s. */
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, 3);
+}
+
+int vg_session_send_json(vg_session *s, json_t *msg) {
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    json_decref(msg);
+    if (!text || s->closing) {
+        free(text);
+        return -1;
+    }
+    size_t len = strlen(text);
+    if (s->out_count >= VG_SESSION_MAX_OUT_MSGS || s->out_bytes + len > VG_SESSION_MAX_OUT_BYTES) {
+        free(text);
+        vg_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "reply queue overflow");
+        return -1;
+    }
+    vg_outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
+    if (!m) {
+        free(text);
+        return -1;
+    }
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->buf + LWS_PRE, text, len);
+    free(text);
+    if (s->out_tail) s->out_tail->next = m;
+    else s->out_head = m;
+    s->out_tail = m;
+    s->out_count++;
+    s->out_bytes += len;
+    lws_callback_on_writable(s->wsi);
+    return 0;
+}
+
+vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel) {
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i]->channel == channel) return s->subs[i];
+    return NULL;
+}
+
+vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **code) {
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        if (s->subs[i]->stream == stream) {
+            *code = "already_subscribed";
+            return NULL;
+        }
+    }
+    if (s->nsubs >= s->max_subs) {
+        *code = "too_many_subscriptions";
+        return NULL;
+    }
+    vg_viewer *v = calloc(1, sizeof(*v));
+    if (!v || vg_fanout_attach(stream, v, s, vg_server_now_us())) {
+        free(v);
+        *code = "internal";
+        return NULL;
+    }
+    s->subs[s->nsubs++] = v;
+    return v;
+}
+
+int vg_session_unsubscribe(vg_session *s, uint32_t channel) {
+    for (uint32_t i = 0; i < s->nsubs; i++) {
+        if (s->subs[i]->channel == channel) {
+            free_viewer(s->subs[i]);
+            s->subs[i] = s->subs[--s->nsubs];
+            s->subs[s->nsubs] = NULL;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
+                       uint32_t max_text_bytes) {
+    if (len > max_text_bytes - s->rx_len) return -1;
+    if (!s->rx) {
+        s->rx = malloc(max_text_bytes + 1);
+        if (!s->rx) return -1;
+    }
+    memcpy(s->rx + s->rx_len, in, len);
+    s->rx_len += len;
+    s->rx[s->rx_len] = 0;
+    return final ? 1 : 0;
+}
+
+/* Next viewer with a queued frame, round-robin. */
+static vg_viewer *next_ready(vg_session *s) {
+    for (uint32_t n = 0; n < s->nsubs; n++) {
+        uint32_t i = (s->rr + n) % s->nsubs;
+        if (!vg_viewer_queue_empty(&s->subs[i]->queue)) {
+            s->rr = (i + 1) % s->nsubs;
+            return s->subs[i];
+        }
+    }
+    return NULL;
+}
+
+int vg_session_on_writable(vg_session *s) {
+    if (s->closing) {
+        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
+                         (unsigned char *)s->close_reason, strlen(s->close_reason));
+        return -1;
+    }
+    if (s->out_head) {
+        vg_outmsg *m = s->out_head;
+        s->out_head = m->next;
+        if (!s->out_head) s->out_tail = NULL;
+        s->out_count--;
+        s->out_bytes -= m->len;
+        int n = lws_write(s->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        size_t len = m->len;
+        free(m);
+        if (n < (int)len) return -1;
+    } else {
+        vg_viewer *v = next_ready(s);
+        vg_frame *f = v ? vg_viewer_queue_pop(&v->queue) : NULL;
+        if (f) {
+            size_t len = vg_frame_wire_len(f);
+            /* The shared frame's own memory: no copy per viewer. */
+            int n = lws_write(s->wsi, vg_frame_wire(f), len, LWS_WRITE_BINARY);
+            vg_frame_unref(f);
+            if (n < (int)len) return -1;
+            v->frames_sent++;
+            v->bytes_sent += len;
+        }
+    }
+    vg_session_want_write(s);
+    return 0;
+}

@@ -1,0 +1,87 @@
+/* session.h -- one WebSocket client of the vigil.v1 protocol.
+ *
+ * A session holds what the client has asked for (its subscriptions, each a
+ * vg_viewer of one stream), what is waiting to be written to it (a bounded
+ * queue of text messages, plus each viewer's frame queue), and the text
+ * message being reassembled. It writes one message per writable callback:
+ * text first (replies and events are small and time-sensitive), then media
+ * round-robin across its channels so one busy channel cannot starve another.
+ *
+ * Thread: every field is owned by the lws service thread; no lock. The
+ * struct itself is lws's per-session data for the vigil.v1 protocol. */
+#ifndef VIGIL_SERVER_SESSION_H
+#define VIGIL_SERVER_SESSION_H
+
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "media/stream.h"
+
+typedef struct vg_server vg_server;
+typedef struct vg_session vg_session;
+
+/* A text message waiting to be sent, with LWS_PRE headroom. */
+typedef struct vg_outmsg {
+    struct vg_outmsg *next;
+    size_t len;
+    unsigned char buf[];
+} vg_outmsg;
+
+#define VG_SESSION_MAX_OUT_MSGS 256
+#define VG_SESSION_MAX_OUT_BYTES (1024 * 1024)
+
+struct vg_session {
+    struct lws *wsi;
+    vg_server *server;
+    vg_session *prev, *next;          /* the server's session list */
+    /* outgoing text */
+    vg_outmsg *out_head, *out_tail;
+    uint32_t out_count;
+    size_t out_bytes;
+    /* incoming text being reassembled (at most limits.max_text_bytes) */
+    char *rx;
+    size_t rx_len;
+    /* subscriptions */
+    vg_viewer **subs;
+    uint32_t nsubs, max_subs;
+    uint32_t rr;                      /* round-robin cursor over subs */
+    /* counters */
+    uint64_t messages_in, errors;
+    /* closing: a close frame with this code goes out at the next writable */
+    bool closing;
+    uint16_t close_code;
+    char close_reason[64];
+};
+
+/* Sets up a session for a new connection; -1 on OOM. */
+int vg_session_init(vg_session *s, vg_server *server, struct lws *wsi, uint32_t max_subs);
+/* Drops subscriptions and queued messages. The struct itself belongs to lws. */
+void vg_session_destroy(vg_session *s);
+
+/* Queues a JSON message; takes responsibility over msg (one reference).
+ * Overflowing the queue closes the session with 1008. Returns 0 or -1. */
+int vg_session_send_json(vg_session *s, json_t *msg);
+
+/* Starts closing with a close frame; if the peer does not let us write it
+ * within a few seconds, the connection is dropped. */
+void vg_session_close(vg_session *s, uint16_t code, const char *reason);
+
+/* Subscription management. subscribe returns the new viewer or NULL with
+ * *code set to a PROTOCOL.md error code. */
+vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **code);
+vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel);
+int vg_session_unsubscribe(vg_session *s, uint32_t channel);
+
+/* The client asked to write: one message. Returns -1 when the connection must close. */
+int vg_session_on_writable(vg_session *s);
+
+/* Appends incoming text; true when a complete message is in s->rx. -1 if too large. */
+int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
+                       uint32_t max_text_bytes);
+
+/* Asks lws for a writable callback if anything is waiting. */
+void vg_session_want_write(vg_session *s);
+
+#endif

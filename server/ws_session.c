@@ -1,0 +1,98 @@
+/* ws_session.c -- the vigil.v1 WebSocket protocol callback.
+ *
+ * One switch on the callback reason, as in the lws minimal examples: accept
+ * the upgrade only on /ws, set up and tear down the session, reassemble text
+ * messages (bounded) and hand them to signaling/, write queued messages and
+ * frames when lws says the socket is writable, and apply what GStreamer
+ * threads handed over when they woke the loop.
+ *
+ * Thread: lws service thread only. */
+#include <string.h>
+
+#include "server/log.h"
+#include "server/server.h"
+#include "signaling/signaling.h"
+
+static vg_server *server_of(struct lws *wsi) {
+    return lws_context_user(lws_get_context(wsi));
+}
+
+static bool path_is_ws(struct lws *wsi) {
+    char uri[64];
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return false;
+    char *q = strchr(uri, '?');
+    if (q) *q = 0;
+    return !strcmp(uri, "/ws");
+}
+
+int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len) {
+    vg_session *s = user;
+    vg_server *srv;
+
+    switch (reason) {
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+        /* Before the 101 goes out: only /ws speaks this protocol. */
+        return path_is_ws(wsi) ? 0 : -1;
+
+    case LWS_CALLBACK_ESTABLISHED:
+        srv = server_of(wsi);
+        if (srv->stopping || vg_session_init(s, srv, wsi, srv->config->max_subscriptions))
+            return -1;
+        s->next = srv->sessions;
+        if (srv->sessions) srv->sessions->prev = s;
+        srv->sessions = s;
+        srv->session_count++;
+        srv->connections_total++;
+        return 0;
+
+    case LWS_CALLBACK_CLOSED:
+        srv = server_of(wsi);
+        if (!s->server) return 0; /* never established */
+        if (s->prev) s->prev->next = s->next;
+        else srv->sessions = s->next;
+        if (s->next) s->next->prev = s->prev;
+        srv->session_count--;
+        vg_session_destroy(s);
+        s->server = NULL;
+        return 0;
+
+    case LWS_CALLBACK_RECEIVE: {
+        srv = server_of(wsi);
+        if (s->closing) return 0;
+        if (lws_frame_is_binary(wsi)) {
+            /* Nothing binary is accepted from clients yet: say so once per message. */
+            if (lws_is_first_fragment(wsi))
+                vg_signaling_error(s, NULL, "unexpected_binary", NULL,
+                                   "clients send no binary frames in vigil.v1");
+            return 0;
+        }
+        bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+        int r = vg_session_on_text(s, in, len, final, srv->config->max_text_bytes);
+        if (r < 0) {
+            srv->too_large_total++;
+            static const char why[] = "text message too large";
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                             sizeof(why) - 1);
+            return -1;
+        }
+        if (r == 1) {
+            s->messages_in++;
+            vg_signaling_handle(s, s->rx, s->rx_len);
+            s->rx_len = 0;
+        }
+        return 0;
+    }
+
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return vg_session_on_writable(s);
+
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        /* A GStreamer thread (or the signal handler) woke us. */
+        vg_server_drain_inbox(server_of(wsi));
+        return 0;
+
+    default:
+        return 0;
+    }
+}

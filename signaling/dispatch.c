@@ -1,0 +1,125 @@
+/* dispatch.c -- parses and validates vigil.v1 requests from a table, and
+ * reports every error in one place (see signaling.h). */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "signaling/signaling.h"
+
+typedef enum field_type {
+    FIELD_STRING,       /* non-empty string, at most 256 bytes */
+    FIELD_CHANNEL,      /* integer from 1 to 2^32-1 */
+} field_type;
+
+typedef struct field_spec {
+    const char *name;
+    field_type type;
+    bool required;
+} field_spec;
+
+typedef struct request_spec {
+    const char *type;
+    void (*handle)(vg_session *s, json_t *msg, json_t *id);
+    field_spec fields[3];
+} request_spec;
+
+static const request_spec requests[] = {
+    {"hello", vg_handle_hello, {{"token", FIELD_STRING, false}}},
+    {"list", vg_handle_list, {{0}}},
+    {"subscribe", vg_handle_subscribe,
+     {{"stream", FIELD_STRING, true}, {"mode", FIELD_STRING, false}}},
+    {"unsubscribe", vg_handle_unsubscribe, {{"channel", FIELD_CHANNEL, true}}},
+    {"stats", vg_handle_stats, {{0}}},
+};
+
+json_t *vg_signaling_reply(const char *type, json_t *id) {
+    json_t *r = json_pack("{s:s}", "type", type);
+    if (r && id) json_object_set(r, "id", id);
+    return r;
+}
+
+void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char *field,
+                        const char *fmt, ...) {
+    char message[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    s->errors++;
+    if (s->server) s->server->errors_total++;
+    json_t *e = vg_signaling_reply("error", id);
+    if (!e) return;
+    json_object_set_new(e, "code", json_string(code));
+    json_object_set_new(e, "message", json_string(message));
+    if (field) json_object_set_new(e, "field", json_string(field));
+    vg_session_send_json(s, e);
+}
+
+static bool usable_id(json_t *id) {
+    return json_is_integer(id) || (json_is_string(id) && json_string_length(id) <= 64);
+}
+
+static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec *f) {
+    json_t *v = json_object_get(msg, f->name);
+    if (!v) {
+        if (!f->required) return true;
+        vg_signaling_error(s, id, "bad_field", f->name, "missing field '%s'", f->name);
+        return false;
+    }
+    switch (f->type) {
+    case FIELD_STRING:
+        if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 256)
+            return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be a non-empty string", f->name);
+        return false;
+    case FIELD_CHANNEL:
+        if (json_is_integer(v) && json_integer_value(v) >= 1 &&
+            json_integer_value(v) <= (json_int_t)UINT32_MAX)
+            return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be a positive integer", f->name);
+        return false;
+    }
+    return false;
+}
+
+void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
+    json_error_t je;
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    if (!msg) {
+        vg_signaling_error(s, NULL, "bad_json", NULL, "invalid JSON at %d:%d: %s", je.line,
+                           je.column, je.text);
+        return;
+    }
+    if (!json_is_object(msg)) {
+        vg_signaling_error(s, NULL, "bad_message", NULL, "a message must be a JSON object");
+        goto out;
+    }
+    json_t *id = json_object_get(msg, "id");
+    if (id && !usable_id(id)) {
+        vg_signaling_error(s, NULL, "bad_field", "id",
+                           "field 'id' must be a number or a string of at most 64 characters");
+        goto out;
+    }
+    json_t *type = json_object_get(msg, "type");
+    if (!json_is_string(type)) {
+        vg_signaling_error(s, id, "bad_message", "type", "a message needs a string 'type'");
+        goto out;
+    }
+    const request_spec *req = NULL;
+    for (size_t i = 0; i < sizeof(requests) / sizeof(requests[0]); i++)
+        if (!strcmp(requests[i].type, json_string_value(type))) req = &requests[i];
+    if (!req) {
+        vg_signaling_error(s, id, "unknown_type", "type", "unknown message type '%.64s'",
+                           json_string_value(type));
+        goto out;
+    }
+    for (const field_spec *f = req->fields; f->name; f++)
+        if (!check_field(s, msg, id, f)) goto out;
+    req->handle(s, msg, id);
+out:
+    json_decref(msg);
+}

@@ -1,0 +1,49 @@
+/* handle_subscribe.c -- "subscribe": a new channel on a stream. The init
+ * segment and the GOP cache are queued at once, behind the reply. */
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+#include "signaling/signaling.h"
+
+void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
+    const char *name = json_string_value(json_object_get(msg, "stream"));
+    json_t *mode = json_object_get(msg, "mode");
+    const char *mode_name = mode ? json_string_value(mode) : "mse";
+    if (strcmp(mode_name, "mse")) {
+        vg_signaling_error(s, id, "unsupported_mode", "mode",
+                           "mode '%.32s' is not supported (supported: mse)", mode_name);
+        return;
+    }
+    vg_stream *stream = vg_server_find_stream(s->server, name);
+    if (!stream) {
+        vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
+        return;
+    }
+    const char *code = NULL;
+    /* The reply is queued first; text is written before media, so it precedes
+     * the init segment on the wire. */
+    json_t *r = vg_signaling_reply("subscribe", id);
+    vg_viewer *v = r ? vg_session_subscribe(s, stream, &code) : NULL;
+    if (!v) {
+        json_decref(r);
+        if (!strcmp(code ? code : "internal", "already_subscribed"))
+            vg_signaling_error(s, id, "already_subscribed", "stream",
+                               "already subscribed to '%.64s'", name);
+        else if (code && !strcmp(code, "too_many_subscriptions"))
+            vg_signaling_error(s, id, "too_many_subscriptions", NULL,
+                               "at most %u subscriptions per connection", s->max_subs);
+        else
+            vg_signaling_error(s, id, "internal", NULL, "could not subscribe");
+        return;
+    }
+    char mime[160];
+    if (stream->codecs) snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", stream->codecs);
+    json_object_set_new(r, "stream", json_string(stream->id));
+    json_object_set_new(r, "mode", json_string("mse"));
+    json_object_set_new(r, "channel", json_integer(v->channel));
+    json_object_set_new(r, "state", json_string(vg_stream_state_name(stream->state)));
+    json_object_set_new(r, "codecs", stream->codecs ? json_string(stream->codecs) : json_null());
+    json_object_set_new(r, "mime", stream->codecs ? json_string(mime) : json_null());
+    vg_session_send_json(s, r);
+}

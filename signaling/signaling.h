@@ -1,0 +1,37 @@
+/* signaling.h -- the vigil.v1 text protocol (signaling/PROTOCOL.md).
+ *
+ * vg_signaling_handle() takes one complete text message from a session,
+ * validates it against the request table in dispatch.c (type known, fields
+ * present with the right types) and calls the request's handler
+ * (handle_<type>.c). Every error goes out through vg_signaling_error(), the
+ * one place that builds error replies and counts them.
+ *
+ * Thread: lws service thread only. */
+#ifndef VIGIL_SIGNALING_SIGNALING_H
+#define VIGIL_SIGNALING_SIGNALING_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "server/session.h"
+
+/* Handles one complete text message (need not be NUL-terminated). */
+void vg_signaling_handle(vg_session *s, const char *text, size_t len);
+
+/* Sends {"type":"error","id":id,"code":code,"message":...,"field":field}.
+ * id and field may be NULL; id is borrowed. */
+void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char *field,
+                        const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* A new reply object {"type":type,"id":id}; id (borrowed) may be NULL. */
+json_t *vg_signaling_reply(const char *type, json_t *id);
+
+/* Request handlers. `msg` is the validated request and `id` its id (or
+ * NULL); both are borrowed. Each sends its reply or an error. */
+void vg_handle_hello(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_list(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_unsubscribe(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_stats(vg_session *s, json_t *msg, json_t *id);
+
+#endif
