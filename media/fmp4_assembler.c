@@ -161,8 +161,10 @@ int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len
         if (a->box_left == 0) box_done(a, now_us);
     }
     return 0;
-fail:
-    a->errors++;
+fail: {
+    uint64_t errors = a->errors + 1;
     vg_fmp4_assembler_reset(a);
+    a->errors = errors; /* the count survives the reset */
     return -1;
+}
 }

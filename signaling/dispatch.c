@@ -88,7 +88,7 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
 
 void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
     json_error_t je;
-    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!msg) {
         vg_signaling_error(s, NULL, "bad_json", NULL, "invalid JSON at %d:%d: %s", je.line,
                            je.column, je.text);

@@ -1,0 +1,126 @@
+/* test_config.c -- configuration loading: the embedded default, a valid file,
+ * and every invalid case stopping with a message that names the field. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "check_main.h"
+#include "server/config.h"
+
+static char err[512];
+
+/* Loads JSON text; returns the loader's result and leaves the message in err. */
+static int load(const char *text, vg_config *c) {
+    json_error_t je;
+    json_t *root = json_loads(text, 0, &je);
+    ck_assert_msg(root != NULL, "test JSON invalid: %s", je.text);
+    err[0] = 0;
+    int r = vg_config_load_json(c, root, err, sizeof(err));
+    json_decref(root);
+    return r;
+}
+
+static void assert_rejected(const char *text, const char *must_contain) {
+    vg_config c;
+    ck_assert_int_eq(load(text, &c), -1);
+    ck_assert_msg(strstr(err, must_contain) != NULL, "error '%s' does not name '%s'", err,
+                  must_contain);
+    ck_assert_uint_eq(c.nstreams, 0);
+}
+
+START_TEST(default_is_the_demo_stream) {
+    vg_config c;
+    ck_assert_int_eq(vg_config_default(&c), 0);
+    ck_assert_int_eq(c.port, 8080);
+    ck_assert_uint_eq(c.nstreams, 1);
+    ck_assert_str_eq(c.streams[0].id, "demo");
+    ck_assert_str_eq(c.streams[0].source, "test://");
+    ck_assert_int_eq(json_integer_value(json_object_get(c.streams[0].options, "width")), 1280);
+    ck_assert_int_eq(json_integer_value(json_object_get(c.streams[0].options, "fps")), 30);
+    vg_config_free(&c);
+}
+END_TEST
+
+START_TEST(valid_config_loads_every_field) {
+    vg_config c;
+    ck_assert_int_eq(load("{\"server\":{\"port\":9000,\"bind\":\"127.0.0.1\",\"web_root\":\"/srv/web\","
+                          "\"log_level\":\"debug\",\"max_text_bytes\":1024,\"max_subscriptions\":4,"
+                          "\"viewer_queue_frames\":64,\"slow_viewer_skips\":5,\"slow_viewer_window_s\":20},"
+                          "\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":15}},"
+                          "{\"id\":\"door-1\",\"source\":\"rtsp://u:p@cam/x\",\"options\":{\"latency_ms\":100}}]}",
+                          &c), 0);
+    ck_assert_int_eq(c.port, 9000);
+    ck_assert_str_eq(c.bind, "127.0.0.1");
+    ck_assert_str_eq(c.web_root, "/srv/web");
+    ck_assert_int_eq(c.log_level, 3);
+    ck_assert_uint_eq(c.max_text_bytes, 1024);
+    ck_assert_uint_eq(c.max_subscriptions, 4);
+    ck_assert_uint_eq(c.viewer_queue_frames, 64);
+    ck_assert_uint_eq(c.slow_viewer_skips, 5);
+    ck_assert_uint_eq(c.slow_viewer_window_s, 20);
+    ck_assert_uint_eq(c.nstreams, 2);
+    ck_assert_str_eq(c.streams[1].source, "rtsp://u:p@cam/x");
+    vg_config_free(&c);
+}
+END_TEST
+
+START_TEST(invalid_configs_name_the_field) {
+    assert_rejected("[]", "config");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}],\"extra\":1}", "extra");
+    assert_rejected("{}", "streams");
+    assert_rejected("{\"streams\":[]}", "streams");
+    assert_rejected("{\"streams\":{}}", "streams");
+    assert_rejected("{\"streams\":[1]}", "streams[0]");
+    assert_rejected("{\"streams\":[{\"source\":\"test://\"}]}", "streams[0].id");
+    assert_rejected("{\"streams\":[{\"id\":\"has space\",\"source\":\"test://\"}]}", "streams[0].id");
+    assert_rejected("{\"streams\":[{\"id\":7,\"source\":\"test://\"}]}", "streams[0].id");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\"},{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "streams[1].id: duplicate");
+    assert_rejected("{\"streams\":[{\"id\":\"a\"}]}", "streams[0].source: missing");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":5}]}", "streams[0].source");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"http://x\"}]}", "streams[0].source: unsupported");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"file:///no/such.mp4\"}]}", "streams[0].source: cannot read");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtsp://\"}]}", "streams[0].source");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":0}}]}", "streams[0].options.fps");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fsp\":30}}]}", "streams[0].options.fsp: unknown");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":[]}]}", "streams[0].options");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtsp://cam\",\"options\":{\"transport\":\"sctp\"}}]}", "options.transport");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"colour\":1}]}", "streams[0].colour");
+    assert_rejected("{\"server\":[],\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server");
+    assert_rejected("{\"server\":{\"port\":70000},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.port");
+    assert_rejected("{\"server\":{\"port\":\"80\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.port");
+    assert_rejected("{\"server\":{\"log_level\":\"loud\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.log_level");
+    assert_rejected("{\"server\":{\"prot\":1},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.prot: unknown");
+    assert_rejected("{\"server\":{\"web_root\":\"\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.web_root");
+    assert_rejected("{\"server\":{\"viewer_queue_frames\":2},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.viewer_queue_frames");
+}
+END_TEST
+
+START_TEST(file_errors_give_line_and_column) {
+    char path[] = "/tmp/vigil-config-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "{\n  \"streams\": [\n    {\"id\": \"a\", }\n  ]\n}\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+    close(fd);
+    vg_config c;
+    ck_assert_int_eq(vg_config_load_file(&c, path, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, ":3:") != NULL, "no line number in '%s'", err);
+    unlink(path);
+    ck_assert_int_eq(vg_config_load_file(&c, "/no/such/config.json", err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "/no/such/config.json") != NULL, "no path in '%s'", err);
+}
+END_TEST
+
+static Suite *config_suite(void) {
+    Suite *s = suite_create("config");
+    TCase *tc = tcase_create("config");
+    tcase_add_test(tc, default_is_the_demo_stream);
+    tcase_add_test(tc, valid_config_loads_every_field);
+    tcase_add_test(tc, invalid_configs_name_the_field);
+    tcase_add_test(tc, file_errors_give_line_and_column);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+VG_CHECK_MAIN(config_suite)

@@ -1,0 +1,229 @@
+/* test_signaling.c -- the vigil.v1 text protocol: every request, and every
+ * bad input getting its error code while the session stays usable.
+ *
+ * Links the real signaling, session, stream and fan-out code; the only stubs
+ * are the two lws calls a session makes to ask for a writable callback or a
+ * close timeout (no socket exists here). Replies are read from the session's
+ * outgoing queue, exactly what would be written to the socket. */
+#include <string.h>
+
+#include "check_main.h"
+#include "server/server.h"
+#include "signaling/signaling.h"
+
+/* ---- stubs for lws (there is no connection in a unit test) ---- */
+static int writable_requests;
+int lws_callback_on_writable(struct lws *wsi) {
+    (void)wsi;
+    writable_requests++;
+    return 1;
+}
+void lws_set_timeout(struct lws *wsi, enum pending_timeout reason, int secs) {
+    (void)wsi;
+    (void)reason;
+    (void)secs;
+}
+
+static void hook_ready(vg_viewer *v) { (void)v; }
+static void hook_slow(vg_viewer *v) { (void)v; }
+static void hook_state(vg_stream *s, const char *r) { (void)s; (void)r; }
+static const vg_stream_hooks hooks = {hook_ready, hook_slow, hook_state};
+
+static vg_config config;
+static vg_server srv;
+static vg_session sess;
+
+static void setup(void) {
+    vg_config_default(&config);
+    config.max_subscriptions = 2;
+    memset(&srv, 0, sizeof(srv));
+    srv.config = &config;
+    vg_stream_limits lim = {.queue_frames = 16, .slow_skips = 3, .slow_window_us = 10000000,
+                            .max_frame_bytes = 1 << 20, .stall_timeout_us = 5000000};
+    srv.streams = calloc(3, sizeof(*srv.streams));
+    const char *ids[] = {"demo", "door", "yard"};
+    for (int i = 0; i < 3; i++)
+        srv.streams[i] = vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL);
+    srv.nstreams = 3;
+    ck_assert_int_eq(vg_session_init(&sess, &srv, NULL, config.max_subscriptions), 0);
+    writable_requests = 0;
+}
+
+static void teardown(void) {
+    vg_session_destroy(&sess);
+    for (size_t i = 0; i < srv.nstreams; i++) vg_stream_free(srv.streams[i]);
+    free(srv.streams);
+    vg_config_free(&config);
+}
+
+/* Sends text and returns the next reply as parsed JSON (caller decrefs). */
+static json_t *roundtrip(const char *text) {
+    vg_signaling_handle(&sess, text, strlen(text));
+    vg_outmsg *m = sess.out_head;
+    ck_assert_msg(m != NULL, "no reply to %s", text);
+    sess.out_head = m->next;
+    if (!sess.out_head) sess.out_tail = NULL;
+    sess.out_count--;
+    sess.out_bytes -= m->len;
+    json_error_t je;
+    json_t *r = json_loadb((const char *)m->buf + LWS_PRE, m->len, 0, &je);
+    free(m);
+    ck_assert_msg(r != NULL, "reply is not JSON: %s", je.text);
+    return r;
+}
+
+static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+
+/* Asserts an error reply with this code (and field, if given). */
+static void expect_error(const char *text, const char *code, const char *field) {
+    json_t *r = roundtrip(text);
+    ck_assert_str_eq(str(r, "type"), "error");
+    ck_assert_str_eq(str(r, "code"), code);
+    ck_assert_ptr_nonnull(str(r, "message"));
+    if (field) ck_assert_str_eq(str(r, "field"), field);
+    json_decref(r);
+}
+
+START_TEST(hello_reports_server_and_limits) {
+    json_t *r = roundtrip("{\"type\":\"hello\",\"id\":1,\"token\":\"x\"}");
+    ck_assert_str_eq(str(r, "type"), "hello");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
+    ck_assert_str_eq(str(r, "protocol"), "vigil.v1");
+    json_t *lim = json_object_get(r, "limits");
+    ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_text_bytes")), 65536);
+    ck_assert_int_eq(json_integer_value(json_object_get(lim, "max_subscriptions")), 2);
+    json_decref(r);
+    ck_assert_int_ge(writable_requests, 1);
+}
+END_TEST
+
+START_TEST(list_shows_every_stream) {
+    json_t *r = roundtrip("{\"type\":\"list\",\"id\":\"abc\"}");
+    ck_assert_str_eq(str(r, "id"), "abc");
+    json_t *streams = json_object_get(r, "streams");
+    ck_assert_uint_eq(json_array_size(streams), 3);
+    ck_assert_str_eq(str(json_array_get(streams, 1), "id"), "door");
+    ck_assert_str_eq(str(json_array_get(streams, 1), "state"), "stopped");
+    json_decref(r);
+}
+END_TEST
+
+START_TEST(subscribe_unsubscribe_and_stats) {
+    json_t *r = roundtrip("{\"type\":\"subscribe\",\"id\":2,\"stream\":\"door\",\"mode\":\"mse\"}");
+    ck_assert_str_eq(str(r, "type"), "subscribe");
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "channel")), 2);
+    ck_assert(json_is_null(json_object_get(r, "codecs"))); /* not live yet */
+    json_decref(r);
+    ck_assert_uint_eq(srv.streams[1]->viewer_count, 1);
+
+    r = roundtrip("{\"type\":\"stats\"}");
+    json_t *ch = json_array_get(json_object_get(r, "channels"), 0);
+    ck_assert_str_eq(str(ch, "stream"), "door");
+    ck_assert_int_eq(json_integer_value(json_object_get(ch, "frames_sent")), 0);
+    json_decref(r);
+
+    r = roundtrip("{\"type\":\"unsubscribe\",\"id\":3,\"channel\":2}");
+    ck_assert_str_eq(str(r, "type"), "unsubscribe");
+    json_decref(r);
+    ck_assert_uint_eq(srv.streams[1]->viewer_count, 0);
+}
+END_TEST
+
+START_TEST(subscribe_reply_carries_codecs_when_live) {
+    free(srv.streams[0]->codecs);
+    srv.streams[0]->codecs = strdup("avc1.64001f");
+    json_t *r = roundtrip("{\"type\":\"subscribe\",\"stream\":\"demo\"}");
+    ck_assert_str_eq(str(r, "codecs"), "avc1.64001f");
+    ck_assert_str_eq(str(r, "mime"), "video/mp4; codecs=\"avc1.64001f\"");
+    ck_assert_str_eq(str(r, "mode"), "mse");
+    json_decref(r);
+}
+END_TEST
+
+START_TEST(bad_input_gets_error_codes_and_session_stays_usable) {
+    expect_error("{not json", "bad_json", NULL);
+    expect_error("", "bad_json", NULL);
+    expect_error("[1,2]", "bad_message", NULL);
+    expect_error("42", "bad_message", NULL);
+    expect_error("\"hello\"", "bad_message", NULL);
+    expect_error("{}", "bad_message", "type");
+    expect_error("{\"type\":7}", "bad_message", "type");
+    expect_error("{\"type\":\"launch_missiles\"}", "unknown_type", "type");
+    expect_error("{\"type\":\"list\",\"id\":{}}", "bad_field", "id");
+    expect_error("{\"type\":\"list\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+                 "bad_field", "id");
+    expect_error("{\"type\":\"list\",\"type\":\"hello\"}", "bad_json", NULL); /* duplicate key */
+    expect_error("{\"type\":\"subscribe\"}", "bad_field", "stream");
+    expect_error("{\"type\":\"subscribe\",\"stream\":5}", "bad_field", "stream");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"\"}", "bad_field", "stream");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"nope\"}", "unknown_stream", "stream");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\",\"mode\":\"webrtc\"}", "unsupported_mode", "mode");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\",\"mode\":1}", "bad_field", "mode");
+    expect_error("{\"type\":\"unsubscribe\"}", "bad_field", "channel");
+    expect_error("{\"type\":\"unsubscribe\",\"channel\":\"1\"}", "bad_field", "channel");
+    expect_error("{\"type\":\"unsubscribe\",\"channel\":0}", "bad_field", "channel");
+    expect_error("{\"type\":\"unsubscribe\",\"channel\":-3}", "bad_field", "channel");
+    expect_error("{\"type\":\"unsubscribe\",\"channel\":99}", "unknown_channel", "channel");
+    expect_error("{\"type\":\"hello\",\"token\":[]}", "bad_field", "token");
+
+    json_t *r = roundtrip("{\"type\":\"subscribe\",\"id\":9,\"stream\":\"demo\"}");
+    json_decref(r);
+    json_t *e = roundtrip("{\"type\":\"subscribe\",\"id\":10,\"stream\":\"demo\"}");
+    ck_assert_str_eq(str(e, "code"), "already_subscribed");
+    ck_assert_int_eq(json_integer_value(json_object_get(e, "id")), 10); /* id echoed */
+    json_decref(e);
+    json_decref(roundtrip("{\"type\":\"subscribe\",\"stream\":\"door\"}"));
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"yard\"}", "too_many_subscriptions", NULL);
+
+    /* still usable, and every error was counted */
+    r = roundtrip("{\"type\":\"stats\"}");
+    ck_assert_str_eq(str(r, "type"), "stats");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "channels")), 2);
+    ck_assert_int_eq(json_integer_value(json_object_get(r, "errors")), 25);
+    json_decref(r);
+    ck_assert(!sess.closing);
+}
+END_TEST
+
+START_TEST(reply_queue_is_bounded) {
+    /* A client that sends requests and never reads: the queue stops growing
+     * and the session is closed with 1008. */
+    for (int i = 0; i < VG_SESSION_MAX_OUT_MSGS + 10; i++)
+        vg_signaling_handle(&sess, "{\"type\":\"list\"}", 15);
+    ck_assert_uint_le(sess.out_count, VG_SESSION_MAX_OUT_MSGS);
+    ck_assert(sess.closing);
+    ck_assert_uint_eq(sess.close_code, 1008);
+}
+END_TEST
+
+START_TEST(text_reassembly_is_bounded) {
+    char chunk[1000];
+    memset(chunk, ' ', sizeof(chunk));
+    int r = 0;
+    int chunks = 0;
+    while (r == 0 && chunks < 1000) {
+        r = vg_session_on_text(&sess, chunk, sizeof(chunk), false, 65536);
+        chunks++;
+    }
+    ck_assert_int_eq(r, -1);          /* refused: the caller closes with 1009 */
+    ck_assert_int_eq(chunks, 66);     /* at the 66th kilobyte, not later */
+    ck_assert_uint_le(sess.rx_len, 65536);
+}
+END_TEST
+
+static Suite *signaling_suite(void) {
+    Suite *s = suite_create("signaling");
+    TCase *tc = tcase_create("requests");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, hello_reports_server_and_limits);
+    tcase_add_test(tc, list_shows_every_stream);
+    tcase_add_test(tc, subscribe_unsubscribe_and_stats);
+    tcase_add_test(tc, subscribe_reply_carries_codecs_when_live);
+    tcase_add_test(tc, bad_input_gets_error_codes_and_session_stays_usable);
+    tcase_add_test(tc, reply_queue_is_bounded);
+    tcase_add_test(tc, text_reassembly_is_bounded);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+VG_CHECK_MAIN(signaling_suite)

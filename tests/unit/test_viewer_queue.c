@@ -1,0 +1,165 @@
+/* test_viewer_queue.c -- the per-viewer queue policy: bounded, skip to the
+ * next keyframe when full, mark the frame after a skip, close a viewer that
+ * stays too slow, never lose an unsent init segment. */
+#include "check_main.h"
+#include "media/viewer_queue.h"
+
+static vg_frame *media(bool key) {
+    return vg_frame_new(VG_FRAME_MEDIA, key ? VG_FRAME_KEYFRAME : 0, 1, 0, 4);
+}
+
+/* Pushes a new frame and drops the test's own reference. */
+static vg_push_result push(vg_viewer_queue *q, bool key, int64_t now) {
+    vg_frame *f = media(key);
+    vg_frame *resync = vg_viewer_queue_needs_resync(q, f)
+                           ? vg_frame_copy_with_flags(f, f->flags | VG_FRAME_AFTER_SKIP)
+                           : NULL;
+    vg_push_result r = vg_viewer_queue_push(q, f, resync, now);
+    vg_frame_unref(f);
+    vg_frame_unref(resync);
+    return r;
+}
+
+START_TEST(first_frame_must_be_keyframe) {
+    vg_viewer_queue q;
+    ck_assert_int_eq(vg_viewer_queue_init(&q, 8, 3, 10000000), 0);
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_DROPPED);
+    ck_assert_int_eq(push(&q, true, 0), VG_PUSH_QUEUED);
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_QUEUED);
+    ck_assert_uint_eq(q.count, 2);
+    vg_frame *f = vg_viewer_queue_pop(&q);
+    ck_assert(vg_frame_is_keyframe(f));
+    ck_assert_uint_eq(f->flags & VG_FRAME_AFTER_SKIP, 0);
+    vg_frame_unref(f);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(full_queue_skips_to_next_keyframe_marked) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 4, 0, 10000000);
+    push(&q, true, 0);
+    for (int i = 0; i < 3; i++) ck_assert_int_eq(push(&q, false, 0), VG_PUSH_QUEUED);
+    ck_assert_uint_eq(q.count, 4);
+    /* Full: this delta overflows; everything queued goes, the viewer skips. */
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 0);
+    ck_assert_uint_eq(q.skips, 1);
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_DROPPED);
+    ck_assert_uint_eq(q.frames_dropped, 4 + 1 + 1);
+    ck_assert_int_eq(push(&q, true, 0), VG_PUSH_QUEUED);
+    vg_frame *f = vg_viewer_queue_pop(&q);
+    ck_assert(vg_frame_is_keyframe(f));
+    ck_assert_uint_eq(f->flags & VG_FRAME_AFTER_SKIP, VG_FRAME_AFTER_SKIP);
+    ck_assert_uint_eq(vg_frame_wire(f)[2], VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    vg_frame_unref(f);
+    /* Back to normal: the next delta is queued unmarked. */
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_QUEUED);
+    f = vg_viewer_queue_pop(&q);
+    ck_assert_uint_eq(f->flags, 0);
+    vg_frame_unref(f);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(overflow_on_a_keyframe_delivers_it_marked) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 3, 0, 10000000);
+    push(&q, true, 0);
+    push(&q, false, 0);
+    push(&q, false, 0);
+    ck_assert_int_eq(push(&q, true, 0), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 1);
+    vg_frame *f = vg_viewer_queue_pop(&q);
+    ck_assert_uint_eq(f->flags, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    vg_frame_unref(f);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(too_many_skips_in_window_is_too_slow) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 2, 3, 10000000);
+    int64_t t = 1000000;
+    vg_push_result last = VG_PUSH_QUEUED;
+    int overflows = 0;
+    /* A viewer that never drains: keyframe, delta, overflow, ... */
+    for (int i = 0; i < 30 && last != VG_PUSH_TOO_SLOW; i++) {
+        last = push(&q, i % 2 == 0, t + i * 100000);
+        if (last == VG_PUSH_SKIPPED) overflows++;
+    }
+    ck_assert_int_eq(last, VG_PUSH_TOO_SLOW);
+    ck_assert_int_eq(overflows, 2);
+    ck_assert_uint_eq(q.skips, 3);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(skips_spread_over_time_are_tolerated) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 2, 3, 10000000);
+    /* One overflow every 6 s: never 3 within 10 s. */
+    for (int round = 0; round < 6; round++) {
+        int64_t t = (int64_t)round * 6000000;
+        push(&q, true, t);
+        push(&q, false, t);
+        ck_assert_int_eq(push(&q, false, t), VG_PUSH_SKIPPED);
+        vg_frame *f;
+        while ((f = vg_viewer_queue_pop(&q))) vg_frame_unref(f);
+    }
+    ck_assert_uint_eq(q.skips, 6);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(unsent_init_segment_survives_a_skip) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 3, 0, 10000000);
+    vg_frame *init = vg_frame_new(VG_FRAME_INIT, 0, 1, 0, 8);
+    ck_assert_int_eq(vg_viewer_queue_push(&q, init, NULL, 0), VG_PUSH_QUEUED);
+    push(&q, true, 0);
+    push(&q, false, 0);
+    ck_assert_int_eq(push(&q, false, 0), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 1);
+    vg_frame *f = vg_viewer_queue_pop(&q);
+    ck_assert_ptr_eq(f, init);
+    vg_frame_unref(f);
+    vg_frame_unref(init);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+START_TEST(queue_shares_frames_without_copying) {
+    vg_viewer_queue a, b;
+    vg_viewer_queue_init(&a, 4, 0, 1);
+    vg_viewer_queue_init(&b, 4, 0, 1);
+    vg_frame *f = media(true);
+    vg_viewer_queue_push(&a, f, NULL, 0);
+    vg_viewer_queue_push(&b, f, NULL, 0);
+    ck_assert_int_eq(atomic_load(&f->refcount), 3);
+    vg_frame *fa = vg_viewer_queue_pop(&a), *fb = vg_viewer_queue_pop(&b);
+    ck_assert_ptr_eq(fa, f);
+    ck_assert_ptr_eq(fb, f);
+    vg_frame_unref(fa);
+    vg_frame_unref(fb);
+    vg_frame_unref(f);
+    vg_viewer_queue_free(&a);
+    vg_viewer_queue_free(&b);
+}
+END_TEST
+
+static Suite *queue_suite(void) {
+    Suite *s = suite_create("viewer_queue");
+    TCase *tc = tcase_create("policy");
+    tcase_add_test(tc, first_frame_must_be_keyframe);
+    tcase_add_test(tc, full_queue_skips_to_next_keyframe_marked);
+    tcase_add_test(tc, overflow_on_a_keyframe_delivers_it_marked);
+    tcase_add_test(tc, too_many_skips_in_window_is_too_slow);
+    tcase_add_test(tc, skips_spread_over_time_are_tolerated);
+    tcase_add_test(tc, unsent_init_segment_survives_a_skip);
+    tcase_add_test(tc, queue_shares_frames_without_copying);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+VG_CHECK_MAIN(queue_suite)
