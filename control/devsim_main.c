@@ -5,7 +5,7 @@
  *   vigil-devsim --id cam1 [--mqtt-host H --mqtt-port P --prefix vigil]
  *                [--coap-port P] [--coaps-port P --psk-identity I --psk-key K]
  *                [--drop N] [--delay-ms N] [--refuse all|COMMAND]
- *                [--offline-after-ms N] [--telemetry-ms N] [--garbage]
+ *                [--offline-after-ms N] [--telemetry-ms N] [--garbage] [--reset]
  *
  * MQTT: subscribes <prefix>/<id>/cmd (QoS 1, persistent session), answers on
  * <prefix>/<id>/ack, publishes <prefix>/<id>/telemetry and a retained
@@ -19,7 +19,8 @@
  * Failure knobs: --drop N ignores the first N commands (CoAP: the datagram
  * gets no answer at all, not even an ACK); --delay-ms answers late (CoAP:
  * empty ACK now, separate response later); --refuse refuses; --garbage
- * sends an invalid JSON ack/telemetry before each real one;
+ * sends an invalid JSON ack/telemetry before each real one; --reset
+ * answers CoAP commands with a Reset (RST);
  * --offline-after-ms drops off the network without DISCONNECT (so the
  * broker publishes the last-will) and stops answering CoAP.
  *
@@ -63,7 +64,7 @@ typedef struct delayed {
 static struct {
 	/* options, read-only after main() parsed them */
 	const char *id, *prefix, *mqtt_host, *coap_addr, *psk_identity, *psk_key, *refuse;
-	int mqtt_port, coap_port, coaps_port, delay_ms, offline_after_ms, telemetry_ms, garbage;
+	int mqtt_port, coap_port, coaps_port, delay_ms, offline_after_ms, telemetry_ms, garbage, reset;
 
 	pthread_mutex_t lock;         /* guards everything below */
 	int drop_left;
@@ -308,6 +309,12 @@ static void hnd_cmd(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req
 		coap_pdu_set_type(response, COAP_MESSAGE_NON);
 		goto out;
 	}
+	if (g.reset) {
+		/* Answer with a Reset: "I cannot process this message". */
+		coap_pdu_set_type(response, COAP_MESSAGE_RST);
+		say("{\"sim\":\"cmd\",\"id\":\"%s\",\"transport\":\"coap\",\"action\":\"reset\"}", id ? id : "");
+		goto out;
+	}
 	answer *a = j ? execute(j, "coap") : NULL;
 	if (!a) {
 		respond(response, 400, "{\"status\":\"error\",\"error\":\"bad command JSON\"}");
@@ -431,7 +438,7 @@ static void usage(void)
 	fprintf(stderr, "usage: vigil-devsim --id ID [--mqtt-host H] [--mqtt-port P] [--prefix P]\n"
 	        "  [--coap-addr A] [--coap-port P] [--coaps-port P --psk-identity I --psk-key K]\n"
 	        "  [--drop N] [--delay-ms N] [--refuse all|COMMAND] [--offline-after-ms N]\n"
-	        "  [--telemetry-ms N] [--garbage]\n");
+	        "  [--telemetry-ms N] [--garbage] [--reset]\n");
 	exit(2);
 }
 
@@ -442,7 +449,7 @@ int main(int argc, char **argv)
 		{ "prefix", 1, 0, 'x' }, { "coap-addr", 1, 0, 'a' }, { "coap-port", 1, 0, 'c' },
 		{ "coaps-port", 1, 0, 's' }, { "psk-identity", 1, 0, 'I' }, { "psk-key", 1, 0, 'K' },
 		{ "drop", 1, 0, 'd' }, { "delay-ms", 1, 0, 'D' }, { "refuse", 1, 0, 'r' },
-		{ "offline-after-ms", 1, 0, 'o' }, { "telemetry-ms", 1, 0, 't' }, { "garbage", 0, 0, 'g' },
+		{ "offline-after-ms", 1, 0, 'o' }, { "telemetry-ms", 1, 0, 't' }, { "garbage", 0, 0, 'g' }, { "reset", 0, 0, 'R' },
 		{ 0, 0, 0, 0 },
 	};
 	int ch;
@@ -463,6 +470,7 @@ int main(int argc, char **argv)
 		case 'o': g.offline_after_ms = atoi(optarg); break;
 		case 't': g.telemetry_ms = atoi(optarg); break;
 		case 'g': g.garbage = 1; break;
+		case 'R': g.reset = 1; break;
 		default: usage();
 		}
 	}
