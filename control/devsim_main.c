@@ -310,8 +310,10 @@ static void hnd_cmd(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *req
 		goto out;
 	}
 	if (g.reset) {
-		/* Answer with a Reset: "I cannot process this message". */
-		coap_pdu_set_type(response, COAP_MESSAGE_RST);
+		/* Answer with a Reset ("cannot process this message") instead of
+		 * a response, which is then dropped. */
+		coap_send_rst(s, req);
+		coap_pdu_set_type(response, COAP_MESSAGE_NON);
 		say("{\"sim\":\"cmd\",\"id\":\"%s\",\"transport\":\"coap\",\"action\":\"reset\"}", id ? id : "");
 		goto out;
 	}

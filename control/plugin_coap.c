@@ -5,15 +5,19 @@
  *            "confirmable":true, "ack_timeout":2.0, "ack_random_factor":1.5,
  *            "max_retransmit":4,
  *            "psk": {"identity":"...", "key":"..."},     (coaps only)
- *            "observe":"telemetry", "observe_refresh_ms":30000}
+ *            "observe":"telemetry", "observe_refresh_ms":30000,
+ *            "handshake_timeout_ms":5000}
+ * (libcoap 4.3.1 ignores an ack_timeout below 1 s, so 1 s is the minimum.)
  * Config section (optional): "coap": {"log_level": 3}  (syslog levels)
  *
  * Commands are POSTed as JSON {"id","command","params"} (Content-Format 50),
  * Confirmable unless the device or the command says otherwise.  A 2.xx
  * answer -> delivered + acknowledged (result: the JSON body, or its
  * "result" member); 4.xx/5.xx -> rejected with the code (404 for 4.04);
- * RST -> rejected; retransmissions exhausted -> timeout; DTLS failure ->
- * failed.  Telemetry: a GET with Observe on the "observe" path; each
+ * RST -> rejected; retransmissions exhausted -> timeout; DTLS failure, or
+ * no DTLS session within handshake_timeout_ms (a wrong PSK makes the peer
+ * drop our Finished silently) -> failed.  ICMP unreachable is not final:
+ * libcoap keeps retransmitting, and the timeout detail mentions it.  Telemetry: a GET with Observe on the "observe" path; each
  * notification becomes telemetry; the observation is re-registered when no
  * notification came for observe_refresh_ms, or when it is refused/lost.
  *
@@ -54,9 +58,12 @@ typedef struct coap_dev {
 	int max_retransmit;
 	char *psk_identity, *psk_key;
 	int observe_refresh_ms;
+	int handshake_timeout_ms;
 	/* coap thread only */
 	coap_session_t *session;
 	int session_dead;
+	int64_t session_started;     /* for the DTLS handshake timeout */
+	int icmp;                    /* ICMP errors seen since the last answer */
 	uint8_t obs_token[TOKEN_LEN];
 	int obs_state;               /* 0 idle, 1 requested, 2 established */
 	int64_t obs_at;              /* when requested / last notification */
@@ -180,10 +187,11 @@ static int coap_check_device(const json_t *device, char *err, size_t errlen)
 		return -1;
 	}
 	double d;
-	if (number_in(c, "ack_timeout", 2, 0.1, 60, &d, err, errlen) < 0 ||
+	if (number_in(c, "ack_timeout", 2, 1, 60, &d, err, errlen) < 0 ||
 	    number_in(c, "ack_random_factor", 1.5, 1, 4, &d, err, errlen) < 0 ||
 	    number_in(c, "max_retransmit", 4, 0, 10, &d, err, errlen) < 0 ||
-	    number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &d, err, errlen) < 0)
+	    number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &d, err, errlen) < 0 ||
+	    number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &d, err, errlen) < 0)
 		return -1;
 	return 0;
 }
@@ -240,7 +248,7 @@ static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen
 	json_t *cf = json_object_get(c, "confirmable");
 	d->confirmable = cf ? json_is_true(cf) : 1;
 	double v;
-	number_in(c, "ack_timeout", 2, 0.1, 60, &v, err, errlen);
+	number_in(c, "ack_timeout", 2, 1, 60, &v, err, errlen);
 	d->ack_timeout = fixed(v);
 	number_in(c, "ack_random_factor", 1.5, 1, 4, &v, err, errlen);
 	d->random_factor = fixed(v);
@@ -248,6 +256,8 @@ static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen
 	d->max_retransmit = (int)v;
 	number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &v, err, errlen);
 	d->observe_refresh_ms = (int)v;
+	number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &v, err, errlen);
+	d->handshake_timeout_ms = (int)v;
 	if (d->secure) {
 		json_t *psk = json_object_get(c, "psk");
 		d->psk_identity = strdup(json_string_value(json_object_get(psk, "identity")));
@@ -334,6 +344,7 @@ static coap_session_t *dev_session(coap_plugin *p, coap_dev *d)
 	}
 	if (!d->session)
 		return NULL;
+	d->session_started = control_now_ms();
 	coap_session_set_app_data(d->session, d);
 	coap_session_set_ack_timeout(d->session, d->ack_timeout);
 	coap_session_set_ack_random_factor(d->session, d->random_factor);
@@ -464,6 +475,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	if (!d)
 		return COAP_RESPONSE_OK;
 	coap_plugin *p = d->p;
+	d->icmp = 0;
 	pending *e = pending_find(p, coap_pdu_get_token(rcvd));
 	if (!e)
 		return COAP_RESPONSE_FAIL;   /* unknown token (e.g. old observation): RST */
@@ -539,12 +551,19 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent,
 		d->obs_retry_at = control_now_ms() + 1000;
 		return;
 	}
+	if (reason == COAP_NACK_ICMP_ISSUE) {
+		/* e.g. port unreachable: libcoap keeps retransmitting (the device
+		 * may come up), so this is not final; remembered for the detail. */
+		d->icmp++;
+		return;
+	}
 	char id[CONTROL_ID_MAX], detail[96];
 	control_strlcpy(id, e->id, sizeof id);
 	pending_remove(p, e);
 	switch (reason) {
 	case COAP_NACK_TOO_MANY_RETRIES:
-		snprintf(detail, sizeof detail, "no answer after %d retransmissions", d->max_retransmit);
+		snprintf(detail, sizeof detail, "no answer after %d retransmissions%s", d->max_retransmit,
+		         d->icmp ? " (ICMP: unreachable)" : "");
 		count(p, &p->timeouts);
 		p->cb->command_status(p->core, d->id, id, CONTROL_TIMEOUT, 0, detail, NULL);
 		break;
@@ -564,31 +583,45 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent,
 	}
 }
 
+/* Fails everything waiting on d's session, which is recreated on next use. */
+static void session_fail(coap_plugin *p, coap_dev *d, const char *why)
+{
+	d->session_dead = 1;
+	for (size_t i = 0; i < p->npend;) {
+		pending *e = &p->pend[i];
+		if (e->dev != d) {
+			i++;
+			continue;
+		}
+		if (e->id[0]) {
+			count(p, &p->failed);
+			p->cb->command_status(p->core, d->id, e->id, CONTROL_FAILED, 0, why, NULL);
+		}
+		pending_remove(p, e);
+	}
+	d->obs_state = 0;
+	d->obs_retry_at = control_now_ms() + 1000;
+}
+
+static void handshake_check(coap_plugin *p, int64_t now)
+{
+	for (size_t i = 0; i < p->ndev; i++) {
+		coap_dev *d = &p->devs[i];
+		if (d->secure && d->session && !d->session_dead &&
+		    coap_session_get_state(d->session) != COAP_SESSION_STATE_ESTABLISHED &&
+		    now - d->session_started > d->handshake_timeout_ms)
+			session_fail(p, d, "DTLS handshake did not complete (wrong PSK?)");
+	}
+}
+
 static int on_event(coap_session_t *s, const coap_event_t ev)
 {
 	coap_dev *d = coap_session_get_app_data(s);
 	if (!d)
 		return 0;
 	if (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_SESSION_FAILED || ev == COAP_EVENT_DTLS_CLOSED) {
-		coap_plugin *p = d->p;
-		d->session_dead = 1;
-		/* Fail what was waiting on this session; it will be recreated. */
-		for (size_t i = 0; i < p->npend;) {
-			pending *e = &p->pend[i];
-			if (e->dev != d) {
-				i++;
-				continue;
-			}
-			if (e->id[0]) {
-				count(p, &p->failed);
-				p->cb->command_status(p->core, d->id, e->id, CONTROL_FAILED, 0,
-				                      ev == COAP_EVENT_DTLS_ERROR ? "DTLS handshake failed" : "session failed",
-				                      NULL);
-			}
-			pending_remove(p, e);
-		}
-		d->obs_state = 0;
-		d->obs_retry_at = control_now_ms() + 1000;
+		session_fail(d->p, d, ev == COAP_EVENT_DTLS_ERROR ? "DTLS handshake failed" : "session failed");
+		return 0;
 	}
 	return 0;
 }
@@ -622,6 +655,7 @@ static void *coap_thread(void *arg)
 		if (stop)
 			break;
 		observe_maintain(p, control_now_ms());
+		handshake_check(p, control_now_ms());
 		coap_io_process(p->ctx, LOOP_MS);
 	}
 	return NULL;
