@@ -16,11 +16,16 @@ export class RateMeter {
   perSecond(now = performance.now()) {
     this.trim(now);
     if (this.samples.length < 2) return 0;
+    // The first sample only marks where the measured span starts: n samples
+    // bound n-1 intervals, and counting all n would read 61 fps for 60.
     let sum = 0;
-    for (const [, a] of this.samples) sum += a;
-    // Measure over the whole window once it is full, so a stream that stops
-    // decays to zero instead of keeping its last rate.
-    const span = Math.max(now - this.samples[0][0], this.windowMs / 2);
+    for (let i = 1; i < this.samples.length; i++) sum += this.samples[i][1];
+    // Measure up to the last sample while samples keep coming; once they stop
+    // measure up to now, so a stalled stream decays to zero.
+    const first = this.samples[0][0];
+    const last = this.samples[this.samples.length - 1][0];
+    const end = now - last < this.windowMs / 8 ? last : now;
+    const span = Math.max(end - first, this.windowMs / 2);
     return (sum * 1000) / span;
   }
 

@@ -9,8 +9,11 @@
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
 const TARGET_LAG_S = 0.15; // where a jump to the live edge lands
-const CATCHUP_LAG_S = 0.5; // above this, play slightly faster
-const JUMP_LAG_S = 1.0; // above this, jump to the live edge
+// Above this, play slightly faster until back near TARGET_LAG_S. A
+// subscription starts with the GOP cache (up to a second of frames at once),
+// and without catching up the playhead would stay that far behind for good.
+const CATCHUP_LAG_S = 0.3;
+const JUMP_LAG_S = 0.6; // above this, jump to the live edge
 const CATCHUP_RATE = 1.1;
 const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
@@ -240,7 +243,7 @@ export class MsePlayer extends EventTarget {
       v.playbackRate = 1;
     } else if (lag > CATCHUP_LAG_S) {
       v.playbackRate = CATCHUP_RATE;
-    } else if (lag < TARGET_LAG_S * 2 && v.playbackRate !== 1) {
+    } else if (lag < TARGET_LAG_S + 0.05 && v.playbackRate !== 1) {
       v.playbackRate = 1;
     }
     if (v.paused && v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
