@@ -1,0 +1,62 @@
+# vigil container image.
+#
+# Two stages: a Debian 12 build stage with the -dev packages runs `make`; the
+# runtime stage carries only the shared libraries, the GStreamer plugins the
+# pipelines use, and curl for the health check. Same distribution in both
+# stages, so the binary links against exactly the library versions it was
+# built with.
+#
+#   docker-compose up --build        (see docker-compose.yml)
+#   docker build -t vigil . && docker run -p 8080:8080 vigil
+
+FROM debian:bookworm-slim AS build
+# Matches scripts/deps.sh, minus what only the tests need. control/module.mk
+# adds libmosquitto and libcoap to the pkg-config list, so they are needed
+# to compile even if the relay never talks to a device.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential pkg-config \
+      libwebsockets-dev libjansson-dev libssl-dev libsrtp2-dev \
+      libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
+      libmosquitto-dev libcoap3-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY . .
+RUN make -j"$(nproc)" all
+
+
+FROM debian:bookworm-slim
+# Runtime libraries of the -dev packages above, plus the plugins holding the
+# elements media/source.c builds: videotestsrc, clockoverlay, timeoverlay,
+# appsink (base), rtspsrc, rtph264depay, qtdemux, mp4mux (good), h264parse
+# (bad), x264enc (ugly). A font so the test source's burnt-in clock renders.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      libwebsockets17 libjansson4 libssl3 libsrtp2-1 \
+      libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer-plugins-bad1.0-0 \
+      libmosquitto1 libcoap3 \
+      gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly \
+      fonts-dejavu-core curl ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+# Unprivileged user. It gets a home because GStreamer caches its plugin
+# registry under $HOME/.cache; without one it rescans every plugin at each
+# start.
+RUN useradd --system --create-home --home-dir /var/lib/vigil --shell /usr/sbin/nologin vigil
+
+COPY --from=build /src/build/vigil /usr/local/bin/vigil
+COPY web/ /usr/share/vigil/web/
+# A default so a bare `docker run` works; docker-compose mounts its own.
+COPY config/vigil.json /etc/vigil/vigil.json
+
+# web_root "web" in the config is relative to the working directory.
+WORKDIR /usr/share/vigil
+USER vigil
+EXPOSE 8080
+
+# 127.0.0.1:8080 is the port in config/vigil.json; change both together.
+HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
+  CMD curl -fsS http://127.0.0.1:8080/api/health || exit 1
+
+CMD ["vigil", "--config", "/etc/vigil/vigil.json"]
