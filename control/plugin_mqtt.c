@@ -18,8 +18,9 @@
  * While the broker is unreachable, QoS 0 commands fail at once and QoS 1/2
  * commands are held (at most max_held) and published after reconnect.
  *
- * Threads: libmosquitto's loop thread (mosquitto_loop_start) runs the
- * on_* callbacks; send/cancel/status run on the owner thread.  Everything in
+ * Threads: a connector thread makes the first connection (retrying with
+ * backoff), then libmosquitto's loop thread (mosquitto_loop_start) runs the
+ * on_* callbacks and reconnects; send/cancel/status run on the owner thread.  Everything in
  * struct mqtt_plugin below `lock` is guarded by `lock` (recursive, because
  * libmosquitto may call on_publish from inside mosquitto_publish for QoS 0).
  * Lock order: plugin lock, then the core's handover lock.
@@ -58,6 +59,10 @@ typedef struct mqtt_plugin {
 	int default_qos;
 	size_t max_held;
 	json_t *device_qos;          /* device id -> qos (own ref) */
+	int keepalive, rmin, rmax;
+	pthread_t connector;         /* first connection, see connect_main() */
+	int connector_started;
+	int loop_started;            /* written by the connector before it exits */
 
 	pthread_mutex_t lock;        /* guards everything below */
 	int connected;
@@ -66,6 +71,7 @@ typedef struct mqtt_plugin {
 	inflight *infl;
 	size_t n_infl, cap_infl;
 	uint64_t published, delivered, connects, disconnects, messages;
+	int stop;
 } mqtt_plugin;
 
 static int get_int(const json_t *o, const char *key, int def, int lo, int hi, int *out,
@@ -262,6 +268,40 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
 	}
 }
 
+/* ---- connector thread -------------------------------------------------- */
+
+/* libmosquitto 2.0.11's loop thread only reconnects a connection that once
+ * succeeded: if the broker is down when we start, it never retries.  So the
+ * first connection is made here, retried with the same backoff; once it
+ * succeeds the loop thread takes over (and does reconnect from then on). */
+static void *connect_main(void *arg)
+{
+	mqtt_plugin *p = arg;
+	int delay_s = p->rmin, reported = 0;
+	for (;;) {
+		int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
+		if (rc == MOSQ_ERR_SUCCESS) {
+			if (mosquitto_loop_start(p->m) == MOSQ_ERR_SUCCESS) {
+				pthread_mutex_lock(&p->lock);
+				p->loop_started = 1;
+				pthread_mutex_unlock(&p->lock);
+			}
+			return NULL;
+		}
+		if (!reported++)
+			p->cb->transport_state(p->core, "mqtt", 0, mosquitto_strerror(rc));
+		for (int i = 0; i < delay_s * 10; i++) {       /* sleep, but stop promptly */
+			pthread_mutex_lock(&p->lock);
+			int stop = p->stop;
+			pthread_mutex_unlock(&p->lock);
+			if (stop)
+				return NULL;
+			usleep(100 * 1000);
+		}
+		delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
+	}
+}
+
 /* ---- owner thread ------------------------------------------------------ */
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
@@ -313,6 +353,9 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core,
 	p->port = port;
 	p->default_qos = qos;
 	p->max_held = (size_t)max_held;
+	p->keepalive = keepalive;
+	p->rmin = rmin;
+	p->rmax = rmax;
 	p->device_qos = json_object();
 	size_t i;
 	json_t *d;
@@ -347,17 +390,14 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core,
 		mqtt_shutdown(p);
 		return NULL;
 	}
-	/* A broker that is down now is not an error: the loop thread keeps
-	 * reconnecting with backoff, and commands are held meanwhile. */
-	rc = mosquitto_connect_async(p->m, p->host, p->port, keepalive);
-	if (rc != MOSQ_ERR_SUCCESS)
-		cb->transport_state(core, "mqtt", 0, mosquitto_strerror(rc));
-	rc = mosquitto_loop_start(p->m);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(err, errlen, "loop_start: %s", mosquitto_strerror(rc));
+	/* A broker that is down now is not an error: the connector keeps
+	 * trying with backoff, and commands are held meanwhile. */
+	if (pthread_create(&p->connector, NULL, connect_main, p) != 0) {
+		snprintf(err, errlen, "cannot start MQTT connector thread");
 		mqtt_shutdown(p);
 		return NULL;
 	}
+	p->connector_started = 1;
 	return p;
 }
 
@@ -472,9 +512,16 @@ static void mqtt_shutdown(void *state)
 	mqtt_plugin *p = state;
 	if (!p)
 		return;
+	if (p->connector_started) {
+		pthread_mutex_lock(&p->lock);
+		p->stop = 1;
+		pthread_mutex_unlock(&p->lock);
+		pthread_join(p->connector, NULL);
+	}
 	if (p->m) {
 		mosquitto_disconnect(p->m);
-		mosquitto_loop_stop(p->m, false);
+		if (p->loop_started)
+			mosquitto_loop_stop(p->m, false);
 		mosquitto_destroy(p->m);
 	}
 	held_msg *h = p->held;

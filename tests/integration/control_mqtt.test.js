@@ -150,14 +150,15 @@ test('broker killed and restarted: a QoS 1 command issued in the outage is deliv
   assert.equal((await driver.stats()).transports.mqtt.held, 1);
 
   broker = procs.add(await startBroker(port, dir));
-  const s = await driver.status(held.id, ['acknowledged', 'rejected', 'failed', 'timeout'], 15000);
+  const s = await driver.status(held.id, ['acknowledged', 'rejected', 'failed', 'timeout'], 19000)
+    .catch((e) => { throw new Error(`${e.message.slice(0, 300)}\nstatuses: ${driver.statuses(held.id)} mqtt: ${driver.lines.filter((l) => l.transport === 'mqtt').map((l) => JSON.stringify(l)).join(' ')}\nsim: ${sims.cam1.text.slice(-600)}`); });
   assert.equal(s.status, 'acknowledged', JSON.stringify(s));
   assert.deepEqual(driver.statuses(held.id), ['queued', 'sent', 'delivered', 'acknowledged']);
   assert.equal(s.result.pan, -0.75);
   assert.equal(s.result.received, 1);
   // mosquitto_sub reconnects on its own schedule; its persistent session
   // holds the message until then.
-  await sub.waitFor((l) => l.payload && l.payload.id === held.id, 8000, 'mosquitto_sub gets it after reconnect');
+  await sub.waitFor((l) => l.payload && l.payload.id === held.id, 15000, 'mosquitto_sub gets it after reconnect');
   await sleep(500);
   const seenBySub = sub.lines.filter((l) => l.payload && l.payload.id === held.id);
   assert.equal(seenBySub.length, 1, 'mosquitto_sub saw it once');
