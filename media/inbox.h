@@ -24,7 +24,6 @@ typedef enum vg_event_type {
     VG_EVENT_CODECS,        /* text: RFC 6381 codecs string of the stream */
     VG_EVENT_ERROR,         /* text: why the pipeline failed */
     VG_EVENT_EOS,           /* the source ended */
-    VG_EVENT_SEGMENT_DONE,  /* a looping file source reached its end */
 } vg_event_type;
 
 typedef struct vg_event {

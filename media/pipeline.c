@@ -4,6 +4,7 @@
 
 #include <gst/app/gstappsink.h>
 #include <gst/pbutils/pbutils.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,25 @@ static GstFlowReturn on_new_sample(GstAppSink *sink, gpointer user) {
     return ret;
 }
 
-/* (any thread) Forwards the few bus messages that matter to the inbox. */
+/* (GStreamer's async thread pool) Loops a file source: a non-flushing
+ * segment seek straight to the demuxer. Running time stays continuous across
+ * loops, so mp4mux sees one unbroken stream, and no flush ever reaches the
+ * muxer. Seeking can wait for the demuxer's stream lock, so it never runs on
+ * the lws thread nor on the streaming thread that posted the message. */
+static void loop_seek(GstElement *pipeline, gpointer user) {
+    (void)pipeline;
+    GstElement *demux = user;
+    gst_element_seek(demux, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_SEGMENT, GST_SEEK_TYPE_SET, 0,
+                     GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
+}
+
+static void request_loop(vg_pipeline *p) {
+    gst_element_call_async(p->pipeline, loop_seek, gst_object_ref(p->loop_seek),
+                           gst_object_unref);
+}
+
+/* (any thread) Forwards the few bus messages that matter to the inbox, and
+ * keeps a looping file source looping. */
 static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer user) {
     (void)bus;
     vg_pipeline *p = user;
@@ -73,13 +92,14 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
         vg_inbox_post(p->inbox, VG_EVENT_EOS, p->stream, p->generation, NULL, NULL);
         break;
     case GST_MESSAGE_SEGMENT_DONE:
-        vg_inbox_post(p->inbox, VG_EVENT_SEGMENT_DONE, p->stream, p->generation, NULL, NULL);
+        if (p->loop_seek) request_loop(p);
         break;
     case GST_MESSAGE_ASYNC_DONE:
-        /* Prerolled: a looping source starts its first segment seek now. */
-        if (p->loops && GST_MESSAGE_SRC(msg) == GST_OBJECT(p->pipeline))
-            vg_inbox_post(p->inbox, VG_EVENT_SEGMENT_DONE, p->stream, p->generation, NULL,
-                          dup_str("start"));
+        /* Prerolled: the first segment seek turns the file's end into a
+         * SEGMENT_DONE instead of EOS. Only once: ASYNC_DONE can come again. */
+        if (p->loop_seek && GST_MESSAGE_SRC(msg) == GST_OBJECT(p->pipeline) &&
+            !atomic_exchange(&p->loop_started, true))
+            request_loop(p);
         break;
     default:
         break;
@@ -105,7 +125,7 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         snprintf(err, errlen, "could not create a pipeline");
         goto fail;
     }
-    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loops, err,
+    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loop_seek, err,
                                    errlen);
     if (!p->parse_out) goto fail;
 
@@ -155,17 +175,6 @@ int vg_pipeline_start(vg_pipeline *p, char *err, size_t errlen) {
         return -1;
     }
     return 0;
-}
-
-void vg_pipeline_loop(vg_pipeline *p, bool at_preroll) {
-    if (at_preroll && p->loop_started) return; /* ASYNC_DONE comes again after a flush */
-    /* Segment seeks keep running time continuous, so mp4mux sees one unbroken
-     * stream; only the first one flushes, to switch the source to segments. */
-    GstSeekFlags flags = GST_SEEK_FLAG_SEGMENT;
-    if (at_preroll) flags |= GST_SEEK_FLAG_FLUSH;
-    p->loop_started = true;
-    gst_element_seek(p->pipeline, 1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0,
-                     GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE);
 }
 
 void vg_pipeline_free(vg_pipeline *p) {

@@ -15,6 +15,7 @@
 
 #include <gst/gst.h>
 #include <jansson.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -25,8 +26,8 @@ typedef struct vg_pipeline {
     GstElement *pipeline;
     GstElement *parse_out;        /* gives parsed H.264; its caps give the codecs */
     GstElement *appsink;
-    bool loops;                   /* loop with segment seeks (file://) */
-    bool loop_started;            /* the first segment seek was made (lws thread) */
+    GstElement *loop_seek;        /* takes the looping segment seeks (file://), or NULL */
+    atomic_bool loop_started;     /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
     void *stream;                 /* posted with every event */
     uint64_t generation;
@@ -41,10 +42,6 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
 
 /* Sets it PLAYING; -1 with err set if that fails at once. */
 int vg_pipeline_start(vg_pipeline *p, char *err, size_t errlen);
-
-/* Loops a file source back to its start: `at_preroll` for the first seek
- * (after preroll), otherwise after VG_EVENT_SEGMENT_DONE. lws thread. */
-void vg_pipeline_loop(vg_pipeline *p, bool at_preroll);
 
 /* Stops the pipeline (waits for its streaming threads to finish) and frees it. */
 void vg_pipeline_free(vg_pipeline *p);

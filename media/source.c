@@ -122,10 +122,10 @@ static const option_spec test_options[] = {
     {NULL, 0, 0, 0},
 };
 
-static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
                               char *err, size_t errlen) {
     (void)uri;
-    *loops = false;
+    *loop_seek = NULL;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
     GstElement *src = make(p, "videotestsrc", "src", err, errlen);
@@ -185,10 +185,10 @@ static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
     link_dynamic_pad(pad, GST_ELEMENT(parse), "video/x-h264");
 }
 
-static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
                               char *err, size_t errlen) {
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
-    *loops = loop ? json_is_true(loop) : true;
+    *loop_seek = NULL;
     GstElement *src = make(p, "filesrc", "src", err, errlen);
     GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
@@ -200,6 +200,7 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o, 
     GstElement *tail[] = {parse, pace};
     if (link_chain(head, 2, err, errlen) || link_chain(tail, 2, err, errlen)) return NULL;
     g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), parse);
+    if (!loop || json_is_true(loop)) *loop_seek = demux;
     return pace;
 }
 
@@ -240,9 +241,9 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
     return media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
 }
 
-static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o, bool *loops,
+static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
                               char *err, size_t errlen) {
-    *loops = false;
+    *loop_seek = NULL;
     GstElement *src = make(p, "rtspsrc", "src", err, errlen);
     GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
@@ -264,15 +265,16 @@ typedef struct source_kind {
     const char *scheme;   /* with "://" */
     const option_spec *options;
     int (*validate)(const char *uri, const json_t *options, char *err, size_t errlen);
-    GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options, bool *loops,
+    GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options, GstElement **loop_seek,
                          char *err, size_t errlen);
 } source_kind;
 
 static int validate_test(const char *uri, const json_t *o, char *err, size_t errlen) {
     (void)o;
-    if (strcmp(uri, "test://") && !g_str_has_prefix(uri, "test://")) return -1;
-    (void)err;
-    (void)errlen;
+    if (strcmp(uri, "test://")) {
+        snprintf(err, errlen, "source: the test source is just \"test://\"; set it up with options");
+        return -1;
+    }
     return 0;
 }
 
@@ -304,13 +306,13 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
 }
 
 GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            bool *loops, char *err, size_t errlen) {
+                            GstElement **loop_seek, char *err, size_t errlen) {
     const source_kind *k = kind_of(uri);
     if (!k) {
         snprintf(err, errlen, "unsupported source");
         return NULL;
     }
-    return k->build(pipeline, uri, options, loops, err, errlen);
+    return k->build(pipeline, uri, options, loop_seek, err, errlen);
 }
 
 void vg_source_redact(const char *uri, char *out, size_t outlen) {

@@ -24,9 +24,11 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
 /* Adds the source's elements to `pipeline` and returns (borrowed) the element
  * whose src pad gives parsed H.264 (byte-aligned access units); NULL with err
  * set on failure. Sources with dynamic pads link themselves when pads appear.
- * `loops` is set when the source wants segment seeks to loop (file://). */
+ * `loop_seek` is set (borrowed) to the element that takes segment seeks
+ * when the source loops (file://), else NULL. Seeks go straight to it:
+ * mp4mux downstream has a byte segment and cannot take a time seek. */
 GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            bool *loops, char *err, size_t errlen);
+                            GstElement **loop_seek, char *err, size_t errlen);
 
 /* Writes the URI without user:password into out (for logs and the API). */
 void vg_source_redact(const char *uri, char *out, size_t outlen);

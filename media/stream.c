@@ -156,9 +156,6 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     case VG_EVENT_EOS:
         fail(s, "the source ended", now_us);
         break;
-    case VG_EVENT_SEGMENT_DONE:
-        vg_pipeline_loop(s->pipeline, ev->text != NULL);
-        break;
     }
 }
 

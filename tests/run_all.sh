@@ -22,7 +22,7 @@ for t in "$B"/tests/test_*; do
   [ -x "$t" ] || continue
   n=$(basename "$t")
   run "unit $n" "$t"
-  run "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
+  run "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
       --error-exitcode=99 "$t"
   run "asan $n" "$B/asan/tests/$n"
 done
