@@ -57,7 +57,7 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-});
+}, { timeout: 30000 });
 
 after(async () => {
   // Close the browser first so the server sees its viewer leave, then make
@@ -67,9 +67,9 @@ after(async () => {
     const st = await vigil.stop();
     assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}\n${vigil.log().slice(-4000)}`);
   }
-});
+}, { timeout: 20000 });
 
-test('the demo tile plays live video with low latency', { timeout: 30000 }, () => withDiagnostics(async () => {
+test('the demo tile plays live video with low latency', { timeout: 25000 }, () => withDiagnostics(async () => {
   await page.goto(`${vigil.base}/`);
   await page.waitForSelector(TILE, { timeout: 10000 });
 

@@ -162,7 +162,7 @@ export class Tile {
     switch (shown) {
       case 'disconnected': return 'Server unreachable, reconnecting…';
       case 'starting': return 'Starting…';
-      case 'retrying': return `Source lost, retrying${why}`;
+      case 'retrying': return `Source unavailable, retrying${why}`;
       case 'failed': return `Source failed${why}`;
       case 'stopped': return `Stopped${why}`;
       case 'unsubscribed': return `Not watched${why}`;
