@@ -23,10 +23,20 @@ size_t vg_http_session_size(void) { return sizeof(vg_http_session); }
 
 static json_t *api_health(vg_server *srv) {
     int64_t now = vg_server_now_us();
-    return json_pack("{s:s, s:s, s:I, s:I, s:I}", "status", "ok", "version", VIGIL_VERSION,
+    pthread_mutex_lock(&srv->inbox.lock);
+    uint64_t inbox_dropped = srv->inbox.dropped;
+    pthread_mutex_unlock(&srv->inbox.lock);
+    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok",
+                     "version", VIGIL_VERSION,
                      "uptime_s", (json_int_t)((now - srv->started_us) / 1000000),
                      "streams", (json_int_t)srv->nstreams,
-                     "connections", (json_int_t)srv->session_count);
+                     "connections", (json_int_t)srv->session_count,
+                     "counters",
+                     "connections_total", (json_int_t)srv->connections_total,
+                     "errors_sent", (json_int_t)srv->errors_total,
+                     "text_too_large", (json_int_t)srv->too_large_total,
+                     "slow_viewers_closed", (json_int_t)srv->slow_closed_total,
+                     "inbox_frames_dropped", (json_int_t)inbox_dropped);
 }
 
 static json_t *api_streams(vg_server *srv) {
