@@ -84,7 +84,7 @@ class FakeConnection extends EventTarget {
 function recorder() {
   const calls = [];
   const handler = {};
-  for (const m of ['subscribed', 'frame', 'state', 'lost', 'failed']) handler[m] = (arg) => calls.push([m, arg]);
+  for (const m of ['onSubscribed', 'onFrame', 'onStreamState', 'onLost', 'onFailed']) handler[m] = (arg) => calls.push([m, arg]);
   return { calls, handler };
 }
 
@@ -98,31 +98,31 @@ test('Subscriptions routes frames and events by channel and resubscribes after a
   assert.equal(conn.sent.length, 0);
   conn.open();
   await tick();
-  assert.deepEqual(a.calls.map((c) => c[0]), ['subscribed']);
+  assert.deepEqual(a.calls.map((c) => c[0]), ['onSubscribed']);
   const channel = a.calls[0][1].channel;
 
   conn.binary(binaryFrame({ channel }));
   conn.binary(binaryFrame({ channel: 999 })); // not ours: ignored
   conn.binary(binaryFrame({ channel, kind: 77 })); // reserved kind: passed on, the tile skips it
-  assert.equal(a.calls.filter((c) => c[0] === 'frame').length, 2);
+  assert.equal(a.calls.filter((c) => c[0] === 'onFrame').length, 2);
   assert.equal(subs.ignoredFrames, 1);
 
   conn.event({ type: 'stream.state', stream: 'demo', channel, state: 'retrying' });
   conn.event({ type: 'stream.state', stream: 'demo', channel: channel + 100, state: 'failed' }); // another channel
-  assert.deepEqual(a.calls.filter((c) => c[0] === 'state').map((c) => c[1].state), ['retrying']);
+  assert.deepEqual(a.calls.filter((c) => c[0] === 'onStreamState').map((c) => c[1].state), ['retrying']);
 
   conn.drop();
-  assert.equal(a.calls.at(-1)[0], 'lost');
+  assert.equal(a.calls.at(-1)[0], 'onLost');
   conn.binary(binaryFrame({ channel })); // stale channel after the drop
-  assert.equal(a.calls.filter((c) => c[0] === 'frame').length, 2);
+  assert.equal(a.calls.filter((c) => c[0] === 'onFrame').length, 2);
 
   conn.open();
   await tick();
-  const again = a.calls.filter((c) => c[0] === 'subscribed');
+  const again = a.calls.filter((c) => c[0] === 'onSubscribed');
   assert.equal(again.length, 2);
   assert.notEqual(again[1][1].channel, channel);
   conn.binary(binaryFrame({ channel: again[1][1].channel }));
-  assert.equal(a.calls.filter((c) => c[0] === 'frame').length, 3);
+  assert.equal(a.calls.filter((c) => c[0] === 'onFrame').length, 3);
 });
 
 test('Subscriptions reports refusals and undoes a subscribe removed in flight', async () => {
@@ -132,7 +132,7 @@ test('Subscriptions reports refusals and undoes a subscribe removed in flight', 
   const bad = recorder();
   subs.add('nope', bad.handler);
   await tick();
-  assert.equal(bad.calls[0][0], 'failed');
+  assert.equal(bad.calls[0][0], 'onFailed');
   assert.equal(bad.calls[0][1].code, 'unknown_stream');
 
   conn.hold = true;

@@ -64,7 +64,7 @@ async function refreshList() {
     // Stay under the server's subscription limit; the rest show "not watched".
     if (!subs.has(info.id)) {
       if (subscribedCount() < maxSubscriptions) subs.add(info.id, tile);
-      else tile.failed({ code: 'too_many_subscriptions', message: 'subscription limit reached' });
+      else tile.onFailed({ code: 'too_many_subscriptions', message: 'subscription limit reached' });
     }
   }
   for (const [id, tile] of tiles) {

@@ -33,6 +33,7 @@ export class MsePlayer extends EventTarget {
     this.recentResets = 0;
     this.lastProgress = { time: 0, at: performance.now() };
     this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, evictions: 0 };
+    this.decodedBefore = 0; // frames decoded by MediaSources torn down since
 
     // Autoplay is only allowed muted; playsinline keeps iOS from going full screen.
     video.muted = true;
@@ -110,6 +111,12 @@ export class MsePlayer extends EventTarget {
     this.dropQueuedMedia();
   }
 
+  // Frames the video element decoded, across rebuilds (each rebuild starts
+  // the element's own count from zero).
+  get decodedFrames() {
+    return this.decodedBefore + this.video.getVideoPlaybackQuality().totalVideoFrames;
+  }
+
   // Seconds of media buffered ahead of the playhead.
   get lagSeconds() {
     const b = this.video.buffered;
@@ -141,6 +148,7 @@ export class MsePlayer extends EventTarget {
     this.sb = null;
     this.ms = null;
     this.queue = [];
+    this.decodedBefore += this.video.getVideoPlaybackQuality().totalVideoFrames;
     this.video.removeAttribute('src');
     this.video.load();
   }

@@ -4,11 +4,11 @@
 // valid for one connection, so they are forgotten on every disconnect.
 //
 // A handler is an object with optional methods:
-//   subscribed(reply)  the subscribe reply (state, codecs, mime, channel)
-//   frame(header)      a parsed binary frame of this stream's channel
-//   state(event)       a stream.state event for this stream
-//   lost()             the connection dropped; a new subscription will follow
-//   failed(error)      the subscribe request was refused (RequestError)
+//   onSubscribed(reply)  the subscribe reply (state, codecs, mime, channel)
+//   onFrame(header)      a parsed binary frame of this stream's channel
+//   onStreamState(event) a stream.state event for this stream
+//   onLost()             the connection dropped; a new subscription will follow
+//   onFailed(error)      the subscribe request was refused (RequestError)
 
 import { parseFrameHeader } from './frame_header.js';
 
@@ -70,7 +70,7 @@ export class Subscriptions {
       entry.pending = false;
       if (this.entries.get(entry.stream) === entry && err.code) {
         entry.failed = true;
-        call(entry.handler, 'failed', err);
+        call(entry.handler, 'onFailed', err);
       }
       return;
     }
@@ -83,7 +83,7 @@ export class Subscriptions {
     entry.failed = false;
     entry.channel = reply.channel;
     this.byChannel.set(reply.channel, entry);
-    call(entry.handler, 'subscribed', reply);
+    call(entry.handler, 'onSubscribed', reply);
   }
 
   forgetChannels() {
@@ -92,7 +92,7 @@ export class Subscriptions {
       const had = entry.channel !== null || entry.pending;
       entry.channel = null;
       entry.pending = false;
-      if (had) call(entry.handler, 'lost');
+      if (had) call(entry.handler, 'onLost');
     }
   }
 
@@ -104,7 +104,7 @@ export class Subscriptions {
       this.ignoredFrames++;
       return;
     }
-    call(entry.handler, 'frame', header);
+    call(entry.handler, 'onFrame', header);
   }
 
   onEvent(msg) {
@@ -115,7 +115,7 @@ export class Subscriptions {
       // Only trust the name when the event carries no channel of ours.
       if (byName && (msg.channel === undefined || byName.channel === null)) entry = byName;
     }
-    if (entry) call(entry.handler, 'state', msg);
+    if (entry) call(entry.handler, 'onStreamState', msg);
   }
 }
 

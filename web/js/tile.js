@@ -5,7 +5,8 @@
 //   data-stream, data-state, data-fps, data-bitrate-bps, data-latency-ms,
 //   data-frames (fragments received), data-decoded (frames the video decoded),
 //   data-skipped (frames the server skipped for us), data-lag-ms (buffered
-//   media ahead of the playhead), data-resets (player rebuilds).
+//   media ahead of the playhead), data-resets (player rebuilds), data-reason
+//   (why the stream is not live, from the last stream.state event).
 
 import { KIND_FRAGMENT, KIND_INIT } from './frame_header.js';
 import { MsePlayer } from './mse_player.js';
@@ -47,14 +48,14 @@ export class Tile {
 
   // --- Subscriptions handler ---
 
-  subscribed(reply) {
+  onSubscribed(reply) {
     this.connected = true;
     this.watching = true;
     this.setState(reply.state);
     if (reply.mime) this.player.setMime(reply.mime);
   }
 
-  state(event) {
+  onStreamState(event) {
     this.reason = event.reason || '';
     this.setState(event.state);
     if (event.state === 'live' && event.codecs) {
@@ -64,7 +65,7 @@ export class Tile {
     }
   }
 
-  frame(h) {
+  onFrame(h) {
     if (h.kind === KIND_INIT) {
       this.player.pushInit(h.payload);
       return;
@@ -78,11 +79,11 @@ export class Tile {
     this.player.pushFragment(h.payload, h.keyframe);
   }
 
-  lost() {
+  onLost() {
     this.player.discontinuity();
   }
 
-  failed(err) {
+  onFailed(err) {
     this.watching = false;
     this.reason = err.message;
     this.render();
@@ -127,14 +128,14 @@ export class Tile {
     const fps = this.fps.perSecond();
     const bps = this.bytes.perSecond() * 8;
     const lat = this.latency.value;
-    const q = this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality() : null;
     const d = this.el.dataset;
     d.state = shown;
+    d.reason = this.reason;
     d.fps = fps.toFixed(1);
     d.bitrateBps = String(Math.round(bps));
     d.latencyMs = lat === null ? '' : String(Math.round(lat));
     d.frames = String(this.frames);
-    d.decoded = String(q ? q.totalVideoFrames : 0);
+    d.decoded = String(this.player.decodedFrames);
     d.skipped = String(this.serverSkipped);
     d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
     d.resets = String(this.player.stats.resets);
