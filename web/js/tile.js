@@ -4,7 +4,8 @@
 // scripts can read them without parsing text:
 //   data-stream, data-state, data-fps, data-bitrate-bps, data-latency-ms,
 //   data-frames (fragments received), data-decoded (frames the video decoded),
-//   data-skipped (frames the server skipped for us), data-lag-ms (buffered
+//   data-skipped (frames the server skipped for us), data-skips (skips to a
+//   keyframe seen in the frame flags), data-lag-ms (buffered
 //   media ahead of the playhead), data-resets (player rebuilds), data-reason
 //   (why the stream is not live, from the last stream.state event).
 
@@ -32,6 +33,7 @@ export class Tile {
     this.frames = 0;
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
+    this.codecs = null; // what the player was set up for
     this.fps = new RateMeter();
     this.bytes = new RateMeter();
     this.latency = new Smoothed(0.1);
@@ -52,15 +54,20 @@ export class Tile {
     this.connected = true;
     this.watching = true;
     this.setState(reply.state);
-    if (reply.mime) this.player.setMime(reply.mime);
+    if (reply.mime) {
+      this.codecs = reply.codecs;
+      this.player.setMime(reply.mime);
+    }
   }
 
   onStreamState(event) {
     this.reason = event.reason || '';
     this.setState(event.state);
-    if (event.state === 'live' && event.codecs) {
-      // Only codecs travel in the event; the MIME is built the same way the
-      // subscribe reply builds it.
+    if (event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
+      // New codecs: a new init segment follows (PROTOCOL.md). Only codecs
+      // travel in the event, so the MIME is built here; comparing codecs,
+      // not MIME strings, keeps a same-codec event from rebuilding the player.
+      this.codecs = event.codecs;
       this.player.setMime(`video/mp4; codecs="${event.codecs}"`);
     }
   }
@@ -137,6 +144,7 @@ export class Tile {
     d.frames = String(this.frames);
     d.decoded = String(this.player.decodedFrames);
     d.skipped = String(this.serverSkipped);
+    d.skips = String(this.skips);
     d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
     d.resets = String(this.player.stats.resets);
 
@@ -219,6 +227,11 @@ function build(streamId) {
 
   el.append(head, media, stats);
   return el;
+}
+
+// RFC 6381 codec strings compare case-insensitively (avc1.42C01F = avc1.42c01f).
+function sameCodecs(a, b) {
+  return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
 }
 
 function formatBitrate(bps) {
