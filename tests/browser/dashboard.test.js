@@ -111,4 +111,5 @@ test('the page shows the server went away', { timeout: 20000 }, () => withDiagno
   assert.equal(badge, 'offline');
   const status = await page.locator('#conn-status').textContent();
   assert.match(status, /disconnected/);
+  await page.screenshot({ path: SCREENSHOT.replace('.png', '-disconnected.png') });
 }));

@@ -26,6 +26,7 @@ export class MsePlayer extends EventTarget {
     this.mime = null;
     this.init = null; // last init segment (Uint8Array)
     this.ms = null;
+    this.url = null; // object URL of this.ms until its sourceopen
     this.sb = null;
     this.queue = [];
     this.needKeyframe = true;
@@ -145,6 +146,8 @@ export class MsePlayer extends EventTarget {
       this.sb.onerror = null;
     }
     if (this.ms) this.ms.onsourceopen = null;
+    if (this.url) URL.revokeObjectURL(this.url); // torn down before sourceopen
+    this.url = null;
     this.sb = null;
     this.ms = null;
     this.queue = [];
@@ -162,8 +165,10 @@ export class MsePlayer extends EventTarget {
     const ms = new MediaSource();
     this.ms = ms;
     const url = URL.createObjectURL(ms);
+    this.url = url;
     ms.onsourceopen = () => {
       URL.revokeObjectURL(url);
+      this.url = null;
       if (this.ms !== ms) return;
       let sb;
       try {

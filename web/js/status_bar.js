@@ -1,6 +1,14 @@
 // The top bar's connection indicator and summary line. Its element carries
 // data-state="connecting|connected|disconnected" for tests.
 
+// Why the server closed the socket (PROTOCOL.md, "Close codes").
+const CLOSE_REASONS = {
+  1001: 'server shut down',
+  1008: 'replies not read',
+  1009: 'message too large',
+  4001: 'too slow for the stream',
+};
+
 export class StatusBar {
   constructor(root) {
     this.pill = root.querySelector('#conn-status');
@@ -12,6 +20,9 @@ export class StatusBar {
   // `detail` is a Connection 'status' event's detail.
   connection(detail) {
     clearInterval(this.countdown);
+    // Counts from before the disconnection would be stale; the next list
+    // after reconnecting fills them in again.
+    if (detail.state !== 'open') this.summary.textContent = '';
     if (detail.state === 'open') {
       this.show('connected', 'connected');
     } else if (detail.state === 'connecting') {
@@ -19,9 +30,10 @@ export class StatusBar {
     } else if (detail.retryInMs !== undefined) {
       // Count down to the next attempt so a dead server is obvious.
       const at = Date.now() + detail.retryInMs;
+      const why = CLOSE_REASONS[detail.code] ? ` (${CLOSE_REASONS[detail.code]})` : '';
       const update = () => {
         const s = Math.max(0, Math.ceil((at - Date.now()) / 1000));
-        this.show('disconnected', `disconnected · retry in ${s} s`);
+        this.show('disconnected', `disconnected${why} · retry in ${s} s`);
       };
       update();
       this.countdown = setInterval(update, 500);
