@@ -104,6 +104,8 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
     default:
         break;
     }
+    /* Nobody else reads this bus. A sync handler that drops owns the message. */
+    gst_message_unref(msg);
     return GST_BUS_DROP;
 }
 
