@@ -52,6 +52,10 @@ typedef struct mqtt_plugin {
 	/* read-only after init */
 	const control_callbacks *cb;
 	control_core *core;
+	/* The client object: mosquitto_connect/loop_start on the connector
+	 * thread, then libmosquitto's loop thread drives it; the owner thread
+	 * only publishes once `connected` (set on the loop thread) says so, and
+	 * disconnects/destroys it in shutdown after joining the connector. */
 	struct mosquitto *m;
 	char *prefix;
 	char *host;
@@ -60,9 +64,10 @@ typedef struct mqtt_plugin {
 	size_t max_held;
 	json_t *device_qos;          /* device id -> qos (own ref) */
 	int keepalive, rmin, rmax;
-	pthread_t connector;         /* first connection, see connect_main() */
-	int connector_started;
-	int loop_started;            /* written by the connector before it exits */
+	pthread_t connector;         /* owner thread: first connection, see connect_main() */
+	int connector_started;       /* owner thread */
+	int loop_started;            /* written by the connector (under `lock`) before it
+	                              * exits; read by the owner only after joining it */
 
 	pthread_mutex_t lock;        /* guards everything below */
 	int connected;
