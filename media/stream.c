@@ -26,7 +26,7 @@ const char *vg_stream_state_name(vg_stream_state st) {
 
 vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
                          uint32_t channel, const vg_stream_limits *limits,
-                         const vg_stream_hooks *hooks, vg_inbox *inbox) {
+                         const vg_stream_hooks *hooks, vg_inbox *inbox, vg_reaper *reaper) {
     vg_stream *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     char redacted[512];
@@ -39,6 +39,7 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
     s->limits = *limits;
     s->hooks = hooks;
     s->inbox = inbox;
+    s->reaper = reaper;
     s->state = VG_STREAM_STOPPED;
     uint32_t gop_cap = limits->queue_frames > 1 ? limits->queue_frames - 1 : 1;
     if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap)) {
@@ -62,7 +63,8 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 }
 
 static void drop_pipeline(vg_stream *s) {
-    vg_pipeline_free(s->pipeline);
+    if (s->reaper) vg_reaper_push(s->reaper, s->pipeline);
+    else vg_pipeline_free(s->pipeline);
     s->pipeline = NULL;
     /* Frames of the old pipeline cannot continue a new one's decoding. */
     vg_gop_cache_clear(&s->gop);

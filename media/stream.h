@@ -20,6 +20,7 @@
 #include "media/gop_cache.h"
 #include "media/inbox.h"
 #include "media/pipeline.h"
+#include "media/reaper.h"
 #include "media/viewer_queue.h"
 
 typedef enum vg_stream_state {
@@ -73,6 +74,7 @@ struct vg_stream {
     vg_stream_limits limits;
     const vg_stream_hooks *hooks;
     vg_inbox *inbox;
+    vg_reaper *reaper;            /* tears old pipelines down; NULL: inline */
 
     /* state: lws thread */
     vg_stream_state state;
@@ -101,10 +103,11 @@ struct vg_stream {
 };
 
 /* Creates a stopped stream. Copies id and source; takes its own reference to
- * options. NULL on OOM. */
+ * options. `reaper` may be NULL (pipelines are then freed inline, waiting).
+ * NULL on OOM. */
 vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
                          uint32_t channel, const vg_stream_limits *limits,
-                         const vg_stream_hooks *hooks, vg_inbox *inbox);
+                         const vg_stream_hooks *hooks, vg_inbox *inbox, vg_reaper *reaper);
 /* Stops the pipeline, detaches every viewer (their owners must already have
  * let go of them or do so after) and frees the stream. */
 void vg_stream_free(vg_stream *s);

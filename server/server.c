@@ -87,6 +87,7 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     srv->config = config;
     srv->started_us = vg_server_now_us();
     if (vg_inbox_init(&srv->inbox, 4096, wake_service, srv)) return -1;
+    if (vg_reaper_start(&srv->reaper)) return -1;
 
     vg_stream_limits limits = {
         .queue_frames = config->viewer_queue_frames,
@@ -102,7 +103,7 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         /* Channel = position + 1: the same for every viewer of the stream, so
          * one frame header serves them all. */
         srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1),
-                                        &limits, &stream_hooks, &srv->inbox);
+                                        &limits, &stream_hooks, &srv->inbox, &srv->reaper);
         if (!srv->streams[i]) return -1;
         srv->nstreams++;
     }
@@ -179,6 +180,7 @@ int vg_server_run(vg_server *srv) {
 
 void vg_server_destroy(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++) vg_stream_stop(srv->streams[i]);
+    vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
         lws_context_destroy(srv->context);  /* closes what is left: sessions let go of viewers */

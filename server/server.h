@@ -24,7 +24,8 @@
 struct vg_server {
     const vg_config *config;          /* read-only, owned by the caller */
     struct lws_context *context;
-    vg_inbox inbox;                   /* the only structure shared across threads */
+    vg_inbox inbox;                   /* GStreamer threads -> lws thread (own lock) */
+    vg_reaper reaper;                 /* lws thread -> teardown thread (own lock) */
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions;             /* lws thread */

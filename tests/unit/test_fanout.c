@@ -20,7 +20,7 @@ static vg_stream *make_stream(uint32_t queue_frames) {
                             .stall_timeout_us = 5000000};
     ready_calls = too_slow_calls = state_calls = 0;
     too_slow_viewer = NULL;
-    return vg_stream_new("cam", "test://", NULL, 7, &lim, &hooks, NULL);
+    return vg_stream_new("cam", "test://", NULL, 7, &lim, &hooks, NULL, NULL);
 }
 
 static void publish(vg_stream *s, uint8_t kind, bool key, int64_t now) {
@@ -129,7 +129,7 @@ END_TEST
 START_TEST(describe_reports_state_and_hides_credentials) {
     vg_stream_limits lim = {.queue_frames = 8, .max_frame_bytes = 1 << 20};
     vg_stream *s = vg_stream_new("door", "rtsp://admin:secret@cam.local/live", NULL, 1, &lim,
-                                 &hooks, NULL);
+                                 &hooks, NULL, NULL);
     json_t *d = vg_stream_describe(s, 0);
     ck_assert_str_eq(json_string_value(json_object_get(d, "source")), "rtsp://cam.local/live");
     ck_assert_str_eq(json_string_value(json_object_get(d, "state")), "stopped");

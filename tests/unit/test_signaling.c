@@ -43,7 +43,7 @@ static void setup(void) {
     srv.streams = calloc(3, sizeof(*srv.streams));
     const char *ids[] = {"demo", "door", "yard"};
     for (int i = 0; i < 3; i++)
-        srv.streams[i] = vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL);
+        srv.streams[i] = vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL, NULL);
     srv.nstreams = 3;
     ck_assert_int_eq(vg_session_init(&sess, &srv, NULL, config.max_subscriptions), 0);
     writable_requests = 0;
