@@ -152,7 +152,8 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, 
     gst_util_set_object_arg(G_OBJECT(time), "halignment", "right");
     gst_util_set_object_arg(G_OBJECT(time), "valignment", "bottom");
     gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
-    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "ultrafast");
+    /* superfast: deblocking and CABAC for a clean picture at ~1.4x ultrafast's CPU. */
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "superfast");
     g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000),
                  "key-int-max", (guint)opt_int(o, "keyframe_interval", fps), NULL);
 
