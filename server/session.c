@@ -7,6 +7,7 @@
 
 #include "server/log.h"
 #include "server/server.h"
+#include "signaling/signaling.h"
 
 int vg_session_init(vg_session *s, vg_server *server, struct lws *wsi, uint32_t max_subs) {
     memset(s, 0, sizeof(*s));
@@ -132,14 +133,30 @@ int vg_session_unsubscribe(vg_session *s, uint32_t channel) {
 int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
                        uint32_t max_text_bytes) {
     if (len > max_text_bytes - s->rx_len) return -1;
-    if (!s->rx) {
-        s->rx = malloc(max_text_bytes + 1);
-        if (!s->rx) return -1;
+    if (final && s->rx_len == 0) {
+        vg_signaling_handle(s, in, len);
+        return 0;
+    }
+    if (s->rx_len + len > s->rx_cap) {
+        size_t cap = s->rx_cap ? s->rx_cap : 1024;
+        while (cap < s->rx_len + len) cap *= 2;
+        if (cap > max_text_bytes) cap = max_text_bytes;
+        char *nrx = realloc(s->rx, cap);
+        if (!nrx) return -1;
+        s->rx = nrx;
+        s->rx_cap = cap;
     }
     memcpy(s->rx + s->rx_len, in, len);
     s->rx_len += len;
-    s->rx[s->rx_len] = 0;
-    return final ? 1 : 0;
+    if (final) {
+        vg_signaling_handle(s, s->rx, s->rx_len);
+        /* Large messages are rare: give the memory back rather than keep it
+         * for the life of the connection. */
+        free(s->rx);
+        s->rx = NULL;
+        s->rx_len = s->rx_cap = 0;
+    }
+    return 0;
 }
 
 /* Next viewer with a queued frame, round-robin. */

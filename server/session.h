@@ -40,9 +40,10 @@ struct vg_session {
     vg_outmsg *out_head, *out_tail;
     uint32_t out_count;
     size_t out_bytes;
-    /* incoming text being reassembled (at most limits.max_text_bytes) */
+    /* incoming text split over several frames or reads, being reassembled:
+     * grown as needed up to limits.max_text_bytes, freed once handled */
     char *rx;
-    size_t rx_len;
+    size_t rx_len, rx_cap;
     /* subscriptions */
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
@@ -77,7 +78,10 @@ int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 /* The client asked to write: one message. Returns -1 when the connection must close. */
 int vg_session_on_writable(vg_session *s);
 
-/* Appends incoming text; true when a complete message is in s->rx. -1 if too large. */
+/* Takes one piece of an incoming text message. When the message is complete
+ * it is handed to signaling/ (straight from `in` when it came in one piece, so
+ * the common case copies nothing). Returns 0, or -1 when the message is larger
+ * than max_text_bytes (the caller closes with 1009). */
 int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
                        uint32_t max_text_bytes);
 

@@ -76,11 +76,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
                              sizeof(why) - 1);
             return -1;
         }
-        if (r == 1) {
-            s->messages_in++;
-            vg_signaling_handle(s, s->rx, s->rx_len);
-            s->rx_len = 0;
-        }
+        if (final) s->messages_in++;
         return 0;
     }
 

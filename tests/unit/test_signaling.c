@@ -207,7 +207,25 @@ START_TEST(text_reassembly_is_bounded) {
     }
     ck_assert_int_eq(r, -1);          /* refused: the caller closes with 1009 */
     ck_assert_int_eq(chunks, 66);     /* at the 66th kilobyte, not later */
-    ck_assert_uint_le(sess.rx_len, 65536);
+    ck_assert_uint_le(sess.rx_cap, 65536);
+}
+END_TEST
+
+START_TEST(fragmented_text_is_reassembled_then_released) {
+    const char *msg = "{\"type\":\"hello\",\"id\":\"frag\"}";
+    size_t n = strlen(msg);
+    ck_assert_int_eq(vg_session_on_text(&sess, msg, 5, false, 65536), 0);
+    ck_assert_int_eq(vg_session_on_text(&sess, msg + 5, 7, false, 65536), 0);
+    ck_assert_ptr_null(sess.out_head); /* nothing handled yet */
+    ck_assert_int_eq(vg_session_on_text(&sess, msg + 12, n - 12, true, 65536), 0);
+    ck_assert_ptr_null(sess.rx);       /* the buffer is given back */
+    vg_outmsg *m = sess.out_head;
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(strstr((const char *)m->buf + LWS_PRE, "\"id\":\"frag\""));
+    /* a message in one piece is handled without buffering */
+    ck_assert_int_eq(vg_session_on_text(&sess, msg, n, true, 65536), 0);
+    ck_assert_ptr_null(sess.rx);
+    ck_assert_uint_eq(sess.out_count, 2);
 }
 END_TEST
 
@@ -222,6 +240,7 @@ static Suite *signaling_suite(void) {
     tcase_add_test(tc, bad_input_gets_error_codes_and_session_stays_usable);
     tcase_add_test(tc, reply_queue_is_bounded);
     tcase_add_test(tc, text_reassembly_is_bounded);
+    tcase_add_test(tc, fragmented_text_is_reassembled_then_released);
     suite_add_tcase(s, tc);
     return s;
 }
