@@ -42,17 +42,17 @@
 
 #define CONTROL_API_VERSION 1
 
-#define CONTROL_ID_MAX      64   /* device ids and command ids, with NUL */
-#define CONTROL_ERR_MAX     256  /* suggested size of error buffers */
+#define CONTROL_ID_MAX  64  /* device ids and command ids, with NUL */
+#define CONTROL_ERR_MAX 256 /* suggested size of error buffers */
 
 typedef enum control_status {
-	CONTROL_QUEUED = 0,
-	CONTROL_SENT,
-	CONTROL_DELIVERED,
-	CONTROL_ACKNOWLEDGED,   /* terminal: the device answered with a result */
-	CONTROL_REJECTED,       /* terminal: the device (or its server) said no */
-	CONTROL_FAILED,         /* terminal: transport error */
-	CONTROL_TIMEOUT,        /* terminal: no answer in time */
+    CONTROL_QUEUED = 0,
+    CONTROL_SENT,
+    CONTROL_DELIVERED,
+    CONTROL_ACKNOWLEDGED, /* terminal: the device answered with a result */
+    CONTROL_REJECTED,     /* terminal: the device (or its server) said no */
+    CONTROL_FAILED,       /* terminal: transport error */
+    CONTROL_TIMEOUT,      /* terminal: no answer in time */
 } control_status;
 
 /* "queued", "sent", ... ; NULL for an out-of-range value. */
@@ -71,65 +71,63 @@ typedef struct control_core control_core;
 /* Callbacks the core gives a plugin at init.  Safe from any thread, never
  * blocking for long (one mutex, one wake call).  Strings are copied. */
 typedef struct control_callbacks {
-	/* A command moved.  device_id: the device the report came from, or NULL
-	 * if the transport cannot tell (then it is not cross-checked).
-	 * code: transport/device code (CoAP 404 for 4.04, 0 if none).
-	 * detail: human-readable reason, or NULL.
-	 * result: the device's result object, stolen, may be NULL. */
-	void (*command_status)(control_core *core, const char *device_id,
-	                       const char *command_id, control_status status,
-	                       int code, const char *detail, json_t *result);
-	/* Telemetry from a device.  data: stolen. */
-	void (*telemetry)(control_core *core, const char *device_id, json_t *data);
-	/* The device's own state report (MQTT retained state, last-will). stolen. */
-	void (*device_state)(control_core *core, const char *device_id, json_t *state);
-	/* The transport's connection changed (e.g. broker up/down). */
-	void (*transport_state)(control_core *core, const char *transport,
-	                        int connected, const char *detail);
-	/* A device sent something unusable (bad JSON, ack without id ...):
-	 * counted per device and dropped.  device_id may be NULL if unknown. */
-	void (*malformed)(control_core *core, const char *device_id, const char *what);
+    /* A command moved.  device_id: the device the report came from, or NULL
+     * if the transport cannot tell (then it is not cross-checked).
+     * code: transport/device code (CoAP 404 for 4.04, 0 if none).
+     * detail: human-readable reason, or NULL.
+     * result: the device's result object, stolen, may be NULL. */
+    void (*command_status)(control_core *core, const char *device_id, const char *command_id,
+                           control_status status, int code, const char *detail, json_t *result);
+    /* Telemetry from a device.  data: stolen. */
+    void (*telemetry)(control_core *core, const char *device_id, json_t *data);
+    /* The device's own state report (MQTT retained state, last-will). stolen. */
+    void (*device_state)(control_core *core, const char *device_id, json_t *state);
+    /* The transport's connection changed (e.g. broker up/down). */
+    void (*transport_state)(control_core *core, const char *transport, int connected,
+                            const char *detail);
+    /* A device sent something unusable (bad JSON, ack without id ...):
+     * counted per device and dropped.  device_id may be NULL if unknown. */
+    void (*malformed)(control_core *core, const char *device_id, const char *what);
 } control_callbacks;
 
 /* What the core asks a plugin to send.  All fields are borrowed for the
  * duration of the send() call only. */
 typedef struct control_send {
-	const char *command_id;
-	const char *device_id;
-	const char *name;            /* command name, validated */
-	const json_t *params;        /* validated parameters (object) */
-	const json_t *device;        /* the device's config object */
-	const json_t *options;       /* per-command options object ({"qos":1,
-	                                "confirmable":false}) or NULL */
+    const char *command_id;
+    const char *device_id;
+    const char *name;      /* command name, validated */
+    const json_t *params;  /* validated parameters (object) */
+    const json_t *device;  /* the device's config object */
+    const json_t *options; /* per-command options object ({"qos":1,
+                              "confirmable":false}) or NULL */
 } control_send;
 
 typedef struct control_plugin {
-	int api_version;             /* CONTROL_API_VERSION */
-	const char *name;            /* the "transport" value in device configs and
-	                                the name of the plugin's config section */
-	/* Checks one device's transport settings (device: borrowed, the whole
-	 * device object).  Called while loading the registry, before init; may
-	 * be NULL.  Returns 0, or -1 with a message in err. */
-	int (*check_device)(const json_t *device, char *err, size_t errlen);
-	/* Starts the plugin.  section: the plugin's config section (borrowed,
-	 * may be NULL); devices: array of the device objects that use this
-	 * transport (borrowed; the plugin may incref what it keeps).  Returns
-	 * the plugin's state, or NULL with a message in err. */
-	void *(*init)(const control_callbacks *cb, control_core *core,
-	              const json_t *section, const json_t *devices,
-	              char *err, size_t errlen);
-	/* Sends (or hands to its I/O thread) one command; called on the owner
-	 * thread, must not block.  Returns 0 if accepted (every later status
-	 * arrives through cb->command_status), or -1 with a message in err (the
-	 * core marks the command failed). */
-	int (*send)(void *state, const control_send *cmd, char *err, size_t errlen);
-	/* The core gave up on a command (timeout): forget it, do not send it if
-	 * it is still held.  May be NULL. */
-	void (*cancel)(void *state, const char *command_id);
-	/* Connection state and counters for the API.  new ref, may be NULL. */
-	json_t *(*status)(void *state);
-	/* Stops threads, frees everything.  No callback is made after return. */
-	void (*shutdown)(void *state);
+    int api_version;  /* CONTROL_API_VERSION */
+    const char *name; /* the "transport" value in device configs and
+                         the name of the plugin's config section */
+    /* Checks one device's transport settings (device: borrowed, the whole
+     * device object).  Called while loading the registry, before init; may
+     * be NULL.  Returns 0, or -1 with a message in err. */
+    int (*check_device)(const json_t *device, char *err, size_t errlen);
+    /* Starts the plugin.  section: the plugin's config section (borrowed,
+     * may be NULL); devices: array of the device objects that use this
+     * transport (borrowed; the plugin may incref what it keeps).  Returns
+     * the plugin's state, or NULL with a message in err. */
+    void *(*init)(const control_callbacks *cb, control_core *core, const json_t *section,
+                  const json_t *devices, char *err, size_t errlen);
+    /* Sends (or hands to its I/O thread) one command; called on the owner
+     * thread, must not block.  Returns 0 if accepted (every later status
+     * arrives through cb->command_status), or -1 with a message in err (the
+     * core marks the command failed). */
+    int (*send)(void *state, const control_send *cmd, char *err, size_t errlen);
+    /* The core gave up on a command (timeout): forget it, do not send it if
+     * it is still held.  May be NULL. */
+    void (*cancel)(void *state, const char *command_id);
+    /* Connection state and counters for the API.  new ref, may be NULL. */
+    json_t *(*status)(void *state);
+    /* Stops threads, frees everything.  No callback is made after return. */
+    void (*shutdown)(void *state);
 } control_plugin;
 
 /* ------------------------------------------------------------------------ */
@@ -151,12 +149,11 @@ typedef void (*control_wake_fn)(void *user);
  *  {"type":"transport.state","transport","connected","detail"?} */
 typedef void (*control_event_fn)(void *user, const json_t *event);
 
-control_t *control_create(control_wake_fn wake, void *wake_user,
-                          control_event_fn sink, void *sink_user);
+control_t *control_create(control_wake_fn wake, void *wake_user, control_event_fn sink,
+                          void *sink_user);
 /* Registers a transport.  Fails if the API version differs or the name is
  * taken.  Before control_start(). */
-int control_register_plugin(control_t *c, const control_plugin *p,
-                            char *err, size_t errlen);
+int control_register_plugin(control_t *c, const control_plugin *p, char *err, size_t errlen);
 /* Registers the plugins listed in control/plugin_list.c. */
 int control_register_builtin_plugins(control_t *c, char *err, size_t errlen);
 /* Loads the registry from the config root (borrowed: "devices", "control"
@@ -178,11 +175,11 @@ void control_destroy(control_t *c);
  * "queued" and "sent"/"failed" events follow from control_poll().  On a bad
  * request returns -1 and err names the device, command or parameter. */
 int control_command_issue(control_t *c, const char *device_id, const char *name,
-                          const json_t *params, const json_t *options,
-                          char *id_out, size_t id_len, char *err, size_t errlen);
+                          const json_t *params, const json_t *options, char *id_out, size_t id_len,
+                          char *err, size_t errlen);
 
 /* Queries; all return new refs, NULL if not found. */
-json_t *control_devices_json(control_t *c);                 /* array */
+json_t *control_devices_json(control_t *c); /* array */
 json_t *control_device_json(control_t *c, const char *device_id);
 json_t *control_command_json(control_t *c, const char *command_id);
 json_t *control_stats_json(control_t *c);

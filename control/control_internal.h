@@ -10,11 +10,11 @@
 #include <pthread.h>
 #include "control/control.h"
 
-#define CONTROL_DEFAULT_HISTORY     20
-#define CONTROL_DEFAULT_TIMEOUT_MS  10000
-#define CONTROL_HANDOVER_MAX        4096   /* queued reports before telemetry is dropped */
+#define CONTROL_DEFAULT_HISTORY    20
+#define CONTROL_DEFAULT_TIMEOUT_MS 10000
+#define CONTROL_HANDOVER_MAX       4096 /* queued reports before telemetry is dropped */
 
-int64_t control_now_ms(void);                 /* CLOCK_MONOTONIC, ms */
+int64_t control_now_ms(void); /* CLOCK_MONOTONIC, ms */
 void control_strlcpy(char *dst, const char *src, size_t n);
 /* 1 if s is a usable device id / topic level: [A-Za-z0-9_.-]{1,63}. */
 int control_id_is_valid(const char *s);
@@ -31,46 +31,45 @@ int control_schema_check(const json_t *commands, char *err, size_t errlen);
 /* Checks params (borrowed, object or NULL) against command `name` of the
  * commands object (borrowed).  Returns 0, or -1 with err naming the command
  * or the parameter. */
-int control_command_validate(const json_t *commands, const char *name,
-                             const json_t *params, char *err, size_t errlen);
+int control_command_validate(const json_t *commands, const char *name, const json_t *params,
+                             char *err, size_t errlen);
 /* Checks per-command options: {"qos":0..2,"confirmable":bool,"timeout_ms":1..}. */
 int control_options_validate(const json_t *options, char *err, size_t errlen);
 
 /* ---- command_track.c: one command's life, per-device history ----------- */
 
 typedef struct control_command {
-	char id[CONTROL_ID_MAX];
-	char device[CONTROL_ID_MAX];
-	char *name;
-	json_t *params;        /* own ref */
-	json_t *options;       /* own ref, may be NULL */
-	control_status status;
-	int code;
-	char *error;           /* last detail, may be NULL */
-	json_t *result;        /* own ref, may be NULL */
-	int64_t created_ms;
-	int64_t updated_ms;
-	int64_t deadline_ms;   /* timeout when not terminal by then */
-	json_t *timeline;      /* own ref: [{"status","at_ms"}...] */
+    char id[CONTROL_ID_MAX];
+    char device[CONTROL_ID_MAX];
+    char *name;
+    json_t *params;  /* own ref */
+    json_t *options; /* own ref, may be NULL */
+    control_status status;
+    int code;
+    char *error;    /* last detail, may be NULL */
+    json_t *result; /* own ref, may be NULL */
+    int64_t created_ms;
+    int64_t updated_ms;
+    int64_t deadline_ms; /* timeout when not terminal by then */
+    json_t *timeline;    /* own ref: [{"status","at_ms"}...] */
 } control_command;
 
 /* params/options: borrowed (copied by reference count). */
-control_command *control_command_new(const char *id, const char *device,
-                                     const char *name, const json_t *params,
-                                     const json_t *options, int64_t now_ms,
+control_command *control_command_new(const char *id, const char *device, const char *name,
+                                     const json_t *params, const json_t *options, int64_t now_ms,
                                      int timeout_ms);
 void control_command_free(control_command *cmd);
 /* Moves the command if control_status_can_move(); result: stolen.
  * Returns 1 if it moved, 0 if the report was stale and ignored. */
-int control_command_move(control_command *cmd, control_status to, int code,
-                         const char *detail, json_t *result, int64_t now_ms);
+int control_command_move(control_command *cmd, control_status to, int code, const char *detail,
+                         json_t *result, int64_t now_ms);
 /* new ref: {"id","device","command","params","status","created_ms",...} */
 json_t *control_command_to_json(const control_command *cmd);
 
 /* The last `cap` commands of a device, oldest first. */
 typedef struct control_history {
-	control_command **v;
-	size_t len, cap;
+    control_command **v;
+    size_t len, cap;
 } control_history;
 
 int control_history_init(control_history *h, size_t cap);
@@ -83,25 +82,25 @@ void control_history_clear(control_history *h);
 /* ---- registry.c: devices from the config ------------------------------ */
 
 typedef struct control_device {
-	char id[CONTROL_ID_MAX];
-	const char *name;            /* inside config */
-	const char *transport;       /* inside config */
-	const char *stream;          /* inside config, may be NULL */
-	json_t *config;              /* own ref: the device object */
-	const json_t *commands;      /* inside config */
-	int plugin;                  /* index in control_t's plugin table */
-	int timeout_ms;
-	control_history history;
-	json_t *state;               /* own ref, last device.state, may be NULL */
-	json_t *telemetry;           /* own ref, last telemetry, may be NULL */
-	int64_t state_ms, telemetry_ms;
-	int online;                  /* -1 unknown, 0 offline, 1 online */
-	uint64_t issued, malformed, telemetry_count;
+    char id[CONTROL_ID_MAX];
+    const char *name;       /* inside config */
+    const char *transport;  /* inside config */
+    const char *stream;     /* inside config, may be NULL */
+    json_t *config;         /* own ref: the device object */
+    const json_t *commands; /* inside config */
+    int plugin;             /* index in control_t's plugin table */
+    int timeout_ms;
+    control_history history;
+    json_t *state;     /* own ref, last device.state, may be NULL */
+    json_t *telemetry; /* own ref, last telemetry, may be NULL */
+    int64_t state_ms, telemetry_ms;
+    int online; /* -1 unknown, 0 offline, 1 online */
+    uint64_t issued, malformed, telemetry_count;
 } control_device;
 
 typedef struct control_registry {
-	control_device *dev;
-	size_t n;
+    control_device *dev;
+    size_t n;
 } control_registry;
 
 /* Loads config["devices"] (borrowed).  plugins: the registered transports
@@ -109,43 +108,42 @@ typedef struct control_registry {
  * "control" section.  Returns 0, or -1 with err naming device and field;
  * on error the registry is left empty. */
 int control_registry_load(control_registry *r, const json_t *config,
-                          const control_plugin *const *plugins, size_t nplugins,
-                          size_t history, int timeout_ms,
-                          char *err, size_t errlen);
+                          const control_plugin *const *plugins, size_t nplugins, size_t history,
+                          int timeout_ms, char *err, size_t errlen);
 control_device *control_registry_find(const control_registry *r, const char *id);
 void control_registry_free(control_registry *r);
 
 /* ---- handover.c: the queue between plugin threads and the owner -------- */
 
 typedef enum control_report_kind {
-	CONTROL_REPORT_STATUS,
-	CONTROL_REPORT_TELEMETRY,
-	CONTROL_REPORT_STATE,
-	CONTROL_REPORT_TRANSPORT,
-	CONTROL_REPORT_MALFORMED,
+    CONTROL_REPORT_STATUS,
+    CONTROL_REPORT_TELEMETRY,
+    CONTROL_REPORT_STATE,
+    CONTROL_REPORT_TRANSPORT,
+    CONTROL_REPORT_MALFORMED,
 } control_report_kind;
 
 typedef struct control_report {
-	control_report_kind kind;
-	char device[CONTROL_ID_MAX];      /* "" if none */
-	char command[CONTROL_ID_MAX];
-	char transport[32];
-	control_status status;
-	int code;                         /* STATUS: code; TRANSPORT: connected */
-	char *detail;                     /* own, may be NULL */
-	json_t *json;                     /* own ref, may be NULL */
-	struct control_report *next;
+    control_report_kind kind;
+    char device[CONTROL_ID_MAX]; /* "" if none */
+    char command[CONTROL_ID_MAX];
+    char transport[32];
+    control_status status;
+    int code;     /* STATUS: code; TRANSPORT: connected */
+    char *detail; /* own, may be NULL */
+    json_t *json; /* own ref, may be NULL */
+    struct control_report *next;
 } control_report;
 
 /* Shared by plugin threads (producers) and the owner thread (consumer).
  * Guarded by `lock`; `wake` is called after the lock is released. */
 struct control_core {
-	pthread_mutex_t lock;
-	control_report *head, *tail;   /* guarded by lock */
-	size_t len;                    /* guarded by lock */
-	uint64_t dropped;              /* guarded by lock: telemetry dropped when full */
-	control_wake_fn wake;          /* set before plugins start, then read-only */
-	void *wake_user;
+    pthread_mutex_t lock;
+    control_report *head, *tail; /* guarded by lock */
+    size_t len;                  /* guarded by lock */
+    uint64_t dropped;            /* guarded by lock: telemetry dropped when full */
+    control_wake_fn wake;        /* set before plugins start, then read-only */
+    void *wake_user;
 };
 
 extern const control_callbacks control_handover_callbacks;

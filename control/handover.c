@@ -13,131 +13,113 @@
 
 #include "control/control_internal.h"
 
-void control_handover_init(control_core *core, control_wake_fn wake, void *user)
-{
-	memset(core, 0, sizeof *core);
-	pthread_mutex_init(&core->lock, NULL);
-	core->wake = wake;
-	core->wake_user = user;
+void control_handover_init(control_core *core, control_wake_fn wake, void *user) {
+    memset(core, 0, sizeof *core);
+    pthread_mutex_init(&core->lock, NULL);
+    core->wake = wake;
+    core->wake_user = user;
 }
 
-void control_report_free(control_report *r)
-{
-	while (r) {
-		control_report *next = r->next;
-		free(r->detail);
-		json_decref(r->json);
-		free(r);
-		r = next;
-	}
+void control_report_free(control_report *r) {
+    while (r) {
+        control_report *next = r->next;
+        free(r->detail);
+        json_decref(r->json);
+        free(r);
+        r = next;
+    }
 }
 
-static void push(control_core *core, control_report *r)
-{
-	int keep = 1;
-	pthread_mutex_lock(&core->lock);
-	if (core->len >= CONTROL_HANDOVER_MAX && r->kind == CONTROL_REPORT_TELEMETRY) {
-		core->dropped++;
-		keep = 0;
-	} else {
-		if (core->tail)
-			core->tail->next = r;
-		else
-			core->head = r;
-		core->tail = r;
-		core->len++;
-	}
-	pthread_mutex_unlock(&core->lock);
-	if (!keep) {
-		control_report_free(r);
-		return;
-	}
-	if (core->wake)
-		core->wake(core->wake_user);
+static void push(control_core *core, control_report *r) {
+    int keep = 1;
+    pthread_mutex_lock(&core->lock);
+    if (core->len >= CONTROL_HANDOVER_MAX && r->kind == CONTROL_REPORT_TELEMETRY) {
+        core->dropped++;
+        keep = 0;
+    } else {
+        if (core->tail)
+            core->tail->next = r;
+        else
+            core->head = r;
+        core->tail = r;
+        core->len++;
+    }
+    pthread_mutex_unlock(&core->lock);
+    if (!keep) {
+        control_report_free(r);
+        return;
+    }
+    if (core->wake) core->wake(core->wake_user);
 }
 
-static control_report *report_new(control_report_kind kind, const char *device, json_t *json)
-{
-	control_report *r = calloc(1, sizeof *r);
-	if (!r) {
-		json_decref(json);
-		return NULL;
-	}
-	r->kind = kind;
-	control_strlcpy(r->device, device, sizeof r->device);
-	r->json = json;
-	return r;
+static control_report *report_new(control_report_kind kind, const char *device, json_t *json) {
+    control_report *r = calloc(1, sizeof *r);
+    if (!r) {
+        json_decref(json);
+        return NULL;
+    }
+    r->kind = kind;
+    control_strlcpy(r->device, device, sizeof r->device);
+    r->json = json;
+    return r;
 }
 
-static void cb_command_status(control_core *core, const char *device_id,
-                              const char *command_id, control_status status,
-                              int code, const char *detail, json_t *result)
-{
-	control_report *r = report_new(CONTROL_REPORT_STATUS, device_id, result);
-	if (!r)
-		return;
-	control_strlcpy(r->command, command_id, sizeof r->command);
-	r->status = status;
-	r->code = code;
-	r->detail = detail ? strdup(detail) : NULL;
-	push(core, r);
+static void cb_command_status(control_core *core, const char *device_id, const char *command_id,
+                              control_status status, int code, const char *detail, json_t *result) {
+    control_report *r = report_new(CONTROL_REPORT_STATUS, device_id, result);
+    if (!r) return;
+    control_strlcpy(r->command, command_id, sizeof r->command);
+    r->status = status;
+    r->code = code;
+    r->detail = detail ? strdup(detail) : NULL;
+    push(core, r);
 }
 
-static void cb_telemetry(control_core *core, const char *device_id, json_t *data)
-{
-	control_report *r = report_new(CONTROL_REPORT_TELEMETRY, device_id, data);
-	if (r)
-		push(core, r);
+static void cb_telemetry(control_core *core, const char *device_id, json_t *data) {
+    control_report *r = report_new(CONTROL_REPORT_TELEMETRY, device_id, data);
+    if (r) push(core, r);
 }
 
-static void cb_device_state(control_core *core, const char *device_id, json_t *state)
-{
-	control_report *r = report_new(CONTROL_REPORT_STATE, device_id, state);
-	if (r)
-		push(core, r);
+static void cb_device_state(control_core *core, const char *device_id, json_t *state) {
+    control_report *r = report_new(CONTROL_REPORT_STATE, device_id, state);
+    if (r) push(core, r);
 }
 
-static void cb_transport_state(control_core *core, const char *transport,
-                               int connected, const char *detail)
-{
-	control_report *r = report_new(CONTROL_REPORT_TRANSPORT, NULL, NULL);
-	if (!r)
-		return;
-	control_strlcpy(r->transport, transport, sizeof r->transport);
-	r->code = connected;
-	r->detail = detail ? strdup(detail) : NULL;
-	push(core, r);
+static void cb_transport_state(control_core *core, const char *transport, int connected,
+                               const char *detail) {
+    control_report *r = report_new(CONTROL_REPORT_TRANSPORT, NULL, NULL);
+    if (!r) return;
+    control_strlcpy(r->transport, transport, sizeof r->transport);
+    r->code = connected;
+    r->detail = detail ? strdup(detail) : NULL;
+    push(core, r);
 }
 
-static void cb_malformed(control_core *core, const char *device_id, const char *what)
-{
-	control_report *r = report_new(CONTROL_REPORT_MALFORMED, device_id, NULL);
-	if (!r)
-		return;
-	r->detail = what ? strdup(what) : NULL;
-	push(core, r);
+static void cb_malformed(control_core *core, const char *device_id, const char *what) {
+    control_report *r = report_new(CONTROL_REPORT_MALFORMED, device_id, NULL);
+    if (!r) return;
+    r->detail = what ? strdup(what) : NULL;
+    push(core, r);
 }
 
 const control_callbacks control_handover_callbacks = {
-	.command_status = cb_command_status,
-	.telemetry = cb_telemetry,
-	.device_state = cb_device_state,
-	.transport_state = cb_transport_state,
-	.malformed = cb_malformed,
+    .command_status = cb_command_status,
+    .telemetry = cb_telemetry,
+    .device_state = cb_device_state,
+    .transport_state = cb_transport_state,
+    .malformed = cb_malformed,
 };
 
-control_report *control_handover_take(control_core *core)
-{
-	pthread_mutex_lock(&core->lock);
-	control_report *r = core->head;
-	core->head = core->tail = NULL;
-	core->len = 0;
-	pthread_mutex_unlock(&core->lock);
-	return r;
+control_report *control_handover_take(control_core *core) {
+    pthread_mutex_lock(&core->lock);
+    control_report *r = core->head;
+    core->head = core->tail = NULL;
+    core->len = 0;
+    pthread_mutex_unlock(&core->lock);
+    return r;
 }
 
-void control_handover_destroy(control_core *core)
-{
-	control_report_free(control_handover_take(core));
-	pthread_mutex_destroy(&core->lock);
+void control_handover_destroy(control_core *core) {
+    control_report_free(control_handover_take(core));
+    pthread_mutex_destroy(&core->lock);
 }

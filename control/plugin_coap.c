@@ -17,9 +17,9 @@
  * RST -> rejected; retransmissions exhausted -> timeout; DTLS failure, or
  * no DTLS session within handshake_timeout_ms (a wrong PSK makes the peer
  * drop our Finished silently) -> failed.  ICMP unreachable is not final:
- * libcoap keeps retransmitting, and the timeout detail mentions it.  Telemetry: a GET with Observe on the "observe" path; each
- * notification becomes telemetry; the observation is re-registered when no
- * notification came for observe_refresh_ms, or when it is refused/lost.
+ * libcoap keeps retransmitting, and the timeout detail mentions it.  Telemetry: a GET with Observe
+ * on the "observe" path; each notification becomes telemetry; the observation is re-registered when
+ * no notification came for observe_refresh_ms, or when it is refused/lost.
  *
  * Threads: libcoap is not thread-safe, so one "coap thread" owns the
  * coap_context_t, every session and the pending-token table, and is the only
@@ -44,800 +44,756 @@
 struct coap_plugin;
 
 typedef struct coap_dev {
-	/* read-only after init */
-	struct coap_plugin *p;
-	char id[CONTROL_ID_MAX];
-	coap_address_t addr;
-	int secure;
-	char **path;
-	size_t npath;
-	char **obs_path;
-	size_t nobs;
-	int confirmable;
-	coap_fixed_point_t ack_timeout, random_factor;
-	int max_retransmit;
-	char *psk_identity, *psk_key;
-	int observe_refresh_ms;
-	int handshake_timeout_ms;
-	/* coap thread only */
-	coap_session_t *session;
-	int session_dead;
-	int64_t session_started;     /* for the DTLS handshake timeout */
-	int icmp;                    /* ICMP errors seen since the last answer */
-	uint8_t obs_token[TOKEN_LEN];
-	int obs_state;               /* 0 idle, 1 requested, 2 established */
-	int64_t obs_at;              /* when requested / last notification */
-	int64_t obs_retry_at;
+    /* read-only after init */
+    struct coap_plugin *p;
+    char id[CONTROL_ID_MAX];
+    coap_address_t addr;
+    int secure;
+    char **path;
+    size_t npath;
+    char **obs_path;
+    size_t nobs;
+    int confirmable;
+    coap_fixed_point_t ack_timeout, random_factor;
+    int max_retransmit;
+    char *psk_identity, *psk_key;
+    int observe_refresh_ms;
+    int handshake_timeout_ms;
+    /* coap thread only */
+    coap_session_t *session;
+    int session_dead;
+    int64_t session_started; /* for the DTLS handshake timeout */
+    int icmp;                /* ICMP errors seen since the last answer */
+    uint8_t obs_token[TOKEN_LEN];
+    int obs_state;  /* 0 idle, 1 requested, 2 established */
+    int64_t obs_at; /* when requested / last notification */
+    int64_t obs_retry_at;
 } coap_dev;
 
 typedef struct pending {
-	uint8_t token[TOKEN_LEN];
-	char id[CONTROL_ID_MAX];
-	coap_dev *dev;
+    uint8_t token[TOKEN_LEN];
+    char id[CONTROL_ID_MAX];
+    coap_dev *dev;
 } pending;
 
 typedef struct job {
-	int cancel;
-	char id[CONTROL_ID_MAX];
-	coap_dev *dev;
-	char *payload;
-	int confirmable;
-	struct job *next;
+    int cancel;
+    char id[CONTROL_ID_MAX];
+    coap_dev *dev;
+    char *payload;
+    int confirmable;
+    struct job *next;
 } job;
 
 typedef struct coap_plugin {
-	/* read-only after init */
-	const control_callbacks *cb;
-	control_core *core;
-	coap_dev *devs;
-	size_t ndev;
-	pthread_t thread;
-	int thread_started;
+    /* read-only after init */
+    const control_callbacks *cb;
+    control_core *core;
+    coap_dev *devs;
+    size_t ndev;
+    pthread_t thread;
+    int thread_started;
 
-	pthread_mutex_t lock;        /* guards jobs, stop and the counters */
-	job *jobs, *jobs_tail;
-	int stop;
-	uint64_t sent, answered, rejected, timeouts, failed, notifications, observe_registrations;
+    pthread_mutex_t lock; /* guards jobs, stop and the counters */
+    job *jobs, *jobs_tail;
+    int stop;
+    uint64_t sent, answered, rejected, timeouts, failed, notifications, observe_registrations;
 
-	/* coap thread only */
-	coap_context_t *ctx;
-	pending *pend;
-	size_t npend, cappend;
-	uint64_t token_seq;
+    /* coap thread only */
+    coap_context_t *ctx;
+    pending *pend;
+    size_t npend, cappend;
+    uint64_t token_seq;
 } coap_plugin;
 
 /* ---- config ------------------------------------------------------------ */
 
-static void free_segs(char **v, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		free(v[i]);
-	free(v);
+static void free_segs(char **v, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        free(v[i]);
+    free(v);
 }
 
 /* Splits "a/b/c" into segments; empty segments are skipped. */
-static int split_path(const uint8_t *s, size_t len, char ***out, size_t *n)
-{
-	*out = NULL;
-	*n = 0;
-	size_t i = 0;
-	while (i < len) {
-		size_t j = i;
-		while (j < len && s[j] != '/')
-			j++;
-		if (j > i) {
-			char **v = realloc(*out, (*n + 1) * sizeof *v);
-			if (!v)
-				return -1;
-			*out = v;
-			v[*n] = strndup((const char *)s + i, j - i);
-			if (!v[*n])
-				return -1;
-			(*n)++;
-		}
-		i = j + 1;
-	}
-	return 0;
+static int split_path(const uint8_t *s, size_t len, char ***out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    size_t i = 0;
+    while (i < len) {
+        size_t j = i;
+        while (j < len && s[j] != '/')
+            j++;
+        if (j > i) {
+            char **v = realloc(*out, (*n + 1) * sizeof *v);
+            if (!v) return -1;
+            *out = v;
+            v[*n] = strndup((const char *)s + i, j - i);
+            if (!v[*n]) return -1;
+            (*n)++;
+        }
+        i = j + 1;
+    }
+    return 0;
 }
 
 static int number_in(const json_t *o, const char *key, double def, double lo, double hi,
-                     double *out, char *err, size_t errlen)
-{
-	json_t *v = json_object_get(o, key);
-	*out = def;
-	if (!v)
-		return 0;
-	if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
-		snprintf(err, errlen, "\"%s\" must be a number between %g and %g", key, lo, hi);
-		return -1;
-	}
-	*out = json_number_value(v);
-	return 0;
+                     double *out, char *err, size_t errlen) {
+    json_t *v = json_object_get(o, key);
+    *out = def;
+    if (!v) return 0;
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+        snprintf(err, errlen, "\"%s\" must be a number between %g and %g", key, lo, hi);
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 0;
 }
 
-static int coap_check_device(const json_t *device, char *err, size_t errlen)
-{
-	json_t *c = json_object_get(device, "coap");
-	if (!json_is_object(c)) {
-		snprintf(err, errlen, "missing \"coap\" settings object");
-		return -1;
-	}
-	const char *uri = json_string_value(json_object_get(c, "uri"));
-	coap_uri_t u;
-	if (!uri || coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0 ||
-	    (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS) ||
-	    u.host.length == 0) {
-		snprintf(err, errlen, "\"uri\" must be a coap:// or coaps:// URI with a host");
-		return -1;
-	}
-	json_t *psk = json_object_get(c, "psk");
-	if (u.scheme == COAP_URI_SCHEME_COAPS &&
-	    (!json_is_string(json_object_get(psk, "identity")) || !json_is_string(json_object_get(psk, "key")))) {
-		snprintf(err, errlen, "coaps:// needs \"psk\": {\"identity\",\"key\"}");
-		return -1;
-	}
-	json_t *cf = json_object_get(c, "confirmable");
-	if (cf && !json_is_boolean(cf)) {
-		snprintf(err, errlen, "\"confirmable\" must be true or false");
-		return -1;
-	}
-	json_t *obs = json_object_get(c, "observe");
-	if (obs && !json_is_string(obs)) {
-		snprintf(err, errlen, "\"observe\" must be a path string");
-		return -1;
-	}
-	double d;
-	if (number_in(c, "ack_timeout", 2, 1, 60, &d, err, errlen) < 0 ||
-	    number_in(c, "ack_random_factor", 1.5, 1, 4, &d, err, errlen) < 0 ||
-	    number_in(c, "max_retransmit", 4, 0, 10, &d, err, errlen) < 0 ||
-	    number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &d, err, errlen) < 0 ||
-	    number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &d, err, errlen) < 0)
-		return -1;
-	return 0;
+static int coap_check_device(const json_t *device, char *err, size_t errlen) {
+    json_t *c = json_object_get(device, "coap");
+    if (!json_is_object(c)) {
+        snprintf(err, errlen, "missing \"coap\" settings object");
+        return -1;
+    }
+    const char *uri = json_string_value(json_object_get(c, "uri"));
+    coap_uri_t u;
+    if (!uri || coap_split_uri((const uint8_t *)uri, strlen(uri), &u) < 0 ||
+        (u.scheme != COAP_URI_SCHEME_COAP && u.scheme != COAP_URI_SCHEME_COAPS) ||
+        u.host.length == 0) {
+        snprintf(err, errlen, "\"uri\" must be a coap:// or coaps:// URI with a host");
+        return -1;
+    }
+    json_t *psk = json_object_get(c, "psk");
+    if (u.scheme == COAP_URI_SCHEME_COAPS && (!json_is_string(json_object_get(psk, "identity")) ||
+                                              !json_is_string(json_object_get(psk, "key")))) {
+        snprintf(err, errlen, "coaps:// needs \"psk\": {\"identity\",\"key\"}");
+        return -1;
+    }
+    json_t *cf = json_object_get(c, "confirmable");
+    if (cf && !json_is_boolean(cf)) {
+        snprintf(err, errlen, "\"confirmable\" must be true or false");
+        return -1;
+    }
+    json_t *obs = json_object_get(c, "observe");
+    if (obs && !json_is_string(obs)) {
+        snprintf(err, errlen, "\"observe\" must be a path string");
+        return -1;
+    }
+    double d;
+    if (number_in(c, "ack_timeout", 2, 1, 60, &d, err, errlen) < 0 ||
+        number_in(c, "ack_random_factor", 1.5, 1, 4, &d, err, errlen) < 0 ||
+        number_in(c, "max_retransmit", 4, 0, 10, &d, err, errlen) < 0 ||
+        number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &d, err, errlen) < 0 ||
+        number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &d, err, errlen) < 0)
+        return -1;
+    return 0;
 }
 
-static coap_fixed_point_t fixed(double v)
-{
-	coap_fixed_point_t f;
-	f.integer_part = (uint16_t)v;
-	int frac = (int)((v - f.integer_part) * 1000 + 0.5);
-	f.fractional_part = (uint16_t)(frac > 999 ? 999 : frac);
-	return f;
+static coap_fixed_point_t fixed(double v) {
+    coap_fixed_point_t f;
+    f.integer_part = (uint16_t)v;
+    int frac = (int)((v - f.integer_part) * 1000 + 0.5);
+    f.fractional_part = (uint16_t)(frac > 999 ? 999 : frac);
+    return f;
 }
 
-static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen)
-{
-	const json_t *c = json_object_get(device, "coap");
-	const char *uri = json_string_value(json_object_get(c, "uri"));
-	coap_uri_t u;
-	coap_split_uri((const uint8_t *)uri, strlen(uri), &u);
-	control_strlcpy(d->id, json_string_value(json_object_get(device, "id")), sizeof d->id);
-	d->secure = u.scheme == COAP_URI_SCHEME_COAPS;
+static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen) {
+    const json_t *c = json_object_get(device, "coap");
+    const char *uri = json_string_value(json_object_get(c, "uri"));
+    coap_uri_t u;
+    coap_split_uri((const uint8_t *)uri, strlen(uri), &u);
+    control_strlcpy(d->id, json_string_value(json_object_get(device, "id")), sizeof d->id);
+    d->secure = u.scheme == COAP_URI_SCHEME_COAPS;
 
-	char host[256];
-	if (u.host.length >= sizeof host) {
-		snprintf(err, errlen, "host name too long");
-		return -1;
-	}
-	memcpy(host, u.host.s, u.host.length);
-	host[u.host.length] = '\0';
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM }, *ai = NULL;
-	int rc = getaddrinfo(host, NULL, &hints, &ai);
-	if (rc != 0 || !ai) {
-		snprintf(err, errlen, "cannot resolve '%.100s': %s", host, gai_strerror(rc));
-		return -1;
-	}
-	coap_address_init(&d->addr);
-	d->addr.size = ai->ai_addrlen;
-	memcpy(&d->addr.addr, ai->ai_addr, ai->ai_addrlen);
-	freeaddrinfo(ai);
-	if (d->addr.addr.sa.sa_family == AF_INET)
-		d->addr.addr.sin.sin_port = htons(u.port);
-	else
-		d->addr.addr.sin6.sin6_port = htons(u.port);
+    char host[256];
+    if (u.host.length >= sizeof host) {
+        snprintf(err, errlen, "host name too long");
+        return -1;
+    }
+    memcpy(host, u.host.s, u.host.length);
+    host[u.host.length] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &ai);
+    if (rc != 0 || !ai) {
+        snprintf(err, errlen, "cannot resolve '%.100s': %s", host, gai_strerror(rc));
+        return -1;
+    }
+    coap_address_init(&d->addr);
+    d->addr.size = ai->ai_addrlen;
+    memcpy(&d->addr.addr, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (d->addr.addr.sa.sa_family == AF_INET)
+        d->addr.addr.sin.sin_port = htons(u.port);
+    else
+        d->addr.addr.sin6.sin6_port = htons(u.port);
 
-	if (split_path(u.path.s, u.path.length, &d->path, &d->npath) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	const char *obs = json_string_value(json_object_get(c, "observe"));
-	if (obs && split_path((const uint8_t *)obs, strlen(obs), &d->obs_path, &d->nobs) < 0) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	json_t *cf = json_object_get(c, "confirmable");
-	d->confirmable = cf ? json_is_true(cf) : 1;
-	double v;
-	number_in(c, "ack_timeout", 2, 1, 60, &v, err, errlen);
-	d->ack_timeout = fixed(v);
-	number_in(c, "ack_random_factor", 1.5, 1, 4, &v, err, errlen);
-	d->random_factor = fixed(v);
-	number_in(c, "max_retransmit", 4, 0, 10, &v, err, errlen);
-	d->max_retransmit = (int)v;
-	number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &v, err, errlen);
-	d->observe_refresh_ms = (int)v;
-	number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &v, err, errlen);
-	d->handshake_timeout_ms = (int)v;
-	if (d->secure) {
-		json_t *psk = json_object_get(c, "psk");
-		d->psk_identity = strdup(json_string_value(json_object_get(psk, "identity")));
-		d->psk_key = strdup(json_string_value(json_object_get(psk, "key")));
-		if (!d->psk_identity || !d->psk_key) {
-			snprintf(err, errlen, "out of memory");
-			return -1;
-		}
-	}
-	return 0;
+    if (split_path(u.path.s, u.path.length, &d->path, &d->npath) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    const char *obs = json_string_value(json_object_get(c, "observe"));
+    if (obs && split_path((const uint8_t *)obs, strlen(obs), &d->obs_path, &d->nobs) < 0) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_t *cf = json_object_get(c, "confirmable");
+    d->confirmable = cf ? json_is_true(cf) : 1;
+    double v;
+    number_in(c, "ack_timeout", 2, 1, 60, &v, err, errlen);
+    d->ack_timeout = fixed(v);
+    number_in(c, "ack_random_factor", 1.5, 1, 4, &v, err, errlen);
+    d->random_factor = fixed(v);
+    number_in(c, "max_retransmit", 4, 0, 10, &v, err, errlen);
+    d->max_retransmit = (int)v;
+    number_in(c, "observe_refresh_ms", 30000, 500, 3600000, &v, err, errlen);
+    d->observe_refresh_ms = (int)v;
+    number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &v, err, errlen);
+    d->handshake_timeout_ms = (int)v;
+    if (d->secure) {
+        json_t *psk = json_object_get(c, "psk");
+        d->psk_identity = strdup(json_string_value(json_object_get(psk, "identity")));
+        d->psk_key = strdup(json_string_value(json_object_get(psk, "key")));
+        if (!d->psk_identity || !d->psk_key) {
+            snprintf(err, errlen, "out of memory");
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* ---- coap thread ------------------------------------------------------- */
 
-static void count(coap_plugin *p, uint64_t *counter)
-{
-	pthread_mutex_lock(&p->lock);
-	(*counter)++;
-	pthread_mutex_unlock(&p->lock);
+static void count(coap_plugin *p, uint64_t *counter) {
+    pthread_mutex_lock(&p->lock);
+    (*counter)++;
+    pthread_mutex_unlock(&p->lock);
 }
 
-static void new_token(coap_plugin *p, uint8_t *tok)
-{
-	uint64_t v = ++p->token_seq;
-	uint32_t r = (uint32_t)(uintptr_t)p ^ (uint32_t)control_now_ms();
-	for (int i = 0; i < 4; i++)
-		tok[i] = (uint8_t)(v >> (8 * i));
-	memcpy(tok + 4, &r, 4);
+static void new_token(coap_plugin *p, uint8_t *tok) {
+    uint64_t v = ++p->token_seq;
+    uint32_t r = (uint32_t)(uintptr_t)p ^ (uint32_t)control_now_ms();
+    for (int i = 0; i < 4; i++)
+        tok[i] = (uint8_t)(v >> (8 * i));
+    memcpy(tok + 4, &r, 4);
 }
 
-static pending *pending_find(coap_plugin *p, coap_bin_const_t tok)
-{
-	if (tok.length != TOKEN_LEN)
-		return NULL;
-	for (size_t i = 0; i < p->npend; i++)
-		if (memcmp(p->pend[i].token, tok.s, TOKEN_LEN) == 0)
-			return &p->pend[i];
-	return NULL;
+static pending *pending_find(coap_plugin *p, coap_bin_const_t tok) {
+    if (tok.length != TOKEN_LEN) return NULL;
+    for (size_t i = 0; i < p->npend; i++)
+        if (memcmp(p->pend[i].token, tok.s, TOKEN_LEN) == 0) return &p->pend[i];
+    return NULL;
 }
 
-static void pending_remove(coap_plugin *p, pending *e)
-{
-	*e = p->pend[--p->npend];
+static void pending_remove(coap_plugin *p, pending *e) {
+    *e = p->pend[--p->npend];
 }
 
-static int pending_add(coap_plugin *p, const uint8_t *tok, const char *id, coap_dev *d)
-{
-	if (p->npend == p->cappend) {
-		size_t cap = p->cappend ? p->cappend * 2 : 16;
-		pending *n = realloc(p->pend, cap * sizeof *n);
-		if (!n)
-			return -1;
-		p->pend = n;
-		p->cappend = cap;
-	}
-	pending *e = &p->pend[p->npend++];
-	memcpy(e->token, tok, TOKEN_LEN);
-	control_strlcpy(e->id, id, sizeof e->id);
-	e->dev = d;
-	return 0;
+static int pending_add(coap_plugin *p, const uint8_t *tok, const char *id, coap_dev *d) {
+    if (p->npend == p->cappend) {
+        size_t cap = p->cappend ? p->cappend * 2 : 16;
+        pending *n = realloc(p->pend, cap * sizeof *n);
+        if (!n) return -1;
+        p->pend = n;
+        p->cappend = cap;
+    }
+    pending *e = &p->pend[p->npend++];
+    memcpy(e->token, tok, TOKEN_LEN);
+    control_strlcpy(e->id, id, sizeof e->id);
+    e->dev = d;
+    return 0;
 }
 
-static coap_session_t *dev_session(coap_plugin *p, coap_dev *d)
-{
-	if (d->session && (d->session_dead || coap_session_get_state(d->session) == COAP_SESSION_STATE_NONE)) {
-		coap_session_release(d->session);
-		d->session = NULL;
-		d->session_dead = 0;
-		d->obs_state = 0;
-	}
-	if (d->session)
-		return d->session;
-	if (d->secure) {
-		coap_dtls_cpsk_t cpsk;
-		memset(&cpsk, 0, sizeof cpsk);
-		cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
-		cpsk.psk_info.identity.s = (const uint8_t *)d->psk_identity;
-		cpsk.psk_info.identity.length = strlen(d->psk_identity);
-		cpsk.psk_info.key.s = (const uint8_t *)d->psk_key;
-		cpsk.psk_info.key.length = strlen(d->psk_key);
-		d->session = coap_new_client_session_psk2(p->ctx, NULL, &d->addr, COAP_PROTO_DTLS, &cpsk);
-	} else {
-		d->session = coap_new_client_session(p->ctx, NULL, &d->addr, COAP_PROTO_UDP);
-	}
-	if (!d->session)
-		return NULL;
-	d->session_started = control_now_ms();
-	coap_session_set_app_data(d->session, d);
-	coap_session_set_ack_timeout(d->session, d->ack_timeout);
-	coap_session_set_ack_random_factor(d->session, d->random_factor);
-	coap_session_set_max_retransmit(d->session, (unsigned)d->max_retransmit);
-	return d->session;
+static coap_session_t *dev_session(coap_plugin *p, coap_dev *d) {
+    if (d->session &&
+        (d->session_dead || coap_session_get_state(d->session) == COAP_SESSION_STATE_NONE)) {
+        coap_session_release(d->session);
+        d->session = NULL;
+        d->session_dead = 0;
+        d->obs_state = 0;
+    }
+    if (d->session) return d->session;
+    if (d->secure) {
+        coap_dtls_cpsk_t cpsk;
+        memset(&cpsk, 0, sizeof cpsk);
+        cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
+        cpsk.psk_info.identity.s = (const uint8_t *)d->psk_identity;
+        cpsk.psk_info.identity.length = strlen(d->psk_identity);
+        cpsk.psk_info.key.s = (const uint8_t *)d->psk_key;
+        cpsk.psk_info.key.length = strlen(d->psk_key);
+        d->session = coap_new_client_session_psk2(p->ctx, NULL, &d->addr, COAP_PROTO_DTLS, &cpsk);
+    } else {
+        d->session = coap_new_client_session(p->ctx, NULL, &d->addr, COAP_PROTO_UDP);
+    }
+    if (!d->session) return NULL;
+    d->session_started = control_now_ms();
+    coap_session_set_app_data(d->session, d);
+    coap_session_set_ack_timeout(d->session, d->ack_timeout);
+    coap_session_set_ack_random_factor(d->session, d->random_factor);
+    coap_session_set_max_retransmit(d->session, (unsigned)d->max_retransmit);
+    return d->session;
 }
 
-static coap_pdu_t *new_request(coap_session_t *s, int con, coap_pdu_code_t code,
-                               const uint8_t *tok, char **path, size_t npath, int observe)
-{
-	coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code,
-	                                coap_new_message_id(s), coap_session_max_pdu_size(s));
-	if (!pdu)
-		return NULL;
-	uint8_t buf[4];
-	if (!coap_add_token(pdu, TOKEN_LEN, tok))
-		goto fail;
-	/* options in ascending number: Observe (6), Uri-Path (11), Content-Format (12) */
-	if (observe && !coap_add_option(pdu, COAP_OPTION_OBSERVE,
-	                                coap_encode_var_safe(buf, sizeof buf, COAP_OBSERVE_ESTABLISH), buf))
-		goto fail;
-	for (size_t i = 0; i < npath; i++)
-		if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path[i]), (const uint8_t *)path[i]))
-			goto fail;
-	return pdu;
+static coap_pdu_t *new_request(coap_session_t *s, int con, coap_pdu_code_t code, const uint8_t *tok,
+                               char **path, size_t npath, int observe) {
+    coap_pdu_t *pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, code,
+                                    coap_new_message_id(s), coap_session_max_pdu_size(s));
+    if (!pdu) return NULL;
+    uint8_t buf[4];
+    if (!coap_add_token(pdu, TOKEN_LEN, tok)) goto fail;
+    /* options in ascending number: Observe (6), Uri-Path (11), Content-Format (12) */
+    if (observe &&
+        !coap_add_option(pdu, COAP_OPTION_OBSERVE,
+                         coap_encode_var_safe(buf, sizeof buf, COAP_OBSERVE_ESTABLISH), buf))
+        goto fail;
+    for (size_t i = 0; i < npath; i++)
+        if (!coap_add_option(pdu, COAP_OPTION_URI_PATH, strlen(path[i]), (const uint8_t *)path[i]))
+            goto fail;
+    return pdu;
 fail:
-	coap_delete_pdu(pdu);
-	return NULL;
+    coap_delete_pdu(pdu);
+    return NULL;
 }
 
-static void do_send(coap_plugin *p, job *j)
-{
-	coap_dev *d = j->dev;
-	coap_session_t *s = dev_session(p, d);
-	uint8_t tok[TOKEN_LEN], buf[4];
-	new_token(p, tok);
-	coap_pdu_t *pdu = s ? new_request(s, j->confirmable, COAP_REQUEST_CODE_POST, tok, d->path, d->npath, 0) : NULL;
-	if (pdu && (!coap_add_option(pdu, COAP_OPTION_CONTENT_FORMAT,
-	                             coap_encode_var_safe(buf, sizeof buf, COAP_MEDIATYPE_APPLICATION_JSON), buf) ||
-	            !coap_add_data(pdu, strlen(j->payload), (const uint8_t *)j->payload))) {
-		coap_delete_pdu(pdu);
-		pdu = NULL;
-	}
-	if (!pdu || pending_add(p, tok, j->id, d) < 0) {
-		coap_delete_pdu(pdu);
-		count(p, &p->failed);
-		p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0, "cannot build CoAP request", NULL);
-		return;
-	}
-	if (coap_send(s, pdu) == COAP_INVALID_MID) {
-		pending_remove(p, &p->pend[p->npend - 1]);
-		count(p, &p->failed);
-		p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0, "coap_send failed", NULL);
-		return;
-	}
-	count(p, &p->sent);
-	p->cb->command_status(p->core, d->id, j->id, CONTROL_SENT, 0, NULL, NULL);
+static void do_send(coap_plugin *p, job *j) {
+    coap_dev *d = j->dev;
+    coap_session_t *s = dev_session(p, d);
+    uint8_t tok[TOKEN_LEN], buf[4];
+    new_token(p, tok);
+    coap_pdu_t *pdu =
+        s ? new_request(s, j->confirmable, COAP_REQUEST_CODE_POST, tok, d->path, d->npath, 0)
+          : NULL;
+    if (pdu && (!coap_add_option(
+                    pdu, COAP_OPTION_CONTENT_FORMAT,
+                    coap_encode_var_safe(buf, sizeof buf, COAP_MEDIATYPE_APPLICATION_JSON), buf) ||
+                !coap_add_data(pdu, strlen(j->payload), (const uint8_t *)j->payload))) {
+        coap_delete_pdu(pdu);
+        pdu = NULL;
+    }
+    if (!pdu || pending_add(p, tok, j->id, d) < 0) {
+        coap_delete_pdu(pdu);
+        count(p, &p->failed);
+        p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0, "cannot build CoAP request",
+                              NULL);
+        return;
+    }
+    if (coap_send(s, pdu) == COAP_INVALID_MID) {
+        pending_remove(p, &p->pend[p->npend - 1]);
+        count(p, &p->failed);
+        p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0, "coap_send failed", NULL);
+        return;
+    }
+    count(p, &p->sent);
+    p->cb->command_status(p->core, d->id, j->id, CONTROL_SENT, 0, NULL, NULL);
 }
 
-static void observe_start(coap_plugin *p, coap_dev *d, int64_t now)
-{
-	coap_session_t *s = dev_session(p, d);
-	if (!s) {
-		d->obs_retry_at = now + 1000;
-		return;
-	}
-	/* Forget the old token: late notifications on it get a RST, which
-	 * makes the device drop that observer. */
-	coap_bin_const_t old = { TOKEN_LEN, d->obs_token };
-	pending *e = pending_find(p, old);
-	if (e)
-		pending_remove(p, e);
-	new_token(p, d->obs_token);
-	coap_pdu_t *pdu = new_request(s, 1, COAP_REQUEST_CODE_GET, d->obs_token, d->obs_path, d->nobs, 1);
-	if (pdu && pending_add(p, d->obs_token, "", d) < 0) {
-		coap_delete_pdu(pdu);
-		pdu = NULL;
-	}
-	if (!pdu || coap_send(s, pdu) == COAP_INVALID_MID) {   /* coap_send owns pdu */
-		e = pending_find(p, (coap_bin_const_t){ TOKEN_LEN, d->obs_token });
-		if (e)
-			pending_remove(p, e);
-		d->obs_state = 0;
-		d->obs_retry_at = now + 1000;
-		return;
-	}
-	count(p, &p->observe_registrations);
-	d->obs_state = 1;
-	d->obs_at = now;
+static void observe_start(coap_plugin *p, coap_dev *d, int64_t now) {
+    coap_session_t *s = dev_session(p, d);
+    if (!s) {
+        d->obs_retry_at = now + 1000;
+        return;
+    }
+    /* Forget the old token: late notifications on it get a RST, which
+     * makes the device drop that observer. */
+    coap_bin_const_t old = {TOKEN_LEN, d->obs_token};
+    pending *e = pending_find(p, old);
+    if (e) pending_remove(p, e);
+    new_token(p, d->obs_token);
+    coap_pdu_t *pdu =
+        new_request(s, 1, COAP_REQUEST_CODE_GET, d->obs_token, d->obs_path, d->nobs, 1);
+    if (pdu && pending_add(p, d->obs_token, "", d) < 0) {
+        coap_delete_pdu(pdu);
+        pdu = NULL;
+    }
+    if (!pdu || coap_send(s, pdu) == COAP_INVALID_MID) { /* coap_send owns pdu */
+        e = pending_find(p, (coap_bin_const_t){TOKEN_LEN, d->obs_token});
+        if (e) pending_remove(p, e);
+        d->obs_state = 0;
+        d->obs_retry_at = now + 1000;
+        return;
+    }
+    count(p, &p->observe_registrations);
+    d->obs_state = 1;
+    d->obs_at = now;
 }
 
-static void observe_maintain(coap_plugin *p, int64_t now)
-{
-	for (size_t i = 0; i < p->ndev; i++) {
-		coap_dev *d = &p->devs[i];
-		if (!d->nobs)
-			continue;
-		int lapsed = 0;
-		if (d->obs_state == 0 && now >= d->obs_retry_at)
-			lapsed = 1;
-		else if (d->obs_state > 0 && now - d->obs_at > d->observe_refresh_ms)
-			lapsed = 1;          /* no answer / no notification for too long */
-		if (lapsed)
-			observe_start(p, d, now);
-	}
+static void observe_maintain(coap_plugin *p, int64_t now) {
+    for (size_t i = 0; i < p->ndev; i++) {
+        coap_dev *d = &p->devs[i];
+        if (!d->nobs) continue;
+        int lapsed = 0;
+        if (d->obs_state == 0 && now >= d->obs_retry_at)
+            lapsed = 1;
+        else if (d->obs_state > 0 && now - d->obs_at > d->observe_refresh_ms)
+            lapsed = 1; /* no answer / no notification for too long */
+        if (lapsed) observe_start(p, d, now);
+    }
 }
 
-static json_t *body_json(const coap_pdu_t *pdu, int *malformed)
-{
-	size_t len;
-	const uint8_t *data;
-	*malformed = 0;
-	if (!coap_get_data(pdu, &len, &data) || len == 0)
-		return NULL;
-	json_t *j = json_loadb((const char *)data, len, 0, NULL);
-	if (j)
-		return j;
-	*malformed = 1;
-	return json_pack("{s:s%}", "text", (const char *)data, len);
+static json_t *body_json(const coap_pdu_t *pdu, int *malformed) {
+    size_t len;
+    const uint8_t *data;
+    *malformed = 0;
+    if (!coap_get_data(pdu, &len, &data) || len == 0) return NULL;
+    json_t *j = json_loadb((const char *)data, len, 0, NULL);
+    if (j) return j;
+    *malformed = 1;
+    return json_pack("{s:s%}", "text", (const char *)data, len);
 }
 
 static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
-                                   const coap_pdu_t *rcvd, const coap_mid_t mid)
-{
-	(void)sent;
-	(void)mid;
-	coap_dev *d = coap_session_get_app_data(s);
-	if (!d)
-		return COAP_RESPONSE_OK;
-	coap_plugin *p = d->p;
-	d->icmp = 0;
-	pending *e = pending_find(p, coap_pdu_get_token(rcvd));
-	if (!e)
-		return COAP_RESPONSE_FAIL;   /* unknown token (e.g. old observation): RST */
-	coap_pdu_code_t code = coap_pdu_get_code(rcvd);
-	int cls = COAP_RESPONSE_CLASS(code), num = cls * 100 + (code & 0x1f);
-	int bad;
-	json_t *body = body_json(rcvd, &bad);
+                                   const coap_pdu_t *rcvd, const coap_mid_t mid) {
+    (void)sent;
+    (void)mid;
+    coap_dev *d = coap_session_get_app_data(s);
+    if (!d) return COAP_RESPONSE_OK;
+    coap_plugin *p = d->p;
+    d->icmp = 0;
+    pending *e = pending_find(p, coap_pdu_get_token(rcvd));
+    if (!e) return COAP_RESPONSE_FAIL; /* unknown token (e.g. old observation): RST */
+    coap_pdu_code_t code = coap_pdu_get_code(rcvd);
+    int cls = COAP_RESPONSE_CLASS(code), num = cls * 100 + (code & 0x1f);
+    int bad;
+    json_t *body = body_json(rcvd, &bad);
 
-	if (e->id[0] == '\0') {              /* the telemetry observation */
-		coap_opt_iterator_t it;
-		int observing = coap_check_option(rcvd, COAP_OPTION_OBSERVE, &it) != NULL;
-		if (cls == 2) {
-			count(p, &p->notifications);
-			if (body && !bad && json_is_object(body)) {
-				p->cb->telemetry(p->core, d->id, body);
-				body = NULL;
-			} else {
-				p->cb->malformed(p->core, d->id, "telemetry: not a JSON object");
-			}
-		}
-		if (cls == 2 && observing) {
-			d->obs_state = 2;
-			d->obs_at = control_now_ms();
-		} else {                           /* refused or ended: retry later */
-			pending_remove(p, e);
-			d->obs_state = 0;
-			d->obs_retry_at = control_now_ms() + d->observe_refresh_ms;
-		}
-		json_decref(body);
-		return COAP_RESPONSE_OK;
-	}
+    if (e->id[0] == '\0') { /* the telemetry observation */
+        coap_opt_iterator_t it;
+        int observing = coap_check_option(rcvd, COAP_OPTION_OBSERVE, &it) != NULL;
+        if (cls == 2) {
+            count(p, &p->notifications);
+            if (body && !bad && json_is_object(body)) {
+                p->cb->telemetry(p->core, d->id, body);
+                body = NULL;
+            } else {
+                p->cb->malformed(p->core, d->id, "telemetry: not a JSON object");
+            }
+        }
+        if (cls == 2 && observing) {
+            d->obs_state = 2;
+            d->obs_at = control_now_ms();
+        } else { /* refused or ended: retry later */
+            pending_remove(p, e);
+            d->obs_state = 0;
+            d->obs_retry_at = control_now_ms() + d->observe_refresh_ms;
+        }
+        json_decref(body);
+        return COAP_RESPONSE_OK;
+    }
 
-	char id[CONTROL_ID_MAX];
-	control_strlcpy(id, e->id, sizeof id);
-	pending_remove(p, e);
-	if (cls == 2) {
-		count(p, &p->answered);
-		json_t *res = body;
-		if (json_is_object(body) && json_object_get(body, "result"))
-			res = json_incref(json_object_get(body, "result")), json_decref(body);
-		p->cb->command_status(p->core, d->id, id, CONTROL_DELIVERED, 0, NULL, NULL);
-		p->cb->command_status(p->core, d->id, id, CONTROL_ACKNOWLEDGED, num, NULL, res);
-		return COAP_RESPONSE_OK;
-	}
-	char detail[200];
-	const char *why = NULL;
-	if (json_is_object(body)) {
-		why = json_string_value(json_object_get(body, "error"));
-		if (!why)
-			why = json_string_value(json_object_get(body, "text"));
-	}
-	snprintf(detail, sizeof detail, "%d.%02d%s%s", cls, code & 0x1f, why ? " " : "", why ? why : "");
-	json_decref(body);
-	count(p, &p->rejected);
-	p->cb->command_status(p->core, d->id, id, CONTROL_REJECTED, num, detail, NULL);
-	return COAP_RESPONSE_OK;
+    char id[CONTROL_ID_MAX];
+    control_strlcpy(id, e->id, sizeof id);
+    pending_remove(p, e);
+    if (cls == 2) {
+        count(p, &p->answered);
+        json_t *res = body;
+        if (json_is_object(body) && json_object_get(body, "result"))
+            res = json_incref(json_object_get(body, "result")), json_decref(body);
+        p->cb->command_status(p->core, d->id, id, CONTROL_DELIVERED, 0, NULL, NULL);
+        p->cb->command_status(p->core, d->id, id, CONTROL_ACKNOWLEDGED, num, NULL, res);
+        return COAP_RESPONSE_OK;
+    }
+    char detail[200];
+    const char *why = NULL;
+    if (json_is_object(body)) {
+        why = json_string_value(json_object_get(body, "error"));
+        if (!why) why = json_string_value(json_object_get(body, "text"));
+    }
+    snprintf(detail, sizeof detail, "%d.%02d%s%s", cls, code & 0x1f, why ? " " : "",
+             why ? why : "");
+    json_decref(body);
+    count(p, &p->rejected);
+    p->cb->command_status(p->core, d->id, id, CONTROL_REJECTED, num, detail, NULL);
+    return COAP_RESPONSE_OK;
 }
 
-static void on_nack(coap_session_t *s, const coap_pdu_t *sent,
-                    const coap_nack_reason_t reason, const coap_mid_t mid)
-{
-	(void)mid;
-	coap_dev *d = coap_session_get_app_data(s);
-	if (!d || !sent)
-		return;
-	coap_plugin *p = d->p;
-	pending *e = pending_find(p, coap_pdu_get_token(sent));
-	if (!e)
-		return;
-	if (e->id[0] == '\0') {                 /* the observation request */
-		pending_remove(p, e);
-		d->obs_state = 0;
-		d->obs_retry_at = control_now_ms() + 1000;
-		return;
-	}
-	if (reason == COAP_NACK_ICMP_ISSUE) {
-		/* e.g. port unreachable: libcoap keeps retransmitting (the device
-		 * may come up), so this is not final; remembered for the detail. */
-		d->icmp++;
-		return;
-	}
-	char id[CONTROL_ID_MAX], detail[96];
-	control_strlcpy(id, e->id, sizeof id);
-	pending_remove(p, e);
-	switch (reason) {
-	case COAP_NACK_TOO_MANY_RETRIES:
-		snprintf(detail, sizeof detail, "no answer after %d retransmissions%s", d->max_retransmit,
-		         d->icmp ? " (ICMP: unreachable)" : "");
-		count(p, &p->timeouts);
-		p->cb->command_status(p->core, d->id, id, CONTROL_TIMEOUT, 0, detail, NULL);
-		break;
-	case COAP_NACK_RST:
-		count(p, &p->rejected);
-		p->cb->command_status(p->core, d->id, id, CONTROL_REJECTED, 0, "reset (RST) by device", NULL);
-		break;
-	case COAP_NACK_TLS_FAILED:
-		d->session_dead = 1;
-		count(p, &p->failed);
-		p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0, "DTLS handshake failed", NULL);
-		break;
-	default:
-		count(p, &p->failed);
-		p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0, "not deliverable", NULL);
-		break;
-	}
+static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+                    const coap_mid_t mid) {
+    (void)mid;
+    coap_dev *d = coap_session_get_app_data(s);
+    if (!d || !sent) return;
+    coap_plugin *p = d->p;
+    pending *e = pending_find(p, coap_pdu_get_token(sent));
+    if (!e) return;
+    if (e->id[0] == '\0') { /* the observation request */
+        pending_remove(p, e);
+        d->obs_state = 0;
+        d->obs_retry_at = control_now_ms() + 1000;
+        return;
+    }
+    if (reason == COAP_NACK_ICMP_ISSUE) {
+        /* e.g. port unreachable: libcoap keeps retransmitting (the device
+         * may come up), so this is not final; remembered for the detail. */
+        d->icmp++;
+        return;
+    }
+    char id[CONTROL_ID_MAX], detail[96];
+    control_strlcpy(id, e->id, sizeof id);
+    pending_remove(p, e);
+    switch (reason) {
+    case COAP_NACK_TOO_MANY_RETRIES:
+        snprintf(detail, sizeof detail, "no answer after %d retransmissions%s", d->max_retransmit,
+                 d->icmp ? " (ICMP: unreachable)" : "");
+        count(p, &p->timeouts);
+        p->cb->command_status(p->core, d->id, id, CONTROL_TIMEOUT, 0, detail, NULL);
+        break;
+    case COAP_NACK_RST:
+        count(p, &p->rejected);
+        p->cb->command_status(p->core, d->id, id, CONTROL_REJECTED, 0, "reset (RST) by device",
+                              NULL);
+        break;
+    case COAP_NACK_TLS_FAILED:
+        d->session_dead = 1;
+        count(p, &p->failed);
+        p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0, "DTLS handshake failed", NULL);
+        break;
+    default:
+        count(p, &p->failed);
+        p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0, "not deliverable", NULL);
+        break;
+    }
 }
 
 /* Fails everything waiting on d's session, which is recreated on next use. */
-static void session_fail(coap_plugin *p, coap_dev *d, const char *why)
-{
-	d->session_dead = 1;
-	for (size_t i = 0; i < p->npend;) {
-		pending *e = &p->pend[i];
-		if (e->dev != d) {
-			i++;
-			continue;
-		}
-		if (e->id[0]) {
-			count(p, &p->failed);
-			p->cb->command_status(p->core, d->id, e->id, CONTROL_FAILED, 0, why, NULL);
-		}
-		pending_remove(p, e);
-	}
-	d->obs_state = 0;
-	d->obs_retry_at = control_now_ms() + 1000;
+static void session_fail(coap_plugin *p, coap_dev *d, const char *why) {
+    d->session_dead = 1;
+    for (size_t i = 0; i < p->npend;) {
+        pending *e = &p->pend[i];
+        if (e->dev != d) {
+            i++;
+            continue;
+        }
+        if (e->id[0]) {
+            count(p, &p->failed);
+            p->cb->command_status(p->core, d->id, e->id, CONTROL_FAILED, 0, why, NULL);
+        }
+        pending_remove(p, e);
+    }
+    d->obs_state = 0;
+    d->obs_retry_at = control_now_ms() + 1000;
 }
 
-static void handshake_check(coap_plugin *p, int64_t now)
-{
-	for (size_t i = 0; i < p->ndev; i++) {
-		coap_dev *d = &p->devs[i];
-		if (d->secure && d->session && !d->session_dead &&
-		    coap_session_get_state(d->session) != COAP_SESSION_STATE_ESTABLISHED &&
-		    now - d->session_started > d->handshake_timeout_ms)
-			session_fail(p, d, "DTLS handshake did not complete (wrong PSK?)");
-	}
+static void handshake_check(coap_plugin *p, int64_t now) {
+    for (size_t i = 0; i < p->ndev; i++) {
+        coap_dev *d = &p->devs[i];
+        if (d->secure && d->session && !d->session_dead &&
+            coap_session_get_state(d->session) != COAP_SESSION_STATE_ESTABLISHED &&
+            now - d->session_started > d->handshake_timeout_ms)
+            session_fail(p, d, "DTLS handshake did not complete (wrong PSK?)");
+    }
 }
 
-static int on_event(coap_session_t *s, const coap_event_t ev)
-{
-	coap_dev *d = coap_session_get_app_data(s);
-	if (!d)
-		return 0;
-	if (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_SESSION_FAILED || ev == COAP_EVENT_DTLS_CLOSED) {
-		session_fail(d->p, d, ev == COAP_EVENT_DTLS_ERROR ? "DTLS handshake failed" : "session failed");
-		return 0;
-	}
-	return 0;
+static int on_event(coap_session_t *s, const coap_event_t ev) {
+    coap_dev *d = coap_session_get_app_data(s);
+    if (!d) return 0;
+    if (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_SESSION_FAILED ||
+        ev == COAP_EVENT_DTLS_CLOSED) {
+        session_fail(d->p, d,
+                     ev == COAP_EVENT_DTLS_ERROR ? "DTLS handshake failed" : "session failed");
+        return 0;
+    }
+    return 0;
 }
 
-static void *coap_thread(void *arg)
-{
-	coap_plugin *p = arg;
-	for (;;) {
-		pthread_mutex_lock(&p->lock);
-		int stop = p->stop;
-		job *jobs = p->jobs;
-		p->jobs = p->jobs_tail = NULL;
-		pthread_mutex_unlock(&p->lock);
-		while (jobs) {
-			job *j = jobs;
-			jobs = j->next;
-			if (!stop) {
-				if (j->cancel) {
-					for (size_t i = 0; i < p->npend; i++)
-						if (strcmp(p->pend[i].id, j->id) == 0) {
-							pending_remove(p, &p->pend[i]);
-							break;
-						}
-				} else {
-					do_send(p, j);
-				}
-			}
-			free(j->payload);
-			free(j);
-		}
-		if (stop)
-			break;
-		observe_maintain(p, control_now_ms());
-		handshake_check(p, control_now_ms());
-		coap_io_process(p->ctx, LOOP_MS);
-	}
-	return NULL;
+static void *coap_thread(void *arg) {
+    coap_plugin *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->lock);
+        int stop = p->stop;
+        job *jobs = p->jobs;
+        p->jobs = p->jobs_tail = NULL;
+        pthread_mutex_unlock(&p->lock);
+        while (jobs) {
+            job *j = jobs;
+            jobs = j->next;
+            if (!stop) {
+                if (j->cancel) {
+                    for (size_t i = 0; i < p->npend; i++)
+                        if (strcmp(p->pend[i].id, j->id) == 0) {
+                            pending_remove(p, &p->pend[i]);
+                            break;
+                        }
+                } else {
+                    do_send(p, j);
+                }
+            }
+            free(j->payload);
+            free(j);
+        }
+        if (stop) break;
+        observe_maintain(p, control_now_ms());
+        handshake_check(p, control_now_ms());
+        coap_io_process(p->ctx, LOOP_MS);
+    }
+    return NULL;
 }
 
 /* ---- owner thread ------------------------------------------------------ */
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { coap_startup(); }
+static void lib_init(void) {
+    coap_startup();
+}
 
 static void coap_shutdown(void *state);
 
-static void *coap_init(const control_callbacks *cb, control_core *core,
-                       const json_t *sec, const json_t *devices, char *err, size_t errlen)
-{
-	pthread_once(&lib_once, lib_init);
-	json_t *ll = json_object_get(sec, "log_level");
-	coap_set_log_level(json_is_integer(ll) ? (coap_log_t)json_integer_value(ll) : LOG_CRIT);
-	coap_dtls_set_log_level(json_is_integer(ll) ? (coap_log_t)json_integer_value(ll) : LOG_CRIT);
+static void *coap_init(const control_callbacks *cb, control_core *core, const json_t *sec,
+                       const json_t *devices, char *err, size_t errlen) {
+    pthread_once(&lib_once, lib_init);
+    json_t *ll = json_object_get(sec, "log_level");
+    coap_set_log_level(json_is_integer(ll) ? (coap_log_t)json_integer_value(ll) : LOG_CRIT);
+    coap_dtls_set_log_level(json_is_integer(ll) ? (coap_log_t)json_integer_value(ll) : LOG_CRIT);
 
-	coap_plugin *p = calloc(1, sizeof *p);
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	pthread_mutex_init(&p->lock, NULL);
-	p->cb = cb;
-	p->core = core;
-	p->ndev = json_array_size(devices);
-	p->devs = calloc(p->ndev ? p->ndev : 1, sizeof *p->devs);
-	if (!p->devs) {
-		snprintf(err, errlen, "out of memory");
-		coap_shutdown(p);
-		return NULL;
-	}
-	for (size_t i = 0; i < p->ndev; i++) {
-		p->devs[i].p = p;
-		char e[CONTROL_ERR_MAX];
-		if (dev_setup(&p->devs[i], json_array_get(devices, i), e, sizeof e) < 0) {
-			snprintf(err, errlen, "device '%s': %s",
-			         json_string_value(json_object_get(json_array_get(devices, i), "id")), e);
-			coap_shutdown(p);
-			return NULL;
-		}
-		if (p->devs[i].secure && !coap_dtls_is_supported()) {
-			snprintf(err, errlen, "device '%s': coaps:// but libcoap has no DTLS", p->devs[i].id);
-			coap_shutdown(p);
-			return NULL;
-		}
-	}
-	p->ctx = coap_new_context(NULL);
-	if (!p->ctx) {
-		snprintf(err, errlen, "cannot create CoAP context");
-		coap_shutdown(p);
-		return NULL;
-	}
-	coap_register_response_handler(p->ctx, on_response);
-	coap_register_nack_handler(p->ctx, on_nack);
-	coap_register_event_handler(p->ctx, on_event);
-	if (pthread_create(&p->thread, NULL, coap_thread, p) != 0) {
-		snprintf(err, errlen, "cannot start CoAP thread");
-		coap_shutdown(p);
-		return NULL;
-	}
-	p->thread_started = 1;
-	cb->transport_state(core, "coap", 1, NULL);
-	return p;
+    coap_plugin *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&p->lock, NULL);
+    p->cb = cb;
+    p->core = core;
+    p->ndev = json_array_size(devices);
+    p->devs = calloc(p->ndev ? p->ndev : 1, sizeof *p->devs);
+    if (!p->devs) {
+        snprintf(err, errlen, "out of memory");
+        coap_shutdown(p);
+        return NULL;
+    }
+    for (size_t i = 0; i < p->ndev; i++) {
+        p->devs[i].p = p;
+        char e[CONTROL_ERR_MAX];
+        if (dev_setup(&p->devs[i], json_array_get(devices, i), e, sizeof e) < 0) {
+            snprintf(err, errlen, "device '%s': %s",
+                     json_string_value(json_object_get(json_array_get(devices, i), "id")), e);
+            coap_shutdown(p);
+            return NULL;
+        }
+        if (p->devs[i].secure && !coap_dtls_is_supported()) {
+            snprintf(err, errlen, "device '%s': coaps:// but libcoap has no DTLS", p->devs[i].id);
+            coap_shutdown(p);
+            return NULL;
+        }
+    }
+    p->ctx = coap_new_context(NULL);
+    if (!p->ctx) {
+        snprintf(err, errlen, "cannot create CoAP context");
+        coap_shutdown(p);
+        return NULL;
+    }
+    coap_register_response_handler(p->ctx, on_response);
+    coap_register_nack_handler(p->ctx, on_nack);
+    coap_register_event_handler(p->ctx, on_event);
+    if (pthread_create(&p->thread, NULL, coap_thread, p) != 0) {
+        snprintf(err, errlen, "cannot start CoAP thread");
+        coap_shutdown(p);
+        return NULL;
+    }
+    p->thread_started = 1;
+    cb->transport_state(core, "coap", 1, NULL);
+    return p;
 }
 
-static void push_job(coap_plugin *p, job *j)
-{
-	pthread_mutex_lock(&p->lock);
-	if (p->jobs_tail)
-		p->jobs_tail->next = j;
-	else
-		p->jobs = j;
-	p->jobs_tail = j;
-	pthread_mutex_unlock(&p->lock);
+static void push_job(coap_plugin *p, job *j) {
+    pthread_mutex_lock(&p->lock);
+    if (p->jobs_tail)
+        p->jobs_tail->next = j;
+    else
+        p->jobs = j;
+    p->jobs_tail = j;
+    pthread_mutex_unlock(&p->lock);
 }
 
-static int coap_send_cmd(void *state, const control_send *cmd, char *err, size_t errlen)
-{
-	coap_plugin *p = state;
-	coap_dev *d = NULL;
-	for (size_t i = 0; i < p->ndev; i++)
-		if (strcmp(p->devs[i].id, cmd->device_id) == 0)
-			d = &p->devs[i];
-	if (!d) {
-		snprintf(err, errlen, "device not configured for coap");
-		return -1;
-	}
-	json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id,
-	                         "command", cmd->name, "params", cmd->params);
-	job *j = calloc(1, sizeof *j);
-	if (!body || !j || !(j->payload = json_dumps(body, JSON_COMPACT))) {
-		json_decref(body);
-		free(j);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	json_decref(body);
-	control_strlcpy(j->id, cmd->command_id, sizeof j->id);
-	j->dev = d;
-	json_t *c = json_object_get(cmd->options, "confirmable");
-	j->confirmable = c ? json_is_true(c) : d->confirmable;
-	push_job(p, j);
-	return 0;
+static int coap_send_cmd(void *state, const control_send *cmd, char *err, size_t errlen) {
+    coap_plugin *p = state;
+    coap_dev *d = NULL;
+    for (size_t i = 0; i < p->ndev; i++)
+        if (strcmp(p->devs[i].id, cmd->device_id) == 0) d = &p->devs[i];
+    if (!d) {
+        snprintf(err, errlen, "device not configured for coap");
+        return -1;
+    }
+    json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id, "command", cmd->name,
+                             "params", cmd->params);
+    job *j = calloc(1, sizeof *j);
+    if (!body || !j || !(j->payload = json_dumps(body, JSON_COMPACT))) {
+        json_decref(body);
+        free(j);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    json_decref(body);
+    control_strlcpy(j->id, cmd->command_id, sizeof j->id);
+    j->dev = d;
+    json_t *c = json_object_get(cmd->options, "confirmable");
+    j->confirmable = c ? json_is_true(c) : d->confirmable;
+    push_job(p, j);
+    return 0;
 }
 
-static void coap_cancel(void *state, const char *id)
-{
-	coap_plugin *p = state;
-	job *j = calloc(1, sizeof *j);
-	if (!j)
-		return;
-	j->cancel = 1;
-	control_strlcpy(j->id, id, sizeof j->id);
-	push_job(p, j);
+static void coap_cancel(void *state, const char *id) {
+    coap_plugin *p = state;
+    job *j = calloc(1, sizeof *j);
+    if (!j) return;
+    j->cancel = 1;
+    control_strlcpy(j->id, id, sizeof j->id);
+    push_job(p, j);
 }
 
-static json_t *coap_status(void *state)
-{
-	coap_plugin *p = state;
-	pthread_mutex_lock(&p->lock);
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	                      "sent", (json_int_t)p->sent, "answered", (json_int_t)p->answered,
-	                      "rejected", (json_int_t)p->rejected, "timeouts", (json_int_t)p->timeouts,
-	                      "failed", (json_int_t)p->failed,
-	                      "notifications", (json_int_t)p->notifications,
-	                      "observe_registrations", (json_int_t)p->observe_registrations);
-	pthread_mutex_unlock(&p->lock);
-	return o;
+static json_t *coap_status(void *state) {
+    coap_plugin *p = state;
+    pthread_mutex_lock(&p->lock);
+    json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sent", (json_int_t)p->sent,
+                          "answered", (json_int_t)p->answered, "rejected", (json_int_t)p->rejected,
+                          "timeouts", (json_int_t)p->timeouts, "failed", (json_int_t)p->failed,
+                          "notifications", (json_int_t)p->notifications, "observe_registrations",
+                          (json_int_t)p->observe_registrations);
+    pthread_mutex_unlock(&p->lock);
+    return o;
 }
 
-static void coap_shutdown(void *state)
-{
-	coap_plugin *p = state;
-	if (!p)
-		return;
-	if (p->thread_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = 1;
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->thread, NULL);
-	}
-	/* The thread is gone: this thread now owns libcoap state. */
-	for (size_t i = 0; i < p->ndev; i++) {
-		coap_dev *d = &p->devs[i];
-		if (d->session) {
-			coap_session_set_app_data(d->session, NULL);
-			coap_session_release(d->session);
-		}
-	}
-	if (p->ctx)
-		coap_free_context(p->ctx);
-	for (size_t i = 0; i < p->ndev; i++) {
-		coap_dev *d = &p->devs[i];
-		free_segs(d->path, d->npath);
-		free_segs(d->obs_path, d->nobs);
-		free(d->psk_identity);
-		free(d->psk_key);
-	}
-	free(p->devs);
-	free(p->pend);
-	job *j = p->jobs;
-	while (j) {
-		job *n = j->next;
-		free(j->payload);
-		free(j);
-		j = n;
-	}
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+static void coap_shutdown(void *state) {
+    coap_plugin *p = state;
+    if (!p) return;
+    if (p->thread_started) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->thread, NULL);
+    }
+    /* The thread is gone: this thread now owns libcoap state. */
+    for (size_t i = 0; i < p->ndev; i++) {
+        coap_dev *d = &p->devs[i];
+        if (d->session) {
+            coap_session_set_app_data(d->session, NULL);
+            coap_session_release(d->session);
+        }
+    }
+    if (p->ctx) coap_free_context(p->ctx);
+    for (size_t i = 0; i < p->ndev; i++) {
+        coap_dev *d = &p->devs[i];
+        free_segs(d->path, d->npath);
+        free_segs(d->obs_path, d->nobs);
+        free(d->psk_identity);
+        free(d->psk_key);
+    }
+    free(p->devs);
+    free(p->pend);
+    job *j = p->jobs;
+    while (j) {
+        job *n = j->next;
+        free(j->payload);
+        free(j);
+        j = n;
+    }
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }
 
 const control_plugin control_plugin_coap = {
-	.api_version = CONTROL_API_VERSION,
-	.name = "coap",
-	.check_device = coap_check_device,
-	.init = coap_init,
-	.send = coap_send_cmd,
-	.cancel = coap_cancel,
-	.status = coap_status,
-	.shutdown = coap_shutdown,
+    .api_version = CONTROL_API_VERSION,
+    .name = "coap",
+    .check_device = coap_check_device,
+    .init = coap_init,
+    .send = coap_send_cmd,
+    .cancel = coap_cancel,
+    .status = coap_status,
+    .shutdown = coap_shutdown,
 };

@@ -7,14 +7,12 @@
 #include "control/control_internal.h"
 
 static const control_plugin *const builtin[] = {
-	&control_plugin_mqtt,
-	&control_plugin_coap,
+    &control_plugin_mqtt,
+    &control_plugin_coap,
 };
 
-int control_register_builtin_plugins(control_t *c, char *err, size_t errlen)
-{
-	for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
-		if (control_register_plugin(c, builtin[i], err, errlen) < 0)
-			return -1;
-	return 0;
+int control_register_builtin_plugins(control_t *c, char *err, size_t errlen) {
+    for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++)
+        if (control_register_plugin(c, builtin[i], err, errlen) < 0) return -1;
+    return 0;
 }

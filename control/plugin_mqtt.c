@@ -34,243 +34,230 @@
 #include "control/control_internal.h"
 
 typedef struct held_msg {
-	char id[CONTROL_ID_MAX];
-	char device[CONTROL_ID_MAX];
-	char *topic;
-	char *payload;
-	int qos;
-	struct held_msg *next;
+    char id[CONTROL_ID_MAX];
+    char device[CONTROL_ID_MAX];
+    char *topic;
+    char *payload;
+    int qos;
+    struct held_msg *next;
 } held_msg;
 
 typedef struct inflight {
-	int mid;
-	char id[CONTROL_ID_MAX];
-	char device[CONTROL_ID_MAX];
+    int mid;
+    char id[CONTROL_ID_MAX];
+    char device[CONTROL_ID_MAX];
 } inflight;
 
 typedef struct mqtt_plugin {
-	/* read-only after init */
-	const control_callbacks *cb;
-	control_core *core;
-	/* The client object: mosquitto_connect/loop_start on the connector
-	 * thread, then libmosquitto's loop thread drives it; the owner thread
-	 * only publishes once `connected` (set on the loop thread) says so, and
-	 * disconnects/destroys it in shutdown after joining the connector. */
-	struct mosquitto *m;
-	char *prefix;
-	char *host;
-	int port;
-	int default_qos;
-	size_t max_held;
-	json_t *device_qos;          /* device id -> qos (own ref) */
-	int keepalive, rmin, rmax;
-	pthread_t connector;         /* owner thread: first connection, see connect_main() */
-	int connector_started;       /* owner thread */
-	int loop_started;            /* written by the connector (under `lock`) before it
-	                              * exits; read by the owner only after joining it */
+    /* read-only after init */
+    const control_callbacks *cb;
+    control_core *core;
+    /* The client object: mosquitto_connect/loop_start on the connector
+     * thread, then libmosquitto's loop thread drives it; the owner thread
+     * only publishes once `connected` (set on the loop thread) says so, and
+     * disconnects/destroys it in shutdown after joining the connector. */
+    struct mosquitto *m;
+    char *prefix;
+    char *host;
+    int port;
+    int default_qos;
+    size_t max_held;
+    json_t *device_qos; /* device id -> qos (own ref) */
+    int keepalive, rmin, rmax;
+    pthread_t connector;   /* owner thread: first connection, see connect_main() */
+    int connector_started; /* owner thread */
+    int loop_started;      /* written by the connector (under `lock`) before it
+                            * exits; read by the owner only after joining it */
 
-	pthread_mutex_t lock;        /* guards everything below */
-	int connected;
-	held_msg *held, *held_tail;
-	size_t n_held;
-	inflight *infl;
-	size_t n_infl, cap_infl;
-	uint64_t published, delivered, connects, disconnects, messages;
-	int stop;
+    pthread_mutex_t lock; /* guards everything below */
+    int connected;
+    held_msg *held, *held_tail;
+    size_t n_held;
+    inflight *infl;
+    size_t n_infl, cap_infl;
+    uint64_t published, delivered, connects, disconnects, messages;
+    int stop;
 } mqtt_plugin;
 
-static int get_int(const json_t *o, const char *key, int def, int lo, int hi, int *out,
-                   char *err, size_t errlen)
-{
-	json_t *v = json_object_get(o, key);
-	if (!v) {
-		*out = def;
-		return 0;
-	}
-	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		snprintf(err, errlen, "\"%s\" must be an integer between %d and %d", key, lo, hi);
-		return -1;
-	}
-	*out = (int)json_integer_value(v);
-	return 0;
+static int get_int(const json_t *o, const char *key, int def, int lo, int hi, int *out, char *err,
+                   size_t errlen) {
+    json_t *v = json_object_get(o, key);
+    if (!v) {
+        *out = def;
+        return 0;
+    }
+    if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
+        snprintf(err, errlen, "\"%s\" must be an integer between %d and %d", key, lo, hi);
+        return -1;
+    }
+    *out = (int)json_integer_value(v);
+    return 0;
 }
 
-static int mqtt_check_device(const json_t *device, char *err, size_t errlen)
-{
-	json_t *m = json_object_get(device, "mqtt");
-	if (!m)
-		return 0;
-	if (!json_is_object(m)) {
-		snprintf(err, errlen, "settings must be an object");
-		return -1;
-	}
-	int q;
-	return get_int(m, "qos", 1, 0, 2, &q, err, errlen);
+static int mqtt_check_device(const json_t *device, char *err, size_t errlen) {
+    json_t *m = json_object_get(device, "mqtt");
+    if (!m) return 0;
+    if (!json_is_object(m)) {
+        snprintf(err, errlen, "settings must be an object");
+        return -1;
+    }
+    int q;
+    return get_int(m, "qos", 1, 0, 2, &q, err, errlen);
 }
 
 /* ---- loop thread callbacks --------------------------------------------- */
 
-static void publish_locked(mqtt_plugin *p, const char *id, const char *device,
-                           const char *topic, const char *payload, int qos)
-{
-	int mid = 0;
-	int rc = mosquitto_publish(p->m, &mid, topic, (int)strlen(payload), payload, qos, false);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		p->cb->command_status(p->core, device, id, CONTROL_FAILED, 0, mosquitto_strerror(rc), NULL);
-		return;
-	}
-	p->published++;
-	if (qos > 0) {
-		if (p->n_infl == p->cap_infl) {
-			size_t cap = p->cap_infl ? p->cap_infl * 2 : 16;
-			inflight *n = realloc(p->infl, cap * sizeof *n);
-			if (!n) {
-				p->cb->command_status(p->core, device, id, CONTROL_SENT, 0, NULL, NULL);
-				return;
-			}
-			p->infl = n;
-			p->cap_infl = cap;
-		}
-		inflight *f = &p->infl[p->n_infl++];
-		f->mid = mid;
-		control_strlcpy(f->id, id, sizeof f->id);
-		control_strlcpy(f->device, device, sizeof f->device);
-	}
-	/* Reported under the plugin lock, so "sent" is queued before the
-	 * "delivered" that on_publish may report as soon as we unlock. */
-	p->cb->command_status(p->core, device, id, CONTROL_SENT, 0, NULL, NULL);
+static void publish_locked(mqtt_plugin *p, const char *id, const char *device, const char *topic,
+                           const char *payload, int qos) {
+    int mid = 0;
+    int rc = mosquitto_publish(p->m, &mid, topic, (int)strlen(payload), payload, qos, false);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        p->cb->command_status(p->core, device, id, CONTROL_FAILED, 0, mosquitto_strerror(rc), NULL);
+        return;
+    }
+    p->published++;
+    if (qos > 0) {
+        if (p->n_infl == p->cap_infl) {
+            size_t cap = p->cap_infl ? p->cap_infl * 2 : 16;
+            inflight *n = realloc(p->infl, cap * sizeof *n);
+            if (!n) {
+                p->cb->command_status(p->core, device, id, CONTROL_SENT, 0, NULL, NULL);
+                return;
+            }
+            p->infl = n;
+            p->cap_infl = cap;
+        }
+        inflight *f = &p->infl[p->n_infl++];
+        f->mid = mid;
+        control_strlcpy(f->id, id, sizeof f->id);
+        control_strlcpy(f->device, device, sizeof f->device);
+    }
+    /* Reported under the plugin lock, so "sent" is queued before the
+     * "delivered" that on_publish may report as soon as we unlock. */
+    p->cb->command_status(p->core, device, id, CONTROL_SENT, 0, NULL, NULL);
 }
 
-static void on_connect(struct mosquitto *m, void *obj, int rc)
-{
-	mqtt_plugin *p = obj;
-	if (rc != 0) {
-		p->cb->transport_state(p->core, "mqtt", 0, mosquitto_connack_string(rc));
-		return;
-	}
-	char *subs[3];
-	size_t plen = strlen(p->prefix) + 16;
-	const char *kinds[3] = { "ack", "telemetry", "state" };
-	for (int i = 0; i < 3; i++) {
-		subs[i] = malloc(plen);
-		if (subs[i])
-			snprintf(subs[i], plen, "%s/+/%s", p->prefix, kinds[i]);
-	}
-	if (subs[0] && subs[1] && subs[2])
-		mosquitto_subscribe_multiple(m, NULL, 3, subs, 1, 0, NULL);
-	for (int i = 0; i < 3; i++)
-		free(subs[i]);
+static void on_connect(struct mosquitto *m, void *obj, int rc) {
+    mqtt_plugin *p = obj;
+    if (rc != 0) {
+        p->cb->transport_state(p->core, "mqtt", 0, mosquitto_connack_string(rc));
+        return;
+    }
+    char *subs[3];
+    size_t plen = strlen(p->prefix) + 16;
+    const char *kinds[3] = {"ack", "telemetry", "state"};
+    for (int i = 0; i < 3; i++) {
+        subs[i] = malloc(plen);
+        if (subs[i]) snprintf(subs[i], plen, "%s/+/%s", p->prefix, kinds[i]);
+    }
+    if (subs[0] && subs[1] && subs[2]) mosquitto_subscribe_multiple(m, NULL, 3, subs, 1, 0, NULL);
+    for (int i = 0; i < 3; i++)
+        free(subs[i]);
 
-	pthread_mutex_lock(&p->lock);
-	p->connected = 1;
-	p->connects++;
-	p->cb->transport_state(p->core, "mqtt", 1, NULL);
-	held_msg *h = p->held;
-	p->held = p->held_tail = NULL;
-	p->n_held = 0;
-	while (h) {
-		held_msg *next = h->next;
-		publish_locked(p, h->id, h->device, h->topic, h->payload, h->qos);
-		free(h->topic);
-		free(h->payload);
-		free(h);
-		h = next;
-	}
-	pthread_mutex_unlock(&p->lock);
+    pthread_mutex_lock(&p->lock);
+    p->connected = 1;
+    p->connects++;
+    p->cb->transport_state(p->core, "mqtt", 1, NULL);
+    held_msg *h = p->held;
+    p->held = p->held_tail = NULL;
+    p->n_held = 0;
+    while (h) {
+        held_msg *next = h->next;
+        publish_locked(p, h->id, h->device, h->topic, h->payload, h->qos);
+        free(h->topic);
+        free(h->payload);
+        free(h);
+        h = next;
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
-static void on_disconnect(struct mosquitto *m, void *obj, int rc)
-{
-	(void)m;
-	mqtt_plugin *p = obj;
-	pthread_mutex_lock(&p->lock);
-	int was = p->connected;
-	p->connected = 0;
-	if (was)
-		p->disconnects++;
-	pthread_mutex_unlock(&p->lock);
-	p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
+static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
+    (void)m;
+    mqtt_plugin *p = obj;
+    pthread_mutex_lock(&p->lock);
+    int was = p->connected;
+    p->connected = 0;
+    if (was) p->disconnects++;
+    pthread_mutex_unlock(&p->lock);
+    p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
 }
 
-static void on_publish(struct mosquitto *m, void *obj, int mid)
-{
-	(void)m;
-	mqtt_plugin *p = obj;
-	pthread_mutex_lock(&p->lock);
-	for (size_t i = 0; i < p->n_infl; i++) {
-		if (p->infl[i].mid != mid)
-			continue;
-		p->delivered++;
-		p->cb->command_status(p->core, p->infl[i].device, p->infl[i].id, CONTROL_DELIVERED, 0, NULL, NULL);
-		p->infl[i] = p->infl[--p->n_infl];
-		break;
-	}
-	pthread_mutex_unlock(&p->lock);
+static void on_publish(struct mosquitto *m, void *obj, int mid) {
+    (void)m;
+    mqtt_plugin *p = obj;
+    pthread_mutex_lock(&p->lock);
+    for (size_t i = 0; i < p->n_infl; i++) {
+        if (p->infl[i].mid != mid) continue;
+        p->delivered++;
+        p->cb->command_status(p->core, p->infl[i].device, p->infl[i].id, CONTROL_DELIVERED, 0, NULL,
+                              NULL);
+        p->infl[i] = p->infl[--p->n_infl];
+        break;
+    }
+    pthread_mutex_unlock(&p->lock);
 }
 
-static void handle_ack(mqtt_plugin *p, const char *device, json_t *msg)
-{
-	const char *id = json_string_value(json_object_get(msg, "id"));
-	const char *st = json_string_value(json_object_get(msg, "status"));
-	if (!id || !st || (strcmp(st, "ok") != 0 && strcmp(st, "error") != 0)) {
-		p->cb->malformed(p->core, device, "ack: needs \"id\" and \"status\" ok|error");
-		return;
-	}
-	if (strcmp(st, "ok") == 0) {
-		json_t *res = json_object_get(msg, "result");
-		p->cb->command_status(p->core, device, id, CONTROL_ACKNOWLEDGED, 0, NULL,
-		                      res ? json_incref(res) : NULL);
-	} else {
-		json_t *e = json_object_get(msg, "error");
-		const char *es = json_string_value(e);
-		json_t *code = json_object_get(msg, "code");
-		p->cb->command_status(p->core, device, id, CONTROL_REJECTED,
-		                      json_is_integer(code) ? (int)json_integer_value(code) : 0,
-		                      es ? es : "refused by device", NULL);
-	}
+static void handle_ack(mqtt_plugin *p, const char *device, json_t *msg) {
+    const char *id = json_string_value(json_object_get(msg, "id"));
+    const char *st = json_string_value(json_object_get(msg, "status"));
+    if (!id || !st || (strcmp(st, "ok") != 0 && strcmp(st, "error") != 0)) {
+        p->cb->malformed(p->core, device, "ack: needs \"id\" and \"status\" ok|error");
+        return;
+    }
+    if (strcmp(st, "ok") == 0) {
+        json_t *res = json_object_get(msg, "result");
+        p->cb->command_status(p->core, device, id, CONTROL_ACKNOWLEDGED, 0, NULL,
+                              res ? json_incref(res) : NULL);
+    } else {
+        json_t *e = json_object_get(msg, "error");
+        const char *es = json_string_value(e);
+        json_t *code = json_object_get(msg, "code");
+        p->cb->command_status(p->core, device, id, CONTROL_REJECTED,
+                              json_is_integer(code) ? (int)json_integer_value(code) : 0,
+                              es ? es : "refused by device", NULL);
+    }
 }
 
-static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg)
-{
-	(void)m;
-	mqtt_plugin *p = obj;
-	pthread_mutex_lock(&p->lock);
-	p->messages++;
-	pthread_mutex_unlock(&p->lock);
+static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
+    (void)m;
+    mqtt_plugin *p = obj;
+    pthread_mutex_lock(&p->lock);
+    p->messages++;
+    pthread_mutex_unlock(&p->lock);
 
-	size_t pl = strlen(p->prefix);
-	const char *t = msg->topic;
-	if (strncmp(t, p->prefix, pl) != 0 || t[pl] != '/')
-		return;
-	const char *dev = t + pl + 1, *slash = strchr(dev, '/');
-	if (!slash || (size_t)(slash - dev) >= CONTROL_ID_MAX)
-		return;
-	char device[CONTROL_ID_MAX];
-	memcpy(device, dev, (size_t)(slash - dev));
-	device[slash - dev] = '\0';
-	const char *kind = slash + 1;
+    size_t pl = strlen(p->prefix);
+    const char *t = msg->topic;
+    if (strncmp(t, p->prefix, pl) != 0 || t[pl] != '/') return;
+    const char *dev = t + pl + 1, *slash = strchr(dev, '/');
+    if (!slash || (size_t)(slash - dev) >= CONTROL_ID_MAX) return;
+    char device[CONTROL_ID_MAX];
+    memcpy(device, dev, (size_t)(slash - dev));
+    device[slash - dev] = '\0';
+    const char *kind = slash + 1;
 
-	if (msg->payloadlen == 0)        /* a cleared retained message */
-		return;
-	json_error_t je;
-	json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_REJECT_DUPLICATES, &je);
-	if (!j || !json_is_object(j)) {
-		char what[300];
-		snprintf(what, sizeof what, "%.40s: invalid JSON: %.200s", kind, j ? "not an object" : je.text);
-		json_decref(j);
-		p->cb->malformed(p->core, device, what);
-		return;
-	}
-	if (strcmp(kind, "ack") == 0) {
-		handle_ack(p, device, j);
-		json_decref(j);
-	} else if (strcmp(kind, "telemetry") == 0) {
-		p->cb->telemetry(p->core, device, j);
-	} else if (strcmp(kind, "state") == 0) {
-		p->cb->device_state(p->core, device, j);
-	} else {
-		json_decref(j);
-	}
+    if (msg->payloadlen == 0) /* a cleared retained message */
+        return;
+    json_error_t je;
+    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_REJECT_DUPLICATES, &je);
+    if (!j || !json_is_object(j)) {
+        char what[300];
+        snprintf(what, sizeof what, "%.40s: invalid JSON: %.200s", kind,
+                 j ? "not an object" : je.text);
+        json_decref(j);
+        p->cb->malformed(p->core, device, what);
+        return;
+    }
+    if (strcmp(kind, "ack") == 0) {
+        handle_ack(p, device, j);
+        json_decref(j);
+    } else if (strcmp(kind, "telemetry") == 0) {
+        p->cb->telemetry(p->core, device, j);
+    } else if (strcmp(kind, "state") == 0) {
+        p->cb->device_state(p->core, device, j);
+    } else {
+        json_decref(j);
+    }
 }
 
 /* ---- connector thread -------------------------------------------------- */
@@ -279,279 +266,262 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
  * succeeded: if the broker is down when we start, it never retries.  So the
  * first connection is made here, retried with the same backoff; once it
  * succeeds the loop thread takes over (and does reconnect from then on). */
-static void *connect_main(void *arg)
-{
-	mqtt_plugin *p = arg;
-	int delay_s = p->rmin, reported = 0;
-	for (;;) {
-		int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
-		if (rc == MOSQ_ERR_SUCCESS) {
-			if (mosquitto_loop_start(p->m) == MOSQ_ERR_SUCCESS) {
-				pthread_mutex_lock(&p->lock);
-				p->loop_started = 1;
-				pthread_mutex_unlock(&p->lock);
-			}
-			return NULL;
-		}
-		if (!reported++)
-			p->cb->transport_state(p->core, "mqtt", 0, mosquitto_strerror(rc));
-		for (int i = 0; i < delay_s * 10; i++) {       /* sleep, but stop promptly */
-			pthread_mutex_lock(&p->lock);
-			int stop = p->stop;
-			pthread_mutex_unlock(&p->lock);
-			if (stop)
-				return NULL;
-			usleep(100 * 1000);
-		}
-		delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
-	}
+static void *connect_main(void *arg) {
+    mqtt_plugin *p = arg;
+    int delay_s = p->rmin, reported = 0;
+    for (;;) {
+        int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
+        if (rc == MOSQ_ERR_SUCCESS) {
+            if (mosquitto_loop_start(p->m) == MOSQ_ERR_SUCCESS) {
+                pthread_mutex_lock(&p->lock);
+                p->loop_started = 1;
+                pthread_mutex_unlock(&p->lock);
+            }
+            return NULL;
+        }
+        if (!reported++) p->cb->transport_state(p->core, "mqtt", 0, mosquitto_strerror(rc));
+        for (int i = 0; i < delay_s * 10; i++) { /* sleep, but stop promptly */
+            pthread_mutex_lock(&p->lock);
+            int stop = p->stop;
+            pthread_mutex_unlock(&p->lock);
+            if (stop) return NULL;
+            usleep(100 * 1000);
+        }
+        delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
+    }
 }
 
 /* ---- owner thread ------------------------------------------------------ */
 
 static pthread_once_t lib_once = PTHREAD_ONCE_INIT;
-static void lib_init(void) { mosquitto_lib_init(); }
+static void lib_init(void) {
+    mosquitto_lib_init();
+}
 
 static void mqtt_shutdown(void *state);
 
-static void *mqtt_init(const control_callbacks *cb, control_core *core,
-                       const json_t *sec, const json_t *devices, char *err, size_t errlen)
-{
-	pthread_once(&lib_once, lib_init);
-	if (sec && !json_is_object(sec)) {
-		snprintf(err, errlen, "section must be an object");
-		return NULL;
-	}
-	int port, keepalive, qos, rmin, rmax, max_held;
-	if (get_int(sec, "port", 1883, 1, 65535, &port, err, errlen) < 0 ||
-	    get_int(sec, "keepalive", 30, 5, 3600, &keepalive, err, errlen) < 0 ||
-	    get_int(sec, "qos", 1, 0, 2, &qos, err, errlen) < 0 ||
-	    get_int(sec, "reconnect_min_s", 1, 1, 3600, &rmin, err, errlen) < 0 ||
-	    get_int(sec, "reconnect_max_s", 30, 1, 3600, &rmax, err, errlen) < 0 ||
-	    get_int(sec, "max_held", 64, 0, 100000, &max_held, err, errlen) < 0)
-		return NULL;
-	const char *host = json_string_value(json_object_get(sec, "host"));
-	const char *prefix = json_string_value(json_object_get(sec, "prefix"));
-	const char *client_id = json_string_value(json_object_get(sec, "client_id"));
-	const char *user = json_string_value(json_object_get(sec, "username"));
-	const char *pass = json_string_value(json_object_get(sec, "password"));
-	const char *ca = json_string_value(json_object_get(sec, "ca_file"));
-	if (prefix && (!*prefix || strpbrk(prefix, "+#"))) {
-		snprintf(err, errlen, "\"prefix\" must be non-empty, without + or #");
-		return NULL;
-	}
+static void *mqtt_init(const control_callbacks *cb, control_core *core, const json_t *sec,
+                       const json_t *devices, char *err, size_t errlen) {
+    pthread_once(&lib_once, lib_init);
+    if (sec && !json_is_object(sec)) {
+        snprintf(err, errlen, "section must be an object");
+        return NULL;
+    }
+    int port, keepalive, qos, rmin, rmax, max_held;
+    if (get_int(sec, "port", 1883, 1, 65535, &port, err, errlen) < 0 ||
+        get_int(sec, "keepalive", 30, 5, 3600, &keepalive, err, errlen) < 0 ||
+        get_int(sec, "qos", 1, 0, 2, &qos, err, errlen) < 0 ||
+        get_int(sec, "reconnect_min_s", 1, 1, 3600, &rmin, err, errlen) < 0 ||
+        get_int(sec, "reconnect_max_s", 30, 1, 3600, &rmax, err, errlen) < 0 ||
+        get_int(sec, "max_held", 64, 0, 100000, &max_held, err, errlen) < 0)
+        return NULL;
+    const char *host = json_string_value(json_object_get(sec, "host"));
+    const char *prefix = json_string_value(json_object_get(sec, "prefix"));
+    const char *client_id = json_string_value(json_object_get(sec, "client_id"));
+    const char *user = json_string_value(json_object_get(sec, "username"));
+    const char *pass = json_string_value(json_object_get(sec, "password"));
+    const char *ca = json_string_value(json_object_get(sec, "ca_file"));
+    if (prefix && (!*prefix || strpbrk(prefix, "+#"))) {
+        snprintf(err, errlen, "\"prefix\" must be non-empty, without + or #");
+        return NULL;
+    }
 
-	mqtt_plugin *p = calloc(1, sizeof *p);
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	pthread_mutexattr_t a;
-	pthread_mutexattr_init(&a);
-	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
-	pthread_mutex_init(&p->lock, &a);
-	pthread_mutexattr_destroy(&a);
-	p->cb = cb;
-	p->core = core;
-	p->prefix = strdup(prefix ? prefix : "vigil");
-	p->host = strdup(host ? host : "127.0.0.1");
-	p->port = port;
-	p->default_qos = qos;
-	p->max_held = (size_t)max_held;
-	p->keepalive = keepalive;
-	p->rmin = rmin;
-	p->rmax = rmax;
-	p->device_qos = json_object();
-	size_t i;
-	json_t *d;
-	json_array_foreach(devices, i, d) {
-		json_t *q = json_object_get(json_object_get(d, "mqtt"), "qos");
-		if (q)
-			json_object_set(p->device_qos, json_string_value(json_object_get(d, "id")), q);
-	}
-	char cid[64];
-	if (!client_id) {
-		snprintf(cid, sizeof cid, "vigil-%ld-%lld", (long)getpid(), (long long)control_now_ms());
-		client_id = cid;
-	}
-	p->m = mosquitto_new(client_id, true, p);
-	if (!p->prefix || !p->host || !p->m) {
-		snprintf(err, errlen, "cannot create MQTT client");
-		mqtt_shutdown(p);
-		return NULL;
-	}
-	mosquitto_connect_callback_set(p->m, on_connect);
-	mosquitto_disconnect_callback_set(p->m, on_disconnect);
-	mosquitto_publish_callback_set(p->m, on_publish);
-	mosquitto_message_callback_set(p->m, on_message);
-	mosquitto_reconnect_delay_set(p->m, (unsigned)rmin, (unsigned)rmax, true);
-	int rc = MOSQ_ERR_SUCCESS;
-	if (user)
-		rc = mosquitto_username_pw_set(p->m, user, pass);
-	if (rc == MOSQ_ERR_SUCCESS && ca)
-		rc = mosquitto_tls_set(p->m, ca, NULL, NULL, NULL, NULL);
-	if (rc != MOSQ_ERR_SUCCESS) {
-		snprintf(err, errlen, "%s", mosquitto_strerror(rc));
-		mqtt_shutdown(p);
-		return NULL;
-	}
-	/* A broker that is down now is not an error: the connector keeps
-	 * trying with backoff, and commands are held meanwhile. */
-	if (pthread_create(&p->connector, NULL, connect_main, p) != 0) {
-		snprintf(err, errlen, "cannot start MQTT connector thread");
-		mqtt_shutdown(p);
-		return NULL;
-	}
-	p->connector_started = 1;
-	return p;
+    mqtt_plugin *p = calloc(1, sizeof *p);
+    if (!p) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_settype(&a, PTHREAD_MUTEX_RECURSIVE);
+    pthread_mutex_init(&p->lock, &a);
+    pthread_mutexattr_destroy(&a);
+    p->cb = cb;
+    p->core = core;
+    p->prefix = strdup(prefix ? prefix : "vigil");
+    p->host = strdup(host ? host : "127.0.0.1");
+    p->port = port;
+    p->default_qos = qos;
+    p->max_held = (size_t)max_held;
+    p->keepalive = keepalive;
+    p->rmin = rmin;
+    p->rmax = rmax;
+    p->device_qos = json_object();
+    size_t i;
+    json_t *d;
+    json_array_foreach(devices, i, d) {
+        json_t *q = json_object_get(json_object_get(d, "mqtt"), "qos");
+        if (q) json_object_set(p->device_qos, json_string_value(json_object_get(d, "id")), q);
+    }
+    char cid[64];
+    if (!client_id) {
+        snprintf(cid, sizeof cid, "vigil-%ld-%lld", (long)getpid(), (long long)control_now_ms());
+        client_id = cid;
+    }
+    p->m = mosquitto_new(client_id, true, p);
+    if (!p->prefix || !p->host || !p->m) {
+        snprintf(err, errlen, "cannot create MQTT client");
+        mqtt_shutdown(p);
+        return NULL;
+    }
+    mosquitto_connect_callback_set(p->m, on_connect);
+    mosquitto_disconnect_callback_set(p->m, on_disconnect);
+    mosquitto_publish_callback_set(p->m, on_publish);
+    mosquitto_message_callback_set(p->m, on_message);
+    mosquitto_reconnect_delay_set(p->m, (unsigned)rmin, (unsigned)rmax, true);
+    int rc = MOSQ_ERR_SUCCESS;
+    if (user) rc = mosquitto_username_pw_set(p->m, user, pass);
+    if (rc == MOSQ_ERR_SUCCESS && ca) rc = mosquitto_tls_set(p->m, ca, NULL, NULL, NULL, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        snprintf(err, errlen, "%s", mosquitto_strerror(rc));
+        mqtt_shutdown(p);
+        return NULL;
+    }
+    /* A broker that is down now is not an error: the connector keeps
+     * trying with backoff, and commands are held meanwhile. */
+    if (pthread_create(&p->connector, NULL, connect_main, p) != 0) {
+        snprintf(err, errlen, "cannot start MQTT connector thread");
+        mqtt_shutdown(p);
+        return NULL;
+    }
+    p->connector_started = 1;
+    return p;
 }
 
-static int mqtt_send(void *state, const control_send *cmd, char *err, size_t errlen)
-{
-	mqtt_plugin *p = state;
-	int qos = p->default_qos;
-	json_t *q = json_object_get(p->device_qos, cmd->device_id);
-	if (q)
-		qos = (int)json_integer_value(q);
-	q = json_object_get(cmd->options, "qos");
-	if (q)
-		qos = (int)json_integer_value(q);
+static int mqtt_send(void *state, const control_send *cmd, char *err, size_t errlen) {
+    mqtt_plugin *p = state;
+    int qos = p->default_qos;
+    json_t *q = json_object_get(p->device_qos, cmd->device_id);
+    if (q) qos = (int)json_integer_value(q);
+    q = json_object_get(cmd->options, "qos");
+    if (q) qos = (int)json_integer_value(q);
 
-	json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id,
-	                         "command", cmd->name, "params", cmd->params);
-	char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-	json_decref(body);
-	size_t tl = strlen(p->prefix) + strlen(cmd->device_id) + 8;
-	char *topic = malloc(tl);
-	if (!payload || !topic) {
-		free(payload);
-		free(topic);
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	snprintf(topic, tl, "%s/%s/cmd", p->prefix, cmd->device_id);
+    json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id, "command", cmd->name,
+                             "params", cmd->params);
+    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+    json_decref(body);
+    size_t tl = strlen(p->prefix) + strlen(cmd->device_id) + 8;
+    char *topic = malloc(tl);
+    if (!payload || !topic) {
+        free(payload);
+        free(topic);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    snprintf(topic, tl, "%s/%s/cmd", p->prefix, cmd->device_id);
 
-	int ret = 0;
-	pthread_mutex_lock(&p->lock);
-	if (p->connected) {
-		publish_locked(p, cmd->command_id, cmd->device_id, topic, payload, qos);
-	} else if (qos == 0) {
-		snprintf(err, errlen, "broker not connected (QoS 0 commands are not held)");
-		ret = -1;
-	} else if (p->n_held >= p->max_held) {
-		snprintf(err, errlen, "broker not connected and %zu commands already held", p->n_held);
-		ret = -1;
-	} else {
-		held_msg *h = calloc(1, sizeof *h);
-		if (!h) {
-			snprintf(err, errlen, "out of memory");
-			ret = -1;
-		} else {
-			control_strlcpy(h->id, cmd->command_id, sizeof h->id);
-			control_strlcpy(h->device, cmd->device_id, sizeof h->device);
-			h->topic = topic;
-			h->payload = payload;
-			h->qos = qos;
-			topic = payload = NULL;
-			if (p->held_tail)
-				p->held_tail->next = h;
-			else
-				p->held = h;
-			p->held_tail = h;
-			p->n_held++;
-		}
-	}
-	pthread_mutex_unlock(&p->lock);
-	free(topic);
-	free(payload);
-	return ret;
+    int ret = 0;
+    pthread_mutex_lock(&p->lock);
+    if (p->connected) {
+        publish_locked(p, cmd->command_id, cmd->device_id, topic, payload, qos);
+    } else if (qos == 0) {
+        snprintf(err, errlen, "broker not connected (QoS 0 commands are not held)");
+        ret = -1;
+    } else if (p->n_held >= p->max_held) {
+        snprintf(err, errlen, "broker not connected and %zu commands already held", p->n_held);
+        ret = -1;
+    } else {
+        held_msg *h = calloc(1, sizeof *h);
+        if (!h) {
+            snprintf(err, errlen, "out of memory");
+            ret = -1;
+        } else {
+            control_strlcpy(h->id, cmd->command_id, sizeof h->id);
+            control_strlcpy(h->device, cmd->device_id, sizeof h->device);
+            h->topic = topic;
+            h->payload = payload;
+            h->qos = qos;
+            topic = payload = NULL;
+            if (p->held_tail)
+                p->held_tail->next = h;
+            else
+                p->held = h;
+            p->held_tail = h;
+            p->n_held++;
+        }
+    }
+    pthread_mutex_unlock(&p->lock);
+    free(topic);
+    free(payload);
+    return ret;
 }
 
-static void mqtt_cancel(void *state, const char *id)
-{
-	mqtt_plugin *p = state;
-	pthread_mutex_lock(&p->lock);
-	held_msg **pp = &p->held, *prev = NULL;
-	while (*pp) {
-		held_msg *h = *pp;
-		if (strcmp(h->id, id) == 0) {
-			*pp = h->next;
-			if (p->held_tail == h)
-				p->held_tail = prev;
-			p->n_held--;
-			free(h->topic);
-			free(h->payload);
-			free(h);
-			break;
-		}
-		prev = h;
-		pp = &h->next;
-	}
-	for (size_t i = 0; i < p->n_infl; i++)
-		if (strcmp(p->infl[i].id, id) == 0) {
-			p->infl[i] = p->infl[--p->n_infl];
-			break;
-		}
-	pthread_mutex_unlock(&p->lock);
+static void mqtt_cancel(void *state, const char *id) {
+    mqtt_plugin *p = state;
+    pthread_mutex_lock(&p->lock);
+    held_msg **pp = &p->held, *prev = NULL;
+    while (*pp) {
+        held_msg *h = *pp;
+        if (strcmp(h->id, id) == 0) {
+            *pp = h->next;
+            if (p->held_tail == h) p->held_tail = prev;
+            p->n_held--;
+            free(h->topic);
+            free(h->payload);
+            free(h);
+            break;
+        }
+        prev = h;
+        pp = &h->next;
+    }
+    for (size_t i = 0; i < p->n_infl; i++)
+        if (strcmp(p->infl[i].id, id) == 0) {
+            p->infl[i] = p->infl[--p->n_infl];
+            break;
+        }
+    pthread_mutex_unlock(&p->lock);
 }
 
-static json_t *mqtt_status(void *state)
-{
-	mqtt_plugin *p = state;
-	pthread_mutex_lock(&p->lock);
-	json_t *o = json_pack("{s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-	                      "connected", p->connected, "host", p->host, "port", p->port,
-	                      "prefix", p->prefix,
-	                      "held", (json_int_t)p->n_held, "inflight", (json_int_t)p->n_infl,
-	                      "published", (json_int_t)p->published,
-	                      "delivered", (json_int_t)p->delivered,
-	                      "connects", (json_int_t)p->connects,
-	                      "disconnects", (json_int_t)p->disconnects,
-	                      "messages", (json_int_t)p->messages);
-	pthread_mutex_unlock(&p->lock);
-	return o;
+static json_t *mqtt_status(void *state) {
+    mqtt_plugin *p = state;
+    pthread_mutex_lock(&p->lock);
+    json_t *o = json_pack(
+        "{s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "connected", p->connected,
+        "host", p->host, "port", p->port, "prefix", p->prefix, "held", (json_int_t)p->n_held,
+        "inflight", (json_int_t)p->n_infl, "published", (json_int_t)p->published, "delivered",
+        (json_int_t)p->delivered, "connects", (json_int_t)p->connects, "disconnects",
+        (json_int_t)p->disconnects, "messages", (json_int_t)p->messages);
+    pthread_mutex_unlock(&p->lock);
+    return o;
 }
 
-static void mqtt_shutdown(void *state)
-{
-	mqtt_plugin *p = state;
-	if (!p)
-		return;
-	if (p->connector_started) {
-		pthread_mutex_lock(&p->lock);
-		p->stop = 1;
-		pthread_mutex_unlock(&p->lock);
-		pthread_join(p->connector, NULL);
-	}
-	if (p->m) {
-		mosquitto_disconnect(p->m);
-		if (p->loop_started)
-			mosquitto_loop_stop(p->m, false);
-		mosquitto_destroy(p->m);
-	}
-	held_msg *h = p->held;
-	while (h) {
-		held_msg *next = h->next;
-		free(h->topic);
-		free(h->payload);
-		free(h);
-		h = next;
-	}
-	free(p->infl);
-	free(p->prefix);
-	free(p->host);
-	json_decref(p->device_qos);
-	pthread_mutex_destroy(&p->lock);
-	free(p);
+static void mqtt_shutdown(void *state) {
+    mqtt_plugin *p = state;
+    if (!p) return;
+    if (p->connector_started) {
+        pthread_mutex_lock(&p->lock);
+        p->stop = 1;
+        pthread_mutex_unlock(&p->lock);
+        pthread_join(p->connector, NULL);
+    }
+    if (p->m) {
+        mosquitto_disconnect(p->m);
+        if (p->loop_started) mosquitto_loop_stop(p->m, false);
+        mosquitto_destroy(p->m);
+    }
+    held_msg *h = p->held;
+    while (h) {
+        held_msg *next = h->next;
+        free(h->topic);
+        free(h->payload);
+        free(h);
+        h = next;
+    }
+    free(p->infl);
+    free(p->prefix);
+    free(p->host);
+    json_decref(p->device_qos);
+    pthread_mutex_destroy(&p->lock);
+    free(p);
 }
 
 const control_plugin control_plugin_mqtt = {
-	.api_version = CONTROL_API_VERSION,
-	.name = "mqtt",
-	.check_device = mqtt_check_device,
-	.init = mqtt_init,
-	.send = mqtt_send,
-	.cancel = mqtt_cancel,
-	.status = mqtt_status,
-	.shutdown = mqtt_shutdown,
+    .api_version = CONTROL_API_VERSION,
+    .name = "mqtt",
+    .check_device = mqtt_check_device,
+    .init = mqtt_init,
+    .send = mqtt_send,
+    .cancel = mqtt_cancel,
+    .status = mqtt_status,
+    .shutdown = mqtt_shutdown,
 };

@@ -50,15 +50,18 @@ int vg_fanout_attach(vg_stream *s, vg_viewer *v, void *owner, int64_t now_us) {
     /* Init segment, then the newest keyframe and all since: the viewer can
      * start decoding now rather than at the next keyframe. */
     if (s->init) offer(s, v, s->init, now_us);
-    for (uint32_t i = 0; i < s->gop.count; i++) offer(s, v, s->gop.frames[i], now_us);
+    for (uint32_t i = 0; i < s->gop.count; i++)
+        offer(s, v, s->gop.frames[i], now_us);
     return 0;
 }
 
 void vg_fanout_detach(vg_viewer *v) {
     vg_stream *s = v->stream;
     if (!s) return;
-    if (v->prev) v->prev->next = v->next;
-    else s->viewers = v->next;
+    if (v->prev)
+        v->prev->next = v->next;
+    else
+        s->viewers = v->next;
     if (v->next) v->next->prev = v->prev;
     s->viewer_count--;
     v->prev = v->next = NULL;
@@ -74,5 +77,6 @@ void vg_fanout_publish(vg_stream *s, vg_frame *f, int64_t now_us) {
     } else {
         vg_gop_cache_add(&s->gop, f);
     }
-    for (vg_viewer *v = s->viewers; v; v = v->next) offer(s, v, f, now_us);
+    for (vg_viewer *v = s->viewers; v; v = v->next)
+        offer(s, v, f, now_us);
 }

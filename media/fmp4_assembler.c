@@ -7,8 +7,8 @@
 
 enum route { ROUTE_DISCARD, ROUTE_INIT, ROUTE_MOOF, ROUTE_FRAG };
 
-void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel,
-                            size_t max_frame_bytes, vg_fmp4_emit_fn emit, void *ctx) {
+void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel, size_t max_frame_bytes,
+                            vg_fmp4_emit_fn emit, void *ctx) {
     memset(a, 0, sizeof(*a));
     a->channel = channel;
     a->max_frame_bytes = max_frame_bytes;
@@ -24,12 +24,13 @@ void vg_fmp4_assembler_reset(vg_fmp4_assembler *a) {
     vg_fmp4_assembler_init(a, a->channel, a->max_frame_bytes, a->emit, a->ctx);
 }
 
-static int grow_append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *d,
-                       size_t n, size_t max) {
+static int grow_append(uint8_t **buf, size_t *len, size_t *cap, const uint8_t *d, size_t n,
+                       size_t max) {
     if (n > max || *len > max - n) return -1;
     if (*len + n > *cap) {
         size_t ncap = *cap ? *cap : 256;
-        while (ncap < *len + n) ncap *= 2;
+        while (ncap < *len + n)
+            ncap *= 2;
         uint8_t *nb = realloc(*buf, ncap);
         if (!nb) return -1;
         *buf = nb;
@@ -48,8 +49,8 @@ static enum route current_route(const vg_fmp4_assembler *a) {
     return ROUTE_DISCARD;
 }
 
-static int route_bytes(vg_fmp4_assembler *a, const uint8_t *d, size_t n,
-                       bool is_sample, bool is_delta) {
+static int route_bytes(vg_fmp4_assembler *a, const uint8_t *d, size_t n, bool is_sample,
+                       bool is_delta) {
     switch (current_route(a)) {
     case ROUTE_INIT:
         return grow_append(&a->init, &a->init_len, &a->init_cap, d, n, a->max_frame_bytes);
@@ -64,8 +65,7 @@ static int route_bytes(vg_fmp4_assembler *a, const uint8_t *d, size_t n,
             a->frag_key = !is_delta;
         }
         return 0;
-    case ROUTE_DISCARD:
-        return 0;
+    case ROUTE_DISCARD: return 0;
     }
     return 0;
 }
@@ -92,7 +92,8 @@ static int start_box(vg_fmp4_assembler *a, int64_t now_us) {
     }
     if (size == 1) {
         size = 0;
-        for (int i = 8; i < 16; i++) size = size << 8 | h[i];
+        for (int i = 8; i < 16; i++)
+            size = size << 8 | h[i];
     }
     size_t hlen = a->hdr_len;
     a->hdr_len = 0;
@@ -138,8 +139,8 @@ static void box_done(vg_fmp4_assembler *a, int64_t now_us) {
     a->emit(a->ctx, f);
 }
 
-int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len,
-                           bool is_sample, bool is_delta, int64_t now_us) {
+int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len, bool is_sample,
+                           bool is_delta, int64_t now_us) {
     while (len > 0) {
         if (a->box_left == 0) {
             size_t take = a->hdr_need - a->hdr_len;
@@ -161,7 +162,7 @@ int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len
         if (a->box_left == 0) box_done(a, now_us);
     }
     return 0;
-fail: {
+fail : {
     uint64_t errors = a->errors + 1;
     vg_fmp4_assembler_reset(a);
     a->errors = errors; /* the count survives the reset */

@@ -29,7 +29,7 @@ typedef struct vg_fmp4_assembler {
     /* current top-level box */
     uint8_t hdr[16];
     size_t hdr_len, hdr_need;
-    uint64_t box_left;        /* bytes of the current box still to come */
+    uint64_t box_left; /* bytes of the current box still to come */
     char box_type[5];
     /* init segment (ftyp+moov) until the first moof */
     uint8_t *init;
@@ -44,15 +44,15 @@ typedef struct vg_fmp4_assembler {
     uint64_t fragments, errors;
 } vg_fmp4_assembler;
 
-void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel,
-                            size_t max_frame_bytes, vg_fmp4_emit_fn emit, void *ctx);
+void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel, size_t max_frame_bytes,
+                            vg_fmp4_emit_fn emit, void *ctx);
 void vg_fmp4_assembler_reset(vg_fmp4_assembler *a);
 
 /* Feeds one buffer from mp4mux. `is_sample` says the buffer carries sample
  * data (it has a timestamp) and `is_delta` its GST_BUFFER_FLAG_DELTA_UNIT;
  * now_us stamps frames completed by this buffer. Returns 0, or -1 when the
  * stream is not what mp4mux makes (the caller treats it as a pipeline error). */
-int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len,
-                           bool is_sample, bool is_delta, int64_t now_us);
+int vg_fmp4_assembler_push(vg_fmp4_assembler *a, const uint8_t *data, size_t len, bool is_sample,
+                           bool is_delta, int64_t now_us);
 
 #endif

@@ -4,19 +4,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind,
-                           uint8_t flags, uint32_t channel, int64_t time_us) {
+void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind, uint8_t flags,
+                           uint32_t channel, int64_t time_us) {
     uint64_t t = (uint64_t)time_us;
     out[0] = 1; /* version */
     out[1] = kind;
     out[2] = flags;
     out[3] = 0;
-    for (int i = 0; i < 4; i++) out[4 + i] = (uint8_t)(channel >> (24 - 8 * i));
-    for (int i = 0; i < 8; i++) out[8 + i] = (uint8_t)(t >> (56 - 8 * i));
+    for (int i = 0; i < 4; i++)
+        out[4 + i] = (uint8_t)(channel >> (24 - 8 * i));
+    for (int i = 0; i < 8; i++)
+        out[8 + i] = (uint8_t)(t >> (56 - 8 * i));
 }
 
-vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel,
-                       int64_t time_us, size_t payload_len) {
+vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel, int64_t time_us,
+                       size_t payload_len) {
     if (payload_len > SIZE_MAX - sizeof(vg_frame) - VG_FRAME_HEADROOM - VG_FRAME_HEADER_LEN)
         return NULL;
     vg_frame *f = malloc(sizeof(*f) + VG_FRAME_HEADROOM + VG_FRAME_HEADER_LEN + payload_len);
@@ -34,8 +36,7 @@ vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel,
 vg_frame *vg_frame_copy_with_flags(const vg_frame *f, uint8_t flags) {
     vg_frame *c = vg_frame_new(f->kind, flags, f->channel, f->time_us, f->payload_len);
     if (!c) return NULL;
-    memcpy(vg_frame_payload(c), f->data + VG_FRAME_HEADROOM + VG_FRAME_HEADER_LEN,
-           f->payload_len);
+    memcpy(vg_frame_payload(c), f->data + VG_FRAME_HEADROOM + VG_FRAME_HEADER_LEN, f->payload_len);
     return c;
 }
 
@@ -47,6 +48,5 @@ vg_frame *vg_frame_ref(vg_frame *f) {
 void vg_frame_unref(vg_frame *f) {
     if (!f) return;
     /* acq_rel: the thread freeing must see every write made before publish. */
-    if (atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_acq_rel) == 1)
-        free(f);
+    if (atomic_fetch_sub_explicit(&f->refcount, 1, memory_order_acq_rel) == 1) free(f);
 }

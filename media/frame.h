@@ -17,11 +17,11 @@
 #include <libwebsockets.h>
 
 #define VG_FRAME_HEADER_LEN 16
-#define VG_FRAME_HEADROOM LWS_PRE
+#define VG_FRAME_HEADROOM   LWS_PRE
 
 enum vg_frame_kind {
-    VG_FRAME_INIT = 1,     /* ftyp+moov */
-    VG_FRAME_MEDIA = 2,    /* moof+mdat, one video frame */
+    VG_FRAME_INIT = 1,  /* ftyp+moov */
+    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame */
 };
 
 enum vg_frame_flags {
@@ -34,15 +34,15 @@ typedef struct vg_frame {
     uint8_t kind;
     uint8_t flags;
     uint32_t channel;
-    int64_t time_us;        /* wall clock when it left the pipeline */
+    int64_t time_us; /* wall clock when it left the pipeline */
     size_t payload_len;
-    uint8_t data[];         /* headroom | 16-byte header | payload */
+    uint8_t data[]; /* headroom | 16-byte header | payload */
 } vg_frame;
 
 /* Allocates a frame with refcount 1 and writes its header. The caller fills
  * vg_frame_payload() (payload_len bytes) before sharing it. NULL on OOM. */
-vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel,
-                       int64_t time_us, size_t payload_len);
+vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel, int64_t time_us,
+                       size_t payload_len);
 
 /* A new frame with the same payload and header but other flags. Used for the
  * rare "first frame after a skip" variant of a keyframe. NULL on OOM. */
@@ -67,7 +67,7 @@ vg_frame *vg_frame_ref(vg_frame *f);
 void vg_frame_unref(vg_frame *f);
 
 /* Writes the 16-byte header for these values into out. */
-void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind,
-                           uint8_t flags, uint32_t channel, int64_t time_us);
+void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind, uint8_t flags,
+                           uint32_t channel, int64_t time_us);
 
 #endif

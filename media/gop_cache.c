@@ -11,7 +11,8 @@ int vg_gop_cache_init(vg_gop_cache *c, uint32_t cap) {
 }
 
 void vg_gop_cache_clear(vg_gop_cache *c) {
-    for (uint32_t i = 0; i < c->count; i++) vg_frame_unref(c->frames[i]);
+    for (uint32_t i = 0; i < c->count; i++)
+        vg_frame_unref(c->frames[i]);
     c->count = 0;
 }
 
@@ -22,9 +23,11 @@ void vg_gop_cache_free(vg_gop_cache *c) {
 }
 
 void vg_gop_cache_add(vg_gop_cache *c, vg_frame *f) {
-    if (vg_frame_is_keyframe(f)) vg_gop_cache_clear(c);
-    else if (c->count == 0) return;          /* no keyframe to start from */
-    if (c->count == c->cap) {                /* GOP too long to keep */
+    if (vg_frame_is_keyframe(f))
+        vg_gop_cache_clear(c);
+    else if (c->count == 0)
+        return;               /* no keyframe to start from */
+    if (c->count == c->cap) { /* GOP too long to keep */
         vg_gop_cache_clear(c);
         return;
     }

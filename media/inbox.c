@@ -37,8 +37,8 @@ int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t gener
         free(text);
         return -1;
     }
-    *ev = (vg_event){.type = type, .stream = stream, .generation = generation,
-                     .frame = frame, .text = text};
+    *ev = (vg_event){
+        .type = type, .stream = stream, .generation = generation, .frame = frame, .text = text};
 
     bool was_empty;
     pthread_mutex_lock(&in->lock);
@@ -51,8 +51,10 @@ int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t gener
         return -1;
     }
     was_empty = in->head == NULL;
-    if (in->tail) in->tail->next = ev;
-    else in->head = ev;
+    if (in->tail)
+        in->tail->next = ev;
+    else
+        in->head = ev;
     in->tail = ev;
     in->len++;
     pthread_mutex_unlock(&in->lock);

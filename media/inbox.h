@@ -20,19 +20,19 @@
 #include "media/frame.h"
 
 typedef enum vg_event_type {
-    VG_EVENT_FRAME,         /* frame: an init segment or a fragment */
-    VG_EVENT_CODECS,        /* text: RFC 6381 codecs string of the stream */
-    VG_EVENT_ERROR,         /* text: why the pipeline failed */
-    VG_EVENT_EOS,           /* the source ended */
+    VG_EVENT_FRAME,  /* frame: an init segment or a fragment */
+    VG_EVENT_CODECS, /* text: RFC 6381 codecs string of the stream */
+    VG_EVENT_ERROR,  /* text: why the pipeline failed */
+    VG_EVENT_EOS,    /* the source ended */
 } vg_event_type;
 
 typedef struct vg_event {
     struct vg_event *next;
     vg_event_type type;
-    void *stream;           /* the vg_stream it concerns */
-    uint64_t generation;    /* which pipeline of that stream posted it */
-    vg_frame *frame;        /* owned by the event */
-    char *text;             /* owned by the event (g_malloc'd or malloc'd: free()) */
+    void *stream;        /* the vg_stream it concerns */
+    uint64_t generation; /* which pipeline of that stream posted it */
+    vg_frame *frame;     /* owned by the event */
+    char *text;          /* owned by the event (g_malloc'd or malloc'd: free()) */
 } vg_event;
 
 typedef struct vg_inbox {

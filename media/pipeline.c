@@ -68,8 +68,7 @@ static void loop_seek(GstElement *pipeline, gpointer user) {
 }
 
 static void request_loop(vg_pipeline *p) {
-    gst_element_call_async(p->pipeline, loop_seek, gst_object_ref(p->loop_seek),
-                           gst_object_unref);
+    gst_element_call_async(p->pipeline, loop_seek, gst_object_ref(p->loop_seek), gst_object_unref);
 }
 
 /* (any thread) Forwards the few bus messages that matter to the inbox, and
@@ -101,8 +100,7 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
             !atomic_exchange(&p->loop_started, true))
             request_loop(p);
         break;
-    default:
-        break;
+    default: break;
     }
     /* Nobody else reads this bus. A sync handler that drops owns the message. */
     gst_message_unref(msg);
@@ -127,8 +125,8 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         snprintf(err, errlen, "could not create a pipeline");
         goto fail;
     }
-    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loop_seek, err,
-                                   errlen);
+    p->parse_out =
+        vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loop_seek, err, errlen);
     if (!p->parse_out) goto fail;
 
     GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");

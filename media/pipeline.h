@@ -24,14 +24,14 @@
 
 typedef struct vg_pipeline {
     GstElement *pipeline;
-    GstElement *parse_out;        /* gives parsed H.264; its caps give the codecs */
+    GstElement *parse_out; /* gives parsed H.264; its caps give the codecs */
     GstElement *appsink;
-    GstElement *loop_seek;        /* takes the looping segment seeks (file://), or NULL */
-    atomic_bool loop_started;     /* the first segment seek was asked for (bus threads) */
+    GstElement *loop_seek;    /* takes the looping segment seeks (file://), or NULL */
+    atomic_bool loop_started; /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
-    void *stream;                 /* posted with every event */
+    void *stream; /* posted with every event */
     uint64_t generation;
-    vg_fmp4_assembler fmp4;       /* (streaming) */
+    vg_fmp4_assembler fmp4; /* (streaming) */
 } vg_pipeline;
 
 /* Builds the pipeline for a source; NULL with err set (naming the reason).

@@ -10,8 +10,8 @@
 
 typedef struct option_spec {
     const char *name;
-    json_type type;          /* JSON_INTEGER, JSON_STRING, JSON_TRUE (boolean) */
-    json_int_t min, max;     /* for integers */
+    json_type type;      /* JSON_INTEGER, JSON_STRING, JSON_TRUE (boolean) */
+    json_int_t min, max; /* for integers */
 } option_spec;
 
 static int check_options(const option_spec *specs, const json_t *options, char *err,
@@ -25,7 +25,8 @@ static int check_options(const option_spec *specs, const json_t *options, char *
     json_t *val;
     json_object_foreach((json_t *)options, key, val) {
         const option_spec *s = specs;
-        while (s->name && strcmp(s->name, key)) s++;
+        while (s->name && strcmp(s->name, key))
+            s++;
         if (!s->name) {
             snprintf(err, errlen, "options.%s: unknown option for this source", key);
             return -1;
@@ -63,8 +64,7 @@ static GstElement *make(GstPipeline *p, const char *factory, const char *name, c
                         size_t errlen) {
     GstElement *e = gst_element_factory_make(factory, name);
     if (!e) {
-        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)",
-                 factory);
+        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
         return NULL;
     }
     if (!gst_bin_add(GST_BIN(p), e)) {
@@ -94,7 +94,8 @@ static void link_dynamic_pad(GstPad *pad, GstElement *target, const char *prefix
     if (!gst_pad_is_linked(sink)) {
         GstCaps *caps = gst_pad_get_current_caps(pad);
         if (!caps) caps = gst_pad_query_caps(pad, NULL);
-        const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+        const GstStructure *st =
+            caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
         const char *name = st ? gst_structure_get_name(st) : "";
         bool wanted = g_str_has_prefix(name, prefix);
         if (wanted && !strcmp(prefix, "application/x-rtp")) {
@@ -122,8 +123,8 @@ static const option_spec test_options[] = {
     {NULL, 0, 0, 0},
 };
 
-static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
-                              char *err, size_t errlen) {
+static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
+                              GstElement **loop_seek, char *err, size_t errlen) {
     (void)uri;
     *loop_seek = NULL;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
@@ -138,14 +139,14 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, 
 
     gst_util_set_object_arg(G_OBJECT(src), "pattern", opt_str(o, "pattern", "smpte"));
     g_object_set(src, "is-live", TRUE, "horizontal-speed", 4, NULL);
-    GstCaps *c = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420",
-                                     "width", G_TYPE_INT, w, "height", G_TYPE_INT, h,
-                                     "framerate", GST_TYPE_FRACTION, fps, 1, NULL);
+    GstCaps *c =
+        gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width", G_TYPE_INT, w,
+                            "height", G_TYPE_INT, h, "framerate", GST_TYPE_FRACTION, fps, 1, NULL);
     g_object_set(caps, "caps", c, NULL);
     gst_caps_unref(c);
     /* The wall clock at capture, for judging latency by eye. */
-    g_object_set(clock, "time-format", "%H:%M:%S", "font-desc", "Sans Bold 28",
-                 "shaded-background", TRUE, NULL);
+    g_object_set(clock, "time-format", "%H:%M:%S", "font-desc", "Sans Bold 28", "shaded-background",
+                 TRUE, NULL);
     gst_util_set_object_arg(G_OBJECT(clock), "halignment", "left");
     gst_util_set_object_arg(G_OBJECT(clock), "valignment", "top");
     g_object_set(time, "font-desc", "Sans 20", "shaded-background", TRUE, NULL);
@@ -154,8 +155,8 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o, 
     gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
     /* superfast: deblocking and CABAC for a clean picture at ~1.4x ultrafast's CPU. */
     gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "superfast");
-    g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000),
-                 "key-int-max", (guint)opt_int(o, "keyframe_interval", fps), NULL);
+    g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000), "key-int-max",
+                 (guint)opt_int(o, "keyframe_interval", fps), NULL);
 
     GstElement *chain[] = {src, caps, clock, time, enc, parse};
     return link_chain(chain, 6, err, errlen) ? NULL : parse;
@@ -186,8 +187,8 @@ static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
     link_dynamic_pad(pad, GST_ELEMENT(parse), "video/x-h264");
 }
 
-static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
-                              char *err, size_t errlen) {
+static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
+                              GstElement **loop_seek, char *err, size_t errlen) {
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
     *loop_seek = NULL;
     GstElement *src = make(p, "filesrc", "src", err, errlen);
@@ -242,8 +243,8 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
     return media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
 }
 
-static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o, GstElement **loop_seek,
-                              char *err, size_t errlen) {
+static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
+                              GstElement **loop_seek, char *err, size_t errlen) {
     *loop_seek = NULL;
     GstElement *src = make(p, "rtspsrc", "src", err, errlen);
     GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
@@ -263,17 +264,18 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o, 
 /* ---- the table ---------------------------------------------------------- */
 
 typedef struct source_kind {
-    const char *scheme;   /* with "://" */
+    const char *scheme; /* with "://" */
     const option_spec *options;
     int (*validate)(const char *uri, const json_t *options, char *err, size_t errlen);
-    GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options, GstElement **loop_seek,
-                         char *err, size_t errlen);
+    GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options,
+                         GstElement **loop_seek, char *err, size_t errlen);
 } source_kind;
 
 static int validate_test(const char *uri, const json_t *o, char *err, size_t errlen) {
     (void)o;
     if (strcmp(uri, "test://")) {
-        snprintf(err, errlen, "source: the test source is just \"test://\"; set it up with options");
+        snprintf(err, errlen,
+                 "source: the test source is just \"test://\"; set it up with options");
         return -1;
     }
     return 0;
@@ -299,7 +301,10 @@ static const source_kind *kind_of(const char *uri) {
 int vg_source_validate(const char *uri, const json_t *options, char *err, size_t errlen) {
     const source_kind *k = kind_of(uri);
     if (!k) {
-        snprintf(err, errlen, "source: unsupported source '%.64s' (expected test://, file://PATH.mp4 or rtsp://...)", uri);
+        snprintf(
+            err, errlen,
+            "source: unsupported source '%.64s' (expected test://, file://PATH.mp4 or rtsp://...)",
+            uri);
         return -1;
     }
     if (check_options(k->options, options, err, errlen)) return -1;

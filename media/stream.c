@@ -10,7 +10,7 @@
 #include "server/log.h"
 
 #define BACKOFF_FIRST_US 1000000LL
-#define BACKOFF_MAX_US 30000000LL
+#define BACKOFF_MAX_US   30000000LL
 #define START_TIMEOUT_US 20000000LL
 
 const char *vg_stream_state_name(vg_stream_state st) {
@@ -24,9 +24,9 @@ const char *vg_stream_state_name(vg_stream_state st) {
     return "unknown";
 }
 
-vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
-                         uint32_t channel, const vg_stream_limits *limits,
-                         const vg_stream_hooks *hooks, vg_inbox *inbox, vg_reaper *reaper) {
+vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, uint32_t channel,
+                         const vg_stream_limits *limits, const vg_stream_hooks *hooks,
+                         vg_inbox *inbox, vg_reaper *reaper) {
     vg_stream *s = calloc(1, sizeof(*s));
     if (!s) return NULL;
     char redacted[512];
@@ -57,14 +57,17 @@ static void set_text(char **field, const char *value) {
 static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
     if (s->state == st && !reason) return;
     s->state = st;
-    vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO, "stream %s: %s%s%s", s->id,
-           vg_stream_state_name(st), reason ? ": " : "", reason ? reason : "");
+    vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO,
+           "stream %s: %s%s%s", s->id, vg_stream_state_name(st), reason ? ": " : "",
+           reason ? reason : "");
     if (s->hooks && s->hooks->state_changed) s->hooks->state_changed(s, reason);
 }
 
 static void drop_pipeline(vg_stream *s) {
-    if (s->reaper) vg_reaper_push(s->reaper, s->pipeline);
-    else vg_pipeline_free(s->pipeline);
+    if (s->reaper)
+        vg_reaper_push(s->reaper, s->pipeline);
+    else
+        vg_pipeline_free(s->pipeline);
     s->pipeline = NULL;
     /* Frames of the old pipeline cannot continue a new one's decoding. */
     vg_gop_cache_clear(&s->gop);
@@ -79,7 +82,8 @@ static void fail(vg_stream *s, const char *reason, int64_t now_us) {
     s->attempt++;
     s->restarts++;
     int64_t delay = BACKOFF_FIRST_US;
-    for (uint32_t i = 1; i < s->attempt && delay < BACKOFF_MAX_US; i++) delay *= 2;
+    for (uint32_t i = 1; i < s->attempt && delay < BACKOFF_MAX_US; i++)
+        delay *= 2;
     if (delay > BACKOFF_MAX_US) delay = BACKOFF_MAX_US;
     s->retry_at_us = now_us + delay;
     set_state(s, VG_STREAM_RETRYING, reason);
@@ -109,7 +113,8 @@ void vg_stream_stop(vg_stream *s) {
 void vg_stream_free(vg_stream *s) {
     if (!s) return;
     drop_pipeline(s);
-    while (s->viewers) vg_fanout_detach(s->viewers);
+    while (s->viewers)
+        vg_fanout_detach(s->viewers);
     vg_frame_unref(s->init);
     vg_gop_cache_free(&s->gop);
     json_decref(s->options);
@@ -140,9 +145,7 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     if (ev->generation != s->generation || !s->pipeline) return; /* from a torn-down pipeline */
     switch (ev->type) {
-    case VG_EVENT_CODECS:
-        set_text(&s->codecs, ev->text);
-        break;
+    case VG_EVENT_CODECS: set_text(&s->codecs, ev->text); break;
     case VG_EVENT_FRAME:
         s->last_frame_us = now_us;
         if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);
@@ -152,12 +155,8 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
         }
         vg_fanout_publish(s, ev->frame, now_us);
         break;
-    case VG_EVENT_ERROR:
-        fail(s, ev->text ? ev->text : "pipeline error", now_us);
-        break;
-    case VG_EVENT_EOS:
-        fail(s, "the source ended", now_us);
-        break;
+    case VG_EVENT_ERROR: fail(s, ev->text ? ev->text : "pipeline error", now_us); break;
+    case VG_EVENT_EOS: fail(s, "the source ended", now_us); break;
     }
 }
 
@@ -177,14 +176,11 @@ void vg_stream_tick(vg_stream *s, int64_t now_us) {
 
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     bool fresh = s->state == VG_STREAM_LIVE && now_us - s->last_frame_us < 2000000;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:f, s:I, s:I, s:o}",
-                     "id", s->id,
-                     "source", s->source_public,
-                     "state", vg_stream_state_name(s->state),
-                     "codecs", s->codecs ? json_string(s->codecs) : json_null(),
-                     "viewers", (json_int_t)s->viewer_count,
-                     "fps", fresh ? (double)((int)(s->fps * 10 + 0.5)) / 10.0 : 0.0,
-                     "bitrate_bps", (json_int_t)(fresh ? s->bitrate_bps : 0),
-                     "restarts", (json_int_t)s->restarts,
+    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:f, s:I, s:I, s:o}", "id", s->id, "source",
+                     s->source_public, "state", vg_stream_state_name(s->state), "codecs",
+                     s->codecs ? json_string(s->codecs) : json_null(), "viewers",
+                     (json_int_t)s->viewer_count, "fps",
+                     fresh ? (double)((int)(s->fps * 10 + 0.5)) / 10.0 : 0.0, "bitrate_bps",
+                     (json_int_t)(fresh ? s->bitrate_bps : 0), "restarts", (json_int_t)s->restarts,
                      "last_error", s->last_error ? json_string(s->last_error) : json_null());
 }

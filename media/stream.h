@@ -45,11 +45,11 @@ typedef struct vg_stream_hooks {
 } vg_stream_hooks;
 
 typedef struct vg_stream_limits {
-    uint32_t queue_frames;        /* per-viewer queue; the GOP cache holds one less */
-    uint32_t slow_skips;          /* overflows within slow_window_us that close a viewer */
+    uint32_t queue_frames; /* per-viewer queue; the GOP cache holds one less */
+    uint32_t slow_skips;   /* overflows within slow_window_us that close a viewer */
     int64_t slow_window_us;
     size_t max_frame_bytes;
-    int64_t stall_timeout_us;     /* live with no frame this long: restart */
+    int64_t stall_timeout_us; /* live with no frame this long: restart */
 } vg_stream_limits;
 
 /* One subscription: a viewer of one stream. Owned by its session (`owner`);
@@ -67,30 +67,30 @@ struct vg_viewer {
 struct vg_stream {
     /* configuration: immutable after vg_stream_new() */
     char *id;
-    char *source;                 /* may hold credentials: never shown */
-    char *source_public;          /* redacted, for the API */
-    json_t *options;              /* owned reference */
+    char *source;        /* may hold credentials: never shown */
+    char *source_public; /* redacted, for the API */
+    json_t *options;     /* owned reference */
     uint32_t channel;
     vg_stream_limits limits;
     const vg_stream_hooks *hooks;
     vg_inbox *inbox;
-    vg_reaper *reaper;            /* tears old pipelines down; NULL: inline */
+    vg_reaper *reaper; /* tears old pipelines down; NULL: inline */
 
     /* state: lws thread */
     vg_stream_state state;
-    char *codecs;                 /* NULL until first live */
+    char *codecs; /* NULL until first live */
     char *last_error;
     vg_pipeline *pipeline;
     uint64_t generation;
-    vg_frame *init;               /* latest init segment */
-    vg_frame *resync;             /* "after skip" copy of the newest keyframe, made on demand */
-    vg_frame *resync_of;          /* the keyframe `resync` copies (not a reference) */
+    vg_frame *init;      /* latest init segment */
+    vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
+    vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
     vg_gop_cache gop;
     vg_viewer *viewers;
     uint32_t viewer_count;
     uint32_t restarts;
-    uint32_t attempt;             /* consecutive failed starts, for backoff */
-    int64_t retry_at_us;          /* when RETRYING: time of the next start */
+    uint32_t attempt;    /* consecutive failed starts, for backoff */
+    int64_t retry_at_us; /* when RETRYING: time of the next start */
     int64_t last_frame_us;
 
     /* ingest statistics over one-second windows */
@@ -105,9 +105,9 @@ struct vg_stream {
 /* Creates a stopped stream. Copies id and source; takes its own reference to
  * options. `reaper` may be NULL (pipelines are then freed inline, waiting).
  * NULL on OOM. */
-vg_stream *vg_stream_new(const char *id, const char *source, json_t *options,
-                         uint32_t channel, const vg_stream_limits *limits,
-                         const vg_stream_hooks *hooks, vg_inbox *inbox, vg_reaper *reaper);
+vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, uint32_t channel,
+                         const vg_stream_limits *limits, const vg_stream_hooks *hooks,
+                         vg_inbox *inbox, vg_reaper *reaper);
 /* Stops the pipeline, detaches every viewer (their owners must already have
  * let go of them or do so after) and frees the stream. */
 void vg_stream_free(vg_stream *s);

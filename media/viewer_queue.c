@@ -4,8 +4,7 @@
 
 #include <stdlib.h>
 
-int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips,
-                         int64_t window_us) {
+int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, int64_t window_us) {
     *q = (vg_viewer_queue){0};
     if (cap < 2) cap = 2;
     q->ring = calloc(cap, sizeof(*q->ring));
@@ -37,7 +36,8 @@ vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q) {
 
 void vg_viewer_queue_free(vg_viewer_queue *q) {
     vg_frame *f;
-    while ((f = vg_viewer_queue_pop(q))) vg_frame_unref(f);
+    while ((f = vg_viewer_queue_pop(q)))
+        vg_frame_unref(f);
     free(q->ring);
     q->ring = NULL;
 }
@@ -78,8 +78,8 @@ bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f) {
            (q->skipping || q->count == q->cap);
 }
 
-vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f,
-                                    vg_frame *resync, int64_t now_us) {
+vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
+                                    int64_t now_us) {
     vg_push_result overflow = VG_PUSH_QUEUED;
 
     if (q->count == q->cap) {

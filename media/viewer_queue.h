@@ -20,27 +20,26 @@
 typedef struct vg_viewer_queue {
     vg_frame **ring;
     uint32_t cap, head, count;
-    bool skipping;          /* overflowed: dropping until the next keyframe */
-    bool need_key;          /* fresh start: the first media frame must be a keyframe */
+    bool skipping; /* overflowed: dropping until the next keyframe */
+    bool need_key; /* fresh start: the first media frame must be a keyframe */
     uint32_t max_skips;
     int64_t window_us;
     int64_t window_start_us;
     uint32_t skips_in_window;
     /* counters for stats */
-    uint64_t frames_dropped;  /* frames this viewer did not get */
-    uint64_t skips;           /* overflow events */
+    uint64_t frames_dropped; /* frames this viewer did not get */
+    uint64_t skips;          /* overflow events */
 } vg_viewer_queue;
 
 typedef enum vg_push_result {
-    VG_PUSH_QUEUED,      /* the frame (or its resync variant) was queued */
-    VG_PUSH_DROPPED,     /* dropped: waiting for a keyframe */
-    VG_PUSH_SKIPPED,     /* the queue overflowed; the viewer now skips to a keyframe */
-    VG_PUSH_TOO_SLOW,    /* it overflowed too often: close this viewer */
+    VG_PUSH_QUEUED,   /* the frame (or its resync variant) was queued */
+    VG_PUSH_DROPPED,  /* dropped: waiting for a keyframe */
+    VG_PUSH_SKIPPED,  /* the queue overflowed; the viewer now skips to a keyframe */
+    VG_PUSH_TOO_SLOW, /* it overflowed too often: close this viewer */
 } vg_push_result;
 
 /* 0 on success, -1 on OOM. cap >= 2. */
-int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips,
-                         int64_t window_us);
+int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, int64_t window_us);
 /* Drops every queued reference and frees the ring. */
 void vg_viewer_queue_free(vg_viewer_queue *q);
 
@@ -50,12 +49,14 @@ bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f);
 
 /* Offers a frame. The queue takes its own reference to whatever it keeps (f or
  * resync); the caller keeps its references. */
-vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f,
-                                    vg_frame *resync, int64_t now_us);
+vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
+                                    int64_t now_us);
 
 /* Takes the oldest frame out; the caller now owns that reference. NULL if empty. */
 vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q);
 
-static inline bool vg_viewer_queue_empty(const vg_viewer_queue *q) { return q->count == 0; }
+static inline bool vg_viewer_queue_empty(const vg_viewer_queue *q) {
+    return q->count == 0;
+}
 
 #endif

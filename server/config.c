@@ -42,8 +42,8 @@ int vg_config_default(vg_config *c) {
     c->nstreams = 1;
     c->streams[0].id = strdup("demo");
     c->streams[0].source = strdup("test://");
-    c->streams[0].options = json_pack("{s:i, s:i, s:i, s:i}", "width", 1280, "height", 720,
-                                      "fps", 30, "bitrate_kbps", 2000);
+    c->streams[0].options = json_pack("{s:i, s:i, s:i, s:i}", "width", 1280, "height", 720, "fps",
+                                      30, "bitrate_kbps", 2000);
     return c->streams[0].id && c->streams[0].source && c->streams[0].options ? 0 : -1;
 }
 
@@ -58,7 +58,8 @@ typedef struct server_field {
     uint32_t min, max;
 } server_field;
 
-#define FIELD(n, k, member, lo, hi) {n, k, offsetof(vg_config, member), lo, hi}
+#define FIELD(n, k, member, lo, hi)                                                                \
+    { n, k, offsetof(vg_config, member), lo, hi }
 static const server_field server_fields[] = {
     FIELD("port", F_PORT, port, 0, 65535),
     FIELD("bind", F_STRING_OR_NULL, bind, 0, 0),
@@ -83,7 +84,8 @@ static int load_server(vg_config *c, json_t *obj, char *err, size_t errlen) {
     json_t *v;
     json_object_foreach(obj, key, v) {
         const server_field *f = server_fields;
-        while (f->name && strcmp(f->name, key)) f++;
+        while (f->name && strcmp(f->name, key))
+            f++;
         if (!f->name) {
             snprintf(err, errlen, "server.%s: unknown setting", key);
             return -1;
@@ -94,12 +96,14 @@ static int load_server(vg_config *c, json_t *obj, char *err, size_t errlen) {
         case F_UINT:
             if (!json_is_integer(v) || json_integer_value(v) < f->min ||
                 json_integer_value(v) > f->max) {
-                snprintf(err, errlen, "server.%s: must be an integer from %u to %u", key,
-                         f->min, f->max);
+                snprintf(err, errlen, "server.%s: must be an integer from %u to %u", key, f->min,
+                         f->max);
                 return -1;
             }
-            if (f->kind == F_PORT) *(int *)dst = (int)json_integer_value(v);
-            else *(uint32_t *)dst = (uint32_t)json_integer_value(v);
+            if (f->kind == F_PORT)
+                *(int *)dst = (int)json_integer_value(v);
+            else
+                *(uint32_t *)dst = (uint32_t)json_integer_value(v);
             break;
         case F_STRING_OR_NULL:
             if (json_is_null(v)) {
@@ -153,7 +157,8 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
     json_t *v;
     json_object_foreach(obj, key, v) {
         if (strcmp(key, "id") && strcmp(key, "source") && strcmp(key, "options")) {
-            snprintf(err, errlen, "%s.%s: unknown field (expected id, source, options)", where, key);
+            snprintf(err, errlen, "%s.%s: unknown field (expected id, source, options)", where,
+                     key);
             return -1;
         }
     }
@@ -165,7 +170,8 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
         return -1;
     }
     if (!json_is_string(id) || !valid_id(json_string_value(id))) {
-        snprintf(err, errlen, "%s.id: must be 1-64 characters of letters, digits, '-', '_' or '.'", where);
+        snprintf(err, errlen, "%s.id: must be 1-64 characters of letters, digits, '-', '_' or '.'",
+                 where);
         return -1;
     }
     for (size_t j = 0; j < i; j++) {

@@ -21,12 +21,12 @@
 typedef struct vg_stream_config {
     char *id;
     char *source;
-    json_t *options;              /* owned reference, may be NULL */
+    json_t *options; /* owned reference, may be NULL */
 } vg_stream_config;
 
 typedef struct vg_config {
     int port;
-    char *bind;                   /* NULL: all interfaces */
+    char *bind; /* NULL: all interfaces */
     char *web_root;
     int log_level;
     uint32_t max_text_bytes;

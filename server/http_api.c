@@ -15,28 +15,27 @@
 
 /* Per-transaction data of the HTTP protocol. */
 typedef struct vg_http_session {
-    char *body;            /* response waiting for HTTP_WRITEABLE */
+    char *body; /* response waiting for HTTP_WRITEABLE */
     size_t len;
 } vg_http_session;
 
-size_t vg_http_session_size(void) { return sizeof(vg_http_session); }
+size_t vg_http_session_size(void) {
+    return sizeof(vg_http_session);
+}
 
 static json_t *api_health(vg_server *srv) {
     int64_t now = vg_server_now_us();
     pthread_mutex_lock(&srv->inbox.lock);
     uint64_t inbox_dropped = srv->inbox.dropped;
     pthread_mutex_unlock(&srv->inbox.lock);
-    return json_pack("{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok",
-                     "version", VIGIL_VERSION,
-                     "uptime_s", (json_int_t)((now - srv->started_us) / 1000000),
-                     "streams", (json_int_t)srv->nstreams,
-                     "connections", (json_int_t)srv->session_count,
-                     "counters",
-                     "connections_total", (json_int_t)srv->connections_total,
-                     "errors_sent", (json_int_t)srv->errors_total,
-                     "text_too_large", (json_int_t)srv->too_large_total,
-                     "slow_viewers_closed", (json_int_t)srv->slow_closed_total,
-                     "inbox_frames_dropped", (json_int_t)inbox_dropped);
+    return json_pack(
+        "{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok", "version",
+        VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
+        (json_int_t)srv->nstreams, "connections", (json_int_t)srv->session_count, "counters",
+        "connections_total", (json_int_t)srv->connections_total, "errors_sent",
+        (json_int_t)srv->errors_total, "text_too_large", (json_int_t)srv->too_large_total,
+        "slow_viewers_closed", (json_int_t)srv->slow_closed_total, "inbox_frames_dropped",
+        (json_int_t)inbox_dropped);
 }
 
 static json_t *api_streams(vg_server *srv) {
@@ -50,7 +49,7 @@ static json_t *api_streams(vg_server *srv) {
 /* Queues a JSON response (takes responsibility over body); -1 to close. */
 static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                      *end = hdr + sizeof(hdr) - 1;
+                                       *end = hdr + sizeof(hdr) - 1;
     free(hs->body);
     hs->body = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(body);
@@ -85,8 +84,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
         /* A WebSocket upgrade without the vigil.v1 subprotocol lands here. */
         return -1;
-    case LWS_CALLBACK_HTTP:
-        return handle_api(wsi, hs);
+    case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!hs || !hs->body) break;
         unsigned char *buf = malloc(LWS_PRE + hs->len);
@@ -106,8 +104,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             hs->body = NULL;
         }
         break;
-    default:
-        break;
+    default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);
 }

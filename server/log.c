@@ -9,8 +9,12 @@
 static vg_log_level current = VG_LOG_INFO;
 static const char *names[] = {"error", "warn", "info", "debug"};
 
-void vg_log_set_level(vg_log_level level) { current = level; }
-vg_log_level vg_log_get_level(void) { return current; }
+void vg_log_set_level(vg_log_level level) {
+    current = level;
+}
+vg_log_level vg_log_get_level(void) {
+    return current;
+}
 
 int vg_log_level_parse(const char *name) {
     for (int i = 0; i < 4; i++)

@@ -23,28 +23,25 @@ static void on_signal(int sig) {
 }
 
 static void usage(FILE *out) {
-    fprintf(out,
-            "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
-            "  --config FILE      JSON configuration (default: built-in demo stream)\n"
-            "  --port N           listening port (default 8080)\n"
-            "  --web-root DIR     dashboard files (default ./web)\n"
-            "  --log-level LEVEL  error, warn, info or debug (default info)\n");
+    fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
+                 "  --config FILE      JSON configuration (default: built-in demo stream)\n"
+                 "  --port N           listening port (default 8080)\n"
+                 "  --web-root DIR     dashboard files (default ./web)\n"
+                 "  --log-level LEVEL  error, warn, info or debug (default info)\n");
 }
 
 static void lws_log_to_ours(int level, const char *line) {
     size_t n = strlen(line);
-    while (n && line[n - 1] == '\n') n--;
+    while (n && line[n - 1] == '\n')
+        n--;
     vg_log(level == LLL_ERR ? VG_LOG_ERROR : VG_LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},
-        {"port", required_argument, NULL, 'p'},
-        {"web-root", required_argument, NULL, 'w'},
-        {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},   {"port", required_argument, NULL, 'p'},
+        {"web-root", required_argument, NULL, 'w'}, {"log-level", required_argument, NULL, 'l'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *web_root = NULL, *level = NULL;
     long port = -1;
@@ -77,8 +74,7 @@ int main(int argc, char **argv) {
     char err[512];
     if (config_path ? vg_config_load_file(&config, config_path, err, sizeof(err))
                     : vg_config_default(&config)) {
-        fprintf(stderr, "vigil: invalid configuration: %s\n",
-                config_path ? err : "out of memory");
+        fprintf(stderr, "vigil: invalid configuration: %s\n", config_path ? err : "out of memory");
         return 2;
     }
     if (port >= 0) config.port = (int)port;

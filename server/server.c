@@ -8,7 +8,7 @@
 
 #include "server/log.h"
 
-#define TICK_US 250000
+#define TICK_US           250000
 #define SHUTDOWN_GRACE_US 2000000
 
 int64_t vg_server_now_us(void) {
@@ -38,10 +38,10 @@ static void hook_viewer_too_slow(vg_viewer *v) {
 
 static void hook_state_changed(vg_stream *st, const char *reason) {
     for (vg_viewer *v = st->viewers; v; v = v->next) {
-        json_t *ev = json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "stream.state",
-                               "stream", st->id, "channel", (json_int_t)v->channel,
-                               "state", vg_stream_state_name(st->state),
-                               "codecs", st->codecs ? json_string(st->codecs) : json_null());
+        json_t *ev =
+            json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "stream.state", "stream", st->id,
+                      "channel", (json_int_t)v->channel, "state", vg_stream_state_name(st->state),
+                      "codecs", st->codecs ? json_string(st->codecs) : json_null());
         if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
         if (ev) vg_session_send_json(v->owner, ev);
     }
@@ -76,7 +76,8 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
     int64_t now = vg_server_now_us();
     if (!srv->stopping)
-        for (size_t i = 0; i < srv->nstreams; i++) vg_stream_tick(srv->streams[i], now);
+        for (size_t i = 0; i < srv->nstreams; i++)
+            vg_stream_tick(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
 }
 
@@ -102,27 +103,31 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         const vg_stream_config *sc = &config->streams[i];
         /* Channel = position + 1: the same for every viewer of the stream, so
          * one frame header serves them all. */
-        srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1),
-                                        &limits, &stream_hooks, &srv->inbox, &srv->reaper);
+        srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1), &limits,
+                                        &stream_hooks, &srv->inbox, &srv->reaper);
         if (!srv->streams[i]) return -1;
         srv->nstreams++;
     }
 
     /* protocols[0] also takes WebSocket upgrades that name no subprotocol:
      * vg_http_callback refuses those. */
-    srv->protocols[0] = (struct lws_protocols){
-        .name = "http", .callback = vg_http_callback,
-        .per_session_data_size = vg_http_session_size()};
-    srv->protocols[1] = (struct lws_protocols){
-        .name = VIGIL_PROTOCOL, .callback = vg_ws_callback,
-        .per_session_data_size = sizeof(vg_session), .rx_buffer_size = 4096};
-    srv->mount_api = (struct lws_http_mount){
-        .mountpoint = "/api", .mountpoint_len = 4,
-        .origin = "http", .origin_protocol = LWSMPRO_CALLBACK};
-    srv->mount_files = (struct lws_http_mount){
-        .mountpoint = "/", .mountpoint_len = 1,
-        .origin = config->web_root, .def = "index.html",
-        .origin_protocol = LWSMPRO_FILE, .mount_next = &srv->mount_api};
+    srv->protocols[0] = (struct lws_protocols){.name = "http",
+                                               .callback = vg_http_callback,
+                                               .per_session_data_size = vg_http_session_size()};
+    srv->protocols[1] = (struct lws_protocols){.name = VIGIL_PROTOCOL,
+                                               .callback = vg_ws_callback,
+                                               .per_session_data_size = sizeof(vg_session),
+                                               .rx_buffer_size = 4096};
+    srv->mount_api = (struct lws_http_mount){.mountpoint = "/api",
+                                             .mountpoint_len = 4,
+                                             .origin = "http",
+                                             .origin_protocol = LWSMPRO_CALLBACK};
+    srv->mount_files = (struct lws_http_mount){.mountpoint = "/",
+                                               .mountpoint_len = 1,
+                                               .origin = config->web_root,
+                                               .def = "index.html",
+                                               .origin_protocol = LWSMPRO_FILE,
+                                               .mount_next = &srv->mount_api};
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -134,7 +139,7 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
     info.vhost_name = "vigil";
     info.server_string = "vigil/" VIGIL_VERSION;
-    info.ka_time = 30;            /* TCP keepalive finds dead peers */
+    info.ka_time = 30; /* TCP keepalive finds dead peers */
     info.ka_probes = 3;
     info.ka_interval = 5;
     info.timeout_secs = 10;
@@ -155,18 +160,19 @@ static void begin_shutdown(vg_server *srv) {
     srv->stopping = true;
     srv->stop_deadline_us = vg_server_now_us() + SHUTDOWN_GRACE_US;
     vg_log(VG_LOG_INFO, "shutting down: closing %u connection(s)", srv->session_count);
-    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_stop(srv->streams[i]);
+    for (size_t i = 0; i < srv->nstreams; i++)
+        vg_stream_stop(srv->streams[i]);
     for (vg_session *s = srv->sessions; s; s = s->next)
         vg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 }
 
 int vg_server_run(vg_server *srv) {
     int64_t now = vg_server_now_us();
-    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_start(srv->streams[i], now);
+    for (size_t i = 0; i < srv->nstreams; i++)
+        vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
     vg_log(VG_LOG_INFO, "vigil %s serving http://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
-           srv->config->bind ? srv->config->bind : "localhost", srv->config->port,
-           srv->nstreams);
+           srv->config->bind ? srv->config->bind : "localhost", srv->config->port, srv->nstreams);
 
     for (;;) {
         if (srv->stop_requested && !srv->stopping) begin_shutdown(srv);
@@ -179,14 +185,16 @@ int vg_server_run(vg_server *srv) {
 }
 
 void vg_server_destroy(vg_server *srv) {
-    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_stop(srv->streams[i]);
+    for (size_t i = 0; i < srv->nstreams; i++)
+        vg_stream_stop(srv->streams[i]);
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
-        lws_context_destroy(srv->context);  /* closes what is left: sessions let go of viewers */
+        lws_context_destroy(srv->context); /* closes what is left: sessions let go of viewers */
         srv->context = NULL;
     }
-    for (size_t i = 0; i < srv->nstreams; i++) vg_stream_free(srv->streams[i]);
+    for (size_t i = 0; i < srv->nstreams; i++)
+        vg_stream_free(srv->streams[i]);
     free(srv->streams);
     srv->streams = NULL;
     vg_inbox_destroy(&srv->inbox);

@@ -18,17 +18,17 @@
 #include "server/config.h"
 #include "server/session.h"
 
-#define VIGIL_VERSION "0.1.0"
+#define VIGIL_VERSION  "0.1.0"
 #define VIGIL_PROTOCOL "vigil.v1"
 
 struct vg_server {
-    const vg_config *config;          /* read-only, owned by the caller */
+    const vg_config *config; /* read-only, owned by the caller */
     struct lws_context *context;
-    vg_inbox inbox;                   /* GStreamer threads -> lws thread (own lock) */
-    vg_reaper reaper;                 /* lws thread -> teardown thread (own lock) */
+    vg_inbox inbox;   /* GStreamer threads -> lws thread (own lock) */
+    vg_reaper reaper; /* lws thread -> teardown thread (own lock) */
     vg_stream **streams;
     size_t nstreams;
-    vg_session *sessions;             /* lws thread */
+    vg_session *sessions; /* lws thread */
     uint32_t session_count;
     lws_sorted_usec_list_t tick;
     struct lws_protocols protocols[3];

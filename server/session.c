@@ -24,7 +24,8 @@ static void free_viewer(vg_viewer *v) {
 }
 
 void vg_session_destroy(vg_session *s) {
-    for (uint32_t i = 0; i < s->nsubs; i++) free_viewer(s->subs[i]);
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        free_viewer(s->subs[i]);
     free(s->subs);
     s->subs = NULL;
     s->nsubs = 0;
@@ -82,8 +83,10 @@ int vg_session_send_json(vg_session *s, json_t *msg) {
     m->len = len;
     memcpy(m->buf + LWS_PRE, text, len);
     free(text);
-    if (s->out_tail) s->out_tail->next = m;
-    else s->out_head = m;
+    if (s->out_tail)
+        s->out_tail->next = m;
+    else
+        s->out_head = m;
     s->out_tail = m;
     s->out_count++;
     s->out_bytes += len;
@@ -139,7 +142,8 @@ int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
     }
     if (s->rx_len + len > s->rx_cap) {
         size_t cap = s->rx_cap ? s->rx_cap : 1024;
-        while (cap < s->rx_len + len) cap *= 2;
+        while (cap < s->rx_len + len)
+            cap *= 2;
         if (cap > max_text_bytes) cap = max_text_bytes;
         char *nrx = realloc(s->rx, cap);
         if (!nrx) return -1;

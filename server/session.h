@@ -29,13 +29,13 @@ typedef struct vg_outmsg {
     unsigned char buf[];
 } vg_outmsg;
 
-#define VG_SESSION_MAX_OUT_MSGS 256
+#define VG_SESSION_MAX_OUT_MSGS  256
 #define VG_SESSION_MAX_OUT_BYTES (1024 * 1024)
 
 struct vg_session {
     struct lws *wsi;
     vg_server *server;
-    vg_session *prev, *next;          /* the server's session list */
+    vg_session *prev, *next; /* the server's session list */
     /* outgoing text */
     vg_outmsg *out_head, *out_tail;
     uint32_t out_count;
@@ -47,7 +47,7 @@ struct vg_session {
     /* subscriptions */
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
-    uint32_t rr;                      /* round-robin cursor over subs */
+    uint32_t rr; /* round-robin cursor over subs */
     /* counters */
     uint64_t messages_in, errors;
     /* closing: a close frame with this code goes out at the next writable */

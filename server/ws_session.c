@@ -49,8 +49,10 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_CLOSED:
         srv = server_of(wsi);
         if (!s->server) return 0; /* never established */
-        if (s->prev) s->prev->next = s->next;
-        else srv->sessions = s->next;
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            srv->sessions = s->next;
         if (s->next) s->next->prev = s->prev;
         srv->session_count--;
         vg_session_destroy(s);
@@ -80,15 +82,13 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         return 0;
     }
 
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-        return vg_session_on_writable(s);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return vg_session_on_writable(s);
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* A GStreamer thread (or the signal handler) woke us. */
         vg_server_drain_inbox(server_of(wsi));
         return 0;
 
-    default:
-        return 0;
+    default: return 0;
     }
 }

@@ -9,8 +9,8 @@
 #include "signaling/signaling.h"
 
 typedef enum field_type {
-    FIELD_STRING,       /* non-empty string, at most 256 bytes */
-    FIELD_CHANNEL,      /* integer from 1 to 2^32-1 */
+    FIELD_STRING,  /* non-empty string, at most 256 bytes */
+    FIELD_CHANNEL, /* integer from 1 to 2^32-1 */
 } field_type;
 
 typedef struct field_spec {
@@ -28,7 +28,8 @@ typedef struct request_spec {
 static const request_spec requests[] = {
     {"hello", vg_handle_hello, {{"token", FIELD_STRING, false}}},
     {"list", vg_handle_list, {{0}}},
-    {"subscribe", vg_handle_subscribe,
+    {"subscribe",
+     vg_handle_subscribe,
      {{"stream", FIELD_STRING, true}, {"mode", FIELD_STRING, false}}},
     {"unsubscribe", vg_handle_unsubscribe, {{"channel", FIELD_CHANNEL, true}}},
     {"stats", vg_handle_stats, {{0}}},
@@ -72,15 +73,15 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
     case FIELD_STRING:
         if (json_is_string(v) && json_string_length(v) > 0 && json_string_length(v) <= 256)
             return true;
-        vg_signaling_error(s, id, "bad_field", f->name,
-                           "field '%s' must be a non-empty string", f->name);
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be a non-empty string",
+                           f->name);
         return false;
     case FIELD_CHANNEL:
         if (json_is_integer(v) && json_integer_value(v) >= 1 &&
             json_integer_value(v) <= (json_int_t)UINT32_MAX)
             return true;
-        vg_signaling_error(s, id, "bad_field", f->name,
-                           "field '%s' must be a positive integer", f->name);
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be a positive integer",
+                           f->name);
         return false;
     }
     return false;

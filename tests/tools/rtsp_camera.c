@@ -34,32 +34,27 @@ struct options {
     int fps;
 };
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: rtsp_camera --port N [--path /cam] [--width W --height H --fps F]\n"
-            "  --port N    TCP port to listen on, 127.0.0.1 only (0 = any free port)\n"
-            "  --path P    mount point, starting with '/' (default /cam)\n"
-            "  --width W   frame width (default 640)\n"
-            "  --height H  frame height (default 360)\n"
-            "  --fps F     frames per second, also the keyframe interval (default 30)\n");
+static void usage(FILE *out) {
+    fprintf(out, "usage: rtsp_camera --port N [--path /cam] [--width W --height H --fps F]\n"
+                 "  --port N    TCP port to listen on, 127.0.0.1 only (0 = any free port)\n"
+                 "  --path P    mount point, starting with '/' (default /cam)\n"
+                 "  --width W   frame width (default 640)\n"
+                 "  --height H  frame height (default 360)\n"
+                 "  --fps F     frames per second, also the keyframe interval (default 30)\n");
 }
 
 /* Parses a whole-string decimal integer in [min, max]; false otherwise. */
-static gboolean parse_int(const char *s, int min, int max, int *out)
-{
+static gboolean parse_int(const char *s, int min, int max, int *out) {
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
-        return FALSE;
+    if (errno != 0 || end == s || *end != '\0' || v < min || v > max) return FALSE;
     *out = (int)v;
     return TRUE;
 }
 
 /* Fills *o from argv; prints the reason and returns FALSE on any error. */
-static gboolean parse_args(int argc, char **argv, struct options *o)
-{
+static gboolean parse_args(int argc, char **argv, struct options *o) {
     gboolean have_port = FALSE;
 
     o->port = 0;
@@ -117,9 +112,8 @@ static gboolean parse_args(int argc, char **argv, struct options *o)
 /* Checks up front that every element of the launch line exists, so a missing
  * plugin fails here with its name instead of on the first client's DESCRIBE,
  * which a test would only see as a vague RTSP error. */
-static gboolean check_elements(void)
-{
-    static const char *const names[] = { "videotestsrc", "capsfilter", "x264enc", "rtph264pay" };
+static gboolean check_elements(void) {
+    static const char *const names[] = {"videotestsrc", "capsfilter", "x264enc", "rtph264pay"};
     for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
         GstElementFactory *f = gst_element_factory_find(names[i]);
         if (f == NULL) {
@@ -134,23 +128,20 @@ static gboolean check_elements(void)
 /* Used to drop every connected client on shutdown, so each gets its socket
  * closed now rather than whenever the process image goes away. */
 static GstRTSPFilterResult remove_client(GstRTSPServer *server, GstRTSPClient *client,
-                                         gpointer user_data)
-{
+                                         gpointer user_data) {
     (void)server;
     (void)client;
     (void)user_data;
     return GST_RTSP_FILTER_REMOVE;
 }
 
-static gboolean on_quit_signal(gpointer user_data)
-{
+static gboolean on_quit_signal(gpointer user_data) {
     g_main_loop_quit((GMainLoop *)user_data);
     return G_SOURCE_REMOVE;
 }
 
 /* Builds the server and its one mount. Returns NULL after printing why. */
-static GstRTSPServer *make_server(const struct options *o)
-{
+static GstRTSPServer *make_server(const struct options *o) {
     GstRTSPServer *server = gst_rtsp_server_new();
     if (server == NULL) {
         fprintf(stderr, "rtsp_camera: gst_rtsp_server_new failed\n");
@@ -170,12 +161,11 @@ static GstRTSPServer *make_server(const struct options *o)
     }
     /* key-int-max = fps: one keyframe a second, so a (re)connecting relay gets
      * a decodable frame quickly. The caps pin size and rate. */
-    gchar *launch = g_strdup_printf(
-        "( videotestsrc is-live=true pattern=ball "
-        "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
-        "! x264enc tune=zerolatency key-int-max=%d "
-        "! rtph264pay name=pay0 pt=96 )",
-        o->width, o->height, o->fps, o->fps);
+    gchar *launch = g_strdup_printf("( videotestsrc is-live=true pattern=ball "
+                                    "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
+                                    "! x264enc tune=zerolatency key-int-max=%d "
+                                    "! rtph264pay name=pay0 pt=96 )",
+                                    o->width, o->height, o->fps, o->fps);
     gst_rtsp_media_factory_set_launch(factory, launch);
     g_free(launch);
     gst_rtsp_media_factory_set_shared(factory, TRUE);
@@ -193,8 +183,7 @@ static GstRTSPServer *make_server(const struct options *o)
     return server;
 }
 
-int main(int argc, char **argv)
-{
+int main(int argc, char **argv) {
     struct options opt;
 
     gst_init(&argc, &argv);
@@ -202,8 +191,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 1;
     }
-    if (!check_elements())
-        return 1;
+    if (!check_elements()) return 1;
 
     GMainLoop *loop = g_main_loop_new(NULL, FALSE);
     if (loop == NULL) {
@@ -237,10 +225,8 @@ int main(int argc, char **argv)
 
     /* Whichever signal fired has removed its own source; drop the other. */
     GSource *s;
-    if ((s = g_main_context_find_source_by_id(NULL, sig_term)) != NULL)
-        g_source_destroy(s);
-    if ((s = g_main_context_find_source_by_id(NULL, sig_int)) != NULL)
-        g_source_destroy(s);
+    if ((s = g_main_context_find_source_by_id(NULL, sig_term)) != NULL) g_source_destroy(s);
+    if ((s = g_main_context_find_source_by_id(NULL, sig_int)) != NULL) g_source_destroy(s);
     g_source_remove(server_source);
     GList *left = gst_rtsp_server_client_filter(server, remove_client, NULL);
     g_list_free_full(left, g_object_unref);

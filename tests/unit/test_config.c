@@ -43,12 +43,15 @@ END_TEST
 
 START_TEST(valid_config_loads_every_field) {
     vg_config c;
-    ck_assert_int_eq(load("{\"server\":{\"port\":9000,\"bind\":\"127.0.0.1\",\"web_root\":\"/srv/web\","
-                          "\"log_level\":\"debug\",\"max_text_bytes\":1024,\"max_subscriptions\":4,"
-                          "\"viewer_queue_frames\":64,\"slow_viewer_skips\":5,\"slow_viewer_window_s\":20},"
-                          "\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":15}},"
-                          "{\"id\":\"door-1\",\"source\":\"rtsp://u:p@cam/x\",\"options\":{\"latency_ms\":100}}]}",
-                          &c), 0);
+    ck_assert_int_eq(
+        load("{\"server\":{\"port\":9000,\"bind\":\"127.0.0.1\",\"web_root\":\"/srv/web\","
+             "\"log_level\":\"debug\",\"max_text_bytes\":1024,\"max_subscriptions\":4,"
+             "\"viewer_queue_frames\":64,\"slow_viewer_skips\":5,\"slow_viewer_window_s\":20},"
+             "\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":15}},"
+             "{\"id\":\"door-1\",\"source\":\"rtsp://u:p@cam/"
+             "x\",\"options\":{\"latency_ms\":100}}]}",
+             &c),
+        0);
     ck_assert_int_eq(c.port, 9000);
     ck_assert_str_eq(c.bind, "127.0.0.1");
     ck_assert_str_eq(c.web_root, "/srv/web");
@@ -72,27 +75,50 @@ START_TEST(invalid_configs_name_the_field) {
     assert_rejected("{\"streams\":{}}", "streams");
     assert_rejected("{\"streams\":[1]}", "streams[0]");
     assert_rejected("{\"streams\":[{\"source\":\"test://\"}]}", "streams[0].id");
-    assert_rejected("{\"streams\":[{\"id\":\"has space\",\"source\":\"test://\"}]}", "streams[0].id");
+    assert_rejected("{\"streams\":[{\"id\":\"has space\",\"source\":\"test://\"}]}",
+                    "streams[0].id");
     assert_rejected("{\"streams\":[{\"id\":7,\"source\":\"test://\"}]}", "streams[0].id");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\"},{\"id\":\"a\",\"source\":\"test://\"}]}",
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://"
+                    "\"},{\"id\":\"a\",\"source\":\"test://\"}]}",
                     "streams[1].id: duplicate");
     assert_rejected("{\"streams\":[{\"id\":\"a\"}]}", "streams[0].source: missing");
     assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":5}]}", "streams[0].source");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"http://x\"}]}", "streams[0].source: unsupported");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"file:///no/such.mp4\"}]}", "streams[0].source: cannot read");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"http://x\"}]}",
+                    "streams[0].source: unsupported");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"file:///no/such.mp4\"}]}",
+                    "streams[0].source: cannot read");
     assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtsp://\"}]}", "streams[0].source");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":0}}]}", "streams[0].options.fps");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fsp\":30}}]}", "streams[0].options.fsp: unknown");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":[]}]}", "streams[0].options");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtsp://cam\",\"options\":{\"transport\":\"sctp\"}}]}", "options.transport");
-    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"colour\":1}]}", "streams[0].colour");
-    assert_rejected("{\"server\":[],\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server");
-    assert_rejected("{\"server\":{\"port\":70000},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.port");
-    assert_rejected("{\"server\":{\"port\":\"80\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.port");
-    assert_rejected("{\"server\":{\"log_level\":\"loud\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.log_level");
-    assert_rejected("{\"server\":{\"prot\":1},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.prot: unknown");
-    assert_rejected("{\"server\":{\"web_root\":\"\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.web_root");
-    assert_rejected("{\"server\":{\"viewer_queue_frames\":2},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", "server.viewer_queue_frames");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":0}}]}",
+                    "streams[0].options.fps");
+    assert_rejected(
+        "{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fsp\":30}}]}",
+        "streams[0].options.fsp: unknown");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":[]}]}",
+                    "streams[0].options");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtsp://"
+                    "cam\",\"options\":{\"transport\":\"sctp\"}}]}",
+                    "options.transport");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"colour\":1}]}",
+                    "streams[0].colour");
+    assert_rejected("{\"server\":[],\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "server");
+    assert_rejected(
+        "{\"server\":{\"port\":70000},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+        "server.port");
+    assert_rejected(
+        "{\"server\":{\"port\":\"80\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+        "server.port");
+    assert_rejected(
+        "{\"server\":{\"log_level\":\"loud\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+        "server.log_level");
+    assert_rejected("{\"server\":{\"prot\":1},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "server.prot: unknown");
+    assert_rejected(
+        "{\"server\":{\"web_root\":\"\"},\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+        "server.web_root");
+    assert_rejected("{\"server\":{\"viewer_queue_frames\":2},\"streams\":[{\"id\":\"a\",\"source\":"
+                    "\"test://\"}]}",
+                    "server.viewer_queue_frames");
 }
 END_TEST
 

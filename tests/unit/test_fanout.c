@@ -8,15 +8,27 @@
 static int ready_calls, too_slow_calls, state_calls;
 static vg_viewer *too_slow_viewer;
 
-static void on_ready(vg_viewer *v) { (void)v; ready_calls++; }
-static void on_too_slow(vg_viewer *v) { too_slow_calls++; too_slow_viewer = v; }
-static void on_state(vg_stream *s, const char *reason) { (void)s; (void)reason; state_calls++; }
+static void on_ready(vg_viewer *v) {
+    (void)v;
+    ready_calls++;
+}
+static void on_too_slow(vg_viewer *v) {
+    too_slow_calls++;
+    too_slow_viewer = v;
+}
+static void on_state(vg_stream *s, const char *reason) {
+    (void)s;
+    (void)reason;
+    state_calls++;
+}
 
 static const vg_stream_hooks hooks = {on_ready, on_too_slow, on_state};
 
 static vg_stream *make_stream(uint32_t queue_frames) {
-    vg_stream_limits lim = {.queue_frames = queue_frames, .slow_skips = 3,
-                            .slow_window_us = 10000000, .max_frame_bytes = 1 << 20,
+    vg_stream_limits lim = {.queue_frames = queue_frames,
+                            .slow_skips = 3,
+                            .slow_window_us = 10000000,
+                            .max_frame_bytes = 1 << 20,
                             .stall_timeout_us = 5000000};
     ready_calls = too_slow_calls = state_calls = 0;
     too_slow_viewer = NULL;
@@ -31,7 +43,8 @@ static void publish(vg_stream *s, uint8_t kind, bool key, int64_t now) {
 
 static void drain(vg_viewer *v) {
     vg_frame *f;
-    while ((f = vg_viewer_queue_pop(&v->queue))) vg_frame_unref(f);
+    while ((f = vg_viewer_queue_pop(&v->queue)))
+        vg_frame_unref(f);
 }
 
 START_TEST(every_viewer_gets_the_same_frame_memory) {
@@ -58,12 +71,12 @@ START_TEST(new_viewer_starts_at_latest_keyframe_at_once) {
     publish(s, VG_FRAME_INIT, false, 0);
     publish(s, VG_FRAME_MEDIA, true, 1);
     publish(s, VG_FRAME_MEDIA, false, 2);
-    publish(s, VG_FRAME_MEDIA, true, 3);   /* newest keyframe */
+    publish(s, VG_FRAME_MEDIA, true, 3); /* newest keyframe */
     publish(s, VG_FRAME_MEDIA, false, 4);
     publish(s, VG_FRAME_MEDIA, false, 5);
     vg_viewer v = {0};
     vg_fanout_attach(s, &v, NULL, 6);
-    ck_assert_uint_eq(v.queue.count, 4);  /* init + key(3) + 4 + 5 */
+    ck_assert_uint_eq(v.queue.count, 4); /* init + key(3) + 4 + 5 */
     vg_frame *f = vg_viewer_queue_pop(&v.queue);
     ck_assert_uint_eq(f->kind, VG_FRAME_INIT);
     vg_frame_unref(f);
@@ -94,9 +107,9 @@ START_TEST(stalled_viewer_does_not_disturb_a_reading_one) {
             vg_frame_unref(f);
         }
     }
-    ck_assert_uint_eq(fast_got, 150);          /* every frame, none skipped */
+    ck_assert_uint_eq(fast_got, 150); /* every frame, none skipped */
     ck_assert_uint_eq(fast.queue.skips, 0);
-    ck_assert_uint_ge(stalled.queue.skips, 3);  /* the stalled one overflowed... */
+    ck_assert_uint_ge(stalled.queue.skips, 3); /* the stalled one overflowed... */
     ck_assert_int_eq(too_slow_calls, 1);       /* ...and was reported once */
     ck_assert_ptr_eq(too_slow_viewer, &stalled);
     ck_assert(stalled.too_slow);
@@ -111,7 +124,8 @@ START_TEST(gop_longer_than_cache_is_not_cached) {
     vg_stream *s = make_stream(8); /* GOP cache holds 7 */
     publish(s, VG_FRAME_INIT, false, 0);
     publish(s, VG_FRAME_MEDIA, true, 1);
-    for (int i = 0; i < 10; i++) publish(s, VG_FRAME_MEDIA, false, 2 + i);
+    for (int i = 0; i < 10; i++)
+        publish(s, VG_FRAME_MEDIA, false, 2 + i);
     ck_assert_uint_eq(s->gop.count, 0);
     vg_viewer v = {0};
     vg_fanout_attach(s, &v, NULL, 20);

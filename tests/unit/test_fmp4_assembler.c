@@ -14,18 +14,24 @@ static int nout;
 
 static void collect(void *ctx, vg_frame *f) {
     (void)ctx;
-    if (nout < MAX_OUT) out[nout++] = f;
-    else vg_frame_unref(f);
+    if (nout < MAX_OUT)
+        out[nout++] = f;
+    else
+        vg_frame_unref(f);
 }
 
 static void reset_out(void) {
-    for (int i = 0; i < nout; i++) vg_frame_unref(out[i]);
+    for (int i = 0; i < nout; i++)
+        vg_frame_unref(out[i]);
     nout = 0;
 }
 
 static size_t box(uint8_t *p, const char *type, size_t payload, uint8_t fill) {
     size_t n = 8 + payload;
-    p[0] = (uint8_t)(n >> 24); p[1] = (uint8_t)(n >> 16); p[2] = (uint8_t)(n >> 8); p[3] = (uint8_t)n;
+    p[0] = (uint8_t)(n >> 24);
+    p[1] = (uint8_t)(n >> 16);
+    p[2] = (uint8_t)(n >> 8);
+    p[3] = (uint8_t)n;
     memcpy(p + 4, type, 4);
     memset(p + 8, fill, payload);
     return n;
@@ -79,8 +85,9 @@ START_TEST(box_aligned_buffers_as_mp4mux_pushes_them) {
     make_stream();
     vg_fmp4_assembler a;
     vg_fmp4_assembler_init(&a, 9, 1 << 20, collect, NULL);
-    size_t cuts[] = {0, 16, off_moof1, off_sample1 - 8, off_sample1, off_moof2, off_sample2 - 8,
-                     off_sample2, total};
+    size_t cuts[] = {0,           16,        off_moof1,       off_sample1 - 8,
+                     off_sample1, off_moof2, off_sample2 - 8, off_sample2,
+                     total};
     for (size_t i = 0; i + 1 < sizeof(cuts) / sizeof(cuts[0]); i++)
         ck_assert_int_eq(feed(&a, cuts[i], cuts[i + 1], true, false), 0);
     assert_two_fragments();
@@ -97,7 +104,8 @@ START_TEST(any_split_gives_the_same_messages) {
         for (size_t o = 0; o < total; o += chunk) {
             size_t end = o + chunk < total ? o + chunk : total;
             /* keep the sample flag right: never straddle into a sample here */
-            ck_assert_int_eq(vg_fmp4_assembler_push(&a, stream_buf + o, end - o, false, false, 77), 0);
+            ck_assert_int_eq(vg_fmp4_assembler_push(&a, stream_buf + o, end - o, false, false, 77),
+                             0);
         }
         ck_assert_int_eq(nout, 3);
         ck_assert_mem_eq(vg_frame_payload(out[1]), stream_buf + off_moof1, off_moof2 - off_moof1);
@@ -111,7 +119,7 @@ END_TEST
 START_TEST(garbage_is_rejected_not_crashing) {
     vg_fmp4_assembler a;
     vg_fmp4_assembler_init(&a, 1, 4096, collect, NULL);
-    uint8_t bad_size[8] = {0, 0, 0, 3, 'm', 'o', 'o', 'f'};  /* smaller than its header */
+    uint8_t bad_size[8] = {0, 0, 0, 3, 'm', 'o', 'o', 'f'}; /* smaller than its header */
     ck_assert_int_eq(vg_fmp4_assembler_push(&a, bad_size, 8, false, false, 0), -1);
     uint8_t huge[8] = {0x7f, 0xff, 0xff, 0xff, 'm', 'd', 'a', 't'}; /* over max_frame_bytes */
     ck_assert_int_eq(vg_fmp4_assembler_push(&a, huge, 8, false, false, 0), -1);
@@ -144,7 +152,8 @@ START_TEST(real_mp4mux_gives_init_then_one_fragment_per_frame) {
     GstElement *p = gst_parse_launch(
         "videotestsrc num-buffers=20 ! video/x-raw,width=160,height=120,framerate=30/1 ! "
         "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! h264parse ! "
-        "mp4mux fragment-duration=1 streamable=true ! appsink name=sink sync=false", &err);
+        "mp4mux fragment-duration=1 streamable=true ! appsink name=sink sync=false",
+        &err);
     ck_assert_msg(p != NULL, "pipeline: %s", err ? err->message : "?");
     vg_fmp4_assembler a;
     vg_fmp4_assembler_init(&a, 1, 1 << 20, collect, NULL);
@@ -155,8 +164,8 @@ START_TEST(real_mp4mux_gives_init_then_one_fragment_per_frame) {
     gst_object_unref(sink);
     gst_element_set_state(p, GST_STATE_PLAYING);
     GstBus *bus = gst_element_get_bus(p);
-    GstMessage *msg = gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND,
-                                                 GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    GstMessage *msg =
+        gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
     ck_assert_ptr_nonnull(msg);
     ck_assert_int_eq(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
     gst_message_unref(msg);
@@ -177,7 +186,7 @@ START_TEST(real_mp4mux_gives_init_then_one_fragment_per_frame) {
         keys += vg_frame_is_keyframe(out[i]);
     }
     ck_assert(vg_frame_is_keyframe(out[1]));
-    ck_assert_int_eq(keys, 2);  /* frames 0 and 10: the flag follows the sample */
+    ck_assert_int_eq(keys, 2); /* frames 0 and 10: the flag follows the sample */
     reset_out();
     vg_fmp4_assembler_reset(&a);
     gst_deinit();

@@ -5,12 +5,13 @@
 #include "media/frame.h"
 
 START_TEST(header_is_big_endian_and_complete) {
-    vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, VG_FRAME_KEYFRAME, 0x01020304u,
-                               0x1122334455667788LL, 3);
+    vg_frame *f =
+        vg_frame_new(VG_FRAME_MEDIA, VG_FRAME_KEYFRAME, 0x01020304u, 0x1122334455667788LL, 3);
     ck_assert_ptr_nonnull(f);
     memcpy(vg_frame_payload(f), "abc", 3);
     const uint8_t *w = vg_frame_wire(f);
-    const uint8_t want[16] = {1, 2, 1, 0, 1, 2, 3, 4, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
+    const uint8_t want[16] = {1,    2,    1,    0,    1,    2,    3,    4,
+                              0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88};
     ck_assert_mem_eq(w, want, 16);
     ck_assert_mem_eq(w + 16, "abc", 3);
     ck_assert_uint_eq(vg_frame_wire_len(f), 19);

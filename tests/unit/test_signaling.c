@@ -24,9 +24,16 @@ void lws_set_timeout(struct lws *wsi, enum pending_timeout reason, int secs) {
     (void)secs;
 }
 
-static void hook_ready(vg_viewer *v) { (void)v; }
-static void hook_slow(vg_viewer *v) { (void)v; }
-static void hook_state(vg_stream *s, const char *r) { (void)s; (void)r; }
+static void hook_ready(vg_viewer *v) {
+    (void)v;
+}
+static void hook_slow(vg_viewer *v) {
+    (void)v;
+}
+static void hook_state(vg_stream *s, const char *r) {
+    (void)s;
+    (void)r;
+}
 static const vg_stream_hooks hooks = {hook_ready, hook_slow, hook_state};
 
 static vg_config config;
@@ -38,12 +45,16 @@ static void setup(void) {
     config.max_subscriptions = 2;
     memset(&srv, 0, sizeof(srv));
     srv.config = &config;
-    vg_stream_limits lim = {.queue_frames = 16, .slow_skips = 3, .slow_window_us = 10000000,
-                            .max_frame_bytes = 1 << 20, .stall_timeout_us = 5000000};
+    vg_stream_limits lim = {.queue_frames = 16,
+                            .slow_skips = 3,
+                            .slow_window_us = 10000000,
+                            .max_frame_bytes = 1 << 20,
+                            .stall_timeout_us = 5000000};
     srv.streams = calloc(3, sizeof(*srv.streams));
     const char *ids[] = {"demo", "door", "yard"};
     for (int i = 0; i < 3; i++)
-        srv.streams[i] = vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL, NULL);
+        srv.streams[i] =
+            vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL, NULL);
     srv.nstreams = 3;
     ck_assert_int_eq(vg_session_init(&sess, &srv, NULL, config.max_subscriptions), 0);
     writable_requests = 0;
@@ -51,7 +62,8 @@ static void setup(void) {
 
 static void teardown(void) {
     vg_session_destroy(&sess);
-    for (size_t i = 0; i < srv.nstreams; i++) vg_stream_free(srv.streams[i]);
+    for (size_t i = 0; i < srv.nstreams; i++)
+        vg_stream_free(srv.streams[i]);
     free(srv.streams);
     vg_config_free(&config);
 }
@@ -72,7 +84,9 @@ static json_t *roundtrip(const char *text) {
     return r;
 }
 
-static const char *str(json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
+static const char *str(json_t *o, const char *k) {
+    return json_string_value(json_object_get(o, k));
+}
 
 /* Asserts an error reply with this code (and field, if given). */
 static void expect_error(const char *text, const char *code, const char *field) {
@@ -150,14 +164,16 @@ START_TEST(bad_input_gets_error_codes_and_session_stays_usable) {
     expect_error("{\"type\":7}", "bad_message", "type");
     expect_error("{\"type\":\"launch_missiles\"}", "unknown_type", "type");
     expect_error("{\"type\":\"list\",\"id\":{}}", "bad_field", "id");
-    expect_error("{\"type\":\"list\",\"id\":\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
+    expect_error("{\"type\":\"list\",\"id\":"
+                 "\"0123456789012345678901234567890123456789012345678901234567890123456789\"}",
                  "bad_field", "id");
     expect_error("{\"type\":\"list\",\"type\":\"hello\"}", "bad_json", NULL); /* duplicate key */
     expect_error("{\"type\":\"subscribe\"}", "bad_field", "stream");
     expect_error("{\"type\":\"subscribe\",\"stream\":5}", "bad_field", "stream");
     expect_error("{\"type\":\"subscribe\",\"stream\":\"\"}", "bad_field", "stream");
     expect_error("{\"type\":\"subscribe\",\"stream\":\"nope\"}", "unknown_stream", "stream");
-    expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\",\"mode\":\"webrtc\"}", "unsupported_mode", "mode");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\",\"mode\":\"webrtc\"}",
+                 "unsupported_mode", "mode");
     expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\",\"mode\":1}", "bad_field", "mode");
     expect_error("{\"type\":\"unsubscribe\"}", "bad_field", "channel");
     expect_error("{\"type\":\"unsubscribe\",\"channel\":\"1\"}", "bad_field", "channel");
@@ -205,8 +221,8 @@ START_TEST(text_reassembly_is_bounded) {
         r = vg_session_on_text(&sess, chunk, sizeof(chunk), false, 65536);
         chunks++;
     }
-    ck_assert_int_eq(r, -1);          /* refused: the caller closes with 1009 */
-    ck_assert_int_eq(chunks, 66);     /* at the 66th kilobyte, not later */
+    ck_assert_int_eq(r, -1);      /* refused: the caller closes with 1009 */
+    ck_assert_int_eq(chunks, 66); /* at the 66th kilobyte, not later */
     ck_assert_uint_le(sess.rx_cap, 65536);
 }
 END_TEST
@@ -218,7 +234,7 @@ START_TEST(fragmented_text_is_reassembled_then_released) {
     ck_assert_int_eq(vg_session_on_text(&sess, msg + 5, 7, false, 65536), 0);
     ck_assert_ptr_null(sess.out_head); /* nothing handled yet */
     ck_assert_int_eq(vg_session_on_text(&sess, msg + 12, n - 12, true, 65536), 0);
-    ck_assert_ptr_null(sess.rx);       /* the buffer is given back */
+    ck_assert_ptr_null(sess.rx); /* the buffer is given back */
     vg_outmsg *m = sess.out_head;
     ck_assert_ptr_nonnull(m);
     ck_assert_ptr_nonnull(strstr((const char *)m->buf + LWS_PRE, "\"id\":\"frag\""));

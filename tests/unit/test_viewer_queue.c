@@ -39,7 +39,8 @@ START_TEST(full_queue_skips_to_next_keyframe_marked) {
     vg_viewer_queue q;
     vg_viewer_queue_init(&q, 4, 0, 10000000);
     push(&q, true, 0);
-    for (int i = 0; i < 3; i++) ck_assert_int_eq(push(&q, false, 0), VG_PUSH_QUEUED);
+    for (int i = 0; i < 3; i++)
+        ck_assert_int_eq(push(&q, false, 0), VG_PUSH_QUEUED);
     ck_assert_uint_eq(q.count, 4);
     /* Full: this delta overflows; everything queued goes, the viewer skips. */
     ck_assert_int_eq(push(&q, false, 0), VG_PUSH_SKIPPED);
@@ -105,7 +106,8 @@ START_TEST(skips_spread_over_time_are_tolerated) {
         push(&q, false, t);
         ck_assert_int_eq(push(&q, false, t), VG_PUSH_SKIPPED);
         vg_frame *f;
-        while ((f = vg_viewer_queue_pop(&q))) vg_frame_unref(f);
+        while ((f = vg_viewer_queue_pop(&q)))
+            vg_frame_unref(f);
     }
     ck_assert_uint_eq(q.skips, 6);
     vg_viewer_queue_free(&q);
