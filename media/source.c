@@ -271,14 +271,50 @@ typedef struct source_kind {
                          GstElement **loop_seek, char *err, size_t errlen);
 } source_kind;
 
+/* videotestsrc's pattern names (GStreamer 1.22): checked here, at config
+ * time, because the element only warns about an unknown one at run time. */
+static const char *const test_patterns[] = {
+    "smpte",
+    "snow",
+    "black",
+    "white",
+    "red",
+    "green",
+    "blue",
+    "checkers-1",
+    "checkers-2",
+    "checkers-4",
+    "checkers-8",
+    "circular",
+    "blink",
+    "smpte75",
+    "zone-plate",
+    "gamut",
+    "chroma-zone-plate",
+    "solid-color",
+    "ball",
+    "smpte100",
+    "bar",
+    "pinwheel",
+    "spokes",
+    "gradient",
+    "colors",
+    "smpte-rp-219",
+    NULL,
+};
+
 static int validate_test(const char *uri, const json_t *o, char *err, size_t errlen) {
-    (void)o;
     if (strcmp(uri, "test://")) {
         snprintf(err, errlen,
                  "source: the test source is just \"test://\"; set it up with options");
         return -1;
     }
-    return 0;
+    const char *pattern = opt_str(o, "pattern", "smpte");
+    for (const char *const *p = test_patterns; *p; p++)
+        if (!strcmp(*p, pattern)) return 0;
+    snprintf(err, errlen, "options.pattern: unknown pattern '%.32s' (e.g. smpte, ball, snow)",
+             pattern);
+    return -1;
 }
 
 static int validate_file_kind(const char *uri, const json_t *o, char *err, size_t errlen) {

@@ -100,6 +100,10 @@ START_TEST(invalid_configs_name_the_field) {
                     "options.transport");
     assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"colour\":1}]}",
                     "streams[0].colour");
+    assert_rejected(
+        "{\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"pattern\":\"plaid\"}}]}",
+        "streams[0].options.pattern");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"test://x\"}]}", "streams[0].source");
     assert_rejected("{\"server\":[],\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
                     "server");
     assert_rejected(
