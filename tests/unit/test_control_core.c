@@ -3,11 +3,11 @@
  * needs no change to the core): registration and API version, command life
  * through the handover queue, timeouts and cancel, stale/foreign/unknown
  * reports, malformed counting, history bound, events and queries. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "check_main.h"
 #include "control/control_internal.h"
 
 /* ---- the "loop" transport: remembers what it was asked to send -------- */
@@ -275,7 +275,7 @@ START_TEST(history_is_bounded_per_device) {
 }
 END_TEST
 
-int main(void) {
+static Suite *control_core_suite(void) {
     Suite *s = suite_create("control_core");
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, registration_checks_api_version_and_names);
@@ -285,9 +285,7 @@ int main(void) {
     tcase_add_test(tc, foreign_unknown_and_malformed_reports_are_counted);
     tcase_add_test(tc, history_is_bounded_per_device);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+VG_CHECK_MAIN(control_core_suite)

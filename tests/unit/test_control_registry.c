@@ -1,9 +1,9 @@
 /* test_control_registry.c -- device registry config errors name the device
  * and the field; transport settings are checked by the real plugins. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "control/control_internal.h"
 
 static const control_plugin *const plugins[] = {&control_plugin_mqtt, &control_plugin_coap};
@@ -100,15 +100,13 @@ START_TEST(config_errors_name_device_and_field) {
 }
 END_TEST
 
-int main(void) {
+static Suite *control_registry_suite(void) {
     Suite *s = suite_create("control_registry");
     TCase *tc = tcase_create("registry");
     tcase_add_test(tc, valid_devices_load);
     tcase_add_test(tc, config_errors_name_device_and_field);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+VG_CHECK_MAIN(control_registry_suite)

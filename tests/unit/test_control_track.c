@@ -1,10 +1,10 @@
 /* test_control_track.c -- command life transitions and the bounded
  * per-device history. */
-#include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "control/control_internal.h"
 
 START_TEST(statuses_only_move_forward) {
@@ -110,7 +110,7 @@ START_TEST(ids_are_checked) {
 }
 END_TEST
 
-int main(void) {
+static Suite *control_track_suite(void) {
     Suite *s = suite_create("control_track");
     TCase *tc = tcase_create("track");
     tcase_add_test(tc, statuses_only_move_forward);
@@ -119,9 +119,7 @@ int main(void) {
     tcase_add_test(tc, history_never_drops_commands_in_flight);
     tcase_add_test(tc, ids_are_checked);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+VG_CHECK_MAIN(control_track_suite)

@@ -1,9 +1,9 @@
 /* test_control_validate.c -- parameter schemas: every bad command is
  * refused with an error naming the command or the parameter. */
-#include <check.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_main.h"
 #include "control/control_internal.h"
 
 static json_t *commands(void) {
@@ -124,7 +124,7 @@ START_TEST(schemas_are_checked_at_load) {
 }
 END_TEST
 
-int main(void) {
+static Suite *control_validate_suite(void) {
     Suite *s = suite_create("control_validate");
     TCase *tc = tcase_create("validate");
     tcase_add_test(tc, good_commands_pass);
@@ -132,9 +132,7 @@ int main(void) {
     tcase_add_test(tc, options_are_checked);
     tcase_add_test(tc, schemas_are_checked_at_load);
     suite_add_tcase(s, tc);
-    SRunner *r = srunner_create(s);
-    srunner_run_all(r, CK_NORMAL);
-    int failed = srunner_ntests_failed(r);
-    srunner_free(r);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return s;
 }
+
+VG_CHECK_MAIN(control_validate_suite)
