@@ -3,9 +3,7 @@
 // independent observer of what was published.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import {
   Procs, LineProc, startBroker, startSim, startDriver, freeTcpPort, sleep, CAMERA_COMMANDS,
@@ -16,37 +14,18 @@ let port, broker, driver, sub;
 const sims = {};
 const PREFIX = 'vt';
 
-// The broker's persistence directory.  The restart test needs the broker to
-// keep the persistent sessions (the simulators' and mosquitto_sub's
-// subscriptions) across a restart.  mosquitto started as root (as here and
-// in CI) drops to the "mosquitto" user (or "nobody" if there is none)
-// before it saves anything, and "must have read/write access to the
-// persistence database" (mosquitto.conf(5), `user`): a 0700 root-owned
-// mkdtemp directory makes it fail to save ("Error saving in-memory
-// database ... Permission denied", logged only on stderr) and come back
-// with no sessions, so whether a subscriber sees a command published right
-// after the restart depends on which client happens to reconnect first (the
-// control driver, the simulators and mosquitto_sub all retry about 1 s after
-// the broker went away, within a millisecond of each other).
-function brokerDir() {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-mqtt-'));
-  if (process.getuid && process.getuid() === 0) {
-    for (const user of ['mosquitto', 'nobody']) {
-      try {
-        const id = (flag) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
-        chownSync(dir, id('-u'), id('-g'));
-        break;
-      } catch { /* no such user: try the next */ }
-    }
-  }
-  return dir;
-}
-
 const dev = (id, extra = {}) => ({ id, name: `Sim ${id}`, transport: 'mqtt', commands: CAMERA_COMMANDS, ...extra });
 
 before(async () => {
   port = await freeTcpPort();
-  broker = procs.add(await startBroker(port, brokerDir()));
+  // The restart test needs the broker to keep the persistent sessions (the
+  // simulators' and mosquitto_sub's subscriptions) across a restart; without
+  // them, whether a subscriber sees a command published right after the
+  // restart depends on which client happens to reconnect first (the control
+  // driver, the simulators and mosquitto_sub all retry about 1 s after the
+  // broker went away, within a millisecond of each other).  startBroker
+  // gives it a persistence directory it can write.
+  broker = procs.add(await startBroker(port));
   // A persistent subscriber (-c, fixed id, QoS 1): it must see each command
   // exactly once, also across the broker restart below.
   sub = procs.add(new LineProc('mosquitto_sub', ['-h', '127.0.0.1', '-p', String(port), '-c', '-i', `vt-sub-${port}`,
@@ -166,7 +145,7 @@ test("a device that vanishes shows offline through its last-will", async () => {
 test('broker killed and restarted: a QoS 1 command issued in the outage is delivered exactly once', async () => {
   const dir = broker.dir;
   await broker.kill('SIGTERM');
-  // Without the saved sessions the rest of this test is a race (see brokerDir).
+  // Without the saved sessions the rest of this test is a race (see before()).
   assert.ok(existsSync(path.join(dir, 'mosquitto.db')), `broker saved no sessions on exit: ${broker.text.slice(-500)}`);
   await driver.waitFor((l) => l.type === 'transport.state' && l.transport === 'mqtt' && !l.connected, 5000, 'broker lost');
 

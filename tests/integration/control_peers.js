@@ -3,8 +3,8 @@
 // libcoap's coap-server-openssl, mosquitto_sub, and the control driver
 // (build/vigil-control-driver, or its ASan build when VIGIL_SANITIZED=1),
 // each spawned by the test and killed when it ends.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -113,12 +113,48 @@ export class LineProc {
   }
 }
 
-// mosquitto on `port` with persistence in its own directory, so a restart
-// on the same port keeps persistent sessions (like a real deployment).
-export async function startBroker(port, dir) {
+// The user a mosquitto started by this process saves its database as, as
+// [uid, gid], or null when that is this process's own user.  mosquitto
+// started as root (as here and in CI) drops to the "mosquitto" user (or
+// "nobody" if there is none) before it saves anything, and "must have
+// read/write access to the persistence database" (mosquitto.conf(5),
+// `user`).
+let brokerOwner;
+function brokerUser() {
+  if (brokerOwner !== undefined) return brokerOwner;
+  brokerOwner = null;
+  if (process.getuid && process.getuid() === 0) {
+    for (const user of ['mosquitto', 'nobody']) {
+      try {
+        const id = (flag) => Number(execFileSync('id', [flag, user], { encoding: 'utf8' }).trim());
+        brokerOwner = [id('-u'), id('-g')];
+        break;
+      } catch { /* no such user: try the next */ }
+    }
+  }
+  return brokerOwner;
+}
+
+// A persistence directory the broker can write: a 0700 root-owned mkdtemp
+// directory makes it fail to save ("Error saving in-memory database ...
+// Permission denied", logged only on stderr) and come back after a restart
+// with no sessions.  `dir`: reuse that one (a restart), else a new one.
+export function brokerDir(dir) {
   dir = dir || mkdtempSync(path.join(tmpdir(), 'vigil-mqtt-'));
+  const owner = brokerUser();
+  if (owner) chownSync(dir, owner[0], owner[1]);
+  return dir;
+}
+
+// mosquitto on `port` with persistence in its own directory (made writable
+// for it by brokerDir), so a restart on the same port keeps persistent
+// sessions (like a real deployment).  `config`: the configuration text to
+// run instead of the default one; it must listen on 127.0.0.1:`port` and
+// should keep its persistence in `dir`.
+export async function startBroker(port, dir, config) {
+  dir = brokerDir(dir);
   const conf = path.join(dir, 'mosquitto.conf');
-  writeFileSync(conf, [
+  writeFileSync(conf, config ?? [
     `listener ${port} 127.0.0.1`,
     'allow_anonymous true',
     'persistence true',
