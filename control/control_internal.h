@@ -36,6 +36,13 @@ int control_command_validate(const json_t *commands, const char *name, const jso
 /* Checks per-command options: {"qos":0..2,"confirmable":bool,"timeout_ms":1..}. */
 int control_options_validate(const json_t *options, char *err, size_t errlen);
 
+/* ---- command_body.c: what a transport sends ---------------------------- */
+
+/* The command as the compact JSON text {"id","command","params"} every
+ * transport puts on the wire.  Returns a malloc'd string (free() it), or
+ * NULL when out of memory. */
+char *control_command_body(const control_send *cmd);
+
 /* ---- command_track.c: one command's life, per-device history ----------- */
 
 typedef struct control_command {

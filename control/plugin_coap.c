@@ -710,16 +710,12 @@ static int coap_send_cmd(void *state, const control_send *cmd, char *err, size_t
         snprintf(err, errlen, "device not configured for coap");
         return -1;
     }
-    json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id, "command", cmd->name,
-                             "params", cmd->params);
     job *j = calloc(1, sizeof *j);
-    if (!body || !j || !(j->payload = json_dumps(body, JSON_COMPACT))) {
-        json_decref(body);
+    if (!j || !(j->payload = control_command_body(cmd))) {
         free(j);
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    json_decref(body);
     control_strlcpy(j->id, cmd->command_id, sizeof j->id);
     j->dev = d;
     json_t *c = json_object_get(cmd->options, "confirmable");

@@ -105,6 +105,12 @@ static int mqtt_check_device(const json_t *device, char *err, size_t errlen) {
     return get_int(m, "qos", 1, 0, 2, &q, err, errlen);
 }
 
+static void held_free(held_msg *h) {
+    free(h->topic);
+    free(h->payload);
+    free(h);
+}
+
 /* ---- loop thread callbacks --------------------------------------------- */
 
 static void publish_locked(mqtt_plugin *p, const char *id, const char *device, const char *topic,
@@ -164,9 +170,7 @@ static void on_connect(struct mosquitto *m, void *obj, int rc) {
     while (h) {
         held_msg *next = h->next;
         publish_locked(p, h->id, h->device, h->topic, h->payload, h->qos);
-        free(h->topic);
-        free(h->payload);
-        free(h);
+        held_free(h);
         h = next;
     }
     pthread_mutex_unlock(&p->lock);
@@ -396,10 +400,7 @@ static int mqtt_send(void *state, const control_send *cmd, char *err, size_t err
     q = json_object_get(cmd->options, "qos");
     if (q) qos = (int)json_integer_value(q);
 
-    json_t *body = json_pack("{s:s, s:s, s:O}", "id", cmd->command_id, "command", cmd->name,
-                             "params", cmd->params);
-    char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
-    json_decref(body);
+    char *payload = control_command_body(cmd);
     size_t tl = strlen(p->prefix) + strlen(cmd->device_id) + 8;
     char *topic = malloc(tl);
     if (!payload || !topic) {
@@ -456,9 +457,7 @@ static void mqtt_cancel(void *state, const char *id) {
             *pp = h->next;
             if (p->held_tail == h) p->held_tail = prev;
             p->n_held--;
-            free(h->topic);
-            free(h->payload);
-            free(h);
+            held_free(h);
             break;
         }
         prev = h;
@@ -502,9 +501,7 @@ static void mqtt_shutdown(void *state) {
     held_msg *h = p->held;
     while (h) {
         held_msg *next = h->next;
-        free(h->topic);
-        free(h->payload);
-        free(h);
+        held_free(h);
         h = next;
     }
     free(p->infl);
