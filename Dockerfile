@@ -1,10 +1,11 @@
 # vigil container image.
 #
 # Two stages: a Debian 12 build stage with the -dev packages runs `make`; the
-# runtime stage carries only the shared libraries, the GStreamer plugins the
-# pipelines use, and curl for the health check. Same distribution in both
-# stages, so the binary links against exactly the library versions it was
-# built with.
+# runtime stage carries vigil and the device simulator vigil-devsim (run by
+# the compose file's devsim service), only the shared libraries, the
+# GStreamer plugins the pipelines use, and curl for the health check. Same
+# distribution in both stages, so the binaries link against exactly the
+# library versions they were built with.
 #
 #   docker-compose up --build        (see docker-compose.yml)
 #   docker build -t vigil . && docker run -p 8080:8080 vigil
@@ -26,7 +27,8 @@ RUN make -j"$(nproc)" all
 
 
 FROM debian:bookworm-slim
-# Runtime libraries of the -dev packages above, plus the plugins holding the
+# Runtime libraries of the -dev packages above (vigil-devsim needs libmosquitto1,
+# libcoap3, libjansson4 and libssl3 of them), plus the plugins holding the
 # elements media/source.c builds: videotestsrc, clockoverlay, timeoverlay,
 # appsink (base), rtspsrc, rtph264depay, qtdemux, mp4mux (good), h264parse
 # (bad), x264enc (ugly). A font so the test source's burnt-in clock renders.
@@ -46,6 +48,7 @@ RUN apt-get update \
 RUN useradd --system --create-home --home-dir /var/lib/vigil --shell /usr/sbin/nologin vigil
 
 COPY --from=build /src/build/vigil /usr/local/bin/vigil
+COPY --from=build /src/build/vigil-devsim /usr/local/bin/vigil-devsim
 COPY web/ /usr/share/vigil/web/
 # A default so a bare `docker run` works; docker-compose mounts its own.
 COPY config/vigil.json /etc/vigil/vigil.json
