@@ -64,12 +64,28 @@ static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, js
     return 0;
 }
 
+/* Every endpoint is GET-only for now. Anything else gets its 405 at once and
+ * the connection is closed, so a request body is never read or buffered. */
+static int refuse_method(struct lws *wsi) {
+    static const char body[] = "{\"error\":\"method_not_allowed\"}";
+    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
+                                      *end = buf + sizeof(buf) - 1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "application/json",
+                                    sizeof(body) - 1, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end))
+        return -1;
+    memcpy(p, body, sizeof(body) - 1);
+    p += sizeof(body) - 1;
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
+    return -1;
+}
+
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
     char uri[256];
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
-        return respond(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED,
-                       json_pack("{s:s}", "error", "method_not_allowed"));
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
     if (!strcmp(uri, "/api/health")) return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv));

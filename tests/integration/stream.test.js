@@ -60,6 +60,12 @@ describe('the demo stream over /ws', () => {
     const nf = await fetch(`${v.base}/api/nope`);
     assert.equal(nf.status, 404);
     assert.deepEqual(await nf.json(), { error: 'not_found' });
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const m = await fetch(`${v.base}/api/streams`, { method, body: method === 'DELETE' ? undefined : '{"x":1}' });
+      assert.equal(m.status, 405, method);
+      assert.deepEqual(await m.json(), { error: 'method_not_allowed' });
+    }
+    assert.equal((await fetch(`${v.base}/api/health`)).status, 200, 'still serving after refusals');
   });
 
   test('the dashboard files are served', async () => {
