@@ -29,16 +29,20 @@ void vg_inbox_destroy(vg_inbox *in) {
     pthread_mutex_destroy(&in->lock);
 }
 
-int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
-                  vg_frame *frame, char *text) {
+static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation, uint64_t seq,
+                vg_frame *frame, char *text) {
     vg_event *ev = malloc(sizeof(*ev));
     if (!ev) {
         vg_frame_unref(frame);
         free(text);
         return -1;
     }
-    *ev = (vg_event){
-        .type = type, .stream = stream, .generation = generation, .frame = frame, .text = text};
+    *ev = (vg_event){.type = type,
+                     .stream = stream,
+                     .generation = generation,
+                     .seq = seq,
+                     .frame = frame,
+                     .text = text};
 
     bool was_empty;
     pthread_mutex_lock(&in->lock);
@@ -63,6 +67,16 @@ int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t gener
      * it non-empty knows a wake-up is already on its way. */
     if (was_empty && in->wake) in->wake(in->wake_ctx);
     return 0;
+}
+
+int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
+                  vg_frame *frame, char *text) {
+    return post(in, type, stream, generation, 0, frame, text);
+}
+
+int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
+                        vg_frame *frame) {
+    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL);
 }
 
 vg_event *vg_inbox_take_all(vg_inbox *in) {

@@ -31,6 +31,7 @@ typedef struct vg_event {
     vg_event_type type;
     void *stream;        /* the vg_stream it concerns */
     uint64_t generation; /* which pipeline of that stream posted it */
+    uint64_t seq;        /* frames: 1, 2, 3 ... per pipeline, to see drops */
     vg_frame *frame;     /* owned by the event */
     char *text;          /* owned by the event (g_malloc'd or malloc'd: free()) */
 } vg_event;
@@ -52,6 +53,11 @@ void vg_inbox_destroy(vg_inbox *in);
  * the caller). Any thread. Returns 0, or -1 if the event was dropped. */
 int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
                   vg_frame *frame, char *text);
+
+/* Posts a frame numbered `seq` (1, 2, 3 ... per pipeline); the taker sees a
+ * gap when the inbox had to drop one. Same ownership as vg_inbox_post(). */
+int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
+                        vg_frame *frame);
 
 /* Takes every queued event, oldest first; the caller frees each with
  * vg_event_free(). lws service thread. */

@@ -29,7 +29,7 @@ static void on_frame(void *ctx, vg_frame *f) {
         if (caps) gst_caps_unref(caps);
         if (pad) gst_object_unref(pad);
     }
-    vg_inbox_post(p->inbox, VG_EVENT_FRAME, p->stream, p->generation, f, NULL);
+    vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->frames_posted, f);
 }
 
 /* (streaming) appsink callback: one mp4mux output buffer. */

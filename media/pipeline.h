@@ -32,6 +32,7 @@ typedef struct vg_pipeline {
     void *stream; /* posted with every event */
     uint64_t generation;
     vg_fmp4_assembler fmp4; /* (streaming) */
+    uint64_t frames_posted; /* (streaming) numbers the frames it posts, from 1 */
 } vg_pipeline;
 
 /* Builds the pipeline for a source; NULL with err set (naming the reason).

@@ -101,6 +101,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
         return;
     }
     s->last_frame_us = now_us; /* start of the start-up deadline */
+    s->next_seq = 1;
+    s->await_key = false;
     if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
     if (vg_pipeline_start(s->pipeline, err, sizeof(err))) fail(s, err, now_us);
 }
@@ -142,11 +144,32 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
     }
 }
 
+/* False for a frame that must not be published: one after a gap in the
+ * pipeline's numbering (the inbox dropped frames while this thread lagged)
+ * cannot be decoded until the next keyframe, for anyone. */
+static bool continues_decoding(vg_stream *s, const vg_event *ev) {
+    if (ev->seq != s->next_seq) {
+        if (ev->seq > s->next_seq) s->frames_lost += ev->seq - s->next_seq;
+        s->await_key = true;
+        vg_gop_cache_clear(&s->gop);
+    }
+    s->next_seq = ev->seq + 1;
+    if (s->await_key && ev->frame->kind == VG_FRAME_MEDIA) {
+        if (!vg_frame_is_keyframe(ev->frame)) {
+            s->frames_lost++;
+            return false;
+        }
+        s->await_key = false;
+    }
+    return true;
+}
+
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     if (ev->generation != s->generation || !s->pipeline) return; /* from a torn-down pipeline */
     switch (ev->type) {
     case VG_EVENT_CODECS: set_text(&s->codecs, ev->text); break;
     case VG_EVENT_FRAME:
+        if (!continues_decoding(s, ev)) break;
         s->last_frame_us = now_us;
         if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);
         if (s->state != VG_STREAM_LIVE) {
@@ -175,12 +198,19 @@ void vg_stream_tick(vg_stream *s, int64_t now_us) {
 }
 
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
+    /* Rates are only meaningful while frames keep coming. */
     bool fresh = s->state == VG_STREAM_LIVE && now_us - s->last_frame_us < 2000000;
-    return json_pack("{s:s, s:s, s:s, s:o, s:I, s:f, s:I, s:I, s:o}", "id", s->id, "source",
-                     s->source_public, "state", vg_stream_state_name(s->state), "codecs",
-                     s->codecs ? json_string(s->codecs) : json_null(), "viewers",
-                     (json_int_t)s->viewer_count, "fps",
-                     fresh ? (double)((int)(s->fps * 10 + 0.5)) / 10.0 : 0.0, "bitrate_bps",
-                     (json_int_t)(fresh ? s->bitrate_bps : 0), "restarts", (json_int_t)s->restarts,
-                     "last_error", s->last_error ? json_string(s->last_error) : json_null());
+    json_t *d = json_object();
+    if (!d) return NULL;
+    json_object_set_new(d, "id", json_string(s->id));
+    json_object_set_new(d, "source", json_string(s->source_public));
+    json_object_set_new(d, "state", json_string(vg_stream_state_name(s->state)));
+    json_object_set_new(d, "codecs", s->codecs ? json_string(s->codecs) : json_null());
+    json_object_set_new(d, "viewers", json_integer(s->viewer_count));
+    json_object_set_new(d, "fps", json_real(fresh ? (int)(s->fps * 10 + 0.5) / 10.0 : 0.0));
+    json_object_set_new(d, "bitrate_bps", json_integer(fresh ? (json_int_t)s->bitrate_bps : 0));
+    json_object_set_new(d, "restarts", json_integer(s->restarts));
+    json_object_set_new(d, "frames_lost", json_integer((json_int_t)s->frames_lost));
+    json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
+    return d;
 }

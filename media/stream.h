@@ -92,6 +92,9 @@ struct vg_stream {
     uint32_t attempt;    /* consecutive failed starts, for backoff */
     int64_t retry_at_us; /* when RETRYING: time of the next start */
     int64_t last_frame_us;
+    uint64_t next_seq;    /* the frame number expected from the pipeline */
+    bool await_key;       /* frames were lost: publish nothing until a keyframe */
+    uint64_t frames_lost; /* dropped in the hand-off, or waiting for a keyframe */
 
     /* ingest statistics over one-second windows */
     int64_t win_start_us;
