@@ -5,11 +5,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startVigil } from '../lib/vigil.js';
+import { startVigil, tempDir } from '../lib/vigil.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -18,7 +16,7 @@ const TILE = '.tile[data-stream="clip"]';
 
 // Two seconds of small H.264 in MP4, made with the GStreamer the server uses.
 function makeClip() {
-  const file = path.join(mkdtempSync(path.join(tmpdir(), 'vigil-clip-')), 'clip.mp4');
+  const file = path.join(tempDir('vigil-clip-'), 'clip.mp4');
   const r = spawnSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=60', 'pattern=ball', '!',
     'video/x-raw,format=I420,width=320,height=180,framerate=30/1', '!',
     'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', 'key-int-max=15', '!',

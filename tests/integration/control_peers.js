@@ -4,8 +4,8 @@
 // (build/vigil-control-driver, or its ASan build when VIGIL_SANITIZED=1),
 // each spawned by the test and killed when it ends.
 import { execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chownSync, existsSync, writeFileSync } from 'node:fs';
+import { tempDir } from '../lib/vigil.js';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import path from 'node:path';
@@ -140,7 +140,7 @@ function brokerUser() {
 // Permission denied", logged only on stderr) and come back after a restart
 // with no sessions.  `dir`: reuse that one (a restart), else a new one.
 export function brokerDir(dir) {
-  dir = dir || mkdtempSync(path.join(tmpdir(), 'vigil-mqtt-'));
+  dir = dir || tempDir('vigil-mqtt-');
   const owner = brokerUser();
   if (owner) chownSync(dir, owner[0], owner[1]);
   return dir;
@@ -186,7 +186,7 @@ export async function startSim(args) {
 
 // The test driver on a config object; resolves once it printed "ready".
 export async function startDriver(config) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-control-'));
+  const dir = tempDir('vigil-control-');
   const file = path.join(dir, 'config.json');
   writeFileSync(file, JSON.stringify(config, null, 2));
   const env = { ...process.env };

@@ -3,12 +3,11 @@
 // against the release build and again against the ASan+UBSan build.
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import WebSocket from 'ws';
-import { startVigil, waitStreamState, Client, sleep, VIGIL_BIN } from '../lib/vigil.js';
+import { startVigil, waitStreamState, Client, sleep, tempDir, VIGIL_BIN } from '../lib/vigil.js';
 
 // Sanitizers slow everything down; timing bounds scale with this.
 const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
@@ -264,7 +263,7 @@ test('SIGTERM closes viewers with 1001 and exits 0', async () => {
 });
 
 test('an invalid config stops start-up with a message naming the field', () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-cfg-'));
+  const dir = tempDir('vigil-cfg-');
   const cases = [
     [{ streams: [{ id: 'a', source: 'ftp://x' }] }, /streams\[0\]\.source/],
     [{ streams: [{ id: 'a', source: 'test://', options: { fps: 'fast' } }] }, /streams\[0\]\.options\.fps/],
@@ -284,7 +283,7 @@ test('an invalid config stops start-up with a message naming the field', () => {
 });
 
 test('file:// replays an H.264 MP4 in real time, in a loop, without re-encoding', async () => {
-  const dir = mkdtempSync(path.join(tmpdir(), 'vigil-clip-'));
+  const dir = tempDir('vigil-clip-');
   const clip = path.join(dir, 'clip.mp4');
   // A 2 s clip (60 frames, keyframe every 30), made once with GStreamer.
   const mk = spawnSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=60', 'pattern=ball', '!',

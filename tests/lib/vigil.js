@@ -1,7 +1,7 @@
 // Test helpers: start a real build/vigil on a free loopback port, and a
 // WebSocket client that speaks vigil.v1 (signaling/PROTOCOL.md).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -11,6 +11,17 @@ import WebSocket from 'ws';
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 // VIGIL_BIN lets `make test` run the same tests against the ASan build.
 export const VIGIL_BIN = process.env.VIGIL_BIN || path.join(ROOT, 'build/vigil');
+
+// A fresh temporary directory, removed when the test process exits.
+const tempDirs = [];
+process.on('exit', () => {
+  for (const d of tempDirs) rmSync(d, { recursive: true, force: true });
+});
+export function tempDir(prefix = 'vigil-test-') {
+  const d = mkdtempSync(path.join(tmpdir(), prefix));
+  tempDirs.push(d);
+  return d;
+}
 
 export function freePort() {
   return new Promise((resolve, reject) => {
@@ -32,7 +43,7 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
   const port = await freePort();
   const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
   if (config) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'vigil-test-'));
+    const dir = tempDir();
     const file = path.join(dir, 'config.json');
     writeFileSync(file, JSON.stringify(config, null, 2));
     argv.push('--config', file);
