@@ -9,7 +9,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startVigil, waitStreamState } from '../lib/vigil.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
@@ -154,6 +154,33 @@ describe('Dockerfile', () => {
     // From `ldd build/vigil-devsim` on bookworm.
     for (const p of ['libmosquitto1', 'libcoap3', 'libjansson4', 'libssl3']) {
       assert.ok(pkgs.includes(p), `runtime stage lacks ${p}: ${pkgs}`);
+    }
+  });
+
+  // Every element vigil creates (read from media/*.c) must come from a
+  // package the runtime stage installs: found through the plugin file that
+  // gst-inspect names and the package dpkg says owns it.
+  it('the runtime stage carries the plugin of every GStreamer element vigil builds', () => {
+    const runtime = text.slice(text.search(/^FROM (?!.* AS build)/im));
+    const pkgs = runtime.replace(/\\\n/g, ' ').match(/apt-get install -y --no-install-recommends ([^&]+)/)?.[1].trim().split(/\s+/) ?? [];
+    const mediaDir = path.join(ROOT, 'media');
+    const elements = new Set();
+    for (const f of readdirSync(mediaDir).filter((n) => n.endsWith('.c'))) {
+      const src = readFileSync(path.join(mediaDir, f), 'utf8');
+      for (const m of src.matchAll(/(?:make\(p, |gst_element_factory_make\()"([a-z0-9]+)"/g)) elements.add(m[1]);
+    }
+    assert.ok(elements.has('mp4mux') && elements.has('x264enc') && elements.has('rtspsrc'), [...elements].join());
+    for (const el of elements) {
+      const info = run('gst-inspect-1.0', [el]).stdout;
+      const file = info.match(/^\s*Filename\s+(\S+)/m)?.[1];
+      assert.ok(file, `gst-inspect-1.0 ${el} names no plugin file`);
+      // Merged /usr: GStreamer may report /lib/..., dpkg knows /usr/lib/...
+      const candidates = [file, file.replace(/^\/lib\//, '/usr/lib/')];
+      const found = candidates.map((c) => spawnSync('dpkg', ['-S', c], { encoding: 'utf8' }))
+        .find((r) => r.status === 0);
+      assert.ok(found, `no package owns ${file} (element ${el})`);
+      const owner = found.stdout.split(':')[0];
+      assert.ok(pkgs.includes(owner), `element ${el} comes from ${owner}, which the runtime stage does not install`);
     }
   });
 
