@@ -87,3 +87,10 @@ vg_event *vg_inbox_take_all(vg_inbox *in) {
     pthread_mutex_unlock(&in->lock);
     return list;
 }
+
+uint64_t vg_inbox_dropped(vg_inbox *in) {
+    pthread_mutex_lock(&in->lock);
+    uint64_t n = in->dropped;
+    pthread_mutex_unlock(&in->lock);
+    return n;
+}

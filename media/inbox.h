@@ -59,6 +59,9 @@ int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t gener
 int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
                         vg_frame *frame);
 
+/* Media frames dropped so far because the taker fell behind. Any thread. */
+uint64_t vg_inbox_dropped(vg_inbox *in);
+
 /* Takes every queued event, oldest first; the caller frees each with
  * vg_event_free(). lws service thread. */
 vg_event *vg_inbox_take_all(vg_inbox *in);

@@ -15,7 +15,7 @@
 
 /* Per-transaction data of the HTTP protocol. */
 typedef struct vg_http_session {
-    char *body; /* response waiting for HTTP_WRITEABLE */
+    unsigned char *body; /* LWS_PRE headroom, then the response for HTTP_WRITEABLE */
     size_t len;
 } vg_http_session;
 
@@ -25,9 +25,7 @@ size_t vg_http_session_size(void) {
 
 static json_t *api_health(vg_server *srv) {
     int64_t now = vg_server_now_us();
-    pthread_mutex_lock(&srv->inbox.lock);
-    uint64_t inbox_dropped = srv->inbox.dropped;
-    pthread_mutex_unlock(&srv->inbox.lock);
+    uint64_t inbox_dropped = vg_inbox_dropped(&srv->inbox);
     return json_pack(
         "{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok", "version",
         VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
@@ -50,11 +48,15 @@ static json_t *api_streams(vg_server *srv) {
 static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof(hdr) - 1;
-    free(hs->body);
-    hs->body = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
+    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
     json_decref(body);
+    if (!text) return -1;
+    free(hs->body);
+    hs->len = strlen(text);
+    hs->body = malloc(LWS_PRE + hs->len);
+    if (hs->body) memcpy(hs->body + LWS_PRE, text, hs->len);
+    free(text);
     if (!hs->body) return -1;
-    hs->len = strlen(hs->body);
     if (lws_add_http_common_headers(wsi, status, "application/json", hs->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
@@ -103,11 +105,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!hs || !hs->body) break;
-        unsigned char *buf = malloc(LWS_PRE + hs->len);
-        if (!buf) return -1;
-        memcpy(buf + LWS_PRE, hs->body, hs->len);
-        int n = lws_write(wsi, buf + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
-        free(buf);
+        int n = lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
         free(hs->body);
         hs->body = NULL;
         if (n < 0) return -1;

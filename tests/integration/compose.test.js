@@ -131,6 +131,12 @@ describe('Dockerfile', () => {
   // Instructions with their continuation lines joined.
   const lines = text.replace(/\\\n/g, ' ').split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
   const instr = (name) => lines.filter((l) => l.toUpperCase().startsWith(`${name} `));
+  // The packages the runtime (second) stage installs.
+  const runtimePackages = () => {
+    const runtime = text.slice(text.search(/^FROM (?!.* AS build)/im));
+    const m = runtime.replace(/\\\n/g, ' ').match(/apt-get install -y --no-install-recommends ([^&]+)/);
+    return m ? m[1].trim().split(/\s+/) : [];
+  };
 
   it('builds on bookworm, runs as vigil with the config the compose file mounts', () => {
     const froms = instr('FROM');
@@ -149,8 +155,7 @@ describe('Dockerfile', () => {
   });
 
   it("the runtime stage installs vigil-devsim's libraries", () => {
-    const runtime = text.slice(text.search(/^FROM (?!.* AS build)/im));
-    const pkgs = runtime.replace(/\\\n/g, ' ').match(/apt-get install -y --no-install-recommends ([^&]+)/)?.[1].trim().split(/\s+/) ?? [];
+    const pkgs = runtimePackages();
     // From `ldd build/vigil-devsim` on bookworm.
     for (const p of ['libmosquitto1', 'libcoap3', 'libjansson4', 'libssl3']) {
       assert.ok(pkgs.includes(p), `runtime stage lacks ${p}: ${pkgs}`);
@@ -161,8 +166,7 @@ describe('Dockerfile', () => {
   // package the runtime stage installs: found through the plugin file that
   // gst-inspect names and the package dpkg says owns it.
   it('the runtime stage carries the plugin of every GStreamer element vigil builds', () => {
-    const runtime = text.slice(text.search(/^FROM (?!.* AS build)/im));
-    const pkgs = runtime.replace(/\\\n/g, ' ').match(/apt-get install -y --no-install-recommends ([^&]+)/)?.[1].trim().split(/\s+/) ?? [];
+    const pkgs = runtimePackages();
     const mediaDir = path.join(ROOT, 'media');
     const elements = new Set();
     for (const f of readdirSync(mediaDir).filter((n) => n.endsWith('.c'))) {

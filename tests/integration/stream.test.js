@@ -206,6 +206,18 @@ describe('the demo stream over /ws', () => {
     assert.ok(h.counters.text_too_large >= 1);
   });
 
+  test('a text frame that is not UTF-8 closes with 1007, others unaffected', async () => {
+    const { c: watcher } = await subscribedClient(v);
+    const c = await new Client(v.wsUrl).open();
+    c.ws.send(Buffer.from([0x7b, 0xff, 0xfe, 0x7d]), { binary: false });
+    const closed = await c.waitClose(5000);
+    assert.equal(closed.code, 1007);
+    const n = watcher.frames.length;
+    await sleep(500);
+    assert.ok(watcher.frames.length > n + 5, 'the other viewer kept receiving');
+    watcher.close();
+  });
+
   test('upgrades without vigil.v1, or on another path, are refused', async () => {
     const tryOpen = (url, protocols) => new Promise((resolve) => {
       const ws = new WebSocket(url, protocols);
