@@ -236,6 +236,9 @@ test('REST: list, one device, POST a command (202 + Location), follow it, and th
   assert.deepEqual(c.options, { qos: 1 });
   const dev = await (await fetch(`${vigil.base}/api/devices/cam1`)).json();
   assert.equal(dev.recent[0].id, body.command_id);           // newest first
+  const health = await (await fetch(`${vigil.base}/api/health`)).json();
+  assert.equal(health.devices, 7);
+  assert.ok(health.counters.commands_issued >= 8, JSON.stringify(health));
 
   const post = (p, b, headers = { 'content-type': 'application/json' }) =>
     fetch(`${vigil.base}${p}`, { method: 'POST', headers, body: b });
