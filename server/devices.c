@@ -2,6 +2,7 @@
  * commands from sessions and REST (see devices.h). */
 #include "server/devices.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,14 +53,14 @@ static void on_control_event(void *user, const json_t *ev) {
     const char *type = json_string_value(json_object_get(ev, "type"));
     if (!type) return;
     if (strcmp(type, "command.status") != 0) {
-        if (!strcmp(type, "transport.state"))
-            vg_log(json_is_true(json_object_get(ev, "connected")) ? VG_LOG_INFO : VG_LOG_WARN,
-                   "device transport %s: %s %s",
+        if (!strcmp(type, "transport.state")) {
+            bool up = json_is_true(json_object_get(ev, "connected"));
+            const char *detail = json_string_value(json_object_get(ev, "detail"));
+            vg_log(up ? VG_LOG_INFO : VG_LOG_WARN, "device transport %s: %s%s%s",
                    json_string_value(json_object_get(ev, "transport")),
-                   json_is_true(json_object_get(ev, "connected")) ? "connected" : "disconnected",
-                   json_string_value(json_object_get(ev, "detail"))
-                       ? json_string_value(json_object_get(ev, "detail"))
-                       : "");
+                   up ? "connected" : "disconnected", detail && *detail ? ": " : "",
+                   detail ? detail : "");
+        }
         send_to_sessions(srv, ev, 0);
         return;
     }
