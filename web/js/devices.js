@@ -221,6 +221,8 @@ export class Devices extends EventTarget {
   advance(cmd, report) {
     const status = report.status;
     if (statusRank(status) < 0) return;
+    // One final status per command: a later, different one is ignored.
+    if (FINAL_STATUSES.has(status) && FINAL_STATUSES.has(cmd.status) && status !== cmd.status) return;
     if (!cmd.timeline.some((s) => s.status === status)) {
       const at = Number.isFinite(report.at_ms) ? report.at_ms : null;
       cmd.timeline.push({ status, at_ms: at });
