@@ -177,18 +177,26 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
     if (!d) {
         snprintf(err, errlen, "unknown device '%s'", device_id ? device_id : "");
         c->bad_requests++;
-        return -1;
+        return CONTROL_ISSUE_UNKNOWN_DEVICE;
     }
     char e[CONTROL_ERR_MAX];
-    if (control_command_validate(d->commands, name, params, e, sizeof e) < 0 ||
-        control_options_validate(options, e, sizeof e) < 0) {
+    int bad = 0;
+    if (!name || !json_object_get(d->commands, name))
+        bad = CONTROL_ISSUE_UNKNOWN_COMMAND;
+    else if (control_command_validate(d->commands, name, params, e, sizeof e) < 0)
+        bad = CONTROL_ISSUE_BAD_PARAMS;
+    else if (control_options_validate(options, e, sizeof e) < 0)
+        bad = CONTROL_ISSUE_BAD_OPTION;
+    if (bad == CONTROL_ISSUE_UNKNOWN_COMMAND)
+        snprintf(e, sizeof e, "unknown command '%s'", name ? name : "");
+    if (bad) {
         snprintf(err, errlen, "device '%s': %s", d->id, e);
         c->bad_requests++;
-        return -1;
+        return bad;
     }
     if (!c->pstate[d->plugin]) {
         snprintf(err, errlen, "device '%s': transport '%s' is not running", d->id, d->transport);
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     char id[CONTROL_ID_MAX];
     snprintf(id, sizeof id, "%08x-%llu", c->nonce, (unsigned long long)++c->seq);
@@ -199,12 +207,12 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
     control_command *cmd = control_command_new(id, d->id, name, params, options, now, timeout_ms);
     if (!cmd) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     if (control_history_push(&d->history, cmd) < 0) {
         snprintf(err, errlen, "device '%s': %zu commands already in flight", d->id, d->history.cap);
         control_command_free(cmd);
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     d->issued++;
     c->issued++;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/control.h"
 #include "media/source.h"
 #include "server/log.h"
 
@@ -32,6 +33,7 @@ void vg_config_free(vg_config *c) {
     free(c->streams);
     free(c->bind);
     free(c->web_root);
+    json_decref(c->root);
     *c = (vg_config){0};
 }
 
@@ -210,8 +212,11 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        if (strcmp(key, "server") && strcmp(key, "streams") && strcmp(key, "devices")) {
-            snprintf(err, errlen, "%s: unknown section (expected server, streams)", key);
+        if (strcmp(key, "server") && strcmp(key, "streams") && !control_owns_config_section(key)) {
+            snprintf(err, errlen,
+                     "%s: unknown section (expected server, streams, devices, control, or a "
+                     "transport such as mqtt or coap)",
+                     key);
             goto fail;
         }
     }
@@ -235,6 +240,7 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     for (size_t i = 0; i < json_array_size(streams); i++)
         if (load_stream(c, i, json_array_get(streams, i), err, errlen)) goto fail;
     if (c->viewer_queue_frames < 8) c->viewer_queue_frames = 8;
+    c->root = json_incref(root);
     return 0;
 fail:
     vg_config_free(c);

@@ -38,6 +38,10 @@ typedef struct vg_config {
     uint32_t max_frame_bytes;
     vg_stream_config *streams;
     size_t nstreams;
+    /* The whole config document (owned reference, NULL for the default
+     * config): control/ reads its own sections ("devices", "control", one per
+     * transport) from it when the server starts (control_start). */
+    json_t *root;
 } vg_config;
 
 /* The embedded default: one stream "demo" from the built-in test source. */

@@ -1,22 +1,34 @@
 /* http_api.c -- the REST API under /api, and the HTTP protocol callback.
  *
- *   GET /api/health   {"status":"ok", ...}
- *   GET /api/streams  [{"id", "state", "codecs", "viewers", "fps", ...}]
+ *   GET  /api/health                 {"status":"ok", ...}
+ *   GET  /api/streams                [{"id", "state", "codecs", "viewers", ...}]
+ *   GET  /api/devices                [{"id", "online", "state", ...}]
+ *   GET  /api/devices/{id}           {... "recent": [commands]}
+ *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
+ *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
  *
  * Static files of web/ are served by lws's file mount; everything else HTTP
- * comes here. Responses are small JSON bodies written in one go.
+ * comes here. Responses are small JSON bodies written in one go; the one
+ * request body (a command) is bounded by MAX_BODY before it is read.
  *
  * Thread: lws service thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/devices.h"
 #include "server/server.h"
 
-/* Per-transaction data of the HTTP protocol. */
+#define MAX_BODY 16384
+
+/* Per-transaction data of the HTTP protocol. lws thread. */
 typedef struct vg_http_session {
     unsigned char *body; /* LWS_PRE headroom, then the response for HTTP_WRITEABLE */
     size_t len;
+    /* a POST being received: the device it is for and its body so far */
+    char *req;
+    size_t req_len, req_expected;
+    char device[CONTROL_ID_MAX];
 } vg_http_session;
 
 size_t vg_http_session_size(void) {
@@ -44,8 +56,10 @@ static json_t *api_streams(vg_server *srv) {
     return arr;
 }
 
-/* Queues a JSON response (takes responsibility over body); -1 to close. */
-static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
+/* Queues a JSON response (takes responsibility over body), with a Location
+ * header when location is not NULL; -1 to close. */
+static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body,
+                      const char *location) {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof(hdr) - 1;
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -60,10 +74,41 @@ static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, js
     if (lws_add_http_common_headers(wsi, status, "application/json", hs->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (location && lws_add_http_header_by_name(
+                         wsi, (const unsigned char *)"location:", (const unsigned char *)location,
+                         (int)strlen(location), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
+    return respond_at(wsi, hs, status, body, NULL);
+}
+
+static int not_found(struct lws *wsi, vg_http_session *hs) {
+    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
+}
+
+static int respond_error(struct lws *wsi, vg_http_session *hs, unsigned int status,
+                         const char *code, const char *field, const char *message) {
+    json_t *e = json_pack("{s:s, s:s}", "error", code, "message", message);
+    if (e && field) json_object_set_new(e, "field", json_string(field));
+    return respond(wsi, hs, status, e);
+}
+
+/* The {id} in "<prefix>{id}<suffix>", copied to out; 0 if uri is not of that
+ * shape or the id is empty, too long or has a '/'. */
+static int path_id(const char *uri, const char *prefix, const char *suffix, char *out,
+                   size_t outlen) {
+    size_t pl = strlen(prefix), sl = strlen(suffix), ul = strlen(uri);
+    if (ul <= pl + sl || strncmp(uri, prefix, pl) || strcmp(uri + ul - sl, suffix)) return 0;
+    size_t n = ul - pl - sl;
+    if (n >= outlen || memchr(uri + pl, '/', n)) return 0;
+    memcpy(out, uri + pl, n);
+    out[n] = 0;
+    return 1;
 }
 
 /* Every endpoint is GET-only for now. Anything else gets its 405 at once and
@@ -84,15 +129,100 @@ static int refuse_method(struct lws *wsi) {
     return -1;
 }
 
+static void drop_request(vg_http_session *hs) {
+    free(hs->req);
+    hs->req = NULL;
+    hs->req_len = hs->req_expected = 0;
+}
+
+/* POST /api/devices/{id}/commands: the body is complete in hs->req. */
+static int post_command(struct lws *wsi, vg_http_session *hs) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    json_error_t je;
+    json_t *body = json_loadb(hs->req, hs->req_len, JSON_REJECT_DUPLICATES, &je);
+    drop_request(hs);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        srv->errors_total++;
+        return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
+                             "the body must be a JSON object");
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    json_t *params = json_object_get(body, "params");
+    const char *code = NULL, *field = NULL;
+    char err[CONTROL_ERR_MAX], cid[CONTROL_ID_MAX];
+    if (!name || !*name) {
+        code = "bad_field", field = "name";
+        snprintf(err, sizeof(err), "field 'name' must be a non-empty string");
+    } else if (params && !json_is_object(params)) {
+        code = "bad_field", field = "params";
+        snprintf(err, sizeof(err), "field 'params' must be an object");
+    } else {
+        json_t *options = vg_devices_options_of(body);
+        vg_command_request req = {hs->device, name, params, options};
+        int r = vg_devices_command(srv, NULL, &req, cid, sizeof(cid), err, sizeof(err));
+        json_decref(options);
+        if (r != CONTROL_ISSUE_OK) code = vg_devices_error_code(r, &field);
+    }
+    if (code) {
+        srv->errors_total++;
+        unsigned int status = !strcmp(code, "unknown_device") ? HTTP_STATUS_NOT_FOUND
+                              : !strcmp(code, "device_unavailable")
+                                  ? HTTP_STATUS_SERVICE_UNAVAILABLE
+                                  : HTTP_STATUS_BAD_REQUEST;
+        json_decref(body);
+        return respond_error(wsi, hs, status, code, field, err);
+    }
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:s}", "command_id", cid, "device", hs->device,
+                              "name", name, "status", "queued");
+    json_decref(body);
+    char location[32 + CONTROL_ID_MAX];
+    snprintf(location, sizeof(location), "/api/commands/%s", cid);
+    return respond_at(wsi, hs, 202 /* Accepted: lws names no constant */, reply, location);
+}
+
+/* A POST is only accepted for a device's commands; its body is read up to
+ * MAX_BODY bytes (larger ones get 413 before anything is read). */
+static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
+    char device[CONTROL_ID_MAX];
+    if (!path_id(uri, "/api/devices/", "/commands", device, sizeof(device)))
+        return refuse_method(wsi);
+    char cl[32] = "";
+    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    long n = atol(cl);
+    if (n <= 0)
+        return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
+                             "a JSON body with Content-Length is required");
+    if (n > MAX_BODY)
+        return respond_error(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "too_large", NULL,
+                             "the body is larger than 16384 bytes");
+    hs->req = malloc((size_t)n);
+    if (!hs->req) return -1;
+    hs->req_len = 0;
+    hs->req_expected = (size_t)n;
+    snprintf(hs->device, sizeof(hs->device), "%s", device);
+    return 0; /* the body follows in LWS_CALLBACK_HTTP_BODY */
+}
+
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
-    char uri[256];
+    char uri[256], id[CONTROL_ID_MAX];
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_POST_URI) <= 0) return refuse_method(wsi);
+        return begin_post(wsi, hs, uri);
+    }
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
     if (!strcmp(uri, "/api/health")) return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv));
     if (!strcmp(uri, "/api/streams")) return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv));
-    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
+    if (!strcmp(uri, "/api/devices")) return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv));
+    json_t *found = NULL;
+    if (path_id(uri, "/api/devices/", "", id, sizeof(id)))
+        found = vg_devices_get(srv, id);
+    else if (path_id(uri, "/api/commands/", "", id, sizeof(id)))
+        found = vg_devices_command_get(srv, id);
+    return found ? respond(wsi, hs, HTTP_STATUS_OK, found) : not_found(wsi, hs);
 }
 
 int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -103,6 +233,14 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         /* A WebSocket upgrade without the vigil.v1 subprotocol lands here. */
         return -1;
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!hs || !hs->req || len > hs->req_expected - hs->req_len) return -1;
+        memcpy(hs->req + hs->req_len, in, len);
+        hs->req_len += len;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!hs || !hs->req) return -1;
+        return post_command(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!hs || !hs->body) break;
         int n = lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
@@ -116,6 +254,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (hs) {
             free(hs->body);
             hs->body = NULL;
+            drop_request(hs);
         }
         break;
     default: break;

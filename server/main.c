@@ -97,7 +97,9 @@ int main(int argc, char **argv) {
     gst_init(&argc, &argv);
 
     int rc = 1;
-    if (vg_server_init(&server, &config) == 0) {
+    int init = vg_server_init(&server, &config);
+    if (init == VG_SERVER_BAD_CONFIG) rc = 2;
+    if (init == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/devices.h"
 #include "server/log.h"
 
 #define TICK_US           250000
@@ -81,6 +82,15 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
 }
 
+/* control/ needs a poll at least every control_poll_interval_ms() so that
+ * command timeouts fire even when no plugin wakes us. */
+static void on_control_tick(lws_sorted_usec_list_t *sul) {
+    vg_server *srv = lws_container_of(sul, vg_server, control_tick);
+    vg_devices_poll(srv);
+    lws_sul_schedule(srv->context, 0, &srv->control_tick, on_control_tick,
+                     (lws_usec_t)control_poll_interval_ms(srv->control) * 1000);
+}
+
 /* ---- set-up ------------------------------------------------------------ */
 
 int vg_server_init(vg_server *srv, const vg_config *config) {
@@ -148,6 +158,11 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", config->port);
         return -1;
     }
+    char err[512];
+    if (vg_devices_start(srv, err, sizeof(err)) < 0) {
+        vg_log(VG_LOG_ERROR, "invalid configuration: %s", err);
+        return VG_SERVER_BAD_CONFIG;
+    }
     return 0;
 }
 
@@ -171,6 +186,7 @@ int vg_server_run(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    if (srv->control) on_control_tick(&srv->control_tick);
     vg_log(VG_LOG_INFO, "vigil %s serving http://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
            srv->config->bind ? srv->config->bind : "localhost", srv->config->port, srv->nstreams);
 
@@ -188,8 +204,10 @@ void vg_server_destroy(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_stop(srv->streams[i]);
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
+    vg_devices_stop(srv);         /* plugin threads joined: nothing wakes us any more */
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
+        lws_sul_cancel(&srv->control_tick);
         lws_context_destroy(srv->context); /* closes what is left: sessions let go of viewers */
         srv->context = NULL;
     }

@@ -48,6 +48,10 @@ struct vg_session {
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
+    /* device control: this client sent "devices" and gets every device
+     * event; `serial` names the session as the owner of its commands */
+    bool watch_devices;
+    uint64_t serial;
     /* counters */
     uint64_t messages_in, errors;
     /* closing: a close frame with this code goes out at the next writable */
@@ -64,6 +68,9 @@ void vg_session_destroy(vg_session *s);
 /* Queues a JSON message; takes responsibility over msg (one reference).
  * Overflowing the queue closes the session with 1008. Returns 0 or -1. */
 int vg_session_send_json(vg_session *s, json_t *msg);
+/* Queues a text message already serialised (copied; the caller keeps text),
+ * for events serialised once and sent to many sessions. Same limits. */
+int vg_session_send_text(vg_session *s, const char *text, size_t len);
 
 /* Starts closing with a close frame; if the peer does not let us write it
  * within a few seconds, the connection is dropped. */

@@ -9,6 +9,7 @@
  * Thread: lws service thread only. */
 #include <string.h>
 
+#include "server/devices.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
@@ -42,6 +43,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         s->next = srv->sessions;
         if (srv->sessions) srv->sessions->prev = s;
         srv->sessions = s;
+        s->serial = ++srv->next_session_serial;
         srv->session_count++;
         srv->connections_total++;
         return 0;
@@ -85,8 +87,9 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_SERVER_WRITEABLE: return vg_session_on_writable(s);
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* A GStreamer thread (or the signal handler) woke us. */
+        /* A GStreamer thread, a device plugin or the signal handler woke us. */
         vg_server_drain_inbox(server_of(wsi));
+        vg_devices_poll(server_of(wsi));
         return 0;
 
     default: return 0;

@@ -11,28 +11,45 @@
 typedef enum field_type {
     FIELD_STRING,  /* non-empty string, at most 256 bytes */
     FIELD_CHANNEL, /* integer from 1 to 2^32-1 */
+    FIELD_INTEGER, /* integer from min to max */
+    FIELD_BOOL,
+    FIELD_OBJECT,
 } field_type;
 
 typedef struct field_spec {
     const char *name;
     field_type type;
     bool required;
+    json_int_t min, max; /* FIELD_INTEGER */
 } field_spec;
 
 typedef struct request_spec {
     const char *type;
     void (*handle)(vg_session *s, json_t *msg, json_t *id);
-    field_spec fields[3];
+    field_spec fields[7];
 } request_spec;
 
+#define REQUIRED(n, t)                                                                             \
+    { .name = n, .type = t, .required = true }
+#define OPTIONAL(n, t)                                                                             \
+    { .name = n, .type = t }
+#define INT_RANGE(n, lo, hi)                                                                       \
+    { .name = n, .type = FIELD_INTEGER, .min = lo, .max = hi }
+
 static const request_spec requests[] = {
-    {"hello", vg_handle_hello, {{"token", FIELD_STRING, false}}},
+    {"hello", vg_handle_hello, {OPTIONAL("token", FIELD_STRING)}},
     {"list", vg_handle_list, {{0}}},
     {"subscribe",
      vg_handle_subscribe,
-     {{"stream", FIELD_STRING, true}, {"mode", FIELD_STRING, false}}},
-    {"unsubscribe", vg_handle_unsubscribe, {{"channel", FIELD_CHANNEL, true}}},
+     {REQUIRED("stream", FIELD_STRING), OPTIONAL("mode", FIELD_STRING)}},
+    {"unsubscribe", vg_handle_unsubscribe, {REQUIRED("channel", FIELD_CHANNEL)}},
     {"stats", vg_handle_stats, {{0}}},
+    {"devices", vg_handle_devices, {OPTIONAL("watch", FIELD_BOOL)}},
+    {"command",
+     vg_handle_command,
+     {REQUIRED("device", FIELD_STRING), REQUIRED("name", FIELD_STRING),
+      OPTIONAL("params", FIELD_OBJECT), INT_RANGE("qos", 0, 2), OPTIONAL("confirmable", FIELD_BOOL),
+      INT_RANGE("timeout_ms", 1, 600000)}},
 };
 
 json_t *vg_signaling_reply(const char *type, json_t *id) {
@@ -82,6 +99,24 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
             return true;
         vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be a positive integer",
                            f->name);
+        return false;
+    case FIELD_INTEGER:
+        if (json_is_integer(v) && json_integer_value(v) >= f->min &&
+            json_integer_value(v) <= f->max)
+            return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be an integer from %" JSON_INTEGER_FORMAT
+                           " to %" JSON_INTEGER_FORMAT,
+                           f->name, f->min, f->max);
+        return false;
+    case FIELD_BOOL:
+        if (json_is_boolean(v)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be true or false",
+                           f->name);
+        return false;
+    case FIELD_OBJECT:
+        if (json_is_object(v)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be an object", f->name);
         return false;
     }
     return false;

@@ -33,5 +33,7 @@ void vg_handle_list(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_unsubscribe(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_stats(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_devices(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_command(vg_session *s, json_t *msg, json_t *id);
 
 #endif
