@@ -85,6 +85,9 @@ test('Devices: list on open, events update the device, a command follows its sta
   assert.ok(Date.now() - cam.telemetryAt < 1000);
   assert.equal(cam.online, false);
   assert.equal(cam.known.light, false, 'a partial state keeps what was known');
+  assert.equal(cam.known.temperature_c, 42, 'telemetry is part of what is known');
+  conn.event({ type: 'device.state', device: 'cam1', online: false, state: { online: false, reason: 'no answer' } });
+  assert.equal(cam.reason, 'no answer');
 
   conn.event({ type: 'transport.state', transport: 'coap', connected: false, detail: 'socket error' });
   assert.equal(cam.transportConnected, false);
@@ -373,7 +376,9 @@ describe('device panels against vigil and vigil-devsim', () => {
 
   test('the light switch reaches acknowledged and the switch follows the device', { timeout: 20000 }, () => withDiagnostics(async () => {
     const sw = `${CAM} [data-control="light.on"]`;
-    assert.equal(await page.getAttribute(sw, 'aria-checked'), 'false');
+    // The simulator's telemetry says the light is off.
+    await page.waitForSelector(`${sw}[data-known="true"][aria-checked="false"]`, { timeout: 2000 });
+    assert.equal(await page.textContent(`${CAM} .control-switch .switch-label`), 'off');
     const row = await clickAndFollow(CAM, '[data-control="light.on"]', 'light');
     timings.lightAckMs = row.ms;
     timings.lightChips = row.chips.map((c) => c.text).join(' | ');
@@ -384,6 +389,7 @@ describe('device panels against vigil and vigil-devsim', () => {
     assert.equal(row.params, 'on true');
     assert.match(row.result, /light true/);
     await page.waitForSelector(`${sw}[aria-checked="true"]`, { timeout: 2000 });
+    assert.equal(await page.textContent(`${CAM} .control-switch .switch-label`), 'on');
     assert.equal(await page.textContent(`${CAM} .device-state dd[data-key="light"]`), 'true');
 
     const off = await clickAndFollow(CAM, '[data-control="light.on"]', 'light');
@@ -396,13 +402,14 @@ describe('device panels against vigil and vigil-devsim', () => {
     const right = await clickAndFollow(CAM, '[data-control="ptz.pad-right"]', 'ptz');
     timings.ptzAckMs = right.ms;
     assert.equal(right.status, 'acknowledged', JSON.stringify(right));
-    assert.equal(right.params, 'pan 0.1, tilt 0');
+    // The whole position goes out: zoom too, as the device reported it.
+    assert.equal(right.params, 'pan 0.1, tilt 0, zoom 0');
     assert.match(right.result, /pan 0\.1\b/);
     await page.waitForSelector(`${CAM} [data-control="ptz.position"][data-pan="0.1"]`, { timeout: 2000 });
 
     const up = await clickAndFollow(CAM, '[data-control="ptz.pad-up"]', 'ptz');
     assert.equal(up.status, 'acknowledged');
-    assert.equal(up.params, 'pan 0.1, tilt 0.1');
+    assert.equal(up.params, 'pan 0.1, tilt 0.1, zoom 0');
     const pos = await page.$eval(`${CAM} [data-control="ptz.position"]`, (el) => ({ ...el.dataset, text: el.textContent }));
     assert.equal(pos.pan, '0.1');
     assert.equal(pos.tilt, '0.1');
@@ -445,6 +452,10 @@ describe('device panels against vigil and vigil-devsim', () => {
     assert.deepEqual(row.chips.map((c) => c.status), ['queued', 'sent', 'timeout']);
     // max_retransmit 1 with ack_timeout 1 s: gives up after 1 s + 2 s.
     assert.ok(row.ms >= 2500 && row.ms < 9000, `${row.ms} ms`);
+    // CoAP reachability: the device is now offline, with the reason.
+    await page.waitForSelector(`${LAMP}[data-online="false"]`, { timeout: 2000 });
+    assert.equal(await page.textContent(`${LAMP} .device-online`), 'offline');
+    assert.notEqual(await page.getAttribute(LAMP, 'data-reason'), '');
   }));
 
   test('a request the server refuses shows its error next to the control', { timeout: 15000 }, () => withDiagnostics(async () => {
@@ -459,6 +470,8 @@ describe('device panels against vigil and vigil-devsim', () => {
     // It sits in the ptz command's box, with the pad.
     assert.equal(await page.locator(`${CAM} .device-command[data-command="ptz"] [data-control="ptz.pad-right"]`).count(), 1);
     mkdirSync(path.dirname(SCREENSHOT), { recursive: true });
+    // From the top, or the sticky bar lands mid-page in a full-page shot.
+    await page.evaluate(() => window.scrollTo(0, 0));
     await page.screenshot({ path: SCREENSHOT, fullPage: true });
     await page.click(`${err} .error-dismiss`);
     await page.waitForSelector(`${err}[hidden]`, { state: 'attached', timeout: 2000 });

@@ -15,6 +15,7 @@ export class CommandLog {
     this.el.className = 'cmd-log';
     this.el.setAttribute('aria-label', 'recent commands');
     this.el.setAttribute('aria-live', 'polite');
+    this.el.tabIndex = 0; // it scrolls: reachable from the keyboard
     this.rows = new Map(); // command id -> {li, sig}
     this.empty = document.createElement('li');
     this.empty.className = 'cmd-empty muted';

@@ -2,11 +2,11 @@
 // control per command (generated from the schema; the PTZ pad for a pan/tilt
 // command), the error of a refused request next to its control, the recent
 // commands with their status timelines, the latest telemetry with its age,
-// and the state the device last reported.
+// and everything the device last reported about itself.
 //
 // For tests and scripts: .device-panel[data-device][data-online=
 // true|false|unknown][data-transport-connected=true|false|unknown]
-// [data-stale][data-telemetry-age-ms]; .device-command[data-command] holds
+// [data-stale][data-telemetry-age-ms][data-reason]; .device-command[data-command] holds
 // the control and .command-error[data-error-for][data-code].
 
 import { CommandLog } from './command_log.js';
@@ -63,7 +63,8 @@ export class DevicePanel {
 
     this.stateList = document.createElement('dl');
     this.stateList.className = 'kv device-state';
-    const state = section('Reported state', this.stateList, false);
+    const state = section('Device state', this.stateList, false);
+    state.title = 'what the device last reported: its state, telemetry and command results';
 
     el.append(head, this.meta, this.commandsEl, recent, telemetry, state);
     return el;
@@ -123,9 +124,12 @@ export class DevicePanel {
     this.title.title = dev.id;
     this.badge.dataset.state = stale ? 'disconnected' : online === 'true' ? 'live' : online === 'false' ? 'failed' : 'unknown';
     this.badge.textContent = stale ? 'no server' : ONLINE_TEXT[online];
-    const counts = dev.issued === null ? '' : ` · ${dev.issued} issued`;
-    const bad = dev.malformed ? ` · ${dev.malformed} malformed` : '';
-    this.metaText.textContent = `${dev.id} · ${dev.transport}${counts}${bad} · `;
+    this.badge.title = dev.reason ? `${ONLINE_TEXT[online]}: ${dev.reason}` : '';
+    d.reason = dev.reason;
+    // (issued/malformed are only sent in the devices reply, so they would go
+    // stale here; they are not shown.)
+    const why = dev.online === false && dev.reason ? ` (${dev.reason})` : '';
+    this.metaText.textContent = `${dev.id} · ${dev.transport}${why} · `;
     this.link.dataset.connected = link;
     this.link.textContent = link === 'true' ? 'link up' : link === 'false' ? 'link down' : 'link unknown';
     this.link.title = dev.transportDetail || `vigil's ${dev.transport} link`;

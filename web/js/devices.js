@@ -3,6 +3,11 @@
 // controls, its latest telemetry and its recent commands with their status
 // timelines, and sends commands. It renders nothing.
 //
+// `known` is what the device last said about itself through any channel, in
+// arrival order: its `state`, its telemetry, the result of an acknowledged
+// command. The controls start from it (the light switch shows `light`, the
+// PTZ pad steps from `pan`/`tilt`).
+//
 // On every (re)connection it sends `devices` again, which also (re)starts the
 // device events for this connection. Commands still in flight when the
 // connection dropped are looked up once through REST (GET /api/commands/{id})
@@ -131,6 +136,7 @@ export class Devices extends EventTarget {
       dev.state = msg.state;
       Object.assign(dev.known, msg.state);
     }
+    dev.reason = reasonOf(msg);
     this.changed(dev.id);
   }
 
@@ -139,6 +145,7 @@ export class Devices extends EventTarget {
     if (!dev || !isObject(msg.data)) return;
     dev.telemetry = msg.data;
     dev.telemetryAt = Date.now();
+    Object.assign(dev.known, msg.data);
     this.changed(dev.id);
   }
 
@@ -169,7 +176,7 @@ export class Devices extends EventTarget {
       if (!dev) {
         dev = {
           id: info.id, commandsLog: [], errors: new Map(), sending: new Set(),
-          known: {}, telemetry: null, telemetryAt: null,
+          known: {}, telemetry: null, telemetryAt: null, reason: '',
         };
         this.devices.set(info.id, dev);
       }
@@ -180,7 +187,9 @@ export class Devices extends EventTarget {
       dev.transportConnected = typeof info.transport_connected === 'boolean' ? info.transport_connected : null;
       dev.transportDetail = '';
       dev.state = isObject(info.state) ? info.state : {};
+      if (isObject(info.telemetry)) Object.assign(dev.known, info.telemetry);
       Object.assign(dev.known, dev.state);
+      dev.reason = reasonOf(info);
       dev.commands = isObject(info.commands) ? info.commands : {};
       dev.issued = Number.isFinite(info.issued) ? info.issued : null;
       dev.malformed = Number.isFinite(info.malformed) ? info.malformed : null;
@@ -274,6 +283,14 @@ export class Devices extends EventTarget {
   changed(id) {
     this.dispatchEvent(new CustomEvent('device', { detail: { id } }));
   }
+}
+
+// Why a device is offline, when the server says: `reason` beside or inside
+// its state.
+function reasonOf(msg) {
+  if (typeof msg.reason === 'string') return msg.reason;
+  if (isObject(msg.state) && typeof msg.state.reason === 'string') return msg.state.reason;
+  return '';
 }
 
 function isObject(v) {

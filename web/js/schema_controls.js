@@ -173,7 +173,7 @@ function switchControl(name, param, schema, send) {
   sw.addEventListener('click', () => send({ [param]: !value }));
   const text = document.createElement('span');
   text.className = 'switch-label';
-  text.textContent = humanize(name);
+  text.setAttribute('aria-hidden', 'true'); // the switch itself says on/off
   el.append(sw, text);
   return {
     el,
@@ -182,6 +182,7 @@ function switchControl(name, param, schema, send) {
       value = v === undefined ? false : v;
       sw.setAttribute('aria-checked', String(value));
       sw.dataset.known = String(v !== undefined);
+      text.textContent = v === undefined ? 'unknown' : value ? 'on' : 'off';
       sw.setAttribute('aria-busy', String(busy));
       sw.disabled = !enabled;
     },
