@@ -132,6 +132,8 @@ setInterval(refreshList, LIST_EVERY_MS);
 setInterval(refreshStats, STATS_EVERY_MS);
 setInterval(() => { for (const tile of tiles.values()) tile.render(); }, RENDER_EVERY_MS);
 
-// For debugging from the console; nothing depends on it.
+// For debugging from the console, and for tests (devices.test.js drives
+// window.vigil.devices and closes window.vigil.conn.ws); the page itself
+// does not use it.
 window.vigil = { conn, subs, tiles, devices, board };
 conn.start();
