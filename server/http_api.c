@@ -38,14 +38,18 @@ size_t vg_http_session_size(void) {
 static json_t *api_health(vg_server *srv) {
     int64_t now = vg_server_now_us();
     uint64_t inbox_dropped = vg_inbox_dropped(&srv->inbox);
+    json_t *devices = vg_devices_list(srv);
+    size_t ndevices = json_array_size(devices);
+    json_decref(devices);
     return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok", "version",
-        VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
-        (json_int_t)srv->nstreams, "connections", (json_int_t)srv->session_count, "counters",
-        "connections_total", (json_int_t)srv->connections_total, "errors_sent",
-        (json_int_t)srv->errors_total, "text_too_large", (json_int_t)srv->too_large_total,
-        "slow_viewers_closed", (json_int_t)srv->slow_closed_total, "inbox_frames_dropped",
-        (json_int_t)inbox_dropped);
+        "{s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "status", "ok",
+        "version", VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000),
+        "streams", (json_int_t)srv->nstreams, "devices", (json_int_t)ndevices, "connections",
+        (json_int_t)srv->session_count, "counters", "connections_total",
+        (json_int_t)srv->connections_total, "errors_sent", (json_int_t)srv->errors_total,
+        "text_too_large", (json_int_t)srv->too_large_total, "slow_viewers_closed",
+        (json_int_t)srv->slow_closed_total, "inbox_frames_dropped", (json_int_t)inbox_dropped,
+        "commands_issued", (json_int_t)srv->commands_total);
 }
 
 static json_t *api_streams(vg_server *srv) {

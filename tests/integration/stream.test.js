@@ -281,6 +281,11 @@ test('an invalid config stops start-up with a message naming the field', () => {
     [{ streams: [{ id: 'a', source: 'test://', options: { fps: 'fast' } }] }, /streams\[0\]\.options\.fps/],
     [{ server: { port: 'eighty' }, streams: [{ id: 'a', source: 'test://' }] }, /server\.port/],
     [{ streams: [] }, /streams/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devcies: [] }, /devcies: unknown section/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'zigbee', commands: { reboot: {} } }] }, /d1.*transport.*zigbee/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', coap: { uri: 'coap://127.0.0.1:9/x' }, stream: 'nope', commands: { reboot: {} } }] }, /devices\[0\].*stream.*'nope'/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', coap: { uri: 'coap://127.0.0.1:9/x' } }] }, /d1.*commands/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', commands: { reboot: {} } }] }, /d1.*"coap" settings/],
   ];
   for (const [cfg, re] of cases) {
     const file = path.join(dir, 'c.json');
