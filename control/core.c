@@ -151,6 +151,7 @@ static void emit_status(control_t *c, const control_command *cmd) {
                   "id", cmd->id, "command", cmd->name, "status", control_status_name(cmd->status),
                   "at_ms", (json_int_t)(cmd->updated_ms - cmd->created_ms));
     if (!ev) return;
+    if (cmd->status == CONTROL_QUEUED) json_object_set(ev, "params", cmd->params);
     if (cmd->code) json_object_set_new(ev, "code", json_integer(cmd->code));
     if (cmd->error && cmd->status != CONTROL_ACKNOWLEDGED)
         json_object_set_new(ev, "error", json_string(cmd->error));
@@ -279,6 +280,8 @@ static void handle_report(control_t *c, control_report *r, int64_t now) {
         if (json_is_boolean(on)) d->online = json_is_true(on);
         ev = json_pack("{s:s, s:s, s:O, s:o}", "type", "device.state", "device", d->id, "state",
                        d->state, "online", d->online < 0 ? json_null() : json_boolean(d->online));
+        json_t *why = json_object_get(d->state, "reason");
+        if (ev && json_is_string(why)) json_object_set(ev, "reason", why);
         break;
     }
     case CONTROL_REPORT_TRANSPORT:
@@ -358,6 +361,9 @@ static json_t *device_summary(const control_t *c, const control_device *d) {
     json_t *ts = json_object_get(c->transports, d->transport);
     json_object_set_new(o, "transport_connected",
                         ts ? json_incref(json_object_get(ts, "connected")) : json_null());
+    json_object_set_new(o, "telemetry_age_ms",
+                        d->telemetry ? json_integer(control_now_ms() - d->telemetry_ms)
+                                     : json_null());
     return o;
 }
 
@@ -376,9 +382,6 @@ json_t *control_device_json(control_t *c, const char *device_id) {
     for (size_t i = d->history.len; i-- > 0;) /* newest first */
         json_array_append_new(recent, control_command_to_json(d->history.v[i]));
     json_object_set_new(o, "recent", recent);
-    if (d->telemetry)
-        json_object_set_new(o, "telemetry_age_ms",
-                            json_integer(control_now_ms() - d->telemetry_ms));
     return o;
 }
 

@@ -61,7 +61,7 @@ before(async () => {
       coap: {},
       devices: [
         mqttDev('cam1', { stream: 'demo' }), mqttDev('ghost'), mqttDev('garbler'),
-        coapDev('lamp', `coap://127.0.0.1:${udp.lamp}/cmd`, { observe: 'telemetry' }),
+        { ...coapDev('lamp', `coap://127.0.0.1:${udp.lamp}/cmd`, { observe: 'telemetry' }), stream: null },
         coapDev('refuser', `coap://127.0.0.1:${udp.refuser}/cmd`),
         coapDev('unreach', `coap://127.0.0.1:${udp.unreach}/cmd`),
         coapDev('cs_missing', `coap://127.0.0.1:${udp.cs}/no/such/resource`),
@@ -108,6 +108,8 @@ for (const qos of [0, 1, 2]) {
     assert.equal(done.device, 'cam1');
     assert.equal(done.name, 'ptz');
     assert.equal(done.result.pan, pan);
+    const queued = ws.messages.find((m) => m.type === 'command.status' && m.command_id === r.command_id);
+    assert.deepEqual(queued.params, { pan, tilt: -0.5 });   // watchers see what was asked
     assert.deepEqual(statuses(ws, r.command_id),
       qos === 0 ? ['queued', 'sent', 'acknowledged'] : ['queued', 'sent', 'delivered', 'acknowledged']);
     const seen = await sub.waitFor((l) => l.payload && l.payload.id === r.command_id, 3000, 'mosquitto_sub sees it');
@@ -152,6 +154,8 @@ test('CoAP: a confirmable command is acknowledged with the device\'s result; tel
   const d = await (await fetch(`${vigil.base}/api/devices/lamp`)).json();
   assert.equal(d.online, true);
   assert.ok(d.telemetry && d.telemetry_age_ms < 5000, JSON.stringify(d));
+  const listed = (await ws.request({ type: 'devices' })).devices.find((x) => x.id === 'lamp');
+  assert.ok(listed.telemetry_age_ms >= 0 && listed.telemetry_age_ms < 5000, JSON.stringify(listed));
   assert.ok(d.recent.some((c) => c.id === r.command_id && c.status === 'acknowledged'));
 });
 
@@ -171,7 +175,8 @@ test('CoAP: an unreachable device times out after its retransmissions and shows 
   const done = await final(ws, r.command_id, 10000);
   assert.equal(done.status, 'timeout', JSON.stringify(done));
   assert.match(done.error, /retransmission|no answer/);
-  await ws.waitFor((m) => m.type === 'device.state' && m.device === 'unreach' && m.online === false, 3000, 'unreach offline');
+  const off = await ws.waitFor((m) => m.type === 'device.state' && m.device === 'unreach' && m.online === false, 3000, 'unreach offline');
+  assert.equal(off.reason, 'no answer');
 });
 
 test('bad commands are refused before sending, with the PROTOCOL.md codes, and counted', async () => {
