@@ -24,15 +24,16 @@
  * Threads: libcoap is not thread-safe, so one "coap thread" owns the
  * coap_context_t, every session and the pending-token table, and is the only
  * one to call libcoap after init.  The owner thread hands it jobs (send,
- * cancel) through p->jobs, guarded by p->lock; the coap thread runs
- * coap_io_process_with_fds() with a 50 ms ceiling and drains the jobs between
- * runs; pushing a job writes to p->wake_fd (an eventfd in that wait), so a
- * command leaves at once instead of at the end of the current wait.
+ * cancel) through p->jobs, guarded by p->lock; the coap thread waits (at
+ * most 50 ms, or until libcoap's next retransmission) in its own poll() on
+ * libcoap's descriptor and p->wake_fd, an eventfd that pushing a job writes
+ * to, so a command leaves at once; then it lets libcoap do its I/O without
+ * waiting and drains the jobs.
  * Results go back through the core's callbacks (the handover queue).
  */
 #include <netdb.h>
 #include <sys/eventfd.h>
-#include <sys/select.h>
+#include <poll.h>
 #include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -615,6 +616,23 @@ static int on_event(coap_session_t *s, const coap_event_t ev) {
     return 0;
 }
 
+/* Sleeps until libcoap has I/O or a timer due, a job is pushed, or LOOP_MS
+ * passed. libcoap's descriptor is its epoll fd (Debian builds libcoap with
+ * epoll), the way coap_io(3) describes for an application's own wait. */
+static void wait_for_io(coap_plugin *p) {
+    coap_tick_t now;
+    coap_ticks(&now);
+    unsigned int next = coap_io_prepare_epoll(p->ctx, now); /* ms, 0: no timer */
+    int timeout = next > 0 && next < LOOP_MS ? (int)next : LOOP_MS;
+    struct pollfd pf[2] = {{.fd = p->wake_fd, .events = POLLIN},
+                           {.fd = coap_context_get_coap_fd(p->ctx), .events = POLLIN}};
+    if (poll(pf, pf[1].fd >= 0 ? 2 : 1, timeout) > 0 && (pf[0].revents & POLLIN)) {
+        uint64_t n;
+        if (read(p->wake_fd, &n, sizeof n) < 0) { /* raced with another read: fine */
+        }
+    }
+}
+
 static void *coap_thread(void *arg) {
     coap_plugin *p = arg;
     for (;;) {
@@ -643,15 +661,8 @@ static void *coap_thread(void *arg) {
         if (stop) break;
         observe_maintain(p, control_now_ms());
         handshake_check(p, control_now_ms());
-        fd_set rfds;
-        FD_ZERO(&rfds);
-        FD_SET(p->wake_fd, &rfds);
-        coap_io_process_with_fds(p->ctx, LOOP_MS, p->wake_fd + 1, &rfds, NULL, NULL);
-        if (FD_ISSET(p->wake_fd, &rfds)) {
-            uint64_t n;
-            if (read(p->wake_fd, &n, sizeof n) < 0) { /* nonblocking: nothing to do */
-            }
-        }
+        wait_for_io(p);
+        coap_io_process(p->ctx, COAP_IO_NO_WAIT);
     }
     return NULL;
 }
