@@ -6,6 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { startVigil, Client, sleep } from '../lib/vigil.js';
 import {
@@ -151,6 +152,12 @@ test('CoAP: a confirmable command is acknowledged with the device\'s result; tel
   assert.deepEqual(statuses(ws, r.command_id), ['queued', 'sent', 'delivered', 'acknowledged']);
   const t = await ws.waitFor((m) => m.type === 'telemetry' && m.device === 'lamp' && m.data.interval === 5, 8000, 'lamp telemetry');
   assert.equal(typeof t.data.seq, 'number');
+  // libcoap's own client, an independent peer, reads the device: the command
+  // really changed it.
+  const got = spawnSync('coap-client-openssl', ['-m', 'get', '-B', '5', `coap://127.0.0.1:${udp.lamp}/telemetry`],
+    { encoding: 'utf8', timeout: 10000 });
+  assert.equal(got.status, 0, got.stderr);
+  assert.equal(JSON.parse(got.stdout.trim().split('\n').pop()).interval, 5, got.stdout);
   const d = await (await fetch(`${vigil.base}/api/devices/lamp`)).json();
   assert.equal(d.online, true);
   assert.ok(d.telemetry && d.telemetry_age_ms < 5000, JSON.stringify(d));
