@@ -238,12 +238,12 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     const vigil = await startVigil({ args: ['--config', CONFIG], timeoutMs: 15000 * SLOW });
     let st;
     try {
-      const r = await fetch(`${vigil.base}/api/health`);
+      const r = await vigil.fetch(`/api/health`);
       assert.equal(r.status, 200);
       const health = await r.json();
       assert.equal(health.status, 'ok');
       assert.equal(health.streams, 1);
-      const s = await waitStreamState(vigil.base, 'demo', 'live', 20000 * SLOW);
+      const s = await waitStreamState(vigil, 'demo', 'live', 20000 * SLOW);
       assert.match(String(s.codecs), /^avc1\./);
     } finally {
       st = await vigil.stop();
