@@ -74,6 +74,7 @@ int vg_session_send_json(vg_session *s, json_t *msg) {
 int vg_session_send_text(vg_session *s, const char *text, size_t len) {
     if (s->closing) return -1;
     if (s->out_count >= VG_SESSION_MAX_OUT_MSGS || s->out_bytes + len > VG_SESSION_MAX_OUT_BYTES) {
+        s->drop_text = true;
         vg_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "reply queue overflow");
         return -1;
     }
@@ -175,7 +176,7 @@ static vg_viewer *next_ready(vg_session *s) {
 }
 
 int vg_session_on_writable(vg_session *s) {
-    if (s->closing) {
+    if (s->closing && (s->drop_text || !s->out_head)) {
         lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
                          (unsigned char *)s->close_reason, strlen(s->close_reason));
         return -1;

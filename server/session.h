@@ -67,8 +67,9 @@ struct vg_session {
     uint64_t serial;
     /* counters */
     uint64_t messages_in, errors;
-    /* closing: a close frame with this code goes out at the next writable */
-    bool closing;
+    /* closing: queued text goes out first (unless drop_text: the client did
+     * not read it), then a close frame with this code */
+    bool closing, drop_text;
     uint16_t close_code;
     char close_reason[64];
 };
