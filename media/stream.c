@@ -200,38 +200,65 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     }
 }
 
+/* Why a silent push source has nothing: plain silence, or packets that all
+ * failed authentication since the last valid one (a camera with the wrong
+ * key). */
+static void silence_reason(vg_stream *s, char *out, size_t outlen) {
+    long long secs = (long long)(vg_rtp_ingest_silence_us(s->ingest) / 1000000);
+    uint64_t auth = vg_rtp_ingest_auth_failed(s->ingest) - s->auth_failed_mark;
+    if (auth)
+        snprintf(out, outlen, "no valid packets for %lld s (%llu failed authentication)", secs,
+                 (unsigned long long)auth);
+    else
+        snprintf(out, outlen, "no packets for %lld s", secs);
+}
+
 /* A push source silent for its silence timeout is lost: no backoff, the
  * receiver keeps listening and the next accepted packet brings it back. */
 static bool push_source_lost(vg_stream *s, int64_t now_us) {
     int64_t last = vg_rtp_ingest_last_packet_us(s->ingest);
+    if (last != s->mark_last_packet) { /* valid packets since the last tick */
+        s->mark_last_packet = last;
+        s->auth_failed_mark = vg_rtp_ingest_auth_failed(s->ingest);
+    }
     int64_t since = last > s->pipeline_started_us ? last : s->pipeline_started_us;
     if (now_us - since <= vg_rtp_ingest_silence_us(s->ingest)) return false;
     char reason[128];
-    long long secs = (long long)(vg_rtp_ingest_silence_us(s->ingest) / 1000000);
-    uint64_t auth = vg_rtp_ingest_auth_failed(s->ingest);
-    if (auth > s->auth_failed_mark)
-        snprintf(reason, sizeof(reason), "no valid packets for %lld s (%llu failed authentication)",
-                 secs, (unsigned long long)(auth - s->auth_failed_mark));
-    else
-        snprintf(reason, sizeof(reason), "no packets for %lld s", secs);
-    s->auth_failed_mark = auth;
+    silence_reason(s, reason, sizeof(reason));
     drop_pipeline(s);
     set_text(&s->last_error, reason);
     s->restarts++; /* the next pipeline is a restart of the source */
     s->attempt = 0;
     s->awaiting_packets = true;
-    s->lost_last_packet = last;
+    s->auth_reported = vg_rtp_ingest_auth_failed(s->ingest) > s->auth_failed_mark;
     set_state(s, VG_STREAM_RETRYING, reason);
     return true;
+}
+
+/* While a lost push source waits: keeps the reason current (the count of
+ * failures), and tells viewers once when failures start. */
+static void push_source_waiting(vg_stream *s) {
+    char reason[128];
+    silence_reason(s, reason, sizeof(reason));
+    if (s->last_error && !strcmp(reason, s->last_error)) return;
+    set_text(&s->last_error, reason);
+    bool failing = vg_rtp_ingest_auth_failed(s->ingest) > s->auth_failed_mark;
+    if (failing && !s->auth_reported) {
+        s->auth_reported = true;
+        set_state(s, VG_STREAM_RETRYING, reason);
+    }
 }
 
 void vg_stream_tick(vg_stream *s, int64_t now_us) {
     if (!s->pipeline) {
         if (s->state != VG_STREAM_RETRYING) return;
         bool due = s->awaiting_packets
-                       ? vg_rtp_ingest_last_packet_us(s->ingest) != s->lost_last_packet
+                       ? vg_rtp_ingest_last_packet_us(s->ingest) != s->mark_last_packet
                        : now_us >= s->retry_at_us;
-        if (due) vg_stream_start(s, now_us);
+        if (due)
+            vg_stream_start(s, now_us);
+        else if (s->awaiting_packets)
+            push_source_waiting(s);
         return;
     }
     if (s->ingest && push_source_lost(s, now_us)) return;

@@ -108,8 +108,9 @@ struct vg_stream {
     /* push sources only (srtp://, rtp://) */
     vg_rtp_ingest *ingest;     /* the UDP receiver while the stream runs, else NULL */
     bool awaiting_packets;     /* RETRYING because the source went silent */
-    int64_t lost_last_packet;  /* the receiver's last packet time when it went silent */
-    uint64_t auth_failed_mark; /* the receiver's auth failures at the last loss */
+    int64_t mark_last_packet;  /* the receiver's last packet time, as last seen by a tick */
+    uint64_t auth_failed_mark; /* the receiver's auth failures then */
+    bool auth_reported;        /* viewers were told of auth failures while waiting */
 
     /* ingest statistics over one-second windows */
     int64_t win_start_us;
