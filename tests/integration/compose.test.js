@@ -3,9 +3,9 @@
 // /api/health, config mounted read-only; an MQTT broker, a device
 // simulator and an SRTP camera simulator beside the relay), the Dockerfile
 // must keep its shape, and the files the containers run with must work with
-// the real programs: config/vigil.json and config/vigil-compose.json in
-// build/vigil, the latter fed by the camera simulator's own gst-launch-1.0
-// command line (on loopback), config/mosquitto.conf in mosquitto 2.0 (on a
+// the real programs: config/vigil.json in build/vigil, also fed by the camera
+// simulator's own gst-launch-1.0 command line (on loopback),
+// config/mosquitto.conf in mosquitto 2.0 (on a
 // free loopback port) with build/vigil-devsim, run with the compose file's
 // own flags, publishing to it.
 import { describe, it } from 'node:test';
@@ -19,7 +19,6 @@ import { freeUdpPort } from '../tools/push_camera.js';
 
 const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const CONFIG = path.join(ROOT, 'config/vigil.json');
-const COMPOSE_CONFIG = path.join(ROOT, 'config/vigil-compose.json');
 const CONTAINER_CONFIG = '/etc/vigil/vigil.json';
 const MOSQUITTO_CONF = path.join(ROOT, 'config/mosquitto.conf');
 const MOSQUITTO_CONTAINER_CONF = '/mosquitto/config/mosquitto.conf';
@@ -103,7 +102,7 @@ describe('docker-compose.yml', () => {
     assert.equal(r.status, 0, `docker-compose config -q failed:\n${r.stderr}`);
   });
 
-  it('relay: built from the Dockerfile, port 8080, health check, compose config mounted read-only', () => {
+  it('relay: built from the Dockerfile, port 8080, health check, config mounted read-only', () => {
     const relay = composeConfig().services?.relay;
     assert.ok(relay, 'a service named relay');
     assert.equal(relay.build?.context, ROOT);
@@ -116,7 +115,7 @@ describe('docker-compose.yml', () => {
 
     const cfg = volumeMounts(relay).find((m) => m.target === CONTAINER_CONFIG);
     assert.ok(cfg, `a mount at ${CONTAINER_CONFIG}: ${JSON.stringify(relay.volumes)}`);
-    assert.equal(cfg.source, COMPOSE_CONFIG);
+    assert.equal(cfg.source, CONFIG);
     assert.ok(cfg.readOnly, 'the config is mounted read-only');
   });
 
@@ -135,7 +134,7 @@ describe('docker-compose.yml', () => {
 
     // The relay's compose config has an srtp:// stream on that port, with
     // that key (base64 there, hex for srtpenc) and profile.
-    const cfg = JSON.parse(readFileSync(COMPOSE_CONFIG, 'utf8'));
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
     const door = cfg.streams.find((st) => st.source === `srtp://0.0.0.0:${sink.props.port}`);
     assert.ok(door, `a stream listening on srtp://0.0.0.0:${sink.props.port}: ${JSON.stringify(cfg.streams)}`);
     assert.equal(Buffer.from(door.options.key, 'base64').toString('hex'), srtp.props.key);
@@ -288,47 +287,54 @@ describe('Dockerfile', () => {
 });
 
 describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
-  it('is the demo stream on 0.0.0.0:8080', () => {
+  it("is the demo stream and the camsim's srtp:// stream on 0.0.0.0:8080, both open to anonymous viewers", () => {
     const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
     // The container must listen beyond its own loopback, on the port that
     // EXPOSE, the health check and the compose port mapping use.
     assert.equal(cfg.server.bind, '0.0.0.0');
     assert.equal(cfg.server.port, 8080);
-    assert.deepEqual(cfg.streams.map((s) => [s.id, s.source]), [['demo', 'test://']]);
+    assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door']);
+    assert.equal(cfg.streams[0].source, 'test://');
+    assert.match(cfg.streams[1].source, /^srtp:\/\/0\.0\.0\.0:\d+$/);
+    assert.deepEqual(cfg.auth.anonymous.streams, ['demo', 'door']);
   });
 
-  it('starts the real server, which reports healthy and the demo stream live', async () => {
+  it("declares the compose devsim's device: cam1 over MQTT via broker:1883, on the demo camera", () => {
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    const cmd = [].concat(composeConfig().services.devsim.command);
+    assert.equal(cfg.mqtt.host, 'broker');
+    assert.equal(cfg.mqtt.port, 1883);
+    assert.equal(cfg.mqtt.prefix ?? 'vigil', flagValue(cmd, '--prefix') ?? 'vigil');
+    const dev = cfg.devices.find((d) => d.id === flagValue(cmd, '--id'));
+    assert.ok(dev, `a device for the simulator's --id: ${JSON.stringify(cfg.devices)}`);
+    assert.equal(dev.transport, 'mqtt');
+    assert.equal(dev.stream, 'demo');
+  });
+
+  it('starts the real server, which reports healthy and the demo stream live (door waits for its camera)', async () => {
     // startVigil adds --port <free>, which overrides the file's 8080, so the
     // test does not collide with a running `make run`.
     const vigil = await startVigil({ args: ['--config', CONFIG], timeoutMs: 15000 * SLOW });
     let st;
     try {
-      const r = await fetch(`${vigil.base}/api/health`);
+      const r = await vigil.fetch(`/api/health`);
       assert.equal(r.status, 200);
       const health = await r.json();
       assert.equal(health.status, 'ok');
-      assert.equal(health.streams, 1);
-      const s = await waitStreamState(vigil.base, 'demo', 'live', 20000 * SLOW);
+      assert.equal(health.streams, 2);
+      const s = await waitStreamState(vigil, 'demo', 'live', 20000 * SLOW);
       assert.match(String(s.codecs), /^avc1\./);
     } finally {
       st = await vigil.stop();
     }
     assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${vigil.log().slice(-4000)}`);
   });
-});
 
-describe('config/vigil-compose.json', { timeout: 45000 * SLOW }, () => {
-  it('is the demo stream plus the camera simulator\'s srtp:// stream, on 0.0.0.0:8080', () => {
-    const cfg = JSON.parse(readFileSync(COMPOSE_CONFIG, 'utf8'));
-    assert.equal(cfg.server.bind, '0.0.0.0');
-    assert.equal(cfg.server.port, 8080);
-    assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door']);
-    assert.equal(cfg.streams[0].source, 'test://');
-    assert.match(cfg.streams[1].source, /^srtp:\/\/0\.0\.0\.0:\d+$/);
-  });
-
-  it('runs in the real server, and the camsim\'s own command line brings its stream live', async () => {
-    const cfg = JSON.parse(readFileSync(COMPOSE_CONFIG, 'utf8'));
+  it("brings the door stream live with the camsim's own command line", async () => {
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    // Only the media part: no MQTT broker to reach from here.
+    delete cfg.mqtt;
+    delete cfg.devices;
     const { cmd } = camsim(composeConfig().services);
     // The same files on loopback: the relay's listen address and the
     // camera's destination swapped for 127.0.0.1 and a free port.
@@ -345,7 +351,7 @@ describe('config/vigil-compose.json', { timeout: 45000 * SLOW }, () => {
     cam.stderr.on('data', (d) => { camLog += d; });
     let st;
     try {
-      const s = await waitStreamState(vigil.base, 'door', 'live', 20000 * SLOW).catch((e) => {
+      const s = await waitStreamState(vigil, 'door', 'live', 20000 * SLOW).catch((e) => {
         throw new Error(`${e.message}\ncamera: ${camLog}`);
       });
       assert.match(String(s.codecs), /^avc1\./);

@@ -29,8 +29,8 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
-async function streamInfo(base, id) {
-  const r = await fetch(`${base}/api/streams`);
+async function streamInfo(vigil, id) {
+  const r = await vigil.fetch('/api/streams');
   assert.equal(r.status, 200);
   return (await r.json()).find((s) => s.id === id);
 }
@@ -91,7 +91,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
   });
 
   it('shows the push streams waiting, with zeroed ingest counters, before any camera', async () => {
-    const s = await streamInfo(vigil.base, 'cam');
+    const s = await streamInfo(vigil, 'cam');
     assert.equal(s.source, `srtp://127.0.0.1:${ports.cam}`);
     assert.ok(['starting', 'retrying'].includes(s.state), s.state);
     assert.deepEqual(s.ingest, { packets: 0, bytes: 0, auth_failed: 0, replayed: 0, malformed: 0,
@@ -114,7 +114,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     const live = client.messages.find((x) => x.type === 'stream.state' && x.stream === 'cam' && x.state === 'live');
     assert.ok(live, 'a stream.state live event on the channel');
     assert.match(String(live.codecs), /^avc1\./);
-    const s = await streamInfo(vigil.base, 'cam');
+    const s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'live');
     assert.ok(s.ingest.packets > 30 && s.ingest.bytes > 10000, JSON.stringify(s.ingest));
     assert.equal(s.ingest.ssrc, SSRC);
@@ -125,7 +125,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
 
   it('replayed datagrams and garbage are counted and harmless', async (t) => {
     await until(() => tap.seen.length >= 100, 5000, () => 'captured packets');
-    const before = (await streamInfo(vigil.base, 'cam')).ingest;
+    const before = (await streamInfo(vigil, 'cam')).ingest;
     const old = tap.seen.slice(0, 20); // authentic packets vigil already accepted
     const mark = media('cam').length;
     for (const p of old) await tap.send(p);
@@ -143,7 +143,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     }
     let after;
     await until(async () => {
-      after = (await streamInfo(vigil.base, 'cam')).ingest;
+      after = (await streamInfo(vigil, 'cam')).ingest;
       return after.replayed - before.replayed >= 20 && after.malformed - before.malformed >= 20
         && after.auth_failed - before.auth_failed >= 10;
     }, 5000, () => `counters ${JSON.stringify(after)} (before ${JSON.stringify(before)})`);
@@ -155,7 +155,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     // Viewers keep receiving: the stream never stopped.
     await until(() => media('cam').length >= mark + 25, 10000,
       () => `25 more fragments, have ${media('cam').length - mark}`);
-    const s = await streamInfo(vigil.base, 'cam');
+    const s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'live');
     assert.equal(s.restarts, 0);
     assert.equal(s.frames_lost, 0);
@@ -167,7 +167,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
       () => `20 gcm fragments, have ${media('gcm').length}; camera: ${cam.log()}`);
     assert.equal(frames('gcm')[0].kind, 1);
     assert.ok(media('gcm')[0].flags & KEYFRAME);
-    const s = await streamInfo(vigil.base, 'gcm');
+    const s = await streamInfo(vigil, 'gcm');
     assert.equal(s.state, 'live');
     assert.equal(s.ingest.auth_failed, 0);
     await stopCamera(cam);
@@ -177,12 +177,12 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     const cam = camera({ port: ports.locked, keyB64: otherKey });
     let s;
     await until(async () => {
-      s = await streamInfo(vigil.base, 'locked');
+      s = await streamInfo(vigil, 'locked');
       return s.ingest.auth_failed >= 100;
     }, 15000, () => `auth failures: ${JSON.stringify(s)}; camera: ${cam.log()}`);
     // Longer than the silence timeout: the stream must say why it has nothing.
     await sleep((SILENCE_S + 1) * 1000);
-    s = await streamInfo(vigil.base, 'locked');
+    s = await streamInfo(vigil, 'locked');
     await stopCamera(cam);
     assert.equal(s.ingest.packets, 0);
     assert.equal(s.ingest.bytes, 0);
@@ -200,7 +200,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
       () => `20 plain fragments, have ${media('plain').length}; camera: ${cam.log()}`);
     assert.equal(frames('plain')[0].kind, 1);
     assert.ok(media('plain')[0].flags & KEYFRAME);
-    const s = await streamInfo(vigil.base, 'plain');
+    const s = await streamInfo(vigil, 'plain');
     assert.equal(s.state, 'live');
     assert.ok(s.ingest.packets > 20);
     assert.equal(s.ingest.malformed, 0);
@@ -217,13 +217,13 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     assert.equal(ev.channel, channels.cam);
     assert.equal(ev.reason, `no packets for ${SILENCE_S} s`);
     t.diagnostic(`retrying ${Date.now() - stoppedAt} ms after the camera stopped`);
-    let s = await streamInfo(vigil.base, 'cam');
+    let s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'retrying');
     assert.equal(s.last_error, `no packets for ${SILENCE_S} s`);
 
     // Still waiting a while later: no restart churn without packets.
     await sleep(1500);
-    s = await streamInfo(vigil.base, 'cam');
+    s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'retrying');
     assert.equal(s.restarts, 1);
 
@@ -239,7 +239,7 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     const again = media('cam').slice(markMedia);
     assert.ok(again[0].flags & KEYFRAME, 'the first fragment after the restart is a keyframe');
     t.diagnostic(`live again: first fragment ${Number(again[0].arrivalUs / 1000n) - back.startedAt} ms after the camera restarted`);
-    s = await streamInfo(vigil.base, 'cam');
+    s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'live');
     assert.equal(s.restarts, 1);
     assert.equal(s.ingest.ssrc, SSRC);
