@@ -26,6 +26,27 @@ const char *vg_srtp_profile_name(vg_srtp_profile p) {
     return p == VG_SRTP_AEAD_AES_128_GCM ? "AEAD_AES_128_GCM" : "AES_CM_128_HMAC_SHA1_80";
 }
 
+uint16_t vg_rtp_listen_port(const vg_rtp_options *o) {
+    if (o->listen.ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)&o->listen)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)&o->listen)->sin_port);
+}
+
+bool vg_rtp_listen_overlaps(const vg_rtp_options *a, const vg_rtp_options *b) {
+    if (a->listen.ss_family != b->listen.ss_family ||
+        vg_rtp_listen_port(a) != vg_rtp_listen_port(b))
+        return false;
+    if (a->listen.ss_family == AF_INET6) {
+        const struct in6_addr *x = &((const struct sockaddr_in6 *)&a->listen)->sin6_addr;
+        const struct in6_addr *y = &((const struct sockaddr_in6 *)&b->listen)->sin6_addr;
+        return IN6_IS_ADDR_UNSPECIFIED(x) || IN6_IS_ADDR_UNSPECIFIED(y) ||
+               !memcmp(x, y, sizeof(*x));
+    }
+    in_addr_t x = ((const struct sockaddr_in *)&a->listen)->sin_addr.s_addr;
+    in_addr_t y = ((const struct sockaddr_in *)&b->listen)->sin_addr.s_addr;
+    return x == INADDR_ANY || y == INADDR_ANY || x == y;
+}
+
 void vg_rtp_options_wipe(vg_rtp_options *o) {
     volatile uint8_t *k = o->key;
     for (size_t i = 0; i < sizeof(o->key); i++)

@@ -50,6 +50,12 @@ bool vg_rtp_is_push_uri(const char *uri);
 int vg_rtp_options_parse(const char *uri, const json_t *options, vg_rtp_options *out, char *err,
                          size_t errlen);
 
+/* True when two push sources would listen on the same UDP port of the same
+ * address family with overlapping addresses (equal, or either a wildcard). */
+bool vg_rtp_listen_overlaps(const vg_rtp_options *a, const vg_rtp_options *b);
+/* The listen port. */
+uint16_t vg_rtp_listen_port(const vg_rtp_options *o);
+
 /* The SRTP master key + salt length a profile needs. */
 size_t vg_srtp_profile_key_len(vg_srtp_profile p);
 const char *vg_srtp_profile_name(vg_srtp_profile p);

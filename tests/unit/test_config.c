@@ -167,6 +167,21 @@ START_TEST(push_sources_check_address_key_and_profile) {
     assert_rejected(STREAM("srtp://127.0.0.1:70000", "{\"key\":\"" K30 "\"}"), "streams[0].source");
     assert_rejected(STREAM("rtp://camera.local:5004", "{}"), "not a numeric IP address");
     assert_rejected(STREAM("rtp://127.0.0.1:5004/path", "{}"), "streams[0].source");
+    /* One UDP port, one stream; other ports or addresses are fine. */
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://0.0.0.0:5004\"},"
+                    "{\"id\":\"b\",\"source\":\"rtp://127.0.0.1:5004\"}]}",
+                    "streams[1].source: UDP port 5004 is already the port of stream 'a'");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://127.0.0.1:5004\"},"
+                    "{\"id\":\"b\",\"source\":\"srtp://127.0.0.1:5004\",\"options\":{"
+                    "\"key\":\"" K30 "\"}}]}",
+                    "streams[1].source: UDP port 5004");
+    ck_assert_int_eq(load("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://127.0.0.1:5004\"},"
+                          "{\"id\":\"b\",\"source\":\"rtp://127.0.0.2:5004\"},"
+                          "{\"id\":\"c\",\"source\":\"rtp://127.0.0.1:5006\"}]}",
+                          &c),
+                     0);
+    ck_assert_uint_eq(c.nstreams, 3);
+    vg_config_free(&c);
 #undef STREAM
 #undef K28
 #undef K30
