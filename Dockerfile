@@ -28,18 +28,22 @@ RUN make -j"$(nproc)" all
 
 FROM debian:bookworm-slim
 # Runtime libraries of the -dev packages above (vigil-devsim needs libmosquitto1,
-# libcoap3, libjansson4 and libssl3 of them), plus the plugins holding the
-# elements media/source.c builds: videotestsrc, appsink (base), clockoverlay,
-# timeoverlay (Debian ships the pango plugin in gstreamer1.0-x), rtspsrc,
-# rtph264depay, qtdemux, mp4mux (good), h264parse (bad), x264enc (ugly). A
-# font so the test source's burnt-in clock renders.
+# libcoap3, libjansson4 and libssl3 of them; libsrtp2-1 decrypts srtp://
+# sources; libgstreamer-plugins-base1.0-0 holds libgstrtp), plus the plugins
+# holding the elements media/source.c builds: videotestsrc, appsrc, appsink
+# (base), clockoverlay, timeoverlay (Debian ships the pango plugin in
+# gstreamer1.0-x), rtspsrc, rtpjitterbuffer, rtph264depay, qtdemux, mp4mux
+# (good), h264parse (bad), x264enc (ugly). gstreamer1.0-tools has
+# gst-launch-1.0, which the compose file's camsim service runs (rtph264pay,
+# udpsink: good; srtpenc: bad). A font so the test source's burnt-in clock
+# renders.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libwebsockets17 libjansson4 libssl3 libsrtp2-1 \
       libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer-plugins-bad1.0-0 \
       libmosquitto1 libcoap3 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
-      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x \
+      gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x gstreamer1.0-tools \
       fonts-dejavu-core curl ca-certificates \
  && rm -rf /var/lib/apt/lists/*
 

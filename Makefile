@@ -10,7 +10,7 @@
 
 CC      ?= gcc
 PKGS     = libwebsockets gstreamer-1.0 gstreamer-app-1.0 gstreamer-pbutils-1.0 \
-           jansson libsrtp2 openssl
+           jansson libsrtp2 openssl gstreamer-rtp-1.0
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS))

@@ -125,9 +125,11 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         snprintf(err, errlen, "could not create a pipeline");
         goto fail;
     }
-    p->parse_out =
-        vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->loop_seek, err, errlen);
+    vg_source_elems elems;
+    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &elems, err, errlen);
     if (!p->parse_out) goto fail;
+    p->loop_seek = elems.loop_seek;
+    p->push_src = elems.push_src;
 
     GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");
     GstElement *mux = gst_element_factory_make("mp4mux", "mux");

@@ -27,6 +27,7 @@ typedef struct vg_pipeline {
     GstElement *parse_out; /* gives parsed H.264; its caps give the codecs */
     GstElement *appsink;
     GstElement *loop_seek;    /* takes the looping segment seeks (file://), or NULL */
+    GstElement *push_src;     /* the appsrc a push source's receiver feeds, or NULL */
     atomic_bool loop_started; /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
     void *stream; /* posted with every event */

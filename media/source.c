@@ -6,6 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "media/rtp_options.h"
+
 /* ---- option helpers ---------------------------------------------------- */
 
 typedef struct option_spec {
@@ -124,9 +126,9 @@ static const option_spec test_options[] = {
 };
 
 static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
-                              GstElement **loop_seek, char *err, size_t errlen) {
+                              vg_source_elems *out, char *err, size_t errlen) {
     (void)uri;
-    *loop_seek = NULL;
+    (void)out;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
     GstElement *src = make(p, "videotestsrc", "src", err, errlen);
@@ -188,9 +190,8 @@ static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
 }
 
 static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
-                              GstElement **loop_seek, char *err, size_t errlen) {
+                              vg_source_elems *out, char *err, size_t errlen) {
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
-    *loop_seek = NULL;
     GstElement *src = make(p, "filesrc", "src", err, errlen);
     GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
@@ -202,7 +203,7 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
     GstElement *tail[] = {parse, pace};
     if (link_chain(head, 2, err, errlen) || link_chain(tail, 2, err, errlen)) return NULL;
     g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), parse);
-    if (!loop || json_is_true(loop)) *loop_seek = demux;
+    if (!loop || json_is_true(loop)) out->loop_seek = demux;
     return pace;
 }
 
@@ -244,8 +245,8 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
 }
 
 static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
-                              GstElement **loop_seek, char *err, size_t errlen) {
-    *loop_seek = NULL;
+                              vg_source_elems *out, char *err, size_t errlen) {
+    (void)out;
     GstElement *src = make(p, "rtspsrc", "src", err, errlen);
     GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
@@ -261,6 +262,63 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
     return parse;
 }
 
+/* ---- srtp:// and rtp:// (pushed by the camera) ---------------------------- */
+
+static const option_spec srtp_options[] = {
+    {"key", JSON_STRING, 0, 0},
+    {"profile", JSON_STRING, 0, 0},
+    {"payload_type", JSON_INTEGER, 0, 127},
+    {"clock_rate", JSON_INTEGER, 1000, 1000000},
+    {"latency_ms", JSON_INTEGER, 0, 10000},
+    {"silence_timeout_s", JSON_INTEGER, 1, 3600},
+    {NULL, 0, 0, 0},
+};
+
+/* rtp:// takes the same minus the SRTP ones: `key` there is an error. */
+static const option_spec rtp_options[] = {
+    {"payload_type", JSON_INTEGER, 0, 127},
+    {"clock_rate", JSON_INTEGER, 1000, 1000000},
+    {"latency_ms", JSON_INTEGER, 0, 10000},
+    {"silence_timeout_s", JSON_INTEGER, 1, 3600},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_push(const char *uri, const json_t *o, char *err, size_t errlen) {
+    vg_rtp_options parsed;
+    int r = vg_rtp_options_parse(uri, o, &parsed, err, errlen);
+    vg_rtp_options_wipe(&parsed);
+    return r;
+}
+
+/* appsrc (fed by media/rtp_ingest.c) -> rtpjitterbuffer -> rtph264depay ->
+ * h264parse. The packets are already decrypted and checked. */
+static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
+                              vg_source_elems *out, char *err, size_t errlen) {
+    vg_rtp_options ro;
+    if (vg_rtp_options_parse(uri, o, &ro, err, errlen)) return NULL;
+    vg_rtp_options_wipe(&ro); /* the receiver has its own copy of the key */
+    GstElement *src = make(p, "appsrc", "src", err, errlen);
+    GstElement *jitter = make(p, "rtpjitterbuffer", "jitter", err, errlen);
+    GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    if (!src || !jitter || !depay || !parse) return NULL;
+    GstCaps *caps =
+        gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
+                            G_TYPE_STRING, "H264", "clock-rate", G_TYPE_INT, (int)ro.clock_rate,
+                            "payload", G_TYPE_INT, (int)ro.payload_type, NULL);
+    /* Live, stamped with the running time at arrival (what the jitter buffer
+     * wants), and leaky: the receiver thread never waits for the pipeline. */
+    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
+                 TRUE, "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
+    gst_caps_unref(caps);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    g_object_set(jitter, "latency", (guint)ro.latency_ms, NULL);
+    GstElement *chain[] = {src, jitter, depay, parse};
+    if (link_chain(chain, 4, err, errlen)) return NULL;
+    out->push_src = src;
+    return parse;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 typedef struct source_kind {
@@ -268,7 +326,7 @@ typedef struct source_kind {
     const option_spec *options;
     int (*validate)(const char *uri, const json_t *options, char *err, size_t errlen);
     GstElement *(*build)(GstPipeline *p, const char *uri, const json_t *options,
-                         GstElement **loop_seek, char *err, size_t errlen);
+                         vg_source_elems *out, char *err, size_t errlen);
 } source_kind;
 
 /* videotestsrc's pattern names (GStreamer 1.22): checked here, at config
@@ -326,6 +384,8 @@ static const source_kind kinds[] = {
     {"test://", test_options, validate_test, build_test},
     {"file://", file_options, validate_file_kind, build_file},
     {"rtsp://", rtsp_options, validate_rtsp, build_rtsp},
+    {"srtp://", srtp_options, validate_push, build_push},
+    {"rtp://", rtp_options, validate_push, build_push},
 };
 
 static const source_kind *kind_of(const char *uri) {
@@ -339,7 +399,8 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
     if (!k) {
         snprintf(
             err, errlen,
-            "source: unsupported source '%.64s' (expected test://, file://PATH.mp4 or rtsp://...)",
+            "source: unsupported source '%.64s' (expected test://, file://PATH.mp4, rtsp://..., "
+            "srtp://IP:PORT or rtp://IP:PORT)",
             uri);
         return -1;
     }
@@ -348,13 +409,14 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
 }
 
 GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            GstElement **loop_seek, char *err, size_t errlen) {
+                            vg_source_elems *out, char *err, size_t errlen) {
     const source_kind *k = kind_of(uri);
     if (!k) {
         snprintf(err, errlen, "unsupported source");
         return NULL;
     }
-    return k->build(pipeline, uri, options, loop_seek, err, errlen);
+    *out = (vg_source_elems){0};
+    return k->build(pipeline, uri, options, out, err, errlen);
 }
 
 void vg_source_redact(const char *uri, char *out, size_t outlen) {
@@ -366,4 +428,8 @@ void vg_source_redact(const char *uri, char *out, size_t outlen) {
     } else {
         snprintf(out, outlen, "%s", uri);
     }
+}
+
+bool vg_source_is_push(const char *uri) {
+    return vg_rtp_is_push_uri(uri);
 }

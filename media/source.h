@@ -4,6 +4,9 @@
  *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency
  *   file:///a.mp4    an H.264 MP4 replayed in real time in a loop, no re-encoding
  *   rtsp://host/...  rtspsrc, depayload, parse; no re-encoding
+ *   srtp://ip:port   SRTP pushed by a camera: media/rtp_ingest.c receives and
+ *                    decrypts it into an appsrc; jitter buffer, depayload, parse
+ *   rtp://ip:port    the same, unencrypted
  *
  * Each kind validates its options at config time (so a bad config stops
  * start-up with a message naming the field) and builds its elements into the
@@ -21,14 +24,28 @@
  * message naming the offending option into err and returns -1. */
 int vg_source_validate(const char *uri, const json_t *options, char *err, size_t errlen);
 
+/* Elements of a built source that the pipeline needs to reach (borrowed). */
+typedef struct vg_source_elems {
+    /* takes segment seeks when the source loops (file://), else NULL. Seeks
+     * go straight to it: mp4mux downstream has a byte segment and cannot
+     * take a time seek. */
+    GstElement *loop_seek;
+    /* the appsrc a push source's receiver feeds RTP packets into (srtp://,
+     * rtp://), else NULL */
+    GstElement *push_src;
+} vg_source_elems;
+
 /* Adds the source's elements to `pipeline` and returns (borrowed) the element
  * whose src pad gives parsed H.264 (byte-aligned access units); NULL with err
  * set on failure. Sources with dynamic pads link themselves when pads appear.
- * `loop_seek` is set (borrowed) to the element that takes segment seeks
- * when the source loops (file://), else NULL. Seeks go straight to it:
- * mp4mux downstream has a byte segment and cannot take a time seek. */
+ * `out` receives the elements above. */
 GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            GstElement **loop_seek, char *err, size_t errlen);
+                            vg_source_elems *out, char *err, size_t errlen);
+
+/* True for sources that the camera pushes to vigil (srtp://, rtp://): they
+ * have a UDP receiver (media/rtp_ingest.c) that lives as long as the stream
+ * runs, and their loss is UDP silence rather than an error. */
+bool vg_source_is_push(const char *uri);
 
 /* Writes the URI without user:password into out (for logs and the API). */
 void vg_source_redact(const char *uri, char *out, size_t outlen);

@@ -64,6 +64,7 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 }
 
 static void drop_pipeline(vg_stream *s) {
+    if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL); /* before the pipeline goes */
     if (s->reaper)
         vg_reaper_push(s->reaper, s->pipeline);
     else
@@ -78,6 +79,7 @@ static void drop_pipeline(vg_stream *s) {
 
 static void fail(vg_stream *s, const char *reason, int64_t now_us) {
     drop_pipeline(s);
+    s->awaiting_packets = false;
     set_text(&s->last_error, reason);
     s->attempt++;
     s->restarts++;
@@ -92,6 +94,15 @@ static void fail(vg_stream *s, const char *reason, int64_t now_us) {
 void vg_stream_start(vg_stream *s, int64_t now_us) {
     char err[256] = "";
     s->generation++;
+    s->awaiting_packets = false;
+    if (vg_source_is_push(s->source) && !s->ingest) {
+        /* The port may be taken for now: a failure to retry, not to give up on. */
+        s->ingest = vg_rtp_ingest_new(s->source, s->options, s->id, err, sizeof(err));
+        if (!s->ingest) {
+            fail(s, err, now_us);
+            return;
+        }
+    }
     s->pipeline = vg_pipeline_new(s->source, s->options, s->channel, s->limits.max_frame_bytes,
                                   s->inbox, s, s->generation, err, sizeof(err));
     if (!s->pipeline) {
@@ -100,6 +111,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
         set_state(s, VG_STREAM_FAILED, err);
         return;
     }
+    if (s->ingest) vg_rtp_ingest_attach(s->ingest, s->pipeline->push_src);
+    s->pipeline_started_us = now_us;
     s->last_frame_us = now_us; /* start of the start-up deadline */
     s->next_seq = 1;
     s->await_key = false;
@@ -109,12 +122,16 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
 
 void vg_stream_stop(vg_stream *s) {
     drop_pipeline(s);
+    vg_rtp_ingest_free(s->ingest);
+    s->ingest = NULL;
+    s->awaiting_packets = false;
     if (s->state != VG_STREAM_STOPPED) set_state(s, VG_STREAM_STOPPED, NULL);
 }
 
 void vg_stream_free(vg_stream *s) {
     if (!s) return;
     drop_pipeline(s);
+    vg_rtp_ingest_free(s->ingest);
     while (s->viewers)
         vg_fanout_detach(s->viewers);
     vg_frame_unref(s->init);
@@ -183,11 +200,68 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     }
 }
 
+/* Why a silent push source has nothing: plain silence, or packets that all
+ * failed authentication since the last valid one (a camera with the wrong
+ * key). */
+static void silence_reason(vg_stream *s, char *out, size_t outlen) {
+    long long secs = (long long)(vg_rtp_ingest_silence_us(s->ingest) / 1000000);
+    uint64_t auth = vg_rtp_ingest_auth_failed(s->ingest) - s->auth_failed_mark;
+    if (auth)
+        snprintf(out, outlen, "no valid packets for %lld s (%llu failed authentication)", secs,
+                 (unsigned long long)auth);
+    else
+        snprintf(out, outlen, "no packets for %lld s", secs);
+}
+
+/* A push source silent for its silence timeout is lost: no backoff, the
+ * receiver keeps listening and the next accepted packet brings it back. */
+static bool push_source_lost(vg_stream *s, int64_t now_us) {
+    int64_t last = vg_rtp_ingest_last_packet_us(s->ingest);
+    if (last != s->mark_last_packet) { /* valid packets since the last tick */
+        s->mark_last_packet = last;
+        s->auth_failed_mark = vg_rtp_ingest_auth_failed(s->ingest);
+    }
+    int64_t since = last > s->pipeline_started_us ? last : s->pipeline_started_us;
+    if (now_us - since <= vg_rtp_ingest_silence_us(s->ingest)) return false;
+    char reason[128];
+    silence_reason(s, reason, sizeof(reason));
+    drop_pipeline(s);
+    set_text(&s->last_error, reason);
+    s->restarts++; /* the next pipeline is a restart of the source */
+    s->attempt = 0;
+    s->awaiting_packets = true;
+    s->auth_reported = vg_rtp_ingest_auth_failed(s->ingest) > s->auth_failed_mark;
+    set_state(s, VG_STREAM_RETRYING, reason);
+    return true;
+}
+
+/* While a lost push source waits: keeps the reason current (the count of
+ * failures), and tells viewers once when failures start. */
+static void push_source_waiting(vg_stream *s) {
+    char reason[128];
+    silence_reason(s, reason, sizeof(reason));
+    if (s->last_error && !strcmp(reason, s->last_error)) return;
+    set_text(&s->last_error, reason);
+    bool failing = vg_rtp_ingest_auth_failed(s->ingest) > s->auth_failed_mark;
+    if (failing && !s->auth_reported) {
+        s->auth_reported = true;
+        set_state(s, VG_STREAM_RETRYING, reason);
+    }
+}
+
 void vg_stream_tick(vg_stream *s, int64_t now_us) {
     if (!s->pipeline) {
-        if (s->state == VG_STREAM_RETRYING && now_us >= s->retry_at_us) vg_stream_start(s, now_us);
+        if (s->state != VG_STREAM_RETRYING) return;
+        bool due = s->awaiting_packets
+                       ? vg_rtp_ingest_last_packet_us(s->ingest) != s->mark_last_packet
+                       : now_us >= s->retry_at_us;
+        if (due)
+            vg_stream_start(s, now_us);
+        else if (s->awaiting_packets)
+            push_source_waiting(s);
         return;
     }
+    if (s->ingest && push_source_lost(s, now_us)) return;
     int64_t limit = s->state == VG_STREAM_LIVE ? s->limits.stall_timeout_us : START_TIMEOUT_US;
     if (now_us - s->last_frame_us > limit) {
         char reason[96];
@@ -212,5 +286,7 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "restarts", json_integer(s->restarts));
     json_object_set_new(d, "frames_lost", json_integer((json_int_t)s->frames_lost));
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
+    if (vg_source_is_push(s->source))
+        json_object_set_new(d, "ingest", vg_rtp_ingest_describe(s->ingest, now_us));
     return d;
 }

@@ -6,6 +6,13 @@
  * ends is restarted with exponential backoff (1 s, 2 s, 4 s ... 30 s); a live
  * source that stops producing frames for stall_timeout_us is treated as failed.
  *
+ * Push sources (srtp://, rtp://) keep a UDP receiver (media/rtp_ingest.c)
+ * from start to stop, across pipeline restarts. When no valid packet has
+ * come for the source's silence_timeout_s the source is lost: the pipeline
+ * is dropped and the stream shows RETRYING ("no packets for 3 s") with no
+ * backoff timer; it builds a new pipeline as soon as the receiver accepts a
+ * packet again (seen at the next tick).
+ *
  * Thread: everything here is owned by the lws service thread, no lock. The
  * configuration fields are immutable after vg_stream_new(). Frames referenced
  * here are immutable and shared (media/frame.h). */
@@ -21,6 +28,7 @@
 #include "media/inbox.h"
 #include "media/pipeline.h"
 #include "media/reaper.h"
+#include "media/rtp_ingest.h"
 #include "media/viewer_queue.h"
 
 typedef enum vg_stream_state {
@@ -95,6 +103,14 @@ struct vg_stream {
     uint64_t next_seq;    /* the frame number expected from the pipeline */
     bool await_key;       /* frames were lost: publish nothing until a keyframe */
     uint64_t frames_lost; /* dropped in the hand-off, or waiting for a keyframe */
+    int64_t pipeline_started_us;
+
+    /* push sources only (srtp://, rtp://) */
+    vg_rtp_ingest *ingest;     /* the UDP receiver while the stream runs, else NULL */
+    bool awaiting_packets;     /* RETRYING because the source went silent */
+    int64_t mark_last_packet;  /* the receiver's last packet time, as last seen by a tick */
+    uint64_t auth_failed_mark; /* the receiver's auth failures then */
+    bool auth_reported;        /* viewers were told of auth failures while waiting */
 
     /* ingest statistics over one-second windows */
     int64_t win_start_us;

@@ -9,6 +9,7 @@
 #include <openssl/crypto.h>
 
 #include "control/control.h"
+#include "media/rtp_options.h"
 #include "media/source.h"
 #include "server/log.h"
 
@@ -167,6 +168,31 @@ static bool valid_id(const char *id) {
     return true;
 }
 
+/* Two push sources (srtp://, rtp://) cannot share a UDP port: the second
+ * could not bind it. Said at start-up rather than retried for ever. The
+ * source and options are valid (checked before). */
+static int push_port_taken(const vg_config *c, size_t i, const char *source, const json_t *options,
+                           char *err, size_t errlen, const char *where) {
+    if (!vg_rtp_is_push_uri(source)) return 0;
+    vg_rtp_options mine, other;
+    char ignored[64];
+    if (vg_rtp_options_parse(source, options, &mine, ignored, sizeof(ignored))) return 0;
+    vg_rtp_options_wipe(&mine);
+    for (size_t j = 0; j < i; j++) {
+        if (!vg_rtp_is_push_uri(c->streams[j].source) ||
+            vg_rtp_options_parse(c->streams[j].source, c->streams[j].options, &other, ignored,
+                                 sizeof(ignored)))
+            continue;
+        vg_rtp_options_wipe(&other);
+        if (vg_rtp_listen_overlaps(&mine, &other)) {
+            snprintf(err, errlen, "%s.source: UDP port %u is already the port of stream '%s'",
+                     where, (unsigned)vg_rtp_listen_port(&mine), c->streams[j].id);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t errlen) {
     char where[32];
     snprintf(where, sizeof(where), "streams[%zu]", i);
@@ -214,6 +240,7 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
         snprintf(err, errlen, "%s.%s", where, why);
         return -1;
     }
+    if (push_port_taken(c, i, json_string_value(source), options, err, errlen, where)) return -1;
     vg_stream_config *sc = &c->streams[i];
     sc->id = strdup(json_string_value(id));
     sc->source = strdup(json_string_value(source));

@@ -360,6 +360,9 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (lws_http_transaction_completed(wsi)) return -1;
         return 0;
     }
+    /* A keep-alive connection unbinds the protocol (and frees `hs`) after each
+     * transaction without CLOSED_HTTP: clean up on both. */
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (hs) {
             free(hs->body);

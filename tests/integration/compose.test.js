@@ -1,18 +1,21 @@
 // The container deployment without a Docker engine: docker-compose.yml must
 // validate and say what the README promises (port 8080, health check on
-// /api/health, config mounted read-only; an MQTT broker and a device
-// simulator beside the relay), the Dockerfile must keep its shape, and the
-// files the containers run with must work with the real programs:
-// config/vigil.json in build/vigil, config/mosquitto.conf in mosquitto 2.0
-// (on a free loopback port) with build/vigil-devsim, run with the compose
-// file's own flags, publishing to it.
+// /api/health, config mounted read-only; an MQTT broker, a device
+// simulator and an SRTP camera simulator beside the relay), the Dockerfile
+// must keep its shape, and the files the containers run with must work with
+// the real programs: config/vigil.json in build/vigil, also fed by the camera
+// simulator's own gst-launch-1.0 command line (on loopback),
+// config/mosquitto.conf in mosquitto 2.0 (on a
+// free loopback port) with build/vigil-devsim, run with the compose file's
+// own flags, publishing to it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { ROOT, startVigil, waitStreamState } from '../lib/vigil.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
+import { freeUdpPort } from '../tools/push_camera.js';
 
 const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const CONFIG = path.join(ROOT, 'config/vigil.json');
@@ -59,10 +62,36 @@ function flagValue(command, flag) {
   return i >= 0 ? command[i + 1] : undefined;
 }
 
-// Ports likewise: "8080:8080" or {published, target}.
+// The elements of a gst-launch-1.0 command line: the first word of each
+// "!"-separated part that is not a caps string, and its key=value properties.
+function launchElements(args) {
+  const parts = [[]];
+  for (const a of args) {
+    if (a === '!') parts.push([]);
+    else parts[parts.length - 1].push(a);
+  }
+  return parts.filter((p) => p.length && !p[0].includes('/')).map((p) => ({
+    name: p[0],
+    props: Object.fromEntries(p.slice(1).map((kv) => kv.split('=', 2))),
+  }));
+}
+
+// The camera simulator's command and what it says: its elements, where its
+// udpsink sends and with which srtpenc key.
+function camsim(services) {
+  const cmd = [].concat(services.camsim?.command ?? []);
+  const els = launchElements(cmd.slice(1).filter((a) => a !== '-q' && a !== '-e'));
+  const find = (n) => els.find((e) => e.name === n);
+  return { cmd, els, sink: find('udpsink'), srtp: find('srtpenc'), pay: find('rtph264pay') };
+}
+
+// Ports likewise: "8080:8080" or {published, target}; UDP ones end in /udp.
 function portPairs(service) {
   return (service.ports || []).map((p) => {
-    if (typeof p !== 'string') return `${p.published}:${p.target}`;
+    if (typeof p !== 'string') {
+      const proto = p.protocol && p.protocol !== 'tcp' ? `/${p.protocol}` : '';
+      return `${p.published}:${p.target}${proto}`;
+    }
     return p.replace(/\/tcp$/, '').split(':').slice(-2).join(':');
   });
 }
@@ -88,6 +117,34 @@ describe('docker-compose.yml', () => {
     assert.ok(cfg, `a mount at ${CONTAINER_CONFIG}: ${JSON.stringify(relay.volumes)}`);
     assert.equal(cfg.source, CONFIG);
     assert.ok(cfg.readOnly, 'the config is mounted read-only');
+  });
+
+  it('camsim: the same image, gst-launch-1.0 pushing SRTP to the relay stream with the same key', () => {
+    const services = composeConfig().services;
+    const sim = services?.camsim;
+    assert.ok(sim, 'a service named camsim');
+    assert.equal(sim.build?.context, ROOT);
+    assert.equal(sim.image, services.relay.image, 'the same image as the relay');
+    assert.deepEqual(dependsOn(sim), ['relay']);
+    assert.deepEqual(sim.healthcheck?.test, ['NONE'], `healthcheck: ${JSON.stringify(sim.healthcheck)}`);
+    const { cmd, sink, srtp, pay } = camsim(services);
+    assert.equal(cmd[0], 'gst-launch-1.0', `command: ${JSON.stringify(sim.command)}`);
+    assert.ok(pay && sink && srtp, `rtph264pay, srtpenc, udpsink in ${cmd.join(' ')}`);
+    assert.equal(sink.props.host, 'relay');
+
+    // The relay's compose config has an srtp:// stream on that port, with
+    // that key (base64 there, hex for srtpenc) and profile.
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    const door = cfg.streams.find((st) => st.source === `srtp://0.0.0.0:${sink.props.port}`);
+    assert.ok(door, `a stream listening on srtp://0.0.0.0:${sink.props.port}: ${JSON.stringify(cfg.streams)}`);
+    assert.equal(Buffer.from(door.options.key, 'base64').toString('hex'), srtp.props.key);
+    assert.equal(door.options.profile ?? 'AES_CM_128_HMAC_SHA1_80', 'AES_CM_128_HMAC_SHA1_80');
+    assert.equal(srtp.props['rtp-cipher'], 'aes-128-icm');
+    assert.equal(srtp.props['rtp-auth'], 'hmac-sha1-80');
+    assert.equal(String(door.options.payload_type ?? 96), pay.props.pt);
+    // Reachable from cameras on the LAN too.
+    assert.ok(portPairs(services.relay).includes(`${sink.props.port}:${sink.props.port}/udp`),
+      `relay ports: ${JSON.stringify(services.relay.ports)}`);
   });
 
   it('broker: eclipse-mosquitto 2 with config/mosquitto.conf mounted read-only', () => {
@@ -125,6 +182,26 @@ describe('docker-compose.yml', () => {
     assert.deepEqual(sim.healthcheck?.test, ['NONE'], `healthcheck: ${JSON.stringify(sim.healthcheck)}`);
   });
 });
+
+// The Debian package owning a file, or undefined.
+function packageOwning(file) {
+  // Merged /usr: GStreamer may report /lib/..., dpkg knows /usr/lib/...
+  const candidates = [file, file.replace(/^\/lib\//, '/usr/lib/')];
+  const found = candidates.map((c) => spawnSync('dpkg', ['-S', c], { encoding: 'utf8' }))
+    .find((r) => r.status === 0);
+  return found?.stdout.split(':')[0];
+}
+
+// A GStreamer element's plugin file, as gst-inspect names it, must belong to
+// a package of `pkgs`.
+function assertFromRuntime(el, pkgs) {
+  const info = run('gst-inspect-1.0', [el]).stdout;
+  const file = info.match(/^\s*Filename\s+(\S+)/m)?.[1];
+  assert.ok(file, `gst-inspect-1.0 ${el} names no plugin file`);
+  const owner = packageOwning(file);
+  assert.ok(owner, `no package owns ${file} (element ${el})`);
+  assert.ok(pkgs.includes(owner), `element ${el} comes from ${owner}, which the runtime stage does not install`);
+}
 
 describe('Dockerfile', () => {
   const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
@@ -174,18 +251,17 @@ describe('Dockerfile', () => {
       for (const m of src.matchAll(/(?:make\(p, |gst_element_factory_make\()"([a-z0-9]+)"/g)) elements.add(m[1]);
     }
     assert.ok(elements.has('mp4mux') && elements.has('x264enc') && elements.has('rtspsrc'), [...elements].join());
-    for (const el of elements) {
-      const info = run('gst-inspect-1.0', [el]).stdout;
-      const file = info.match(/^\s*Filename\s+(\S+)/m)?.[1];
-      assert.ok(file, `gst-inspect-1.0 ${el} names no plugin file`);
-      // Merged /usr: GStreamer may report /lib/..., dpkg knows /usr/lib/...
-      const candidates = [file, file.replace(/^\/lib\//, '/usr/lib/')];
-      const found = candidates.map((c) => spawnSync('dpkg', ['-S', c], { encoding: 'utf8' }))
-        .find((r) => r.status === 0);
-      assert.ok(found, `no package owns ${file} (element ${el})`);
-      const owner = found.stdout.split(':')[0];
-      assert.ok(pkgs.includes(owner), `element ${el} comes from ${owner}, which the runtime stage does not install`);
-    }
+    assert.ok(elements.has('appsrc') && elements.has('rtpjitterbuffer'), [...elements].join());
+    for (const el of elements) assertFromRuntime(el, pkgs);
+  });
+
+  it('the runtime stage carries gst-launch-1.0 and every element the camsim service runs', () => {
+    const pkgs = runtimePackages();
+    const { els } = camsim(composeConfig().services);
+    assert.ok(els.length >= 5, JSON.stringify(els));
+    assert.equal(packageOwning('/usr/bin/gst-launch-1.0'), 'gstreamer1.0-tools');
+    assert.ok(pkgs.includes('gstreamer1.0-tools'), `runtime stage lacks gstreamer1.0-tools: ${pkgs}`);
+    for (const el of els) assertFromRuntime(el.name, pkgs);
   });
 
   // No engine to build with here, but this Debian 12 machine's apt lists can
@@ -211,13 +287,16 @@ describe('Dockerfile', () => {
 });
 
 describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
-  it('is the demo stream on 0.0.0.0:8080', () => {
+  it("is the demo stream and the camsim's srtp:// stream on 0.0.0.0:8080, both open to anonymous viewers", () => {
     const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
     // The container must listen beyond its own loopback, on the port that
     // EXPOSE, the health check and the compose port mapping use.
     assert.equal(cfg.server.bind, '0.0.0.0');
     assert.equal(cfg.server.port, 8080);
-    assert.deepEqual(cfg.streams.map((s) => [s.id, s.source]), [['demo', 'test://']]);
+    assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door']);
+    assert.equal(cfg.streams[0].source, 'test://');
+    assert.match(cfg.streams[1].source, /^srtp:\/\/0\.0\.0\.0:\d+$/);
+    assert.deepEqual(cfg.auth.anonymous.streams, ['demo', 'door']);
   });
 
   it("declares the compose devsim's device: cam1 over MQTT via broker:1883, on the demo camera", () => {
@@ -232,7 +311,7 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     assert.equal(dev.stream, 'demo');
   });
 
-  it('starts the real server, which reports healthy and the demo stream live', async () => {
+  it('starts the real server, which reports healthy and the demo stream live (door waits for its camera)', async () => {
     // startVigil adds --port <free>, which overrides the file's 8080, so the
     // test does not collide with a running `make run`.
     const vigil = await startVigil({ args: ['--config', CONFIG], timeoutMs: 15000 * SLOW });
@@ -242,10 +321,43 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
       assert.equal(r.status, 200);
       const health = await r.json();
       assert.equal(health.status, 'ok');
-      assert.equal(health.streams, 1);
+      assert.equal(health.streams, 2);
       const s = await waitStreamState(vigil, 'demo', 'live', 20000 * SLOW);
       assert.match(String(s.codecs), /^avc1\./);
     } finally {
+      st = await vigil.stop();
+    }
+    assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${vigil.log().slice(-4000)}`);
+  });
+
+  it("brings the door stream live with the camsim's own command line", async () => {
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    // Only the media part: no MQTT broker to reach from here.
+    delete cfg.mqtt;
+    delete cfg.devices;
+    const { cmd } = camsim(composeConfig().services);
+    // The same files on loopback: the relay's listen address and the
+    // camera's destination swapped for 127.0.0.1 and a free port.
+    const port = await freeUdpPort();
+    const door = cfg.streams.find((s) => s.id === 'door');
+    door.source = `srtp://127.0.0.1:${port}`;
+    cfg.server.bind = '127.0.0.1';
+    const args = cmd.slice(1).map((a) => (a === 'host=relay' ? 'host=127.0.0.1'
+      : a.startsWith('port=') ? `port=${port}` : a));
+    assert.ok(args.includes('host=127.0.0.1') && args.includes(`port=${port}`), args.join(' '));
+    const vigil = await startVigil({ config: cfg, timeoutMs: 15000 * SLOW });
+    const cam = spawn(cmd[0], args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    let camLog = '';
+    cam.stderr.on('data', (d) => { camLog += d; });
+    let st;
+    try {
+      const s = await waitStreamState(vigil, 'door', 'live', 20000 * SLOW).catch((e) => {
+        throw new Error(`${e.message}\ncamera: ${camLog}`);
+      });
+      assert.match(String(s.codecs), /^avc1\./);
+      assert.ok(s.ingest.packets > 0 && s.ingest.auth_failed === 0, JSON.stringify(s.ingest));
+    } finally {
+      cam.kill('SIGKILL');
       st = await vigil.stop();
     }
     assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${vigil.log().slice(-4000)}`);

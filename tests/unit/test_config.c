@@ -126,6 +126,68 @@ START_TEST(invalid_configs_name_the_field) {
 }
 END_TEST
 
+START_TEST(push_sources_check_address_key_and_profile) {
+#define K30 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd" /* 30 bytes */
+#define K28 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==" /* 28 bytes */
+#define STREAM(src, opts)                                                                          \
+    "{\"streams\":[{\"id\":\"cam\",\"source\":\"" src "\",\"options\":" opts "}]}"
+    vg_config c;
+    ck_assert_int_eq(load(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\"}"), &c), 0);
+    vg_config_free(&c);
+    ck_assert_int_eq(
+        load(STREAM("srtp://[::1]:5004", "{\"key\":\"" K28 "\",\"profile\":\"AEAD_AES_128_GCM\","
+                                         "\"payload_type\":102,\"clock_rate\":90000,"
+                                         "\"latency_ms\":20,\"silence_timeout_s\":2}"),
+             &c),
+        0);
+    vg_config_free(&c);
+    ck_assert_int_eq(load(STREAM("rtp://0.0.0.0:5006", "{\"payload_type\":96}"), &c), 0);
+    vg_config_free(&c);
+
+    assert_rejected(STREAM("srtp://127.0.0.1:5004", "{}"), "streams[0].options.key: missing");
+    assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"not base64!\"}"),
+                    "streams[0].options.key: must be base64");
+    assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"AAECAwQFBgcICQoLDA0ODw==\"}"),
+                    "options.key: AES_CM_128_HMAC_SHA1_80 needs 30 bytes");
+    /* A 30-byte key is the wrong size for GCM (16-byte key + 12-byte salt). */
+    assert_rejected(
+        STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\",\"profile\":\"AEAD_AES_128_GCM\"}"),
+        "options.key: AEAD_AES_128_GCM needs 28 bytes");
+    assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\",\"profile\":\"NULL\"}"),
+                    "streams[0].options.profile");
+    assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\",\"payload_type\":128}"),
+                    "streams[0].options.payload_type");
+    assert_rejected(
+        STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\",\"silence_timeout_s\":0}"),
+        "streams[0].options.silence_timeout_s");
+    assert_rejected(STREAM("rtp://127.0.0.1:5004", "{\"key\":\"" K30 "\"}"),
+                    "streams[0].options.key: unknown option");
+    assert_rejected(STREAM("srtp://127.0.0.1", "{\"key\":\"" K30 "\"}"), "streams[0].source");
+    assert_rejected(STREAM("srtp://127.0.0.1:0", "{\"key\":\"" K30 "\"}"), "streams[0].source");
+    assert_rejected(STREAM("srtp://127.0.0.1:70000", "{\"key\":\"" K30 "\"}"), "streams[0].source");
+    assert_rejected(STREAM("rtp://camera.local:5004", "{}"), "not a numeric IP address");
+    assert_rejected(STREAM("rtp://127.0.0.1:5004/path", "{}"), "streams[0].source");
+    /* One UDP port, one stream; other ports or addresses are fine. */
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://0.0.0.0:5004\"},"
+                    "{\"id\":\"b\",\"source\":\"rtp://127.0.0.1:5004\"}]}",
+                    "streams[1].source: UDP port 5004 is already the port of stream 'a'");
+    assert_rejected("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://127.0.0.1:5004\"},"
+                    "{\"id\":\"b\",\"source\":\"srtp://127.0.0.1:5004\",\"options\":{"
+                    "\"key\":\"" K30 "\"}}]}",
+                    "streams[1].source: UDP port 5004");
+    ck_assert_int_eq(load("{\"streams\":[{\"id\":\"a\",\"source\":\"rtp://127.0.0.1:5004\"},"
+                          "{\"id\":\"b\",\"source\":\"rtp://127.0.0.2:5004\"},"
+                          "{\"id\":\"c\",\"source\":\"rtp://127.0.0.1:5006\"}]}",
+                          &c),
+                     0);
+    ck_assert_uint_eq(c.nstreams, 3);
+    vg_config_free(&c);
+#undef STREAM
+#undef K28
+#undef K30
+}
+END_TEST
+
 START_TEST(file_errors_give_line_and_column) {
     char path[] = "/tmp/vigil-config-XXXXXX";
     int fd = mkstemp(path);
@@ -148,6 +210,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, default_is_the_demo_stream);
     tcase_add_test(tc, valid_config_loads_every_field);
     tcase_add_test(tc, invalid_configs_name_the_field);
+    tcase_add_test(tc, push_sources_check_address_key_and_profile);
     tcase_add_test(tc, file_errors_give_line_and_column);
     suite_add_tcase(s, tc);
     return s;

@@ -1,0 +1,102 @@
+// A camera that pushes RTP or SRTP to vigil, made of real GStreamer elements
+// with gst-launch-1.0: videotestsrc, x264enc, rtph264pay and, for SRTP,
+// GStreamer's own srtpenc (libsrtp underneath, independent of vigil's
+// code). Used by tests/integration/srtp.test.js.
+import { spawn } from 'node:child_process';
+import dgram from 'node:dgram';
+
+// Every camera started here, so a crashed test run does not leave encoders
+// burning the shared machine's CPU.
+const live = new Set();
+process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
+
+// srtpenc's names for vigil's profiles.
+const CIPHERS = {
+  AES_CM_128_HMAC_SHA1_80: { cipher: 'aes-128-icm', auth: 'hmac-sha1-80' },
+  AEAD_AES_128_GCM: { cipher: 'aes-128-gcm', auth: 'null' },
+};
+
+// The gst-launch-1.0 arguments of a camera sending to host:port. `keyB64`
+// (base64 master key + salt, as in vigil's config) makes it SRTP. A fixed
+// `ssrc` lets a restarted camera reuse its SSRC, as some devices do.
+export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM_128_HMAC_SHA1_80',
+  ssrc, pt = 96, width = 320, height = 240, fps = 25 }) {
+  const pay = ['rtph264pay', 'config-interval=1', `pt=${pt}`];
+  if (ssrc !== undefined) pay.push(`ssrc=${ssrc}`);
+  const args = ['-q', 'videotestsrc', 'is-live=true', 'pattern=ball', '!',
+    `video/x-raw,width=${width},height=${height},framerate=${fps}/1`, '!',
+    'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`, '!',
+    ...pay, '!'];
+  if (keyB64) {
+    const c = CIPHERS[profile];
+    if (!c) throw new Error(`unknown profile ${profile}`);
+    const hex = Buffer.from(keyB64, 'base64').toString('hex');
+    args.push('srtpenc', `key=${hex}`, `rtp-cipher=${c.cipher}`, `rtp-auth=${c.auth}`,
+      `rtcp-cipher=${c.cipher}`, `rtcp-auth=${c.auth}`, '!');
+  }
+  args.push('udpsink', `host=${host}`, `port=${port}`, 'sync=false');
+  return args;
+}
+
+// Starts gst-launch-1.0 with cameraArgs(opts). It prints nothing when all is
+// well: callers watch vigil's counters for its packets.
+export function startPushCamera(opts) {
+  const proc = spawn('gst-launch-1.0', cameraArgs(opts), { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(proc);
+  let log = '';
+  proc.stdout.on('data', (d) => { log += d; });
+  proc.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((resolve) => proc.on('exit', (code, signal) => {
+    live.delete(proc);
+    resolve({ code, signal });
+  }));
+  return {
+    proc,
+    startedAt: Date.now(),
+    log: () => log,
+    async stop(signal = 'SIGKILL') {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill(signal);
+      return exited;
+    },
+  };
+}
+
+// A UDP port free on 127.0.0.1 right now.
+export function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket('udp4');
+    s.on('error', reject);
+    s.bind(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// A man in the middle on loopback: receives what a camera sends to
+// 127.0.0.1:port, forwards every datagram to `target`, and keeps the last
+// `keep` of them so a test can send them again (replays) or send its own
+// (garbage) from the same socket.
+export async function startTap({ target, keep = 400 }) {
+  const sock = dgram.createSocket('udp4');
+  const seen = [];
+  let forwarded = 0;
+  sock.on('message', (msg) => {
+    seen.push(Buffer.from(msg));
+    if (seen.length > keep) seen.shift();
+    forwarded++;
+    sock.send(msg, target, '127.0.0.1');
+  });
+  await new Promise((resolve, reject) => {
+    sock.once('error', reject);
+    sock.bind(0, '127.0.0.1', resolve);
+  });
+  return {
+    port: sock.address().port,
+    seen,
+    forwarded: () => forwarded,
+    send: (buf) => new Promise((resolve, reject) =>
+      sock.send(buf, target, '127.0.0.1', (e) => (e ? reject(e) : resolve()))),
+    close: () => new Promise((resolve) => sock.close(resolve)),
+  };
+}
