@@ -1,6 +1,7 @@
 /* main.c -- vigil's entry point: command line, configuration, signals.
  *
  *   vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]
+ *         [--tls-cert FILE --tls-key FILE]
  *
  * Without --config the embedded demo runs: one stream "demo" from the
  * built-in test source. */
@@ -14,6 +15,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 static vg_server server;
 
@@ -24,10 +26,13 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
+                 "             [--tls-cert FILE --tls-key FILE]\n"
                  "  --config FILE      JSON configuration (default: built-in demo stream)\n"
                  "  --port N           listening port (default 8080)\n"
                  "  --web-root DIR     dashboard files (default ./web)\n"
-                 "  --log-level LEVEL  error, warn, info or debug (default info)\n");
+                 "  --log-level LEVEL  error, warn, info or debug (default info)\n"
+                 "  --tls-cert FILE    serve https/wss with this PEM certificate (chain)\n"
+                 "  --tls-key FILE     and this PEM private key\n");
 }
 
 static void lws_log_to_ours(int level, const char *line) {
@@ -41,9 +46,11 @@ int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},   {"port", required_argument, NULL, 'p'},
         {"web-root", required_argument, NULL, 'w'}, {"log-level", required_argument, NULL, 'l'},
+        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     const char *config_path = NULL, *web_root = NULL, *level = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     long port = -1;
     int c;
     while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {
@@ -51,6 +58,8 @@ int main(int argc, char **argv) {
         case 'c': config_path = optarg; break;
         case 'w': web_root = optarg; break;
         case 'l': level = optarg; break;
+        case 'C': tls_cert = optarg; break;
+        case 'K': tls_key = optarg; break;
         case 'p': {
             char *end;
             port = strtol(optarg, &end, 10);
@@ -91,7 +100,20 @@ int main(int argc, char **argv) {
         }
         config.log_level = l;
     }
+    if (tls_cert) {
+        free(config.tls_cert);
+        config.tls_cert = strdup(tls_cert);
+    }
+    if (tls_key) {
+        free(config.tls_key);
+        config.tls_key = strdup(tls_key);
+    }
     vg_log_set_level((vg_log_level)config.log_level);
+    if (vg_tls_check(&config, err, sizeof(err))) {
+        fprintf(stderr, "vigil: invalid configuration: %s\n", err);
+        vg_config_free(&config);
+        return 2;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 
     gst_init(&argc, &argv);
