@@ -3,8 +3,8 @@
 # signed by it, for vigil's https/wss listener, an MQTT broker's TLS
 # listener and CoAP devices speaking DTLS with certificates.
 #
-#   certs/make-certs.sh [-o DIR] [--ca-dir DIR] [--client NAME]... [--ca-only]
-#                       [--days N] [NAME|IP]...
+#   certs/make-certs.sh [-o DIR] [--ca-dir DIR] [--client NAME]... [--device HOST]...
+#                       [--ca-only] [--days N] [NAME|IP]...
 #
 #   -o, --out DIR    where to write (default: certs/out next to this script)
 #   --ca-dir DIR     keep the CA's key (ca.key, ca.pem) here instead of in the
@@ -13,6 +13,9 @@
 #   --client NAME    also a client certificate client-NAME.pem/.key (CN=NAME,
 #                    extendedKeyUsage clientAuth): a device or vigil itself
 #                    proving who it is to an MQTT broker or a CoAP device
+#   --device HOST    also a server certificate device-HOST.pem/.key naming only
+#                    HOST (a host name or IP address): for a CoAP device
+#                    serving coaps:// with a certificate, or an MQTT broker
 #   --ca-only        only the CA (e.g. a second, unrelated CA for tests)
 #   --days N         validity of the server/client certificates (default 397)
 #   NAME|IP          extra subjectAltNames of the server certificate, besides
@@ -24,6 +27,7 @@
 #                           with --ca-dir the key stays there)
 #   server.pem, server.key  the server certificate (issued anew on each run)
 #   client-NAME.pem/.key    with --client
+#   device-HOST.pem/.key    with --device
 #
 # Keys are EC P-256, written with mode 0600; certificates 0644. Nothing here
 # should be committed: certs/.gitignore ignores out/, *.key and *.pem.
@@ -36,6 +40,7 @@ cadir=
 days=397
 ca_only=0
 clients=()
+devices=()
 names=()
 
 usage() { sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'; exit "${1:-2}"; }
@@ -48,6 +53,8 @@ while [ $# -gt 0 ]; do
     --ca-dir=*) cadir=${1#*=}; shift ;;
     --client) clients+=("${2:?--client needs a name}"); shift 2 ;;
     --client=*) clients+=("${1#*=}"); shift ;;
+    --device) devices+=("${2:?--device needs a host name or IP address}"); shift 2 ;;
+    --device=*) devices+=("${1#*=}"); shift ;;
     --ca-only) ca_only=1; shift ;;
     --days) days=${2:?--days needs a number}; shift 2 ;;
     -h | --help) usage 0 ;;
@@ -56,7 +63,7 @@ while [ $# -gt 0 ]; do
     esac
 done
 [[ $days =~ ^[0-9]+$ ]] && [ "$days" -ge 1 ] || { echo "make-certs.sh: --days must be a positive number" >&2; exit 2; }
-for n in "${names[@]+"${names[@]}"}" "${clients[@]+"${clients[@]}"}"; do
+for n in "${names[@]+"${names[@]}"}" "${clients[@]+"${clients[@]}"}" "${devices[@]+"${devices[@]}"}"; do
     [[ $n =~ ^[A-Za-z0-9.:*_-]+$ ]] || { echo "make-certs.sh: '$n' is not a host name or IP address" >&2; exit 2; }
 done
 
@@ -126,4 +133,7 @@ done
 issue server "${names[0]:-localhost}" serverAuth "$san"
 for c in "${clients[@]+"${clients[@]}"}"; do
     issue "client-$c" "$c" clientAuth ""
+done
+for d in "${devices[@]+"${devices[@]}"}"; do
+    if is_ip "$d"; then issue "device-$d" "$d" serverAuth "IP:$d"; else issue "device-$d" "$d" serverAuth "DNS:$d"; fi
 done
