@@ -2,6 +2,8 @@
 // WebSocket client that speaks vigil.v1 (signaling/PROTOCOL.md).
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -37,9 +39,34 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// One HTTP(S) request with node's own client, for what fetch() cannot do
+// here: trust a test CA (`ca`, PEM), or see a redirect instead of following
+// it. Resolves with {status, headers, body} (body as text); rejects on a
+// connection or TLS error (err.code says which, e.g.
+// UNABLE_TO_VERIFY_LEAF_SIGNATURE).
+export function httpRequest(url, { ca, method = 'GET', headers = {}, body, timeoutMs = 5000 } = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method, headers, ca, agent: false, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // Starts vigil. `config` (an object) is written to a temp file and passed with
-// --config; without it the embedded demo configuration is used.
-export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) {
+// --config; without it the embedded demo configuration is used. With `ca`
+// (the PEM of the CA that signed its certificate) vigil is expected to serve
+// https: `base` and `wsUrl` are https:// and wss://, and `get(path)` asks
+// with that CA trusted.
+export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = {}) {
   const port = await freePort();
   const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
   if (config) {
@@ -53,20 +80,21 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
+  const get = (p) => httpRequest(`${base}${p}`, { ca });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`vigil exited early (${proc.exitCode}):\n${log}`);
     try {
-      const r = await fetch(`${base}/api/health`);
-      if (r.ok) break;
+      const r = ca ? await get('/api/health') : await fetch(`${base}/api/health`);
+      if (r.status === 200) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`vigil did not come up:\n${log}`); }
     await sleep(100);
   }
   return {
-    port, base, proc,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    port, base, proc, get,
+    wsUrl: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
     log: () => log,
     // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
     async stop() {
