@@ -10,6 +10,10 @@
 # Without one, "cam1" speaks CoAP alone (config/demo-coap.json). The
 # simulators stop with vigil.
 #
+# Anyone may watch the demo stream (auth.anonymous in the config); the device
+# controls need an operator token, which this script mints with a secret kept
+# in build/demo.secret and prints as a dashboard link.
+#
 # Arguments go to vigil; with your own --config no simulator is started.
 set -u
 cd "$(dirname "$0")/.."
@@ -40,6 +44,11 @@ sim() {
     sims+=($!)
 }
 
+secret="$B/demo.secret"
+if [ ! -s "$secret" ]; then
+    (umask 077 && openssl rand -hex 32 >"$secret") || exit 1
+fi
+
 if broker_up; then
     config=config/demo-mqtt.json
     sim cam1 --mqtt-host 127.0.0.1 --mqtt-port 1883 --prefix vigil
@@ -51,7 +60,18 @@ else
     echo "run: no MQTT broker on 127.0.0.1:1883: device cam1 over CoAP ($config)"
 fi
 
-"$B/vigil" --config "$config" "$@" &
+port=8080
+prev=
+for a in "$@"; do
+    [ "$prev" = --port ] && port=$a
+    case "$a" in --port=*) port=${a#--port=} ;; esac
+    prev=$a
+done
+token=$("$B/vigil" token --secret-file "$secret" --role operator --sub demo-operator \
+    --streams '*' --devices '*' --ttl 86400)
+echo "run: dashboard: http://localhost:$port/  (operator, 24 h: http://localhost:$port/#token=$token )"
+
+"$B/vigil" --config "$config" --auth-secret-file "$secret" "$@" &
 vigil=$!
 wait "$vigil"
 status=$?

@@ -16,14 +16,19 @@ static void wake_control(void *user) {
 }
 
 /* Queues one serialised event for every session that wants it: those that
- * watch devices, and the owner of the command (owner_serial, 0 if none). */
-static void send_to_sessions(vg_server *srv, const json_t *ev, uint64_t owner_serial) {
+ * watch devices and may see `device` (NULL: any watcher), and the owner of
+ * the command (owner_serial, 0 if none). */
+static void send_to_sessions(vg_server *srv, const json_t *ev, const char *device,
+                             uint64_t owner_serial) {
     char *text = json_dumps(ev, JSON_COMPACT | JSON_REAL_PRECISION(6));
     if (!text) return;
     size_t len = strlen(text);
-    for (vg_session *s = srv->sessions; s; s = s->next)
-        if (s->watch_devices || (owner_serial && s->serial == owner_serial))
+    for (vg_session *s = srv->sessions; s; s = s->next) {
+        bool watcher = s->watch_devices && (device ? vg_access_sees_device(&s->access, device)
+                                                   : s->access.role != VG_ROLE_NONE);
+        if (watcher || (owner_serial && s->serial == owner_serial))
             vg_session_send_text(s, text, len);
+    }
     free(text);
 }
 
@@ -61,14 +66,14 @@ static void on_control_event(void *user, const json_t *ev) {
                    up ? "connected" : "disconnected", detail && *detail ? ": " : "",
                    detail ? detail : "");
         }
-        send_to_sessions(srv, ev, 0);
+        send_to_sessions(srv, ev, json_string_value(json_object_get(ev, "device")), 0);
         return;
     }
     const char *id = json_string_value(json_object_get(ev, "id"));
     json_t *owner = id ? json_object_get(srv->command_owners, id) : NULL;
     uint64_t serial = owner ? (uint64_t)json_integer_value(owner) : 0;
     json_t *out = command_status_event(ev);
-    if (out) send_to_sessions(srv, out, serial);
+    if (out) send_to_sessions(srv, out, json_string_value(json_object_get(ev, "device")), serial);
     json_decref(out);
     if (owner && status_is_final(json_string_value(json_object_get(ev, "status"))))
         json_object_del(srv->command_owners, id);
@@ -125,8 +130,19 @@ void vg_devices_stop(vg_server *srv) {
     srv->command_owners = NULL;
 }
 
-int vg_devices_command(vg_server *srv, vg_session *owner, const vg_command_request *req,
-                       char *id_out, size_t id_len, char *err, size_t errlen) {
+int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owner,
+                       const vg_command_request *req, char *id_out, size_t id_len, char *err,
+                       size_t errlen) {
+    if (!vg_access_sees_device(access, req->device)) {
+        snprintf(err, errlen, "unknown device '%s'", req->device ? req->device : "");
+        return CONTROL_ISSUE_UNKNOWN_DEVICE;
+    }
+    if (!vg_access_commands_device(access, req->device)) {
+        srv->forbidden_total++;
+        snprintf(err, errlen, "role '%s' may not send commands to '%s'", vg_role_name(access->role),
+                 req->device);
+        return VG_DEVICES_FORBIDDEN;
+    }
     if (!srv->control) {
         snprintf(err, errlen, "unknown device '%s' (this server controls no devices)",
                  req->device ? req->device : "");
@@ -146,20 +162,43 @@ const char *vg_devices_error_code(int issue_result, const char **field) {
     case CONTROL_ISSUE_UNKNOWN_COMMAND: *field = "name"; return "unknown_command";
     case CONTROL_ISSUE_BAD_PARAMS: *field = "params"; return "bad_params";
     case CONTROL_ISSUE_BAD_OPTION: *field = NULL; return "bad_field";
+    case VG_DEVICES_FORBIDDEN: *field = "device"; return "forbidden";
     default: *field = NULL; return "device_unavailable";
     }
 }
 
-json_t *vg_devices_list(vg_server *srv) {
-    return srv->control ? control_devices_json(srv->control) : json_array();
+/* Drops from a device list (stolen, returned) what access may not see. */
+static json_t *visible_only(json_t *list, const vg_access *access) {
+    for (size_t i = json_array_size(list); i-- > 0;) {
+        const char *id = json_string_value(json_object_get(json_array_get(list, i), "id"));
+        if (!vg_access_sees_device(access, id)) json_array_remove(list, i);
+    }
+    return list;
 }
 
-json_t *vg_devices_get(vg_server *srv, const char *device_id) {
-    return srv->control ? control_device_json(srv->control, device_id) : NULL;
+json_t *vg_devices_list(vg_server *srv, const vg_access *access) {
+    return srv->control ? visible_only(control_devices_json(srv->control), access) : json_array();
 }
 
-json_t *vg_devices_command_get(vg_server *srv, const char *command_id) {
-    return srv->control ? control_command_json(srv->control, command_id) : NULL;
+size_t vg_devices_count(vg_server *srv) {
+    json_t *all = srv->control ? control_devices_json(srv->control) : NULL;
+    size_t n = json_array_size(all);
+    json_decref(all);
+    return n;
+}
+
+json_t *vg_devices_get(vg_server *srv, const vg_access *access, const char *device_id) {
+    if (!srv->control || !vg_access_sees_device(access, device_id)) return NULL;
+    return control_device_json(srv->control, device_id);
+}
+
+json_t *vg_devices_command_get(vg_server *srv, const vg_access *access, const char *command_id) {
+    json_t *c = srv->control ? control_command_json(srv->control, command_id) : NULL;
+    if (c && !vg_access_sees_device(access, json_string_value(json_object_get(c, "device")))) {
+        json_decref(c);
+        return NULL;
+    }
+    return c;
 }
 
 json_t *vg_devices_stats(vg_server *srv) {

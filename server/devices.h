@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "control/control.h"
+#include "server/access.h"
 
 typedef struct vg_server vg_server;
 typedef struct vg_session vg_session;
@@ -37,11 +38,17 @@ typedef struct vg_command_request {
     const json_t *options; /* {"qos","confirmable","timeout_ms"} or NULL */
 } vg_command_request;
 
-/* Issues a command; owner (may be NULL, e.g. REST) gets its command.status
- * events. Returns a control_issue_result: on CONTROL_ISSUE_OK the id is in
- * id_out; otherwise err says why. */
-int vg_devices_command(vg_server *srv, vg_session *owner, const vg_command_request *req,
-                       char *id_out, size_t id_len, char *err, size_t errlen);
+/* Refusals of vg_devices_command() beyond control_issue_result. */
+#define VG_DEVICES_FORBIDDEN (-100) /* the client sees the device but may not command it */
+
+/* Issues a command on behalf of a client with rights `access` (borrowed); a
+ * device it may not see is an unknown device. owner (may be NULL, e.g. REST)
+ * gets its command.status events. Returns CONTROL_ISSUE_OK with the id in
+ * id_out, or a negative control_issue_result / VG_DEVICES_FORBIDDEN with the
+ * reason in err. */
+int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owner,
+                       const vg_command_request *req, char *id_out, size_t id_len, char *err,
+                       size_t errlen);
 
 /* The per-command transport options of a command message or REST body
  * (borrowed): {"qos","confirmable","timeout_ms"} as far as present. New ref,
@@ -51,11 +58,13 @@ json_t *vg_devices_options_of(const json_t *msg);
 /* The PROTOCOL.md error code and field of a refused command. */
 const char *vg_devices_error_code(int issue_result, const char **field);
 
-/* Queries for the API and the protocol; new refs (NULL: not found). An empty
- * array when the server has no devices. */
-json_t *vg_devices_list(vg_server *srv);
-json_t *vg_devices_get(vg_server *srv, const char *device_id);
-json_t *vg_devices_command_get(vg_server *srv, const char *command_id);
+/* Queries for the API and the protocol, limited to what `access` (borrowed)
+ * may see; new refs (NULL: not found or not visible). An empty array when
+ * the server has no devices. */
+json_t *vg_devices_list(vg_server *srv, const vg_access *access);
+json_t *vg_devices_get(vg_server *srv, const vg_access *access, const char *device_id);
+json_t *vg_devices_command_get(vg_server *srv, const vg_access *access, const char *command_id);
+size_t vg_devices_count(vg_server *srv);
 json_t *vg_devices_stats(vg_server *srv);
 
 #endif

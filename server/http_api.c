@@ -15,9 +15,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 #include "server/devices.h"
 #include "server/server.h"
+#include "server/token.h"
 
 #define MAX_BODY 16384
 
@@ -29,34 +32,70 @@ typedef struct vg_http_session {
     char *req;
     size_t req_len, req_expected;
     char device[CONTROL_ID_MAX];
+    vg_access access; /* the rights of the request being answered */
 } vg_http_session;
 
 size_t vg_http_session_size(void) {
     return sizeof(vg_http_session);
 }
 
-static json_t *api_health(vg_server *srv) {
+/* Everyone may ask whether the server is up; the figures are for admins. */
+static json_t *api_health(vg_server *srv, const vg_access *access) {
+    if (!vg_access_is_admin(access))
+        return json_pack("{s:s, s:s}", "status", "ok", "version", VIGIL_VERSION);
     int64_t now = vg_server_now_us();
-    uint64_t inbox_dropped = vg_inbox_dropped(&srv->inbox);
-    json_t *devices = vg_devices_list(srv);
-    size_t ndevices = json_array_size(devices);
-    json_decref(devices);
-    return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I, s:I}}", "status", "ok",
-        "version", VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000),
-        "streams", (json_int_t)srv->nstreams, "devices", (json_int_t)ndevices, "connections",
-        (json_int_t)srv->session_count, "counters", "connections_total",
-        (json_int_t)srv->connections_total, "errors_sent", (json_int_t)srv->errors_total,
-        "text_too_large", (json_int_t)srv->too_large_total, "slow_viewers_closed",
-        (json_int_t)srv->slow_closed_total, "inbox_frames_dropped", (json_int_t)inbox_dropped,
-        "commands_issued", (json_int_t)srv->commands_total);
+    json_t *h =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "version", VIGIL_VERSION,
+                  "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
+                  (json_int_t)srv->nstreams, "devices", (json_int_t)vg_devices_count(srv),
+                  "connections", (json_int_t)srv->session_count);
+    const struct {
+        const char *name;
+        uint64_t value;
+    } counters[] = {
+        {"connections_total", srv->connections_total},
+        {"errors_sent", srv->errors_total},
+        {"text_too_large", srv->too_large_total},
+        {"slow_viewers_closed", srv->slow_closed_total},
+        {"inbox_frames_dropped", vg_inbox_dropped(&srv->inbox)},
+        {"commands_issued", srv->commands_total},
+        {"auth_failed", srv->auth_failed_total},
+        {"origin_refused", srv->origin_refused_total},
+        {"connections_refused", srv->limit_refused_total},
+        {"forbidden", srv->forbidden_total},
+        {"rate_limited", srv->rate_limited_total},
+        {"flood_closed", srv->flood_closed_total},
+        {"hello_timeouts", srv->hello_timeout_total},
+        {"tokens_expired", srv->expired_closed_total},
+    };
+    json_t *c = json_object();
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        json_object_set_new(c, counters[i].name, json_integer((json_int_t)counters[i].value));
+    json_object_set_new(h, "counters", c);
+    return h;
 }
 
-static json_t *api_streams(vg_server *srv) {
+static json_t *api_streams(vg_server *srv, const vg_access *access) {
     json_t *arr = json_array();
     int64_t now = vg_server_now_us();
     for (size_t i = 0; arr && i < srv->nstreams; i++)
-        json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
+        if (vg_access_sees_stream(access, srv->streams[i]->id))
+            json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
+    return arr;
+}
+
+/* GET /api/admin/sessions: every WebSocket client, who it is and what it watches. */
+static json_t *api_sessions(vg_server *srv) {
+    json_t *arr = json_array();
+    for (vg_session *s = srv->sessions; arr && s; s = s->next) {
+        json_t *subs = json_array();
+        for (uint32_t i = 0; i < s->nsubs; i++)
+            json_array_append_new(subs, json_string(s->subs[i]->stream->id));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer, "sub", s->access.sub,
+                           "role", vg_role_name(s->access.role), "streams", subs, "messages_in",
+                           (json_int_t)s->messages_in, "errors", (json_int_t)s->errors));
+    }
     return arr;
 }
 
@@ -91,6 +130,31 @@ static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, js
     return respond_at(wsi, hs, status, body, NULL);
 }
 
+/* 401 with the Bearer challenge (RFC 6750). */
+static int unauthorized(struct lws *wsi, vg_http_session *hs, const char *why) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->auth_failed_total++;
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof(hdr) - 1;
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"unauthorized\",\"message\":\"%s\"}", why);
+    free(hs->body);
+    hs->len = (size_t)n;
+    hs->body = malloc(LWS_PRE + hs->len);
+    if (!hs->body) return -1;
+    memcpy(hs->body + LWS_PRE, body, hs->len);
+    static const char challenge[] = "Bearer realm=\"vigil\"";
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_UNAUTHORIZED, "application/json", hs->len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"www-authenticate:", (const unsigned char *)challenge,
+            sizeof(challenge) - 1, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
 static int not_found(struct lws *wsi, vg_http_session *hs) {
     return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
 }
@@ -100,6 +164,12 @@ static int respond_error(struct lws *wsi, vg_http_session *hs, unsigned int stat
     json_t *e = json_pack("{s:s, s:s}", "error", code, "message", message);
     if (e && field) json_object_set_new(e, "field", json_string(field));
     return respond(wsi, hs, status, e);
+}
+
+static int forbidden(struct lws *wsi, vg_http_session *hs, const char *why) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->forbidden_total++;
+    return respond_error(wsi, hs, HTTP_STATUS_FORBIDDEN, "forbidden", NULL, why);
 }
 
 /* The {id} in "<prefix>{id}<suffix>", copied to out; 0 if uri is not of that
@@ -164,13 +234,15 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
     } else {
         json_t *options = vg_devices_options_of(body);
         vg_command_request req = {hs->device, name, params, options};
-        int r = vg_devices_command(srv, NULL, &req, cid, sizeof(cid), err, sizeof(err));
+        int r =
+            vg_devices_command(srv, &hs->access, NULL, &req, cid, sizeof(cid), err, sizeof(err));
         json_decref(options);
         if (r != CONTROL_ISSUE_OK) code = vg_devices_error_code(r, &field);
     }
     if (code) {
         srv->errors_total++;
         unsigned int status = !strcmp(code, "unknown_device") ? HTTP_STATUS_NOT_FOUND
+                              : !strcmp(code, "forbidden")    ? HTTP_STATUS_FORBIDDEN
                               : !strcmp(code, "device_unavailable")
                                   ? HTTP_STATUS_SERVICE_UNAVAILABLE
                                   : HTTP_STATUS_BAD_REQUEST;
@@ -208,24 +280,58 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     return 0; /* the body follows in LWS_CALLBACK_HTTP_BODY */
 }
 
+/* The rights of this request: its Bearer token, or anonymous access where the
+ * config allows it, or none. -1 (reason in err) for a token that is present
+ * but not valid. */
+static int request_access(vg_server *srv, struct lws *wsi, vg_access *a, char *err, size_t errlen) {
+    vg_access_clear(a);
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0) {
+        if (srv->config->auth.anonymous_streams)
+            vg_access_anonymous(a, srv->config->auth.anonymous_streams);
+        return 0;
+    }
+    char hdr[VG_TOKEN_MAX_LEN + 16];
+    if (n >= (int)sizeof(hdr) ||
+        lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncasecmp(hdr, "Bearer ", 7)) {
+        snprintf(err, errlen, "use Authorization: Bearer <token>");
+        return -1;
+    }
+    json_t *claims = vg_token_verify(srv->config->auth.secret, srv->config->auth.secret_len,
+                                     hdr + 7, (int64_t)time(NULL), err, errlen);
+    if (!claims) return -1;
+    vg_access_from_claims(a, claims);
+    json_decref(claims);
+    return 0;
+}
+
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
-    char uri[256], id[CONTROL_ID_MAX];
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
-        if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_POST_URI) <= 0) return refuse_method(wsi);
-        return begin_post(wsi, hs, uri);
-    }
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return refuse_method(wsi);
+    char uri[256], id[CONTROL_ID_MAX], err[128];
+    bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0)
+        return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
-    if (!strcmp(uri, "/api/health")) return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv));
-    if (!strcmp(uri, "/api/streams")) return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv));
-    if (!strcmp(uri, "/api/devices")) return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv));
+    if (request_access(srv, wsi, &hs->access, err, sizeof(err)) < 0)
+        return unauthorized(wsi, hs, err);
+    if (!post && !strcmp(uri, "/api/health"))
+        return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv, &hs->access));
+    if (hs->access.role == VG_ROLE_NONE) return unauthorized(wsi, hs, "a token is required");
+    if (post) return begin_post(wsi, hs, uri);
+    if (!strcmp(uri, "/api/streams"))
+        return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));
+    if (!strcmp(uri, "/api/devices"))
+        return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv, &hs->access));
+    if (!strcmp(uri, "/api/admin/sessions"))
+        return vg_access_is_admin(&hs->access) ? respond(wsi, hs, HTTP_STATUS_OK, api_sessions(srv))
+                                               : forbidden(wsi, hs, "admin only");
     json_t *found = NULL;
     if (path_id(uri, "/api/devices/", "", id, sizeof(id)))
-        found = vg_devices_get(srv, id);
+        found = vg_devices_get(srv, &hs->access, id);
     else if (path_id(uri, "/api/commands/", "", id, sizeof(id)))
-        found = vg_devices_command_get(srv, id);
+        found = vg_devices_command_get(srv, &hs->access, id);
     return found ? respond(wsi, hs, HTTP_STATUS_OK, found) : not_found(wsi, hs);
 }
 
@@ -259,6 +365,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
             free(hs->body);
             hs->body = NULL;
             drop_request(hs);
+            vg_access_clear(&hs->access);
         }
         break;
     default: break;

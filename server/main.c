@@ -1,7 +1,8 @@
 /* main.c -- vigil's entry point: command line, configuration, signals.
  *
  *   vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]
- *         [--tls-cert FILE --tls-key FILE]
+ *         [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]
+ *   vigil token ...          mint an access token (server/token_cli.c)
  *
  * Without --config the embedded demo runs: one stream "demo" from the
  * built-in test source. */
@@ -16,6 +17,7 @@
 #include "server/log.h"
 #include "server/server.h"
 #include "server/tls.h"
+#include "server/token.h"
 
 static vg_server server;
 
@@ -26,11 +28,13 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
-                 "             [--tls-cert FILE --tls-key FILE]\n"
+                 "             [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]\n"
+                 "       vigil token --help\n"
                  "  --config FILE      JSON configuration (default: built-in demo stream)\n"
                  "  --port N           listening port (default 8080)\n"
                  "  --web-root DIR     dashboard files (default ./web)\n"
                  "  --log-level LEVEL  error, warn, info or debug (default info)\n"
+                 "  --auth-secret-file FILE  the token secret (overrides auth.secret*)\n"
                  "  --tls-cert FILE    serve https/wss with this PEM certificate (chain)\n"
                  "  --tls-key FILE     and this PEM private key\n");
 }
@@ -44,12 +48,18 @@ static void lws_log_to_ours(int level, const char *line) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"port", required_argument, NULL, 'p'},
-        {"web-root", required_argument, NULL, 'w'}, {"log-level", required_argument, NULL, 'l'},
-        {"tls-cert", required_argument, NULL, 'C'}, {"tls-key", required_argument, NULL, 'K'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"port", required_argument, NULL, 'p'},
+        {"web-root", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"auth-secret-file", required_argument, NULL, 'a'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *web_root = NULL, *level = NULL;
+    if (argc > 1 && !strcmp(argv[1], "token")) return vg_token_cli(argc - 1, argv + 1);
+    const char *config_path = NULL, *web_root = NULL, *level = NULL, *secret_file = NULL;
     const char *tls_cert = NULL, *tls_key = NULL;
     long port = -1;
     int c;
@@ -58,6 +68,7 @@ int main(int argc, char **argv) {
         case 'c': config_path = optarg; break;
         case 'w': web_root = optarg; break;
         case 'l': level = optarg; break;
+        case 'a': secret_file = optarg; break;
         case 'C': tls_cert = optarg; break;
         case 'K': tls_key = optarg; break;
         case 'p': {
@@ -87,6 +98,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (port >= 0) config.port = (int)port;
+    if (secret_file && vg_config_read_secret(&config, secret_file, err, sizeof(err))) {
+        fprintf(stderr, "vigil: invalid configuration: %s\n", err);
+        vg_config_free(&config);
+        return 2;
+    }
     if (web_root) {
         free(config.web_root);
         config.web_root = strdup(web_root);

@@ -39,12 +39,17 @@ struct vg_server {
     lws_sorted_usec_list_t control_tick;
     struct lws_protocols protocols[3];
     struct lws_http_mount mount_files, mount_api;
+    lws_retry_bo_t idle_policy; /* WebSocket pings for dead peers */
     int64_t started_us;
     volatile sig_atomic_t stop_requested;
     bool stopping;
     int64_t stop_deadline_us;
     uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
     uint64_t commands_total;
+    /* security counters (PROTOCOL.md "Limits") */
+    uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;
+    uint64_t rate_limited_total, flood_closed_total, hello_timeout_total, expired_closed_total;
+    json_t *per_ip; /* peer address -> open WebSocket sessions (lws thread) */
 };
 
 /* Creates the context, the streams (not yet started) and device control.

@@ -24,6 +24,7 @@ static void free_viewer(vg_viewer *v) {
 }
 
 void vg_session_destroy(vg_session *s) {
+    vg_access_clear(&s->access);
     for (uint32_t i = 0; i < s->nsubs; i++)
         free_viewer(s->subs[i]);
     free(s->subs);

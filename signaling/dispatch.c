@@ -122,7 +122,29 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
     return false;
 }
 
+/* Counts one incoming message against the connection's rate; false when it
+ * is over (the client got rate_limited). A client sending at more than twice
+ * its rate for a second is closed with 1008. */
+bool vg_signaling_admit(vg_session *s) {
+    int64_t now = vg_server_now_us();
+    if (vg_rate_limit_take(&s->msg_rate, now)) return true;
+    if (now - s->flood_window_us > 1000000) {
+        s->flood_window_us = now;
+        s->flood_rejected = 0;
+    }
+    if (++s->flood_rejected > s->server->config->messages_per_s) {
+        s->server->flood_closed_total++;
+        vg_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
+        return false;
+    }
+    s->server->rate_limited_total++;
+    vg_signaling_error(s, NULL, "rate_limited", NULL, "more than %u messages per second",
+                       s->server->config->messages_per_s);
+    return false;
+}
+
 void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
+    if (!vg_signaling_admit(s)) return;
     json_error_t je;
     json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!msg) {
@@ -151,6 +173,11 @@ void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
     if (!req) {
         vg_signaling_error(s, id, "unknown_type", "type", "unknown message type '%.64s'",
                            json_string_value(type));
+        goto out;
+    }
+    if (s->access.role == VG_ROLE_NONE && req->handle != vg_handle_hello) {
+        vg_signaling_error(s, id, "hello_required", NULL,
+                           "send hello (with a token) before '%.64s'", json_string_value(type));
         goto out;
     }
     for (const field_spec *f = req->fields; f->name; f++)

@@ -6,6 +6,12 @@
 #include "signaling/signaling.h"
 
 void vg_handle_command(vg_session *s, json_t *msg, json_t *id) {
+    if (!vg_rate_limit_take(&s->cmd_rate, vg_server_now_us())) {
+        s->server->rate_limited_total++;
+        vg_signaling_error(s, id, "rate_limited", NULL, "more than %u commands per second",
+                           s->server->config->commands_per_s);
+        return;
+    }
     json_t *options = vg_devices_options_of(msg);
     vg_command_request req = {
         .device = json_string_value(json_object_get(msg, "device")),
@@ -14,7 +20,7 @@ void vg_handle_command(vg_session *s, json_t *msg, json_t *id) {
         .options = options,
     };
     char cid[CONTROL_ID_MAX], err[CONTROL_ERR_MAX];
-    int r = vg_devices_command(s->server, s, &req, cid, sizeof(cid), err, sizeof(err));
+    int r = vg_devices_command(s->server, &s->access, s, &req, cid, sizeof(cid), err, sizeof(err));
     json_decref(options);
     if (r != CONTROL_ISSUE_OK) {
         const char *field;

@@ -35,7 +35,7 @@ const final = (client, id, timeoutMs = 8000) => client.waitFor(
 async function waitDevice(id, pred, what, timeoutMs = 8000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const d = await (await fetch(`${vigil.base}/api/devices/${id}`)).json();
+    const d = await (await vigil.fetch(`/api/devices/${id}`)).json();
     if (pred(d)) return d;
     if (Date.now() > deadline) throw new Error(`timeout waiting for ${what}: ${JSON.stringify(d)}\n${vigil.log().slice(-2000)}`);
     await sleep(100);
@@ -117,7 +117,7 @@ for (const qos of [0, 1, 2]) {
     assert.equal(seen.topic, `${PREFIX}/cam1/cmd`);
     assert.deepEqual(seen.payload, { id: r.command_id, command: 'ptz', params: { pan, tilt: -0.5 } });
     // REST tells the same story.
-    const c = await (await fetch(`${vigil.base}/api/commands/${r.command_id}`)).json();
+    const c = await (await vigil.fetch(`/api/commands/${r.command_id}`)).json();
     assert.equal(c.status, 'acknowledged');
     assert.deepEqual(c.timeline.map((t) => t.status), statuses(ws, r.command_id));
   });
@@ -158,7 +158,7 @@ test('CoAP: a confirmable command is acknowledged with the device\'s result; tel
     { encoding: 'utf8', timeout: 10000 });
   assert.equal(got.status, 0, got.stderr);
   assert.equal(JSON.parse(got.stdout.trim().split('\n').pop()).interval, 5, got.stdout);
-  const d = await (await fetch(`${vigil.base}/api/devices/lamp`)).json();
+  const d = await (await vigil.fetch(`/api/devices/lamp`)).json();
   assert.equal(d.online, true);
   assert.ok(d.telemetry && d.telemetry_age_ms < 5000, JSON.stringify(d));
   const listed = (await ws.request({ type: 'devices' })).devices.find((x) => x.id === 'lamp');
@@ -187,7 +187,7 @@ test('CoAP: an unreachable device times out after its retransmissions and shows 
 });
 
 test('bad commands are refused before sending, with the PROTOCOL.md codes, and counted', async () => {
-  const before = (await (await fetch(`${vigil.base}/api/health`)).json()).counters.errors_sent;
+  const before = (await (await vigil.fetch(`/api/health`)).json()).counters.errors_sent;
   const cases = [
     [{ device: 'nope', name: 'light', params: { on: true } }, 'unknown_device', 'device', /unknown device 'nope'/],
     [{ device: 'cam1', name: 'dance' }, 'unknown_command', 'name', /unknown command 'dance'/],
@@ -205,7 +205,7 @@ test('bad commands are refused before sending, with the PROTOCOL.md codes, and c
     assert.equal(r.field, field, JSON.stringify(r));
     assert.match(r.message, re);
   }
-  const after_ = (await (await fetch(`${vigil.base}/api/health`)).json()).counters.errors_sent;
+  const after_ = (await (await vigil.fetch(`/api/health`)).json()).counters.errors_sent;
   assert.ok(after_ - before >= cases.length);
   // Nothing of that reached the broker.
   await sleep(200);
@@ -218,7 +218,7 @@ test('garbage from a device on the ack topic is counted, not fatal', async () =>
   assert.equal((await final(ws, r.command_id)).status, 'acknowledged');
   assert.ok((await waitDevice('garbler', (d) => d.malformed >= 1, 'garbler malformed counted')).malformed >= 1);
   // And from an outside publisher: garbage, an ack without an id, an ack for no command.
-  const before_ = (await (await fetch(`${vigil.base}/api/devices/cam1`)).json()).malformed;
+  const before_ = (await (await vigil.fetch(`/api/devices/cam1`)).json()).malformed;
   const pub = (topic, msg) => new LineProc('mosquitto_pub', ['-h', '127.0.0.1', '-p', String(port), '-t', topic, '-m', msg]).exit;
   await pub(`${PREFIX}/cam1/ack`, '{"id": ');
   await pub(`${PREFIX}/cam1/ack`, '{"status":"ok"}');
@@ -230,9 +230,9 @@ test('garbage from a device on the ack topic is counted, not fatal', async () =>
 });
 
 test('REST: list, one device, POST a command (202 + Location), follow it, and the errors', async () => {
-  const list = await (await fetch(`${vigil.base}/api/devices`)).json();
+  const list = await (await vigil.fetch(`/api/devices`)).json();
   assert.equal(list.length, 7);
-  const res = await fetch(`${vigil.base}/api/devices/cam1/commands`, {
+  const res = await vigil.fetch(`/api/devices/cam1/commands`, {
     method: 'POST', headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'light', params: { on: true }, qos: 1 }),
   });
@@ -242,18 +242,18 @@ test('REST: list, one device, POST a command (202 + Location), follow it, and th
   assert.equal(res.headers.get('location'), `/api/commands/${body.command_id}`);
   // The watching WebSocket sees a REST command's life too.
   assert.equal((await final(ws, body.command_id)).status, 'acknowledged');
-  const c = await (await fetch(`${vigil.base}${res.headers.get('location')}`)).json();
+  const c = await (await vigil.fetch(`${res.headers.get('location')}`)).json();
   assert.equal(c.status, 'acknowledged');
   assert.deepEqual(c.params, { on: true });
   assert.deepEqual(c.options, { qos: 1 });
-  const dev = await (await fetch(`${vigil.base}/api/devices/cam1`)).json();
+  const dev = await (await vigil.fetch(`/api/devices/cam1`)).json();
   assert.equal(dev.recent[0].id, body.command_id);           // newest first
-  const health = await (await fetch(`${vigil.base}/api/health`)).json();
+  const health = await (await vigil.fetch(`/api/health`)).json();
   assert.equal(health.devices, 7);
   assert.ok(health.counters.commands_issued >= 8, JSON.stringify(health));
 
   const post = (p, b, headers = { 'content-type': 'application/json' }) =>
-    fetch(`${vigil.base}${p}`, { method: 'POST', headers, body: b });
+    vigil.fetch(`${p}`, { method: 'POST', headers, body: b });
   let r = await post('/api/devices/cam1/commands', JSON.stringify({ name: 'ptz', params: { pan: 9, tilt: 0 } }));
   assert.equal(r.status, 400);
   assert.deepEqual(Object.keys(await r.json()).sort(), ['error', 'field', 'message']);
@@ -265,15 +265,15 @@ test('REST: list, one device, POST a command (202 + Location), follow it, and th
   assert.equal((await r.json()).error, 'bad_json');
   r = await post('/api/devices/cam1/commands', JSON.stringify({ name: 'x', pad: 'a'.repeat(20000) }));
   assert.equal(r.status, 413);
-  assert.equal((await fetch(`${vigil.base}/api/devices/nope`)).status, 404);
-  assert.equal((await fetch(`${vigil.base}/api/commands/nope`)).status, 404);
+  assert.equal((await vigil.fetch(`/api/devices/nope`)).status, 404);
+  assert.equal((await vigil.fetch(`/api/commands/nope`)).status, 404);
   r = await post('/api/devices', '{}');
   assert.equal(r.status, 405);
 });
 
 test('device offline (MQTT last-will) shows as offline', async () => {
   await ws.waitFor((m) => m.type === 'device.state' && m.device === 'ghost' && m.online === false, 10000, 'ghost offline');
-  const d = await (await fetch(`${vigil.base}/api/devices/ghost`)).json();
+  const d = await (await vigil.fetch(`/api/devices/ghost`)).json();
   assert.equal(d.online, false);
 });
 

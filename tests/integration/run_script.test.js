@@ -7,9 +7,11 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { ROOT, freePort, sleep } from '../lib/vigil.js';
 
-const devsims = () => {
-  try { return execFileSync('pgrep', ['-f', `${ROOT}/build/vigil-devsim`], { encoding: 'utf8' }).trim().split('\n').filter(Boolean); } catch { return []; }
+// The simulators the script started: its children running vigil-devsim.
+const children = (pid) => {
+  try { return execFileSync('pgrep', ['-P', String(pid), '-f', 'vigil-devsim'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean); } catch { return []; }
 };
+const alive = (pid) => { try { process.kill(Number(pid), 0); return true; } catch { return false; } };
 
 test('scripts/run.sh starts vigil with a simulated device that answers commands, and stops both', { timeout: 60000 }, async () => {
   const port = await freePort();
@@ -19,25 +21,36 @@ test('scripts/run.sh starts vigil with a simulated device that answers commands,
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
   const base = `http://127.0.0.1:${port}`;
+  let sims = [];
   try {
     let cam;
     const deadline = Date.now() + 20000;
+    let auth;
     while (!cam?.online) {
       assert.ok(Date.now() < deadline, `cam1 never came online:\n${log}`);
       await sleep(200);
-      try { cam = (await (await fetch(`${base}/api/devices`)).json()).find((d) => d.id === 'cam1'); } catch { /* not up yet */ }
+      // The script prints an operator link: http://localhost:PORT/#token=...
+      const m = /#token=(\S+)/.exec(log);
+      if (!m) continue;
+      auth = { authorization: `Bearer ${m[1]}` };
+      try { cam = (await (await fetch(`${base}/api/devices`, { headers: auth })).json()).find((d) => d.id === 'cam1'); } catch { /* not up yet */ }
     }
+    // Anyone may watch the demo stream; the devices need the token.
+    assert.deepEqual((await (await fetch(`${base}/api/streams`)).json()).map((s) => s.id), ['demo']);
+    assert.deepEqual(await (await fetch(`${base}/api/devices`)).json(), []);
     assert.equal(cam.stream, 'demo');
     assert.match(log, /run: (no )?MQTT broker/);
-    const r = await fetch(`${base}/api/devices/cam1/commands`, { method: 'POST', body: JSON.stringify({ name: 'light', params: { on: true } }) });
+    const r = await fetch(`${base}/api/devices/cam1/commands`, { method: 'POST', headers: auth, body: JSON.stringify({ name: 'light', params: { on: true } }) });
     assert.equal(r.status, 202);
     const loc = r.headers.get('location');
     let c;
     for (let i = 0; i < 50 && !['acknowledged', 'rejected', 'failed', 'timeout'].includes(c?.status); i++) {
       await sleep(100);
-      c = await (await fetch(`${base}${loc}`)).json();
+      c = await (await fetch(`${base}${loc}`, { headers: auth })).json();
     }
     assert.equal(c.status, 'acknowledged', JSON.stringify(c));
+    sims = children(proc.pid);
+    assert.ok(sims.length >= 1, `no simulator running under the script:\n${log}`);
     assert.equal(c.result.light, true);
   } finally {
     proc.kill('SIGTERM');
@@ -45,6 +58,6 @@ test('scripts/run.sh starts vigil with a simulated device that answers commands,
   const st = await exited;
   assert.equal(st.code, 143, `run.sh exit ${JSON.stringify(st)}\n${log}`);
   await sleep(300);
-  assert.deepEqual(devsims().filter((p) => p !== String(proc.pid)), [], 'simulators left running');
+  assert.deepEqual(sims.filter(alive), [], 'simulators left running');
   assert.match(log, /stopped/);
 });

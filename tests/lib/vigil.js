@@ -1,6 +1,7 @@
 // Test helpers: start a real build/vigil on a free loopback port, and a
 // WebSocket client that speaks vigil.v1 (signaling/PROTOCOL.md).
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import https from 'node:https';
@@ -61,14 +62,31 @@ export function httpRequest(url, { ca, method = 'GET', headers = {}, body, timeo
   });
 }
 
+// The token secret every test server gets (--auth-secret-file), and tokens
+// signed with it, made here independently of vigil's own code
+// (server/token.h): v1.<base64url(claims)>.<base64url(HMAC-SHA256)>.
+export const TEST_SECRET = 'vigil-test-secret-0123456789abcdef0123456789';
+export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], devices = ['*'], ttl = 3600, exp, ...rest } = {},
+  secret = TEST_SECRET) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub, role, streams, devices, iat: now, exp: exp ?? now + ttl, ...rest };
+  const body = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
 // Starts vigil. `config` (an object) is written to a temp file and passed with
-// --config; without it the embedded demo configuration is used. With `ca`
-// (the PEM of the CA that signed its certificate) vigil is expected to serve
-// https: `base` and `wsUrl` are https:// and wss://, and `get(path)` asks
-// with that CA trusted.
+// --config; without it the embedded demo configuration is used.
+// Every server gets TEST_SECRET as its token secret (the config's own "auth"
+// section still sets anonymous access and origins); `wsUrl` and `fetch`
+// carry an admin token, `wsBase` and `base` none. With `ca` (the PEM of the
+// CA that signed its certificate) vigil is expected to serve https: `base`,
+// `wsBase` and `wsUrl` are https:// and wss://, and `get(path, opts)` asks
+// (as an admin) with that CA trusted.
 export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = {}) {
   const port = await freePort();
-  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
+  const secretFile = path.join(tempDir(), 'secret');
+  writeFileSync(secretFile, TEST_SECRET);
+  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), '--auth-secret-file', secretFile, ...args];
   if (config) {
     const dir = tempDir();
     const file = path.join(dir, 'config.json');
@@ -81,20 +99,25 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = 
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
   const base = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
-  const get = (p) => httpRequest(`${base}${p}`, { ca });
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`vigil exited early (${proc.exitCode}):\n${log}`);
     try {
-      const r = ca ? await get('/api/health') : await fetch(`${base}/api/health`);
+      const r = ca ? await httpRequest(`${base}/api/health`, { ca }) : await fetch(`${base}/api/health`);
       if (r.status === 200) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`vigil did not come up:\n${log}`); }
     await sleep(100);
   }
+  const adminToken = mintToken({ sub: 'test-admin', role: 'admin' });
   return {
-    port, base, proc, get,
-    wsUrl: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+    port, base, proc, adminToken,
+    wsBase: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+    wsUrl: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws?access_token=${adminToken}`,
+    // fetch(`/api/...`) as an admin; headers in opts are kept.
+    fetch: (p, opts = {}) => fetch(`${base}${p}`, { ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
+    // The same over node's client, trusting `ca`: {status, headers, body}.
+    get: (p, opts = {}) => httpRequest(`${base}${p}`, { ca, ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
     log: () => log,
     // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
     async stop() {
@@ -108,10 +131,12 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = 
 }
 
 // Waits until the stream reports `state` in /api/streams.
-export async function waitStreamState(base, id, state, timeoutMs = 15000) {
+// Waits until the stream reports `state` in /api/streams (vigil: what
+// startVigil returned).
+export async function waitStreamState(vigil, id, state, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const streams = await (await fetch(`${base}/api/streams`)).json();
+    const streams = await (await vigil.fetch('/api/streams')).json();
     const s = streams.find((x) => x.id === id);
     if (s && s.state === state) return s;
     if (Date.now() > deadline) throw new Error(`stream ${id} not ${state}: ${JSON.stringify(s)}`);
