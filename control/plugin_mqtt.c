@@ -29,9 +29,13 @@
  * the transport state's detail ("TLS: ...") and retried with the backoff,
  * like any other failed connection.
  *
- * Threads: a connector thread makes the first connection (retrying with
- * backoff), then libmosquitto's loop thread (mosquitto_loop_start) runs the
- * on_* callbacks and reconnects; send/cancel/status run on the owner thread.  Everything in
+ * Threads: our network thread (net_main) connects, runs libmosquitto's loop
+ * (and so the on_* callbacks), and after any failure reports why and
+ * reconnects with backoff; send/cancel/status run on the owner thread.  Not
+ * mosquitto_loop_start(): libmosquitto 2.0.11's own loop thread never retries
+ * a first connection that failed, and simply ends when a TLS handshake fails
+ * inside it, without a callback, leaving the transport silently dead.
+ * Everything in
  * struct mqtt_plugin below `lock` is guarded by `lock` (recursive, because
  * libmosquitto may call on_publish from inside mosquitto_publish for QoS 0).
  * Lock order: plugin lock, then the core's handover lock.
@@ -64,10 +68,10 @@ typedef struct mqtt_plugin {
     /* read-only after init */
     const control_callbacks *cb;
     control_core *core;
-    /* The client object: mosquitto_connect/loop_start on the connector
-     * thread, then libmosquitto's loop thread drives it; the owner thread
-     * only publishes once `connected` (set on the loop thread) says so, and
-     * disconnects/destroys it in shutdown after joining the connector. */
+    /* The client object (mosquitto_threaded_set): the network thread
+     * connects and drives it; the owner thread only publishes once
+     * `connected` (set on the network thread) says so, and destroys it in
+     * shutdown after joining the network thread. */
     struct mosquitto *m;
     char *prefix;
     char *host;
@@ -76,16 +80,15 @@ typedef struct mqtt_plugin {
     size_t max_held;
     json_t *device_qos; /* device id -> qos (own ref) */
     int keepalive, rmin, rmax;
-    pthread_t connector;   /* owner thread: first connection, see connect_main() */
-    int connector_started; /* owner thread */
-    int loop_started;      /* written by the connector (under `lock`) before it
-                            * exits; read by the owner only after joining it */
+    pthread_t net;   /* see net_main() */
+    int net_started; /* owner thread */
 
     int tls, tls_insecure; /* read-only after init */
 
     pthread_mutex_t lock; /* guards everything below */
     int connected;
-    char tls_error[200]; /* the last OpenSSL error libmosquitto logged */
+    char why[200]; /* why the current attempt failed, when a callback knew:
+                    * "TLS: <OpenSSL's reason>" or the broker's refusal */
     held_msg *held, *held_tail;
     size_t n_held;
     inflight *infl;
@@ -160,8 +163,10 @@ static void publish_locked(mqtt_plugin *p, const char *id, const char *device, c
 
 static void on_connect(struct mosquitto *m, void *obj, int rc) {
     mqtt_plugin *p = obj;
-    if (rc != 0) {
-        p->cb->transport_state(p->core, "mqtt", 0, mosquitto_connack_string(rc));
+    if (rc != 0) { /* refused: net_main reports it when the connection ends */
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->why, sizeof p->why, "%s", mosquitto_connack_string(rc));
+        pthread_mutex_unlock(&p->lock);
         return;
     }
     char *subs[3];
@@ -199,7 +204,9 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
     p->connected = 0;
     if (was) p->disconnects++;
     pthread_mutex_unlock(&p->lock);
-    p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
+    /* Before CONNACK it is one more failed attempt: net_main tells why. */
+    if (was)
+        p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid) {
@@ -290,59 +297,70 @@ static void on_log(struct mosquitto *m, void *obj, int level, const char *str) {
     const char *why =
         strrchr(e, ':'); /* "error:0A000086:SSL routines::certificate verify failed" */
     pthread_mutex_lock(&p->lock);
-    snprintf(p->tls_error, sizeof p->tls_error, "%s", why && why[1] ? why + 1 : e);
+    snprintf(p->why, sizeof p->why, "TLS: %s", why && why[1] ? why + 1 : e);
     pthread_mutex_unlock(&p->lock);
 }
 
-/* What a failed connect says: libmosquitto's reason, with the OpenSSL reason
- * for a TLS failure. */
-static void connect_error(mqtt_plugin *p, int rc, char *out, size_t outlen) {
-    if (rc == MOSQ_ERR_TLS) {
-        pthread_mutex_lock(&p->lock);
-        snprintf(out, outlen, "TLS: %s", p->tls_error[0] ? p->tls_error : "handshake failed");
-        p->tls_error[0] = 0;
-        pthread_mutex_unlock(&p->lock);
-    } else {
-        snprintf(out, outlen, "%s",
-                 rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
-    }
+/* Why an attempt failed: what a callback learnt (the OpenSSL reason of a TLS
+ * failure, the broker's refusal), else libmosquitto's error. */
+static void connect_error(mqtt_plugin *p, int rc, int err, char *out, size_t outlen) {
+    pthread_mutex_lock(&p->lock);
+    if (p->why[0])
+        snprintf(out, outlen, "%s", p->why);
+    else if (rc == MOSQ_ERR_TLS)
+        snprintf(out, outlen, "TLS: handshake failed");
+    else
+        snprintf(out, outlen, "%s", rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc));
+    pthread_mutex_unlock(&p->lock);
 }
 
-/* ---- connector thread -------------------------------------------------- */
+/* ---- network thread ---------------------------------------------------- */
 
-/* libmosquitto 2.0.11's loop thread only reconnects a connection that once
- * succeeded: if the broker is down when we start, it never retries.  So the
- * first connection is made here, retried with the same backoff; once it
- * succeeds the loop thread takes over (and does reconnect from then on). */
-static void *connect_main(void *arg) {
+static int stopping(mqtt_plugin *p) {
+    pthread_mutex_lock(&p->lock);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    return stop;
+}
+
+/* Connect, loop until the connection fails, say why, wait, again. A failure
+ * before CONNACK (refused, unreachable, TLS) is reported here, once per new
+ * reason; losing an established connection is reported by on_disconnect. */
+static void *net_main(void *arg) {
     mqtt_plugin *p = arg;
     int delay_s = p->rmin;
     char reported[256] = "";
-    for (;;) {
+    while (!stopping(p)) {
+        pthread_mutex_lock(&p->lock);
+        uint64_t connects = p->connects;
+        p->why[0] = 0;
+        pthread_mutex_unlock(&p->lock);
         int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
-        if (rc == MOSQ_ERR_SUCCESS) {
-            if (mosquitto_loop_start(p->m) == MOSQ_ERR_SUCCESS) {
-                pthread_mutex_lock(&p->lock);
-                p->loop_started = 1;
-                pthread_mutex_unlock(&p->lock);
+        while (rc == MOSQ_ERR_SUCCESS && !stopping(p))
+            rc = mosquitto_loop(p->m, 100, 1);
+        int err = errno; /* for MOSQ_ERR_ERRNO */
+        if (stopping(p)) break;
+        pthread_mutex_lock(&p->lock);
+        int got_through = p->connects != connects;
+        pthread_mutex_unlock(&p->lock);
+        if (got_through) { /* it worked for a while: start over */
+            delay_s = p->rmin;
+            reported[0] = 0;
+        } else {
+            char why[256];
+            connect_error(p, rc, err, why, sizeof why);
+            if (strcmp(why, reported) != 0) {
+                p->cb->transport_state(p->core, "mqtt", 0, why);
+                snprintf(reported, sizeof reported, "%s", why);
             }
-            return NULL;
         }
-        char why[256];
-        connect_error(p, rc, why, sizeof why);
-        if (strcmp(why, reported) != 0) { /* each new reason once, not every retry */
-            p->cb->transport_state(p->core, "mqtt", 0, why);
-            snprintf(reported, sizeof reported, "%s", why);
-        }
-        for (int i = 0; i < delay_s * 10; i++) { /* sleep, but stop promptly */
-            pthread_mutex_lock(&p->lock);
-            int stop = p->stop;
-            pthread_mutex_unlock(&p->lock);
-            if (stop) return NULL;
+        for (int i = 0; i < delay_s * 10 && !stopping(p); i++) /* sleep, but stop promptly */
             usleep(100 * 1000);
-        }
-        delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
+        if (!got_through) delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
     }
+    mosquitto_disconnect(p->m);   /* a clean DISCONNECT if connected, written by */
+    mosquitto_loop(p->m, 100, 1); /* one more turn of the loop */
+    return NULL;
 }
 
 /* ---- owner thread ------------------------------------------------------ */
@@ -479,7 +497,7 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
     mosquitto_publish_callback_set(p->m, on_publish);
     mosquitto_message_callback_set(p->m, on_message);
     mosquitto_log_callback_set(p->m, on_log);
-    mosquitto_reconnect_delay_set(p->m, (unsigned)rmin, (unsigned)rmax, true);
+    mosquitto_threaded_set(p->m, true); /* published from the owner thread too */
     int rc = MOSQ_ERR_SUCCESS;
     if (user) rc = mosquitto_username_pw_set(p->m, user, pass);
     if (rc == MOSQ_ERR_SUCCESS && (ca || ca_path)) {
@@ -500,14 +518,14 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
         mqtt_shutdown(p);
         return NULL;
     }
-    /* A broker that is down now is not an error: the connector keeps
+    /* A broker that is down now is not an error: the network thread keeps
      * trying with backoff, and commands are held meanwhile. */
-    if (pthread_create(&p->connector, NULL, connect_main, p) != 0) {
-        snprintf(err, errlen, "cannot start MQTT connector thread");
+    if (pthread_create(&p->net, NULL, net_main, p) != 0) {
+        snprintf(err, errlen, "cannot start MQTT network thread");
         mqtt_shutdown(p);
         return NULL;
     }
-    p->connector_started = 1;
+    p->net_started = 1;
     return p;
 }
 
@@ -611,17 +629,13 @@ static json_t *mqtt_status(void *state) {
 static void mqtt_shutdown(void *state) {
     mqtt_plugin *p = state;
     if (!p) return;
-    if (p->connector_started) {
+    if (p->net_started) {
         pthread_mutex_lock(&p->lock);
         p->stop = 1;
         pthread_mutex_unlock(&p->lock);
-        pthread_join(p->connector, NULL);
+        pthread_join(p->net, NULL); /* it disconnects before it ends */
     }
-    if (p->m) {
-        mosquitto_disconnect(p->m);
-        if (p->loop_started) mosquitto_loop_stop(p->m, false);
-        mosquitto_destroy(p->m);
-    }
+    if (p->m) mosquitto_destroy(p->m);
     held_msg *h = p->held;
     while (h) {
         held_msg *next = h->next;

@@ -219,7 +219,7 @@ describe('MQTT plugin over TLS', { timeout: 120000 * SLOW }, () => {
     },
     timeoutMs: 15000 * SLOW,
   });
-  const devices = async (v) => (await (await fetch(`${v.base}/api/devices`)).json());
+  const devices = async (v) => (await (await v.fetch(`/api/devices`)).json());
   async function until(what, fn, timeoutMs = 8000) {
     const deadline = Date.now() + timeoutMs * SLOW;
     for (;;) {
@@ -230,7 +230,7 @@ describe('MQTT plugin over TLS', { timeout: 120000 * SLOW }, () => {
     }
   }
   async function command(v, params = { on: true }) {
-    const res = await fetch(`${v.base}/api/devices/cam1/commands`, {
+    const res = await v.fetch(`/api/devices/cam1/commands`, {
       method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'light', params, qos: 1 }),
     });
     const text = await res.text();
@@ -238,7 +238,7 @@ describe('MQTT plugin over TLS', { timeout: 120000 * SLOW }, () => {
     return JSON.parse(text).command_id;
   }
   const finalStatus = (v, id) => until(`command ${id} final`, async () => {
-    const c = await (await fetch(`${v.base}/api/commands/${id}`)).json();
+    const c = await (await v.fetch(`/api/commands/${id}`)).json();
     return ['acknowledged', 'rejected', 'failed', 'timeout'].includes(c.status) ? c : null;
   }, 10000);
   async function stop(v) {
@@ -281,7 +281,7 @@ describe('MQTT plugin over TLS', { timeout: 120000 * SLOW }, () => {
       const c = await finalStatus(v, id);
       assert.ok(['timeout', 'failed'].includes(c.status), JSON.stringify(c));
       assert.ok(!c.timeline.some((e) => e.status === 'sent'), `never sent: ${JSON.stringify(c.timeline)}`);
-      const health = await (await fetch(`${v.base}/api/health`)).json();
+      const health = await (await v.fetch(`/api/health`)).json();
       assert.equal(health.status, 'ok');
       assert.ok(Date.now() - t0 < 30000 * SLOW);
     } finally {
