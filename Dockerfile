@@ -3,12 +3,17 @@
 # Two stages: a Debian 12 build stage with the -dev packages runs `make`; the
 # runtime stage carries vigil and the device simulator vigil-devsim (run by
 # the compose file's devsim service), only the shared libraries, the
-# GStreamer plugins the pipelines use, and curl for the health check. Same
+# GStreamer plugins the pipelines use, curl for the health check, and
+# certs/make-certs.sh with the openssl command it runs (the compose file's
+# one-shot "certs" service makes the TLS certificates with it). Same
 # distribution in both stages, so the binaries link against exactly the
 # library versions they were built with.
 #
 #   docker-compose up --build        (see docker-compose.yml)
-#   docker build -t vigil . && docker run -p 8080:8080 vigil
+#   docker build -t vigil . && certs/make-certs.sh && \
+#     docker run -p 8443:8443 -p 8080:8080 -v "$PWD/certs/out:/etc/vigil/certs:ro" vigil
+# (the certificate and key in certs/out must be readable by the container's
+# user "vigil": a local test only; compose makes them inside a volume).
 
 FROM debian:bookworm-slim AS build
 # Matches scripts/deps.sh, minus what only the tests need. control/module.mk
@@ -44,27 +49,40 @@ RUN apt-get update \
       libmosquitto1 libcoap3 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x gstreamer1.0-tools \
-      fonts-dejavu-core curl ca-certificates \
+      fonts-dejavu-core curl ca-certificates openssl \
  && rm -rf /var/lib/apt/lists/*
 
 # Unprivileged user. It gets a home because GStreamer caches its plugin
 # registry under $HOME/.cache; without one it rescans every plugin at each
 # start.
 RUN useradd --system --create-home --home-dir /var/lib/vigil --shell /usr/sbin/nologin vigil
+# Where the TLS certificate and key are read from (config/vigil.json), and
+# where the compose file's "certs" service keeps the CA's key. Owned by vigil:
+# a named volume mounted on either starts out with this owner, so the certs
+# service (running as vigil) can write it and the relay read it.
+RUN mkdir -p /etc/vigil/certs /var/lib/vigil/ca \
+ && chown vigil:vigil /etc/vigil/certs /var/lib/vigil/ca \
+ && chmod 0700 /var/lib/vigil/ca
 
 COPY --from=build /src/build/vigil /usr/local/bin/vigil
 COPY --from=build /src/build/vigil-devsim /usr/local/bin/vigil-devsim
+COPY certs/make-certs.sh /usr/local/bin/make-certs.sh
 COPY web/ /usr/share/vigil/web/
-# A default so a bare `docker run` works; docker-compose mounts its own.
+# A default for a bare `docker run` (which must then mount certificates, see
+# above); docker-compose mounts its own.
 COPY config/vigil.json /etc/vigil/vigil.json
 
 # web_root "web" in the config is relative to the working directory.
 WORKDIR /usr/share/vigil
 USER vigil
-EXPOSE 8080
+# https (and wss) on 8443; 8080 only redirects to it (config/vigil.json).
+EXPOSE 8443 8080
 
-# 127.0.0.1:8080 is the port in config/vigil.json; change both together.
+# 8443 is the port in config/vigil.json; change both together. curl checks
+# the certificate against the CA that made it (make-certs.sh copies ca.pem
+# beside the certificate) and the name "localhost" it always carries, rather
+# than -k, which would accept any certificate at all.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=15s --retries=3 \
-  CMD curl -fsS http://127.0.0.1:8080/api/health || exit 1
+  CMD curl -fsS --cacert /etc/vigil/certs/ca.pem https://localhost:8443/api/health || exit 1
 
 CMD ["vigil", "--config", "/etc/vigil/vigil.json"]

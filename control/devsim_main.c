@@ -3,13 +3,21 @@
  * that vigil's control plugins can be tested against real protocol stacks.
  *
  *   vigil-devsim --id cam1 [--mqtt-host H --mqtt-port P --prefix vigil]
+ *                [--mqtt-cafile F [--mqtt-cert F --mqtt-key F]]
  *                [--coap-port P] [--coaps-port P --psk-identity I --psk-key K]
+ *                [--coaps-port P --coaps-cert F --coaps-key F [--coaps-ca F]]
  *                [--drop N] [--delay-ms N] [--refuse all|COMMAND]
  *                [--offline-after-ms N] [--telemetry-ms N] [--garbage] [--reset]
  *
  * MQTT: subscribes <prefix>/<id>/cmd (QoS 1, persistent session), answers on
  * <prefix>/<id>/ack, publishes <prefix>/<id>/telemetry and a retained
  * <prefix>/<id>/state, with {"online":false} as its last-will.
+ * MQTT over TLS with --mqtt-cafile (the CA that signed the broker's
+ * certificate; its host name is checked), and a client certificate with
+ * --mqtt-cert/--mqtt-key.
+ * CoAPS: DTLS with a pre-shared key (--psk-identity/--psk-key), with a
+ * certificate (--coaps-cert/--coaps-key; --coaps-ca: clients must present a
+ * certificate signed by that CA), or both.
  * CoAP: POST /cmd runs a command (2.04 + JSON, 4.03 when refused, 4.00 when
  * malformed); GET /telemetry is observable.
  * Commands: ptz {pan,tilt,zoom}, light {on}, reboot {}, set_interval
@@ -64,6 +72,7 @@ typedef struct delayed {
 static struct {
     /* options, read-only after main() parsed them */
     const char *id, *prefix, *mqtt_host, *coap_addr, *psk_identity, *psk_key, *refuse;
+    const char *mqtt_cafile, *mqtt_cert, *mqtt_key, *coaps_cert, *coaps_key, *coaps_ca;
     int mqtt_port, coap_port, coaps_port, delay_ms, offline_after_ms, telemetry_ms, garbage, reset;
 
     pthread_mutex_t lock; /* guards everything below */
@@ -374,7 +383,23 @@ static coap_context_t *coap_setup(void) {
         a.addr.sin.sin_port = htons((uint16_t)g.coap_port);
         if (!coap_new_endpoint(ctx, &a, COAP_PROTO_UDP)) return NULL;
     }
-    if (g.coaps_port) {
+    if (g.coaps_port && g.coaps_cert) {
+        coap_dtls_pki_t pki;
+        memset(&pki, 0, sizeof pki);
+        pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+        /* With --coaps-ca: ask for a client certificate and accept it when
+         * that CA (libcoap: "the common CA") signed it. */
+        pki.verify_peer_cert = g.coaps_ca != NULL;
+        pki.check_common_ca = g.coaps_ca != NULL;
+        pki.cert_chain_validation = 1;
+        pki.cert_chain_verify_depth = 4;
+        pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+        pki.pki_key.key.pem.ca_file = g.coaps_ca;
+        pki.pki_key.key.pem.public_cert = g.coaps_cert;
+        pki.pki_key.key.pem.private_key = g.coaps_key;
+        if (!coap_context_set_pki(ctx, &pki)) return NULL;
+    }
+    if (g.coaps_port && g.psk_key) {
         coap_dtls_spsk_t sp;
         memset(&sp, 0, sizeof sp);
         sp.version = COAP_DTLS_SPSK_SETUP_VERSION;
@@ -382,6 +407,8 @@ static coap_context_t *coap_setup(void) {
         sp.psk_info.key.s = (const uint8_t *)g.psk_key;
         sp.psk_info.key.length = strlen(g.psk_key);
         if (!coap_context_set_psk2(ctx, &sp)) return NULL;
+    }
+    if (g.coaps_port) {
         a.addr.sin.sin_port = htons((uint16_t)g.coaps_port);
         if (!coap_new_endpoint(ctx, &a, COAP_PROTO_DTLS)) return NULL;
     }
@@ -418,7 +445,9 @@ static void go_offline(void) {
 static void usage(void) {
     fprintf(stderr,
             "usage: vigil-devsim --id ID [--mqtt-host H] [--mqtt-port P] [--prefix P]\n"
+            "  [--mqtt-cafile F [--mqtt-cert F --mqtt-key F]]\n"
             "  [--coap-addr A] [--coap-port P] [--coaps-port P --psk-identity I --psk-key K]\n"
+            "  [--coaps-port P --coaps-cert F --coaps-key F [--coaps-ca F]]\n"
             "  [--drop N] [--delay-ms N] [--refuse all|COMMAND] [--offline-after-ms N]\n"
             "  [--telemetry-ms N] [--garbage] [--reset]\n");
     exit(2);
@@ -442,6 +471,12 @@ int main(int argc, char **argv) {
         {"telemetry-ms", 1, 0, 't'},
         {"garbage", 0, 0, 'g'},
         {"reset", 0, 0, 'R'},
+        {"mqtt-cafile", 1, 0, 'A'},
+        {"mqtt-cert", 1, 0, 'E'},
+        {"mqtt-key", 1, 0, 'Y'},
+        {"coaps-cert", 1, 0, 'T'},
+        {"coaps-key", 1, 0, 'k'},
+        {"coaps-ca", 1, 0, 'C'},
         {0, 0, 0, 0},
     };
     int ch;
@@ -463,11 +498,19 @@ int main(int argc, char **argv) {
         case 't': g.telemetry_ms = atoi(optarg); break;
         case 'g': g.garbage = 1; break;
         case 'R': g.reset = 1; break;
+        case 'A': g.mqtt_cafile = optarg; break;
+        case 'E': g.mqtt_cert = optarg; break;
+        case 'Y': g.mqtt_key = optarg; break;
+        case 'T': g.coaps_cert = optarg; break;
+        case 'k': g.coaps_key = optarg; break;
+        case 'C': g.coaps_ca = optarg; break;
         default: usage();
         }
     }
-    if ((!g.mqtt_port && !g.coap_port && !g.coaps_port) ||
-        (g.coaps_port && (!g.psk_identity || !g.psk_key)))
+    int psk = g.psk_identity && g.psk_key, pki = g.coaps_cert && g.coaps_key;
+    if ((!g.mqtt_port && !g.coap_port && !g.coaps_port) || (g.coaps_port && !psk && !pki) ||
+        (!g.coaps_cert != !g.coaps_key) || (!g.mqtt_cert != !g.mqtt_key) ||
+        (g.mqtt_cert && !g.mqtt_cafile))
         usage();
     signal(SIGTERM, on_signal);
     signal(SIGINT, on_signal);
@@ -496,6 +539,12 @@ int main(int argc, char **argv) {
         mosquitto_connect_callback_set(g.m, on_connect);
         mosquitto_message_callback_set(g.m, on_message);
         mosquitto_reconnect_delay_set(g.m, 1, 4, true);
+        if (g.mqtt_cafile && (mosquitto_tls_set(g.m, g.mqtt_cafile, NULL, g.mqtt_cert, g.mqtt_key,
+                                                NULL) != MOSQ_ERR_SUCCESS ||
+                              mosquitto_tls_opts_set(g.m, 1, NULL, NULL) != MOSQ_ERR_SUCCESS)) {
+            fprintf(stderr, "vigil-devsim: cannot use %s for MQTT TLS\n", g.mqtt_cafile);
+            return 1;
+        }
         if (mosquitto_connect_async(g.m, g.mqtt_host, g.mqtt_port, 5) != MOSQ_ERR_SUCCESS)
             fprintf(stderr, "vigil-devsim: broker not reachable yet, retrying\n");
         mosquitto_loop_start(g.m);

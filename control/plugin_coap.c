@@ -4,7 +4,9 @@
  *   "coap": {"uri":"coap://127.0.0.1:5683/cmd" | "coaps://...",
  *            "confirmable":true, "ack_timeout":2.0, "ack_random_factor":1.5,
  *            "max_retransmit":4,
- *            "psk": {"identity":"...", "key":"..."},     (coaps only)
+ *            "psk": {"identity":"...", "key":"..."},     (coaps: this,
+ *            "pki": {"ca_file":"ca.pem", "cert_file"?, "key_file"?,  or this)
+ *                    "verify_peer":true},
  *            "observe":"telemetry", "observe_refresh_ms":30000,
  *            "handshake_timeout_ms":5000}
  * (libcoap 4.3.1 ignores an ack_timeout below 1 s, so 1 s is the minimum.)
@@ -21,6 +23,15 @@
  * on the "observe" path; each notification becomes telemetry; the observation is re-registered when
  * no notification came for observe_refresh_ms, or when it is refused/lost.
  *
+ * DTLS with certificates ("pki"): the device's certificate must chain to a CA
+ * in the device's own ca_file (each device gets its own OpenSSL verify store,
+ * so one device's CA is never trusted for another) and name the URI's host
+ * (DNS name or IP address, checked by OpenSSL). "cert_file"/"key_file":
+ * vigil's client certificate, for devices that require one. "verify_peer":
+ * false skips both checks (warned about on stderr). A certificate that is
+ * not accepted fails the handshake: the commands waiting on it end "failed"
+ * with the reason.
+ *
  * Threads: libcoap is not thread-safe, so one "coap thread" owns the
  * coap_context_t, every session and the pending-token table, and is the only
  * one to call libcoap after init.  The owner thread hands it jobs (send,
@@ -31,6 +42,7 @@
  * waiting and drains the jobs.
  * Results go back through the core's callbacks (the handover queue).
  */
+#include <errno.h>
 #include <netdb.h>
 #include <sys/eventfd.h>
 #include <poll.h>
@@ -41,6 +53,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <coap3/coap.h>
+#include <openssl/ssl.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "control/control_internal.h"
 
@@ -63,6 +78,10 @@ typedef struct coap_dev {
     coap_fixed_point_t ack_timeout, random_factor;
     int max_retransmit;
     char *psk_identity, *psk_key;
+    char host[256]; /* the URI's host, for the certificate check and SNI */
+    int pki, verify_peer;
+    char *ca_file, *cert_file, *key_file;
+    X509_STORE *store; /* the CAs of ca_file: this device's alone */
     int observe_refresh_ms;
     int handshake_timeout_ms;
     /* coap thread only */
@@ -71,6 +90,7 @@ typedef struct coap_dev {
     int64_t session_started; /* for the DTLS handshake timeout */
     int icmp;                /* ICMP errors seen since the last answer */
     int reachable;           /* -1 unknown, 0 no answer, 1 answered (coap thread) */
+    char tls_reason[160];    /* why the last certificate was refused, or "" */
     uint8_t obs_token[TOKEN_LEN];
     int obs_state;  /* 0 idle, 1 requested, 2 established */
     int64_t obs_at; /* when requested / last notification */
@@ -157,6 +177,61 @@ static int number_in(const json_t *o, const char *key, double def, double lo, do
     return 0;
 }
 
+static int pki_file(const json_t *pki, const char *key, int required, char *err, size_t errlen) {
+    json_t *v = json_object_get(pki, key);
+    if (!v && !required) return 0;
+    const char *path = json_string_value(v);
+    if (!path || !*path) {
+        snprintf(err, errlen, "\"pki\": \"%s\" must be a path to a PEM file", key);
+        return -1;
+    }
+    if (access(path, R_OK) != 0) {
+        snprintf(err, errlen, "\"pki\": \"%s\": cannot read '%.150s': %s", key, path,
+                 strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* "pki": {"ca_file", "cert_file"?, "key_file"?, "verify_peer"?} */
+static int pki_check(const json_t *pki, char *err, size_t errlen) {
+    if (!json_is_object(pki)) {
+        snprintf(err, errlen, "\"pki\" must be an object");
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)pki, k, v) {
+        if (strcmp(k, "ca_file") && strcmp(k, "cert_file") && strcmp(k, "key_file") &&
+            strcmp(k, "verify_peer")) {
+            snprintf(err, errlen,
+                     "\"pki\": unknown setting \"%s\" (expected ca_file, cert_file, key_file, "
+                     "verify_peer)",
+                     k);
+            return -1;
+        }
+    }
+    json_t *vp = json_object_get(pki, "verify_peer");
+    if (vp && !json_is_boolean(vp)) {
+        snprintf(err, errlen, "\"pki\": \"verify_peer\" must be true or false");
+        return -1;
+    }
+    int verify = !vp || json_is_true(vp);
+    if (pki_file(pki, "ca_file", verify, err, errlen) < 0 ||
+        pki_file(pki, "cert_file", 0, err, errlen) < 0 ||
+        pki_file(pki, "key_file", 0, err, errlen) < 0)
+        return -1;
+    if (!json_object_get(pki, "cert_file") != !json_object_get(pki, "key_file")) {
+        snprintf(err, errlen, "\"pki\": \"cert_file\" and \"key_file\" go together");
+        return -1;
+    }
+    if (coap_get_tls_library_version()->type != COAP_TLS_LIBRARY_OPENSSL) {
+        snprintf(err, errlen, "\"pki\" needs libcoap built with OpenSSL");
+        return -1;
+    }
+    return 0;
+}
+
 static int coap_check_device(const json_t *device, char *err, size_t errlen) {
     json_t *c = json_object_get(device, "coap");
     if (!json_is_object(c)) {
@@ -171,12 +246,23 @@ static int coap_check_device(const json_t *device, char *err, size_t errlen) {
         snprintf(err, errlen, "\"uri\" must be a coap:// or coaps:// URI with a host");
         return -1;
     }
-    json_t *psk = json_object_get(c, "psk");
-    if (u.scheme == COAP_URI_SCHEME_COAPS && (!json_is_string(json_object_get(psk, "identity")) ||
-                                              !json_is_string(json_object_get(psk, "key")))) {
+    json_t *psk = json_object_get(c, "psk"), *pki = json_object_get(c, "pki");
+    if (u.scheme == COAP_URI_SCHEME_COAPS && !!psk == !!pki) {
+        snprintf(err, errlen,
+                 "coaps:// needs either \"psk\": {\"identity\",\"key\"} or \"pki\": "
+                 "{\"ca_file\",...}");
+        return -1;
+    }
+    if (u.scheme != COAP_URI_SCHEME_COAPS && (psk || pki)) {
+        snprintf(err, errlen, "\"%s\" is only for coaps:// URIs", psk ? "psk" : "pki");
+        return -1;
+    }
+    if (psk && (!json_is_string(json_object_get(psk, "identity")) ||
+                !json_is_string(json_object_get(psk, "key")))) {
         snprintf(err, errlen, "coaps:// needs \"psk\": {\"identity\",\"key\"}");
         return -1;
     }
+    if (pki && pki_check(pki, err, errlen) < 0) return -1;
     json_t *cf = json_object_get(c, "confirmable");
     if (cf && !json_is_boolean(cf)) {
         snprintf(err, errlen, "\"confirmable\" must be true or false");
@@ -205,6 +291,34 @@ static coap_fixed_point_t fixed(double v) {
     return f;
 }
 
+static char *dup_or_null(const char *s) {
+    return s ? strdup(s) : NULL;
+}
+
+/* The device's certificate settings, and its own verify store from ca_file. */
+static int pki_setup_dev(coap_dev *d, const json_t *pki, char *err, size_t errlen) {
+    json_t *vp = json_object_get(pki, "verify_peer");
+    d->pki = 1;
+    d->verify_peer = !vp || json_is_true(vp);
+    d->ca_file = dup_or_null(json_string_value(json_object_get(pki, "ca_file")));
+    d->cert_file = dup_or_null(json_string_value(json_object_get(pki, "cert_file")));
+    d->key_file = dup_or_null(json_string_value(json_object_get(pki, "key_file")));
+    if (d->ca_file) {
+        d->store = X509_STORE_new();
+        if (!d->store || X509_STORE_load_locations(d->store, d->ca_file, NULL) != 1) {
+            snprintf(err, errlen, "\"pki\": \"ca_file\": '%.150s' holds no PEM certificate",
+                     d->ca_file);
+            return -1;
+        }
+    }
+    if (!d->verify_peer)
+        fprintf(stderr,
+                "control: coap: WARNING: device '%s': pki.verify_peer is false: its certificate "
+                "is not checked, anyone can pose as it\n",
+                d->id);
+    return 0;
+}
+
 static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen) {
     const json_t *c = json_object_get(device, "coap");
     const char *uri = json_string_value(json_object_get(c, "uri"));
@@ -220,6 +334,7 @@ static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen
     }
     memcpy(host, u.host.s, u.host.length);
     host[u.host.length] = '\0';
+    control_strlcpy(d->host, host, sizeof d->host);
     struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM}, *ai = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &ai);
     if (rc != 0 || !ai) {
@@ -257,6 +372,8 @@ static int dev_setup(coap_dev *d, const json_t *device, char *err, size_t errlen
     d->observe_refresh_ms = (int)v;
     number_in(c, "handshake_timeout_ms", 5000, 100, 600000, &v, err, errlen);
     d->handshake_timeout_ms = (int)v;
+    json_t *pki = json_object_get(c, "pki");
+    if (d->secure && pki) return pki_setup_dev(d, pki, err, errlen);
     if (d->secure) {
         json_t *psk = json_object_get(c, "psk");
         d->psk_identity = strdup(json_string_value(json_object_get(psk, "identity")));
@@ -311,6 +428,60 @@ static int pending_add(coap_plugin *p, const uint8_t *tok, const char *id, coap_
     return 0;
 }
 
+/* Right after libcoap made the session's SSL object (the handshake has only
+ * just begun: the device's certificate is checked later, on this thread):
+ * the device's own CAs, instead of the SSL_CTX's store that libcoap shares
+ * between sessions, and the host name or address the certificate must carry,
+ * which OpenSSL then checks. */
+static int pki_restrict(coap_dev *d, coap_session_t *s) {
+    coap_tls_library_t lib;
+    SSL *ssl = coap_session_get_tls(s, &lib);
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL) return -1;
+    if (!d->verify_peer) return 0;
+    if (!d->store || SSL_set1_verify_cert_store(ssl, d->store) != 1) return -1;
+    X509_VERIFY_PARAM *vp = SSL_get0_param(ssl);
+    if (X509_VERIFY_PARAM_set1_ip_asc(vp, d->host) != 1 &&
+        X509_VERIFY_PARAM_set1_host(vp, d->host, 0) != 1)
+        return -1;
+    return 0;
+}
+
+/* Why OpenSSL refused the device's certificate, if it did, for the detail of
+ * the commands that fail with the handshake. */
+static void pki_note_failure(coap_dev *d, coap_session_t *s) {
+    coap_tls_library_t lib;
+    SSL *ssl = d->pki ? coap_session_get_tls(s, &lib) : NULL;
+    if (!ssl || lib != COAP_TLS_LIBRARY_OPENSSL) return;
+    long vr = SSL_get_verify_result(ssl);
+    if (vr != X509_V_OK)
+        snprintf(d->tls_reason, sizeof d->tls_reason, "certificate of %.60s not accepted: %s",
+                 d->host, X509_verify_cert_error_string(vr));
+}
+
+static coap_session_t *pki_session(coap_plugin *p, coap_dev *d) {
+    coap_dtls_pki_t pki;
+    memset(&pki, 0, sizeof pki);
+    pki.version = COAP_DTLS_PKI_SETUP_VERSION;
+    pki.verify_peer_cert = (uint8_t)d->verify_peer;
+    pki.cert_chain_validation = 1;
+    pki.cert_chain_verify_depth = 4;
+    struct in6_addr a6;
+    struct in_addr a4;
+    if (inet_pton(AF_INET, d->host, &a4) != 1 && inet_pton(AF_INET6, d->host, &a6) != 1)
+        pki.client_sni = d->host; /* SNI carries names only */
+    pki.pki_key.key_type = COAP_PKI_KEY_PEM;
+    pki.pki_key.key.pem.ca_file = NULL; /* not into the shared store: pki_restrict() */
+    pki.pki_key.key.pem.public_cert = d->cert_file;
+    pki.pki_key.key.pem.private_key = d->key_file;
+    d->tls_reason[0] = 0;
+    coap_session_t *s = coap_new_client_session_pki(p->ctx, NULL, &d->addr, COAP_PROTO_DTLS, &pki);
+    if (s && pki_restrict(d, s) < 0) {
+        coap_session_release(s);
+        return NULL;
+    }
+    return s;
+}
+
 static coap_session_t *dev_session(coap_plugin *p, coap_dev *d) {
     if (d->session &&
         (d->session_dead || coap_session_get_state(d->session) == COAP_SESSION_STATE_NONE)) {
@@ -320,7 +491,9 @@ static coap_session_t *dev_session(coap_plugin *p, coap_dev *d) {
         d->obs_state = 0;
     }
     if (d->session) return d->session;
-    if (d->secure) {
+    if (d->secure && d->pki) {
+        d->session = pki_session(p, d);
+    } else if (d->secure) {
         coap_dtls_cpsk_t cpsk;
         memset(&cpsk, 0, sizeof cpsk);
         cpsk.version = COAP_DTLS_CPSK_SETUP_VERSION;
@@ -380,7 +553,10 @@ static void do_send(coap_plugin *p, job *j) {
     if (!pdu || pending_add(p, tok, j->id, d) < 0) {
         coap_delete_pdu(pdu);
         count(p, &p->failed);
-        p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0, "cannot build CoAP request",
+        p->cb->command_status(p->core, d->id, j->id, CONTROL_FAILED, 0,
+                              s        ? "cannot build CoAP request"
+                              : d->pki ? "cannot set up the DTLS session (cert_file, key_file?)"
+                                       : "cannot set up the CoAP session",
                               NULL);
         return;
     }
@@ -525,6 +701,15 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     return COAP_RESPONSE_OK;
 }
 
+/* Why a DTLS handshake failed, as far as we know. */
+static const char *dtls_failure(coap_dev *d, char *buf, size_t len) {
+    if (d->tls_reason[0])
+        snprintf(buf, len, "DTLS handshake failed: %s", d->tls_reason);
+    else
+        snprintf(buf, len, "DTLS handshake failed");
+    return buf;
+}
+
 static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
                     const coap_mid_t mid) {
     (void)mid;
@@ -547,7 +732,7 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
         d->icmp++;
         return;
     }
-    char id[CONTROL_ID_MAX], detail[96];
+    char id[CONTROL_ID_MAX], detail[256];
     control_strlcpy(id, e->id, sizeof id);
     pending_remove(p, e);
     switch (reason) {
@@ -564,8 +749,10 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
         break;
     case COAP_NACK_TLS_FAILED:
         d->session_dead = 1;
+        pki_note_failure(d, s);
         count(p, &p->failed);
-        p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0, "DTLS handshake failed", NULL);
+        p->cb->command_status(p->core, d->id, id, CONTROL_FAILED, 0,
+                              dtls_failure(d, detail, sizeof detail), NULL);
         break;
     default:
         count(p, &p->failed);
@@ -600,7 +787,9 @@ static void handshake_check(coap_plugin *p, int64_t now) {
         if (d->secure && d->session && !d->session_dead &&
             coap_session_get_state(d->session) != COAP_SESSION_STATE_ESTABLISHED &&
             now - d->session_started > d->handshake_timeout_ms)
-            session_fail(p, d, "DTLS handshake did not complete (wrong PSK?)");
+            session_fail(p, d,
+                         d->pki ? "DTLS handshake did not complete (certificate not accepted?)"
+                                : "DTLS handshake did not complete (wrong PSK?)");
     }
 }
 
@@ -609,8 +798,11 @@ static int on_event(coap_session_t *s, const coap_event_t ev) {
     if (!d) return 0;
     if (ev == COAP_EVENT_DTLS_ERROR || ev == COAP_EVENT_SESSION_FAILED ||
         ev == COAP_EVENT_DTLS_CLOSED) {
+        char why[256];
+        if (ev == COAP_EVENT_DTLS_ERROR) pki_note_failure(d, s);
         session_fail(d->p, d,
-                     ev == COAP_EVENT_DTLS_ERROR ? "DTLS handshake failed" : "session failed");
+                     ev == COAP_EVENT_DTLS_ERROR ? dtls_failure(d, why, sizeof why)
+                                                 : "session failed");
         return 0;
     }
     return 0;
@@ -826,6 +1018,10 @@ static void coap_shutdown(void *state) {
         free_segs(d->obs_path, d->nobs);
         free(d->psk_identity);
         free(d->psk_key);
+        free(d->ca_file);
+        free(d->cert_file);
+        free(d->key_file);
+        X509_STORE_free(d->store);
     }
     free(p->devs);
     free(p->pend);

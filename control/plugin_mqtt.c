@@ -3,7 +3,8 @@
  * Config section:
  *   "mqtt": {"host":"127.0.0.1", "port":1883, "client_id":"vigil",
  *            "keepalive":30, "prefix":"vigil", "qos":1,
- *            "username"?, "password"?, "ca_file"?,
+ *            "username"?, "password"?,
+ *            "ca_file"?, "ca_path"?, "cert_file"?, "key_file"?, "tls_insecure":false,
  *            "reconnect_min_s":1, "reconnect_max_s":30, "max_held":64}
  * Device settings (optional): "mqtt": {"qos": 0|1|2}
  *
@@ -18,13 +19,28 @@
  * While the broker is unreachable, QoS 0 commands fail at once and QoS 1/2
  * commands are held (at most max_held) and published after reconnect.
  *
- * Threads: a connector thread makes the first connection (retrying with
- * backoff), then libmosquitto's loop thread (mosquitto_loop_start) runs the
- * on_* callbacks and reconnects; send/cancel/status run on the owner thread.  Everything in
+ * TLS: on when "ca_file" (a PEM bundle) or "ca_path" (a hashed directory such
+ * as /etc/ssl/certs) names the CAs to trust. The broker's certificate must
+ * chain to one of them and name the host vigil connects to (libmosquitto
+ * checks the hostname unless "tls_insecure": true, which the config must say
+ * explicitly and which is warned about on stderr). "cert_file"/"key_file":
+ * vigil's own client certificate, for brokers that require one. A TLS
+ * failure (untrusted or wrong certificate, handshake refused) is reported as
+ * the transport state's detail ("TLS: ...") and retried with the backoff,
+ * like any other failed connection.
+ *
+ * Threads: our network thread (net_main) connects, runs libmosquitto's loop
+ * (and so the on_* callbacks), and after any failure reports why and
+ * reconnects with backoff; send/cancel/status run on the owner thread.  Not
+ * mosquitto_loop_start(): libmosquitto 2.0.11's own loop thread never retries
+ * a first connection that failed, and simply ends when a TLS handshake fails
+ * inside it, without a callback, leaving the transport silently dead.
+ * Everything in
  * struct mqtt_plugin below `lock` is guarded by `lock` (recursive, because
  * libmosquitto may call on_publish from inside mosquitto_publish for QoS 0).
  * Lock order: plugin lock, then the core's handover lock.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,10 +68,10 @@ typedef struct mqtt_plugin {
     /* read-only after init */
     const control_callbacks *cb;
     control_core *core;
-    /* The client object: mosquitto_connect/loop_start on the connector
-     * thread, then libmosquitto's loop thread drives it; the owner thread
-     * only publishes once `connected` (set on the loop thread) says so, and
-     * disconnects/destroys it in shutdown after joining the connector. */
+    /* The client object (mosquitto_threaded_set): the network thread
+     * connects and drives it; the owner thread only publishes once
+     * `connected` (set on the network thread) says so, and destroys it in
+     * shutdown after joining the network thread. */
     struct mosquitto *m;
     char *prefix;
     char *host;
@@ -64,13 +80,15 @@ typedef struct mqtt_plugin {
     size_t max_held;
     json_t *device_qos; /* device id -> qos (own ref) */
     int keepalive, rmin, rmax;
-    pthread_t connector;   /* owner thread: first connection, see connect_main() */
-    int connector_started; /* owner thread */
-    int loop_started;      /* written by the connector (under `lock`) before it
-                            * exits; read by the owner only after joining it */
+    pthread_t net;   /* see net_main() */
+    int net_started; /* owner thread */
+
+    int tls, tls_insecure; /* read-only after init */
 
     pthread_mutex_t lock; /* guards everything below */
     int connected;
+    char why[200]; /* why the current attempt failed, when a callback knew:
+                    * "TLS: <OpenSSL's reason>" or the broker's refusal */
     held_msg *held, *held_tail;
     size_t n_held;
     inflight *infl;
@@ -145,8 +163,10 @@ static void publish_locked(mqtt_plugin *p, const char *id, const char *device, c
 
 static void on_connect(struct mosquitto *m, void *obj, int rc) {
     mqtt_plugin *p = obj;
-    if (rc != 0) {
-        p->cb->transport_state(p->core, "mqtt", 0, mosquitto_connack_string(rc));
+    if (rc != 0) { /* refused: net_main reports it when the connection ends */
+        pthread_mutex_lock(&p->lock);
+        snprintf(p->why, sizeof p->why, "%s", mosquitto_connack_string(rc));
+        pthread_mutex_unlock(&p->lock);
         return;
     }
     char *subs[3];
@@ -184,7 +204,9 @@ static void on_disconnect(struct mosquitto *m, void *obj, int rc) {
     p->connected = 0;
     if (was) p->disconnects++;
     pthread_mutex_unlock(&p->lock);
-    p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
+    /* Before CONNACK it is one more failed attempt: net_main tells why. */
+    if (was)
+        p->cb->transport_state(p->core, "mqtt", 0, rc == 0 ? "disconnected" : "connection lost");
 }
 
 static void on_publish(struct mosquitto *m, void *obj, int mid) {
@@ -264,35 +286,81 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     }
 }
 
-/* ---- connector thread -------------------------------------------------- */
+/* libmosquitto logs why a TLS handshake failed ("OpenSSL Error[0]: error:...:
+ * certificate verify failed") and returns only MOSQ_ERR_TLS; keep the reason
+ * for the transport state's detail. Connector or loop thread. */
+static void on_log(struct mosquitto *m, void *obj, int level, const char *str) {
+    (void)m;
+    mqtt_plugin *p = obj;
+    const char *e = str ? strstr(str, "OpenSSL Error") : NULL;
+    if (level != MOSQ_LOG_ERR || !e) return;
+    const char *why =
+        strrchr(e, ':'); /* "error:0A000086:SSL routines::certificate verify failed" */
+    pthread_mutex_lock(&p->lock);
+    snprintf(p->why, sizeof p->why, "TLS: %s", why && why[1] ? why + 1 : e);
+    pthread_mutex_unlock(&p->lock);
+}
 
-/* libmosquitto 2.0.11's loop thread only reconnects a connection that once
- * succeeded: if the broker is down when we start, it never retries.  So the
- * first connection is made here, retried with the same backoff; once it
- * succeeds the loop thread takes over (and does reconnect from then on). */
-static void *connect_main(void *arg) {
+/* Why an attempt failed: what a callback learnt (the OpenSSL reason of a TLS
+ * failure, the broker's refusal), else libmosquitto's error. */
+static void connect_error(mqtt_plugin *p, int rc, int err, char *out, size_t outlen) {
+    pthread_mutex_lock(&p->lock);
+    if (p->why[0])
+        snprintf(out, outlen, "%s", p->why);
+    else if (rc == MOSQ_ERR_TLS)
+        snprintf(out, outlen, "TLS: handshake failed");
+    else
+        snprintf(out, outlen, "%s", rc == MOSQ_ERR_ERRNO ? strerror(err) : mosquitto_strerror(rc));
+    pthread_mutex_unlock(&p->lock);
+}
+
+/* ---- network thread ---------------------------------------------------- */
+
+static int stopping(mqtt_plugin *p) {
+    pthread_mutex_lock(&p->lock);
+    int stop = p->stop;
+    pthread_mutex_unlock(&p->lock);
+    return stop;
+}
+
+/* Connect, loop until the connection fails, say why, wait, again. A failure
+ * before CONNACK (refused, unreachable, TLS) is reported here, once per new
+ * reason; losing an established connection is reported by on_disconnect. */
+static void *net_main(void *arg) {
     mqtt_plugin *p = arg;
-    int delay_s = p->rmin, reported = 0;
-    for (;;) {
+    int delay_s = p->rmin;
+    char reported[256] = "";
+    while (!stopping(p)) {
+        pthread_mutex_lock(&p->lock);
+        uint64_t connects = p->connects;
+        p->why[0] = 0;
+        pthread_mutex_unlock(&p->lock);
         int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
-        if (rc == MOSQ_ERR_SUCCESS) {
-            if (mosquitto_loop_start(p->m) == MOSQ_ERR_SUCCESS) {
-                pthread_mutex_lock(&p->lock);
-                p->loop_started = 1;
-                pthread_mutex_unlock(&p->lock);
+        while (rc == MOSQ_ERR_SUCCESS && !stopping(p))
+            rc = mosquitto_loop(p->m, 100, 1);
+        int err = errno; /* for MOSQ_ERR_ERRNO */
+        if (stopping(p)) break;
+        pthread_mutex_lock(&p->lock);
+        int got_through = p->connects != connects;
+        pthread_mutex_unlock(&p->lock);
+        if (got_through) { /* it worked for a while: start over */
+            delay_s = p->rmin;
+            reported[0] = 0;
+        } else {
+            char why[256];
+            connect_error(p, rc, err, why, sizeof why);
+            if (strcmp(why, reported) != 0) {
+                p->cb->transport_state(p->core, "mqtt", 0, why);
+                snprintf(reported, sizeof reported, "%s", why);
             }
-            return NULL;
         }
-        if (!reported++) p->cb->transport_state(p->core, "mqtt", 0, mosquitto_strerror(rc));
-        for (int i = 0; i < delay_s * 10; i++) { /* sleep, but stop promptly */
-            pthread_mutex_lock(&p->lock);
-            int stop = p->stop;
-            pthread_mutex_unlock(&p->lock);
-            if (stop) return NULL;
+        for (int i = 0; i < delay_s * 10 && !stopping(p); i++) /* sleep, but stop promptly */
             usleep(100 * 1000);
-        }
-        delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
+        if (!got_through) delay_s = delay_s * 2 > p->rmax ? p->rmax : delay_s * 2;
     }
+    mosquitto_disconnect(p->m);   /* a clean DISCONNECT if connected, written by */
+    mosquitto_loop(p->m, 100, 1); /* one more turn of the loop */
+    return NULL;
 }
 
 /* ---- owner thread ------------------------------------------------------ */
@@ -303,6 +371,55 @@ static void lib_init(void) {
 }
 
 static void mqtt_shutdown(void *state);
+
+/* A key protected by a passphrase fails to load instead of prompting. */
+static int no_passphrase(char *buf, int size, int rwflag, void *userdata) {
+    (void)buf, (void)size, (void)rwflag, (void)userdata;
+    return 0;
+}
+
+static int readable(const json_t *sec, const char *key, int dir, char *err, size_t errlen) {
+    json_t *v = json_object_get(sec, key);
+    if (!v) return 0;
+    const char *path = json_string_value(v);
+    if (!path || !*path) {
+        snprintf(err, errlen, "\"%s\" must be a non-empty path", key);
+        return -1;
+    }
+    if (access(path, dir ? R_OK | X_OK : R_OK) != 0) {
+        snprintf(err, errlen, "\"%s\": cannot read '%.150s': %s", key, path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The TLS settings: readable files, a client certificate with its key and
+ * only over TLS, tls_insecure a boolean. */
+static int tls_settings_check(const json_t *sec, char *err, size_t errlen) {
+    if (readable(sec, "ca_file", 0, err, errlen) < 0 ||
+        readable(sec, "ca_path", 1, err, errlen) < 0 ||
+        readable(sec, "cert_file", 0, err, errlen) < 0 ||
+        readable(sec, "key_file", 0, err, errlen) < 0)
+        return -1;
+    int tls = json_object_get(sec, "ca_file") || json_object_get(sec, "ca_path");
+    int cert = json_object_get(sec, "cert_file") != NULL,
+        key = json_object_get(sec, "key_file") != NULL;
+    json_t *insecure = json_object_get(sec, "tls_insecure");
+    if (cert != key) {
+        snprintf(err, errlen, "\"cert_file\" and \"key_file\" go together");
+        return -1;
+    }
+    if ((cert || (insecure && json_is_true(insecure))) && !tls) {
+        snprintf(err, errlen, "\"%s\" needs TLS: set \"ca_file\" or \"ca_path\"",
+                 cert ? "cert_file" : "tls_insecure");
+        return -1;
+    }
+    if (insecure && !json_is_boolean(insecure)) {
+        snprintf(err, errlen, "\"tls_insecure\" must be true or false");
+        return -1;
+    }
+    return 0;
+}
 
 static void *mqtt_init(const control_callbacks *cb, control_core *core, const json_t *sec,
                        const json_t *devices, char *err, size_t errlen) {
@@ -325,6 +442,11 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
     const char *user = json_string_value(json_object_get(sec, "username"));
     const char *pass = json_string_value(json_object_get(sec, "password"));
     const char *ca = json_string_value(json_object_get(sec, "ca_file"));
+    const char *ca_path = json_string_value(json_object_get(sec, "ca_path"));
+    const char *cert = json_string_value(json_object_get(sec, "cert_file"));
+    const char *key = json_string_value(json_object_get(sec, "key_file"));
+    json_t *insecure = json_object_get(sec, "tls_insecure");
+    if (tls_settings_check(sec, err, errlen) < 0) return NULL;
     if (prefix && (!*prefix || strpbrk(prefix, "+#"))) {
         snprintf(err, errlen, "\"prefix\" must be non-empty, without + or #");
         return NULL;
@@ -350,6 +472,8 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
     p->keepalive = keepalive;
     p->rmin = rmin;
     p->rmax = rmax;
+    p->tls = ca || ca_path;
+    p->tls_insecure = json_is_true(insecure);
     p->device_qos = json_object();
     size_t i;
     json_t *d;
@@ -372,23 +496,36 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
     mosquitto_disconnect_callback_set(p->m, on_disconnect);
     mosquitto_publish_callback_set(p->m, on_publish);
     mosquitto_message_callback_set(p->m, on_message);
-    mosquitto_reconnect_delay_set(p->m, (unsigned)rmin, (unsigned)rmax, true);
+    mosquitto_log_callback_set(p->m, on_log);
+    mosquitto_threaded_set(p->m, true); /* published from the owner thread too */
     int rc = MOSQ_ERR_SUCCESS;
     if (user) rc = mosquitto_username_pw_set(p->m, user, pass);
-    if (rc == MOSQ_ERR_SUCCESS && ca) rc = mosquitto_tls_set(p->m, ca, NULL, NULL, NULL, NULL);
+    if (rc == MOSQ_ERR_SUCCESS && (ca || ca_path)) {
+        rc = mosquitto_tls_set(p->m, ca, ca_path, cert, key, no_passphrase);
+        /* Verify the broker's certificate (SSL_VERIFY_PEER) and, unless told
+         * otherwise, that it names the host we connect to. */
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(p->m, 1, NULL, NULL);
+        if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(p->m, p->tls_insecure);
+        if (rc == MOSQ_ERR_SUCCESS && p->tls_insecure)
+            fprintf(stderr,
+                    "control: mqtt: WARNING: tls_insecure is true: the broker's certificate is "
+                    "not checked against the host name '%s'; anyone with a certificate from the "
+                    "same CA can pose as the broker\n",
+                    p->host);
+    }
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(err, errlen, "%s", mosquitto_strerror(rc));
         mqtt_shutdown(p);
         return NULL;
     }
-    /* A broker that is down now is not an error: the connector keeps
+    /* A broker that is down now is not an error: the network thread keeps
      * trying with backoff, and commands are held meanwhile. */
-    if (pthread_create(&p->connector, NULL, connect_main, p) != 0) {
-        snprintf(err, errlen, "cannot start MQTT connector thread");
+    if (pthread_create(&p->net, NULL, net_main, p) != 0) {
+        snprintf(err, errlen, "cannot start MQTT network thread");
         mqtt_shutdown(p);
         return NULL;
     }
-    p->connector_started = 1;
+    p->net_started = 1;
     return p;
 }
 
@@ -480,6 +617,11 @@ static json_t *mqtt_status(void *state) {
         "inflight", (json_int_t)p->n_infl, "published", (json_int_t)p->published, "delivered",
         (json_int_t)p->delivered, "connects", (json_int_t)p->connects, "disconnects",
         (json_int_t)p->disconnects, "messages", (json_int_t)p->messages);
+    if (o)
+        json_object_set_new(o, "tls",
+                            json_string(!p->tls           ? "off"
+                                        : p->tls_insecure ? "insecure"
+                                                          : "verified"));
     pthread_mutex_unlock(&p->lock);
     return o;
 }
@@ -487,17 +629,13 @@ static json_t *mqtt_status(void *state) {
 static void mqtt_shutdown(void *state) {
     mqtt_plugin *p = state;
     if (!p) return;
-    if (p->connector_started) {
+    if (p->net_started) {
         pthread_mutex_lock(&p->lock);
         p->stop = 1;
         pthread_mutex_unlock(&p->lock);
-        pthread_join(p->connector, NULL);
+        pthread_join(p->net, NULL); /* it disconnects before it ends */
     }
-    if (p->m) {
-        mosquitto_disconnect(p->m);
-        if (p->loop_started) mosquitto_loop_stop(p->m, false);
-        mosquitto_destroy(p->m);
-    }
+    if (p->m) mosquitto_destroy(p->m);
     held_msg *h = p->held;
     while (h) {
         held_msg *next = h->next;

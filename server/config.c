@@ -42,6 +42,8 @@ void vg_config_free(vg_config *c) {
     free(c->streams);
     free(c->bind);
     free(c->web_root);
+    free(c->tls_cert);
+    free(c->tls_key);
     json_decref(c->root);
     json_decref(c->auth.anonymous_streams);
     json_decref(c->auth.allowed_origins);
@@ -94,6 +96,10 @@ static const server_field server_fields[] = {
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),
     FIELD("max_frame_bytes", F_UINT, max_frame_bytes, 65536, 256 * 1024 * 1024),
+    /* TLS */
+    FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
+    FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),
+    FIELD("http_redirect_port", F_PORT, http_redirect_port, 1, 65535),
     {NULL, 0, 0, 0, 0},
 };
 

@@ -3,7 +3,9 @@
  *   {"server": {"port": 8080, "bind": null, "web_root": "web", "log_level": "info",
  *               "max_text_bytes": 65536, "max_subscriptions": 16,
  *               "viewer_queue_frames": 128, "slow_viewer_skips": 3,
- *               "slow_viewer_window_s": 10, "stall_timeout_s": 5},
+ *               "slow_viewer_window_s": 10, "stall_timeout_s": 5,
+ *               "tls_cert": null, "tls_key": null,
+ *               "http_redirect_port": 8080},  (absent: none)
  *    "streams": [{"id": "demo", "source": "test://", "options": {...}}]}
  *
  * Loading validates everything up front; an error names the field and why
@@ -57,6 +59,13 @@ typedef struct vg_config {
      * transport) from it when the server starts (control_start). */
     json_t *root;
     vg_auth_config auth;
+    /* TLS (server/tls.c): https and wss when tls_cert and tls_key are set
+     * (paths of PEM files: the certificate, followed by any intermediate
+     * certificates, and its key; NULL: plain HTTP). http_redirect_port: a
+     * second, plain-HTTP listener redirecting to https (0: none). */
+    char *tls_cert;
+    char *tls_key;
+    int http_redirect_port;
 } vg_config;
 
 /* The embedded default: one stream "demo" from the built-in test source. */

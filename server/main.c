@@ -1,7 +1,7 @@
 /* main.c -- vigil's entry point: command line, configuration, signals.
  *
  *   vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]
- *         [--auth-secret-file FILE]
+ *         [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]
  *   vigil token ...          mint an access token (server/token_cli.c)
  *
  * Without --config the embedded demo runs: one stream "demo" from the
@@ -16,6 +16,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/tls.h"
 #include "server/token.h"
 
 static vg_server server;
@@ -27,13 +28,15 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
-                 "             [--auth-secret-file FILE]\n"
+                 "             [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]\n"
                  "       vigil token --help\n"
                  "  --config FILE      JSON configuration (default: built-in demo stream)\n"
                  "  --port N           listening port (default 8080)\n"
                  "  --web-root DIR     dashboard files (default ./web)\n"
                  "  --log-level LEVEL  error, warn, info or debug (default info)\n"
-                 "  --auth-secret-file FILE  the token secret (overrides auth.secret*)\n");
+                 "  --auth-secret-file FILE  the token secret (overrides auth.secret*)\n"
+                 "  --tls-cert FILE    serve https/wss with this PEM certificate (chain)\n"
+                 "  --tls-key FILE     and this PEM private key\n");
 }
 
 static void lws_log_to_ours(int level, const char *line) {
@@ -50,11 +53,14 @@ int main(int argc, char **argv) {
         {"web-root", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
         {"auth-secret-file", required_argument, NULL, 'a'},
+        {"tls-cert", required_argument, NULL, 'C'},
+        {"tls-key", required_argument, NULL, 'K'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     if (argc > 1 && !strcmp(argv[1], "token")) return vg_token_cli(argc - 1, argv + 1);
     const char *config_path = NULL, *web_root = NULL, *level = NULL, *secret_file = NULL;
+    const char *tls_cert = NULL, *tls_key = NULL;
     long port = -1;
     int c;
     while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {
@@ -63,6 +69,8 @@ int main(int argc, char **argv) {
         case 'w': web_root = optarg; break;
         case 'l': level = optarg; break;
         case 'a': secret_file = optarg; break;
+        case 'C': tls_cert = optarg; break;
+        case 'K': tls_key = optarg; break;
         case 'p': {
             char *end;
             port = strtol(optarg, &end, 10);
@@ -108,7 +116,20 @@ int main(int argc, char **argv) {
         }
         config.log_level = l;
     }
+    if (tls_cert) {
+        free(config.tls_cert);
+        config.tls_cert = strdup(tls_cert);
+    }
+    if (tls_key) {
+        free(config.tls_key);
+        config.tls_key = strdup(tls_key);
+    }
     vg_log_set_level((vg_log_level)config.log_level);
+    if (vg_tls_check(&config, err, sizeof(err))) {
+        fprintf(stderr, "vigil: invalid configuration: %s\n", err);
+        vg_config_free(&config);
+        return 2;
+    }
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 
     gst_init(&argc, &argv);

@@ -8,6 +8,7 @@
 
 #include "server/devices.h"
 #include "server/log.h"
+#include "server/tls.h"
 #include "server/token.h"
 
 #define TICK_US           250000
@@ -195,11 +196,20 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     srv->idle_policy.secs_since_valid_ping = (uint16_t)config->idle_timeout_s;
     srv->idle_policy.secs_since_valid_hangup = (uint16_t)(config->idle_timeout_s + 10);
     info.retry_and_idle_policy = &srv->idle_policy;
+    /* Vhosts made below: the listener (with TLS when configured), and the
+     * plain-HTTP redirect to it when asked for (server/tls.h). */
+    info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    vg_tls_vhost_info(config, &info);
     srv->context = lws_create_context(&info);
     if (!srv->context) {
+        vg_log(VG_LOG_ERROR, "could not create the lws context");
+        return -1;
+    }
+    if (!lws_create_vhost(srv->context, &info)) {
         vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", config->port);
         return -1;
     }
+    if (config->http_redirect_port && !vg_http_redirect_vhost(srv->context, config)) return -1;
     if (config->auth.secret_ephemeral) announce_admin_token(srv);
     char err[512];
     if (vg_devices_start(srv, err, sizeof(err)) < 0) {
@@ -230,8 +240,12 @@ int vg_server_run(vg_server *srv) {
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
     if (srv->control) on_control_tick(&srv->control_tick);
-    vg_log(VG_LOG_INFO, "vigil %s serving http://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
-           srv->config->bind ? srv->config->bind : "localhost", srv->config->port, srv->nstreams);
+    const char *host = srv->config->bind ? srv->config->bind : "localhost";
+    vg_log(VG_LOG_INFO, "vigil %s serving %s://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
+           vg_tls_enabled(srv->config) ? "https" : "http", host, srv->config->port, srv->nstreams);
+    if (srv->config->http_redirect_port)
+        vg_log(VG_LOG_INFO, "redirecting http://%s:%d/ to https", host,
+               srv->config->http_redirect_port);
 
     for (;;) {
         if (srv->stop_requested && !srv->stopping) begin_shutdown(srv);

@@ -1,25 +1,28 @@
 // The container deployment without a Docker engine: docker-compose.yml must
-// validate and say what the README promises (port 8080, health check on
-// /api/health, config mounted read-only; an MQTT broker, a device
-// simulator and an SRTP camera simulator beside the relay), the Dockerfile
-// must keep its shape, and the files the containers run with must work with
-// the real programs: config/vigil.json in build/vigil, also fed by the camera
-// simulator's own gst-launch-1.0 command line (on loopback),
-// config/mosquitto.conf in mosquitto 2.0 (on a
-// free loopback port) with build/vigil-devsim, run with the compose file's
-// own flags, publishing to it.
+// validate and say what the README promises (https on 8443 with the
+// redirect on 8080, certificates made by a one-shot certs service into a
+// volume the relay mounts read-only, health check over https on
+// /api/health, config mounted read-only; an MQTT broker, a device simulator
+// and an SRTP camera simulator beside the relay), the Dockerfile must keep
+// its shape, and the files the containers run with must work with the real
+// programs: the certs service's make-certs.sh command and config/vigil.json
+// in build/vigil over https, also fed by the camera simulator's own
+// gst-launch-1.0 command line (on loopback), config/mosquitto.conf in
+// mosquitto 2.0 (on a free loopback port) with build/vigil-devsim, run with
+// the compose file's own flags, publishing to it.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, startVigil, waitStreamState } from '../lib/vigil.js';
+import { ROOT, freePort, httpRequest, sleep, startVigil, tempDir, waitStreamState } from '../lib/vigil.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
 import { freeUdpPort } from '../tools/push_camera.js';
 
 const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const CONFIG = path.join(ROOT, 'config/vigil.json');
 const CONTAINER_CONFIG = '/etc/vigil/vigil.json';
+const CONTAINER_CERTS = '/etc/vigil/certs';
 const MOSQUITTO_CONF = path.join(ROOT, 'config/mosquitto.conf');
 const MOSQUITTO_CONTAINER_CONF = '/mosquitto/config/mosquitto.conf';
 
@@ -102,16 +105,20 @@ describe('docker-compose.yml', () => {
     assert.equal(r.status, 0, `docker-compose config -q failed:\n${r.stderr}`);
   });
 
-  it('relay: built from the Dockerfile, port 8080, health check, config mounted read-only', () => {
+  it('relay: built from the Dockerfile, https on 8443 and the redirect on 8080, https health check, config mounted read-only', () => {
     const relay = composeConfig().services?.relay;
     assert.ok(relay, 'a service named relay');
     assert.equal(relay.build?.context, ROOT);
     assert.equal(relay.build?.dockerfile ?? 'Dockerfile', 'Dockerfile');
+    assert.ok(portPairs(relay).includes('8443:8443'), `ports: ${JSON.stringify(relay.ports)}`);
     assert.ok(portPairs(relay).includes('8080:8080'), `ports: ${JSON.stringify(relay.ports)}`);
 
     const test = relay.healthcheck?.test;
     assert.ok(test, 'a healthcheck');
-    assert.match([].concat(test).join(' '), /curl .*http:\/\/(127\.0\.0\.1|localhost):8080\/api\/health/);
+    // Over https, checking the certificate against the CA (not -k).
+    assert.match([].concat(test).join(' '),
+      new RegExp(`curl .*--cacert ${CONTAINER_CERTS}/ca\\.pem .*https://(127\\.0\\.0\\.1|localhost):8443/api/health`));
+    assert.doesNotMatch([].concat(test).join(' '), / (-k|--insecure)\b/);
 
     const cfg = volumeMounts(relay).find((m) => m.target === CONTAINER_CONFIG);
     assert.ok(cfg, `a mount at ${CONTAINER_CONFIG}: ${JSON.stringify(relay.volumes)}`);
@@ -147,6 +154,32 @@ describe('docker-compose.yml', () => {
       `relay ports: ${JSON.stringify(services.relay.ports)}`);
   });
 
+  it('certs: a one-shot make-certs.sh into a volume the relay mounts read-only; the CA key stays out of the relay', () => {
+    const services = composeConfig().services;
+    const certs = services?.certs;
+    assert.ok(certs, 'a service named certs');
+    assert.equal(certs.image, services.relay.image, 'the same image as the relay');
+    const cmd = [].concat(certs.command ?? []);
+    assert.equal(cmd[0], 'make-certs.sh', `command: ${JSON.stringify(certs.command)}`);
+    assert.equal(flagValue(cmd, '-o'), CONTAINER_CERTS);
+    const caDir = flagValue(cmd, '--ca-dir');
+    assert.ok(caDir, 'the CA kept apart with --ca-dir');
+    assert.equal(certs.restart ?? 'no', 'no');
+    assert.deepEqual(certs.healthcheck?.test, ['NONE']);
+
+    const out = volumeMounts(certs).find((m) => m.target === CONTAINER_CERTS);
+    const relayCerts = volumeMounts(services.relay).find((m) => m.target === CONTAINER_CERTS);
+    assert.ok(out && relayCerts, `both mount ${CONTAINER_CERTS}`);
+    assert.equal(relayCerts.source, out.source, 'the same volume');
+    assert.ok(relayCerts.readOnly, 'read-only in the relay');
+    const ca = volumeMounts(certs).find((m) => m.target === caDir);
+    assert.ok(ca, `the CA directory ${caDir} is a volume`);
+    assert.ok(!volumeMounts(services.relay).some((m) => m.source === ca.source || m.target === caDir),
+      'the relay does not mount the CA volume');
+    // The relay starts once the certificates exist.
+    assert.deepEqual(services.relay.depends_on, { certs: { condition: 'service_completed_successfully' } });
+  });
+
   it('broker: eclipse-mosquitto 2 with config/mosquitto.conf mounted read-only', () => {
     const broker = composeConfig().services?.broker;
     assert.ok(broker, 'a service named broker');
@@ -177,7 +210,7 @@ describe('docker-compose.yml', () => {
     // default prefix.
     assert.equal(flagValue(cmd, '--id'), 'cam1');
     assert.equal(flagValue(cmd, '--prefix') ?? 'vigil', 'vigil');
-    // The image's HEALTHCHECK probes the relay on 8080; the simulator has no
+    // The image's HEALTHCHECK probes the relay on 8443; the simulator has no
     // such port and must not inherit it.
     assert.deepEqual(sim.healthcheck?.test, ['NONE'], `healthcheck: ${JSON.stringify(sim.healthcheck)}`);
   });
@@ -226,13 +259,22 @@ describe('Dockerfile', () => {
       'copies build/vigil-devsim onto the PATH');
     assert.ok(instr('COPY').some((l) => /^COPY web\/? /.test(l)), 'copies web/');
     assert.deepEqual(instr('USER'), ['USER vigil']);
-    assert.deepEqual(instr('EXPOSE'), ['EXPOSE 8080']);
-    assert.match(instr('HEALTHCHECK').join(), /curl .*\/api\/health/);
+    assert.deepEqual(instr('EXPOSE'), ['EXPOSE 8443 8080']);
+    assert.match(instr('HEALTHCHECK').join(), /curl .*--cacert \/etc\/vigil\/certs\/ca\.pem https:\/\/localhost:8443\/api\/health/);
+    assert.ok(instr('COPY').some((l) => /^COPY certs\/make-certs\.sh \/usr\/local\/bin\//.test(l)),
+      'copies make-certs.sh onto the PATH for the certs service');
     assert.deepEqual(instr('CMD'), [`CMD ["vigil", "--config", "${CONTAINER_CONFIG}"]`]);
   });
 
-  it("the runtime stage installs vigil-devsim's libraries", () => {
+  it('.dockerignore lets make-certs.sh in, and no key or certificate', () => {
+    const ignore = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    assert.ok(ignore.includes('!certs/make-certs.sh'));
+    for (const p of ['certs/*', '**/*.key', '**/*.pem']) assert.ok(ignore.includes(p), `.dockerignore lacks ${p}`);
+  });
+
+  it("the runtime stage installs vigil-devsim's libraries, and openssl for make-certs.sh", () => {
     const pkgs = runtimePackages();
+    assert.ok(pkgs.includes('openssl'), `runtime stage lacks openssl: ${pkgs}`);
     // From `ldd build/vigil-devsim` on bookworm.
     for (const p of ['libmosquitto1', 'libcoap3', 'libjansson4', 'libssl3']) {
       assert.ok(pkgs.includes(p), `runtime stage lacks ${p}: ${pkgs}`);
@@ -287,12 +329,15 @@ describe('Dockerfile', () => {
 });
 
 describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
-  it("is the demo stream and the camsim's srtp:// stream on 0.0.0.0:8080, both open to anonymous viewers", () => {
+  it("is the demo stream and the camsim's srtp:// stream (both open to anonymous viewers), on 0.0.0.0:8443 over TLS from /etc/vigil/certs, redirecting 8080", () => {
     const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
-    // The container must listen beyond its own loopback, on the port that
+    // The container must listen beyond its own loopback, on the ports that
     // EXPOSE, the health check and the compose port mapping use.
     assert.equal(cfg.server.bind, '0.0.0.0');
-    assert.equal(cfg.server.port, 8080);
+    assert.equal(cfg.server.port, 8443);
+    assert.equal(cfg.server.http_redirect_port, 8080);
+    assert.equal(cfg.server.tls_cert, `${CONTAINER_CERTS}/server.pem`);
+    assert.equal(cfg.server.tls_key, `${CONTAINER_CERTS}/server.key`);
     assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door']);
     assert.equal(cfg.streams[0].source, 'test://');
     assert.match(cfg.streams[1].source, /^srtp:\/\/0\.0\.0\.0:\d+$/);
@@ -311,19 +356,54 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     assert.equal(dev.stream, 'demo');
   });
 
-  it('starts the real server, which reports healthy and the demo stream live (door waits for its camera)', async () => {
-    // startVigil adds --port <free>, which overrides the file's 8080, so the
-    // test does not collide with a running `make run`.
-    const vigil = await startVigil({ args: ['--config', CONFIG], timeoutMs: 15000 * SLOW });
+  it("starts the real server with the certs service's certificates: healthy over https, the demo stream live, 8080 redirecting", async () => {
+    // The certs service's command, its directories swapped for the test's.
+    const cmd = [].concat(composeConfig().services.certs.command);
+    const certs = tempDir('vigil-compose-certs-'), ca = tempDir('vigil-compose-ca-');
+    const args = cmd.slice(1).map((a, i, all) => {
+      if (all[i - 1] === '-o') return certs;
+      if (all[i - 1] === '--ca-dir') return ca;
+      return a;
+    });
+    const made = spawnSync('bash', [path.join(ROOT, 'certs', cmd[0]), ...args], { encoding: 'utf8', timeout: 30000 });
+    assert.equal(made.status, 0, made.stderr);
+    for (const f of ['server.pem', 'server.key', 'ca.pem']) assert.ok(existsSync(path.join(certs, f)), f);
+    assert.ok(!existsSync(path.join(certs, 'ca.key')), 'the CA key is not beside the server certificate');
+    assert.ok(existsSync(path.join(ca, 'ca.key')));
+
+    // config/vigil.json with the certificate paths and the redirect port
+    // swapped (startVigil adds --port <free>, which overrides the file's
+    // 8443), so the test does not collide with a running vigil.
+    const redirect = await freePort();
+    const text = readFileSync(CONFIG, 'utf8')
+      .replaceAll(`${CONTAINER_CERTS}/`, `${certs}/`)
+      .replace(/"http_redirect_port": 8080/, `"http_redirect_port": ${redirect}`);
+    assert.ok(text.includes(`${certs}/server.pem`) && text.includes(`"http_redirect_port": ${redirect}`));
+    const file = path.join(tempDir('vigil-compose-config-'), 'vigil.json');
+    writeFileSync(file, text);
+    const vigil = await startVigil({ args: ['--config', file], ca: readFileSync(path.join(certs, 'ca.pem')), timeoutMs: 15000 * SLOW });
     let st;
     try {
-      const r = await vigil.fetch(`/api/health`);
+      const r = await vigil.get('/api/health');
       assert.equal(r.status, 200);
-      const health = await r.json();
+      const health = JSON.parse(r.body);
       assert.equal(health.status, 'ok');
       assert.equal(health.streams, 2);
-      const s = await waitStreamState(vigil, 'demo', 'live', 20000 * SLOW);
+      // What the health check does: https://localhost, the CA from the volume.
+      const byName = await httpRequest(`https://localhost:${vigil.port}/api/health`, { ca: readFileSync(path.join(certs, 'ca.pem')) });
+      assert.equal(byName.status, 200);
+      const deadline = Date.now() + 20000 * SLOW;
+      let s;
+      for (;;) {
+        s = JSON.parse((await vigil.get('/api/streams')).body).find((x) => x.id === 'demo');
+        if (s?.state === 'live' || Date.now() > deadline) break;
+        await sleep(100);
+      }
+      assert.equal(s?.state, 'live', JSON.stringify(s));
       assert.match(String(s.codecs), /^avc1\./);
+      const moved = await httpRequest(`http://127.0.0.1:${redirect}/`);
+      assert.equal(moved.status, 308);
+      assert.equal(moved.headers.location, `https://127.0.0.1:${vigil.port}/`);
     } finally {
       st = await vigil.stop();
     }
@@ -332,9 +412,11 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
 
   it("brings the door stream live with the camsim's own command line", async () => {
     const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
-    // Only the media part: no MQTT broker to reach from here.
+    // Only the media part: no MQTT broker to reach from here, and plain
+    // HTTP (the TLS test above covers the certificates).
     delete cfg.mqtt;
     delete cfg.devices;
+    for (const k of ['tls_cert', 'tls_key', 'http_redirect_port']) delete cfg.server[k];
     const { cmd } = camsim(composeConfig().services);
     // The same files on loopback: the relay's listen address and the
     // camera's destination swapped for 127.0.0.1 and a free port.

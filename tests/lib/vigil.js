@@ -3,6 +3,8 @@
 import { spawn } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -38,6 +40,28 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// One HTTP(S) request with node's own client, for what fetch() cannot do
+// here: trust a test CA (`ca`, PEM), or see a redirect instead of following
+// it. Resolves with {status, headers, body} (body as text); rejects on a
+// connection or TLS error (err.code says which, e.g.
+// UNABLE_TO_VERIFY_LEAF_SIGNATURE).
+export function httpRequest(url, { ca, method = 'GET', headers = {}, body, timeoutMs = 5000 } = {}) {
+  const u = new URL(url);
+  const mod = u.protocol === 'https:' ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.request(u, { method, headers, ca, agent: false, timeout: timeoutMs }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { text += d; });
+      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout: ${method} ${url}`)));
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 // The token secret every test server gets (--auth-secret-file), and tokens
 // signed with it, made here independently of vigil's own code
 // (server/token.h): v1.<base64url(claims)>.<base64url(HMAC-SHA256)>.
@@ -54,8 +78,11 @@ export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], dev
 // --config; without it the embedded demo configuration is used.
 // Every server gets TEST_SECRET as its token secret (the config's own "auth"
 // section still sets anonymous access and origins); `wsUrl` and `fetch`
-// carry an admin token, `wsBase` and `base` none.
-export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) {
+// carry an admin token, `wsBase` and `base` none. With `ca` (the PEM of the
+// CA that signed its certificate) vigil is expected to serve https: `base`,
+// `wsBase` and `wsUrl` are https:// and wss://, and `get(path, opts)` asks
+// (as an admin) with that CA trusted.
+export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = {}) {
   const port = await freePort();
   const secretFile = path.join(tempDir(), 'secret');
   writeFileSync(secretFile, TEST_SECRET);
@@ -71,13 +98,13 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
   const exited = new Promise((resolve) => proc.on('exit', (code, signal) => resolve({ code, signal })));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${ca ? 'https' : 'http'}://127.0.0.1:${port}`;
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (proc.exitCode !== null) throw new Error(`vigil exited early (${proc.exitCode}):\n${log}`);
     try {
-      const r = await fetch(`${base}/api/health`);
-      if (r.ok) break;
+      const r = ca ? await httpRequest(`${base}/api/health`, { ca }) : await fetch(`${base}/api/health`);
+      if (r.status === 200) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`vigil did not come up:\n${log}`); }
     await sleep(100);
@@ -85,10 +112,12 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
   const adminToken = mintToken({ sub: 'test-admin', role: 'admin' });
   return {
     port, base, proc, adminToken,
-    wsBase: `ws://127.0.0.1:${port}/ws`,
-    wsUrl: `ws://127.0.0.1:${port}/ws?access_token=${adminToken}`,
+    wsBase: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
+    wsUrl: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws?access_token=${adminToken}`,
     // fetch(`/api/...`) as an admin; headers in opts are kept.
     fetch: (p, opts = {}) => fetch(`${base}${p}`, { ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
+    // The same over node's client, trusting `ca`: {status, headers, body}.
+    get: (p, opts = {}) => httpRequest(`${base}${p}`, { ca, ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
     log: () => log,
     // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
     async stop() {
