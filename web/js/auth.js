@@ -52,6 +52,32 @@ export function formatExpiry(expSeconds, nowMs = Date.now()) {
   return `expires in ${Math.floor(h / 24)} days`;
 }
 
+// The claims of a v1.<base64url claims>.<signature> token, unverified (only
+// the server can check the signature), or null when it does not parse.
+export function tokenClaims(token) {
+  const parts = typeof token === 'string' ? token.split('.') : [];
+  if (parts.length !== 3 || parts[0] !== 'v1') return null;
+  try {
+    const b64 = parts[1].replace(/-/g, '+').replace(/_/g, '/');
+    const json = decodeURIComponent(Array.from(atob(b64), (c) => `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`).join(''));
+    const claims = JSON.parse(json);
+    return claims && typeof claims === 'object' && !Array.isArray(claims) ? claims : null;
+  } catch {
+    return null;
+  }
+}
+
+// Why the server most likely refused `token` when all it said was the close
+// code (4003 "unauthorized"), in the server's own words where we can tell:
+// no token, a malformed one, or one past its expiry by our clock.
+export function refusalReason(token, nowMs = Date.now()) {
+  if (!token) return 'a token is required';
+  const claims = tokenClaims(token);
+  if (!claims) return 'malformed token';
+  if (Number.isFinite(claims.exp) && claims.exp <= nowMs / 1000) return 'token expired';
+  return 'unauthorized';
+}
+
 // Seconds before expiry from which the dashboard warns.
 export const EXPIRY_WARNING_S = 10 * 60;
 
@@ -132,9 +158,12 @@ export class Auth extends EventTarget {
   }
 
   // The server refused us (a hello error, or close 4003 mid-session).
-  // `token` is the one it refused: a newer one is not blamed.
+  // `token` is the one it refused: a newer one is not blamed. A bare
+  // "unauthorized" (the close reason, without the hello's error reply) is
+  // made more precise where the token itself tells why.
   refuse(reason, token = this.token) {
     if (token !== this.token) return;
+    if (!reason || reason === 'unauthorized') reason = refusalReason(token);
     if (token) {
       // A refused token is no use later either (expired, forged, revoked).
       this.clearStored();

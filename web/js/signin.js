@@ -14,6 +14,8 @@ const FRIENDLY = {
   'a token is required': 'This server needs an access token.',
   'token expired': 'Your access token has expired.',
   'bad signature': 'This access token is not valid for this server.',
+  'malformed token': 'This is not a vigil access token.',
+  unauthorized: 'The server refused this access token.',
 };
 
 export class SignInDialog {
