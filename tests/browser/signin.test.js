@@ -1,7 +1,9 @@
 // Signing in to the dashboard (web/js/auth.js, signin.js, account.js).
 //
 // First, node tests of auth.js's pure parts: the #token= fragment, the expiry
-// text, token storage (session vs. remembered) and what a refusal does.
+// text, token storage (session vs. remembered) and what a refusal does; and
+// of Connection against a fake WebSocket: nothing goes out before the hello
+// succeeds, and a refusal (error reply or close 4003) stops reconnecting.
 //
 // Then headless Debian Chromium against two real servers:
 //   open:   auth.anonymous.streams ["demo"], a second stream "yard" nobody
@@ -27,6 +29,7 @@ import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startVigil, mintToken, Client, ROOT } from '../lib/vigil.js';
 import { startSim, freeUdpPort, CAMERA_COMMANDS } from '../integration/control_peers.js';
+import { Connection } from '../../web/js/connection.js';
 import { Auth, canCommand, formatExpiry, hashWithoutToken, refusalReason, tokenClaims, tokenFromHash } from '../../web/js/auth.js';
 
 // ---------------------------------------------------------------------------
@@ -126,6 +129,90 @@ test('auth: storage, the address bar, the hello and a refusal', async () => {
   again.signOut();
   assert.equal(again.token, null);
   assert.equal(session.getItem('vigil.token'), null);
+});
+
+// A WebSocket stand-in for Connection: records sockets; the test opens,
+// answers and closes them.
+class FakeSocket {
+  static OPEN = 1;
+  static all = [];
+  constructor(url, protocols) {
+    this.url = url;
+    this.protocol = protocols[0];
+    this.readyState = 0;
+    this.sent = [];
+    FakeSocket.all.push(this);
+  }
+  send(text) { this.sent.push(JSON.parse(text)); }
+  open() { this.readyState = 1; this.onopen(); }
+  reply(msg) { this.onmessage({ data: JSON.stringify(msg) }); }
+  close(code = 1000, reason = '') {
+    if (this.readyState === 3) return;
+    this.readyState = 3;
+    queueMicrotask(() => this.onclose({ code, reason }));
+  }
+}
+
+test('Connection: nothing before the hello; a refused token halts reconnects', async () => {
+  const saved = globalThis.WebSocket;
+  globalThis.WebSocket = FakeSocket;
+  FakeSocket.all = [];
+  const tick = () => new Promise((r) => setTimeout(r, 0));
+  try {
+    const auth = new Auth({ session: new FakeStorage(), local: new FakeStorage() });
+    auth.signIn('v1.e30.sig');
+    const conn = new Connection('ws://x/ws', { handshake: (request) => auth.handshake(request) });
+    const events = [];
+    conn.addEventListener('open', () => events.push('open'));
+    conn.addEventListener('unauthorized', (ev) => events.push(`unauthorized:${ev.detail.reason}`));
+    conn.start();
+    const ws = FakeSocket.all[0];
+    ws.open();
+    assert.deepEqual(ws.sent.map((m) => [m.type, m.token]), [['hello', 'v1.e30.sig']]);
+    assert.equal(conn.isOpen, false, 'not open before the hello reply');
+    await assert.rejects(conn.request('list'), /not connected/);
+    ws.reply({ type: 'hello', id: ws.sent[0].id, access: { sub: 'a', role: 'viewer', anonymous: false } });
+    await tick();
+    assert.equal(conn.isOpen, true);
+    assert.deepEqual(events, ['open']);
+    assert.equal(auth.access.role, 'viewer');
+
+    // A network drop: reconnect (with backoff).
+    ws.close(1006);
+    await tick();
+    assert.ok(conn.retryTimer, 'a reconnect is scheduled');
+    clearTimeout(conn.retryTimer);
+    conn.connect();
+    const ws2 = FakeSocket.all[1];
+    ws2.open();
+    // The token expired meanwhile: refused, closed, and no retry.
+    ws2.reply({ type: 'error', id: ws2.sent[0].id, code: 'unauthorized', field: 'token', message: 'token expired' });
+    await tick();
+    await tick();
+    assert.deepEqual(events, ['open', 'unauthorized:token expired']);
+    assert.equal(conn.state, 'closed');
+    assert.deepEqual(auth.refused, { reason: 'token expired', hadToken: true });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(FakeSocket.all.length, 2, 'no reconnect after a refusal');
+
+    // Signing in again connects at once; a 4003 close mid-session halts too.
+    auth.signIn('v1.e30.sig2');
+    conn.restart();
+    const ws3 = FakeSocket.all[2];
+    ws3.open();
+    ws3.reply({ type: 'hello', id: ws3.sent[0].id, access: { sub: 'b', role: 'operator', anonymous: false } });
+    await tick();
+    assert.equal(conn.isOpen, true);
+    ws3.close(4003, 'token expired');
+    await tick();
+    assert.equal(events.at(-1), 'unauthorized:token expired');
+    assert.deepEqual(conn.halted, { reason: 'token expired' });
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(FakeSocket.all.length, 3, 'no reconnect after 4003');
+    conn.stop();
+  } finally {
+    globalThis.WebSocket = saved;
+  }
 });
 
 // ---------------------------------------------------------------------------
