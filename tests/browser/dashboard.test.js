@@ -1,7 +1,8 @@
 // Browser test of the dashboard (web/) against a real build/vigil running the
 // embedded demo stream, in headless Debian Chromium driven by playwright-core:
-// the demo tile plays live video with low latency, and the page shows the
-// disconnection when the server goes away.
+// signed in as an admin through a #token= link, the demo tile plays live
+// video with low latency, and the page shows the disconnection when the
+// server goes away.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -70,8 +71,9 @@ after(async () => {
 }, { timeout: 20000 });
 
 test('the demo tile plays live video with low latency', { timeout: 25000 }, () => withDiagnostics(async () => {
-  await page.goto(`${vigil.base}/`);
+  await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
   await page.waitForSelector(TILE, { timeout: 10000 });
+  assert.equal(await page.getAttribute('#account', 'data-role'), 'admin');
 
   // 60 decoded frames is two seconds of the 30 fps demo.
   await page.waitForFunction((sel) => {

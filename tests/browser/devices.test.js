@@ -17,7 +17,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
-import { startVigil, ROOT } from '../lib/vigil.js';
+import { startVigil, mintToken, ROOT } from '../lib/vigil.js';
 import { startSim, freeUdpPort, CAMERA_COMMANDS } from '../integration/control_peers.js';
 import { Devices, statusRank } from '../../web/js/devices.js';
 import { clampParam, controlKind, defaultValue, knownValue, paramKind } from '../../web/js/schema_controls.js';
@@ -332,7 +332,8 @@ describe('device panels against vigil and vigil-devsim', () => {
 
   test('the cam1 panel sits beside the demo tile, online, with live telemetry', { timeout: 30000 }, () => withDiagnostics(async () => {
     const t0 = Date.now();
-    await page.goto(`${vigil.base}/`);
+    // Signed in as an operator: the role that may send commands.
+    await page.goto(`${vigil.base}/#token=${mintToken({ sub: 'test-operator', role: 'operator' })}`);
     await page.waitForSelector(`.tile-slot[data-stream="demo"] .tile-side ${CAM}`, { timeout: 10000 });
     timings.panelShownMs = Date.now() - t0;
     await page.waitForSelector(`${CAM}[data-online="true"]`, { timeout: 10000 });

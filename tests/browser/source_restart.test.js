@@ -37,7 +37,7 @@ test('a tile keeps playing across a source restart', { timeout: 40000 }, async (
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
-    await page.goto(`${vigil.base}/`);
+    await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
     await page.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 10000 });
 
     // Record every state the tile shows, with the frames decoded by then.

@@ -3,6 +3,11 @@
 // so new streams appear, and asks for per-channel stats to show skipped frames.
 // Each tile sits in a slot with room beside it for the panels of the devices
 // that belong to its stream; the other devices go to the Devices area.
+//
+// Every connection starts with a hello carrying the token (auth.js); what the
+// server lists is what that token may see, and the device panels get their
+// controls only when its role may send commands. When the server refuses
+// us, the view is cleared and the sign-in dialog (signin.js) says why.
 
 import { Connection } from './connection.js';
 import { Subscriptions } from './subscriptions.js';
@@ -10,14 +15,19 @@ import { Tile } from './tile.js';
 import { StatusBar } from './status_bar.js';
 import { Devices } from './devices.js';
 import { DeviceBoard } from './device_board.js';
+import { Auth } from './auth.js';
+import { AccountArea } from './account.js';
+import { SignInDialog } from './signin.js';
 
 const LIST_EVERY_MS = 5000;
 const STATS_EVERY_MS = 2000;
 const RENDER_EVERY_MS = 500;
 const DEFAULT_MAX_SUBSCRIPTIONS = 16;
 
+const auth = new Auth();
+auth.adoptFromLocation(); // #token=... → storage, and out of the address bar
 const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-const conn = new Connection(`${scheme}//${location.host}/ws`);
+const conn = new Connection(`${scheme}//${location.host}/ws`, { handshake: (request) => auth.handshake(request) });
 const subs = new Subscriptions(conn);
 const tiles = new Map(); // stream id -> Tile
 const slots = new Map(); // stream id -> the tile's slot element (tile + side)
@@ -25,11 +35,51 @@ const grid = document.getElementById('grid');
 const empty = document.getElementById('empty');
 const bar = new StatusBar(document.body);
 let maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS;
-const devices = new Devices(conn);
+const devices = new Devices(conn, { fetchJson });
 const board = new DeviceBoard(devices, {
   area: document.getElementById('devices'),
   list: document.getElementById('device-list'),
   sideFor: (stream) => (slots.has(stream) ? slots.get(stream).querySelector('.tile-side') : null),
+  canCommand: () => auth.canCommand,
+});
+const signin = new SignInDialog(document.getElementById('signin'), auth, {
+  onSignIn: (token, remember) => switchIdentity(() => auth.signIn(token, { remember })),
+  onAnonymous: () => switchIdentity(() => auth.signOut()),
+});
+new AccountArea(document.getElementById('account'), auth, {
+  onSignIn: () => signin.show(auth.refused),
+  onSignOut: () => switchIdentity(() => auth.signOut()),
+});
+
+// A new token (or none): nothing the last one could see stays on screen, and
+// a fresh connection says hello with the new one.
+function switchIdentity(change) {
+  change();
+  clearView();
+  conn.restart();
+}
+
+auth.addEventListener('change', () => {
+  document.body.dataset.auth = auth.access ? (auth.access.anonymous ? 'anonymous' : 'signed-in') : auth.refused ? 'refused' : 'pending';
+  // The role decides whether panels have controls.
+  board.sync();
+});
+
+// The server refused the token (hello) or dropped us for it (4003, e.g. the
+// token expired): no retry until the user signs in again.
+conn.addEventListener('unauthorized', (ev) => {
+  if (!auth.refused) auth.refuse(ev.detail.reason);
+  clearView();
+  signin.show(auth.refused);
+});
+
+// A sign-in link opened in this tab again, with another token.
+window.addEventListener('hashchange', () => {
+  if (auth.adoptFromLocation()) {
+    signin.close();
+    clearView();
+    conn.restart();
+  }
 });
 
 conn.addEventListener('status', (ev) => {
@@ -39,16 +89,13 @@ conn.addEventListener('status', (ev) => {
   document.body.dataset.connection = up ? 'connected' : ev.detail.state === 'connecting' ? 'connecting' : 'disconnected';
 });
 
-conn.addEventListener('open', async () => {
-  try {
-    const hello = await conn.request('hello');
-    bar.setServer(hello);
-    const max = hello.limits && hello.limits.max_subscriptions;
-    if (Number.isInteger(max) && max > 0) maxSubscriptions = max;
-  } catch (err) {
-    // hello is optional in vigil.v1; the dashboard works without it.
-    if (!err.code) return; // connection went away
-  }
+conn.addEventListener('open', () => {
+  // The hello went out in the handshake (auth.js).
+  const hello = conn.hello;
+  bar.setServer(hello);
+  const max = hello && hello.limits && hello.limits.max_subscriptions;
+  if (Number.isInteger(max) && max > 0) maxSubscriptions = max;
+  if (signin.isOpen && auth.access && !auth.access.anonymous) signin.close();
   refreshList();
 });
 
@@ -78,18 +125,36 @@ async function refreshList() {
       else tile.onFailed({ code: 'too_many_subscriptions', message: 'subscription limit reached' });
     }
   }
-  for (const [id, tile] of tiles) {
-    if (seen.has(id)) continue;
-    subs.remove(id);
-    tile.destroy();
-    tiles.delete(id);
-    slots.get(id).remove();
-    slots.delete(id);
-  }
+  for (const id of [...tiles.keys()]) if (!seen.has(id)) removeTile(id);
   board.sync();
   subs.retry();
   bar.setSummary(streams);
   empty.hidden = streams.length > 0;
+}
+
+function removeTile(id) {
+  subs.remove(id);
+  tiles.get(id).destroy();
+  tiles.delete(id);
+  slots.get(id).remove();
+  slots.delete(id);
+}
+
+// Empties the page: no tiles, no device panels.
+function clearView() {
+  for (const id of [...tiles.keys()]) removeTile(id);
+  devices.clear();
+  empty.hidden = true;
+}
+
+// REST with the token (the device store looks up commands after a reconnect).
+async function fetchJson(path) {
+  const r = await fetch(path, { headers: { accept: 'application/json', ...auth.headers() } });
+  let body = null;
+  try {
+    body = await r.json();
+  } catch { /* not JSON */ }
+  return { status: r.status, body };
 }
 
 function subscribedCount() {
@@ -135,5 +200,6 @@ setInterval(() => { for (const tile of tiles.values()) tile.render(); }, RENDER_
 // For debugging from the console, and for tests (devices.test.js drives
 // window.vigil.devices and closes window.vigil.conn.ws); the page itself
 // does not use it.
-window.vigil = { conn, subs, tiles, devices, board };
+window.vigil = { conn, subs, tiles, devices, board, auth };
+document.body.dataset.auth = 'pending';
 conn.start();

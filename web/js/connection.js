@@ -2,9 +2,18 @@
 // server events, binary media frames, and automatic reconnect with
 // exponential backoff. It knows nothing about streams or tiles.
 //
+// Every new socket first goes through `handshake(request)` (the hello with
+// the token, auth.js); only when it succeeds is the connection 'open' and
+// may the rest of the dashboard send requests. When the server refuses us
+// (an `unauthorized` reply to the hello, or close code 4003, e.g. a token that
+// expired mid-session) it does NOT reconnect: retrying with the same token
+// would only hammer the server. It stays halted until start() or restart().
+//
 // Events (it is an EventTarget):
-//   'status'  detail {state: 'connecting'|'open'|'closed', retryInMs?, code?}
-//   'open'    a (re)connection is ready; listeners re-subscribe here
+//   'status'  detail {state: 'connecting'|'open'|'closed', retryInMs?, code?,
+//             unauthorized?: reason}
+//   'open'    a (re)connection is ready (hello done); listeners re-subscribe here
+//   'unauthorized' detail {reason}: the server refused us; no retry follows
 //   'message' detail: a server event (a text message without our id)
 //   'binary'  detail: the raw ArrayBuffer of a binary frame
 
@@ -12,6 +21,7 @@ const PROTOCOL = 'vigil.v1';
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const REQUEST_TIMEOUT_MS = 10000;
+export const CLOSE_UNAUTHORIZED = 4003; // PROTOCOL.md: bad or expired token
 
 export class RequestError extends Error {
   constructor(reply) {
@@ -23,9 +33,16 @@ export class RequestError extends Error {
 }
 
 export class Connection extends EventTarget {
-  constructor(url) {
+  // `handshake(request)`: run on every new socket before it counts as open;
+  // `request(type, fields)` works like request() on that socket. Resolve to
+  // go on (the value is kept as .hello), reject to drop the socket.
+  constructor(url, { handshake = null } = {}) {
     super();
     this.url = url;
+    this.handshake = handshake;
+    this.hello = null; // what the last handshake resolved with
+    this.ready = false; // the handshake of the current socket succeeded
+    this.halted = null; // {reason} after the server refused us
     this.ws = null;
     this.nextId = 1;
     this.pending = new Map(); // id -> {resolve, reject, timer}
@@ -37,7 +54,9 @@ export class Connection extends EventTarget {
 
   start() {
     this.stopped = false;
-    this.connect();
+    this.halted = null;
+    this.backoffMs = BACKOFF_START_MS;
+    if (!this.ws) this.connect();
   }
 
   stop() {
@@ -46,8 +65,24 @@ export class Connection extends EventTarget {
     if (this.ws) this.ws.close(1000);
   }
 
+  // Drops the current socket (if any) and connects again at once, e.g. with
+  // a new token.
+  restart() {
+    clearTimeout(this.retryTimer);
+    const old = this.ws;
+    if (old) {
+      this.ws = null;
+      this.ready = false;
+      old.close(1000);
+      this.failPending(new Error('connection restarted'));
+      this.setStatus({ state: 'closed', code: 1000 });
+    }
+    this.start();
+  }
+
+  // Open and past the handshake: requests may go out.
   get isOpen() {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+    return this.ready && this.ws !== null && this.ws.readyState === WebSocket.OPEN;
   }
 
   connect() {
@@ -70,9 +105,7 @@ export class Connection extends EventTarget {
         ws.close(1002);
         return;
       }
-      this.backoffMs = BACKOFF_START_MS;
-      this.setStatus({ state: 'open' });
-      this.dispatchEvent(new Event('open'));
+      this.shake(ws);
     };
     ws.onmessage = (ev) => this.onMessage(ev.data);
     // onerror is always followed by onclose, which does the work.
@@ -80,13 +113,48 @@ export class Connection extends EventTarget {
     ws.onclose = (ev) => {
       if (this.ws !== ws) return;
       this.ws = null;
+      this.ready = false;
       this.failPending(new Error(`connection closed (${ev.code})`));
-      if (this.stopped) {
-        this.setStatus({ state: 'closed', code: ev.code });
+      if (ev.code === CLOSE_UNAUTHORIZED && !this.halted) {
+        // Closed for our token mid-session ("token expired"), or before the
+        // hello reply could tell us why.
+        this.halt(ev.reason || 'unauthorized');
+      }
+      if (this.stopped || this.halted) {
+        const detail = { state: 'closed', code: ev.code };
+        if (this.halted) detail.unauthorized = this.halted.reason;
+        this.setStatus(detail);
         return;
       }
       this.scheduleReconnect(ev.code);
     };
+  }
+
+  // Runs the handshake on a fresh socket; open on success.
+  async shake(ws) {
+    if (this.handshake) {
+      try {
+        this.hello = await this.handshake((type, fields, timeoutMs) => this.send(ws, type, fields, timeoutMs));
+      } catch (err) {
+        if (this.ws !== ws) return;
+        if (err.code === 'unauthorized') this.halt(err.message);
+        else console.warn('vigil: handshake failed', err);
+        // The server closes after refusing a hello; do not wait for it.
+        ws.close(1000);
+        return;
+      }
+      if (this.ws !== ws) return;
+    }
+    this.ready = true;
+    this.backoffMs = BACKOFF_START_MS;
+    this.setStatus({ state: 'open' });
+    this.dispatchEvent(new Event('open'));
+  }
+
+  halt(reason) {
+    this.halted = { reason };
+    clearTimeout(this.retryTimer);
+    this.dispatchEvent(new CustomEvent('unauthorized', { detail: { reason } }));
   }
 
   scheduleReconnect(code) {
@@ -130,6 +198,11 @@ export class Connection extends EventTarget {
   // with RequestError on an error reply, or Error on timeout / disconnect.
   request(type, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
     if (!this.isOpen) return Promise.reject(new Error('not connected'));
+    return this.send(this.ws, type, fields, timeoutMs);
+  }
+
+  send(ws, type, fields = {}, timeoutMs = REQUEST_TIMEOUT_MS) {
+    if (ws !== this.ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error('not connected'));
     const id = `c${this.nextId++}`;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
@@ -137,7 +210,7 @@ export class Connection extends EventTarget {
         reject(new Error(`${type}: no reply in ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      this.ws.send(JSON.stringify({ ...fields, type, id }));
+      ws.send(JSON.stringify({ ...fields, type, id }));
     });
   }
 

@@ -10,9 +10,11 @@ const TICK_MS = 1000;
 export class DeviceBoard {
   // `area`: the Devices section (hidden while empty); `list`: where panels
   // without a tile go; `sideFor(stream)`: the element beside that stream's
-  // tile, or null.
-  constructor(devices, { area, list, sideFor }) {
+  // tile, or null; `canCommand()`: may this dashboard send commands (panels
+  // are view-only otherwise; sync() after it changes).
+  constructor(devices, { area, list, sideFor, canCommand = () => true }) {
     this.devices = devices;
+    this.canCommand = canCommand;
     this.area = area;
     this.list = list;
     this.sideFor = sideFor;
@@ -38,7 +40,7 @@ export class DeviceBoard {
     for (const dev of want) {
       let panel = this.panels.get(dev.id);
       if (!panel) {
-        panel = new DevicePanel(this.devices, dev.id);
+        panel = new DevicePanel(this.devices, dev.id, { canCommand: this.canCommand });
         this.panels.set(dev.id, panel);
       } else {
         panel.render();

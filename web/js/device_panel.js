@@ -4,10 +4,16 @@
 // commands with their status timelines, the latest telemetry with its age,
 // and everything the device last reported about itself.
 //
+// Controls only for those who may send commands (operator, admin): for a
+// viewer the panel is read-only (state, telemetry, command log) with a "view
+// only" note, and an error the server still sent (e.g. `forbidden`) shows
+// under that note.
+//
 // For tests and scripts: .device-panel[data-device][data-online=
 // true|false|unknown][data-transport-connected=true|false|unknown]
-// [data-stale][data-telemetry-age-ms][data-reason]; .device-command[data-command] holds
-// the control and .command-error[data-error-for][data-code].
+// [data-stale][data-telemetry-age-ms][data-reason][data-view-only];
+// .device-command[data-command] holds the control and
+// .command-error[data-error-for][data-code].
 
 import { CommandLog } from './command_log.js';
 import { FINAL_STATUSES } from './devices.js';
@@ -17,9 +23,12 @@ import { buildControl, formatValue, humanize, uniqueId } from './schema_controls
 const ONLINE_TEXT = { true: 'online', false: 'offline', unknown: 'unknown' };
 
 export class DevicePanel {
-  constructor(devices, id) {
+  // `canCommand()`: may this dashboard send commands (its role)?
+  constructor(devices, id, { canCommand = () => true } = {}) {
     this.devices = devices;
     this.id = id;
+    this.canCommand = canCommand;
+    this.viewErrors = null; // the errors' place in a view-only panel
     this.controls = new Map(); // command name -> {control, error}
     this.schemaSig = '';
     this.el = this.build();
@@ -76,11 +85,25 @@ export class DevicePanel {
 
   // (Re)builds the controls when the command schemas changed.
   buildControls(dev) {
-    const sig = JSON.stringify(dev.commands);
+    const allowed = this.canCommand();
+    const sig = JSON.stringify([allowed, dev.commands]);
     if (sig === this.schemaSig) return;
     this.schemaSig = sig;
     this.controls.clear();
     this.commandsEl.replaceChildren();
+    this.el.dataset.viewOnly = String(!allowed);
+    this.viewErrors = null;
+    if (!allowed) {
+      const note = document.createElement('p');
+      note.className = 'device-viewonly';
+      const b = document.createElement('b');
+      b.textContent = 'View only';
+      note.append(b, ': signed in without the right to send commands to this device.');
+      this.viewErrors = document.createElement('div');
+      this.viewErrors.className = 'device-errors';
+      this.commandsEl.append(note, this.viewErrors);
+      return;
+    }
     for (const [name, schema] of Object.entries(dev.commands)) {
       const send = (params) => this.devices.send(this.id, name, params);
       const control = isPtzSchema(schema) ? new PtzPad(name, schema, send) : buildControl(name, schema, send);
@@ -143,11 +166,35 @@ export class DevicePanel {
       error.dataset.code = err ? err.code : '';
       text.textContent = err ? `${err.code}: ${err.message}` : '';
     }
+    if (this.viewErrors) this.renderViewErrors(dev);
 
     this.log.render(dev.commandsLog);
     fillKv(this.telemetryList, dev.telemetry, 'No telemetry yet.');
     fillKv(this.stateList, dev.known, 'Nothing reported yet.');
     this.tick();
+  }
+
+  // A view-only panel has no controls to show errors beside: they go in a
+  // list under the note.
+  renderViewErrors(dev) {
+    this.viewErrors.replaceChildren();
+    for (const [name, err] of dev.errors) {
+      const p = document.createElement('p');
+      p.className = 'command-error';
+      p.dataset.errorFor = name;
+      p.dataset.code = err.code;
+      p.setAttribute('role', 'alert');
+      const text = document.createElement('span');
+      text.textContent = `${humanize(name)}: ${err.code}: ${err.message}`;
+      const dismiss = document.createElement('button');
+      dismiss.type = 'button';
+      dismiss.className = 'error-dismiss';
+      dismiss.textContent = '×';
+      dismiss.setAttribute('aria-label', `dismiss the ${humanize(name)} error`);
+      dismiss.addEventListener('click', () => this.devices.clearError(this.id, name));
+      p.append(text, dismiss);
+      this.viewErrors.append(p);
+    }
   }
 
   // Updates what depends on the clock (the telemetry age).

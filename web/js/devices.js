@@ -70,6 +70,15 @@ export class Devices extends EventTarget {
     return this.devices.get(id);
   }
 
+  // Forgets every device and command (signed out, or someone else signed
+  // in: what the last token could see is none of the next one's business).
+  clear() {
+    this.devices.clear();
+    this.byCommand.clear();
+    this.loaded = false;
+    this.dispatchEvent(new Event('devices'));
+  }
+
   list() {
     return [...this.devices.values()];
   }

@@ -1,5 +1,7 @@
 // The top bar's connection indicator and summary line. Its element carries
-// data-state="connecting|connected|disconnected" for tests.
+// data-state="connecting|connected|disconnected|signed-out" for tests
+// ("signed-out": the server refused our token, or wants one, and the
+// dashboard waits for a sign-in instead of retrying).
 
 // Why the server closed the socket (PROTOCOL.md, "Close codes").
 const CLOSE_REASONS = {
@@ -7,6 +9,8 @@ const CLOSE_REASONS = {
   1008: 'replies not read',
   1009: 'message too large',
   4001: 'too slow for the stream',
+  4003: 'not authorised',
+  4008: 'no hello in time',
 };
 
 export class StatusBar {
@@ -25,6 +29,10 @@ export class StatusBar {
     if (detail.state !== 'open') this.summary.textContent = '';
     if (detail.state === 'open') {
       this.show('connected', 'connected');
+    } else if (detail.unauthorized !== undefined) {
+      this.show('signed-out', 'not signed in');
+      this.pill.title = detail.unauthorized;
+      return;
     } else if (detail.state === 'connecting') {
       this.show('connecting', 'connecting…');
     } else if (detail.retryInMs !== undefined) {
@@ -43,6 +51,7 @@ export class StatusBar {
   }
 
   show(state, text) {
+    this.pill.removeAttribute('title');
     this.pill.dataset.state = state;
     this.pill.textContent = text;
   }
