@@ -19,7 +19,7 @@ static bool path_is_ws(struct lws *wsi) {
     return !strcmp(uri, "/ws");
 }
 
-bool vg_origin_allowed(const char *origin, const char *host, const json_t *allowed) {
+bool vg_origin_allowed(const char *origin, const char *host, bool tls, const json_t *allowed) {
     if (!origin || !*origin) return true;
     if (allowed) {
         size_t i;
@@ -28,12 +28,11 @@ bool vg_origin_allowed(const char *origin, const char *host, const json_t *allow
                            v) if (!strcasecmp(origin, json_string_value(v))) return true;
         return false;
     }
-    /* Same origin: scheme://<the Host this request was sent to>. */
+    /* Same origin: our scheme, then the Host this request was sent to. */
     if (!host || !*host) return false;
-    const char *rest = !strncasecmp(origin, "http://", 7)    ? origin + 7
-                       : !strncasecmp(origin, "https://", 8) ? origin + 8
-                                                             : NULL;
-    return rest && !strcasecmp(rest, host);
+    const char *scheme = tls ? "https://" : "http://";
+    size_t n = strlen(scheme);
+    return !strncasecmp(origin, scheme, n) && !strcasecmp(origin + n, host);
 }
 
 static void peer_of(struct lws *wsi, char *peer, size_t len) {
@@ -75,7 +74,8 @@ int vg_admission_check(vg_server *srv, struct lws *wsi) {
         return refuse(&srv->origin_refused_total, peer, "Origin too long");
     lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);
     lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST);
-    if (!vg_origin_allowed(origin, host, srv->config->auth.allowed_origins))
+    if (!vg_origin_allowed(origin, host, srv->config->tls_cert != NULL,
+                           srv->config->auth.allowed_origins))
         return refuse(&srv->origin_refused_total, peer, "Origin not allowed");
     if (srv->session_count >= srv->config->max_connections)
         return refuse(&srv->limit_refused_total, peer, "too many connections");

@@ -25,8 +25,8 @@ void vg_admission_accept(vg_server *srv, struct lws *wsi, char *peer, size_t pee
 void vg_admission_release(vg_server *srv, const char *peer);
 
 /* Pure: whether `origin` may open /ws given the allow-list (borrowed, NULL:
- * only the same origin as `host`). A request with no Origin (not a browser)
- * passes. */
-bool vg_origin_allowed(const char *origin, const char *host, const json_t *allowed);
+ * only the same origin: https://`host` when tls, else http://`host`). A
+ * request with no Origin (not a browser) passes. */
+bool vg_origin_allowed(const char *origin, const char *host, bool tls, const json_t *allowed);
 
 #endif

@@ -44,6 +44,7 @@ void vg_handle_hello(vg_session *s, json_t *msg, json_t *id) {
     json_object_set_new(r, "version", json_string(VIGIL_VERSION));
     json_object_set_new(r, "protocol", json_string(VIGIL_PROTOCOL));
     json_object_set_new(r, "access", vg_access_describe(&s->access));
+    json_object_set_new(r, "now", json_integer((json_int_t)time(NULL))); /* for token expiry */
     json_object_set_new(
         r, "limits",
         json_pack("{s:I, s:I, s:I, s:I, s:I}", "max_text_bytes", (json_int_t)c->max_text_bytes,
