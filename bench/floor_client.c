@@ -175,9 +175,18 @@ static bool upgrade(floor_client *c) {
     return send(c->fd, resp, (size_t)n, MSG_NOSIGNAL) == n;
 }
 
-static bool on_subscribe(floor_client *c, int epfd, const floor_stream *st) {
+/* "s<N>" is stream N; anything else stream 0. */
+static uint32_t stream_index(const char *msg, size_t nstreams) {
+    const char *p = strstr(msg, "\"stream\":\"s");
+    unsigned long n = p ? strtoul(p + 11, NULL, 10) : 0;
+    return n < nstreams ? (uint32_t)n : 0;
+}
+
+static bool on_subscribe(floor_client *c, int epfd, const floor_stream *streams, size_t nstreams) {
     if (c->subscribed) return true;
     c->subscribed = true;
+    c->stream = stream_index((const char *)c->rx, nstreams);
+    const floor_stream *st = &streams[c->stream];
     floor_frame *reply = floor_frame_text("{\"type\":\"subscribe\",\"id\":1,\"stream\":\"floor\","
                                           "\"mode\":\"mse\",\"channel\":1,\"state\":\"live\"}");
     if (!reply) return false;
@@ -190,8 +199,8 @@ static bool on_subscribe(floor_client *c, int epfd, const floor_stream *st) {
 }
 
 /* Client frames: only a text subscribe and a close are expected. */
-static bool on_frames(floor_client *c, int epfd, const floor_stream *st, const uint8_t *p,
-                      size_t n) {
+static bool on_frames(floor_client *c, int epfd, const floor_stream *streams, size_t nstreams,
+                      const uint8_t *p, size_t n) {
     while (n) {
         if (!c->rx_payload) {
             bool done;
@@ -217,13 +226,14 @@ static bool on_frames(floor_client *c, int epfd, const floor_stream *st, const u
         ws_hdr_reset(&c->hp);
         if (op == WS_OP_CLOSE) return false;
         if (op == WS_OP_TEXT && strstr((char *)c->rx, "\"subscribe\"") &&
-            !on_subscribe(c, epfd, st))
+            !on_subscribe(c, epfd, streams, nstreams))
             return false;
     }
     return true;
 }
 
-bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *st) {
+bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *streams,
+                              size_t nstreams) {
     uint8_t buf[4096];
     ssize_t n = recv(c->fd, buf, sizeof(buf), 0);
     if (n < 0) return errno == EAGAIN || errno == EINTR;
@@ -244,7 +254,7 @@ bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *st)
         p += used;
         len -= used;
     }
-    return on_frames(c, epfd, st, p, len);
+    return on_frames(c, epfd, streams, nstreams, p, len);
 }
 
 void floor_client_free(floor_client *c) {

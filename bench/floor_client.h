@@ -44,7 +44,8 @@ typedef struct floor_client {
     size_t slot;               /* index in the floor's client array */
     struct floor_client *dead; /* dropped in this event batch, freed after it */
     bool open, subscribed;
-    char req[2048]; /* the upgrade request, until its blank line */
+    uint32_t stream; /* index of the stream it subscribed to */
+    char req[2048];  /* the upgrade request, until its blank line */
     size_t req_len;
     ws_hdr_parser hp; /* client frames */
     uint8_t rx[512];
@@ -57,7 +58,8 @@ typedef struct floor_client {
     bool want_out, skipping;
 } floor_client;
 
-/* What the floor hands to a client on subscribe: init segment and GOP. */
+/* What the floor hands to a client on subscribe: init segment and GOP. The
+ * floor serves streams "s0", "s1" ... (any other name is stream 0). */
 typedef struct floor_stream {
     floor_frame *init;
     floor_frame **gop;
@@ -65,7 +67,8 @@ typedef struct floor_stream {
 } floor_stream;
 
 /* Reads what the client sent. false: the connection is done, free it. */
-bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *st);
+bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *streams,
+                              size_t nstreams);
 /* Writes backlog. false: the connection is done. */
 bool floor_client_on_writable(floor_client *c, int epfd);
 /* Offers one frame. false: the connection is done. */

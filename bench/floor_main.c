@@ -1,6 +1,7 @@
 /* floor_main.c -- vigil-floor: the cost of fan-out on this machine.
  *
  *   vigil-floor --clip FILE.fmp4 [--port P] [--bind 127.0.0.1] [--fps 30]
+ *               [--streams K]
  *
  * Plays a fragmented MP4 file (bench/make_clip.sh makes it from the bench
  * clip) at real time and sends every fragment to every subscribed WebSocket
@@ -9,7 +10,9 @@
  * segment and the current GOP on subscribe, then each fragment with the
  * 16-byte header. Each frame's headers are built once; each client gets one
  * writev per frame (floor_client.c). One thread, epoll, a timerfd, no
- * library beyond libc (and OpenSSL's SHA-1 for the upgrade). */
+ * library beyond libc (and OpenSSL's SHA-1 for the upgrade). With
+ * --streams K it serves streams s0..s<K-1>, all replaying the clip in step,
+ * each with its own frames and GOP. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -32,8 +35,9 @@
 typedef struct floor {
     int epfd, listen_fd, timer_fd;
     fmp4_clip clip;
-    floor_stream stream;
-    size_t gop_cap;
+    floor_stream *streams; /* all replay the same clip in step */
+    size_t nstreams, gop_cap;
+    floor_frame **frames; /* this tick's frame of each stream */
     uint64_t ticks;
     floor_client **clients;
     size_t nclients, cap;
@@ -100,31 +104,40 @@ static void accept_all(floor_t *fl) {
     }
 }
 
-/* One frame period: the next fragment, stamped now, to every client. */
-static void tick(floor_t *fl) {
-    size_t i = fl->ticks % fl->clip.nfrags;
-    fmp4_fragment *fr = &fl->clip.frags[i];
-    /* The clip's memory is rewritten only here, one loop after it was last
-     * sent: no backlog (FLOOR_BACKLOG frames) can still hold it. */
-    fmp4_set_sequence(fr, (uint32_t)(fl->ticks + 1));
-    floor_frame *f = floor_frame_media(2, fr->key, now_us(), fr->data, fr->len);
-    fl->ticks++;
-    if (!f) return;
-    floor_stream *st = &fl->stream;
+/* Starts a new GOP at a keyframe; keeps the frames since. */
+static void gop_add(floor_t *fl, floor_stream *st, floor_frame *f) {
     if (f->key) {
         for (size_t g = 0; g < st->gop_len; g++)
             floor_frame_unref(st->gop[g]);
         st->gop_len = 0;
     }
     if (st->gop_len < fl->gop_cap) st->gop[st->gop_len++] = floor_frame_ref(f);
+}
+
+/* One frame period: the next fragment, stamped now, to every client. Every
+ * stream sends the same fragment bytes (with its own frame and headers). */
+static void tick(floor_t *fl) {
+    size_t i = fl->ticks % fl->clip.nfrags;
+    fmp4_fragment *fr = &fl->clip.frags[i];
+    /* The clip's memory is rewritten only here, one loop after it was last
+     * sent: no backlog (FLOOR_BACKLOG frames) can still hold it. */
+    fmp4_set_sequence(fr, (uint32_t)(fl->ticks + 1));
+    fl->ticks++;
+    int64_t now = now_us();
+    for (size_t k = 0; k < fl->nstreams; k++) {
+        fl->frames[k] = floor_frame_media(2, fr->key, now, fr->data, fr->len);
+        if (!fl->frames[k]) return;
+        gop_add(fl, &fl->streams[k], fl->frames[k]);
+    }
     for (size_t k = 0; k < fl->nclients;) {
         floor_client *c = fl->clients[k];
-        if (!floor_client_send(c, fl->epfd, f))
+        if (!floor_client_send(c, fl->epfd, fl->frames[c->stream]))
             drop_client(fl, c); /* the last client moved into slot k */
         else
             k++;
     }
-    floor_frame_unref(f);
+    for (size_t k = 0; k < fl->nstreams; k++)
+        floor_frame_unref(fl->frames[k]);
 }
 
 static int listen_on(const char *bind_addr, int port) {
@@ -144,9 +157,10 @@ int main(int argc, char **argv) {
     const char *clip = NULL, *bind_addr = "127.0.0.1";
     int port = 8090;
     double fps = 30;
+    long nstreams = 1;
     static const struct option longopts[] = {
-        {"clip", 1, 0, 'c'}, {"port", 1, 0, 'p'}, {"bind", 1, 0, 'b'},
-        {"fps", 1, 0, 'f'},  {0, 0, 0, 0},
+        {"clip", 1, 0, 'c'}, {"port", 1, 0, 'p'},    {"bind", 1, 0, 'b'},
+        {"fps", 1, 0, 'f'},  {"streams", 1, 0, 's'}, {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -155,14 +169,16 @@ int main(int argc, char **argv) {
         case 'p': port = atoi(optarg); break;
         case 'b': bind_addr = optarg; break;
         case 'f': fps = atof(optarg); break;
+        case 's': nstreams = atol(optarg); break;
         default:
             clip = NULL;
             optind = argc;
             break;
         }
     }
-    if (!clip || fps <= 0) {
-        fprintf(stderr, "usage: vigil-floor --clip FILE.fmp4 [--port P] [--bind ADDR] [--fps F]\n");
+    if (!clip || fps <= 0 || nstreams < 1 || nstreams > 10000) {
+        fprintf(stderr, "usage: vigil-floor --clip FILE.fmp4 [--port P] [--bind ADDR] [--fps F]\n"
+                        "                   [--streams K]\n");
         return 2;
     }
     struct rlimit rl;
@@ -185,13 +201,19 @@ int main(int argc, char **argv) {
         return 1;
     }
     fl.gop_cap = fl.clip.nfrags;
-    fl.stream.gop = calloc(fl.gop_cap, sizeof(*fl.stream.gop));
-    fl.stream.init = floor_frame_media(1, false, now_us(), fl.clip.init, fl.clip.init_len);
+    fl.nstreams = (size_t)nstreams;
+    fl.streams = calloc(fl.nstreams, sizeof(*fl.streams));
+    fl.frames = calloc(fl.nstreams, sizeof(*fl.frames));
+    if (!fl.streams || !fl.frames) return 1;
+    for (size_t k = 0; k < fl.nstreams; k++) {
+        fl.streams[k].gop = calloc(fl.gop_cap, sizeof(*fl.streams[k].gop));
+        fl.streams[k].init = floor_frame_media(1, false, now_us(), fl.clip.init, fl.clip.init_len);
+        if (!fl.streams[k].gop || !fl.streams[k].init) return 1;
+    }
     fl.listen_fd = listen_on(bind_addr, port);
     fl.epfd = epoll_create1(EPOLL_CLOEXEC);
     fl.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-    if (fl.listen_fd < 0 || fl.epfd < 0 || fl.timer_fd < 0 || !fl.stream.gop || !fl.stream.init)
-        return 1;
+    if (fl.listen_fd < 0 || fl.epfd < 0 || fl.timer_fd < 0) return 1;
     long period_ns = (long)(1e9 / fps);
     struct itimerspec its = {.it_interval = {period_ns / 1000000000, period_ns % 1000000000},
                              .it_value = {0, 1}};
@@ -200,8 +222,8 @@ int main(int argc, char **argv) {
     epoll_ctl(fl.epfd, EPOLL_CTL_ADD, fl.listen_fd, &ev);
     ev.data.ptr = &fl.timer_fd;
     epoll_ctl(fl.epfd, EPOLL_CTL_ADD, fl.timer_fd, &ev);
-    fprintf(stderr, "vigil-floor: %zu fragments at %.2f fps on %s:%d\n", fl.clip.nfrags, fps,
-            bind_addr, port);
+    fprintf(stderr, "vigil-floor: %zu stream(s) of %zu fragments at %.2f fps on %s:%d\n",
+            fl.nstreams, fl.clip.nfrags, fps, bind_addr, port);
 
     struct epoll_event evs[256];
     while (!stop) {
@@ -222,7 +244,7 @@ int main(int argc, char **argv) {
                 bool ok = true;
                 if (evs[i].events & EPOLLOUT) ok = floor_client_on_writable(c, fl.epfd);
                 if (ok && evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
-                    ok = floor_client_on_readable(c, fl.epfd, &fl.stream);
+                    ok = floor_client_on_readable(c, fl.epfd, fl.streams, fl.nstreams);
                 if (!ok) drop_client(&fl, c);
             }
         }
@@ -231,10 +253,14 @@ int main(int argc, char **argv) {
     while (fl.nclients)
         drop_client(&fl, fl.clients[0]);
     free_dead(&fl);
-    for (size_t g = 0; g < fl.stream.gop_len; g++)
-        floor_frame_unref(fl.stream.gop[g]);
-    floor_frame_unref(fl.stream.init);
-    free(fl.stream.gop);
+    for (size_t k = 0; k < fl.nstreams; k++) {
+        for (size_t g = 0; g < fl.streams[k].gop_len; g++)
+            floor_frame_unref(fl.streams[k].gop[g]);
+        floor_frame_unref(fl.streams[k].init);
+        free(fl.streams[k].gop);
+    }
+    free(fl.streams);
+    free(fl.frames);
     free(fl.clients);
     fmp4_clip_free(&fl.clip);
     return 0;

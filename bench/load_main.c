@@ -164,6 +164,7 @@ int main(int argc, char **argv) {
     int64_t window_start = 0, window_end = 0, next_rss = 0, next_refill = t0, next_check = 0;
     size_t started = 0;
     double client_cpu0 = 0;
+    unsigned long long busy0[64], total0[64], busy1[64], total1[64];
     enum { P_CONNECT, P_WARMUP, P_WINDOW } phase = P_CONNECT;
     struct epoll_event evs[512];
 
@@ -197,6 +198,7 @@ int main(int argc, char **argv) {
             res.rss_sampled_max_kb = res.rss_start_kb;
             res.cpu_window_start = proc_cpu_seconds(o.pid);
             client_cpu0 = user_sys_seconds();
+            res.ncpus = proc_cpu_jiffies(busy0, total0, 64);
             window_start = now;
             next_rss = now + RSS_SAMPLE_US;
         }
@@ -211,6 +213,11 @@ int main(int argc, char **argv) {
             res.rss_hwm_kb = proc_status_kb(o.pid, "VmHWM");
             res.window_s = (double)(now - window_start) / 1e6;
             res.client_cpu = user_sys_seconds() - client_cpu0;
+            if (proc_cpu_jiffies(busy1, total1, 64) != res.ncpus) res.ncpus = 0;
+            for (int k = 0; k < res.ncpus; k++)
+                res.cpu_busy[k] = total1[k] > total0[k] ? (double)(busy1[k] - busy0[k]) /
+                                                              (double)(total1[k] - total0[k])
+                                                        : 0;
             break;
         }
         if (nthrottled && now >= next_refill) {

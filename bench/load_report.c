@@ -118,7 +118,11 @@ static void write_report(FILE *f, const load_opts *o, const load_result *r, load
             "\"connect_phase\":{\"seconds\":%.3f,\"server_cpu_s\":%.3f,\"not_ready\":%zu,"
             "\"ramp_s\":%.3f},",
             r->connect_s, r->cpu_connect, r->not_ready, o->ramp_s);
-    fprintf(f, "\"client_cpu_util\":%.4f,", r->window_s > 0 ? r->client_cpu / r->window_s : 0);
+    fprintf(f, "\"client_cpu_util\":%.4f,\"cpu_busy\":[",
+            r->window_s > 0 ? r->client_cpu / r->window_s : 0);
+    for (int k = 0; k < r->ncpus; k++)
+        fprintf(f, "%s%.4f", k ? "," : "", r->cpu_busy[k]);
+    fprintf(f, "],");
     fprintf(f, "\"groups\":{");
     print_group(f, "normal", &g[GROUP_NORMAL], ctx, GROUP_NORMAL, o, r);
     if (g[GROUP_THROTTLED].viewers) {

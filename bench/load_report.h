@@ -34,6 +34,9 @@ typedef struct load_result {
     double client_cpu; /* this process, in the window */
     bool rss_reset;    /* VmHWM was reset at the window's start */
     long rss_start_kb, rss_hwm_kb, rss_sampled_max_kb;
+    /* each CPU's busy share over the window, whoever used it */
+    int ncpus;
+    double cpu_busy[64];
 } load_result;
 
 /* Writes the JSON report to stdout and to opts->json_path when set. */

@@ -49,3 +49,26 @@ bool proc_reset_peak_rss(pid_t pid) {
     bool ok = fputs("5", f) >= 0;
     return fclose(f) == 0 && ok;
 }
+
+int proc_cpu_jiffies(unsigned long long *busy, unsigned long long *total, int max) {
+    FILE *f = fopen("/proc/stat", "r");
+    if (!f) return 0;
+    char line[512];
+    int n = 0;
+    while (n < max && fgets(line, sizeof(line), f)) {
+        unsigned long long v[8] = {0};
+        int cpu;
+        if (strncmp(line, "cpu", 3) || line[3] < '0' || line[3] > '9') continue;
+        if (sscanf(line, "cpu%d %llu %llu %llu %llu %llu %llu %llu %llu", &cpu, &v[0], &v[1], &v[2],
+                   &v[3], &v[4], &v[5], &v[6], &v[7]) < 5)
+            continue;
+        unsigned long long all = 0;
+        for (int i = 0; i < 8; i++)
+            all += v[i];
+        total[n] = all;
+        busy[n] = all - v[3] - v[4]; /* idle, iowait */
+        n++;
+    }
+    fclose(f);
+    return n;
+}

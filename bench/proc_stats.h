@@ -18,4 +18,9 @@ long proc_status_kb(pid_t pid, const char *name);
 /* Resets the peak RSS (VmHWM) to the current RSS; false if not permitted. */
 bool proc_reset_peak_rss(pid_t pid);
 
+/* Busy and total jiffies of each CPU (from /proc/stat) into busy[] and
+ * total[]; returns how many CPUs were read (at most max). Busy is everything
+ * but idle and iowait: what any process, ours or not, ran there. */
+int proc_cpu_jiffies(unsigned long long *busy, unsigned long long *total, int max);
+
 #endif
