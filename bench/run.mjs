@@ -2,7 +2,8 @@
 //
 //   node bench/run.mjs              full run (about 10 minutes)
 //   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
-//   BENCH_ONLY=one,storm ...        only these scenarios (names below)
+//   BENCH_ONLY=one,4000,max,streams,throttled   only these scenarios
+//   BENCH_DURATION=S                the measured window, in seconds
 //
 // Each scenario starts a fresh server pinned to one core (taskset -c
 // $BENCH_SERVER_CPU, default 0) -- vigil with a config whose streams play
@@ -33,6 +34,7 @@ const PIN = os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
 
 // Window lengths: long enough that one frame more or less is noise.
 const T = QUICK ? { warmup: 1, duration: 4 } : { warmup: 2, duration: 10 };
+if (process.env.BENCH_DURATION) T.duration = +process.env.BENCH_DURATION;
 const MIB = 1024;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
