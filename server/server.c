@@ -120,11 +120,13 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
                                                .per_session_data_size = vg_http_session_size()};
     /* tx_packet_size: without it lws clips every send() to rx_buffer_size
      * and copies the rest of the frame into its own buffer, to send on later
-     * writable callbacks. A whole frame per send() instead. */
+     * writable callbacks. A whole frame per send() instead.
+     * rx_buffer_size is allocated for every connection; clients send only
+     * small requests, and longer ones are reassembled (session.c). */
     srv->protocols[1] = (struct lws_protocols){.name = VIGIL_PROTOCOL,
                                                .callback = vg_ws_callback,
                                                .per_session_data_size = sizeof(vg_session),
-                                               .rx_buffer_size = 4096,
+                                               .rx_buffer_size = 1024,
                                                .tx_packet_size = VG_WS_MAX_SEND};
     srv->mount_api = (struct lws_http_mount){.mountpoint = "/api",
                                              .mountpoint_len = 4,
