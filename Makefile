@@ -74,7 +74,7 @@ deps:
 run:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory all
-	$(B)/vigil $(RUN_ARGS)
+	@B=$(B) scripts/run.sh $(RUN_ARGS)
 
 test:
 	@$(MAKE) --no-print-directory deps

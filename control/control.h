@@ -169,14 +169,29 @@ int control_poll_interval_ms(const control_t *c);
 /* Stops the plugins and frees everything. */
 void control_destroy(control_t *c);
 
+/* Why control_command_issue() refused a command (0 when it did not). */
+typedef enum control_issue_result {
+    CONTROL_ISSUE_OK = 0,
+    CONTROL_ISSUE_UNKNOWN_DEVICE = -1,
+    CONTROL_ISSUE_UNKNOWN_COMMAND = -2, /* also: no command name */
+    CONTROL_ISSUE_BAD_PARAMS = -3,      /* missing, unknown, mistyped, out of range */
+    CONTROL_ISSUE_BAD_OPTION = -4,      /* qos, confirmable, timeout_ms */
+    CONTROL_ISSUE_UNAVAILABLE = -5,     /* transport not running, history full, OOM */
+} control_issue_result;
+
 /* Issues a command.  params: borrowed, object or NULL ({}); options:
  * borrowed, NULL or {"qos":0..2,"confirmable":bool,"timeout_ms":int}.
- * On success writes the command id into id_out and returns 0; the
- * "queued" and "sent"/"failed" events follow from control_poll().  On a bad
- * request returns -1 and err names the device, command or parameter. */
+ * On success writes the command id into id_out and returns CONTROL_ISSUE_OK;
+ * the "queued" and "sent"/"failed" events follow from control_poll().  On a
+ * bad request returns one of the negative control_issue_result values and err
+ * names the device, command or parameter. */
 int control_command_issue(control_t *c, const char *device_id, const char *name,
                           const json_t *params, const json_t *options, char *id_out, size_t id_len,
                           char *err, size_t errlen);
+
+/* 1 if a top-level config section named `name` belongs to control ("devices",
+ * "control", or a built-in transport's own section).  Any thread. */
+int control_owns_config_section(const char *name);
 
 /* Queries; all return new refs, NULL if not found. */
 json_t *control_devices_json(control_t *c); /* array */

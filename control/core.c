@@ -151,6 +151,7 @@ static void emit_status(control_t *c, const control_command *cmd) {
                   "id", cmd->id, "command", cmd->name, "status", control_status_name(cmd->status),
                   "at_ms", (json_int_t)(cmd->updated_ms - cmd->created_ms));
     if (!ev) return;
+    if (cmd->status == CONTROL_QUEUED) json_object_set(ev, "params", cmd->params);
     if (cmd->code) json_object_set_new(ev, "code", json_integer(cmd->code));
     if (cmd->error && cmd->status != CONTROL_ACKNOWLEDGED)
         json_object_set_new(ev, "error", json_string(cmd->error));
@@ -177,18 +178,26 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
     if (!d) {
         snprintf(err, errlen, "unknown device '%s'", device_id ? device_id : "");
         c->bad_requests++;
-        return -1;
+        return CONTROL_ISSUE_UNKNOWN_DEVICE;
     }
     char e[CONTROL_ERR_MAX];
-    if (control_command_validate(d->commands, name, params, e, sizeof e) < 0 ||
-        control_options_validate(options, e, sizeof e) < 0) {
+    int bad = 0;
+    if (!name || !json_object_get(d->commands, name))
+        bad = CONTROL_ISSUE_UNKNOWN_COMMAND;
+    else if (control_command_validate(d->commands, name, params, e, sizeof e) < 0)
+        bad = CONTROL_ISSUE_BAD_PARAMS;
+    else if (control_options_validate(options, e, sizeof e) < 0)
+        bad = CONTROL_ISSUE_BAD_OPTION;
+    if (bad == CONTROL_ISSUE_UNKNOWN_COMMAND)
+        snprintf(e, sizeof e, "unknown command '%s'", name ? name : "");
+    if (bad) {
         snprintf(err, errlen, "device '%s': %s", d->id, e);
         c->bad_requests++;
-        return -1;
+        return bad;
     }
     if (!c->pstate[d->plugin]) {
         snprintf(err, errlen, "device '%s': transport '%s' is not running", d->id, d->transport);
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     char id[CONTROL_ID_MAX];
     snprintf(id, sizeof id, "%08x-%llu", c->nonce, (unsigned long long)++c->seq);
@@ -199,12 +208,12 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
     control_command *cmd = control_command_new(id, d->id, name, params, options, now, timeout_ms);
     if (!cmd) {
         snprintf(err, errlen, "out of memory");
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     if (control_history_push(&d->history, cmd) < 0) {
         snprintf(err, errlen, "device '%s': %zu commands already in flight", d->id, d->history.cap);
         control_command_free(cmd);
-        return -1;
+        return CONTROL_ISSUE_UNAVAILABLE;
     }
     d->issued++;
     c->issued++;
@@ -271,6 +280,8 @@ static void handle_report(control_t *c, control_report *r, int64_t now) {
         if (json_is_boolean(on)) d->online = json_is_true(on);
         ev = json_pack("{s:s, s:s, s:O, s:o}", "type", "device.state", "device", d->id, "state",
                        d->state, "online", d->online < 0 ? json_null() : json_boolean(d->online));
+        json_t *why = json_object_get(d->state, "reason");
+        if (ev && json_is_string(why)) json_object_set(ev, "reason", why);
         break;
     }
     case CONTROL_REPORT_TRANSPORT:
@@ -350,6 +361,9 @@ static json_t *device_summary(const control_t *c, const control_device *d) {
     json_t *ts = json_object_get(c->transports, d->transport);
     json_object_set_new(o, "transport_connected",
                         ts ? json_incref(json_object_get(ts, "connected")) : json_null());
+    json_object_set_new(o, "telemetry_age_ms",
+                        d->telemetry ? json_integer(control_now_ms() - d->telemetry_ms)
+                                     : json_null());
     return o;
 }
 
@@ -368,9 +382,6 @@ json_t *control_device_json(control_t *c, const char *device_id) {
     for (size_t i = d->history.len; i-- > 0;) /* newest first */
         json_array_append_new(recent, control_command_to_json(d->history.v[i]));
     json_object_set_new(o, "recent", recent);
-    if (d->telemetry)
-        json_object_set_new(o, "telemetry_age_ms",
-                            json_integer(control_now_ms() - d->telemetry_ms));
     return o;
 }
 

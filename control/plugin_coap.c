@@ -24,11 +24,17 @@
  * Threads: libcoap is not thread-safe, so one "coap thread" owns the
  * coap_context_t, every session and the pending-token table, and is the only
  * one to call libcoap after init.  The owner thread hands it jobs (send,
- * cancel) through p->jobs, guarded by p->lock; the coap thread runs
- * coap_io_process() with a 50 ms ceiling and drains the jobs between runs.
+ * cancel) through p->jobs, guarded by p->lock; the coap thread waits (at
+ * most 50 ms, or until libcoap's next retransmission) in its own poll() on
+ * libcoap's descriptor and p->wake_fd, an eventfd that pushing a job writes
+ * to, so a command leaves at once; then it lets libcoap do its I/O without
+ * waiting and drains the jobs.
  * Results go back through the core's callbacks (the handover queue).
  */
 #include <netdb.h>
+#include <sys/eventfd.h>
+#include <poll.h>
+#include <unistd.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,6 +70,7 @@ typedef struct coap_dev {
     int session_dead;
     int64_t session_started; /* for the DTLS handshake timeout */
     int icmp;                /* ICMP errors seen since the last answer */
+    int reachable;           /* -1 unknown, 0 no answer, 1 answered (coap thread) */
     uint8_t obs_token[TOKEN_LEN];
     int obs_state;  /* 0 idle, 1 requested, 2 established */
     int64_t obs_at; /* when requested / last notification */
@@ -93,6 +100,7 @@ typedef struct coap_plugin {
     size_t ndev;
     pthread_t thread;
     int thread_started;
+    int wake_fd; /* eventfd: any thread writes, the coap thread reads */
 
     pthread_mutex_t lock; /* guards jobs, stop and the counters */
     job *jobs, *jobs_tail;
@@ -440,6 +448,17 @@ static json_t *body_json(const coap_pdu_t *pdu, int *malformed) {
     return json_pack("{s:s%}", "text", (const char *)data, len);
 }
 
+/* A device that answers anything (even 4.xx or RST) is online; one that lets
+ * a request run out of retransmissions, or whose session failed, is not.
+ * Reported as the device's state when it changes. */
+static void set_reachable(coap_dev *d, int up, const char *why) {
+    if (d->reachable == up) return;
+    d->reachable = up;
+    json_t *st = json_pack("{s:b}", "online", up);
+    if (st && why) json_object_set_new(st, "reason", json_string(why));
+    if (st) d->p->cb->device_state(d->p->core, d->id, st);
+}
+
 static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
                                    const coap_pdu_t *rcvd, const coap_mid_t mid) {
     (void)sent;
@@ -448,6 +467,7 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     if (!d) return COAP_RESPONSE_OK;
     coap_plugin *p = d->p;
     d->icmp = 0;
+    set_reachable(d, 1, NULL);
     pending *e = pending_find(p, coap_pdu_get_token(rcvd));
     if (!e) return COAP_RESPONSE_FAIL; /* unknown token (e.g. old observation): RST */
     coap_pdu_code_t code = coap_pdu_get_code(rcvd);
@@ -513,6 +533,8 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
     coap_plugin *p = d->p;
     pending *e = pending_find(p, coap_pdu_get_token(sent));
     if (!e) return;
+    if (reason == COAP_NACK_TOO_MANY_RETRIES) set_reachable(d, 0, "no answer");
+    if (reason == COAP_NACK_RST) set_reachable(d, 1, NULL);
     if (e->id[0] == '\0') { /* the observation request */
         pending_remove(p, e);
         d->obs_state = 0;
@@ -555,6 +577,7 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 /* Fails everything waiting on d's session, which is recreated on next use. */
 static void session_fail(coap_plugin *p, coap_dev *d, const char *why) {
     d->session_dead = 1;
+    set_reachable(d, 0, why);
     for (size_t i = 0; i < p->npend;) {
         pending *e = &p->pend[i];
         if (e->dev != d) {
@@ -593,6 +616,23 @@ static int on_event(coap_session_t *s, const coap_event_t ev) {
     return 0;
 }
 
+/* Sleeps until libcoap has I/O or a timer due, a job is pushed, or LOOP_MS
+ * passed. libcoap's descriptor is its epoll fd (Debian builds libcoap with
+ * epoll), the way coap_io(3) describes for an application's own wait. */
+static void wait_for_io(coap_plugin *p) {
+    coap_tick_t now;
+    coap_ticks(&now);
+    unsigned int next = coap_io_prepare_epoll(p->ctx, now); /* ms, 0: no timer */
+    int timeout = next > 0 && next < LOOP_MS ? (int)next : LOOP_MS;
+    struct pollfd pf[2] = {{.fd = p->wake_fd, .events = POLLIN},
+                           {.fd = coap_context_get_coap_fd(p->ctx), .events = POLLIN}};
+    if (poll(pf, pf[1].fd >= 0 ? 2 : 1, timeout) > 0 && (pf[0].revents & POLLIN)) {
+        uint64_t n;
+        if (read(p->wake_fd, &n, sizeof n) < 0) { /* raced with another read: fine */
+        }
+    }
+}
+
 static void *coap_thread(void *arg) {
     coap_plugin *p = arg;
     for (;;) {
@@ -621,7 +661,8 @@ static void *coap_thread(void *arg) {
         if (stop) break;
         observe_maintain(p, control_now_ms());
         handshake_check(p, control_now_ms());
-        coap_io_process(p->ctx, LOOP_MS);
+        wait_for_io(p);
+        coap_io_process(p->ctx, COAP_IO_NO_WAIT);
     }
     return NULL;
 }
@@ -648,6 +689,13 @@ static void *coap_init(const control_callbacks *cb, control_core *core, const js
         return NULL;
     }
     pthread_mutex_init(&p->lock, NULL);
+    p->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->wake_fd < 0) {
+        snprintf(err, errlen, "cannot create an eventfd");
+        pthread_mutex_destroy(&p->lock);
+        free(p);
+        return NULL;
+    }
     p->cb = cb;
     p->core = core;
     p->ndev = json_array_size(devices);
@@ -659,6 +707,7 @@ static void *coap_init(const control_callbacks *cb, control_core *core, const js
     }
     for (size_t i = 0; i < p->ndev; i++) {
         p->devs[i].p = p;
+        p->devs[i].reachable = -1;
         char e[CONTROL_ERR_MAX];
         if (dev_setup(&p->devs[i], json_array_get(devices, i), e, sizeof e) < 0) {
             snprintf(err, errlen, "device '%s': %s",
@@ -691,6 +740,12 @@ static void *coap_init(const control_callbacks *cb, control_core *core, const js
     return p;
 }
 
+static void wake_coap_thread(coap_plugin *p) {
+    uint64_t one = 1;
+    if (write(p->wake_fd, &one, sizeof one) < 0) { /* counter full: already awake */
+    }
+}
+
 static void push_job(coap_plugin *p, job *j) {
     pthread_mutex_lock(&p->lock);
     if (p->jobs_tail)
@@ -699,6 +754,7 @@ static void push_job(coap_plugin *p, job *j) {
         p->jobs = j;
     p->jobs_tail = j;
     pthread_mutex_unlock(&p->lock);
+    wake_coap_thread(p);
 }
 
 static int coap_send_cmd(void *state, const control_send *cmd, char *err, size_t errlen) {
@@ -752,6 +808,7 @@ static void coap_shutdown(void *state) {
         pthread_mutex_lock(&p->lock);
         p->stop = 1;
         pthread_mutex_unlock(&p->lock);
+        wake_coap_thread(p);
         pthread_join(p->thread, NULL);
     }
     /* The thread is gone: this thread now owns libcoap state. */
@@ -780,6 +837,7 @@ static void coap_shutdown(void *state) {
         j = n;
     }
     pthread_mutex_destroy(&p->lock);
+    close(p->wake_fd);
     free(p);
 }
 

@@ -59,8 +59,8 @@ static int load_one(control_device *d, const json_t *o, size_t index,
         return -1;
     }
     json_t *stream = json_object_get(o, "stream");
-    if (stream && !json_is_string(stream)) {
-        snprintf(err, errlen, "device '%s': \"stream\" must be a string", id);
+    if (stream && !json_is_string(stream) && !json_is_null(stream)) {
+        snprintf(err, errlen, "device '%s': \"stream\" must be a string or null", id);
         return -1;
     }
     const char *transport = json_string_value(json_object_get(o, "transport"));

@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
+
+#include "control/control.h"
 #include "media/source.h"
 #include "server/log.h"
 
@@ -16,6 +19,12 @@ static void set_defaults(vg_config *c) {
     c->log_level = VG_LOG_INFO;
     c->max_text_bytes = 65536;
     c->max_subscriptions = 16;
+    c->max_connections = 10000;
+    c->max_connections_per_ip = 1000;
+    c->hello_timeout_s = 10;
+    c->idle_timeout_s = 60;
+    c->messages_per_s = 50;
+    c->commands_per_s = 10;
     c->viewer_queue_frames = 128;
     c->slow_viewer_skips = 3;
     c->slow_viewer_window_s = 10;
@@ -32,6 +41,10 @@ void vg_config_free(vg_config *c) {
     free(c->streams);
     free(c->bind);
     free(c->web_root);
+    json_decref(c->root);
+    json_decref(c->auth.anonymous_streams);
+    json_decref(c->auth.allowed_origins);
+    OPENSSL_cleanse(c->auth.secret, sizeof(c->auth.secret));
     *c = (vg_config){0};
 }
 
@@ -44,6 +57,8 @@ int vg_config_default(vg_config *c) {
     c->streams[0].source = strdup("test://");
     c->streams[0].options = json_pack("{s:i, s:i, s:i, s:i}", "width", 1280, "height", 720, "fps",
                                       30, "bitrate_kbps", 2000);
+    char err[64];
+    if (vg_config_load_auth(c, NULL, err, sizeof(err))) return -1;
     return c->streams[0].id && c->streams[0].source && c->streams[0].options ? 0 : -1;
 }
 
@@ -67,6 +82,12 @@ static const server_field server_fields[] = {
     FIELD("log_level", F_LOG_LEVEL, log_level, 0, 0),
     FIELD("max_text_bytes", F_UINT, max_text_bytes, 256, 16 * 1024 * 1024),
     FIELD("max_subscriptions", F_UINT, max_subscriptions, 1, 1024),
+    FIELD("max_connections", F_UINT, max_connections, 1, 1000000),
+    FIELD("max_connections_per_ip", F_UINT, max_connections_per_ip, 1, 1000000),
+    FIELD("hello_timeout_s", F_UINT, hello_timeout_s, 1, 3600),
+    FIELD("idle_timeout_s", F_UINT, idle_timeout_s, 5, 86400),
+    FIELD("messages_per_s", F_UINT, messages_per_s, 1, 100000),
+    FIELD("commands_per_s", F_UINT, commands_per_s, 1, 10000),
     FIELD("viewer_queue_frames", F_UINT, viewer_queue_frames, 8, 65536),
     FIELD("slow_viewer_skips", F_UINT, slow_viewer_skips, 0, 1000),
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
@@ -210,13 +231,18 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     const char *key;
     json_t *v;
     json_object_foreach(root, key, v) {
-        if (strcmp(key, "server") && strcmp(key, "streams") && strcmp(key, "devices")) {
-            snprintf(err, errlen, "%s: unknown section (expected server, streams)", key);
+        if (strcmp(key, "server") && strcmp(key, "streams") && strcmp(key, "auth") &&
+            !control_owns_config_section(key)) {
+            snprintf(err, errlen,
+                     "%s: unknown section (expected server, streams, auth, devices, control, or a "
+                     "transport such as mqtt or coap)",
+                     key);
             goto fail;
         }
     }
     json_t *server = json_object_get(root, "server");
     if (server && load_server(c, server, err, errlen)) goto fail;
+    if (vg_config_load_auth(c, json_object_get(root, "auth"), err, errlen)) goto fail;
 
     json_t *streams = json_object_get(root, "streams");
     if (!streams) {
@@ -235,6 +261,7 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     for (size_t i = 0; i < json_array_size(streams); i++)
         if (load_stream(c, i, json_array_get(streams, i), err, errlen)) goto fail;
     if (c->viewer_queue_frames < 8) c->viewer_queue_frames = 8;
+    c->root = json_incref(root);
     return 0;
 fail:
     vg_config_free(c);

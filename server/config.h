@@ -15,6 +15,7 @@
 #define VIGIL_SERVER_CONFIG_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,15 @@ typedef struct vg_stream_config {
     json_t *options; /* owned reference, may be NULL */
 } vg_stream_config;
 
+/* The "auth" section (server/config_auth.c). */
+typedef struct vg_auth_config {
+    unsigned char secret[256]; /* the token signing key */
+    size_t secret_len;
+    bool secret_ephemeral;     /* none configured: random for this run only */
+    json_t *anonymous_streams; /* patterns anonymous viewers may watch; NULL: none */
+    json_t *allowed_origins;   /* exact origins allowed to open /ws; NULL: same origin */
+} vg_auth_config;
+
 typedef struct vg_config {
     int port;
     char *bind; /* NULL: all interfaces */
@@ -31,6 +41,10 @@ typedef struct vg_config {
     int log_level;
     uint32_t max_text_bytes;
     uint32_t max_subscriptions;
+    /* limits against abuse (PROTOCOL.md "Limits") */
+    uint32_t max_connections, max_connections_per_ip;
+    uint32_t hello_timeout_s, idle_timeout_s;
+    uint32_t messages_per_s, commands_per_s;
     uint32_t viewer_queue_frames;
     uint32_t slow_viewer_skips;
     uint32_t slow_viewer_window_s;
@@ -38,6 +52,11 @@ typedef struct vg_config {
     uint32_t max_frame_bytes;
     vg_stream_config *streams;
     size_t nstreams;
+    /* The whole config document (owned reference, NULL for the default
+     * config): control/ reads its own sections ("devices", "control", one per
+     * transport) from it when the server starts (control_start). */
+    json_t *root;
+    vg_auth_config auth;
 } vg_config;
 
 /* The embedded default: one stream "demo" from the built-in test source. */
@@ -50,5 +69,12 @@ int vg_config_load_file(vg_config *c, const char *path, char *err, size_t errlen
 int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen);
 
 void vg_config_free(vg_config *c);
+
+/* The "auth" section (obj borrowed, NULL when absent: a random secret for
+ * this run and no anonymous access). 0, or -1 with a message in err. */
+int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errlen);
+/* Reads the token secret from a file (at least 32 bytes; trailing
+ * whitespace ignored). 0, or -1 with a message in err. */
+int vg_config_read_secret(vg_config *c, const char *path, char *err, size_t errlen);
 
 #endif

@@ -1,51 +1,108 @@
 /* http_api.c -- the REST API under /api, and the HTTP protocol callback.
  *
- *   GET /api/health   {"status":"ok", ...}
- *   GET /api/streams  [{"id", "state", "codecs", "viewers", "fps", ...}]
+ *   GET  /api/health                 {"status":"ok", ...}
+ *   GET  /api/streams                [{"id", "state", "codecs", "viewers", ...}]
+ *   GET  /api/devices                [{"id", "online", "state", ...}]
+ *   GET  /api/devices/{id}           {... "recent": [commands]}
+ *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
+ *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
  *
  * Static files of web/ are served by lws's file mount; everything else HTTP
- * comes here. Responses are small JSON bodies written in one go.
+ * comes here. Responses are small JSON bodies written in one go; the one
+ * request body (a command) is bounded by MAX_BODY before it is read.
  *
  * Thread: lws service thread only. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "server/devices.h"
 #include "server/server.h"
+#include "server/token.h"
 
-/* Per-transaction data of the HTTP protocol. */
+#define MAX_BODY 16384
+
+/* Per-transaction data of the HTTP protocol. lws thread. */
 typedef struct vg_http_session {
     unsigned char *body; /* LWS_PRE headroom, then the response for HTTP_WRITEABLE */
     size_t len;
+    /* a POST being received: the device it is for and its body so far */
+    char *req;
+    size_t req_len, req_expected;
+    char device[CONTROL_ID_MAX];
+    vg_access access; /* the rights of the request being answered */
 } vg_http_session;
 
 size_t vg_http_session_size(void) {
     return sizeof(vg_http_session);
 }
 
-static json_t *api_health(vg_server *srv) {
+/* Everyone may ask whether the server is up; the figures are for admins. */
+static json_t *api_health(vg_server *srv, const vg_access *access) {
+    if (!vg_access_is_admin(access))
+        return json_pack("{s:s, s:s}", "status", "ok", "version", VIGIL_VERSION);
     int64_t now = vg_server_now_us();
-    uint64_t inbox_dropped = vg_inbox_dropped(&srv->inbox);
-    return json_pack(
-        "{s:s, s:s, s:I, s:I, s:I, s:{s:I, s:I, s:I, s:I, s:I}}", "status", "ok", "version",
-        VIGIL_VERSION, "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
-        (json_int_t)srv->nstreams, "connections", (json_int_t)srv->session_count, "counters",
-        "connections_total", (json_int_t)srv->connections_total, "errors_sent",
-        (json_int_t)srv->errors_total, "text_too_large", (json_int_t)srv->too_large_total,
-        "slow_viewers_closed", (json_int_t)srv->slow_closed_total, "inbox_frames_dropped",
-        (json_int_t)inbox_dropped);
+    json_t *h =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "version", VIGIL_VERSION,
+                  "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
+                  (json_int_t)srv->nstreams, "devices", (json_int_t)vg_devices_count(srv),
+                  "connections", (json_int_t)srv->session_count);
+    const struct {
+        const char *name;
+        uint64_t value;
+    } counters[] = {
+        {"connections_total", srv->connections_total},
+        {"errors_sent", srv->errors_total},
+        {"text_too_large", srv->too_large_total},
+        {"slow_viewers_closed", srv->slow_closed_total},
+        {"inbox_frames_dropped", vg_inbox_dropped(&srv->inbox)},
+        {"commands_issued", srv->commands_total},
+        {"auth_failed", srv->auth_failed_total},
+        {"origin_refused", srv->origin_refused_total},
+        {"connections_refused", srv->limit_refused_total},
+        {"forbidden", srv->forbidden_total},
+        {"rate_limited", srv->rate_limited_total},
+        {"flood_closed", srv->flood_closed_total},
+        {"hello_timeouts", srv->hello_timeout_total},
+        {"tokens_expired", srv->expired_closed_total},
+    };
+    json_t *c = json_object();
+    for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
+        json_object_set_new(c, counters[i].name, json_integer((json_int_t)counters[i].value));
+    json_object_set_new(h, "counters", c);
+    return h;
 }
 
-static json_t *api_streams(vg_server *srv) {
+static json_t *api_streams(vg_server *srv, const vg_access *access) {
     json_t *arr = json_array();
     int64_t now = vg_server_now_us();
     for (size_t i = 0; arr && i < srv->nstreams; i++)
-        json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
+        if (vg_access_sees_stream(access, srv->streams[i]->id))
+            json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
     return arr;
 }
 
-/* Queues a JSON response (takes responsibility over body); -1 to close. */
-static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
+/* GET /api/admin/sessions: every WebSocket client, who it is and what it watches. */
+static json_t *api_sessions(vg_server *srv) {
+    json_t *arr = json_array();
+    for (vg_session *s = srv->sessions; arr && s; s = s->next) {
+        json_t *subs = json_array();
+        for (uint32_t i = 0; i < s->nsubs; i++)
+            json_array_append_new(subs, json_string(s->subs[i]->stream->id));
+        json_array_append_new(
+            arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer, "sub", s->access.sub,
+                           "role", vg_role_name(s->access.role), "streams", subs, "messages_in",
+                           (json_int_t)s->messages_in, "errors", (json_int_t)s->errors));
+    }
+    return arr;
+}
+
+/* Queues a JSON response (takes responsibility over body), with a Location
+ * header when location is not NULL; -1 to close. */
+static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body,
+                      const char *location) {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof(hdr) - 1;
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -60,10 +117,72 @@ static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, js
     if (lws_add_http_common_headers(wsi, status, "application/json", hs->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (location && lws_add_http_header_by_name(
+                         wsi, (const unsigned char *)"location:", (const unsigned char *)location,
+                         (int)strlen(location), &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
     return 0;
+}
+
+static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
+    return respond_at(wsi, hs, status, body, NULL);
+}
+
+/* 401 with the Bearer challenge (RFC 6750). */
+static int unauthorized(struct lws *wsi, vg_http_session *hs, const char *why) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->auth_failed_total++;
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof(hdr) - 1;
+    char body[256];
+    int n = snprintf(body, sizeof(body), "{\"error\":\"unauthorized\",\"message\":\"%s\"}", why);
+    free(hs->body);
+    hs->len = (size_t)n;
+    hs->body = malloc(LWS_PRE + hs->len);
+    if (!hs->body) return -1;
+    memcpy(hs->body + LWS_PRE, body, hs->len);
+    static const char challenge[] = "Bearer realm=\"vigil\"";
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_UNAUTHORIZED, "application/json", hs->len, &p,
+                                    end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"www-authenticate:", (const unsigned char *)challenge,
+            sizeof(challenge) - 1, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int not_found(struct lws *wsi, vg_http_session *hs) {
+    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
+}
+
+static int respond_error(struct lws *wsi, vg_http_session *hs, unsigned int status,
+                         const char *code, const char *field, const char *message) {
+    json_t *e = json_pack("{s:s, s:s}", "error", code, "message", message);
+    if (e && field) json_object_set_new(e, "field", json_string(field));
+    return respond(wsi, hs, status, e);
+}
+
+static int forbidden(struct lws *wsi, vg_http_session *hs, const char *why) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->forbidden_total++;
+    return respond_error(wsi, hs, HTTP_STATUS_FORBIDDEN, "forbidden", NULL, why);
+}
+
+/* The {id} in "<prefix>{id}<suffix>", copied to out; 0 if uri is not of that
+ * shape or the id is empty, too long or has a '/'. */
+static int path_id(const char *uri, const char *prefix, const char *suffix, char *out,
+                   size_t outlen) {
+    size_t pl = strlen(prefix), sl = strlen(suffix), ul = strlen(uri);
+    if (ul <= pl + sl || strncmp(uri, prefix, pl) || strcmp(uri + ul - sl, suffix)) return 0;
+    size_t n = ul - pl - sl;
+    if (n >= outlen || memchr(uri + pl, '/', n)) return 0;
+    memcpy(out, uri + pl, n);
+    out[n] = 0;
+    return 1;
 }
 
 /* Every endpoint is GET-only for now. Anything else gets its 405 at once and
@@ -84,15 +203,136 @@ static int refuse_method(struct lws *wsi) {
     return -1;
 }
 
+static void drop_request(vg_http_session *hs) {
+    free(hs->req);
+    hs->req = NULL;
+    hs->req_len = hs->req_expected = 0;
+}
+
+/* POST /api/devices/{id}/commands: the body is complete in hs->req. */
+static int post_command(struct lws *wsi, vg_http_session *hs) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    json_error_t je;
+    json_t *body = json_loadb(hs->req, hs->req_len, JSON_REJECT_DUPLICATES, &je);
+    drop_request(hs);
+    if (!json_is_object(body)) {
+        json_decref(body);
+        srv->errors_total++;
+        return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
+                             "the body must be a JSON object");
+    }
+    const char *name = json_string_value(json_object_get(body, "name"));
+    json_t *params = json_object_get(body, "params");
+    const char *code = NULL, *field = NULL;
+    char err[CONTROL_ERR_MAX], cid[CONTROL_ID_MAX];
+    if (!name || !*name) {
+        code = "bad_field", field = "name";
+        snprintf(err, sizeof(err), "field 'name' must be a non-empty string");
+    } else if (params && !json_is_object(params)) {
+        code = "bad_field", field = "params";
+        snprintf(err, sizeof(err), "field 'params' must be an object");
+    } else {
+        json_t *options = vg_devices_options_of(body);
+        vg_command_request req = {hs->device, name, params, options};
+        int r =
+            vg_devices_command(srv, &hs->access, NULL, &req, cid, sizeof(cid), err, sizeof(err));
+        json_decref(options);
+        if (r != CONTROL_ISSUE_OK) code = vg_devices_error_code(r, &field);
+    }
+    if (code) {
+        srv->errors_total++;
+        unsigned int status = !strcmp(code, "unknown_device") ? HTTP_STATUS_NOT_FOUND
+                              : !strcmp(code, "forbidden")    ? HTTP_STATUS_FORBIDDEN
+                              : !strcmp(code, "device_unavailable")
+                                  ? HTTP_STATUS_SERVICE_UNAVAILABLE
+                                  : HTTP_STATUS_BAD_REQUEST;
+        json_decref(body);
+        return respond_error(wsi, hs, status, code, field, err);
+    }
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:s}", "command_id", cid, "device", hs->device,
+                              "name", name, "status", "queued");
+    json_decref(body);
+    char location[32 + CONTROL_ID_MAX];
+    snprintf(location, sizeof(location), "/api/commands/%s", cid);
+    return respond_at(wsi, hs, 202 /* Accepted: lws names no constant */, reply, location);
+}
+
+/* A POST is only accepted for a device's commands; its body is read up to
+ * MAX_BODY bytes (larger ones get 413 before anything is read). */
+static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
+    char device[CONTROL_ID_MAX];
+    if (!path_id(uri, "/api/devices/", "/commands", device, sizeof(device)))
+        return refuse_method(wsi);
+    char cl[32] = "";
+    lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    long n = atol(cl);
+    if (n <= 0)
+        return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
+                             "a JSON body with Content-Length is required");
+    if (n > MAX_BODY)
+        return respond_error(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "too_large", NULL,
+                             "the body is larger than 16384 bytes");
+    hs->req = malloc((size_t)n);
+    if (!hs->req) return -1;
+    hs->req_len = 0;
+    hs->req_expected = (size_t)n;
+    snprintf(hs->device, sizeof(hs->device), "%s", device);
+    return 0; /* the body follows in LWS_CALLBACK_HTTP_BODY */
+}
+
+/* The rights of this request: its Bearer token, or anonymous access where the
+ * config allows it, or none. -1 (reason in err) for a token that is present
+ * but not valid. */
+static int request_access(vg_server *srv, struct lws *wsi, vg_access *a, char *err, size_t errlen) {
+    vg_access_clear(a);
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION);
+    if (n <= 0) {
+        if (srv->config->auth.anonymous_streams)
+            vg_access_anonymous(a, srv->config->auth.anonymous_streams);
+        return 0;
+    }
+    char hdr[VG_TOKEN_MAX_LEN + 16];
+    if (n >= (int)sizeof(hdr) ||
+        lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncasecmp(hdr, "Bearer ", 7)) {
+        snprintf(err, errlen, "use Authorization: Bearer <token>");
+        return -1;
+    }
+    json_t *claims = vg_token_verify(srv->config->auth.secret, srv->config->auth.secret_len,
+                                     hdr + 7, (int64_t)time(NULL), err, errlen);
+    if (!claims) return -1;
+    vg_access_from_claims(a, claims);
+    json_decref(claims);
+    return 0;
+}
+
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
-    char uri[256];
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return refuse_method(wsi);
+    char uri[256], id[CONTROL_ID_MAX], err[128];
+    bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
+    if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0)
+        return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
-    if (!strcmp(uri, "/api/health")) return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv));
-    if (!strcmp(uri, "/api/streams")) return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv));
-    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
+    if (request_access(srv, wsi, &hs->access, err, sizeof(err)) < 0)
+        return unauthorized(wsi, hs, err);
+    if (!post && !strcmp(uri, "/api/health"))
+        return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv, &hs->access));
+    if (hs->access.role == VG_ROLE_NONE) return unauthorized(wsi, hs, "a token is required");
+    if (post) return begin_post(wsi, hs, uri);
+    if (!strcmp(uri, "/api/streams"))
+        return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));
+    if (!strcmp(uri, "/api/devices"))
+        return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv, &hs->access));
+    if (!strcmp(uri, "/api/admin/sessions"))
+        return vg_access_is_admin(&hs->access) ? respond(wsi, hs, HTTP_STATUS_OK, api_sessions(srv))
+                                               : forbidden(wsi, hs, "admin only");
+    json_t *found = NULL;
+    if (path_id(uri, "/api/devices/", "", id, sizeof(id)))
+        found = vg_devices_get(srv, &hs->access, id);
+    else if (path_id(uri, "/api/commands/", "", id, sizeof(id)))
+        found = vg_devices_command_get(srv, &hs->access, id);
+    return found ? respond(wsi, hs, HTTP_STATUS_OK, found) : not_found(wsi, hs);
 }
 
 int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -103,6 +343,14 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         /* A WebSocket upgrade without the vigil.v1 subprotocol lands here. */
         return -1;
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
+    case LWS_CALLBACK_HTTP_BODY:
+        if (!hs || !hs->req || len > hs->req_expected - hs->req_len) return -1;
+        memcpy(hs->req + hs->req_len, in, len);
+        hs->req_len += len;
+        return 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (!hs || !hs->req) return -1;
+        return post_command(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!hs || !hs->body) break;
         int n = lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
@@ -116,6 +364,8 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         if (hs) {
             free(hs->body);
             hs->body = NULL;
+            drop_request(hs);
+            vg_access_clear(&hs->access);
         }
         break;
     default: break;

@@ -1,6 +1,8 @@
 /* main.c -- vigil's entry point: command line, configuration, signals.
  *
  *   vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]
+ *         [--auth-secret-file FILE]
+ *   vigil token ...          mint an access token (server/token_cli.c)
  *
  * Without --config the embedded demo runs: one stream "demo" from the
  * built-in test source. */
@@ -14,6 +16,7 @@
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
+#include "server/token.h"
 
 static vg_server server;
 
@@ -24,10 +27,13 @@ static void on_signal(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
+                 "             [--auth-secret-file FILE]\n"
+                 "       vigil token --help\n"
                  "  --config FILE      JSON configuration (default: built-in demo stream)\n"
                  "  --port N           listening port (default 8080)\n"
                  "  --web-root DIR     dashboard files (default ./web)\n"
-                 "  --log-level LEVEL  error, warn, info or debug (default info)\n");
+                 "  --log-level LEVEL  error, warn, info or debug (default info)\n"
+                 "  --auth-secret-file FILE  the token secret (overrides auth.secret*)\n");
 }
 
 static void lws_log_to_ours(int level, const char *line) {
@@ -39,11 +45,16 @@ static void lws_log_to_ours(int level, const char *line) {
 
 int main(int argc, char **argv) {
     static const struct option opts[] = {
-        {"config", required_argument, NULL, 'c'},   {"port", required_argument, NULL, 'p'},
-        {"web-root", required_argument, NULL, 'w'}, {"log-level", required_argument, NULL, 'l'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'},
+        {"port", required_argument, NULL, 'p'},
+        {"web-root", required_argument, NULL, 'w'},
+        {"log-level", required_argument, NULL, 'l'},
+        {"auth-secret-file", required_argument, NULL, 'a'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *config_path = NULL, *web_root = NULL, *level = NULL;
+    if (argc > 1 && !strcmp(argv[1], "token")) return vg_token_cli(argc - 1, argv + 1);
+    const char *config_path = NULL, *web_root = NULL, *level = NULL, *secret_file = NULL;
     long port = -1;
     int c;
     while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {
@@ -51,6 +62,7 @@ int main(int argc, char **argv) {
         case 'c': config_path = optarg; break;
         case 'w': web_root = optarg; break;
         case 'l': level = optarg; break;
+        case 'a': secret_file = optarg; break;
         case 'p': {
             char *end;
             port = strtol(optarg, &end, 10);
@@ -78,6 +90,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (port >= 0) config.port = (int)port;
+    if (secret_file && vg_config_read_secret(&config, secret_file, err, sizeof(err))) {
+        fprintf(stderr, "vigil: invalid configuration: %s\n", err);
+        vg_config_free(&config);
+        return 2;
+    }
     if (web_root) {
         free(config.web_root);
         config.web_root = strdup(web_root);
@@ -97,7 +114,9 @@ int main(int argc, char **argv) {
     gst_init(&argc, &argv);
 
     int rc = 1;
-    if (vg_server_init(&server, &config) == 0) {
+    int init = vg_server_init(&server, &config);
+    if (init == VG_SERVER_BAD_CONFIG) rc = 2;
+    if (init == 0) {
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "server/devices.h"
 #include "server/log.h"
+#include "server/token.h"
 
 #define TICK_US           250000
 #define SHUTDOWN_GRACE_US 2000000
@@ -76,13 +78,56 @@ void vg_server_drain_inbox(vg_server *srv) {
     }
 }
 
+/* Clients that never said hello, and clients whose token has run out. */
+static void check_sessions(vg_server *srv, int64_t now) {
+    for (vg_session *s = srv->sessions; s; s = s->next) {
+        if (s->closing) continue;
+        if (s->access.role == VG_ROLE_NONE && now > s->hello_deadline_us) {
+            srv->hello_timeout_total++;
+            vg_session_close(s, 4008, "no hello in time");
+        } else if (vg_access_expired(&s->access, now / 1000000)) {
+            srv->expired_closed_total++;
+            vg_session_close(s, 4003, "token expired");
+        }
+    }
+}
+
 static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
     int64_t now = vg_server_now_us();
-    if (!srv->stopping)
+    if (!srv->stopping) {
         for (size_t i = 0; i < srv->nstreams; i++)
             vg_stream_tick(srv->streams[i], now);
+        check_sessions(srv, now);
+    }
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+}
+
+/* control/ needs a poll at least every control_poll_interval_ms() so that
+ * command timeouts fire even when no plugin wakes us. */
+static void on_control_tick(lws_sorted_usec_list_t *sul) {
+    vg_server *srv = lws_container_of(sul, vg_server, control_tick);
+    vg_devices_poll(srv);
+    lws_sul_schedule(srv->context, 0, &srv->control_tick, on_control_tick,
+                     (lws_usec_t)control_poll_interval_ms(srv->control) * 1000);
+}
+
+/* Without a configured secret nobody could sign in: print an admin token
+ * for this run (the secret, and so the token, dies with the process). */
+static void announce_admin_token(vg_server *srv) {
+    json_t *claims = json_pack("{s:s, s:s, s:[s], s:[s], s:I, s:I}", "sub", "admin", "role",
+                               "admin", "streams", "*", "devices", "*", "iat",
+                               (json_int_t)time(NULL), "exp", (json_int_t)time(NULL) + 86400);
+    char *tok = claims
+                    ? vg_token_sign(srv->config->auth.secret, srv->config->auth.secret_len, claims)
+                    : NULL;
+    json_decref(claims);
+    if (!tok) return;
+    vg_log(VG_LOG_WARN,
+           "no auth secret configured (auth.secret_file): an admin token for this run, valid "
+           "24 h: %s",
+           tok);
+    free(tok);
 }
 
 /* ---- set-up ------------------------------------------------------------ */
@@ -91,6 +136,8 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     memset(srv, 0, sizeof(*srv));
     srv->config = config;
     srv->started_us = vg_server_now_us();
+    srv->per_ip = json_object();
+    if (!srv->per_ip) return -1;
     if (vg_inbox_init(&srv->inbox, 4096, wake_service, srv)) return -1;
     if (vg_reaper_start(&srv->reaper)) return -1;
 
@@ -152,11 +199,22 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     info.ka_time = 30; /* TCP keepalive finds dead peers */
     info.ka_probes = 3;
     info.ka_interval = 5;
-    info.timeout_secs = 10;
+    info.timeout_secs = 10; /* also reaps sockets that never finish a request */
+    /* A WebSocket peer silent for idle_timeout_s is pinged; one that does not
+     * answer within 10 s more is dropped. */
+    srv->idle_policy.secs_since_valid_ping = (uint16_t)config->idle_timeout_s;
+    srv->idle_policy.secs_since_valid_hangup = (uint16_t)(config->idle_timeout_s + 10);
+    info.retry_and_idle_policy = &srv->idle_policy;
     srv->context = lws_create_context(&info);
     if (!srv->context) {
         vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", config->port);
         return -1;
+    }
+    if (config->auth.secret_ephemeral) announce_admin_token(srv);
+    char err[512];
+    if (vg_devices_start(srv, err, sizeof(err)) < 0) {
+        vg_log(VG_LOG_ERROR, "invalid configuration: %s", err);
+        return VG_SERVER_BAD_CONFIG;
     }
     return 0;
 }
@@ -181,6 +239,7 @@ int vg_server_run(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    if (srv->control) on_control_tick(&srv->control_tick);
     vg_log(VG_LOG_INFO, "vigil %s serving http://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
            srv->config->bind ? srv->config->bind : "localhost", srv->config->port, srv->nstreams);
 
@@ -198,8 +257,10 @@ void vg_server_destroy(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_stop(srv->streams[i]);
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
+    vg_devices_stop(srv);         /* plugin threads joined: nothing wakes us any more */
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
+        lws_sul_cancel(&srv->control_tick);
         lws_context_destroy(srv->context); /* closes what is left: sessions let go of viewers */
         srv->context = NULL;
     }
@@ -208,4 +269,6 @@ void vg_server_destroy(vg_server *srv) {
     free(srv->streams);
     srv->streams = NULL;
     vg_inbox_destroy(&srv->inbox);
+    json_decref(srv->per_ip);
+    srv->per_ip = NULL;
 }

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "media/inbox.h"
+#include "control/control.h"
 #include "media/stream.h"
 #include "server/config.h"
 #include "server/session.h"
@@ -30,17 +31,31 @@ struct vg_server {
     size_t nstreams;
     vg_session *sessions; /* lws thread */
     uint32_t session_count;
+    uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
+    /* device control (server/devices.c): NULL when the config has no devices */
+    control_t *control;
+    json_t *command_owners; /* command id -> serial of the issuing session */
+    lws_sorted_usec_list_t control_tick;
     struct lws_protocols protocols[3];
     struct lws_http_mount mount_files, mount_api;
+    lws_retry_bo_t idle_policy; /* WebSocket pings for dead peers */
     int64_t started_us;
     volatile sig_atomic_t stop_requested;
     bool stopping;
     int64_t stop_deadline_us;
     uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
+    uint64_t commands_total;
+    /* security counters (PROTOCOL.md "Limits") */
+    uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;
+    uint64_t rate_limited_total, flood_closed_total, hello_timeout_total, expired_closed_total;
+    json_t *per_ip; /* peer address -> open WebSocket sessions (lws thread) */
 };
 
-/* Creates the context and streams (not yet started). 0 or -1 (logged). */
+/* Creates the context, the streams (not yet started) and device control.
+ * 0, VG_SERVER_BAD_CONFIG when the config is wrong (e.g. a device's
+ * settings; logged), or -1 (logged). */
+#define VG_SERVER_BAD_CONFIG (-2)
 int vg_server_init(vg_server *srv, const vg_config *config);
 /* Starts the streams and serves until asked to stop; then closes every
  * viewer with 1001 and returns 0. */

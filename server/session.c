@@ -24,6 +24,7 @@ static void free_viewer(vg_viewer *v) {
 }
 
 void vg_session_destroy(vg_session *s) {
+    vg_access_clear(&s->access);
     for (uint32_t i = 0; i < s->nsubs; i++)
         free_viewer(s->subs[i]);
     free(s->subs);
@@ -64,25 +65,23 @@ void vg_session_close(vg_session *s, uint16_t code, const char *reason) {
 int vg_session_send_json(vg_session *s, json_t *msg) {
     char *text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(6));
     json_decref(msg);
-    if (!text || s->closing) {
-        free(text);
-        return -1;
-    }
-    size_t len = strlen(text);
+    if (!text) return -1;
+    int r = vg_session_send_text(s, text, strlen(text));
+    free(text);
+    return r;
+}
+
+int vg_session_send_text(vg_session *s, const char *text, size_t len) {
+    if (s->closing) return -1;
     if (s->out_count >= VG_SESSION_MAX_OUT_MSGS || s->out_bytes + len > VG_SESSION_MAX_OUT_BYTES) {
-        free(text);
         vg_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "reply queue overflow");
         return -1;
     }
     vg_outmsg *m = malloc(sizeof(*m) + LWS_PRE + len);
-    if (!m) {
-        free(text);
-        return -1;
-    }
+    if (!m) return -1;
     m->next = NULL;
     m->len = len;
     memcpy(m->buf + LWS_PRE, text, len);
-    free(text);
     if (s->out_tail)
         s->out_tail->next = m;
     else

@@ -18,6 +18,8 @@
 #include <stdint.h>
 
 #include "media/stream.h"
+#include "server/access.h"
+#include "server/rate_limit.h"
 
 typedef struct vg_server vg_server;
 typedef struct vg_session vg_session;
@@ -48,6 +50,21 @@ struct vg_session {
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
+    /* who the client is: role VG_ROLE_NONE until a valid hello (or a valid
+     * access_token on the upgrade); closed if no hello by hello_deadline_us */
+    vg_access access;
+    int64_t hello_deadline_us;
+    char peer[48]; /* the client's IP address */
+    /* abuse limits: messages and commands per second; rejected messages in
+     * the current one-second window (too many: closed with 1008) */
+    vg_rate_limit msg_rate, cmd_rate;
+    int64_t flood_window_us;
+    uint32_t flood_rejected;
+    /* device control: this client sent "devices" and gets the events of the
+     * devices it may see; `serial` names the session as the owner of its
+     * commands */
+    bool watch_devices;
+    uint64_t serial;
     /* counters */
     uint64_t messages_in, errors;
     /* closing: a close frame with this code goes out at the next writable */
@@ -64,6 +81,9 @@ void vg_session_destroy(vg_session *s);
 /* Queues a JSON message; takes responsibility over msg (one reference).
  * Overflowing the queue closes the session with 1008. Returns 0 or -1. */
 int vg_session_send_json(vg_session *s, json_t *msg);
+/* Queues a text message already serialised (copied; the caller keeps text),
+ * for events serialised once and sent to many sessions. Same limits. */
+int vg_session_send_text(vg_session *s, const char *text, size_t len);
 
 /* Starts closing with a close frame; if the peer does not let us write it
  * within a few seconds, the connection is dropped. */

@@ -9,20 +9,14 @@
  * Thread: lws service thread only. */
 #include <string.h>
 
+#include "server/admission.h"
+#include "server/devices.h"
 #include "server/log.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
 
 static vg_server *server_of(struct lws *wsi) {
     return lws_context_user(lws_get_context(wsi));
-}
-
-static bool path_is_ws(struct lws *wsi) {
-    char uri[64];
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0) return false;
-    char *q = strchr(uri, '?');
-    if (q) *q = 0;
-    return !strcmp(uri, "/ws");
 }
 
 int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -32,19 +26,28 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     switch (reason) {
     case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
-        /* Before the 101 goes out: only /ws speaks this protocol. */
-        return path_is_ws(wsi) ? 0 : -1;
+        /* Before the 101 goes out: path, Origin, limits, access_token. */
+        return vg_admission_check(server_of(wsi), wsi);
 
-    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_ESTABLISHED: {
         srv = server_of(wsi);
         if (srv->stopping || vg_session_init(s, srv, wsi, srv->config->max_subscriptions))
             return -1;
+        int64_t now = vg_server_now_us();
+        vg_admission_accept(srv, wsi, s->peer, sizeof(s->peer), &s->access);
+        s->hello_deadline_us = now + (int64_t)srv->config->hello_timeout_s * 1000000;
+        vg_rate_limit_init(&s->msg_rate, srv->config->messages_per_s,
+                           2.0 * srv->config->messages_per_s, now);
+        vg_rate_limit_init(&s->cmd_rate, srv->config->commands_per_s,
+                           2.0 * srv->config->commands_per_s, now);
         s->next = srv->sessions;
         if (srv->sessions) srv->sessions->prev = s;
         srv->sessions = s;
+        s->serial = ++srv->next_session_serial;
         srv->session_count++;
         srv->connections_total++;
         return 0;
+    }
 
     case LWS_CALLBACK_CLOSED:
         srv = server_of(wsi);
@@ -55,6 +58,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             srv->sessions = s->next;
         if (s->next) s->next->prev = s->prev;
         srv->session_count--;
+        vg_admission_release(srv, s->peer);
         vg_session_destroy(s);
         s->server = NULL;
         return 0;
@@ -64,7 +68,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (s->closing) return 0;
         if (lws_frame_is_binary(wsi)) {
             /* Nothing binary is accepted from clients yet: say so once per message. */
-            if (lws_is_first_fragment(wsi))
+            if (lws_is_first_fragment(wsi) && vg_signaling_admit(s))
                 vg_signaling_error(s, NULL, "unexpected_binary", NULL,
                                    "clients send no binary frames in vigil.v1");
             return 0;
@@ -85,8 +89,9 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_SERVER_WRITEABLE: return vg_session_on_writable(s);
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        /* A GStreamer thread (or the signal handler) woke us. */
+        /* A GStreamer thread, a device plugin or the signal handler woke us. */
         vg_server_drain_inbox(server_of(wsi));
+        vg_devices_poll(server_of(wsi));
         return 0;
 
     default: return 0;

@@ -11,28 +11,45 @@
 typedef enum field_type {
     FIELD_STRING,  /* non-empty string, at most 256 bytes */
     FIELD_CHANNEL, /* integer from 1 to 2^32-1 */
+    FIELD_INTEGER, /* integer from min to max */
+    FIELD_BOOL,
+    FIELD_OBJECT,
 } field_type;
 
 typedef struct field_spec {
     const char *name;
     field_type type;
     bool required;
+    json_int_t min, max; /* FIELD_INTEGER */
 } field_spec;
 
 typedef struct request_spec {
     const char *type;
     void (*handle)(vg_session *s, json_t *msg, json_t *id);
-    field_spec fields[3];
+    field_spec fields[7];
 } request_spec;
 
+#define REQUIRED(n, t)                                                                             \
+    { .name = n, .type = t, .required = true }
+#define OPTIONAL(n, t)                                                                             \
+    { .name = n, .type = t }
+#define INT_RANGE(n, lo, hi)                                                                       \
+    { .name = n, .type = FIELD_INTEGER, .min = lo, .max = hi }
+
 static const request_spec requests[] = {
-    {"hello", vg_handle_hello, {{"token", FIELD_STRING, false}}},
+    {"hello", vg_handle_hello, {OPTIONAL("token", FIELD_STRING)}},
     {"list", vg_handle_list, {{0}}},
     {"subscribe",
      vg_handle_subscribe,
-     {{"stream", FIELD_STRING, true}, {"mode", FIELD_STRING, false}}},
-    {"unsubscribe", vg_handle_unsubscribe, {{"channel", FIELD_CHANNEL, true}}},
+     {REQUIRED("stream", FIELD_STRING), OPTIONAL("mode", FIELD_STRING)}},
+    {"unsubscribe", vg_handle_unsubscribe, {REQUIRED("channel", FIELD_CHANNEL)}},
     {"stats", vg_handle_stats, {{0}}},
+    {"devices", vg_handle_devices, {OPTIONAL("watch", FIELD_BOOL)}},
+    {"command",
+     vg_handle_command,
+     {REQUIRED("device", FIELD_STRING), REQUIRED("name", FIELD_STRING),
+      OPTIONAL("params", FIELD_OBJECT), INT_RANGE("qos", 0, 2), OPTIONAL("confirmable", FIELD_BOOL),
+      INT_RANGE("timeout_ms", 1, 600000)}},
 };
 
 json_t *vg_signaling_reply(const char *type, json_t *id) {
@@ -83,11 +100,51 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
         vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be a positive integer",
                            f->name);
         return false;
+    case FIELD_INTEGER:
+        if (json_is_integer(v) && json_integer_value(v) >= f->min &&
+            json_integer_value(v) <= f->max)
+            return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be an integer from %" JSON_INTEGER_FORMAT
+                           " to %" JSON_INTEGER_FORMAT,
+                           f->name, f->min, f->max);
+        return false;
+    case FIELD_BOOL:
+        if (json_is_boolean(v)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be true or false",
+                           f->name);
+        return false;
+    case FIELD_OBJECT:
+        if (json_is_object(v)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be an object", f->name);
+        return false;
     }
     return false;
 }
 
+/* Counts one incoming message against the connection's rate; false when it
+ * is over (the client got rate_limited). A client sending at more than twice
+ * its rate for a second is closed with 1008. */
+bool vg_signaling_admit(vg_session *s) {
+    int64_t now = vg_server_now_us();
+    if (vg_rate_limit_take(&s->msg_rate, now)) return true;
+    if (now - s->flood_window_us > 1000000) {
+        s->flood_window_us = now;
+        s->flood_rejected = 0;
+    }
+    if (++s->flood_rejected > s->server->config->messages_per_s) {
+        s->server->flood_closed_total++;
+        vg_session_close(s, LWS_CLOSE_STATUS_POLICY_VIOLATION, "flooding");
+        return false;
+    }
+    s->server->rate_limited_total++;
+    vg_signaling_error(s, NULL, "rate_limited", NULL, "more than %u messages per second",
+                       s->server->config->messages_per_s);
+    return false;
+}
+
 void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
+    if (!vg_signaling_admit(s)) return;
     json_error_t je;
     json_t *msg = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!msg) {
@@ -116,6 +173,11 @@ void vg_signaling_handle(vg_session *s, const char *text, size_t len) {
     if (!req) {
         vg_signaling_error(s, id, "unknown_type", "type", "unknown message type '%.64s'",
                            json_string_value(type));
+        goto out;
+    }
+    if (s->access.role == VG_ROLE_NONE && req->handle != vg_handle_hello) {
+        vg_signaling_error(s, id, "hello_required", NULL,
+                           "send hello (with a token) before '%.64s'", json_string_value(type));
         goto out;
     }
     for (const field_spec *f = req->fields; f->name; f++)

@@ -1,4 +1,4 @@
-/* handle_list.c -- "list": every stream and its state. */
+/* handle_list.c -- "list": every stream the client may see, and its state. */
 #include "server/server.h"
 #include "signaling/signaling.h"
 
@@ -14,7 +14,8 @@ void vg_handle_list(vg_session *s, json_t *msg, json_t *id) {
     }
     int64_t now = vg_server_now_us();
     for (size_t i = 0; i < srv->nstreams; i++)
-        json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
+        if (vg_access_sees_stream(&s->access, srv->streams[i]->id))
+            json_array_append_new(arr, vg_stream_describe(srv->streams[i], now));
     json_object_set_new(r, "streams", arr);
     vg_session_send_json(s, r);
 }

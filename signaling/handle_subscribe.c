@@ -15,7 +15,9 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
                            "mode '%.32s' is not supported (supported: mse)", mode_name);
         return;
     }
-    vg_stream *stream = vg_server_find_stream(s->server, name);
+    /* A stream the client may not see does not exist for it. */
+    vg_stream *stream =
+        vg_access_sees_stream(&s->access, name) ? vg_server_find_stream(s->server, name) : NULL;
     if (!stream) {
         vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
         return;

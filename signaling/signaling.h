@@ -11,12 +11,18 @@
 #define VIGIL_SIGNALING_SIGNALING_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "server/session.h"
 
 /* Handles one complete text message (need not be NUL-terminated). */
 void vg_signaling_handle(vg_session *s, const char *text, size_t len);
+
+/* Counts one incoming message (text or binary) against the connection's
+ * rate limit; false when it must be dropped (an error went out, or the
+ * connection is being closed for flooding). */
+bool vg_signaling_admit(vg_session *s);
 
 /* Sends {"type":"error","id":id,"code":code,"message":...,"field":field}.
  * id and field may be NULL; id is borrowed. */
@@ -33,5 +39,7 @@ void vg_handle_list(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_unsubscribe(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_stats(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_devices(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_command(vg_session *s, json_t *msg, json_t *id);
 
 #endif

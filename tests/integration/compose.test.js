@@ -220,18 +220,30 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     assert.deepEqual(cfg.streams.map((s) => [s.id, s.source]), [['demo', 'test://']]);
   });
 
+  it("declares the compose devsim's device: cam1 over MQTT via broker:1883, on the demo camera", () => {
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    const cmd = [].concat(composeConfig().services.devsim.command);
+    assert.equal(cfg.mqtt.host, 'broker');
+    assert.equal(cfg.mqtt.port, 1883);
+    assert.equal(cfg.mqtt.prefix ?? 'vigil', flagValue(cmd, '--prefix') ?? 'vigil');
+    const dev = cfg.devices.find((d) => d.id === flagValue(cmd, '--id'));
+    assert.ok(dev, `a device for the simulator's --id: ${JSON.stringify(cfg.devices)}`);
+    assert.equal(dev.transport, 'mqtt');
+    assert.equal(dev.stream, 'demo');
+  });
+
   it('starts the real server, which reports healthy and the demo stream live', async () => {
     // startVigil adds --port <free>, which overrides the file's 8080, so the
     // test does not collide with a running `make run`.
     const vigil = await startVigil({ args: ['--config', CONFIG], timeoutMs: 15000 * SLOW });
     let st;
     try {
-      const r = await fetch(`${vigil.base}/api/health`);
+      const r = await vigil.fetch(`/api/health`);
       assert.equal(r.status, 200);
       const health = await r.json();
       assert.equal(health.status, 'ok');
       assert.equal(health.streams, 1);
-      const s = await waitStreamState(vigil.base, 'demo', 'live', 20000 * SLOW);
+      const s = await waitStreamState(vigil, 'demo', 'live', 20000 * SLOW);
       assert.match(String(s.codecs), /^avc1\./);
     } finally {
       st = await vigil.stop();

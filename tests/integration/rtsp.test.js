@@ -22,8 +22,8 @@ async function until(pred, timeoutMs, what) {
   }
 }
 
-async function streamInfo(base, id) {
-  const r = await fetch(`${base}/api/streams`);
+async function streamInfo(vigil, id) {
+  const r = await vigil.fetch('/api/streams');
   assert.equal(r.status, 200);
   return (await r.json()).find((s) => s.id === id);
 }
@@ -56,7 +56,7 @@ describe('rtsp:// source', { timeout: 60000 * SLOW }, () => {
   });
 
   it('goes live with an avc1 codec string', async () => {
-    const s = await waitStreamState(vigil.base, 'cam', 'live', 20000 * SLOW);
+    const s = await waitStreamState(vigil, 'cam', 'live', 20000 * SLOW);
     assert.equal(s.source, camera.url);
     assert.match(String(s.codecs), /^avc1\./, `codecs: ${s.codecs}`);
   });
@@ -95,7 +95,7 @@ describe('rtsp:// source', { timeout: 60000 * SLOW }, () => {
     await until(async () => {
       const ev = client.messages.find((m) => m.type === 'stream.state' && m.state === 'retrying');
       if (ev) { seen = `event ${JSON.stringify(ev)}`; return true; }
-      const s = await streamInfo(vigil.base, 'cam');
+      const s = await streamInfo(vigil, 'cam');
       if (s.state === 'retrying') { seen = `api ${JSON.stringify(s)}`; return true; }
       return false;
     }, 20000, () => 'state retrying');
@@ -110,7 +110,7 @@ describe('rtsp:// source', { timeout: 60000 * SLOW }, () => {
   it('comes back live when the camera returns on the same port, and frames flow', async (t) => {
     const mark = events.length;
     camera = await startCamera({ port });
-    await waitStreamState(vigil.base, 'cam', 'live', 25000 * SLOW);
+    await waitStreamState(vigil, 'cam', 'live', 25000 * SLOW);
 
     const since = () => events.slice(mark);
     const fragments = () => since().filter((e) => e.frame && e.frame.channel === channel && e.frame.kind === 2);
@@ -134,7 +134,7 @@ describe('rtsp:// source', { timeout: 60000 * SLOW }, () => {
       const next = evs.slice(initAt).find((e) => e.frame && e.frame.channel === channel && e.frame.kind === 2);
       assert.ok(next.frame.flags & KEYFRAME, `first fragment after the new init: flags ${next.frame.flags}`);
     }
-    const s = await streamInfo(vigil.base, 'cam');
+    const s = await streamInfo(vigil, 'cam');
     assert.ok(s.restarts >= 1, `restarts: ${s.restarts}`);
   });
 

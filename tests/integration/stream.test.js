@@ -28,7 +28,7 @@ describe('the demo stream over /ws', () => {
   let v;
   before(async () => {
     v = await startVigil();
-    await waitStreamState(v.base, 'demo', 'live');
+    await waitStreamState(v, 'demo', 'live');
   });
   after(async () => {
     const st = await v.stop();
@@ -36,13 +36,13 @@ describe('the demo stream over /ws', () => {
   });
 
   test('REST: health and streams', async () => {
-    const h = await (await fetch(`${v.base}/api/health`)).json();
+    const h = await (await v.fetch(`/api/health`)).json();
     assert.equal(h.status, 'ok');
     assert.equal(h.streams, 1);
     // fps and bitrate are measured over one-second windows: give it two.
     let r;
     for (let i = 0; i < 30; i++) {
-      r = await fetch(`${v.base}/api/streams`);
+      r = await v.fetch(`/api/streams`);
       if ((await r.clone().json())[0].fps > 0) break;
       await sleep(100);
     }
@@ -56,15 +56,15 @@ describe('the demo stream over /ws', () => {
     assert.equal(typeof s.viewers, 'number');
     assert.ok(s.fps > 20 && s.fps < 40, `ingest fps ${s.fps}`);
     assert.ok(s.bitrate_bps > 100_000, `bitrate ${s.bitrate_bps}`);
-    const nf = await fetch(`${v.base}/api/nope`);
+    const nf = await v.fetch(`/api/nope`);
     assert.equal(nf.status, 404);
     assert.deepEqual(await nf.json(), { error: 'not_found' });
     for (const method of ['POST', 'PUT', 'DELETE']) {
-      const m = await fetch(`${v.base}/api/streams`, { method, body: method === 'DELETE' ? undefined : '{"x":1}' });
+      const m = await v.fetch(`/api/streams`, { method, body: method === 'DELETE' ? undefined : '{"x":1}' });
       assert.equal(m.status, 405, method);
       assert.deepEqual(await m.json(), { error: 'method_not_allowed' });
     }
-    assert.equal((await fetch(`${v.base}/api/health`)).status, 200, 'still serving after refusals');
+    assert.equal((await v.fetch(`/api/health`)).status, 200, 'still serving after refusals');
   });
 
   test('the dashboard files are served', async () => {
@@ -188,7 +188,7 @@ describe('the demo stream over /ws', () => {
     await sleep(500);
     assert.ok(c.frames.length > n, 'media still flows after errors');
     c.close();
-    const h = await (await fetch(`${v.base}/api/health`)).json();
+    const h = await (await v.fetch(`/api/health`)).json();
     assert.ok(h.counters.errors_sent >= errors.length + 2);
   });
 
@@ -202,7 +202,7 @@ describe('the demo stream over /ws', () => {
     await sleep(500);
     assert.ok(watcher.frames.length > n + 5, 'the other viewer kept receiving');
     watcher.close();
-    const h = await (await fetch(`${v.base}/api/health`)).json();
+    const h = await (await v.fetch(`/api/health`)).json();
     assert.ok(h.counters.text_too_large >= 1);
   });
 
@@ -240,7 +240,7 @@ test('a viewer that stays too slow is closed with 4001; memory for it stays boun
     },
   });
   try {
-    await waitStreamState(v.base, 'demo', 'live');
+    await waitStreamState(v, 'demo', 'live');
     const stalled = await subscribedClient(v);
     stalled.c.ws._socket.pause();
     const { c } = await subscribedClient(v);
@@ -248,7 +248,7 @@ test('a viewer that stays too slow is closed with 4001; memory for it stays boun
     let h;
     do {
       await sleep(500);
-      h = await (await fetch(`${v.base}/api/health`)).json();
+      h = await (await v.fetch(`/api/health`)).json();
     } while (h.counters.slow_viewers_closed < 1 && Date.now() < deadline);
     assert.equal(h.counters.slow_viewers_closed, 1, 'the stalled viewer was closed');
     assert.match(v.log(), /4001 viewer too slow/);
@@ -264,7 +264,7 @@ test('a viewer that stays too slow is closed with 4001; memory for it stays boun
 
 test('SIGTERM closes viewers with 1001 and exits 0', async () => {
   const v = await startVigil();
-  await waitStreamState(v.base, 'demo', 'live');
+  await waitStreamState(v, 'demo', 'live');
   const { c } = await subscribedClient(v);
   await sleep(300);
   const st = await v.stop();
@@ -281,6 +281,11 @@ test('an invalid config stops start-up with a message naming the field', () => {
     [{ streams: [{ id: 'a', source: 'test://', options: { fps: 'fast' } }] }, /streams\[0\]\.options\.fps/],
     [{ server: { port: 'eighty' }, streams: [{ id: 'a', source: 'test://' }] }, /server\.port/],
     [{ streams: [] }, /streams/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devcies: [] }, /devcies: unknown section/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'zigbee', commands: { reboot: {} } }] }, /d1.*transport.*zigbee/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', coap: { uri: 'coap://127.0.0.1:9/x' }, stream: 'nope', commands: { reboot: {} } }] }, /devices\[0\].*stream.*'nope'/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', coap: { uri: 'coap://127.0.0.1:9/x' } }] }, /d1.*commands/],
+    [{ streams: [{ id: 'a', source: 'test://' }], devices: [{ id: 'd1', transport: 'coap', commands: { reboot: {} } }] }, /d1.*"coap" settings/],
   ];
   for (const [cfg, re] of cases) {
     const file = path.join(dir, 'c.json');
@@ -305,7 +310,7 @@ test('file:// replays an H.264 MP4 in real time, in a loop, without re-encoding'
   assert.equal(mk.status, 0, mk.stderr);
   const v = await startVigil({ config: { streams: [{ id: 'clip', source: `file://${clip}` }] } });
   try {
-    await waitStreamState(v.base, 'clip', 'live');
+    await waitStreamState(v, 'clip', 'live');
     const { c, reply } = await subscribedClient(v, 'clip');
     assert.match(reply.codecs, /^avc1\.64/, 'High profile passes through untouched');
     const t0 = Date.now();
@@ -318,7 +323,7 @@ test('file:// replays an H.264 MP4 in real time, in a loop, without re-encoding'
     assert.ok(media.length <= 35 * elapsed + 60, `${media.length} frames in ${elapsed} s: not paced`);
     assert.ok(media.filter((h) => h.flags & 1).length >= 4, 'keyframes from several loops');
     for (let i = 1; i < media.length; i++) assert.ok(media[i].timeUs >= media[i - 1].timeUs);
-    const [s] = await (await fetch(`${v.base}/api/streams`)).json();
+    const [s] = await (await v.fetch(`/api/streams`)).json();
     assert.equal(s.state, 'live');
     assert.equal(s.restarts, 0, 'looped without restarting');
   } finally {

@@ -1,6 +1,7 @@
 // Test helpers: start a real build/vigil on a free loopback port, and a
 // WebSocket client that speaks vigil.v1 (signaling/PROTOCOL.md).
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import net from 'node:net';
@@ -37,11 +38,28 @@ export function freePort() {
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
+// The token secret every test server gets (--auth-secret-file), and tokens
+// signed with it, made here independently of vigil's own code
+// (server/token.h): v1.<base64url(claims)>.<base64url(HMAC-SHA256)>.
+export const TEST_SECRET = 'vigil-test-secret-0123456789abcdef0123456789';
+export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], devices = ['*'], ttl = 3600, exp, ...rest } = {},
+  secret = TEST_SECRET) {
+  const now = Math.floor(Date.now() / 1000);
+  const claims = { sub, role, streams, devices, iat: now, exp: exp ?? now + ttl, ...rest };
+  const body = `v1.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
+  return `${body}.${createHmac('sha256', secret).update(body).digest('base64url')}`;
+}
+
 // Starts vigil. `config` (an object) is written to a temp file and passed with
 // --config; without it the embedded demo configuration is used.
+// Every server gets TEST_SECRET as its token secret (the config's own "auth"
+// section still sets anonymous access and origins); `wsUrl` and `fetch`
+// carry an admin token, `wsBase` and `base` none.
 export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) {
   const port = await freePort();
-  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
+  const secretFile = path.join(tempDir(), 'secret');
+  writeFileSync(secretFile, TEST_SECRET);
+  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), '--auth-secret-file', secretFile, ...args];
   if (config) {
     const dir = tempDir();
     const file = path.join(dir, 'config.json');
@@ -64,9 +82,13 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
     if (Date.now() > deadline) { proc.kill('SIGKILL'); throw new Error(`vigil did not come up:\n${log}`); }
     await sleep(100);
   }
+  const adminToken = mintToken({ sub: 'test-admin', role: 'admin' });
   return {
-    port, base, proc,
-    wsUrl: `ws://127.0.0.1:${port}/ws`,
+    port, base, proc, adminToken,
+    wsBase: `ws://127.0.0.1:${port}/ws`,
+    wsUrl: `ws://127.0.0.1:${port}/ws?access_token=${adminToken}`,
+    // fetch(`/api/...`) as an admin; headers in opts are kept.
+    fetch: (p, opts = {}) => fetch(`${base}${p}`, { ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
     log: () => log,
     // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
     async stop() {
@@ -80,10 +102,12 @@ export async function startVigil({ config, args = [], timeoutMs = 15000 } = {}) 
 }
 
 // Waits until the stream reports `state` in /api/streams.
-export async function waitStreamState(base, id, state, timeoutMs = 15000) {
+// Waits until the stream reports `state` in /api/streams (vigil: what
+// startVigil returned).
+export async function waitStreamState(vigil, id, state, timeoutMs = 15000) {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const streams = await (await fetch(`${base}/api/streams`)).json();
+    const streams = await (await vigil.fetch('/api/streams')).json();
     const s = streams.find((x) => x.id === id);
     if (s && s.state === state) return s;
     if (Date.now() > deadline) throw new Error(`stream ${id} not ${state}: ${JSON.stringify(s)}`);

@@ -160,11 +160,22 @@ START_TEST(bad_requests_and_send_failures) {
     control_t *c = start();
     char id[CONTROL_ID_MAX], err[CONTROL_ERR_MAX], st[256];
     ck_assert_int_eq(
-        control_command_issue(c, "nope", "reboot", NULL, NULL, id, sizeof id, err, sizeof err), -1);
+        control_command_issue(c, "nope", "reboot", NULL, NULL, id, sizeof id, err, sizeof err),
+        CONTROL_ISSUE_UNKNOWN_DEVICE);
     ck_assert_str_eq(err, "unknown device 'nope'");
     ck_assert_int_eq(
-        control_command_issue(c, "cam1", "light", NULL, NULL, id, sizeof id, err, sizeof err), -1);
+        control_command_issue(c, "cam1", "light", NULL, NULL, id, sizeof id, err, sizeof err),
+        CONTROL_ISSUE_BAD_PARAMS);
     ck_assert_str_eq(err, "device 'cam1': light: missing parameter 'on'");
+    ck_assert_int_eq(
+        control_command_issue(c, "cam1", "dance", NULL, NULL, id, sizeof id, err, sizeof err),
+        CONTROL_ISSUE_UNKNOWN_COMMAND);
+    ck_assert_str_eq(err, "device 'cam1': unknown command 'dance'");
+    json_t *opt = json_pack("{s:i}", "qos", 3);
+    ck_assert_int_eq(
+        control_command_issue(c, "cam1", "reboot", NULL, opt, id, sizeof id, err, sizeof err),
+        CONTROL_ISSUE_BAD_OPTION);
+    json_decref(opt);
     ck_assert_int_eq(g_nsent, 0);
     g_fail_next = 1;
     ck_assert_int_eq(
@@ -254,7 +265,8 @@ START_TEST(history_is_bounded_per_device) {
     }
     /* three in flight, history 3: the fourth is refused */
     ck_assert_int_eq(
-        control_command_issue(c, "cam1", "reboot", NULL, NULL, id, sizeof id, err, sizeof err), -1);
+        control_command_issue(c, "cam1", "reboot", NULL, NULL, id, sizeof id, err, sizeof err),
+        CONTROL_ISSUE_UNAVAILABLE);
     ck_assert_ptr_nonnull(strstr(err, "in flight"));
     g_cb->command_status(g_core, "cam1", first, CONTROL_REJECTED, 403, "no", NULL);
     control_poll(c);

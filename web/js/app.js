@@ -1,11 +1,15 @@
 // The dashboard: one vigil.v1 connection, a tile per stream in the server's
 // list. It lists the streams on every (re)connection and then periodically
 // so new streams appear, and asks for per-channel stats to show skipped frames.
+// Each tile sits in a slot with room beside it for the panels of the devices
+// that belong to its stream; the other devices go to the Devices area.
 
 import { Connection } from './connection.js';
 import { Subscriptions } from './subscriptions.js';
 import { Tile } from './tile.js';
 import { StatusBar } from './status_bar.js';
+import { Devices } from './devices.js';
+import { DeviceBoard } from './device_board.js';
 
 const LIST_EVERY_MS = 5000;
 const STATS_EVERY_MS = 2000;
@@ -16,10 +20,17 @@ const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
 const conn = new Connection(`${scheme}//${location.host}/ws`);
 const subs = new Subscriptions(conn);
 const tiles = new Map(); // stream id -> Tile
+const slots = new Map(); // stream id -> the tile's slot element (tile + side)
 const grid = document.getElementById('grid');
 const empty = document.getElementById('empty');
 const bar = new StatusBar(document.body);
 let maxSubscriptions = DEFAULT_MAX_SUBSCRIPTIONS;
+const devices = new Devices(conn);
+const board = new DeviceBoard(devices, {
+  area: document.getElementById('devices'),
+  list: document.getElementById('device-list'),
+  sideFor: (stream) => (slots.has(stream) ? slots.get(stream).querySelector('.tile-side') : null),
+});
 
 conn.addEventListener('status', (ev) => {
   bar.connection(ev.detail);
@@ -72,7 +83,10 @@ async function refreshList() {
     subs.remove(id);
     tile.destroy();
     tiles.delete(id);
+    slots.get(id).remove();
+    slots.delete(id);
   }
+  board.sync();
   subs.retry();
   bar.setSummary(streams);
   empty.hidden = streams.length > 0;
@@ -84,12 +98,20 @@ function subscribedCount() {
   return n;
 }
 
-// Tiles stay sorted by stream id so the grid does not reshuffle.
+// Tiles stay sorted by stream id so the grid does not reshuffle. Each goes
+// into a slot: the tile, then the device panels of its stream beside it.
 function placeTile(tile) {
+  const slot = document.createElement('div');
+  slot.className = 'tile-slot';
+  slot.dataset.stream = tile.stream;
+  const side = document.createElement('div');
+  side.className = 'tile-side';
+  slot.append(tile.el, side);
+  slots.set(tile.stream, slot);
   const after = [...tiles.values()]
     .filter((t) => t !== tile && t.stream > tile.stream)
     .sort((a, b) => (a.stream < b.stream ? -1 : 1))[0];
-  grid.insertBefore(tile.el, after ? after.el : null);
+  grid.insertBefore(slot, after ? slots.get(after.stream) : null);
 }
 
 async function refreshStats() {
@@ -110,6 +132,8 @@ setInterval(refreshList, LIST_EVERY_MS);
 setInterval(refreshStats, STATS_EVERY_MS);
 setInterval(() => { for (const tile of tiles.values()) tile.render(); }, RENDER_EVERY_MS);
 
-// For debugging from the console; nothing depends on it.
-window.vigil = { conn, subs, tiles };
+// For debugging from the console, and for tests (devices.test.js drives
+// window.vigil.devices and closes window.vigil.conn.ws); the page itself
+// does not use it.
+window.vigil = { conn, subs, tiles, devices, board };
 conn.start();

@@ -1,0 +1,70 @@
+/* devices.h -- device control inside the server: control/ (control.h) driven
+ * from the lws service thread.
+ *
+ * The server creates one control_t when the config declares devices. Plugin
+ * threads (MQTT, CoAP) wake the lws thread with lws_cancel_service(); the lws
+ * thread then calls vg_devices_poll(), which moves commands along and turns
+ * every control event into a vigil.v1 event (PROTOCOL.md) for the sessions
+ * that watch devices and for the session that issued the command.
+ *
+ * Thread: lws service thread only, except the wake, which any thread may
+ * cause. */
+#ifndef VIGIL_SERVER_DEVICES_H
+#define VIGIL_SERVER_DEVICES_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "control/control.h"
+#include "server/access.h"
+
+typedef struct vg_server vg_server;
+typedef struct vg_session vg_session;
+
+/* Creates and starts control/ if the config has devices (no-op otherwise).
+ * Call once the lws context exists. 0, or -1 with a message naming the
+ * device and field in err. */
+int vg_devices_start(vg_server *srv, char *err, size_t errlen);
+/* Drains what the plugins handed over, applies timeouts, sends events. */
+void vg_devices_poll(vg_server *srv);
+/* Stops the plugins (no wake after return) and frees control/. */
+void vg_devices_stop(vg_server *srv);
+
+/* A command as the protocol and REST carry it. All borrowed. */
+typedef struct vg_command_request {
+    const char *device;
+    const char *name;
+    const json_t *params;  /* object or NULL */
+    const json_t *options; /* {"qos","confirmable","timeout_ms"} or NULL */
+} vg_command_request;
+
+/* Refusals of vg_devices_command() beyond control_issue_result. */
+#define VG_DEVICES_FORBIDDEN (-100) /* the client sees the device but may not command it */
+
+/* Issues a command on behalf of a client with rights `access` (borrowed); a
+ * device it may not see is an unknown device. owner (may be NULL, e.g. REST)
+ * gets its command.status events. Returns CONTROL_ISSUE_OK with the id in
+ * id_out, or a negative control_issue_result / VG_DEVICES_FORBIDDEN with the
+ * reason in err. */
+int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owner,
+                       const vg_command_request *req, char *id_out, size_t id_len, char *err,
+                       size_t errlen);
+
+/* The per-command transport options of a command message or REST body
+ * (borrowed): {"qos","confirmable","timeout_ms"} as far as present. New ref,
+ * NULL when none. */
+json_t *vg_devices_options_of(const json_t *msg);
+
+/* The PROTOCOL.md error code and field of a refused command. */
+const char *vg_devices_error_code(int issue_result, const char **field);
+
+/* Queries for the API and the protocol, limited to what `access` (borrowed)
+ * may see; new refs (NULL: not found or not visible). An empty array when
+ * the server has no devices. */
+json_t *vg_devices_list(vg_server *srv, const vg_access *access);
+json_t *vg_devices_get(vg_server *srv, const vg_access *access, const char *device_id);
+json_t *vg_devices_command_get(vg_server *srv, const vg_access *access, const char *command_id);
+size_t vg_devices_count(vg_server *srv);
+json_t *vg_devices_stats(vg_server *srv);
+
+#endif
