@@ -98,8 +98,8 @@ static void send_upgrade(load_conn *c, load_ctx *ctx) {
     epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
-/* Checks the 101 response and subscribes. */
-static void upgrade_done(load_conn *c, int64_t now_us) {
+/* Checks the 101 response, says hello and subscribes. */
+static void upgrade_done(load_conn *c, const load_ctx *ctx, int64_t now_us) {
     char expect[29], got[64], proto[64];
     if (strncmp(c->http, "HTTP/1.1 101", 12)) {
         fail(c, "upgrade refused");
@@ -116,15 +116,26 @@ static void upgrade_done(load_conn *c, int64_t now_us) {
         return;
     }
     c->state = C_OPEN;
-    char msg[200];
-    int n = snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"id\":1,\"stream\":\"%s\"}",
-                     c->stream);
-    c->t_subscribe = now_us;
+    /* hello first (anonymous, or with the token), then subscribe, in one go:
+     * requests are answered in order. */
+    char msg[400];
+    int n = ctx->token ? snprintf(msg, sizeof(msg),
+                                  "{\"type\":\"hello\",\"id\":0,\"token\":\"%s\"}", ctx->token)
+                       : snprintf(msg, sizeof(msg), "{\"type\":\"hello\",\"id\":0}");
+    if (n < 0 || (size_t)n >= sizeof(msg)) {
+        fail(c, "token too long");
+        return;
+    }
     send_frame(c, WS_OP_TEXT, msg, (size_t)n);
+    n = snprintf(msg, sizeof(msg), "{\"type\":\"subscribe\",\"id\":1,\"stream\":\"%s\"}",
+                 c->stream);
+    c->t_subscribe = now_us;
+    if (c->state == C_OPEN) send_frame(c, WS_OP_TEXT, msg, (size_t)n);
 }
 
 /* Feeds the upgrade response; returns how many bytes of data belonged to it. */
-static size_t feed_http(load_conn *c, const uint8_t *data, size_t n, int64_t now_us) {
+static size_t feed_http(load_conn *c, const load_ctx *ctx, const uint8_t *data, size_t n,
+                        int64_t now_us) {
     size_t old = c->http_len;
     size_t take = n < sizeof(c->http) - 1 - old ? n : sizeof(c->http) - 1 - old;
     memcpy(c->http + old, data, take);
@@ -137,7 +148,7 @@ static size_t feed_http(load_conn *c, const uint8_t *data, size_t n, int64_t now
     }
     size_t head_len = (size_t)(end + 4 - c->http);
     end[2] = 0; /* keep the last header's CRLF for ws_http_header() */
-    upgrade_done(c, now_us);
+    upgrade_done(c, ctx, now_us);
     return head_len - old;
 }
 
@@ -290,7 +301,7 @@ static void read_some(load_conn *c, load_ctx *ctx) {
         const uint8_t *p = ctx->buf;
         size_t len = (size_t)n;
         if (c->state == C_HANDSHAKE) {
-            size_t used = feed_http(c, p, len, now);
+            size_t used = feed_http(c, ctx, p, len, now);
             p += used;
             len -= used;
         }

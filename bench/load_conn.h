@@ -1,6 +1,7 @@
 /* load_conn.h -- one simulated viewer of the load client: a non-blocking TCP
  * connection that upgrades to WebSocket with the vigil.v1 subprotocol
- * (checking Sec-WebSocket-Accept), subscribes to one stream, and then parses
+ * (checking Sec-WebSocket-Accept), says hello (anonymous or with a token)
+ * and subscribes to one stream, and then parses
  * every server frame without copying payloads: it looks only at the 16-byte
  * vigil header and the fMP4 fragment's sequence number (moof/mfhd), and
  * counts bytes, frames, latency, skips and gaps into a shared load_ctx.
@@ -23,6 +24,7 @@ typedef struct load_ctx {
     int epfd;
     struct sockaddr_in addr;
     const char *host_header;
+    const char *token; /* sent in hello; NULL: anonymous */
     bool in_window;
     samples latency_us[GROUP_COUNT];   /* frame time to arrival, in the window */
     samples first_key_us[GROUP_COUNT]; /* subscribe sent to first keyframe */

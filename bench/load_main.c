@@ -3,10 +3,11 @@
  *   vigil-load --port P --pid SERVER_PID [--stream ID[,ID...]] [--viewers N]
  *              [--ramp S] [--warmup S] [--duration S] [--fps F]
  *              [--throttle-fraction X --throttle-bps B [--throttle-rcvbuf BYTES]]
- *              [--json FILE]
+ *              [--token TOKEN] [--json FILE]
  *
  * Connects N viewers (spread evenly over --ramp seconds; 0 = all at once),
- * viewer i subscribing to the i-th stream of the list (round robin). When
+ * each saying hello (with --token, else anonymously) and subscribing to the
+ * i-th stream of the list (round robin). When
  * every viewer has its first keyframe or has failed (or after a timeout) it
  * waits --warmup seconds, then measures for --duration seconds: bytes and
  * frames received, relay-added latency (arrival minus the header's time),
@@ -39,7 +40,7 @@ static void usage(void) {
     fprintf(stderr, "usage: vigil-load --port P --pid PID [--host 127.0.0.1] [--stream ID[,ID..]]\n"
                     "  [--viewers N] [--ramp S] [--warmup S] [--duration S] [--fps F]\n"
                     "  [--throttle-fraction X --throttle-bps B] [--throttle-rcvbuf BYTES]\n"
-                    "  [--label TEXT] [--json FILE]\n");
+                    "  [--token TOKEN] [--label TEXT] [--json FILE]\n");
     exit(2);
 }
 
@@ -83,22 +84,16 @@ int main(int argc, char **argv) {
                    .throttle_rcvbuf = 65536,
                    .label = ""};
     char *stream_list = NULL;
+    const char *token = NULL;
     static const struct option longopts[] = {
-        {"host", 1, 0, 'h'},
-        {"port", 1, 0, 'p'},
-        {"pid", 1, 0, 'P'},
-        {"stream", 1, 0, 's'},
-        {"viewers", 1, 0, 'n'},
-        {"ramp", 1, 0, 'r'},
-        {"warmup", 1, 0, 'w'},
-        {"duration", 1, 0, 'd'},
-        {"fps", 1, 0, 'f'},
-        {"throttle-fraction", 1, 0, 'x'},
-        {"throttle-bps", 1, 0, 'b'},
-        {"throttle-rcvbuf", 1, 0, 'R'},
-        {"json", 1, 0, 'j'},
-        {"label", 1, 0, 'l'},
-        {0, 0, 0, 0},
+        {"host", 1, 0, 'h'},         {"port", 1, 0, 'p'},
+        {"pid", 1, 0, 'P'},          {"stream", 1, 0, 's'},
+        {"viewers", 1, 0, 'n'},      {"ramp", 1, 0, 'r'},
+        {"warmup", 1, 0, 'w'},       {"duration", 1, 0, 'd'},
+        {"fps", 1, 0, 'f'},          {"throttle-fraction", 1, 0, 'x'},
+        {"throttle-bps", 1, 0, 'b'}, {"throttle-rcvbuf", 1, 0, 'R'},
+        {"json", 1, 0, 'j'},         {"label", 1, 0, 'l'},
+        {"token", 1, 0, 'T'},        {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -117,6 +112,7 @@ int main(int argc, char **argv) {
         case 'R': o.throttle_rcvbuf = atoi(optarg); break;
         case 'j': o.json_path = optarg; break;
         case 'l': o.label = optarg; break;
+        case 'T': token = optarg; break;
         default: usage();
         }
     }
@@ -130,6 +126,7 @@ int main(int argc, char **argv) {
     char host_header[80];
     snprintf(host_header, sizeof(host_header), "%s:%d", o.host, o.port);
     ctx.host_header = host_header;
+    ctx.token = token;
     ctx.addr.sin_family = AF_INET;
     ctx.addr.sin_port = htons((uint16_t)o.port);
     if (inet_pton(AF_INET, o.host, &ctx.addr.sin_addr) != 1) usage();

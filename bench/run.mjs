@@ -84,8 +84,11 @@ function startProc(argv, name) {
 
 async function startVigil(streams) {
   const port = await freePort();
+  // Anonymous viewers of these streams (they say hello without a token), and
+  // every viewer from 127.0.0.1: the default per-address limit is 1000.
   const config = {
-    server: { port, bind: '127.0.0.1', log_level: 'warn' },
+    server: { port, bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000 },
+    auth: { anonymous: { streams } },
     streams: streams.map((id) => ({ id, source: `file://${CLIP}` })),
   };
   const file = path.join(tmp, `vigil-${port}.json`);

@@ -76,12 +76,19 @@ function assertHealthy(r, pid) {
 }
 
 test('vigil-load measures vigil playing a file:// clip', { timeout: 90000 }, async () => {
-  const v = await startVigil({ config: { streams: [{ id: 'clip', source: `file://${clip}` }] } });
+  // Anonymous viewers, as the bench runs them (they say hello without a token).
+  const v = await startVigil({ config: { auth: { anonymous: { streams: ['clip'] } },
+    streams: [{ id: 'clip', source: `file://${clip}` }] } });
   try {
-    await waitStreamState(v.base, 'clip', 'live');
+    await waitStreamState(v, 'clip', 'live');
     const r = await runLoad(v.port, v.proc.pid, 'clip');
     assertHealthy(r, v.proc.pid);
     assert.equal(r.subscribed, VIEWERS, 'every viewer got its subscribe reply');
+
+    // With a token in hello instead.
+    const tok = await runLoad(v.port, v.proc.pid, 'clip', ['--token', v.adminToken, '--duration', '1']);
+    assert.equal(tok.failed, 0, JSON.stringify(tok.fail_reasons));
+    assert.equal(tok.subscribed, VIEWERS);
 
     // A stream that does not exist: every viewer fails, and the report says why.
     const bad = await runLoad(v.port, v.proc.pid, 'nope', ['--duration', '0.5']);
