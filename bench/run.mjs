@@ -156,6 +156,7 @@ async function measure(kind, streams, viewers, opts) {
     // What else ran on the server's core during the window (other users of a shared machine).
     r.other_load_server_cpu = Math.max(0, (r.cpu_busy[+SERVER_CPU] ?? 0) - r.server.cpu_util);
     r.other_load_client_cpu = Math.max(0, (r.cpu_busy[+CLIENT_CPU] ?? 0) - r.client_cpu_util);
+    if (r.other_load_server_cpu > 0.15 || r.other_load_client_cpu > 0.3) noisy = true;
     console.error(`  ${kind.padEnd(5)} ${String(viewers).padStart(5)} viewers: ${r.server.cpu_s_per_gb.toFixed(3)} CPU s/GB, ` +
       `cpu ${(r.server.cpu_util * 100).toFixed(0)}%, rss ${(r.server.rss_peak_kb / MIB).toFixed(1)} MiB, ` +
       `lat p99 ${g.latency_ms.p99} ms, key p99 ${g.first_keyframe_ms.p99} ms, ` +
@@ -179,13 +180,17 @@ function delivered(r) {
 const ONE = ['clip'];
 const results = { machine: machine(), date: new Date().toISOString(), quick: QUICK, pinned: PIN, window: T, scenarios: {} };
 const rows = [];
+// A figure is marked noisy when, during a run it comes from, other processes
+// used more than 15 % of the server's core or 30 % of the client's.
+let noisy = false;
 function row(figure, vigil, floor, ratio, target, pass) {
-  rows.push({ figure, vigil, floor, ratio, target, pass });
+  rows.push({ figure, vigil, floor, ratio, target, pass, noisy });
 }
 const f2 = (x) => (x == null ? '-' : Number(x).toFixed(2));
 const want = (name) => !ONLY || ONLY.includes(name);
 
 async function scenarioOne() {
+  noisy = false;
   const v = await measure('vigil', ONE, 1000, { ramp: 1 });
   const f = await measure('floor', ONE, 1000, { ramp: 1 });
   results.scenarios.one = { vigil: v, floor: f };
@@ -203,6 +208,7 @@ async function scenarioOne() {
 }
 
 async function scenarioFourK() {
+  noisy = false;
   const n = 4000;
   const v = await measure('vigil', ONE, n);
   const f = await measure('floor', ONE, n);
@@ -236,6 +242,7 @@ async function maxViewers(kind) {
 }
 
 async function scenarioMax() {
+  noisy = false;
   const v = await maxViewers('vigil');
   const f = await maxViewers('floor');
   results.scenarios.max_viewers = { vigil: v, floor: f };
@@ -245,6 +252,7 @@ async function scenarioMax() {
 }
 
 async function scenarioStreams() {
+  noisy = false;
   const streams = Array.from({ length: 50 }, (_, i) => `s${i}`);
   const v = await measure('vigil', streams, 1000);
   const f = await measure('floor', streams, 1000);
@@ -260,6 +268,7 @@ async function scenarioStreams() {
 // Throttled viewers need time to overflow: their socket buffers and a queue
 // of 128 frames (about 1 MB) fill at half the stream's rate, about 8 s.
 async function scenarioThrottled() {
+  noisy = false;
   const opts = { throttleFraction: 0.1, throttleBps: 1000000, duration: QUICK ? 12 : 20 };
   const v = await measure('vigil', ONE, 1000, opts);
   const f = await measure('floor', ONE, 1000, opts);
@@ -283,7 +292,8 @@ function machine() {
 
 function printTable() {
   const head = ['figure', 'vigil', 'floor', 'ratio', 'target', 'pass'];
-  const body = rows.map((r) => [r.figure, r.vigil, r.floor, r.ratio, r.target, r.pass ? 'PASS' : 'FAIL']);
+  const body = rows.map((r) => [r.figure, r.vigil, r.floor, r.ratio, r.target,
+    (r.pass ? 'PASS' : 'FAIL') + (r.noisy ? ' (noisy)' : '')]);
   const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
   const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |';
   console.log(line(head));
