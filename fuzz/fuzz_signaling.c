@@ -1,8 +1,9 @@
 /* fuzz_signaling.c -- libFuzzer target: whole vigil.v1 text messages into
  * the session's text path (vg_session_on_text -> vg_signaling_handle), as
  * tests/unit/test_signaling.c does it: a real server struct, session,
- * streams and device control, and no connection (the two lws calls a
- * session makes are stubbed below).
+ * streams and device control, and no connection (the lws calls a session
+ * makes are stubbed below; replies leave through vg_session_on_writable and
+ * the lws_write stub, as they would to the socket).
  *
  * Input: one message per line. An optional first line picks who the client
  * already is, as if it had come with an access_token on the upgrade:
@@ -15,8 +16,10 @@
  * control runs with the fake transports of fuzz_common.c: this file provides
  * control_register_builtin_plugins() and control_owns_config_section()
  * instead of control/plugin_list.c, so vg_devices_start() starts them and
- * not libmosquitto or libcoap. Every reply must be a JSON object with a
- * string "type" (checked). */
+ * not libmosquitto or libcoap. After the last message the devices report
+ * state, telemetry and a transport change, which go to the session if it
+ * watches them. Every text written must be a JSON object with a string
+ * "type" (checked). */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +36,21 @@ int lws_callback_on_writable(struct lws *wsi) {
 }
 void lws_set_timeout(struct lws *wsi, enum pending_timeout reason, int secs) {
     (void)wsi, (void)reason, (void)secs;
+}
+void lws_close_reason(struct lws *wsi, enum lws_close_status status, unsigned char *buf,
+                      size_t len) {
+    (void)wsi, (void)status, (void)buf, (void)len;
+}
+int lws_write(struct lws *wsi, unsigned char *buf, size_t len, enum lws_write_protocol wp) {
+    (void)wsi;
+    if (wp == LWS_WRITE_TEXT) {
+        json_error_t je;
+        json_t *r = json_loadb((const char *)buf, len, 0, &je);
+        if (!json_is_object(r) || !json_is_string(json_object_get(r, "type")))
+            fuzz_fail("reply is not a message", r ? "no type" : je.text);
+        json_decref(r);
+    }
+    return (int)len;
 }
 
 /* ---- the fake transports in place of control/plugin_list.c ---- */
@@ -90,21 +108,24 @@ static void set_access(vg_session *s, const char *directive, size_t len) {
         vg_access_anonymous(&s->access, config.auth.anonymous_streams);
 }
 
-/* Takes every queued reply off the session and checks its shape. */
-static void drain_replies(vg_session *s) {
-    while (s->out_head) {
-        vg_outmsg *m = s->out_head;
-        s->out_head = m->next;
-        if (!s->out_head) s->out_tail = NULL;
-        s->out_count--;
-        s->out_bytes -= m->len;
-        json_error_t je;
-        json_t *r = json_loadb((const char *)m->buf + LWS_PRE, m->len, 0, &je);
-        if (!json_is_object(r) || !json_is_string(json_object_get(r, "type")))
-            fuzz_fail("reply is not a message", r ? "no type" : je.text);
-        json_decref(r);
-        free(m);
-    }
+/* Writes what the session has queued, as the lws writable callbacks would;
+ * false once the session has closed the connection. */
+static bool write_out(vg_session *s) {
+    while (s->out_head || s->closing)
+        if (vg_session_on_writable(s) < 0) return false;
+    return true;
+}
+
+/* What devices report on their own (state, telemetry, the transport). */
+static void device_reports(vg_server *srv) {
+    const control_callbacks *cb = fuzz_transport_cb;
+    control_core *core = fuzz_transport_core;
+    cb->device_state(core, "cam1", json_pack("{s:b}", "online", 1));
+    cb->telemetry(core, "cam1", json_pack("{s:f}", "temperature_c", 41.5));
+    cb->telemetry(core, "lamp1", json_pack("{s:b}", "on", 1));
+    cb->transport_state(core, "mqtt", 0, "connection lost");
+    cb->malformed(core, "cam1", "ack: needs \"id\"");
+    vg_devices_poll(srv);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
@@ -143,15 +164,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         set_access(&sess, p, (size_t)((nl ? nl : end) - p));
         p = nl ? nl + 1 : end;
     }
-    while (p < end && !sess.closing) {
+    bool open = true;
+    while (p < end && open) {
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         size_t len = (size_t)((nl ? nl : end) - p);
         bool final = !(len && p[len - 1] == '\\');
         if (vg_session_on_text(&sess, p, final ? len : len - 1, final, config.max_text_bytes) < 0)
             break; /* too large: the server closes with 1009 */
         vg_devices_poll(&srv);
-        drain_replies(&sess);
+        open = write_out(&sess);
         p = nl ? nl + 1 : end;
+    }
+    if (open) {
+        device_reports(&srv);
+        write_out(&sess);
     }
 
     srv.sessions = NULL;
