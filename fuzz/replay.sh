@@ -15,7 +15,7 @@ fail() { echo "fuzz replay: FAILED: $*" >&2; exit 1; }
 command -v clang >/dev/null 2>&1 || fail "clang is not installed (scripts/deps.sh installs it: make deps)"
 echo 'int LLVMFuzzerTestOneInput(const char *d, unsigned long n) { (void)d; (void)n; return 0; }' |
   clang -x c -fsanitize=fuzzer -o /dev/null - >/dev/null 2>&1 ||
-  fail "clang cannot link -fsanitize=fuzzer (libFuzzer missing: install clang's compiler-rt)"
+  fail "clang cannot link -fsanitize=fuzzer (libFuzzer missing: libclang-rt-dev, installed by make deps)"
 make -s --no-print-directory fuzz-build || fail "the fuzz targets do not build"
 
 targets=()
