@@ -15,11 +15,10 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, freePort, httpRequest, sleep, startVigil, tempDir, waitStreamState } from '../lib/vigil.js';
+import { ROOT, SLOW, freePort, httpRequest, sleep, startVigil, tempDir, waitStreamState } from '../lib/vigil.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
 import { freeUdpPort } from '../tools/push_camera.js';
 
-const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const CONFIG = path.join(ROOT, 'config/vigil.json');
 const CONTAINER_CONFIG = '/etc/vigil/vigil.json';
 const CONTAINER_CERTS = '/etc/vigil/certs';

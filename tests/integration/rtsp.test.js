@@ -4,29 +4,10 @@
 // back on the same port the stream must go live again and frames flow.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, freePort, waitStreamState, sleep, Client } from '../lib/vigil.js';
+import { startVigil, freePort, waitStreamState, sleep, Client, SLOW, until, streamInfo } from '../lib/vigil.js';
 import { startCamera } from '../tools/camera.js';
 
-// The ASan+UBSan server is several times slower to start and to react.
-const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const KEYFRAME = 1;
-
-// Polls until pred() is truthy (returns its value) or fails with what().
-async function until(pred, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs * SLOW;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what()}`);
-    await sleep(50);
-  }
-}
-
-async function streamInfo(vigil, id) {
-  const r = await vigil.fetch('/api/streams');
-  assert.equal(r.status, 200);
-  return (await r.json()).find((s) => s.id === id);
-}
 
 describe('rtsp:// source', { timeout: 60000 * SLOW }, () => {
   let port;

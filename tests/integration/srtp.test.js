@@ -11,29 +11,11 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { startVigil, sleep, Client } from '../lib/vigil.js';
+import { startVigil, sleep, Client, SLOW, until, streamInfo } from '../lib/vigil.js';
 import { startPushCamera, freeUdpPort, startTap } from '../tools/push_camera.js';
 
-// The ASan+UBSan server is several times slower to start and to react.
-const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const KEYFRAME = 1;
 const SILENCE_S = 2;
-
-async function until(pred, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs * SLOW;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what()}`);
-    await sleep(50);
-  }
-}
-
-async function streamInfo(vigil, id) {
-  const r = await vigil.fetch('/api/streams');
-  assert.equal(r.status, 200);
-  return (await r.json()).find((s) => s.id === id);
-}
 
 describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
   const key = randomBytes(30).toString('base64'); // as `openssl rand -base64 30`

@@ -131,6 +131,27 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = 
 }
 
 // Waits until the stream reports `state` in /api/streams.
+// The ASan+UBSan server is several times slower to start and to react.
+export const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
+
+// Polls until pred() is truthy (returns its value) or fails with what().
+export async function until(pred, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs * SLOW;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what()}`);
+    await sleep(50);
+  }
+}
+
+// One stream's entry in /api/streams, as an admin.
+export async function streamInfo(vigil, id) {
+  const r = await vigil.fetch('/api/streams');
+  if (r.status !== 200) throw new Error(`/api/streams: ${r.status}`);
+  return (await r.json()).find((s) => s.id === id);
+}
+
 // Waits until the stream reports `state` in /api/streams (vigil: what
 // startVigil returned).
 export async function waitStreamState(vigil, id, state, timeoutMs = 15000) {
