@@ -319,6 +319,51 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     return parse;
 }
 
+/* ---- publish:// (a WebSocket publisher pushes access units) --------------- */
+
+static const option_spec publish_options[] = {
+    {"codec", JSON_STRING, 0, 0},
+    {"audio", JSON_STRING, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_publish(const char *uri, const json_t *o, char *err, size_t errlen) {
+    if (strcmp(uri, "publish://")) {
+        snprintf(err, errlen, "source: a published stream is just \"publish://\"");
+        return -1;
+    }
+    if (strcmp(opt_str(o, "codec", "h264"), "h264")) {
+        snprintf(err, errlen, "options.codec: must be \"h264\"");
+        return -1;
+    }
+    const char *audio = opt_str(o, "audio", NULL);
+    if (audio && strcmp(audio, "opus") && strcmp(audio, "aac")) {
+        snprintf(err, errlen, "options.audio: must be \"opus\" or \"aac\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* appsrc (fed on the lws thread by media/publish.c, which sets its caps from
+ * the publish request) -> h264parse. */
+static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *o,
+                                 vg_source_elems *out, char *err, size_t errlen) {
+    (void)uri;
+    (void)o;
+    GstElement *src = make(p, "appsrc", "src", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    if (!src || !parse) return NULL;
+    /* Live, stamped by the feed with the publisher's timestamps, and leaky:
+     * pushing never waits for the pipeline. */
+    g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
+                 "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    GstElement *chain[] = {src, parse};
+    if (link_chain(chain, 2, err, errlen)) return NULL;
+    out->push_src = src;
+    return parse;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 typedef struct source_kind {
@@ -386,6 +431,7 @@ static const source_kind kinds[] = {
     {"rtsp://", rtsp_options, validate_rtsp, build_rtsp},
     {"srtp://", srtp_options, validate_push, build_push},
     {"rtp://", rtp_options, validate_push, build_push},
+    {"publish://", publish_options, validate_publish, build_publish},
 };
 
 static const source_kind *kind_of(const char *uri) {
@@ -400,7 +446,7 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
         snprintf(
             err, errlen,
             "source: unsupported source '%.64s' (expected test://, file://PATH.mp4, rtsp://..., "
-            "srtp://IP:PORT or rtp://IP:PORT)",
+            "srtp://IP:PORT, rtp://IP:PORT or publish://)",
             uri);
         return -1;
     }
@@ -432,4 +478,8 @@ void vg_source_redact(const char *uri, char *out, size_t outlen) {
 
 bool vg_source_is_push(const char *uri) {
     return vg_rtp_is_push_uri(uri);
+}
+
+bool vg_source_is_publish(const char *uri) {
+    return !strncmp(uri, "publish://", strlen("publish://"));
 }

@@ -13,6 +13,11 @@
  * backoff timer; it builds a new pipeline as soon as the receiver accepts a
  * packet again (seen at the next tick).
  *
+ * publish:// streams are fed by a WebSocket publisher (media/publish.h):
+ * without one they have no pipeline and show RETRYING ("waiting for a
+ * publisher", or "publisher gone" after one left), with no backoff timer; a
+ * publisher joining starts a pipeline at once.
+ *
  * Thread: everything here is owned by the lws service thread, no lock. The
  * configuration fields are immutable after vg_stream_new(). Frames referenced
  * here are immutable and shared (media/frame.h). */
@@ -27,6 +32,7 @@
 #include "media/gop_cache.h"
 #include "media/inbox.h"
 #include "media/pipeline.h"
+#include "media/publish.h"
 #include "media/reaper.h"
 #include "media/rtp_ingest.h"
 #include "media/viewer_queue.h"
@@ -57,7 +63,8 @@ typedef struct vg_stream_limits {
     uint32_t slow_skips;   /* overflows within slow_window_us that close a viewer */
     int64_t slow_window_us;
     size_t max_frame_bytes;
-    int64_t stall_timeout_us; /* live with no frame this long: restart */
+    int64_t stall_timeout_us;   /* live with no frame this long: restart */
+    size_t publish_queue_bytes; /* publish:// appsrc bound (0: 4 MiB) */
 } vg_stream_limits;
 
 /* One subscription: a viewer of one stream. Owned by its session (`owner`);
@@ -112,6 +119,10 @@ struct vg_stream {
     uint64_t auth_failed_mark; /* the receiver's auth failures then */
     bool auth_reported;        /* viewers were told of auth failures while waiting */
 
+    /* publish:// only */
+    vg_publish_feed *feed;   /* what the WebSocket publisher sends, else NULL */
+    bool awaiting_publisher; /* RETRYING because nobody publishes */
+
     /* ingest statistics over one-second windows */
     int64_t win_start_us;
     uint32_t win_frames;
@@ -138,6 +149,15 @@ void vg_stream_stop(vg_stream *s);
 
 /* Applies one event from the inbox addressed to this stream. */
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us);
+
+/* publish:// only. A publisher (`owner`, its session) takes the stream with
+ * the config of its publish request (moved in) and a pipeline starts; -1
+ * when another publisher has it. */
+int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const char *peer,
+                             vg_publish_config *cfg, int64_t now_us);
+/* The publisher left (reason: "publisher gone", ...): the pipeline goes and
+ * the stream waits for the next one. A no-op for another owner. */
+void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, int64_t now_us);
 
 /* Periodic: restarts due retries and detects stalled sources. */
 void vg_stream_tick(vg_stream *s, int64_t now_us);

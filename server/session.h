@@ -23,6 +23,7 @@
 
 typedef struct vg_server vg_server;
 typedef struct vg_session vg_session;
+typedef struct vg_publisher vg_publisher;
 
 /* A text message waiting to be sent, with LWS_PRE headroom. */
 typedef struct vg_outmsg {
@@ -50,6 +51,8 @@ struct vg_session {
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
+    /* the stream this client publishes, or NULL (server/publisher.h) */
+    vg_publisher *pub;
     /* who the client is: role VG_ROLE_NONE until a valid hello (or a valid
      * access_token on the upgrade); closed if no hello by hello_deadline_us */
     vg_access access;

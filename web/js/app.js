@@ -59,7 +59,11 @@ function switchIdentity(change) {
   conn.restart();
 }
 
+// Publishers and admins may send a camera from this browser (publish.html).
+const publishLink = document.getElementById('publish-link');
+
 auth.addEventListener('change', () => {
+  publishLink.hidden = !(auth.access && ['publisher', 'admin'].includes(auth.access.role));
   document.body.dataset.auth = auth.access ? (auth.access.anonymous ? 'anonymous' : 'signed-in') : auth.refused ? 'refused' : 'pending';
   // The role decides whether panels have controls.
   board.sync();
