@@ -4,10 +4,15 @@
 
 #include <stdlib.h>
 
+/* Enough for the init segment and a one-second GOP at 30 fps, which every
+ * new viewer is sent at once. */
+#define INITIAL_SLOTS 32
+
 int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, int64_t window_us) {
     *q = (vg_viewer_queue){0};
     if (cap < 2) cap = 2;
-    q->ring = calloc(cap, sizeof(*q->ring));
+    q->slots = cap < INITIAL_SLOTS ? cap : INITIAL_SLOTS;
+    q->ring = calloc(q->slots, sizeof(*q->ring));
     if (!q->ring) return -1;
     q->cap = cap;
     q->max_skips = max_skips;
@@ -17,19 +22,36 @@ int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, i
 }
 
 static vg_frame **slot(vg_viewer_queue *q, uint32_t i) {
-    return &q->ring[(q->head + i) % q->cap];
+    return &q->ring[(q->head + i) % q->slots];
 }
 
-static void append(vg_viewer_queue *q, vg_frame *f) {
+/* Doubles the ring (up to cap), oldest frame first in the new one. */
+static bool grow(vg_viewer_queue *q) {
+    uint32_t slots = q->slots > q->cap / 2 ? q->cap : q->slots * 2;
+    vg_frame **ring = calloc(slots, sizeof(*ring));
+    if (!ring) return false;
+    for (uint32_t i = 0; i < q->count; i++)
+        ring[i] = *slot(q, i);
+    free(q->ring);
+    q->ring = ring;
+    q->slots = slots;
+    q->head = 0;
+    return true;
+}
+
+/* Queues a reference to f; false when the ring could not grow (OOM). */
+static bool append(vg_viewer_queue *q, vg_frame *f) {
+    if (q->count == q->slots && !grow(q)) return false;
     *slot(q, q->count) = vg_frame_ref(f);
     q->count++;
+    return true;
 }
 
 vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q) {
     if (q->count == 0) return NULL;
     vg_frame *f = q->ring[q->head];
     q->ring[q->head] = NULL;
-    q->head = (q->head + 1) % q->cap;
+    q->head = (q->head + 1) % q->slots;
     q->count--;
     return f;
 }
@@ -91,8 +113,7 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
     if (vg_frame_is_setup(f)) {
         /* A new init segment or decoder configuration (source restarted):
          * decoding starts over at a keyframe. */
-        append(q, f);
-        q->need_key = true;
+        if (append(q, f)) q->need_key = true;
         return overflow;
     }
 
@@ -111,6 +132,10 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
         q->skipping = false;
         q->need_key = false;
     }
-    append(q, f);
+    if (!append(q, f)) { /* out of memory: start again at the next keyframe */
+        q->frames_dropped++;
+        q->need_key = true;
+        return overflow == VG_PUSH_QUEUED ? VG_PUSH_DROPPED : overflow;
+    }
     return overflow;
 }

@@ -72,6 +72,8 @@ static json_t *api_health(vg_server *srv, const vg_access *access) {
     for (size_t i = 0; i < sizeof(counters) / sizeof(counters[0]); i++)
         json_object_set_new(c, counters[i].name, json_integer((json_int_t)counters[i].value));
     json_object_set_new(h, "counters", c);
+    /* device control: per-transport connection state and counters */
+    json_object_set_new(h, "control", vg_devices_stats(srv));
     return h;
 }
 

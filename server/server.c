@@ -14,6 +14,10 @@
 #define TICK_US           250000
 #define SHUTDOWN_GRACE_US 2000000
 
+/* The largest single send() lws may make: a whole frame of the largest size
+ * the config allows (max_frame_bytes is at most 256 MiB). */
+#define VG_WS_MAX_SEND (256u * 1024 * 1024)
+
 int64_t vg_server_now_us(void) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
@@ -162,10 +166,16 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     srv->protocols[0] = (struct lws_protocols){.name = "http",
                                                .callback = vg_http_callback,
                                                .per_session_data_size = vg_http_session_size()};
+    /* tx_packet_size: without it lws clips every send() to rx_buffer_size
+     * and copies the rest of the frame into its own buffer, to send on later
+     * writable callbacks. A whole frame per send() instead.
+     * rx_buffer_size is allocated for every connection; clients send only
+     * small requests, and longer ones are reassembled (session.c). */
     srv->protocols[1] = (struct lws_protocols){.name = VIGIL_PROTOCOL,
                                                .callback = vg_ws_callback,
                                                .per_session_data_size = sizeof(vg_session),
-                                               .rx_buffer_size = 4096};
+                                               .rx_buffer_size = 1024,
+                                               .tx_packet_size = VG_WS_MAX_SEND};
     srv->mount_api = (struct lws_http_mount){.mountpoint = "/api",
                                              .mountpoint_len = 4,
                                              .origin = "http",

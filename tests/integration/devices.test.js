@@ -251,6 +251,8 @@ test('REST: list, one device, POST a command (202 + Location), follow it, and th
   const health = await (await vigil.fetch(`/api/health`)).json();
   assert.equal(health.devices, 7);
   assert.ok(health.counters.commands_issued >= 8, JSON.stringify(health));
+  assert.equal(health.control.transports.mqtt.connected, true, JSON.stringify(health.control));
+  assert.ok(health.control.devices.cam1.issued >= 4);
 
   const post = (p, b, headers = { 'content-type': 'application/json' }) =>
     vigil.fetch(`${p}`, { method: 'POST', headers, body: b });

@@ -75,7 +75,7 @@ START_TEST(config_errors_name_device_and_field) {
          "device 'a': coap: \"uri\" must be a coap://"},
         {"{\"devices\":[{\"id\":\"a\",\"transport\":\"coap\",\"coap\":{\"uri\":\"coaps://127.0.0.1/"
          "c\"}," CMDS "}]}",
-         "coaps:// needs \"psk\""},
+         "coaps:// needs either \"psk\""},
         {"{\"devices\":[{\"id\":\"a\",\"transport\":\"coap\",\"coap\":{\"uri\":\"coap://127.0.0.1/"
          "c\",\"ack_timeout\":0.5}," CMDS "}]}",
          "\"ack_timeout\" must be a number between 1 and 60"},

@@ -7,8 +7,11 @@
  * outgoing queue, exactly what would be written to the socket. */
 #include <string.h>
 
+#include <time.h>
+
 #include "check_main.h"
 #include "server/server.h"
+#include "server/token.h"
 #include "signaling/signaling.h"
 
 /* ---- stubs for lws (there is no connection in a unit test) ---- */
@@ -57,7 +60,26 @@ static void setup(void) {
             vg_stream_new(ids[i], "test://", NULL, (uint32_t)i + 1, &lim, &hooks, NULL, NULL);
     srv.nstreams = 3;
     ck_assert_int_eq(vg_session_init(&sess, &srv, NULL, config.max_subscriptions), 0);
+    vg_rate_limit_init(&sess.msg_rate, 1000, 2000, vg_server_now_us());
+    vg_rate_limit_init(&sess.cmd_rate, 1000, 2000, vg_server_now_us());
     writable_requests = 0;
+}
+
+/* A token signed with the test server's secret (caller frees). */
+static char *token(const char *role, const char *streams, long long exp_in) {
+    json_t *claims = json_pack("{s:s, s:s, s:[s], s:[s], s:I}", "sub", "t", "role", role, "streams",
+                               streams, "devices", "*", "exp", (json_int_t)(time(NULL) + exp_in));
+    char *t = vg_token_sign(config.auth.secret, config.auth.secret_len, claims);
+    json_decref(claims);
+    return t;
+}
+
+/* The session as an admin, as after a successful hello. */
+static void sign_in_admin(void) {
+    json_t *claims = json_pack("{s:s, s:s, s:[s], s:[s], s:I}", "sub", "t", "role", "admin",
+                               "streams", "*", "devices", "*", "exp", (json_int_t)0);
+    vg_access_from_claims(&sess.access, claims);
+    json_decref(claims);
 }
 
 static void teardown(void) {
@@ -99,8 +121,12 @@ static void expect_error(const char *text, const char *code, const char *field) 
 }
 
 START_TEST(hello_reports_server_and_limits) {
-    json_t *r = roundtrip("{\"type\":\"hello\",\"id\":1,\"token\":\"x\"}");
+    char *tok = token("viewer", "d*", 60), text[4200];
+    snprintf(text, sizeof(text), "{\"type\":\"hello\",\"id\":1,\"token\":\"%s\"}", tok);
+    free(tok);
+    json_t *r = roundtrip(text);
     ck_assert_str_eq(str(r, "type"), "hello");
+    ck_assert_str_eq(str(json_object_get(r, "access"), "role"), "viewer");
     ck_assert_int_eq(json_integer_value(json_object_get(r, "id")), 1);
     ck_assert_str_eq(str(r, "protocol"), "vigil.v1");
     json_t *lim = json_object_get(r, "limits");
@@ -111,7 +137,67 @@ START_TEST(hello_reports_server_and_limits) {
 }
 END_TEST
 
+START_TEST(nothing_before_hello_and_bad_tokens_close) {
+    expect_error("{\"type\":\"list\"}", "hello_required", NULL);
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"demo\"}", "hello_required", NULL);
+    ck_assert(!sess.closing);
+    /* No anonymous access configured: a hello without a token is refused. */
+    expect_error("{\"type\":\"hello\"}", "unauthorized", "token");
+    ck_assert(sess.closing);
+    ck_assert_int_eq(sess.close_code, 4003);
+}
+END_TEST
+
+START_TEST(expired_tokens_are_unauthorized) {
+    char *tok = token("admin", "*", -1), text[4200];
+    snprintf(text, sizeof(text), "{\"type\":\"hello\",\"token\":\"%s\"}", tok);
+    free(tok);
+    json_t *r = roundtrip(text);
+    ck_assert_str_eq(str(r, "code"), "unauthorized");
+    ck_assert_str_eq(str(r, "message"), "token expired");
+    json_decref(r);
+    ck_assert_int_eq(sess.access.role, VG_ROLE_NONE);
+}
+END_TEST
+
+START_TEST(a_viewer_lists_only_its_streams_and_anonymous_needs_config) {
+    char *tok = token("viewer", "d*", 60), text[4200];
+    snprintf(text, sizeof(text), "{\"type\":\"hello\",\"token\":\"%s\"}", tok);
+    free(tok);
+    json_decref(roundtrip(text));
+    json_t *r = roundtrip("{\"type\":\"list\"}");
+    json_t *streams = json_object_get(r, "streams");
+    ck_assert_uint_eq(json_array_size(streams), 2); /* demo, door: not yard */
+    json_decref(r);
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"yard\"}", "unknown_stream", "stream");
+    vg_access_clear(&sess.access);
+    config.auth.anonymous_streams = json_pack("[s]", "yard");
+    r = roundtrip("{\"type\":\"hello\"}");
+    ck_assert(json_is_true(json_object_get(json_object_get(r, "access"), "anonymous")));
+    json_decref(r);
+    r = roundtrip("{\"type\":\"list\"}");
+    ck_assert_uint_eq(json_array_size(json_object_get(r, "streams")), 1);
+    json_decref(r);
+}
+END_TEST
+
+START_TEST(over_the_rate_is_refused_then_flooding_closes) {
+    sign_in_admin();
+    vg_rate_limit_init(&sess.msg_rate, 2, 2, vg_server_now_us());
+    config.messages_per_s = 2;
+    json_decref(roundtrip("{\"type\":\"stats\"}"));
+    json_decref(roundtrip("{\"type\":\"stats\"}"));
+    expect_error("{\"type\":\"stats\"}", "rate_limited", NULL);
+    expect_error("{\"type\":\"stats\"}", "rate_limited", NULL);
+    ck_assert(!sess.closing);
+    vg_signaling_handle(&sess, "{\"type\":\"stats\"}", 16); /* a third in the second */
+    ck_assert(sess.closing);
+    ck_assert_int_eq(sess.close_code, 1008);
+}
+END_TEST
+
 START_TEST(list_shows_every_stream) {
+    sign_in_admin();
     json_t *r = roundtrip("{\"type\":\"list\",\"id\":\"abc\"}");
     ck_assert_str_eq(str(r, "id"), "abc");
     json_t *streams = json_object_get(r, "streams");
@@ -123,6 +209,7 @@ START_TEST(list_shows_every_stream) {
 END_TEST
 
 START_TEST(subscribe_unsubscribe_and_stats) {
+    sign_in_admin();
     json_t *r = roundtrip("{\"type\":\"subscribe\",\"id\":2,\"stream\":\"door\",\"mode\":\"mse\"}");
     ck_assert_str_eq(str(r, "type"), "subscribe");
     ck_assert_int_eq(json_integer_value(json_object_get(r, "channel")), 2);
@@ -144,6 +231,7 @@ START_TEST(subscribe_unsubscribe_and_stats) {
 END_TEST
 
 START_TEST(subscribe_reply_carries_codecs_when_live) {
+    sign_in_admin();
     free(srv.streams[0]->codecs);
     srv.streams[0]->codecs = strdup("avc1.64001f");
     json_t *r = roundtrip("{\"type\":\"subscribe\",\"stream\":\"demo\"}");
@@ -155,6 +243,7 @@ START_TEST(subscribe_reply_carries_codecs_when_live) {
 END_TEST
 
 START_TEST(bad_input_gets_error_codes_and_session_stays_usable) {
+    sign_in_admin();
     expect_error("{not json", "bad_json", NULL);
     expect_error("", "bad_json", NULL);
     expect_error("[1,2]", "bad_message", NULL);
@@ -202,6 +291,7 @@ START_TEST(bad_input_gets_error_codes_and_session_stays_usable) {
 END_TEST
 
 START_TEST(reply_queue_is_bounded) {
+    sign_in_admin();
     /* A client that sends requests and never reads: the queue stops growing
      * and the session is closed with 1008. */
     for (int i = 0; i < VG_SESSION_MAX_OUT_MSGS + 10; i++)
@@ -213,6 +303,7 @@ START_TEST(reply_queue_is_bounded) {
 END_TEST
 
 START_TEST(text_reassembly_is_bounded) {
+    sign_in_admin();
     char chunk[1000];
     memset(chunk, ' ', sizeof(chunk));
     int r = 0;
@@ -228,6 +319,7 @@ START_TEST(text_reassembly_is_bounded) {
 END_TEST
 
 START_TEST(fragmented_text_is_reassembled_then_released) {
+    sign_in_admin();
     const char *msg = "{\"type\":\"hello\",\"id\":\"frag\"}";
     size_t n = strlen(msg);
     ck_assert_int_eq(vg_session_on_text(&sess, msg, 5, false, 65536), 0);
@@ -250,6 +342,10 @@ static Suite *signaling_suite(void) {
     TCase *tc = tcase_create("requests");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hello_reports_server_and_limits);
+    tcase_add_test(tc, nothing_before_hello_and_bad_tokens_close);
+    tcase_add_test(tc, expired_tokens_are_unauthorized);
+    tcase_add_test(tc, a_viewer_lists_only_its_streams_and_anonymous_needs_config);
+    tcase_add_test(tc, over_the_rate_is_refused_then_flooding_closes);
     tcase_add_test(tc, list_shows_every_stream);
     tcase_add_test(tc, subscribe_unsubscribe_and_stats);
     tcase_add_test(tc, subscribe_reply_carries_codecs_when_live);

@@ -131,6 +131,52 @@ START_TEST(unsent_init_segment_survives_a_skip) {
 }
 END_TEST
 
+START_TEST(ring_grows_to_the_limit_keeping_order) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 100, 0, 10000000);
+    uint32_t first_slots = q.slots;
+    ck_assert_uint_lt(first_slots, 100); /* starts small */
+    int64_t next_in = 0, next_out = 0;
+    /* Wrap the small ring first, then grow it while it is wrapped. */
+    for (int i = 0; i < 20; i++, next_in++) {
+        vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, i == 0 ? VG_FRAME_KEYFRAME : 0, 1, next_in, 4);
+        ck_assert_int_eq(vg_viewer_queue_push(&q, f, NULL, 0), VG_PUSH_QUEUED);
+        vg_frame_unref(f);
+    }
+    for (int i = 0; i < 10; i++, next_out++) {
+        vg_frame *f = vg_viewer_queue_pop(&q);
+        ck_assert_int_eq(f->time_us, next_out);
+        vg_frame_unref(f);
+    }
+    for (int i = 0; i < 90; i++, next_in++) {
+        vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, 0, 1, next_in, 4);
+        ck_assert_int_eq(vg_viewer_queue_push(&q, f, NULL, 0), VG_PUSH_QUEUED);
+        vg_frame_unref(f);
+    }
+    ck_assert_uint_eq(q.count, 100);
+    ck_assert_uint_eq(q.slots, 100); /* grown, but never beyond the limit */
+    /* Full at the limit: the policy applies exactly as before. */
+    vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, 0, 1, next_in, 4);
+    ck_assert_int_eq(vg_viewer_queue_push(&q, f, NULL, 0), VG_PUSH_SKIPPED);
+    vg_frame_unref(f);
+    ck_assert_uint_eq(q.count, 0);
+    vg_viewer_queue_free(&q);
+
+    vg_viewer_queue_init(&q, 100, 0, 10000000);
+    for (int i = 0; i < 100; i++) {
+        f = vg_frame_new(VG_FRAME_MEDIA, i == 0 ? VG_FRAME_KEYFRAME : 0, 1, i, 4);
+        vg_viewer_queue_push(&q, f, NULL, 0);
+        vg_frame_unref(f);
+    }
+    for (int i = 0; i < 100; i++) {
+        f = vg_viewer_queue_pop(&q);
+        ck_assert_int_eq(f->time_us, i);
+        vg_frame_unref(f);
+    }
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
 START_TEST(queue_shares_frames_without_copying) {
     vg_viewer_queue a, b;
     vg_viewer_queue_init(&a, 4, 0, 1);
@@ -160,6 +206,7 @@ static Suite *queue_suite(void) {
     tcase_add_test(tc, skips_spread_over_time_are_tolerated);
     tcase_add_test(tc, unsent_init_segment_survives_a_skip);
     tcase_add_test(tc, queue_shares_frames_without_copying);
+    tcase_add_test(tc, ring_grows_to_the_limit_keeping_order);
     suite_add_tcase(s, tc);
     return s;
 }

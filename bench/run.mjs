@@ -1,0 +1,317 @@
+// run.mjs -- `make bench`: vigil against the floor, scenario by scenario.
+//
+//   node bench/run.mjs              full run (about 10 minutes)
+//   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
+//   BENCH_ONLY=one,4000,max,streams,throttled   only these scenarios
+//   BENCH_DURATION=S                the measured window, in seconds
+//
+// Each scenario starts a fresh server pinned to one core (taskset -c
+// $BENCH_SERVER_CPU, default 0) -- vigil with a config whose streams play
+// build/bench/clip.mp4 through file://, or vigil-floor replaying the same
+// clip's fragments -- then runs build/bench/vigil-load on the other core
+// ($BENCH_CLIENT_CPU, default 1), bounded in time and connections, on
+// 127.0.0.1 only. The load client's JSON reports are collected; the table of
+// figures goes to stdout and everything to build/bench/results.json.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const B = path.join(ROOT, 'build');
+const VIGIL = process.env.VIGIL_BIN || path.join(B, 'vigil');
+const LOAD = path.join(B, 'bench/vigil-load');
+const FLOOR = path.join(B, 'bench/vigil-floor');
+const CLIP = path.join(B, 'bench/clip.mp4');
+const FRAGS = path.join(B, 'bench/clip.fmp4');
+const QUICK = process.env.BENCH_QUICK === '1';
+const ONLY = process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',') : null;
+const SERVER_CPU = process.env.BENCH_SERVER_CPU ?? '0';
+const CLIENT_CPU = process.env.BENCH_CLIENT_CPU ?? '1';
+const PIN = os.cpus().length >= 2 && spawnSync('taskset', ['-V']).status === 0;
+
+// Window lengths: long enough that one frame more or less is noise.
+const T = QUICK ? { warmup: 1, duration: 4 } : { warmup: 2, duration: 10 };
+if (process.env.BENCH_DURATION) T.duration = +process.env.BENCH_DURATION;
+const MIB = 1024;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'vigil-bench-'));
+process.on('exit', () => rmSync(tmp, { recursive: true, force: true }));
+
+function pinned(cpu, argv) {
+  return PIN ? ['taskset', ['-c', cpu, ...argv]] : [argv[0], argv.slice(1)];
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function canConnect(port) {
+  return new Promise((resolve) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.on('connect', () => { s.destroy(); resolve(true); });
+    s.on('error', () => resolve(false));
+  });
+}
+
+// A server process on the server core; stop() ends it (SIGTERM, then SIGKILL).
+function startProc(argv, name) {
+  const [cmd, args] = pinned(SERVER_CPU, argv);
+  const proc = spawn(cmd, args, { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d) => { log = (log + d).slice(-4000); });
+  const exited = new Promise((r) => proc.on('exit', r));
+  return {
+    proc, name, log: () => log,
+    async stop() {
+      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
+      const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+      await exited;
+      clearTimeout(t);
+    },
+  };
+}
+
+async function startVigil(streams) {
+  const port = await freePort();
+  // Anonymous viewers of these streams (they say hello without a token), and
+  // every viewer from 127.0.0.1: the default per-address limit is 1000.
+  const config = {
+    server: { port, bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000 },
+    auth: { anonymous: { streams } },
+    streams: streams.map((id) => ({ id, source: `file://${CLIP}` })),
+  };
+  const file = path.join(tmp, `vigil-${port}.json`);
+  writeFileSync(file, JSON.stringify(config));
+  const srv = startProc([VIGIL, '--config', file, '--web-root', path.join(ROOT, 'web')], 'vigil');
+  srv.port = port;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (srv.proc.exitCode !== null) throw new Error(`vigil exited: ${srv.log()}`);
+    try {
+      const list = await (await fetch(`http://127.0.0.1:${port}/api/streams`)).json();
+      if (list.length === streams.length && list.every((s) => s.state === 'live')) break;
+    } catch { /* not up yet */ }
+    if (Date.now() > deadline) { await srv.stop(); throw new Error(`vigil streams not live: ${srv.log()}`); }
+    await sleep(200);
+  }
+  await sleep(1500); // a full GOP in every cache, as the floor has
+  return srv;
+}
+
+async function startFloor(nstreams) {
+  const port = await freePort();
+  const srv = startProc([FLOOR, '--clip', FRAGS, '--port', String(port), '--streams', String(nstreams)], 'floor');
+  srv.port = port;
+  const deadline = Date.now() + 10000;
+  while (!(await canConnect(port))) {
+    if (srv.proc.exitCode !== null || Date.now() > deadline) throw new Error(`floor did not start: ${srv.log()}`);
+    await sleep(50);
+  }
+  await sleep(1500);
+  return srv;
+}
+
+// Runs the load client against a started server; resolves with its report.
+function load(srv, streams, viewers, opts = {}) {
+  const ramp = opts.ramp ?? Math.max(1, viewers / 1000);
+  const argv = [LOAD, '--port', String(srv.port), '--pid', String(srv.proc.pid),
+    '--stream', streams.join(','), '--viewers', String(viewers), '--ramp', String(ramp),
+    '--warmup', String(T.warmup), '--duration', String(opts.duration ?? T.duration),
+    '--label', `${srv.name} ${viewers}`];
+  if (opts.throttleFraction) {
+    argv.push('--throttle-fraction', String(opts.throttleFraction), '--throttle-bps', String(opts.throttleBps));
+  }
+  const [cmd, args] = pinned(CLIENT_CPU, argv);
+  return new Promise((resolve, reject) => {
+    const p = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '', err = '';
+    p.stdout.on('data', (d) => { out += d; });
+    p.stderr.on('data', (d) => { err += d; });
+    // Bounded: ramp + the connect timeout (15 s) + warmup + window + margin.
+    const limit = (ramp + 15 + T.warmup + (opts.duration ?? T.duration) + 30) * 1000;
+    const t = setTimeout(() => p.kill('SIGKILL'), limit);
+    p.on('exit', (code) => {
+      clearTimeout(t);
+      try { resolve(JSON.parse(out)); } catch { reject(new Error(`vigil-load exited ${code}: ${err}`)); }
+    });
+  });
+}
+
+async function measure(kind, streams, viewers, opts) {
+  const srv = kind === 'vigil' ? await startVigil(streams) : await startFloor(streams.length);
+  try {
+    const r = await load(srv, streams, viewers, opts);
+    const g = r.groups.normal;
+    // What else ran on the server's core during the window (other users of a shared machine).
+    r.other_load_server_cpu = Math.max(0, (r.cpu_busy[+SERVER_CPU] ?? 0) - r.server.cpu_util);
+    r.other_load_client_cpu = Math.max(0, (r.cpu_busy[+CLIENT_CPU] ?? 0) - r.client_cpu_util);
+    if (r.other_load_server_cpu > 0.15 || r.other_load_client_cpu > 0.3) noisy = true;
+    console.error(`  ${kind.padEnd(5)} ${String(viewers).padStart(5)} viewers: ${r.server.cpu_s_per_gb.toFixed(3)} CPU s/GB, ` +
+      `cpu ${(r.server.cpu_util * 100).toFixed(0)}%, rss ${(r.server.rss_peak_kb / MIB).toFixed(1)} MiB, ` +
+      `lat p99 ${g.latency_ms.p99} ms, key p99 ${g.first_keyframe_ms.p99} ms, ` +
+      `delivered ${(delivered(r) * 100).toFixed(2)}%, failed ${r.failed}, client cpu ${(r.client_cpu_util * 100).toFixed(0)}%, ` +
+      `others on server/client core ${(r.other_load_server_cpu * 100).toFixed(0)}%/${(r.other_load_client_cpu * 100).toFixed(0)}%`);
+    return r;
+  } finally {
+    await srv.stop();
+  }
+}
+
+// Share of the frames the viewers should have had: gaps, stalls and failed
+// viewers all count against it.
+function delivered(r) {
+  const g = r.groups.normal;
+  return Math.min(g.delivered_ratio, g.frames_vs_expected);
+}
+
+// ---- scenarios -----------------------------------------------------------
+
+const ONE = ['clip'];
+const results = { machine: machine(), date: new Date().toISOString(), quick: QUICK, pinned: PIN, window: T, scenarios: {} };
+const rows = [];
+// A figure is marked noisy when, during a run it comes from, other processes
+// used more than 15 % of the server's core or 30 % of the client's.
+let noisy = false;
+function row(figure, vigil, floor, ratio, target, pass) {
+  rows.push({ figure, vigil, floor, ratio, target, pass, noisy });
+}
+const f2 = (x) => (x == null ? '-' : Number(x).toFixed(2));
+const want = (name) => !ONLY || ONLY.includes(name);
+
+async function scenarioOne() {
+  noisy = false;
+  const v = await measure('vigil', ONE, 1000, { ramp: 1 });
+  const f = await measure('floor', ONE, 1000, { ramp: 1 });
+  results.scenarios.one = { vigil: v, floor: f };
+  const ratio = v.server.cpu_s_per_gb / f.server.cpu_s_per_gb;
+  row('CPU s/GB, 1000 viewers', f2(v.server.cpu_s_per_gb), f2(f.server.cpu_s_per_gb), f2(ratio), '<= 1.2x floor', ratio <= 1.2);
+  row('peak RSS MiB, 1000 viewers', f2(v.server.rss_peak_kb / MIB), f2(f.server.rss_peak_kb / MIB), '', '<= 20 MiB', v.server.rss_peak_kb <= 20 * MIB);
+  const lv = v.groups.normal.latency_ms.p99, lf = f.groups.normal.latency_ms.p99;
+  row('latency p99 ms, 1000 viewers', f2(lv), f2(lf), f2(lv / lf), '<= 5 ms', lv <= 5);
+  const kv = v.groups.normal.first_keyframe_ms.p99, kf = f.groups.normal.first_keyframe_ms.p99;
+  row('subscribe->keyframe p99 ms, 1000', f2(kv), f2(kf), '', '<= 50 ms', kv <= 50 && v.failed === 0);
+  // The connect phase of this run is the storm: 1000 viewers within 1 s.
+  const sv = v.connect_phase.server_cpu_s, sf = f.connect_phase.server_cpu_s;
+  row('storm: 1000 in 1 s, server CPU s', f2(sv), f2(sf), sf > 0 ? f2(sv / sf) : '', 'all served, reported',
+    v.got_keyframe === 1000 && v.failed === 0);
+}
+
+async function scenarioFourK() {
+  noisy = false;
+  const n = 4000;
+  const v = await measure('vigil', ONE, n);
+  const f = await measure('floor', ONE, n);
+  results.scenarios.viewers4000 = { vigil: v, floor: f };
+  row('4000 viewers: failed / delivered %', `${v.failed} / ${f2(delivered(v) * 100)}`,
+    `${f.failed} / ${f2(delivered(f) * 100)}`, '', '0 / >= 99 %', v.failed === 0 && delivered(v) >= 0.99);
+}
+
+// The most viewers served with >= 95 % of frames: from 1000, grow by 1.5x
+// until a probe fails or the cap, then bisect (twice; once when quick). Every
+// probe is a fresh server.
+async function maxViewers(kind) {
+  const cap = QUICK ? 8000 : 16000;
+  const probes = [];
+  const ok = async (n) => {
+    const r = await measure(kind, ONE, n, { duration: QUICK ? 3 : 5 });
+    const pass = r.failed <= n * 0.01 && delivered(r) >= 0.95;
+    probes.push({ viewers: n, pass, delivered: delivered(r), failed: r.failed, cpu_util: r.server.cpu_util, client_cpu_util: r.client_cpu_util });
+    return pass;
+  };
+  let good = 0, bad = 0;
+  for (let n = 1000; ; n = Math.min(cap, Math.round(n * 1.5 / 500) * 500)) {
+    if (await ok(n)) good = n; else { bad = n; break; }
+    if (n >= cap) break;
+  }
+  for (let i = 0; bad && i < (QUICK ? 1 : 2) && bad - good > 250; i++) {
+    const mid = Math.round((good + bad) / 2 / 125) * 125;
+    if (await ok(mid)) good = mid; else bad = mid;
+  }
+  return { held: good, capped: !bad, probes };
+}
+
+async function scenarioMax() {
+  noisy = false;
+  const v = await maxViewers('vigil');
+  const f = await maxViewers('floor');
+  results.scenarios.max_viewers = { vigil: v, floor: f };
+  const ratio = f.held ? v.held / f.held : 0;
+  const fmt = (x) => `${x.held}${x.capped ? '+' : ''}`;
+  row('most viewers held (>= 95 % frames)', fmt(v), fmt(f), f2(ratio), '>= 0.8x floor', ratio >= 0.8);
+}
+
+async function scenarioStreams() {
+  noisy = false;
+  const streams = Array.from({ length: 50 }, (_, i) => `s${i}`);
+  const v = await measure('vigil', streams, 1000);
+  const f = await measure('floor', streams, 1000);
+  results.scenarios.streams50 = { vigil: v, floor: f };
+  const one = results.scenarios.one;
+  const base = one ? one.vigil.server.cpu_s_per_gb : null;
+  const rel = base ? v.server.cpu_s_per_gb / base : null;
+  row('50 streams x 20: CPU s/GB', f2(v.server.cpu_s_per_gb), f2(f.server.cpu_s_per_gb),
+    f2(v.server.cpu_s_per_gb / f.server.cpu_s_per_gb), `~ 1 x 1000 (${rel ? f2(rel) + 'x' : 'n/a'})`,
+    rel !== null && rel <= 1.1);
+}
+
+// Throttled viewers need time to overflow: their socket buffers and a queue
+// of 128 frames (about 1 MB) fill at half the stream's rate, about 8 s.
+async function scenarioThrottled() {
+  noisy = false;
+  const opts = { throttleFraction: 0.1, throttleBps: 1000000, duration: QUICK ? 12 : 20 };
+  const v = await measure('vigil', ONE, 1000, opts);
+  const f = await measure('floor', ONE, 1000, opts);
+  results.scenarios.throttled = { vigil: v, floor: f };
+  const one = results.scenarios.one;
+  const base = one ? one.vigil.groups.normal.latency_ms.p99 : null;
+  const d = base !== null ? v.groups.normal.latency_ms.p99 - base : null;
+  const t = v.groups.throttled;
+  row('10% throttled: others p99 change ms', f2(d), f2(one ? f.groups.normal.latency_ms.p99 - one.floor.groups.normal.latency_ms.p99 : null), '', '< 5 ms', d !== null && d < 5);
+  row('10% throttled: skips / closed / missing', `${t.skips_flagged} / ${v.closes['4001'] ?? 0} / ${t.frames_missing}`,
+    `- / - / ${f.groups.throttled.frames_missing}`, '', 'skipped or closed', t.skips_flagged + (v.closes['4001'] ?? 0) > 0 || t.frames_missing > 0);
+  const rb = one ? one.vigil.server.rss_peak_kb : null;
+  row('10% throttled: peak RSS MiB', f2(v.server.rss_peak_kb / MIB), f2(f.server.rss_peak_kb / MIB), '',
+    `bounded (1000: ${rb ? f2(rb / MIB) : 'n/a'})`, rb !== null && v.server.rss_peak_kb <= rb * 1.5 + 8 * MIB);
+}
+
+function machine() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model, cores: cpus.length, kernel: os.release(), mem_gib: +(os.totalmem() / 2 ** 30).toFixed(1), load_avg: os.loadavg() };
+}
+
+function printTable() {
+  const head = ['figure', 'vigil', 'floor', 'ratio', 'target', 'pass'];
+  const body = rows.map((r) => [r.figure, r.vigil, r.floor, r.ratio, r.target,
+    (r.pass ? 'PASS' : 'FAIL') + (r.noisy ? ' (noisy)' : '')]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => String(b[i]).length)));
+  const line = (cells) => '| ' + cells.map((c, i) => String(c).padEnd(w[i])).join(' | ') + ' |';
+  console.log(line(head));
+  console.log('|' + w.map((n) => '-'.repeat(n + 2)).join('|') + '|');
+  for (const b of body) console.log(line(b));
+}
+
+const t0 = Date.now();
+const make = spawnSync('make', ['-s', '-C', ROOT, 'build/vigil', 'build/bench/vigil-load', 'build/bench/vigil-floor', 'build/bench/clip.mp4'], { stdio: 'inherit' });
+if (make.status !== 0) process.exit(1);
+console.error(`bench: ${QUICK ? 'quick' : 'full'} run, server on cpu ${SERVER_CPU}, client on cpu ${CLIENT_CPU}${PIN ? '' : ' (NOT pinned: taskset or a second core missing)'}; load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+if (want('one') || want('storm')) await scenarioOne();
+if (want('4000')) await scenarioFourK();
+if (want('max')) await scenarioMax();
+if (want('streams')) await scenarioStreams();
+if (want('throttled')) await scenarioThrottled();
+results.table = rows;
+results.elapsed_s = (Date.now() - t0) / 1000;
+writeFileSync(path.join(B, 'bench/results.json'), JSON.stringify(results, null, 2));
+printTable();
+console.log(`\n${rows.filter((r) => r.pass).length}/${rows.length} targets met; details in build/bench/results.json (${results.elapsed_s.toFixed(0)} s)`);
