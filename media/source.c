@@ -122,8 +122,40 @@ static const option_spec test_options[] = {
     {"bitrate_kbps", JSON_INTEGER, 50, 50000},
     {"keyframe_interval", JSON_INTEGER, 1, 600},
     {"pattern", JSON_STRING, 0, 0},
+    {"latency_mark", JSON_TRUE, 0, 0},
     {NULL, 0, 0, 0},
 };
+
+/* Latency mark (option latency_mark, docs/LATENCY.md): every frame carries
+ * its capture time, the wall clock in milliseconds modulo 2^32, drawn by
+ * simplevideomark as a row of squares along the bottom-left edge (4 sync
+ * squares black/white/black/white, then 32 data bits, most significant
+ * first, white = 1), and as text (HH:MM:SS.mmm) top left. */
+#define MARK_DATA_BITS 32
+#define MARK_SYNC      4
+
+typedef struct mark_ctx {
+    GstElement *mark, *text; /* owned by the pipeline */
+} mark_ctx;
+
+/* (streaming) Stamps each raw frame with the time it was captured. */
+static GstPadProbeReturn on_raw_frame(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+    (void)pad;
+    (void)info;
+    mark_ctx *m = user;
+    gint64 now = g_get_real_time();
+    g_object_set(m->mark, "pattern-data", (guint64)((now / 1000) & 0xffffffffLL), NULL);
+    GDateTime *dt = g_date_time_new_from_unix_local(now / 1000000);
+    if (dt) {
+        gchar *hms = g_date_time_format(dt, "%H:%M:%S");
+        gchar *text = g_strdup_printf("%s.%03d", hms ? hms : "", (int)(now / 1000 % 1000));
+        g_object_set(m->text, "text", text, NULL);
+        g_free(text);
+        g_free(hms);
+        g_date_time_unref(dt);
+    }
+    return GST_PAD_PROBE_OK;
+}
 
 static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
@@ -131,13 +163,15 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     (void)out;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
+    bool marked = o && json_is_true(json_object_get(o, "latency_mark"));
     GstElement *src = make(p, "videotestsrc", "src", err, errlen);
     GstElement *caps = make(p, "capsfilter", "rawcaps", err, errlen);
-    GstElement *clock = make(p, "clockoverlay", "clock", err, errlen);
+    GstElement *mark = marked ? make(p, "simplevideomark", "mark", err, errlen) : NULL;
+    GstElement *clock = make(p, marked ? "textoverlay" : "clockoverlay", "clock", err, errlen);
     GstElement *time = make(p, "timeoverlay", "time", err, errlen);
     GstElement *enc = make(p, "x264enc", "enc", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
-    if (!src || !caps || !clock || !time || !enc || !parse) return NULL;
+    if (!src || !caps || !clock || !time || !enc || !parse || (marked && !mark)) return NULL;
 
     gst_util_set_object_arg(G_OBJECT(src), "pattern", opt_str(o, "pattern", "smpte"));
     g_object_set(src, "is-live", TRUE, "horizontal-speed", 4, NULL);
@@ -147,8 +181,8 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     g_object_set(caps, "caps", c, NULL);
     gst_caps_unref(c);
     /* The wall clock at capture, for judging latency by eye. */
-    g_object_set(clock, "time-format", "%H:%M:%S", "font-desc", "Sans Bold 28", "shaded-background",
-                 TRUE, NULL);
+    g_object_set(clock, "font-desc", "Sans Bold 28", "shaded-background", TRUE, NULL);
+    if (!marked) g_object_set(clock, "time-format", "%H:%M:%S", NULL);
     gst_util_set_object_arg(G_OBJECT(clock), "halignment", "left");
     gst_util_set_object_arg(G_OBJECT(clock), "valignment", "top");
     g_object_set(time, "font-desc", "Sans 20", "shaded-background", TRUE, NULL);
@@ -160,6 +194,22 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000), "key-int-max",
                  (guint)opt_int(o, "keyframe_interval", fps), NULL);
 
+    if (marked) {
+        int block = w / (MARK_SYNC + MARK_DATA_BITS);
+        if (block > 16) block = 16;
+        if (block < 1) block = 1;
+        g_object_set(mark, "pattern-width", block, "pattern-height", block < h ? block : h,
+                     "pattern-count", MARK_SYNC, "pattern-data-count", MARK_DATA_BITS,
+                     "left-offset", 0, "bottom-offset", 0, NULL);
+        mark_ctx *m = g_new0(mark_ctx, 1);
+        m->mark = mark;
+        m->text = clock;
+        GstPad *pad = gst_element_get_static_pad(mark, "sink");
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_raw_frame, m, g_free);
+        gst_object_unref(pad);
+        GstElement *chain[] = {src, caps, mark, clock, time, enc, parse};
+        return link_chain(chain, 7, err, errlen) ? NULL : parse;
+    }
     GstElement *chain[] = {src, caps, clock, time, enc, parse};
     return link_chain(chain, 6, err, errlen) ? NULL : parse;
 }

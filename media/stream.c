@@ -50,7 +50,8 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
             return NULL;
         }
     }
-    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap)) {
+    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap) ||
+        vg_gop_cache_init(&s->wc.gop, gop_cap)) {
         vg_stream_free(s);
         return NULL;
     }
@@ -84,6 +85,10 @@ static void drop_pipeline(vg_stream *s) {
     vg_frame_unref(s->resync);
     s->resync = NULL;
     s->resync_of = NULL;
+    vg_gop_cache_clear(&s->wc.gop);
+    vg_frame_unref(s->wc.resync);
+    s->wc.resync = NULL;
+    s->wc.resync_of = NULL;
 }
 
 static void fail(vg_stream *s, const char *reason, int64_t now_us) {
@@ -135,6 +140,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
     s->last_frame_us = now_us; /* start of the start-up deadline */
     s->next_seq = 1;
     s->await_key = false;
+    s->wc.next_seq = 1;
+    s->wc.await_key = false;
     if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
     if (vg_pipeline_start(s->pipeline, err, sizeof(err))) fail(s, err, now_us);
 }
@@ -156,6 +163,8 @@ void vg_stream_free(vg_stream *s) {
         vg_fanout_detach(s->viewers);
     vg_frame_unref(s->init);
     vg_gop_cache_free(&s->gop);
+    vg_frame_unref(s->wc.config);
+    vg_gop_cache_free(&s->wc.gop);
     json_decref(s->options);
     free(s->id);
     free(s->source);
@@ -185,18 +194,23 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
  * pipeline's numbering (the inbox dropped frames while this thread lagged)
  * cannot be decoded until the next keyframe, for anyone. */
 static bool continues_decoding(vg_stream *s, const vg_event *ev) {
-    if (ev->seq != s->next_seq) {
-        if (ev->seq > s->next_seq) s->frames_lost += ev->seq - s->next_seq;
-        s->await_key = true;
-        vg_gop_cache_clear(&s->gop);
+    /* Each side (MSE, WebCodecs) numbers its frames on its own; frames_lost
+     * counts the MSE side only, so one lost frame is not counted twice. */
+    bool wc = vg_frame_mode(ev->frame) == VG_MODE_WEBCODECS;
+    uint64_t *next_seq = wc ? &s->wc.next_seq : &s->next_seq;
+    bool *await_key = wc ? &s->wc.await_key : &s->await_key;
+    if (ev->seq != *next_seq) {
+        if (ev->seq > *next_seq && !wc) s->frames_lost += ev->seq - *next_seq;
+        *await_key = true;
+        vg_gop_cache_clear(wc ? &s->wc.gop : &s->gop);
     }
-    s->next_seq = ev->seq + 1;
-    if (s->await_key && ev->frame->kind == VG_FRAME_MEDIA) {
+    *next_seq = ev->seq + 1;
+    if (*await_key && vg_frame_is_media(ev->frame)) {
         if (!vg_frame_is_keyframe(ev->frame)) {
-            s->frames_lost++;
+            if (!wc) s->frames_lost++;
             return false;
         }
-        s->await_key = false;
+        *await_key = false;
     }
     return true;
 }

@@ -58,6 +58,19 @@ typedef struct vg_stream_hooks {
     void (*state_changed)(vg_stream *s, const char *reason);
 } vg_stream_hooks;
 
+/* The WebCodecs side of a stream (mode "webcodecs"): its latest decoder
+ * configuration, its own GOP cache of access units and its own "after skip"
+ * variant, the counterparts of `init`, `gop` and `resync` below. Access units
+ * come from the pipeline numbered on their own, so gaps are seen per side. */
+typedef struct vg_wc_feed {
+    vg_frame *config;    /* latest decoder configuration (kind 3) */
+    vg_gop_cache gop;    /* newest keyframe access unit and all since */
+    vg_frame *resync;    /* "after skip" copy of the newest keyframe */
+    vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
+    uint64_t next_seq;   /* the access unit number expected next */
+    bool await_key;      /* units were lost: publish none until a keyframe */
+} vg_wc_feed;
+
 typedef struct vg_stream_limits {
     uint32_t queue_frames; /* per-viewer queue; the GOP cache holds one less */
     uint32_t slow_skips;   /* overflows within slow_window_us that close a viewer */
@@ -73,6 +86,7 @@ struct vg_viewer {
     vg_viewer_queue queue;
     vg_stream *stream;
     void *owner;
+    vg_mode mode; /* set before vg_fanout_attach(); MSE when zeroed */
     uint32_t channel;
     vg_viewer *prev, *next;
     uint64_t frames_sent, bytes_sent;
@@ -101,6 +115,7 @@ struct vg_stream {
     vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
     vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
     vg_gop_cache gop;
+    vg_wc_feed wc; /* the same for WebCodecs viewers */
     vg_viewer *viewers;
     uint32_t viewer_count;
     uint32_t restarts;
@@ -169,12 +184,14 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
 
 /* ---- fan-out (media/fanout.c) ---- */
 
-/* Attaches a viewer: queues the init segment and the GOP cache at once. The
- * caller owns v (allocated by the caller, queue initialised here). -1 on OOM. */
+/* Attaches a viewer: queues the init segment (WebCodecs: the decoder
+ * configuration) and the GOP cache of its mode (v->mode) at once. The caller
+ * owns v (allocated by the caller, queue initialised here). -1 on OOM. */
 int vg_fanout_attach(vg_stream *s, vg_viewer *v, void *owner, int64_t now_us);
 /* Detaches a viewer and drops its queue. */
 void vg_fanout_detach(vg_viewer *v);
-/* Sends one new frame to every viewer and into the GOP cache. Borrows f. */
+/* Sends one new frame to every viewer of its mode (kinds 1-2: MSE, 3-4:
+ * WebCodecs) and into that mode's GOP cache. Borrows f. */
 void vg_fanout_publish(vg_stream *s, vg_frame *f, int64_t now_us);
 
 #endif

@@ -93,9 +93,9 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len);
  * within a few seconds, the connection is dropped. */
 void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
-/* Subscription management. subscribe returns the new viewer or NULL with
- * *code set to a PROTOCOL.md error code. */
-vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **code);
+/* Subscription management. subscribe returns the new viewer (of delivery
+ * `mode`) or NULL with *code set to a PROTOCOL.md error code. */
+vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, const char **code);
 vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel);
 int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 

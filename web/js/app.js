@@ -118,7 +118,8 @@ async function refreshList() {
     seen.add(info.id);
     let tile = tiles.get(info.id);
     if (!tile) {
-      tile = new Tile(info.id);
+      const id = info.id;
+      tile = new Tile(id, { resubscribe: () => subs.resubscribe(id) });
       tiles.set(info.id, tile);
       placeTile(tile);
     }
