@@ -173,12 +173,14 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     /* tx_packet_size: without it lws clips every send() to rx_buffer_size
      * and copies the rest of the frame into its own buffer, to send on later
      * writable callbacks. A whole frame per send() instead.
-     * rx_buffer_size is allocated for every connection; clients send only
-     * small requests, and longer ones are reassembled (session.c). */
+     * rx_buffer_size is allocated for every connection (plus LWS_PRE): 256
+     * holds a viewer's hello and subscribe whole; longer messages (tokens,
+     * publishers' frames) arrive in pieces and are reassembled (session.c,
+     * publisher.c), at one callback per 256 bytes. */
     srv->protocols[1] = (struct lws_protocols){.name = VIGIL_PROTOCOL,
                                                .callback = vg_ws_callback,
                                                .per_session_data_size = sizeof(vg_session),
-                                               .rx_buffer_size = 1024,
+                                               .rx_buffer_size = 256,
                                                .tx_packet_size = VG_WS_MAX_SEND};
     srv->mount_api = (struct lws_http_mount){.mountpoint = "/api",
                                              .mountpoint_len = 4,
