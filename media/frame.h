@@ -21,12 +21,13 @@
 
 enum vg_frame_kind {
     VG_FRAME_INIT = 1,  /* ftyp+moov */
-    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame */
+    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame or one audio frame */
 };
 
 enum vg_frame_flags {
     VG_FRAME_KEYFRAME = 1 << 0,
     VG_FRAME_AFTER_SKIP = 1 << 1,
+    VG_FRAME_AUDIO = 1 << 2, /* a fragment of the audio track: never a keyframe */
 };
 
 typedef struct vg_frame {
@@ -60,6 +61,9 @@ static inline size_t vg_frame_wire_len(const vg_frame *f) {
 }
 static inline int vg_frame_is_keyframe(const vg_frame *f) {
     return (f->flags & VG_FRAME_KEYFRAME) != 0;
+}
+static inline int vg_frame_is_audio(const vg_frame *f) {
+    return (f->flags & VG_FRAME_AUDIO) != 0;
 }
 
 vg_frame *vg_frame_ref(vg_frame *f);
