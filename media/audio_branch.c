@@ -197,7 +197,9 @@ typedef enum rtp_audio {
 static rtp_audio rtp_kind(const GstCaps *caps) {
     const GstStructure *st =
         caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
-    if (!st || strcmp(gst_structure_get_name(st), "application/x-rtp")) return RTP_NONE;
+    /* No check of the caps name: rtspsrc's select-stream gives
+     * application/x-unknown, its pads application/x-rtp. */
+    if (!st) return RTP_NONE;
     const char *media = gst_structure_get_string(st, "media");
     const char *enc = gst_structure_get_string(st, "encoding-name");
     if (!media || !enc || strcmp(media, "audio")) return RTP_NONE;
