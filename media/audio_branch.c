@@ -224,11 +224,17 @@ static int add_g711(vg_audio *a, GstElement *depay, GstElement *dec, char *err, 
     GstPipeline *p = a->pipeline;
     GstElement *conv = make(p, "audioconvert", err, errlen);
     GstElement *resample = make(p, "audioresample", err, errlen);
+    GstElement *caps = make(p, "capsfilter", err, errlen);
     GstElement *enc = make(p, "opusenc", err, errlen);
-    if (!conv || !resample || !enc) return -1;
+    if (!conv || !resample || !caps || !enc) return -1;
+    /* Opus in MP4 is 48 kHz: the sample entry, the track's timescale and
+     * the dOps input rate then agree, as browsers check. */
+    GstCaps *c = gst_caps_from_string("audio/x-raw,rate=48000");
+    g_object_set(caps, "caps", c, NULL);
+    gst_caps_unref(c);
     g_object_set(enc, "bitrate", 32000, NULL);
-    GstElement *chain[] = {depay, dec, conv, resample, enc};
-    return attach(a, chain, 5, err, errlen);
+    GstElement *chain[] = {depay, dec, conv, resample, caps, enc};
+    return attach(a, chain, 6, err, errlen);
 }
 
 int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen) {

@@ -8,7 +8,7 @@
  *   RTP AAC          rtpmp4gdepay (MPEG4-GENERIC) / rtpmp4adepay (MP4A-LATM)
  *                    -> aacparse                  passed through
  *   RTP PCMU / PCMA  rtppcmudepay/rtppcmadepay -> mulawdec/alawdec ->
- *                    audioconvert -> audioresample -> opusenc (48 kHz):
+ *                    audioconvert -> audioresample (48 kHz) -> opusenc:
  *                    G.711 is transcoded to Opus, which Chromium's MSE
  *                    plays in fMP4 and GStreamer encodes with plugins-base
  *

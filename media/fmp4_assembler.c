@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/mp4_boxes.h"
+
 enum route { ROUTE_DISCARD, ROUTE_INIT, ROUTE_MOOF, ROUTE_FRAG };
 
 void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel, size_t max_frame_bytes,
@@ -70,57 +72,38 @@ static int route_bytes(vg_fmp4_assembler *a, const uint8_t *d, size_t n, bool is
     return 0;
 }
 
-static uint32_t be32(const uint8_t *p) {
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
-/* The first child box of `type` in [p, end): its payload and length, or
- * NULL. Only 32-bit sizes: mp4mux writes no others in moov and moof. */
-static const uint8_t *find_box(const uint8_t *p, const uint8_t *end, const char *type,
-                               size_t *len) {
-    while (end - p >= 8) {
-        size_t size = be32(p);
-        if (size < 8 || size > (size_t)(end - p)) return NULL;
-        if (!memcmp(p + 4, type, 4)) {
-            *len = size - 8;
-            return p + 8;
-        }
-        p += size;
-    }
-    return NULL;
-}
-
 /* Records the ids of the moov's audio tracks (handler "soun"). */
 static void read_tracks(vg_fmp4_assembler *a) {
     a->n_audio_tracks = 0;
     const uint8_t *init_end = a->init + a->init_len;
     size_t moov_len;
-    const uint8_t *moov = find_box(a->init, init_end, "moov", &moov_len);
+    uint8_t *moov = vg_mp4_find_box(a->init, init_end, "moov", &moov_len);
     if (!moov) return;
-    const uint8_t *p = moov, *end = moov + moov_len;
+    uint8_t *p = moov;
+    const uint8_t *end = moov + moov_len;
     size_t trak_len;
-    const uint8_t *trak;
-    while ((trak = find_box(p, end, "trak", &trak_len))) {
+    uint8_t *trak;
+    while ((trak = vg_mp4_find_box(p, end, "trak", &trak_len))) {
         p = trak + trak_len;
         size_t tkhd_len, mdia_len, hdlr_len;
-        const uint8_t *tkhd = find_box(trak, trak + trak_len, "tkhd", &tkhd_len);
-        const uint8_t *mdia = find_box(trak, trak + trak_len, "mdia", &mdia_len);
-        const uint8_t *hdlr = mdia ? find_box(mdia, mdia + mdia_len, "hdlr", &hdlr_len) : NULL;
+        uint8_t *tkhd = vg_mp4_find_box(trak, trak + trak_len, "tkhd", &tkhd_len);
+        uint8_t *mdia = vg_mp4_find_box(trak, trak + trak_len, "mdia", &mdia_len);
+        uint8_t *hdlr = mdia ? vg_mp4_find_box(mdia, mdia + mdia_len, "hdlr", &hdlr_len) : NULL;
         if (!tkhd || !hdlr || hdlr_len < 12 || memcmp(hdlr + 8, "soun", 4)) continue;
         size_t id_at = tkhd_len >= 1 && tkhd[0] == 1 ? 20 : 12; /* version 1: 64-bit times */
         if (tkhd_len < id_at + 4 || a->n_audio_tracks == 4) continue;
-        a->audio_tracks[a->n_audio_tracks++] = be32(tkhd + id_at);
+        a->audio_tracks[a->n_audio_tracks++] = vg_mp4_be32(tkhd + id_at);
     }
 }
 
 /* True when the moof in a->moof is a fragment of an audio track. */
-static bool moof_is_audio(const vg_fmp4_assembler *a) {
+static bool moof_is_audio(vg_fmp4_assembler *a) {
     if (a->n_audio_tracks == 0 || a->moof_len < 8) return false;
     size_t traf_len, tfhd_len;
-    const uint8_t *traf = find_box(a->moof + 8, a->moof + a->moof_len, "traf", &traf_len);
-    const uint8_t *tfhd = traf ? find_box(traf, traf + traf_len, "tfhd", &tfhd_len) : NULL;
+    uint8_t *traf = vg_mp4_find_box(a->moof + 8, a->moof + a->moof_len, "traf", &traf_len);
+    uint8_t *tfhd = traf ? vg_mp4_find_box(traf, traf + traf_len, "tfhd", &tfhd_len) : NULL;
     if (!tfhd || tfhd_len < 8) return false;
-    uint32_t id = be32(tfhd + 4);
+    uint32_t id = vg_mp4_be32(tfhd + 4);
     for (size_t i = 0; i < a->n_audio_tracks; i++)
         if (a->audio_tracks[i] == id) return true;
     return false;
@@ -129,6 +112,7 @@ static bool moof_is_audio(const vg_fmp4_assembler *a) {
 static void emit_init(vg_fmp4_assembler *a, int64_t now_us) {
     a->init_done = true;
     read_tracks(a);
+    vg_mp4_fix_opus(a->init, a->init_len); /* mp4mux 1.22's dOps, for browsers */
     vg_frame *f = vg_frame_new(VG_FRAME_INIT, 0, a->channel, now_us, a->init_len);
     if (f) {
         memcpy(vg_frame_payload(f), a->init, a->init_len);

@@ -7,7 +7,12 @@
 //   data-skipped (frames the server skipped for us), data-skips (skips to a
 //   keyframe seen in the frame flags), data-lag-ms (buffered
 //   media ahead of the playhead), data-resets (player rebuilds), data-reason
-//   (why the stream is not live, from the last stream.state event).
+//   (why the stream is not live, from the last stream.state event),
+//   data-audio ("none": the stream has no sound, "muted", "on").
+//
+// A stream with sound starts muted (browsers only autoplay muted media);
+// the speaker button in the header turns it on and off. Its click is the
+// user gesture that lets the browser play sound.
 
 import { KIND_FRAGMENT, KIND_INIT } from './frame_header.js';
 import { MsePlayer } from './mse_player.js';
@@ -34,6 +39,7 @@ export class Tile {
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
     this.codecs = null; // what the player was set up for
+    this.soundOn = false; // the user turned the sound on
     this.fps = new RateMeter();
     this.bytes = new RateMeter();
     this.latency = new Smoothed(0.1);
@@ -41,6 +47,8 @@ export class Tile {
     this.el = build(streamId);
     this.video = this.el.querySelector('video');
     this.player = new MsePlayer(this.video);
+    this.speaker = this.el.querySelector('.tile-audio');
+    this.speaker.addEventListener('click', () => this.setSound(!this.soundOn));
     this.player.addEventListener('error', (ev) => {
       this.reason = ev.detail;
       this.render();
@@ -78,11 +86,17 @@ export class Tile {
       return;
     }
     if (h.kind !== KIND_FRAGMENT) return; // reserved kinds: skip
+    this.bytes.add(h.payload.byteLength);
+    this.latency.add(Date.now() - h.timeUs / 1000);
+    if (h.audio) {
+      // Sound travels in the same fMP4: the player takes both, but frames
+      // and fps count pictures.
+      this.player.pushFragment(h.payload, false);
+      return;
+    }
     this.frames++;
     this.fps.add(1);
-    this.bytes.add(h.payload.byteLength);
     if (h.afterSkip) this.skips++;
-    this.latency.add(Date.now() - h.timeUs / 1000);
     this.player.pushFragment(h.payload, h.keyframe);
   }
 
@@ -118,6 +132,15 @@ export class Tile {
     if (Number.isFinite(channel.frames_skipped)) this.serverSkipped = channel.frames_skipped;
   }
 
+  // Sound on or off; only ever called from the speaker button's click, a
+  // user gesture, so the browser lets an unmuted video play.
+  setSound(on) {
+    this.soundOn = on && hasAudio(this.codecs);
+    this.video.muted = !this.soundOn;
+    if (this.soundOn) this.video.play().catch(() => {});
+    this.render();
+  }
+
   setState(state) {
     if (typeof state === 'string') this.state = state;
     if (state === 'live') this.reason = '';
@@ -147,6 +170,12 @@ export class Tile {
     d.skips = String(this.skips);
     d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
     d.resets = String(this.player.stats.resets);
+    const audio = !hasAudio(this.codecs) ? 'none' : this.soundOn && !this.video.muted ? 'on' : 'muted';
+    d.audio = audio;
+    this.speaker.hidden = audio === 'none';
+    this.speaker.setAttribute('aria-pressed', String(audio === 'on'));
+    this.speaker.textContent = audio === 'on' ? '🔊' : '🔇';
+    this.speaker.title = audio === 'on' ? 'Sound on: click to mute' : 'Muted: click for sound';
 
     const badge = this.el.querySelector('.badge');
     badge.dataset.state = shown;
@@ -196,7 +225,18 @@ function build(streamId) {
   name.title = streamId;
   const badge = document.createElement('span');
   badge.className = 'badge';
-  head.append(name, badge);
+  // Shown for streams with sound (render()); a toggle button, so screen
+  // readers announce its state.
+  const speaker = document.createElement('button');
+  speaker.type = 'button';
+  speaker.className = 'tile-audio';
+  speaker.setAttribute('aria-label', `Sound of ${streamId}`);
+  speaker.setAttribute('aria-pressed', 'false');
+  speaker.hidden = true;
+  const right = document.createElement('span');
+  right.className = 'tile-head-right';
+  right.append(speaker, badge);
+  head.append(name, right);
 
   const media = document.createElement('div');
   media.className = 'tile-media';
@@ -227,6 +267,12 @@ function build(streamId) {
 
   el.append(head, media, stats);
   return el;
+}
+
+// True when a codecs string (e.g. "avc1.64001f,opus") names an audio codec.
+function hasAudio(codecs) {
+  return typeof codecs === 'string' &&
+    codecs.split(',').some((c) => /^(opus|mp4a|ac-3|ec-3|flac|alac)\b/i.test(c.trim()));
 }
 
 // RFC 6381 codec strings compare case-insensitively (avc1.42C01F = avc1.42c01f).
