@@ -64,12 +64,12 @@ void vg_viewer_queue_free(vg_viewer_queue *q) {
     q->ring = NULL;
 }
 
-/* Drops everything queued except the newest unsent init segment: the viewer
- * cannot decode anything without it. */
+/* Drops everything queued except the newest unsent init segment (or decoder
+ * configuration): the viewer cannot decode anything without it. */
 static void drop_queued_media(vg_viewer_queue *q) {
     vg_frame *init = NULL, *f;
     while ((f = vg_viewer_queue_pop(q))) {
-        if (f->kind == VG_FRAME_INIT) {
+        if (vg_frame_is_setup(f)) {
             vg_frame_unref(init);
             init = f;
         } else {
@@ -96,8 +96,7 @@ static bool count_skip(vg_viewer_queue *q, int64_t now_us) {
 }
 
 bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f) {
-    return f->kind == VG_FRAME_MEDIA && vg_frame_is_keyframe(f) &&
-           (q->skipping || q->count == q->cap);
+    return vg_frame_is_media(f) && vg_frame_is_keyframe(f) && (q->skipping || q->count == q->cap);
 }
 
 vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
@@ -111,8 +110,9 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
         if (overflow == VG_PUSH_TOO_SLOW) return overflow;
     }
 
-    if (f->kind == VG_FRAME_INIT) {
-        /* A new init segment (source restarted): decoding starts over at a keyframe. */
+    if (vg_frame_is_setup(f)) {
+        /* A new init segment or decoder configuration (source restarted):
+         * decoding starts over at a keyframe. */
         if (append(q, f)) q->need_key = true;
         return overflow;
     }

@@ -148,6 +148,10 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         .slow_window_us = (int64_t)config->slow_viewer_window_s * 1000000,
         .max_frame_bytes = config->max_frame_bytes,
         .stall_timeout_us = (int64_t)config->stall_timeout_s * 1000000,
+        /* a publisher's queue into its pipeline: two of its largest frames, 4 MiB at least */
+        .publish_queue_bytes = 2 * (size_t)config->max_publish_frame_bytes > 4 * 1024 * 1024
+                                   ? 2 * (size_t)config->max_publish_frame_bytes
+                                   : 4 * 1024 * 1024,
     };
     srv->streams = calloc(config->nstreams, sizeof(*srv->streams));
     if (!srv->streams) return -1;

@@ -8,6 +8,8 @@
 // fragments until the next keyframe after any discontinuity, and rebuilding
 // the MediaSource from scratch when the browser reports an error.
 
+import { decodeMark, markStrip } from './latency_mark.js';
+
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
 const TARGET_LAG_S = 0.15; // where a jump to the live edge lands
@@ -21,11 +23,19 @@ const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
 const MAX_QUEUED_WITH_AUDIO = 240; // the same with ~50 audio fragments a second
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
 const TICK_MS = 250;
+const MAX_SAMPLES = 4000;
 
 export class MsePlayer extends EventTarget {
-  constructor(video) {
+  // `measure`: collect per-frame latency samples: for each presented frame
+  // (requestVideoFrameCallback), the capture time read from its latency mark,
+  // and the server time and arrival of the fragment that carried it.
+  constructor(video, { measure = false } = {}) {
     super();
     this.video = video;
+    this.measure = measure;
+    this.samples = [];
+    this.appended = []; // measuring: {end, arrivalMs, headerMs} per appended fragment
+    this.appending = null;
     this.mime = null;
     this.maxQueued = MAX_QUEUED;
     this.init = null; // last init segment (Uint8Array)
@@ -49,6 +59,14 @@ export class MsePlayer extends EventTarget {
     this.onVideoError = () => this.scheduleReset(`video error ${video.error && video.error.code}`);
     video.addEventListener('error', this.onVideoError);
     this.tick = setInterval(() => this.keepLive(), TICK_MS);
+    if (measure && typeof video.requestVideoFrameCallback === 'function') {
+      const onFrame = (now, meta) => {
+        if (this.destroyed) return;
+        this.onPresented(meta);
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    }
   }
 
   // Sets the MIME type ('video/mp4; codecs="..."') of what will follow. A
@@ -85,7 +103,8 @@ export class MsePlayer extends EventTarget {
     this.pump();
   }
 
-  pushFragment(bytes, keyframe) {
+  // `meta` ({arrivalMs, headerMs}) is kept only when measuring.
+  pushFragment(bytes, keyframe, meta = null) {
     if (!this.init) {
       this.stats.dropped++;
       return;
@@ -107,7 +126,7 @@ export class MsePlayer extends EventTarget {
         return;
       }
     }
-    this.queue.push({ init: false, data: bytes });
+    this.queue.push({ init: false, data: bytes, meta: this.measure ? meta : null });
     this.pump();
   }
 
@@ -131,6 +150,7 @@ export class MsePlayer extends EventTarget {
   }
 
   destroy() {
+    this.destroyed = true;
     clearInterval(this.tick);
     clearTimeout(this.resetTimer);
     this.video.removeEventListener('error', this.onVideoError);
@@ -156,6 +176,8 @@ export class MsePlayer extends EventTarget {
     this.sb = null;
     this.ms = null;
     this.queue = [];
+    this.appended = [];
+    this.appending = null;
     this.decodedBefore += this.video.getVideoPlaybackQuality().totalVideoFrames;
     this.video.removeAttribute('src');
     this.video.load();
@@ -187,6 +209,13 @@ export class MsePlayer extends EventTarget {
       }
       this.sb = sb;
       sb.onupdateend = () => {
+        if (this.appending && sb.buffered.length) {
+          // The fragment just appended is the newest frame: it ends where the
+          // buffered media now ends.
+          this.appended.push({ end: sb.buffered.end(sb.buffered.length - 1), ...this.appending });
+          if (this.appended.length > 300) this.appended.splice(0, this.appended.length - 300);
+        }
+        this.appending = null;
         this.keepLive();
         this.pump();
       };
@@ -208,6 +237,7 @@ export class MsePlayer extends EventTarget {
     if (!op) return;
     try {
       sb.appendBuffer(op.data);
+      this.appending = op.meta || null;
       this.stats.appended++;
     } catch (err) {
       if (err.name === 'QuotaExceededError') {
@@ -220,6 +250,31 @@ export class MsePlayer extends EventTarget {
       }
       this.scheduleReset(`appendBuffer: ${err.name} ${err.message}`);
     }
+  }
+
+  // Measuring: a frame was handed to the compositor. Its fragment is the
+  // first appended one that ends after the frame's media time.
+  onPresented(meta) {
+    const rec = this.appended.find((r) => r.end > meta.mediaTime + 0.0005);
+    if (!rec) return;
+    const displayMs = performance.timeOrigin + meta.presentationTime;
+    const w = this.video.videoWidth;
+    const h = this.video.videoHeight;
+    let captureMs = null;
+    if (w && h) {
+      const s = markStrip(w, h);
+      if (!this.markCtx) {
+        const c = document.createElement('canvas');
+        this.markCtx = c.getContext('2d', { willReadFrequently: true });
+      }
+      const c = this.markCtx.canvas;
+      if (c.width !== s.w) c.width = s.w;
+      c.height = 1;
+      this.markCtx.drawImage(this.video, s.x, s.y, s.w, 1, 0, 0, s.w, 1);
+      captureMs = decodeMark(this.markCtx.getImageData(0, 0, s.w, 1).data, s.block, displayMs);
+    }
+    this.samples.push({ captureMs, headerMs: rec.headerMs, arrivalMs: rec.arrivalMs, displayMs });
+    if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
   }
 
   // Removes media more than KEEP_BEHIND_S behind the playhead (or, under

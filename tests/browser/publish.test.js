@@ -1,0 +1,115 @@
+// Browser test of the publisher page (web/publish.html): Chromium's fake
+// camera (--use-fake-device-for-media-stream) is encoded by WebCodecs and
+// published to a publish:// stream with a publisher token; a second page,
+// the dashboard signed in as an admin, plays the stream (MSE).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startVigil, mintToken, ROOT } from '../lib/vigil.js';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required',
+  '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
+const SHOTS = path.join(ROOT, 'build/screenshots');
+const TILE = '.tile[data-stream="door"]';
+
+let vigil;
+let browser;
+const pageLog = [];
+
+function diagnostics() {
+  return `--- pages ---\n${pageLog.slice(-60).join('\n')}\n--- vigil log ---\n${vigil ? vigil.log().slice(-4000) : ''}`;
+}
+
+async function withDiagnostics(fn) {
+  try {
+    await fn();
+  } catch (err) {
+    err.message += `\n${diagnostics()}`;
+    throw err;
+  }
+}
+
+async function newPage(name) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  page.on('console', (m) => pageLog.push(`${name} ${m.type()}: ${m.text()}`));
+  page.on('pageerror', (e) => pageLog.push(`${name} pageerror: ${e.message}`));
+  return page;
+}
+
+before(async () => {
+  vigil = await startVigil({
+    config: {
+      server: { bind: '127.0.0.1' },
+      streams: [{ id: 'door', source: 'publish://', options: { codec: 'h264' } }],
+    },
+  });
+  browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+}, { timeout: 30000 });
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (vigil) {
+    const st = await vigil.stop();
+    assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}\n${vigil.log().slice(-4000)}`);
+  }
+}, { timeout: 20000 });
+
+test('the publisher page sends the fake camera and the dashboard plays it', { timeout: 60000 }, () => withDiagnostics(async () => {
+  const token = mintToken({ sub: 'webcam', role: 'publisher', streams: ['door'], devices: [] });
+  const pub = await newPage('publisher');
+  await pub.goto(`${vigil.base}/publish.html#token=${token}&stream=door`);
+  // The token left the address bar; the stream is offered.
+  assert.ok(!(await pub.evaluate(() => location.hash)).includes('token='));
+  await pub.waitForSelector('#start:not([disabled])', { timeout: 10000 });
+  assert.equal(await pub.inputValue('#stream'), 'door');
+  await pub.selectOption('#resolution', '640x360');
+  const clickedAt = Date.now();
+  await pub.click('#start');
+  await pub.waitForSelector('#publisher[data-state="publishing"]', { timeout: 15000 });
+  await pub.waitForFunction(() => Number(document.getElementById('publisher').dataset.framesSent) >= 30,
+    null, { timeout: 15000, polling: 200 });
+
+  let s = (await (await vigil.fetch('/api/streams')).json()).find((x) => x.id === 'door');
+  assert.equal(s.publish.publisher, 'webcam');
+  assert.equal(s.publish.format, 'avc');
+  assert.match(s.publish.video_codec, /^avc1\.42/);
+
+  const dash = await newPage('dashboard');
+  await dash.goto(`${vigil.base}/#token=${vigil.adminToken}`);
+  await dash.waitForSelector('#publish-link:not([hidden])', { timeout: 10000 });
+  await dash.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 15000 });
+  await dash.waitForFunction((sel) => Number(document.querySelector(sel).dataset.decoded) >= 30,
+    TILE, { timeout: 20000, polling: 200 });
+  const first = await dash.evaluate((sel) => ({ ...document.querySelector(sel).dataset }), TILE);
+  await dash.waitForTimeout(1500);
+  const second = await dash.evaluate((sel) => {
+    const tile = document.querySelector(sel);
+    const v = tile.querySelector('video.tile-video');
+    return { ...tile.dataset, videoWidth: v.videoWidth, videoHeight: v.videoHeight };
+  }, TILE);
+  const stats = await pub.evaluate(() => ({ ...document.getElementById('publisher').dataset }));
+  console.log(`publisher: ${JSON.stringify(stats)}; started ${Date.now() - clickedAt} ms ago`);
+  console.log(`dashboard tile: ${JSON.stringify(second)}`);
+  assert.ok(Number(second.decoded) > Number(first.decoded) + 15, `decoding goes on: ${first.decoded} -> ${second.decoded}`);
+  assert.ok(Number(second.frames) > Number(first.frames), 'fragments keep coming');
+  assert.equal(second.videoWidth, 640);
+  assert.equal(second.videoHeight, 360);
+  assert.ok(Number(second.fps) > 15, `fps ${second.fps}`);
+  assert.equal(stats.errors, '0');
+  s = (await (await vigil.fetch('/api/streams')).json()).find((x) => x.id === 'door');
+  assert.equal(s.state, 'live');
+  assert.ok(s.publish.keyframes >= 2, `a keyframe every second: ${JSON.stringify(s.publish)}`);
+  mkdirSync(SHOTS, { recursive: true });
+  await pub.screenshot({ path: path.join(SHOTS, 'publish.png') });
+  await dash.screenshot({ path: path.join(SHOTS, 'publish-dashboard.png') });
+
+  // Stop: the stream waits for a publisher again, and the tile says so.
+  await pub.click('#stop');
+  await dash.waitForSelector(`${TILE}[data-state="retrying"]`, { timeout: 10000 });
+  assert.equal(await dash.getAttribute(TILE, 'data-reason'), 'publisher stopped');
+}));

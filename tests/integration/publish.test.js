@@ -1,0 +1,266 @@
+// publish:// streams end to end: a node publisher sends a clip encoded and
+// split into access units by GStreamer (tests/tools/h264_aus.c) over /ws as
+// binary frames (PROTOCOL.md "Publishing"); vigil.v1 viewers watch. One
+// vigil runs:
+//   door   publish://, AVCC access units with an avcC description
+//   yard   publish://, Annex-B access units (no description)
+//   demo   test:// (not publishable)
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startVigil, sleep, Client, mintToken } from '../lib/vigil.js';
+import { makeClip, publishFrame, publishRequest, streamClip, KIND_VIDEO, FLAG_KEYFRAME } from '../tools/publisher.js';
+
+const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
+const KEYFRAME = 1;
+const MAX_PUBLISH = 256 * 1024;
+
+async function until(pred, timeoutMs, what) {
+  const deadline = Date.now() + timeoutMs * SLOW;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timeout waiting for ${what()}`);
+    await sleep(50);
+  }
+}
+
+describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }, () => {
+  let vigil;
+  let viewer;
+  let clip;
+  let annexb;
+  const channels = {};
+  const open = new Set();
+  const running = new Set();
+
+  const streamInfo = async (id) => (await (await vigil.fetch('/api/streams')).json()).find((s) => s.id === id);
+  const media = (id) => viewer.frames.filter((f) => f.channel === channels[id] && f.kind === 2);
+  const frames = (id) => viewer.frames.filter((f) => f.channel === channels[id]);
+  // A signed-in client (token: a string; null for none).
+  const connect = async (token) => {
+    const c = await new Client(vigil.wsBase).open();
+    open.add(c);
+    if (token !== null) {
+      const hello = await c.request({ type: 'hello', token });
+      c.hello = hello;
+    }
+    return c;
+  };
+  const publisherToken = (streams = ['door', 'yard']) => mintToken({ sub: 'cam-device', role: 'publisher', streams, devices: [] });
+  const publish = async (stream, theClip, token = publisherToken()) => {
+    const c = await connect(token);
+    const reply = await c.request(publishRequest(stream, theClip));
+    return { c, reply };
+  };
+  const send = (pub, theClip, opts) => {
+    const s = streamClip(pub.c, pub.reply.channel, theClip, opts);
+    running.add(s);
+    return s;
+  };
+  const stateEvents = (id, state) => viewer.messages.filter((m) => m.type === 'stream.state' && m.stream === id && m.state === state);
+
+  before(async () => {
+    clip = makeClip({ frames: 90, fps: 30, keyInt: 30 });
+    annexb = makeClip({ frames: 60, fps: 30, keyInt: 30, annexb: true });
+    vigil = await startVigil({
+      config: {
+        server: { bind: '127.0.0.1', max_publish_frame_bytes: MAX_PUBLISH },
+        streams: [
+          { id: 'door', source: 'publish://', options: { codec: 'h264' } },
+          { id: 'yard', source: 'publish://' },
+          { id: 'demo', source: 'test://', options: { width: 320, height: 240, fps: 15 } },
+        ],
+      },
+    });
+    viewer = await new Client(vigil.wsUrl).open();
+    for (const id of ['door', 'yard']) {
+      const r = await viewer.request({ type: 'subscribe', stream: id });
+      assert.equal(r.type, 'subscribe', JSON.stringify(r));
+      channels[id] = r.channel;
+    }
+  });
+
+  after(async () => {
+    for (const s of running) s.stop();
+    for (const c of open) c.close();
+    if (viewer) viewer.close();
+    if (vigil) {
+      const st = await vigil.stop();
+      assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}\n${vigil.log().slice(-3000)}`);
+    }
+  });
+
+  it('waits for a publisher: retrying, no pipeline, counters empty', async () => {
+    const s = await streamInfo('door');
+    assert.equal(s.source, 'publish://');
+    assert.equal(s.state, 'retrying');
+    assert.equal(s.last_error, 'waiting for a publisher');
+    assert.equal(s.publish.publisher, null);
+    assert.equal(s.publish.frames, 0);
+  });
+
+  it('refuses publishers without the right: viewer token, other streams, bad token, no hello', async () => {
+    const asViewer = await connect(mintToken({ role: 'viewer', streams: ['door'] }));
+    let r = await asViewer.request(publishRequest('door', clip));
+    assert.equal(r.code, 'forbidden', JSON.stringify(r));
+    const asOperator = await connect(mintToken({ role: 'operator', streams: ['*'] }));
+    r = await asOperator.request(publishRequest('door', clip));
+    assert.equal(r.code, 'forbidden', JSON.stringify(r));
+    // A publisher of other streams does not see door at all.
+    const other = await connect(publisherToken(['gate']));
+    r = await other.request(publishRequest('door', clip));
+    assert.equal(r.code, 'unknown_stream', JSON.stringify(r));
+    // Publishing a stream that is not publish://, even as an admin.
+    const admin = await connect(vigil.adminToken);
+    r = await admin.request(publishRequest('demo', clip));
+    assert.equal(r.code, 'bad_field', JSON.stringify(r));
+    assert.equal(r.field, 'stream');
+    // Before hello.
+    const early = await connect(null);
+    r = await early.request(publishRequest('door', clip));
+    assert.equal(r.code, 'hello_required');
+    // A forged token: unauthorized, closed with 4003.
+    const forged = await new Client(vigil.wsBase).open();
+    open.add(forged);
+    const bad = mintToken({ role: 'publisher', streams: ['door'] }, 'not-the-server-secret-0123456789abcdef');
+    r = await forged.request({ type: 'hello', token: bad });
+    assert.equal(r.code, 'unauthorized');
+    assert.equal((await forged.waitClose()).code, 4003);
+    // Bad fields.
+    const pub = await connect(publisherToken());
+    r = await pub.request({ type: 'publish', stream: 'door', video: { codec: 'vp8' } });
+    assert.equal(r.field, 'video.codec');
+    r = await pub.request({ type: 'publish', stream: 'door', video: { codec: 'avc1.42C01E', description: 'AAAA' } });
+    assert.equal(r.field, 'video.description');
+    r = await pub.request({ type: 'publish', stream: 'door', video: { codec: 'avc1.42C01E' }, audio: { codec: 'opus', sample_rate: 48000, channels: 2 } });
+    assert.equal(r.field, 'audio');
+    r = await pub.request({ type: 'publish', stream: 'door' });
+    assert.equal(r.field, 'video');
+    const s = await streamInfo('door');
+    assert.equal(s.publish.publisher, null, 'nobody got to publish');
+    for (const c of [asViewer, asOperator, other, admin, early, pub]) c.close();
+  });
+
+  let door;
+  it('a publisher\'s clip reaches viewers: init segment, then keyframe-first fragments', async (t) => {
+    door = await publish('door', clip);
+    assert.equal(door.reply.type, 'publish', JSON.stringify(door.reply));
+    assert.equal(door.reply.stream, 'door');
+    assert.equal(door.reply.format, 'avc');
+    assert.equal(door.reply.max_frame_bytes, MAX_PUBLISH);
+    assert.ok(Number.isInteger(door.reply.channel) && door.reply.channel > 0);
+    door.sender = send(door, clip);
+    await until(() => media('door').length >= 45, 20000,
+      () => `45 fragments, have ${media('door').length}\n${vigil.log().slice(-2000)}`);
+    const all = frames('door');
+    assert.equal(all[0].kind, 1, 'the init segment comes first');
+    assert.equal(all[0].payload.toString('latin1', 4, 8), 'ftyp');
+    const m = media('door');
+    assert.ok(m[0].flags & KEYFRAME, `first fragment flags ${m[0].flags}`);
+    assert.equal(m[0].payload.toString('latin1', 4, 8), 'moof');
+    const firstAt = Number(m[0].arrivalUs / 1000n);
+    t.diagnostic(`time from the first publish frame to the first fragment at the viewer: ${firstAt - door.sender.firstSentAt} ms`);
+    const live = stateEvents('door', 'live')[0];
+    assert.ok(live, 'a stream.state live event');
+    assert.match(String(live.codecs), /^avc1\.42/);
+    const s = await streamInfo('door');
+    assert.equal(s.state, 'live');
+    assert.equal(s.publish.publisher, 'cam-device');
+    assert.equal(s.publish.format, 'avc');
+    assert.ok(s.publish.frames >= 45 && s.publish.keyframes >= 1, JSON.stringify(s.publish));
+    assert.equal(s.publish.dropped, 0);
+    assert.ok(s.fps > 20, `fps ${s.fps}`);
+    t.diagnostic(`door: ${JSON.stringify(s)}`);
+  });
+
+  it('a second publisher of the same stream gets already_publishing', async () => {
+    const second = await publish('door', clip);
+    assert.equal(second.reply.code, 'already_publishing', JSON.stringify(second.reply));
+    // The same connection cannot publish a second stream either.
+    const r = await door.c.request(publishRequest('yard', annexb));
+    assert.equal(r.code, 'already_publishing');
+    second.c.close();
+    assert.equal((await streamInfo('door')).publish.publisher, 'cam-device');
+  });
+
+  it('binary frames from non-publishers get unexpected_binary; bad frames get bad_frame', async () => {
+    const c = await connect(vigil.adminToken);
+    c.ws.send(publishFrame(channels.door, KIND_VIDEO, FLAG_KEYFRAME, 0, clip.aus[0].data));
+    const e = await c.waitFor((m) => m.type === 'error');
+    assert.equal(e.code, 'unexpected_binary');
+    // A publisher's frame on a channel it did not get.
+    door.c.ws.send(publishFrame(door.reply.channel + 100, KIND_VIDEO, 0, 0, Buffer.from([0, 0, 0, 1, 9])));
+    const bad = await door.c.waitFor((m) => m.type === 'error' && m.code === 'bad_frame');
+    assert.match(bad.message, /channel/);
+    c.close();
+    // The stream goes on.
+    const mark = media('door').length;
+    await until(() => media('door').length >= mark + 10, 5000, () => 'more fragments after the bad frame');
+    assert.ok((await streamInfo('door')).publish.malformed >= 1);
+  });
+
+  it('publisher disconnect: the stream shows retrying (publisher gone), then live with the next publisher', async (t) => {
+    door.sender.stop();
+    door.c.ws.terminate(); // no goodbye
+    open.delete(door.c);
+    const gone = await viewer.waitFor((m) => m.type === 'stream.state' && m.stream === 'door' && m.state === 'retrying', 5000 * SLOW);
+    assert.equal(gone.reason, 'publisher gone');
+    let s = await streamInfo('door');
+    assert.equal(s.state, 'retrying');
+    assert.equal(s.last_error, 'publisher gone');
+    assert.equal(s.publish.publisher, null);
+
+    const livesBefore = stateEvents('door', 'live').length;
+    const inits = frames('door').filter((f) => f.kind === 1).length;
+    const mark = media('door').length;
+    const back = await publish('door', clip);
+    assert.equal(back.reply.type, 'publish', JSON.stringify(back.reply));
+    const sender = send(back, clip);
+    await until(() => media('door').length >= mark + 20, 15000, () => `fragments after the new publisher: ${media('door').length - mark}`);
+    assert.equal(stateEvents('door', 'live').length, livesBefore + 1, 'live again');
+    assert.equal(frames('door').filter((f) => f.kind === 1).length, inits + 1, 'a new init segment');
+    const firstAfter = media('door')[mark];
+    assert.ok(firstAfter.flags & KEYFRAME, 'fragments start at a keyframe');
+    t.diagnostic(`reconnect to first fragment: ${Number(firstAfter.arrivalUs / 1000n) - sender.firstSentAt} ms`);
+    s = await streamInfo('door');
+    assert.equal(s.state, 'live');
+    assert.ok(s.restarts >= 1);
+    // unpublish: retrying with its own reason.
+    sender.stop();
+    const r = await back.c.request({ type: 'unpublish', channel: back.reply.channel });
+    assert.equal(r.type, 'unpublish', JSON.stringify(r));
+    const stopped = await viewer.waitFor((m) => m.type === 'stream.state' && m.stream === 'door' && m.reason === 'publisher stopped');
+    assert.equal(stopped.state, 'retrying');
+    back.c.close();
+  });
+
+  it('Annex-B access units (no description) work too', async () => {
+    const yard = await publish('yard', annexb);
+    assert.equal(yard.reply.type, 'publish', JSON.stringify(yard.reply));
+    assert.equal(yard.reply.format, 'annexb');
+    const sender = send(yard, annexb);
+    await until(() => media('yard').length >= 30, 15000, () => `30 yard fragments, have ${media('yard').length}\n${vigil.log().slice(-2000)}`);
+    assert.equal(frames('yard')[0].kind, 1);
+    assert.ok(media('yard')[0].flags & KEYFRAME);
+    assert.equal((await streamInfo('yard')).state, 'live');
+    sender.stop();
+    yard.c.close();
+  });
+
+  it('a binary message larger than max_publish_frame_bytes closes the publisher with 1009', async () => {
+    const big = await publish('yard', annexb);
+    assert.equal(big.reply.type, 'publish', JSON.stringify(big.reply));
+    big.c.ws.send(publishFrame(big.reply.channel, KIND_VIDEO, FLAG_KEYFRAME, 0, Buffer.alloc(MAX_PUBLISH + 1)));
+    const closed = await big.c.waitClose(5000 * SLOW);
+    assert.equal(closed.code, 1009);
+    const gone = await viewer.waitFor((m) => m.type === 'stream.state' && m.stream === 'yard' && m.reason === 'publisher gone', 5000 * SLOW);
+    assert.equal(gone.state, 'retrying');
+    // Just under the limit is fine (a garbage access unit, dropped by the parser, not a close).
+    const ok = await publish('yard', annexb);
+    assert.equal(ok.reply.type, 'publish', JSON.stringify(ok.reply));
+    ok.c.ws.send(publishFrame(ok.reply.channel, KIND_VIDEO, 0, 0, Buffer.alloc(MAX_PUBLISH - 16)));
+    await sleep(300);
+    assert.equal(ok.c.closed, null);
+    ok.c.close();
+  });
+});
