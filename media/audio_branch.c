@@ -23,6 +23,7 @@ struct vg_audio {
     GstPad *tail_src;      /* the branch's last src pad (ref) */
     GstPad *mux_pad;       /* mp4mux's audio pad (ref), NULL once released */
     GstClockID wait;       /* the wait for audio once video is there */
+    char codec[24];        /* the codec as announced when the branch was made */
     atomic_int flow;       /* enum flow */
 };
 
@@ -66,7 +67,8 @@ static GstPadProbeReturn on_audio_buffer(GstPad *pad, GstPadProbeInfo *info, gpo
 
 /* Links the chain's tail to a new audio pad of the muxer and brings the new
  * elements to the pipeline's state (they may be added while it plays). */
-static int attach(vg_audio *a, GstElement **chain, size_t n, char *err, size_t errlen) {
+static int attach(vg_audio *a, GstElement **chain, size_t n, const char *codec, char *err,
+                  size_t errlen) {
     if (link_chain(chain, n, err, errlen)) return -1;
     GstPad *src = gst_element_get_static_pad(chain[n - 1], "src");
     GstPad *sink = gst_element_request_pad_simple(a->mux, "audio_%u");
@@ -81,6 +83,7 @@ static int attach(vg_audio *a, GstElement **chain, size_t n, char *err, size_t e
     g_mutex_lock(&a->lock);
     a->tail_src = src;
     a->mux_pad = sink;
+    snprintf(a->codec, sizeof(a->codec), "%s", codec);
     g_mutex_unlock(&a->lock);
     for (size_t i = 0; i < n; i++)
         gst_element_sync_state_with_parent(chain[i]);
@@ -118,7 +121,7 @@ int vg_audio_add_test_tone(vg_audio *a, char *err, size_t errlen) {
     gst_caps_unref(c);
     g_object_set(enc, "bitrate", 32000, NULL);
     GstElement *chain[] = {src, caps, conv, enc};
-    return attach(a, chain, 4, err, errlen);
+    return attach(a, chain, 4, "opus", err, errlen);
 }
 
 /* ---- demuxed audio (file://) ------------------------------------------- */
@@ -171,7 +174,10 @@ void vg_audio_link_encoded_pad(vg_audio *a, GstPad *pad) {
     }
     if (!queue || !parse || !pace) goto fail;
     GstElement *chain[] = {queue, parse, pace};
-    if (attach(a, chain, 3, err, sizeof(err))) goto fail;
+    gchar *codec = gst_codec_utils_caps_get_mime_codec(caps);
+    int r = attach(a, chain, 3, codec ? codec : "", err, sizeof(err));
+    g_free(codec);
+    if (r) goto fail;
     GstPad *sink = gst_element_get_static_pad(queue, "sink");
     bool linked = sink && gst_pad_link(pad, sink) == GST_PAD_LINK_OK;
     if (sink) gst_object_unref(sink);
@@ -234,7 +240,7 @@ static int add_g711(vg_audio *a, GstElement *depay, GstElement *dec, char *err, 
     gst_caps_unref(c);
     g_object_set(enc, "bitrate", 32000, NULL);
     GstElement *chain[] = {depay, dec, conv, resample, caps, enc};
-    return attach(a, chain, 6, err, errlen);
+    return attach(a, chain, 6, "opus", err, errlen);
 }
 
 int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen) {
@@ -252,7 +258,7 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
         GstElement *parse = make(p, "opusparse", err, errlen);
         if (!depay || !parse) return -1;
         GstElement *chain[] = {depay, parse};
-        r = attach(a, chain, 2, err, errlen);
+        r = attach(a, chain, 2, "opus", err, errlen);
         break;
     }
     case RTP_AAC_GENERIC:
@@ -262,7 +268,8 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
         GstElement *parse = make(p, "aacparse", err, errlen);
         if (!depay || !parse) return -1;
         GstElement *chain[] = {depay, parse};
-        r = attach(a, chain, 2, err, errlen);
+        /* AAC-LC, as cameras send; the caps' own value replaces it once known. */
+        r = attach(a, chain, 2, "mp4a.40.2", err, errlen);
         break;
     }
     case RTP_PCMU: {
@@ -418,5 +425,10 @@ char *vg_audio_codecs(vg_audio *a) {
     char *codec = caps ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
     if (caps) gst_caps_unref(caps);
     gst_object_unref(pad);
+    if (!codec) { /* no caps yet: what the branch was made for */
+        g_mutex_lock(&a->lock);
+        codec = a->codec[0] ? g_strdup(a->codec) : NULL;
+        g_mutex_unlock(&a->lock);
+    }
     return codec;
 }

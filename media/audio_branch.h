@@ -75,9 +75,11 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
  * vg_audio_add_rtp(); false when the pad is not that audio. */
 bool vg_audio_link_rtp_pad(vg_audio *a, GstPad *pad);
 
-/* The RFC 6381 codec of the audio track as mp4mux stores it ("opus",
- * "mp4a.40.2"), or NULL when the stream has none. g_free() it. Call when
- * the init segment is out: the track's caps are final then. */
+/* The RFC 6381 codec of the audio track ("opus", "mp4a.40.2"), or NULL when
+ * the stream has none (or it was given up). From the muxer pad's caps once
+ * they are there, before that what the branch was built for: the stream's
+ * codecs are known from the first video caps on (WebCodecs delivery makes
+ * the stream live before mp4mux has written anything). g_free() it. */
 char *vg_audio_codecs(vg_audio *a);
 
 #endif

@@ -78,6 +78,19 @@ static bool same_payload(vg_frame *a, vg_frame *b) {
            !memcmp(vg_frame_payload(a), vg_frame_payload(b), a->payload_len);
 }
 
+/* The stream's codecs string: the video codec (malloc'd, taken), plus the
+ * audio track's once its caps are known (the MSE init segment's codecs). */
+static char *with_audio_codec(vg_pipeline *p, char *video) {
+    gchar *audio = video ? vg_audio_codecs(p->audio) : NULL;
+    if (!audio) return video;
+    size_t n = strlen(video) + strlen(audio) + 2;
+    char *both = malloc(n);
+    if (both) snprintf(both, n, "%s,%s", video, audio);
+    g_free(audio);
+    free(video);
+    return both;
+}
+
 /* (parser) New caps: a new decoder configuration, unless nothing a decoder
  * cares about changed. The codecs string goes ahead of it (the stream tells
  * its viewers the codecs when it goes live, whichever side is first). */
@@ -91,7 +104,8 @@ static void on_parsed_caps(vg_pipeline *p, GstCaps *caps) {
     }
     vg_frame_unref(p->wc_config);
     p->wc_config = vg_frame_ref(f);
-    vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL, codec);
+    vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
+                  with_audio_codec(p, codec));
     vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->wc_frames_posted, f);
 }
 

@@ -1,11 +1,13 @@
 // Browser test of sound on the dashboard: a test:// stream with "audio": true
 // (a beep a second, Opus in the same fMP4 as the H.264) and one without.
 // Headless Debian Chromium, without the autoplay flag the other browser
-// tests use: the tile with sound starts muted (data-audio="muted", so it may
-// autoplay), its speaker button (aria-pressed) turns the sound on with a
-// real click, the user gesture browsers ask for, and then the media element
-// decodes audio while the picture keeps playing. The tile without sound has
-// no speaker button and data-audio="none".
+// tests use: the tile with sound starts muted (data-audio="muted"; it starts
+// in WebCodecs mode, which carries the picture alone), its speaker button
+// (aria-pressed) turns the sound on with a real click, the user gesture
+// browsers ask for, which also switches the tile to MSE (the fMP4 with both
+// tracks); then the media element decodes audio while the picture keeps
+// playing. The tile without sound has no speaker button and
+// data-audio="none".
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -78,12 +80,7 @@ after(async () => {
 
 test('a stream with sound plays muted, and the speaker button turns the sound on', { timeout: 40000 }, () => withDiagnostics(async () => {
   await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
-  await page.waitForSelector(LOUD, { timeout: 10000 });
-  // Playing, muted, before anyone clicks: the autoplay the browser allows.
-  await page.waitForFunction((sel) => {
-    const v = document.querySelector(`${sel} video.tile-video`);
-    return v && v.getVideoPlaybackQuality().totalVideoFrames >= 15 && !v.paused;
-  }, LOUD, { timeout: 15000, polling: 200 });
+  await page.waitForSelector(`${LOUD}[data-state="live"][data-audio="muted"]`, { timeout: 15000 });
   const before = await media(LOUD);
   assert.equal(before.audio, 'muted');
   assert.equal(before.muted, true);
@@ -94,19 +91,24 @@ test('a stream with sound plays muted, and the speaker button turns the sound on
 
   await page.click(`${LOUD} button.tile-audio`);
   await page.waitForSelector(`${LOUD}[data-audio="on"]`, { timeout: 5000 });
+  assert.equal(await page.getAttribute(LOUD, 'data-mode'), 'mse', 'sound plays in MSE mode');
   const on = await media(LOUD);
   assert.equal(on.muted, false);
   assert.equal(on.pressed, 'true');
   // The element decodes the Opus track, and the picture goes on.
-  await page.waitForFunction((sel) => document.querySelector(`${sel} video.tile-video`).webkitAudioDecodedByteCount > 0,
-    LOUD, { timeout: 10000, polling: 200 });
+  await page.waitForFunction((sel) => {
+    const v = document.querySelector(`${sel} video.tile-video`);
+    return v.webkitAudioDecodedByteCount > 0 && v.getVideoPlaybackQuality().totalVideoFrames >= 15;
+  }, LOUD, { timeout: 15000, polling: 200 });
+  const playing = await media(LOUD);
   await page.waitForTimeout(1500);
   const later = await media(LOUD);
   console.log(`loud tile: ${JSON.stringify(later)}`);
-  assert.ok(later.audioBytes > on.audioBytes, `decoded audio grows: ${on.audioBytes} -> ${later.audioBytes}`);
+  assert.ok(later.audioBytes > playing.audioBytes, `decoded audio grows: ${playing.audioBytes} -> ${later.audioBytes}`);
   assert.equal(later.paused, false, 'still playing with sound');
-  assert.ok(later.currentTime > on.currentTime + 0.5, `currentTime ${on.currentTime} -> ${later.currentTime}`);
-  assert.ok(later.frames > on.frames, `frames ${on.frames} -> ${later.frames}`);
+  assert.equal(later.muted, false);
+  assert.ok(later.currentTime > playing.currentTime + 0.5, `currentTime ${playing.currentTime} -> ${later.currentTime}`);
+  assert.ok(later.frames > playing.frames, `frames ${playing.frames} -> ${later.frames}`);
   const tracks = await page.evaluate((sel) => {
     const v = document.querySelector(`${sel} video.tile-video`);
     return v.captureStream ? v.captureStream().getAudioTracks().length : -1;
@@ -126,10 +128,8 @@ test('a stream with sound plays muted, and the speaker button turns the sound on
 }));
 
 test('a stream without sound has no speaker button and data-audio="none"', { timeout: 20000 }, () => withDiagnostics(async () => {
-  await page.waitForFunction((sel) => {
-    const v = document.querySelector(`${sel} video.tile-video`);
-    return v && v.getVideoPlaybackQuality().totalVideoFrames >= 15;
-  }, QUIET, { timeout: 15000, polling: 200 });
+  await page.waitForSelector(`${QUIET}[data-state="live"]`, { timeout: 15000 });
+  assert.ok(Number(await page.getAttribute(QUIET, 'data-decoded')) > 0, 'the quiet tile plays');
   const quiet = await media(QUIET);
   assert.equal(quiet.audio, 'none');
   assert.equal(quiet.speakerHidden, true);
