@@ -5,7 +5,8 @@
 // (PROTOCOL.md, flags bit 2), never as a keyframe. The init segment and
 // fragments, written end to end to a file, must be an MP4 that GStreamer's
 // own gst-discoverer-1.0 (an independent reader) sees with an H.264 video
-// track and an Opus or AAC audio track.
+// track and an Opus or AAC audio track. A file:// MP4 with an AAC track
+// gets the same, its audio passed through.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -26,8 +27,17 @@ describe('rtsp:// source with audio', { timeout: 60000 * SLOW }, () => {
   const cameras = {};
   let vigil;
   let silent;
+  let clip;
 
   before(async () => {
+    // A 2 s clip with H.264 and AAC, made once with GStreamer.
+    clip = path.join(tempDir(), 'av.mp4');
+    const made = spawnSync('gst-launch-1.0', ['-q', '-e', 'mp4mux', 'name=m', '!', 'filesink', `location=${clip}`,
+      'videotestsrc', 'num-buffers=60', '!', 'video/x-raw,width=320,height=240,framerate=30/1', '!',
+      'x264enc', 'key-int-max=30', '!', 'h264parse', '!', 'm.video_0',
+      'audiotestsrc', 'num-buffers=94', '!', 'audioconvert', '!', 'voaacenc', '!', 'aacparse', '!', 'm.audio_0'],
+    { encoding: 'utf8', timeout: 30000 });
+    assert.equal(made.status, 0, made.stderr);
     for (const c of CASES) {
       cameras[c.id] = await startCamera({ port: await freePort(), audio: c.audio });
     }
@@ -39,6 +49,7 @@ describe('rtsp:// source with audio', { timeout: 60000 * SLOW }, () => {
           ...CASES.map((c) => ({ id: c.id, source: cameras[c.id].url })),
           // The same camera with "audio": false: video only, as before.
           { id: 'mute', source: silent.url, options: { audio: false } },
+          { id: 'clip', source: `file://${clip}` },
         ],
       },
     });
@@ -98,6 +109,23 @@ describe('rtsp:// source with audio', { timeout: 60000 * SLOW }, () => {
       await until(() => client.frames.filter((f) => f.kind === 2).length >= 30, 10000, () => '30 fragments');
       assert.ok(client.frames.every((f) => !(f.flags & AUDIO)), 'no audio fragments');
       assert.equal(reply.channel, client.frames[0].channel);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('file:// with an AAC track: both tracks, in real time, across loops', async () => {
+    const s = await waitStreamState(vigil, 'clip', 'live', 20000 * SLOW);
+    assert.match(String(s.codecs), /^avc1\.[0-9A-F]{6},mp4a\.40\.2$/i);
+    const client = await new Client(vigil.wsUrl).open();
+    try {
+      const reply = await client.request({ type: 'subscribe', stream: 'clip' });
+      const media = () => client.frames.filter((f) => f.channel === reply.channel && f.kind === 2);
+      // 3 s of a 2 s clip: it loops, with sound.
+      await until(() => media().filter((f) => !(f.flags & AUDIO)).length >= 90, 10000, () => `90 video frames, have ${media().length}`);
+      const audio = media().filter((f) => f.flags & AUDIO);
+      assert.ok(audio.length >= 60, `${audio.length} audio fragments`);
+      assert.ok(audio.every((f) => !(f.flags & KEYFRAME)));
     } finally {
       client.close();
     }
