@@ -23,7 +23,7 @@
 
 enum vg_frame_kind {
     VG_FRAME_INIT = 1,  /* ftyp+moov */
-    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame */
+    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame or one audio frame */
     /* WebCodecs delivery (signaling/PROTOCOL.md): */
     VG_FRAME_DECODER_CONFIG = 3, /* codec string + avcC, for VideoDecoder.configure() */
     VG_FRAME_ACCESS_UNIT = 4,    /* 8-byte PTS + one H.264 access unit (avc format) */
@@ -38,6 +38,7 @@ typedef enum vg_mode {
 enum vg_frame_flags {
     VG_FRAME_KEYFRAME = 1 << 0,
     VG_FRAME_AFTER_SKIP = 1 << 1,
+    VG_FRAME_AUDIO = 1 << 2, /* a fragment of the audio track: never a keyframe */
 };
 
 typedef struct vg_frame {
@@ -72,12 +73,16 @@ static inline size_t vg_frame_wire_len(const vg_frame *f) {
 static inline int vg_frame_is_keyframe(const vg_frame *f) {
     return (f->flags & VG_FRAME_KEYFRAME) != 0;
 }
+static inline int vg_frame_is_audio(const vg_frame *f) {
+    return (f->flags & VG_FRAME_AUDIO) != 0;
+}
 /* An init segment or a decoder configuration: what a viewer needs before any
  * media frame of its mode, and keeps through a skip. */
 static inline int vg_frame_is_setup(const vg_frame *f) {
     return f->kind == VG_FRAME_INIT || f->kind == VG_FRAME_DECODER_CONFIG;
 }
-/* A fragment or an access unit: one video frame. */
+/* A fragment or an access unit: one video frame (or, for an MSE fragment
+ * with VG_FRAME_AUDIO, one audio frame). */
 static inline int vg_frame_is_media(const vg_frame *f) {
     return f->kind == VG_FRAME_MEDIA || f->kind == VG_FRAME_ACCESS_UNIT;
 }

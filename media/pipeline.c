@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/audio_branch.h"
 #include "media/source.h"
 
 static char *dup_str(const char *s) {
@@ -23,8 +24,12 @@ static void on_frame(void *ctx, vg_frame *f) {
         GstPad *pad = gst_element_get_static_pad(p->parse_out, "src");
         GstCaps *caps = pad ? gst_pad_get_current_caps(pad) : NULL;
         gchar *codecs = caps ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
+        gchar *audio = vg_audio_codecs(p->audio); /* NULL: video only */
+        char *both = audio ? g_strdup_printf("%s,%s", codecs ? codecs : "avc1", audio) : NULL;
         vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
-                      dup_str(codecs ? codecs : "avc1"));
+                      both ? strdup(both) : dup_str(codecs ? codecs : "avc1"));
+        g_free(both);
+        g_free(audio);
         g_free(codecs);
         if (caps) gst_caps_unref(caps);
         if (pad) gst_object_unref(pad);
@@ -73,6 +78,19 @@ static bool same_payload(vg_frame *a, vg_frame *b) {
            !memcmp(vg_frame_payload(a), vg_frame_payload(b), a->payload_len);
 }
 
+/* The stream's codecs string: the video codec (malloc'd, taken), plus the
+ * audio track's once its caps are known (the MSE init segment's codecs). */
+static char *with_audio_codec(vg_pipeline *p, char *video) {
+    gchar *audio = video ? vg_audio_codecs(p->audio) : NULL;
+    if (!audio) return video;
+    size_t n = strlen(video) + strlen(audio) + 2;
+    char *both = malloc(n);
+    if (both) snprintf(both, n, "%s,%s", video, audio);
+    g_free(audio);
+    free(video);
+    return both;
+}
+
 /* (parser) New caps: a new decoder configuration, unless nothing a decoder
  * cares about changed. The codecs string goes ahead of it (the stream tells
  * its viewers the codecs when it goes live, whichever side is first). */
@@ -86,7 +104,8 @@ static void on_parsed_caps(vg_pipeline *p, GstCaps *caps) {
     }
     vg_frame_unref(p->wc_config);
     p->wc_config = vg_frame_ref(f);
-    vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL, codec);
+    vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
+                  with_audio_codec(p, codec));
     vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->wc_frames_posted, f);
 }
 
@@ -234,12 +253,6 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         snprintf(err, errlen, "could not create a pipeline");
         goto fail;
     }
-    vg_source_elems elems;
-    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &elems, err, errlen);
-    if (!p->parse_out) goto fail;
-    p->loop_seek = elems.loop_seek;
-    p->push_src = elems.push_src;
-
     GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");
     GstElement *mux = gst_element_factory_make("mp4mux", "mux");
     p->appsink = gst_element_factory_make("appsink", "sink");
@@ -252,6 +265,17 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         goto fail;
     }
     gst_bin_add_many(GST_BIN(p->pipeline), caps, mux, p->appsink, NULL);
+    /* Before the source: its audio, if any, goes to this mp4mux. */
+    p->audio = vg_audio_new(GST_PIPELINE(p->pipeline), mux);
+    if (!p->audio) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    vg_source_elems elems;
+    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &elems, err, errlen);
+    if (!p->parse_out) goto fail;
+    p->loop_seek = elems.loop_seek;
+    p->push_src = elems.push_src;
 
     /* avc + au: what MP4 stores; h264parse converts whatever the source gives. */
     GstCaps *h264 = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
@@ -298,6 +322,7 @@ void vg_pipeline_free(vg_pipeline *p) {
     if (!p) return;
     if (p->pipeline) {
         gst_element_set_state(p->pipeline, GST_STATE_NULL);
+        vg_audio_stop(p->audio);
         GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(p->pipeline));
         gst_bus_set_sync_handler(bus, NULL, NULL, NULL);
         gst_object_unref(bus);

@@ -35,6 +35,7 @@ typedef struct vg_pipeline {
     GstElement *appsink;
     GstElement *loop_seek;    /* takes the looping segment seeks (file://), or NULL */
     GstElement *push_src;     /* the appsrc a push source's receiver feeds, or NULL */
+    struct vg_audio *audio;   /* the audio track's side (media/audio_branch.h) */
     atomic_bool loop_started; /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
     void *stream; /* posted with every event */

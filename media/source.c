@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "media/audio_branch.h"
 #include "media/rtp_options.h"
 
 /* ---- option helpers ---------------------------------------------------- */
@@ -123,8 +124,21 @@ static const option_spec test_options[] = {
     {"keyframe_interval", JSON_INTEGER, 1, 600},
     {"pattern", JSON_STRING, 0, 0},
     {"latency_mark", JSON_TRUE, 0, 0},
+    {"audio", JSON_TRUE, 0, 0},
     {NULL, 0, 0, 0},
 };
+
+/* A boolean option, `def` when absent. */
+static bool opt_bool(const json_t *options, const char *name, bool def) {
+    json_t *v = options ? json_object_get(options, name) : NULL;
+    return v && json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* The stream's audio side (media/audio_branch.h), made by the pipeline. */
+static vg_audio *audio_of(GstElement *e) {
+    GstObject *parent = GST_OBJECT_PARENT(e);
+    return parent && GST_IS_PIPELINE(parent) ? vg_audio_of(GST_PIPELINE(parent)) : NULL;
+}
 
 /* Latency mark (option latency_mark, docs/LATENCY.md): every frame carries
  * its capture time, the wall clock in milliseconds modulo 2^32, drawn by
@@ -208,10 +222,17 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
         gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_raw_frame, m, g_free);
         gst_object_unref(pad);
         GstElement *chain[] = {src, caps, mark, clock, time, enc, parse};
-        return link_chain(chain, 7, err, errlen) ? NULL : parse;
+        if (link_chain(chain, 7, err, errlen)) return NULL;
+    } else {
+        GstElement *chain[] = {src, caps, clock, time, enc, parse};
+        if (link_chain(chain, 6, err, errlen)) return NULL;
     }
-    GstElement *chain[] = {src, caps, clock, time, enc, parse};
-    return link_chain(chain, 6, err, errlen) ? NULL : parse;
+    /* A beep a second beside the picture, with "audio": true. */
+    if (opt_bool(o, "audio", false)) {
+        vg_audio *a = vg_audio_of(p);
+        if (!a || vg_audio_add_test_tone(a, err, errlen)) return NULL;
+    }
+    return parse;
 }
 
 /* ---- file:// ---------------------------------------------------------- */
@@ -234,9 +255,17 @@ static int validate_file(const char *uri, char *err, size_t errlen) {
     return 0;
 }
 
-static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
-    (void)demux;
-    link_dynamic_pad(pad, GST_ELEMENT(parse), "video/x-h264");
+/* Video to the H.264 branch; an Opus or AAC track to the audio side. */
+static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer head) {
+    vg_audio *a = audio_of(demux);
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    bool audio = caps && vg_audio_wants_encoded(a, caps);
+    if (caps) gst_caps_unref(caps);
+    if (audio)
+        vg_audio_link_encoded_pad(a, pad);
+    else
+        link_dynamic_pad(pad, GST_ELEMENT(head), "video/x-h264");
 }
 
 static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
@@ -244,15 +273,19 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
     GstElement *src = make(p, "filesrc", "src", err, errlen);
     GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
+    /* Its own thread for the video, as the audio has (audio_branch.c):
+     * mp4mux holds one buffer per track, so one demuxer thread pushing both
+     * tracks straight into it would wait on itself. */
+    GstElement *queue = make(p, "queue", "vqueue", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
     /* Paces the file to real time: nothing else downstream syncs to the clock. */
     GstElement *pace = make(p, "clocksync", "pace", err, errlen);
-    if (!src || !demux || !parse || !pace) return NULL;
+    if (!src || !demux || !queue || !parse || !pace) return NULL;
     g_object_set(src, "location", uri + strlen("file://"), NULL);
     GstElement *head[] = {src, demux};
-    GstElement *tail[] = {parse, pace};
-    if (link_chain(head, 2, err, errlen) || link_chain(tail, 2, err, errlen)) return NULL;
-    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), parse);
+    GstElement *tail[] = {queue, parse, pace};
+    if (link_chain(head, 2, err, errlen) || link_chain(tail, 3, err, errlen)) return NULL;
+    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), queue);
     if (!loop || json_is_true(loop)) out->loop_seek = demux;
     return pace;
 }
@@ -262,6 +295,7 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
 static const option_spec rtsp_options[] = {
     {"latency_ms", JSON_INTEGER, 0, 10000},
     {"transport", JSON_STRING, 0, 0},
+    {"audio", JSON_TRUE, 0, 0},
     {NULL, 0, 0, 0},
 };
 
@@ -279,19 +313,25 @@ static int validate_rtsp(const char *uri, const json_t *o, char *err, size_t err
 }
 
 static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer depay) {
-    (void)src;
+    if (vg_audio_link_rtp_pad(audio_of(src), pad)) return;
     link_dynamic_pad(pad, GST_ELEMENT(depay), "application/x-rtp");
 }
 
-/* Only the H.264 video stream is set up; audio arrives with a later issue. */
-static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer u) {
-    (void)src;
+/* The H.264 video stream, and (unless "audio": false, `with_audio` NULL)
+ * the first Opus, AAC or G.711 audio stream, whose elements are made here,
+ * ahead of its packets: mp4mux must have every track before it starts. */
+static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer with_audio) {
     (void)num;
-    (void)u;
     const GstStructure *st = gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *media = st ? gst_structure_get_string(st, "media") : NULL;
     const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
-    return media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
+    if (media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264")) return TRUE;
+    vg_audio *a = with_audio ? audio_of(src) : NULL;
+    if (!vg_audio_wants_rtp(a, caps)) return FALSE;
+    char err[160];
+    if (vg_audio_add_rtp(a, caps, err, sizeof(err)) == 0) return TRUE;
+    GST_ELEMENT_ERROR(src, CORE, NEGOTIATION, ("%s", err), (NULL));
+    return FALSE;
 }
 
 static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
@@ -308,7 +348,8 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
     GstElement *tail[] = {depay, parse};
     if (link_chain(tail, 2, err, errlen)) return NULL;
     g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), depay);
-    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select), NULL);
+    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select),
+                     opt_bool(o, "audio", true) ? GINT_TO_POINTER(1) : NULL);
     return parse;
 }
 

@@ -1,9 +1,12 @@
 /* source.h -- the kinds of camera source a stream can have, and the GStreamer
  * elements each one needs to produce parsed H.264.
  *
- *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency
- *   file:///a.mp4    an H.264 MP4 replayed in real time in a loop, no re-encoding
- *   rtsp://host/...  rtspsrc, depayload, parse; no re-encoding
+ *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency,
+ *                    and a test tone with "audio": true
+ *   file:///a.mp4    an H.264 MP4 (and its Opus or AAC audio) replayed in real
+ *                    time in a loop, no re-encoding
+ *   rtsp://host/...  rtspsrc, depayload, parse; no re-encoding (Opus and AAC
+ *                    audio pass through, G.711 becomes Opus)
  *   srtp://ip:port   SRTP pushed by a camera: media/rtp_ingest.c receives and
  *                    decrypts it into an appsrc; jitter buffer, depayload, parse
  *   rtp://ip:port    the same, unencrypted

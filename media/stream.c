@@ -178,7 +178,7 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
     s->frames_in++;
     s->bytes_in += f->payload_len;
     if (s->win_start_us == 0) s->win_start_us = now_us;
-    s->win_frames++;
+    if (!vg_frame_is_audio(f)) s->win_frames++; /* fps: video frames */
     s->win_bytes += f->payload_len;
     int64_t elapsed = now_us - s->win_start_us;
     if (elapsed >= 1000000) {

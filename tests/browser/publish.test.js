@@ -87,10 +87,15 @@ test('the publisher page sends the fake camera and the dashboard plays it', { ti
     TILE, { timeout: 20000, polling: 200 });
   const first = await dash.evaluate((sel) => ({ ...document.querySelector(sel).dataset }), TILE);
   await dash.waitForTimeout(1500);
+  // The picture's size, whichever way the tile plays (WebCodecs on a canvas
+  // where the browser has it, else MSE in a video).
   const second = await dash.evaluate((sel) => {
     const tile = document.querySelector(sel);
     const v = tile.querySelector('video.tile-video');
-    return { ...tile.dataset, videoWidth: v.videoWidth, videoHeight: v.videoHeight };
+    const c = tile.querySelector('canvas');
+    return tile.dataset.mode === 'webcodecs'
+      ? { ...tile.dataset, videoWidth: c.width, videoHeight: c.height }
+      : { ...tile.dataset, videoWidth: v.videoWidth, videoHeight: v.videoHeight };
   }, TILE);
   const stats = await pub.evaluate(() => ({ ...document.getElementById('publisher').dataset }));
   console.log(`publisher: ${JSON.stringify(stats)}; started ${Date.now() - clickedAt} ms ago`);

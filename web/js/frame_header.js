@@ -8,8 +8,10 @@ export const KIND_DECODER_CONFIG = 3; // mode "webcodecs"
 export const KIND_ACCESS_UNIT = 4; // mode "webcodecs"
 export const FLAG_KEYFRAME = 0x01;
 export const FLAG_AFTER_SKIP = 0x02;
+export const FLAG_AUDIO = 0x04; // a fragment of the audio track, never a keyframe
 
-// Returns {version, kind, flags, channel, timeUs, keyframe, afterSkip, payload}
+// Returns {version, kind, flags, channel, timeUs, keyframe, afterSkip, audio,
+// payload}
 // or null when the frame is too short or of a header version we do not know.
 // timeUs is a Number: microseconds since 1970 fit in 2^53 until year 2255.
 export function parseFrameHeader(buffer) {
@@ -26,6 +28,7 @@ export function parseFrameHeader(buffer) {
     timeUs: Number(view.getBigUint64(8, false)),
     keyframe: (flags & FLAG_KEYFRAME) !== 0,
     afterSkip: (flags & FLAG_AFTER_SKIP) !== 0,
+    audio: (flags & FLAG_AUDIO) !== 0,
     // A view, not a copy: appendBuffer accepts it directly.
     payload: new Uint8Array(buffer, HEADER_BYTES),
   };

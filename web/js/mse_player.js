@@ -1,5 +1,7 @@
 // Plays one channel's fragmented MP4 (an init segment, then one moof+mdat per
 // frame) in a <video> through Media Source Extensions, kept near the live edge.
+// A stream with sound has its audio track in the same fMP4 (fragments of
+// either track, the audio ones never keyframes): one SourceBuffer takes both.
 //
 // The server may restart a source, skip frames for a slow viewer, or be
 // reconnected to; the player copes by keeping the last init segment, dropping
@@ -18,6 +20,7 @@ const CATCHUP_LAG_S = 0.3;
 const JUMP_LAG_S = 0.6; // above this, jump to the live edge
 const CATCHUP_RATE = 1.1;
 const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
+const MAX_QUEUED_WITH_AUDIO = 240; // the same with ~50 audio fragments a second
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
 const TICK_MS = 250;
 const MAX_SAMPLES = 4000;
@@ -34,6 +37,7 @@ export class MsePlayer extends EventTarget {
     this.appended = []; // measuring: {end, arrivalMs, headerMs} per appended fragment
     this.appending = null;
     this.mime = null;
+    this.maxQueued = MAX_QUEUED;
     this.init = null; // last init segment (Uint8Array)
     this.ms = null;
     this.url = null; // object URL of this.ms until its sourceopen
@@ -71,6 +75,7 @@ export class MsePlayer extends EventTarget {
     if (!mime || mime === this.mime) return;
     const hadOne = this.mime !== null;
     this.mime = mime;
+    this.maxQueued = /opus|mp4a/i.test(mime) ? MAX_QUEUED_WITH_AUDIO : MAX_QUEUED;
     if (!MediaSource.isTypeSupported(mime)) {
       this.emitError(`browser cannot play ${mime}`);
       return;
@@ -111,7 +116,7 @@ export class MsePlayer extends EventTarget {
       }
       this.needKeyframe = false;
     }
-    if (this.queue.length >= MAX_QUEUED) {
+    if (this.queue.length >= this.maxQueued) {
       // The SourceBuffer cannot keep up (hidden tab, slow machine): throw the
       // backlog away and restart from a keyframe rather than lag forever.
       this.dropQueuedMedia();
@@ -214,7 +219,11 @@ export class MsePlayer extends EventTarget {
         this.keepLive();
         this.pump();
       };
-      sb.onerror = () => this.scheduleReset('SourceBuffer error');
+      sb.onerror = () => {
+        // The element's error says what the browser disliked, when it knows.
+        const why = this.video.error && this.video.error.message;
+        this.scheduleReset(why ? `SourceBuffer error: ${why}` : 'SourceBuffer error');
+      };
       this.pump();
     };
     this.video.src = url;

@@ -11,12 +11,19 @@
 //   keyframe seen in the frame flags), data-lag-ms (buffered
 //   media ahead of the playhead; WebCodecs: arrival to drawn), data-resets
 //   (player rebuilds or decoder errors), data-reason (why the stream is not
-//   live, from the last stream.state event).
+//   live, from the last stream.state event), data-audio ("none": the stream
+//   has no sound, "muted", "on").
 //
 // The mode is WebCodecs where the browser has VideoDecoder and it supports
 // the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise. The
 // switch in the header changes it for this stream and remembers the choice
 // (localStorage "vigil.mode.<stream>"); changing it resubscribes.
+//
+// A stream with sound starts muted (browsers only autoplay muted media);
+// the speaker button in the header turns it on and off. Its click is the
+// user gesture that lets the browser play sound. Sound comes only in the
+// MSE mode's fMP4 (WebCodecs mode carries video alone), so turning it on in
+// WebCodecs mode switches the tile to MSE, for this page's life.
 
 import { KIND_ACCESS_UNIT, KIND_DECODER_CONFIG, KIND_FRAGMENT, KIND_INIT, parseDecoderConfig } from './frame_header.js';
 import { MsePlayer } from './mse_player.js';
@@ -72,6 +79,8 @@ export class Tile {
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
     this.codecs = null; // what the player was set up for
+    this.soundOn = false; // the user turned the sound on
+    this.streamCodecs = null; // the stream's codecs (video and audio), whatever the mode
     this.fps = new RateMeter();
     this.bytes = new RateMeter();
     this.latency = new Smoothed(0.1);
@@ -81,6 +90,8 @@ export class Tile {
     this.canvas = this.el.querySelector('canvas');
     this.modeButton = this.el.querySelector('.mode-toggle');
     this.modeButton.addEventListener('click', () => this.setMode(this.mode === 'webcodecs' ? 'mse' : 'webcodecs', { persist: true }));
+    this.speaker = this.el.querySelector('.tile-audio');
+    this.speaker.addEventListener('click', () => this.setSound(!this.soundOn));
     this.mode = preferredMode(streamId);
     this.fallback = ''; // why WebCodecs is not used although preferred
     this.checkedConfig = null; // the codec string isConfigSupported said yes to
@@ -130,6 +141,8 @@ export class Tile {
       // The subscribe reply (after the resubscription) brings the MIME type.
       this.codecs = null;
     }
+    // A new MsePlayer mutes the element (autoplay); the user's choice wins.
+    this.video.muted = !this.soundOn;
     this.video.hidden = this.mode !== 'mse';
     this.canvas.hidden = this.mode !== 'webcodecs';
   }
@@ -174,6 +187,7 @@ export class Tile {
     this.connected = true;
     this.watching = true;
     this.setState(reply.state);
+    if (reply.codecs) this.streamCodecs = reply.codecs;
     if (this.mode === 'mse' && reply.mime) {
       this.codecs = reply.codecs;
       this.player.setMime(reply.mime);
@@ -182,6 +196,7 @@ export class Tile {
 
   onStreamState(event) {
     this.reason = event.reason || '';
+    if (event.state === 'live' && event.codecs) this.streamCodecs = event.codecs;
     this.setState(event.state);
     if (this.mode === 'mse' && event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
       // New codecs: a new init segment follows (PROTOCOL.md). Only codecs
@@ -205,9 +220,15 @@ export class Tile {
     }
     // Reserved kinds, or a frame of the other mode: skip.
     if (h.kind !== (wc ? KIND_ACCESS_UNIT : KIND_FRAGMENT)) return;
+    this.bytes.add(h.payload.byteLength);
+    if (!wc && h.audio) {
+      // Sound travels in the same fMP4: the player takes both, but frames
+      // and fps count pictures.
+      this.player.pushFragment(h.payload, false, { arrivalMs, headerMs: h.timeUs / 1000 });
+      return;
+    }
     this.frames++;
     this.fps.add(1);
-    this.bytes.add(h.payload.byteLength);
     if (h.afterSkip) this.skips++;
     this.latency.add(arrivalMs - h.timeUs / 1000);
     if (wc) this.player.pushChunk(h, arrivalMs);
@@ -244,6 +265,18 @@ export class Tile {
   // `channel` is this stream's entry of a stats reply.
   serverStats(channel) {
     if (Number.isFinite(channel.frames_skipped)) this.serverSkipped = channel.frames_skipped;
+  }
+
+  // Sound on or off; only ever called from the speaker button's click, a
+  // user gesture, so the browser lets an unmuted video play.
+  setSound(on) {
+    this.soundOn = on && hasAudio(this.streamCodecs);
+    if (this.soundOn && this.mode === 'webcodecs') {
+      this.setMode('mse', { reason: 'sound plays with Media Source Extensions' });
+    }
+    this.video.muted = !this.soundOn;
+    if (this.soundOn) this.video.play().catch(() => {});
+    this.render();
   }
 
   setState(state) {
@@ -289,6 +322,14 @@ export class Tile {
       : 'Played with Media Source Extensions. Click to decode with WebCodecs.')
       + (this.fallback ? `\n(${this.fallback})` : '');
     this.modeButton.disabled = !hasWebCodecs();
+
+    const audio = !hasAudio(this.streamCodecs) ? 'none' : this.soundOn && !wc && !this.video.muted ? 'on' : 'muted';
+    d.audio = audio;
+    this.speaker.hidden = audio === 'none';
+    this.speaker.setAttribute('aria-pressed', String(audio === 'on'));
+    this.speaker.textContent = audio === 'on' ? '🔊' : '🔇';
+    this.speaker.title = audio === 'on' ? 'Sound on: click to mute'
+      : wc ? 'Muted: click for sound (plays with Media Source Extensions)' : 'Muted: click for sound';
 
     const badge = this.el.querySelector('.badge');
     badge.dataset.state = shown;
@@ -346,9 +387,17 @@ function build(streamId) {
   toggle.type = 'button';
   toggle.className = 'mode-toggle';
   toggle.setAttribute('aria-label', 'playback mode');
+  // Shown for streams with sound (render()); a toggle button, so screen
+  // readers announce its state.
+  const speaker = document.createElement('button');
+  speaker.type = 'button';
+  speaker.className = 'tile-audio';
+  speaker.setAttribute('aria-label', `Sound of ${streamId}`);
+  speaker.setAttribute('aria-pressed', 'false');
+  speaker.hidden = true;
   const right = document.createElement('span');
   right.className = 'tile-head-right';
-  right.append(toggle, badge);
+  right.append(speaker, toggle, badge);
   head.append(name, right);
 
   const media = document.createElement('div');
@@ -384,6 +433,12 @@ function build(streamId) {
 
   el.append(head, media, stats);
   return el;
+}
+
+// True when a codecs string (e.g. "avc1.64001f,opus") names an audio codec.
+function hasAudio(codecs) {
+  return typeof codecs === 'string' &&
+    codecs.split(',').some((c) => /^(opus|mp4a|ac-3|ec-3|flac|alac)\b/i.test(c.trim()));
 }
 
 // RFC 6381 codec strings compare case-insensitively (avc1.42C01F = avc1.42c01f).
