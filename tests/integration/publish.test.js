@@ -24,6 +24,43 @@ const KEYFRAME = 1;
 const AUDIO = 4;
 const MAX_PUBLISH = 256 * 1024;
 
+// ISO BMFF boxes: the children of [start, end) of buf, as {type, start, end}
+// (payload bounds).
+function children(buf, start = 0, end = buf.length) {
+  const out = [];
+  for (let o = start; o + 8 <= end;) {
+    const size = buf.readUInt32BE(o);
+    if (size < 8 || o + size > end) break;
+    out.push({ type: buf.toString('latin1', o + 4, o + 8), start: o + 8, end: o + size });
+    o += size;
+  }
+  return out;
+}
+const child = (buf, box, type) => children(buf, box.start, box.end).find((b) => b.type === type);
+
+// Track id -> timescale, from an init segment's moov.
+function timescales(init) {
+  const moov = children(init).find((b) => b.type === 'moov');
+  const map = new Map();
+  for (const trak of children(init, moov.start, moov.end).filter((b) => b.type === 'trak')) {
+    const tkhd = child(init, trak, 'tkhd');
+    const mdhd = child(init, child(init, trak, 'mdia'), 'mdhd');
+    const v1 = (box) => init[box.start] === 1;
+    map.set(init.readUInt32BE(tkhd.start + (v1(tkhd) ? 20 : 12)), init.readUInt32BE(mdhd.start + (v1(mdhd) ? 20 : 12)));
+  }
+  return map;
+}
+
+// A fragment's decode time in seconds (tfdt over its track's timescale).
+function decodeTime(frag, scales) {
+  const moof = children(frag).find((b) => b.type === 'moof');
+  const traf = child(frag, moof, 'traf');
+  const id = frag.readUInt32BE(child(frag, traf, 'tfhd').start + 4);
+  const tfdt = child(frag, traf, 'tfdt');
+  const t = frag[tfdt.start] === 1 ? Number(frag.readBigUInt64BE(tfdt.start + 4)) : frag.readUInt32BE(tfdt.start + 4);
+  return t / scales.get(id);
+}
+
 async function until(pred, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs * SLOW;
   for (;;) {
@@ -303,14 +340,22 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
       assert.equal(reply.audio_relayed, true);
       const sender = streamClip(c, reply.channel, clip, { audio });
       running.add(sender);
-      await until(() => v.video().length >= 40 && v.audio().length >= 40, 20000,
-        () => `40 video and 40 audio fragments, have ${v.video().length} and ${v.audio().length}\n${vigil.log().slice(-2000)}`);
+      await until(() => v.video().length >= 100 && v.audio().length >= 150, 20000,
+        () => `100 video and 150 audio fragments (over a lap of each clip), have ${v.video().length} and ${v.audio().length}\n${vigil.log().slice(-2000)}`);
       const frames = v.mine();
       assert.equal(frames[0].kind, 1, 'the init segment first');
       assert.equal(frames.filter((f) => f.kind === 1).length, 1, 'one init segment');
       const m = frames.filter((f) => f.kind === 2);
       assert.ok(!(m[0].flags & AUDIO) && m[0].flags & KEYFRAME, `the first fragment is a video keyframe: flags ${m[0].flags}`);
       assert.ok(v.audio().every((f) => !(f.flags & KEYFRAME)), 'audio fragments are never keyframes');
+      // Sound and picture on one clock: they start together, and after a
+      // few seconds (and a lap of each clip) they are still together.
+      const scales = timescales(frames[0].payload);
+      const at = (f) => decodeTime(f.payload, scales);
+      const [v0, a0] = [at(v.video()[0]), at(v.audio()[0])];
+      const [vn, an] = [at(v.video().at(-1)), at(v.audio().at(-1))];
+      assert.ok(Math.abs(a0 - v0) < 0.1, `first audio at ${a0} s, first video at ${v0} s`);
+      assert.ok(Math.abs(an - vn) < 0.3, `last audio at ${an} s, last video at ${vn} s`);
       const found = discover(ac.id, frames);
       assert.match(found, /video #\d+: H\.264/, found);
       assert.match(found, ac.discovered, found);
@@ -323,7 +368,7 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
       // Only what came before the first video keyframe may be dropped.
       assert.ok(s.publish.audio_dropped <= 5, JSON.stringify(s.publish));
       assert.ok(s.fps > 20 && s.fps < 40, `fps counts video frames: ${s.fps}`);
-      t.diagnostic(`${ac.id}: ${JSON.stringify(s.publish)}`);
+      t.diagnostic(`${ac.id}: ${JSON.stringify(s.publish)}; first video/audio at ${v0}/${a0} s, last ${vn}/${an} s`);
       sender.stop();
       c.close();
       v.c.close();
