@@ -189,6 +189,31 @@ out:
     if (caps) gst_caps_unref(caps);
 }
 
+/* ---- a publisher's audio (publish://) ------------------------------------ */
+
+GstElement *vg_audio_add_appsrc(vg_audio *a, GstCaps *caps, size_t max_bytes, char *err,
+                                size_t errlen) {
+    const char *parser = parser_for(caps);
+    if (!a || !parser || !take(a)) {
+        snprintf(err, errlen, "not an audio track this stream can take");
+        return NULL;
+    }
+    GstPipeline *p = a->pipeline;
+    GstElement *src = make(p, "appsrc", err, errlen);
+    GstElement *parse = make(p, parser, err, errlen);
+    if (!src || !parse) return NULL;
+    /* Live, stamped by the feed with the publisher's timestamps (the same
+     * clock as its video), and leaky: the lws thread never waits on it. */
+    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
+                 FALSE, "max-bytes", (guint64)max_bytes, NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    gchar *codec = gst_codec_utils_caps_get_mime_codec(caps);
+    GstElement *chain[] = {src, parse};
+    int r = attach(a, chain, 2, codec ? codec : "", err, errlen);
+    g_free(codec);
+    return r ? NULL : src;
+}
+
 /* ---- RTP audio (rtsp://) ----------------------------------------------- */
 
 typedef enum rtp_audio {

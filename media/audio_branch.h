@@ -7,6 +7,8 @@
  *   RTP Opus         rtpopusdepay -> opusparse    passed through
  *   RTP AAC          rtpmp4gdepay (MPEG4-GENERIC) / rtpmp4adepay (MP4A-LATM)
  *                    -> aacparse                  passed through
+ *   publisher        appsrc -> opusparse/aacparse passed through (publish://:
+ *                    media/publish.c pushes the publisher's frames)
  *   RTP PCMU / PCMA  rtppcmudepay/rtppcmadepay -> mulawdec/alawdec ->
  *                    audioconvert -> audioresample (48 kHz) -> opusenc:
  *                    G.711 is transcoded to Opus, which Chromium's MSE
@@ -74,6 +76,13 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
 /* Links an RTP audio pad (rtspsrc's pad-added) to the chain made by
  * vg_audio_add_rtp(); false when the pad is not that audio. */
 bool vg_audio_link_rtp_pad(vg_audio *a, GstPad *pad);
+
+/* A publisher's audio (publish://): a live, leaky appsrc of at most
+ * max_bytes with `caps` (audio/x-opus, or raw AAC with codec_data) ->
+ * opusparse or aacparse -> mux. Returns the appsrc (borrowed: the pipeline
+ * owns it); NULL with err set. Call before the pipeline starts. (lws thread) */
+GstElement *vg_audio_add_appsrc(vg_audio *a, GstCaps *caps, size_t max_bytes, char *err,
+                                size_t errlen);
 
 /* The RFC 6381 codec of the audio track ("opus", "mp4a.40.2"), or NULL when
  * the stream has none (or it was given up). From the muxer pad's caps once

@@ -111,6 +111,7 @@ static bool moof_is_audio(vg_fmp4_assembler *a) {
 
 static void emit_init(vg_fmp4_assembler *a, int64_t now_us) {
     a->init_done = true;
+    a->init_len = vg_mp4_drop_empty_tracks(a->init, a->init_len); /* given-up audio */
     read_tracks(a);
     vg_mp4_fix_opus(a->init, a->init_len); /* mp4mux 1.22's dOps, for browsers */
     vg_frame *f = vg_frame_new(VG_FRAME_INIT, 0, a->channel, now_us, a->init_len);

@@ -1,4 +1,5 @@
-/* mp4_boxes.c -- child box lookup and the dOps fix (see mp4_boxes.h). */
+/* mp4_boxes.c -- child box lookup, the dOps fix and the removal of empty
+ * tracks (see mp4_boxes.h). */
 #include "media/mp4_boxes.h"
 
 #include <string.h>
@@ -82,4 +83,77 @@ int vg_mp4_fix_opus(uint8_t *init, size_t len) {
         if (box) fixed += fix_stsd(box, box_len);
     }
     return fixed;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* The trak's stsd entry_count, or -1 when it has no stsd. */
+static long stsd_entries(uint8_t *trak, size_t trak_len) {
+    const char *path[] = {"mdia", "minf", "stbl", "stsd"};
+    uint8_t *box = trak;
+    size_t box_len = trak_len;
+    for (size_t i = 0; box && i < 4; i++)
+        box = vg_mp4_find_box(box, box + box_len, path[i], &box_len);
+    return box && box_len >= 8 ? (long)vg_mp4_be32(box + 4) : -1;
+}
+
+/* The trak's track_ID (tkhd), or 0. */
+static uint32_t track_id(uint8_t *trak, size_t trak_len) {
+    size_t tkhd_len;
+    uint8_t *tkhd = vg_mp4_find_box(trak, trak + trak_len, "tkhd", &tkhd_len);
+    if (!tkhd || tkhd_len < 1) return 0;
+    size_t at = tkhd[0] == 1 ? 20 : 12; /* version 1: 64-bit times */
+    return tkhd_len >= at + 4 ? vg_mp4_be32(tkhd + at) : 0;
+}
+
+/* Cuts the box whose payload starts at `payload` (header 8 bytes before)
+ * out of [init, init + *len), and shrinks the boxes that hold it, whose
+ * headers are at `parents`. */
+static void cut_box(uint8_t *init, size_t *len, uint8_t *payload, uint8_t **parents,
+                    size_t n_parents) {
+    uint8_t *box = payload - 8;
+    uint32_t size = vg_mp4_be32(box);
+    memmove(box, box + size, (size_t)(init + *len - (box + size)));
+    *len -= size;
+    for (size_t i = 0; i < n_parents; i++)
+        put_be32(parents[i], vg_mp4_be32(parents[i]) - size);
+}
+
+size_t vg_mp4_drop_empty_tracks(uint8_t *init, size_t len) {
+    size_t moov_len, trak_len;
+    uint8_t *moov = vg_mp4_find_box(init, init + len, "moov", &moov_len);
+    if (!moov) return len;
+    uint8_t *p = moov;
+    uint8_t *trak;
+    while ((trak = vg_mp4_find_box(p, moov + moov_len, "trak", &trak_len))) {
+        if (stsd_entries(trak, trak_len) != 0) {
+            p = trak + trak_len;
+            continue;
+        }
+        uint32_t id = track_id(trak, trak_len);
+        uint8_t *parents[] = {moov - 8};
+        cut_box(init, &len, trak, parents, 1);
+        moov_len = vg_mp4_be32(moov - 8) - 8;
+        p = trak - 8; /* the next box is where this one was */
+        /* Its trex (track extends) in mvex goes too. */
+        size_t mvex_len, trex_len;
+        uint8_t *mvex = vg_mp4_find_box(moov, moov + moov_len, "mvex", &mvex_len);
+        uint8_t *q = mvex;
+        uint8_t *trex;
+        while (mvex && (trex = vg_mp4_find_box(q, mvex + mvex_len, "trex", &trex_len))) {
+            if (trex_len >= 8 && vg_mp4_be32(trex + 4) == id) {
+                uint8_t *holders[] = {moov - 8, mvex - 8};
+                cut_box(init, &len, trex, holders, 2);
+                moov_len = vg_mp4_be32(moov - 8) - 8;
+                break;
+            }
+            q = trex + trex_len;
+        }
+    }
+    return len;
 }

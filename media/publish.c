@@ -3,9 +3,15 @@
 #include "media/publish.h"
 
 #include <gst/app/gstappsrc.h>
+#include <gst/pbutils/pbutils.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "media/audio_branch.h"
+
+/* The audio appsrc's bound: ~2 s of 256 kb/s audio. */
+#define AUDIO_QUEUE_BYTES (64 * 1024)
 
 struct vg_publish_feed {
     size_t queue_bytes;
@@ -19,8 +25,12 @@ struct vg_publish_feed {
     bool have_base;
     uint64_t base_us;      /* publisher time of the first frame into this appsrc */
     GstClockTime last_pts; /* of the last frame pushed into it */
+    GstElement *audio_src; /* the publisher's audio track's appsrc (ref), or NULL */
+    bool have_audio_pts;
+    GstClockTime last_audio_pts;
     /* counters, since the publisher claimed the feed */
-    uint64_t frames, bytes, keyframes, dropped, audio_frames, audio_bytes, malformed;
+    uint64_t frames, bytes, keyframes, dropped, audio_frames, audio_bytes, audio_dropped;
+    uint64_t malformed;
     int64_t last_frame_us;
     int64_t win_start_us;
     uint32_t win_frames;
@@ -30,6 +40,7 @@ struct vg_publish_feed {
 
 void vg_publish_config_clear(vg_publish_config *cfg) {
     free(cfg->description);
+    free(cfg->audio_description);
     memset(cfg, 0, sizeof(*cfg));
 }
 
@@ -41,7 +52,7 @@ vg_publish_feed *vg_publish_feed_new(size_t queue_bytes) {
 
 void vg_publish_feed_free(vg_publish_feed *f) {
     if (!f) return;
-    vg_publish_feed_attach(f, NULL);
+    vg_publish_feed_attach(f, NULL, NULL, NULL, 0);
     vg_publish_config_clear(&f->cfg);
     free(f);
 }
@@ -56,7 +67,7 @@ int vg_publish_feed_claim(vg_publish_feed *f, void *owner, const char *sub, cons
     snprintf(f->sub, sizeof(f->sub), "%s", sub ? sub : "");
     snprintf(f->peer, sizeof(f->peer), "%s", peer ? peer : "");
     f->frames = f->bytes = f->keyframes = f->dropped = 0;
-    f->audio_frames = f->audio_bytes = f->malformed = 0;
+    f->audio_frames = f->audio_bytes = f->audio_dropped = f->malformed = 0;
     f->last_frame_us = 0;
     f->win_start_us = 0;
     f->win_frames = 0;
@@ -86,16 +97,79 @@ static GstCaps *caps_for(const vg_publish_config *c) {
     return caps;
 }
 
-void vg_publish_feed_attach(vg_publish_feed *f, GstElement *appsrc) {
+/* Opus: from the OpusHead when there is one, else mapping family 0 (mono
+ * or stereo). Opus is decoded at 48 kHz whatever the input rate was, and
+ * in MP4 the sample entry and the track's timescale say 48 kHz. */
+static GstCaps *opus_caps(const vg_publish_config *c) {
+    if (c->audio_description) {
+        GstBuffer *head = gst_buffer_new_memdup(c->audio_description, c->audio_description_len);
+        guint32 rate = 0;
+        guint8 channels = 0, family = 0, streams = 0, coupled = 0, mapping[256];
+        guint16 pre_skip = 0;
+        gint16 gain = 0;
+        GstCaps *caps = NULL;
+        if (head && gst_codec_utils_opus_parse_header(head, &rate, &channels, &family, &streams,
+                                                      &coupled, mapping, &pre_skip, &gain))
+            caps = gst_codec_utils_opus_create_caps_from_header(head, NULL);
+        if (head) gst_buffer_unref(head);
+        return caps;
+    }
+    if (c->channels < 1 || c->channels > 2) return NULL;
+    return gst_codec_utils_opus_create_caps(48000, (guint8)c->channels, 0, 1,
+                                            c->channels == 2 ? 1 : 0, NULL);
+}
+
+/* AAC: raw frames (no ADTS), described by their AudioSpecificConfig. */
+static GstCaps *aac_caps(const vg_publish_config *c) {
+    if (!c->audio_description || c->audio_description_len < 2) return NULL;
+    guint rate =
+        gst_codec_utils_aac_get_sample_rate(c->audio_description, (guint)c->audio_description_len);
+    guint channels =
+        gst_codec_utils_aac_get_channels(c->audio_description, (guint)c->audio_description_len);
+    if (!rate || !channels) return NULL;
+    GstBuffer *asc = gst_buffer_new_memdup(c->audio_description, c->audio_description_len);
+    if (!asc) return NULL;
+    GstCaps *caps = gst_caps_new_simple("audio/mpeg", "mpegversion", G_TYPE_INT, 4, "stream-format",
+                                        G_TYPE_STRING, "raw", "framed", G_TYPE_BOOLEAN, TRUE,
+                                        "rate", G_TYPE_INT, (int)rate, "channels", G_TYPE_INT,
+                                        (int)channels, "codec_data", GST_TYPE_BUFFER, asc, NULL);
+    gst_buffer_unref(asc);
+    return caps;
+}
+
+GstCaps *vg_publish_audio_caps(const vg_publish_config *cfg) {
+    if (!strcmp(cfg->audio_codec, "opus")) return opus_caps(cfg);
+    if (!strcmp(cfg->audio_codec, "aac")) return aac_caps(cfg);
+    return NULL;
+}
+
+int vg_publish_feed_attach(vg_publish_feed *f, GstElement *appsrc, struct vg_audio *audio,
+                           char *err, size_t errlen) {
     if (f->appsrc) gst_object_unref(f->appsrc);
+    if (f->audio_src) gst_object_unref(f->audio_src);
     f->appsrc = appsrc ? gst_object_ref(appsrc) : NULL;
+    f->audio_src = NULL;
     f->await_key = true;
     f->have_base = false;
     f->last_pts = 0;
-    if (!appsrc) return;
+    f->have_audio_pts = false;
+    f->last_audio_pts = 0;
+    if (!appsrc) return 0;
     GstCaps *caps = caps_for(&f->cfg);
     g_object_set(appsrc, "caps", caps, "max-bytes", (guint64)f->queue_bytes, NULL);
     gst_caps_unref(caps);
+    if (!audio || !f->cfg.audio_codec[0]) return 0;
+    GstCaps *acaps = vg_publish_audio_caps(&f->cfg);
+    if (!acaps) {
+        snprintf(err, errlen, "the publisher's %s audio has no usable description",
+                 f->cfg.audio_codec);
+        return -1;
+    }
+    GstElement *src = vg_audio_add_appsrc(audio, acaps, AUDIO_QUEUE_BYTES, err, errlen);
+    gst_caps_unref(acaps);
+    if (!src) return -1;
+    f->audio_src = gst_object_ref(src);
+    return 0;
 }
 
 static void count_video(vg_publish_feed *f, size_t len, int64_t now_us) {
@@ -157,10 +231,37 @@ int vg_publish_feed_video(vg_publish_feed *f, const uint8_t *au, size_t len, boo
     return VG_PUBLISH_PUSHED;
 }
 
-void vg_publish_feed_audio(vg_publish_feed *f, size_t len, int64_t now_us) {
+int vg_publish_feed_audio(vg_publish_feed *f, const uint8_t *frame, size_t len, uint64_t time_us,
+                          int64_t now_us) {
     f->audio_frames++;
     f->audio_bytes += len;
     f->last_frame_us = now_us;
+    if (!f->audio_src) return VG_PUBLISH_NO_PIPELINE;
+    /* Time 0 is the first video keyframe's: audio before it has no picture
+     * to go with (and mp4mux wants both tracks from the same origin). */
+    if (!f->have_base || time_us < f->base_us) {
+        f->audio_dropped++;
+        return VG_PUBLISH_DROPPED;
+    }
+    guint64 level = 0;
+    g_object_get(f->audio_src, "current-level-bytes", &level, NULL);
+    if (level + len > AUDIO_QUEUE_BYTES / 4 * 3) {
+        f->audio_dropped++;
+        return VG_PUBLISH_DROPPED;
+    }
+    GstClockTime pts = (GstClockTime)(time_us - f->base_us) * GST_USECOND;
+    if (f->have_audio_pts && pts <= f->last_audio_pts) pts = f->last_audio_pts + GST_USECOND;
+    GstBuffer *buf = gst_buffer_new_memdup(frame, len);
+    if (!buf) {
+        f->audio_dropped++;
+        return VG_PUBLISH_DROPPED;
+    }
+    f->have_audio_pts = true;
+    f->last_audio_pts = pts;
+    GST_BUFFER_PTS(buf) = pts;
+    GST_BUFFER_DTS(buf) = pts;
+    gst_app_src_push_buffer(GST_APP_SRC(f->audio_src), buf); /* leaky: never blocks */
+    return VG_PUBLISH_PUSHED;
 }
 
 void vg_publish_feed_malformed(vg_publish_feed *f) {
@@ -179,12 +280,15 @@ json_t *vg_publish_feed_describe(const vg_publish_feed *f, int64_t now_us) {
         json_object_set_new(d, "format", json_string(f->cfg.description ? "avc" : "annexb"));
         json_object_set_new(d, "audio_codec",
                             f->cfg.audio_codec[0] ? json_string(f->cfg.audio_codec) : json_null());
+        json_object_set_new(d, "audio_relayed", json_boolean(f->audio_src != NULL));
     }
     json_object_set_new(d, "frames", json_integer((json_int_t)f->frames));
     json_object_set_new(d, "bytes", json_integer((json_int_t)f->bytes));
     json_object_set_new(d, "keyframes", json_integer((json_int_t)f->keyframes));
     json_object_set_new(d, "dropped", json_integer((json_int_t)f->dropped));
     json_object_set_new(d, "audio_frames", json_integer((json_int_t)f->audio_frames));
+    json_object_set_new(d, "audio_bytes", json_integer((json_int_t)f->audio_bytes));
+    json_object_set_new(d, "audio_dropped", json_integer((json_int_t)f->audio_dropped));
     json_object_set_new(d, "malformed", json_integer((json_int_t)f->malformed));
     json_object_set_new(d, "fps", json_real(fresh ? (int)(f->fps * 10 + 0.5) / 10.0 : 0.0));
     json_object_set_new(d, "bitrate_bps", json_integer(fresh ? (json_int_t)f->bitrate_bps : 0));

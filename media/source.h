@@ -11,7 +11,9 @@
  *                    decrypts it into an appsrc; jitter buffer, depayload, parse
  *   rtp://ip:port    the same, unencrypted
  *   publish://       a WebSocket publisher sends H.264 access units
- *                    (media/publish.c feeds them into an appsrc); parse
+ *                    (media/publish.c feeds them into an appsrc); parse.
+ *                    Its Opus or AAC frames go into an appsrc of the audio
+ *                    branch, added by the feed
  *
  * Each kind validates its options at config time (so a bad config stops
  * start-up with a message naming the field) and builds its elements into the

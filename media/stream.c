@@ -74,7 +74,7 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 
 static void drop_pipeline(vg_stream *s) {
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL); /* before the pipeline goes */
-    if (s->feed) vg_publish_feed_attach(s->feed, NULL);
+    if (s->feed) vg_publish_feed_attach(s->feed, NULL, NULL, NULL, 0);
     if (s->reaper)
         vg_reaper_push(s->reaper, s->pipeline);
     else
@@ -135,7 +135,15 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
         return;
     }
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, s->pipeline->push_src);
-    if (s->feed) vg_publish_feed_attach(s->feed, s->pipeline->push_src);
+    if (s->feed && vg_publish_feed_attach(s->feed, s->pipeline->push_src, s->pipeline->audio, err,
+                                          sizeof(err))) {
+        /* The publisher's audio cannot be relayed (a bad description):
+         * retrying won't help, nor will the next frame. */
+        drop_pipeline(s);
+        set_text(&s->last_error, err);
+        set_state(s, VG_STREAM_FAILED, err);
+        return;
+    }
     s->pipeline_started_us = now_us;
     s->last_frame_us = now_us; /* start of the start-up deadline */
     s->next_seq = 1;

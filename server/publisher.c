@@ -93,7 +93,7 @@ static void on_message(vg_session *s, const uint8_t *d, size_t len) {
             bad_frame(s, "audio frame, but the publish request announced no audio");
             return;
         }
-        vg_publish_feed_audio(p->stream->feed, plen, now);
+        vg_publish_feed_audio(p->stream->feed, payload, plen, time_us, now);
         break;
     default: bad_frame(s, "unknown publish frame kind"); break;
     }

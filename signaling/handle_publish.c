@@ -16,6 +16,18 @@ static bool may_publish(const vg_access *a, const char *stream) {
            vg_access_sees_stream(a, stream);
 }
 
+/* The bytes of a base64 string of at most MAX_DESCRIPTION_BYTES (g_free()),
+ * or NULL. */
+static guchar *decode_base64(const char *b64, size_t *n) {
+    *n = 0;
+    if (!b64 || strlen(b64) >= MAX_DESCRIPTION_BYTES * 4 / 3 + 4 ||
+        strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") !=
+            strlen(b64) ||
+        strlen(b64) % 4 != 0)
+        return NULL;
+    return g_base64_decode(b64, n);
+}
+
 /* "video": {"codec":"avc1.42E01F","description":"<base64 avcC>"?}. */
 static bool parse_video(vg_session *s, json_t *id, json_t *video, vg_publish_config *cfg) {
     const char *codec = json_string_value(json_object_get(video, "codec"));
@@ -28,14 +40,8 @@ static bool parse_video(vg_session *s, json_t *id, json_t *video, vg_publish_con
     snprintf(cfg->video_codec, sizeof(cfg->video_codec), "%s", codec);
     json_t *desc = json_object_get(video, "description");
     if (!desc || json_is_null(desc)) return true; /* Annex-B access units */
-    const char *b64 = json_string_value(desc);
     size_t n = 0;
-    guchar *avcc = NULL;
-    if (b64 && strlen(b64) < MAX_DESCRIPTION_BYTES * 4 / 3 + 4 &&
-        strspn(b64, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=") ==
-            strlen(b64) &&
-        strlen(b64) % 4 == 0)
-        avcc = g_base64_decode(b64, &n);
+    guchar *avcc = decode_base64(json_string_value(desc), &n);
     /* An AVCDecoderConfigurationRecord starts with configurationVersion 1;
      * h264parse checks the rest. */
     if (!avcc || n < 7 || avcc[0] != 1) {
@@ -53,8 +59,38 @@ static bool parse_video(vg_session *s, json_t *id, json_t *video, vg_publish_con
     return cfg->description != NULL;
 }
 
-/* "audio": {"codec":"opus"|"aac","sample_rate":48000,"channels":2}, which
- * must be what the stream's config says it takes. */
+/* audio.description: the OpusHead (optional) or the AudioSpecificConfig
+ * (AAC: required), checked by making the caps the pipeline will use. */
+static bool parse_audio_description(vg_session *s, json_t *id, json_t *audio,
+                                    vg_publish_config *cfg) {
+    json_t *desc = json_object_get(audio, "description");
+    bool aac = !strcmp(cfg->audio_codec, "aac");
+    if ((!desc || json_is_null(desc)) && !aac) return true;
+    size_t n = 0;
+    guchar *bytes = desc ? decode_base64(json_string_value(desc), &n) : NULL;
+    if (bytes && n) {
+        cfg->audio_description = malloc(n);
+        if (cfg->audio_description) {
+            memcpy(cfg->audio_description, bytes, n);
+            cfg->audio_description_len = n;
+        }
+    }
+    g_free(bytes);
+    GstCaps *caps = cfg->audio_description ? vg_publish_audio_caps(cfg) : NULL;
+    if (caps) {
+        gst_caps_unref(caps);
+        return true;
+    }
+    vg_signaling_error(s, id, "bad_field", "audio.description",
+                       aac ? "audio.description must be the base64 of the AAC "
+                             "AudioSpecificConfig"
+                           : "audio.description must be the base64 of an OpusHead");
+    return false;
+}
+
+/* "audio": {"codec":"opus"|"aac","sample_rate":48000,"channels":2,
+ * "description":"<base64>"?}, which must be what the stream's config says
+ * it takes. */
 static bool parse_audio(vg_session *s, json_t *id, json_t *audio, const vg_stream *stream,
                         vg_publish_config *cfg) {
     const char *want =
@@ -85,7 +121,13 @@ static bool parse_audio(vg_session *s, json_t *id, json_t *audio, const vg_strea
     snprintf(cfg->audio_codec, sizeof(cfg->audio_codec), "%s", codec);
     cfg->sample_rate = (uint32_t)json_integer_value(rate);
     cfg->channels = (uint32_t)json_integer_value(ch);
-    return true;
+    if (!strcmp(codec, "opus") && cfg->channels > 2 && !json_object_get(audio, "description")) {
+        vg_signaling_error(s, id, "bad_field", "audio.channels",
+                           "Opus with more than 2 channels needs its OpusHead as "
+                           "audio.description");
+        return false;
+    }
+    return parse_audio_description(s, id, audio, cfg);
 }
 
 void vg_handle_publish(vg_session *s, json_t *msg, json_t *id) {
@@ -142,7 +184,7 @@ void vg_handle_publish(vg_session *s, json_t *msg, json_t *id) {
     json_object_set_new(r, "format", json_string(format));
     json_object_set_new(r, "max_frame_bytes",
                         json_integer((json_int_t)s->server->config->max_publish_frame_bytes));
-    json_object_set_new(r, "audio_relayed", json_false());
+    json_object_set_new(r, "audio_relayed", json_boolean(audio != NULL));
     vg_session_send_json(s, r);
 }
 

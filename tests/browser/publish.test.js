@@ -1,7 +1,10 @@
 // Browser test of the publisher page (web/publish.html): Chromium's fake
 // camera (--use-fake-device-for-media-stream) is encoded by WebCodecs and
 // published to a publish:// stream with a publisher token; a second page,
-// the dashboard signed in as an admin, plays the stream (MSE).
+// the dashboard signed in as an admin, plays the stream (MSE). With the
+// page's Microphone box ticked, the fake microphone goes along (WebCodecs
+// AudioEncoder, Opus): the dashboard tile has sound (data-audio="muted"),
+// and after a click on its speaker the media element decodes audio.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
@@ -15,6 +18,7 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
   '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream'];
 const SHOTS = path.join(ROOT, 'build/screenshots');
 const TILE = '.tile[data-stream="door"]';
+const LOUD = '.tile[data-stream="porch"]';
 
 let vigil;
 let browser;
@@ -45,7 +49,10 @@ before(async () => {
   vigil = await startVigil({
     config: {
       server: { bind: '127.0.0.1' },
-      streams: [{ id: 'door', source: 'publish://', options: { codec: 'h264' } }],
+      streams: [
+        { id: 'door', source: 'publish://', options: { codec: 'h264' } },
+        { id: 'porch', source: 'publish://', options: { audio: 'opus' } },
+      ],
     },
   });
   browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
@@ -117,4 +124,53 @@ test('the publisher page sends the fake camera and the dashboard plays it', { ti
   await pub.click('#stop');
   await dash.waitForSelector(`${TILE}[data-state="retrying"]`, { timeout: 10000 });
   assert.equal(await dash.getAttribute(TILE, 'data-reason'), 'publisher stopped');
+}));
+
+test('with the microphone: the dashboard tile has sound, and plays it after a click on the speaker', { timeout: 60000 }, () => withDiagnostics(async () => {
+  const token = mintToken({ sub: 'webcam-mic', role: 'publisher', streams: ['porch'], devices: [] });
+  const pub = await newPage('publisher-mic');
+  await pub.goto(`${vigil.base}/publish.html#token=${token}&stream=porch`);
+  await pub.waitForSelector('#start:not([disabled])', { timeout: 10000 });
+  assert.equal(await pub.isChecked('#mic'), false, 'the microphone is off by default');
+  await pub.selectOption('#resolution', '640x360');
+  await pub.check('#mic');
+  await pub.click('#start');
+  await pub.waitForSelector('#publisher[data-state="publishing"][data-audio="on"]', { timeout: 15000 });
+  await pub.waitForFunction(() => Number(document.getElementById('publisher').dataset.audioFrames) >= 50,
+    null, { timeout: 15000, polling: 200 });
+
+  let s = (await (await vigil.fetch('/api/streams')).json()).find((x) => x.id === 'porch');
+  assert.equal(s.publish.publisher, 'webcam-mic');
+  assert.equal(s.publish.audio_codec, 'opus');
+  assert.equal(s.publish.audio_relayed, true);
+
+  const dash = await newPage('dashboard-mic');
+  await dash.goto(`${vigil.base}/#token=${vigil.adminToken}`);
+  await dash.waitForSelector(`${LOUD}[data-state="live"][data-audio="muted"]`, { timeout: 15000 });
+  s = (await (await vigil.fetch('/api/streams')).json()).find((x) => x.id === 'porch');
+  assert.match(String(s.codecs), /^avc1\.[0-9a-f]{6},opus$/i);
+  await dash.click(`${LOUD} button.tile-audio`);
+  await dash.waitForSelector(`${LOUD}[data-audio="on"]`, { timeout: 5000 });
+  const audioBytes = () => dash.evaluate((sel) => {
+    const v = document.querySelector(`${sel} video.tile-video`);
+    return { bytes: v.webkitAudioDecodedByteCount, frames: v.getVideoPlaybackQuality().totalVideoFrames, muted: v.muted };
+  }, LOUD);
+  await dash.waitForFunction((sel) => document.querySelector(`${sel} video.tile-video`).webkitAudioDecodedByteCount > 0,
+    LOUD, { timeout: 15000, polling: 200 });
+  const first = await audioBytes();
+  await dash.waitForTimeout(1500);
+  const later = await audioBytes();
+  const stats = await pub.evaluate(() => ({ ...document.getElementById('publisher').dataset }));
+  s = (await (await vigil.fetch('/api/streams')).json()).find((x) => x.id === 'porch');
+  console.log(`publisher: ${JSON.stringify(stats)}`);
+  console.log(`porch: ${JSON.stringify(s.publish)}; tile audio ${JSON.stringify(first)} -> ${JSON.stringify(later)}`);
+  assert.ok(later.bytes > first.bytes, `decoded audio grows: ${first.bytes} -> ${later.bytes}`);
+  assert.ok(later.frames > first.frames, `the picture goes on: ${first.frames} -> ${later.frames}`);
+  assert.equal(later.muted, false);
+  assert.equal(stats.errors, '0');
+  assert.ok(s.publish.audio_frames >= 50, JSON.stringify(s.publish));
+  assert.ok(s.publish.audio_dropped < s.publish.audio_frames / 10, JSON.stringify(s.publish));
+  mkdirSync(SHOTS, { recursive: true });
+  await dash.screenshot({ path: path.join(SHOTS, 'publish-audio-dashboard.png') });
+  await pub.click('#stop');
 }));

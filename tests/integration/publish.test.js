@@ -4,15 +4,62 @@
 // vigil runs:
 //   door   publish://, AVCC access units with an avcC description
 //   yard   publish://, Annex-B access units (no description)
+//   porch  publish:// with Opus audio, shed with AAC audio, gate with Opus
+//          audio announced but never sent
 //   demo   test:// (not publishable)
+// A publisher's audio (Opus packets or raw AAC frames that GStreamer
+// encoded, tests/tools/audio_frames.c) goes into the same fMP4 as its video:
+// the init segment and fragments, end to end in a file, must be an MP4 that
+// gst-discoverer-1.0 (an independent reader) sees with both tracks.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil, sleep, Client, mintToken } from '../lib/vigil.js';
-import { makeClip, publishFrame, publishRequest, streamClip, KIND_VIDEO, FLAG_KEYFRAME } from '../tools/publisher.js';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startVigil, sleep, Client, mintToken, tempDir } from '../lib/vigil.js';
+import { makeClip, makeAudio, publishFrame, publishRequest, streamClip, KIND_VIDEO, FLAG_KEYFRAME } from '../tools/publisher.js';
 
 const SLOW = process.env.VIGIL_SANITIZED ? 2 : 1;
 const KEYFRAME = 1;
+const AUDIO = 4;
 const MAX_PUBLISH = 256 * 1024;
+
+// ISO BMFF boxes: the children of [start, end) of buf, as {type, start, end}
+// (payload bounds).
+function children(buf, start = 0, end = buf.length) {
+  const out = [];
+  for (let o = start; o + 8 <= end;) {
+    const size = buf.readUInt32BE(o);
+    if (size < 8 || o + size > end) break;
+    out.push({ type: buf.toString('latin1', o + 4, o + 8), start: o + 8, end: o + size });
+    o += size;
+  }
+  return out;
+}
+const child = (buf, box, type) => children(buf, box.start, box.end).find((b) => b.type === type);
+
+// Track id -> timescale, from an init segment's moov.
+function timescales(init) {
+  const moov = children(init).find((b) => b.type === 'moov');
+  const map = new Map();
+  for (const trak of children(init, moov.start, moov.end).filter((b) => b.type === 'trak')) {
+    const tkhd = child(init, trak, 'tkhd');
+    const mdhd = child(init, child(init, trak, 'mdia'), 'mdhd');
+    const v1 = (box) => init[box.start] === 1;
+    map.set(init.readUInt32BE(tkhd.start + (v1(tkhd) ? 20 : 12)), init.readUInt32BE(mdhd.start + (v1(mdhd) ? 20 : 12)));
+  }
+  return map;
+}
+
+// A fragment's decode time in seconds (tfdt over its track's timescale).
+function decodeTime(frag, scales) {
+  const moof = children(frag).find((b) => b.type === 'moof');
+  const traf = child(frag, moof, 'traf');
+  const id = frag.readUInt32BE(child(frag, traf, 'tfhd').start + 4);
+  const tfdt = child(frag, traf, 'tfdt');
+  const t = frag[tfdt.start] === 1 ? Number(frag.readBigUInt64BE(tfdt.start + 4)) : frag.readUInt32BE(tfdt.start + 4);
+  return t / scales.get(id);
+}
 
 async function until(pred, timeoutMs, what) {
   const deadline = Date.now() + timeoutMs * SLOW;
@@ -46,7 +93,7 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
     }
     return c;
   };
-  const publisherToken = (streams = ['door', 'yard']) => mintToken({ sub: 'cam-device', role: 'publisher', streams, devices: [] });
+  const publisherToken = (streams = ['door', 'yard', 'porch', 'shed', 'gate']) => mintToken({ sub: 'cam-device', role: 'publisher', streams, devices: [] });
   const publish = async (stream, theClip, token = publisherToken()) => {
     const c = await connect(token);
     const reply = await c.request(publishRequest(stream, theClip));
@@ -68,6 +115,9 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
         streams: [
           { id: 'door', source: 'publish://', options: { codec: 'h264' } },
           { id: 'yard', source: 'publish://' },
+          { id: 'porch', source: 'publish://', options: { audio: 'opus' } },
+          { id: 'shed', source: 'publish://', options: { audio: 'aac' } },
+          { id: 'gate', source: 'publish://', options: { audio: 'opus' } },
           { id: 'demo', source: 'test://', options: { width: 320, height: 240, fps: 15 } },
         ],
       },
@@ -136,9 +186,18 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
     assert.equal(r.field, 'audio');
     r = await pub.request({ type: 'publish', stream: 'door' });
     assert.equal(r.field, 'video');
+    const opus = { codec: 'opus', sample_rate: 48000, channels: 2 };
+    r = await pub.request({ type: 'publish', stream: 'porch', video: { codec: 'avc1.42C01E' }, audio: { ...opus, description: 'AAAA' } });
+    assert.equal(r.field, 'audio.description', JSON.stringify(r));
+    r = await pub.request({ type: 'publish', stream: 'porch', video: { codec: 'avc1.42C01E' }, audio: { ...opus, codec: 'aac' } });
+    assert.equal(r.field, 'audio.codec', JSON.stringify(r));
+    // AAC needs its AudioSpecificConfig.
+    r = await pub.request({ type: 'publish', stream: 'shed', video: { codec: 'avc1.42C01E' }, audio: { codec: 'aac', sample_rate: 48000, channels: 2 } });
+    assert.equal(r.field, 'audio.description', JSON.stringify(r));
     const s = await streamInfo('door');
     assert.equal(s.publish.publisher, null, 'nobody got to publish');
     for (const c of [asViewer, asOperator, other, admin, early, pub]) c.close();
+    for (const id of ['porch', 'shed']) assert.equal((await streamInfo(id)).publish.publisher, null);
   });
 
   let door;
@@ -245,6 +304,102 @@ describe('publish:// streams fed over the WebSocket', { timeout: 120000 * SLOW }
     assert.equal((await streamInfo('yard')).state, 'live');
     sender.stop();
     yard.c.close();
+  });
+
+  // A fresh viewer of `id`, its frames, and the stream's fragments by track.
+  const watch = async (id) => {
+    const c = await new Client(vigil.wsUrl).open();
+    open.add(c);
+    const reply = await c.request({ type: 'subscribe', stream: id });
+    assert.equal(reply.type, 'subscribe', JSON.stringify(reply));
+    const mine = () => c.frames.filter((f) => f.channel === reply.channel);
+    const video = () => mine().filter((f) => f.kind === 2 && !(f.flags & AUDIO));
+    const audio = () => mine().filter((f) => f.kind === 2 && f.flags & AUDIO);
+    return { c, mine, video, audio };
+  };
+  // What gst-discoverer-1.0 makes of the init segment and fragments, end to end.
+  const discover = (name, frames) => {
+    const file = path.join(tempDir(), `${name}.mp4`);
+    writeFileSync(file, Buffer.concat(frames.map((f) => f.payload)));
+    const r = spawnSync('gst-discoverer-1.0', [file], { encoding: 'utf8', timeout: 20000 });
+    assert.equal(r.status, 0, `gst-discoverer-1.0: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  };
+
+  const AUDIO_CASES = [
+    { id: 'porch', codec: 'opus', mime: 'opus', discovered: /audio #\d+: Opus/, withDescription: false },
+    { id: 'shed', codec: 'aac', mime: 'mp4a.40.2', discovered: /audio #\d+: MPEG-4 AAC/, withDescription: true },
+  ];
+  for (const ac of AUDIO_CASES) {
+    it(`a publisher's ${ac.codec} audio reaches viewers in the same fMP4 as its video`, async (t) => {
+      const audio = makeAudio({ codec: ac.codec, ms: 3000 });
+      const v = await watch(ac.id);
+      const c = await connect(publisherToken());
+      const reply = await c.request(publishRequest(ac.id, clip, audio, { withDescription: ac.withDescription }));
+      assert.equal(reply.type, 'publish', JSON.stringify(reply));
+      assert.equal(reply.audio_relayed, true);
+      const sender = streamClip(c, reply.channel, clip, { audio });
+      running.add(sender);
+      await until(() => v.video().length >= 100 && v.audio().length >= 150, 20000,
+        () => `100 video and 150 audio fragments (over a lap of each clip), have ${v.video().length} and ${v.audio().length}\n${vigil.log().slice(-2000)}`);
+      const frames = v.mine();
+      assert.equal(frames[0].kind, 1, 'the init segment first');
+      assert.equal(frames.filter((f) => f.kind === 1).length, 1, 'one init segment');
+      const m = frames.filter((f) => f.kind === 2);
+      assert.ok(!(m[0].flags & AUDIO) && m[0].flags & KEYFRAME, `the first fragment is a video keyframe: flags ${m[0].flags}`);
+      assert.ok(v.audio().every((f) => !(f.flags & KEYFRAME)), 'audio fragments are never keyframes');
+      // Sound and picture on one clock: they start together, and after a
+      // few seconds (and a lap of each clip) they are still together.
+      const scales = timescales(frames[0].payload);
+      const at = (f) => decodeTime(f.payload, scales);
+      const [v0, a0] = [at(v.video()[0]), at(v.audio()[0])];
+      const [vn, an] = [at(v.video().at(-1)), at(v.audio().at(-1))];
+      assert.ok(Math.abs(a0 - v0) < 0.1, `first audio at ${a0} s, first video at ${v0} s`);
+      assert.ok(Math.abs(an - vn) < 0.3, `last audio at ${an} s, last video at ${vn} s`);
+      const found = discover(ac.id, frames);
+      assert.match(found, /video #\d+: H\.264/, found);
+      assert.match(found, ac.discovered, found);
+      const s = await streamInfo(ac.id);
+      assert.equal(s.state, 'live');
+      assert.match(String(s.codecs), new RegExp(`^avc1\\.[0-9A-F]{6},${ac.mime.replace('.', '\\.')}$`, 'i'));
+      assert.equal(s.publish.audio_codec, ac.codec);
+      assert.equal(s.publish.audio_relayed, true);
+      assert.ok(s.publish.audio_frames >= 40, JSON.stringify(s.publish));
+      // Only what came before the first video keyframe may be dropped.
+      assert.ok(s.publish.audio_dropped <= 5, JSON.stringify(s.publish));
+      assert.ok(s.fps > 20 && s.fps < 40, `fps counts video frames: ${s.fps}`);
+      t.diagnostic(`${ac.id}: ${JSON.stringify(s.publish)}; first video/audio at ${v0}/${a0} s, last ${vn}/${an} s`);
+      sender.stop();
+      c.close();
+      v.c.close();
+    });
+  }
+
+  it('a publisher that announces audio and sends none goes live as video only after 3 s', async (t) => {
+    const audio = makeAudio({ codec: 'opus', ms: 1000 });
+    const v = await watch('gate');
+    const c = await connect(publisherToken());
+    const reply = await c.request(publishRequest('gate', clip, audio));
+    assert.equal(reply.type, 'publish', JSON.stringify(reply));
+    assert.equal(reply.audio_relayed, true);
+    const sender = streamClip(c, reply.channel, clip); // video only
+    running.add(sender);
+    await until(() => v.video().length >= 30, 20000,
+      () => `30 video fragments, have ${v.video().length}\n${vigil.log().slice(-2000)}`);
+    const firstAt = Number(v.video()[0].arrivalUs / 1000n) - sender.firstSentAt;
+    t.diagnostic(`first fragment ${firstAt} ms after the first frame sent`);
+    assert.ok(firstAt >= 2500, `mp4mux waited for the announced audio: ${firstAt} ms`);
+    assert.equal(v.audio().length, 0);
+    const found = discover('gate', v.mine());
+    assert.match(found, /video #\d+: H\.264/, found);
+    assert.doesNotMatch(found, /audio #/, found);
+    const s = await streamInfo('gate');
+    assert.equal(s.state, 'live');
+    assert.match(String(s.codecs), /^avc1\.[0-9A-F]{6}$/i);
+    assert.match(vigil.log(), /announced audio but none came/);
+    sender.stop();
+    c.close();
+    v.c.close();
   });
 
   it('a binary message larger than max_publish_frame_bytes closes the publisher with 1009', async () => {

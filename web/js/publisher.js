@@ -12,6 +12,20 @@
 //   sends `publish` when the first chunk is out, holds the chunks until the
 //   reply gives the channel, and publishes again if the description changes.
 //
+// With "Microphone" ticked (off by default), the microphone goes along:
+//
+//   getUserMedia (audio) -> MediaStreamTrackProcessor -> AudioEncoder (Opus,
+//   48 kHz, 20 ms packets) -> EncodedAudioChunk -> one kind-2 frame each,
+//   with chunk.timestamp as its time
+//
+// and the publish request announces it (`audio`: codec, sample rate,
+// channels, and the OpusHead as `description` when the encoder gives one),
+// so it waits for the first output of both encoders. Both tracks' times go
+// on one clock: each track's timestamps are moved onto performance.now()
+// (in µs) by the offset its first frame had, so the server can keep sound
+// and picture together. A stream that takes no audio (bad_field audio…)
+// is published again without it, and the page says so.
+//
 // The token comes from #token= (or what the dashboard kept, auth.js), the
 // stream from #stream= or the list of publish:// streams the token may see.
 // When the socket falls behind (bufferedAmount), delta frames are dropped and
@@ -19,12 +33,15 @@
 //
 // For tests and scripts, #publisher carries data-state (idle, starting,
 // publishing, reconnecting, stopped, error), data-channel, data-frames-sent,
-// data-keyframes, data-fps, data-bitrate, data-dropped, data-errors.
+// data-keyframes, data-fps, data-bitrate, data-dropped, data-errors,
+// data-audio (off, starting, on, refused), data-audio-frames,
+// data-audio-dropped.
 
 import { Connection } from './connection.js';
 import { Auth } from './auth.js';
 
 export const KIND_VIDEO = 1;
+export const KIND_AUDIO = 2;
 export const FLAG_KEYFRAME = 1;
 export const HEADER_BYTES = 16;
 const PUBLISH_ROLES = new Set(['publisher', 'admin']);
@@ -33,6 +50,8 @@ const KEY_INTERVAL_US = 1_000_000;
 const MAX_BUFFERED_BYTES = 1 << 20; // socket backlog above which delta frames are dropped
 const MAX_PENDING = 90; // chunks held while the publish request is answered
 const FPS = 30;
+const AUDIO_RATE = 48000;
+const AUDIO_BITRATE = 64000;
 
 // One client-to-server binary frame: the header, then the payload.
 export function publishFrame(channel, kind, flags, timeUs, payload) {
@@ -70,6 +89,7 @@ class Publisher {
     this.encoder = null;
     this.reader = null;
     this.timer = null;
+    this.audioTimer = null;
     this.stream = null;
     this.channel = null;
     this.publishing = null; // the pending publish request
@@ -78,7 +98,14 @@ class Publisher {
     this.awaitKey = true;
     this.forceKey = true;
     this.lastKeyTs = null;
-    this.stats = { frames: 0, keyframes: 0, bytes: 0, dropped: 0, errors: 0, fps: 0, bitrate: 0 };
+    this.withAudio = false; // the microphone was asked for
+    this.audioEncoder = null;
+    this.audioReader = null;
+    this.audioConfig = null; // {codec, sample_rate, channels, description?} for the request
+    this.audioState = 'off';
+    this.offsets = { video: null, audio: null }; // track timestamp -> performance.now() µs
+    this.stats = { frames: 0, keyframes: 0, bytes: 0, dropped: 0, errors: 0, fps: 0, bitrate: 0,
+      audioFrames: 0, audioDropped: 0 };
     this.window = { at: performance.now(), frames: 0, bytes: 0 };
   }
 
@@ -86,15 +113,19 @@ class Publisher {
     return this.media !== null;
   }
 
-  async start(stream, width, height) {
+  async start(stream, width, height, withAudio = false) {
     if (this.active) return;
     this.reset();
     this.stream = stream;
+    this.withAudio = withAudio;
+    this.audioState = withAudio ? 'starting' : 'off';
     this.setState('starting');
     this.say('');
     try {
       if (!('VideoEncoder' in window)) throw new Error('this browser has no WebCodecs VideoEncoder (or the page is not served over https)');
-      this.media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: FPS }, audio: false });
+      if (withAudio && !('AudioEncoder' in window)) throw new Error('this browser has no WebCodecs AudioEncoder');
+      const audio = withAudio ? { sampleRate: AUDIO_RATE, channelCount: { ideal: 1 } } : false;
+      this.media = await navigator.mediaDevices.getUserMedia({ video: { width, height, frameRate: FPS }, audio });
       this.preview.srcObject = this.media;
       const track = this.media.getVideoTracks()[0];
       const s = track.getSettings();
@@ -111,6 +142,16 @@ class Publisher {
       });
       this.encoder.configure(config);
       this.readFrames(track);
+      if (withAudio) {
+        this.readAudio(this.media.getAudioTracks()[0]);
+        // A microphone that gives nothing must not hold the picture back.
+        this.audioTimer = setTimeout(() => {
+          if (!this.active || this.audioConfig || this.audioState === 'refused') return;
+          this.audioState = 'refused';
+          this.say('without sound: the microphone gave nothing');
+          this.publish();
+        }, 3000);
+      }
     } catch (err) {
       this.fail(err.message || String(err));
     }
@@ -137,12 +178,81 @@ class Publisher {
     }
   }
 
+  // The offset that puts a track's timestamps (µs) on performance.now()'s
+  // clock, fixed by its first frame.
+  clockOffset(kind, timestamp) {
+    if (this.offsets[kind] === null) this.offsets[kind] = performance.now() * 1000 - timestamp;
+    return this.offsets[kind];
+  }
+
+  // Microphone samples into an Opus AudioEncoder, configured from the first
+  // AudioData (its rate and channels: the encoder takes what it gets).
+  readAudio(track) {
+    if (!track) {
+      this.fail('no microphone');
+      return;
+    }
+    if (!('MediaStreamTrackProcessor' in window)) {
+      this.fail('this browser cannot read the microphone for WebCodecs (no MediaStreamTrackProcessor)');
+      return;
+    }
+    this.audioReader = new MediaStreamTrackProcessor({ track }).readable.getReader();
+    const pump = async () => {
+      for (;;) {
+        const { value: data, done } = await this.audioReader.read().catch(() => ({ done: true }));
+        if (done || !data) return;
+        this.encodeAudio(data);
+      }
+    };
+    pump();
+  }
+
+  encodeAudio(data) {
+    try {
+      this.clockOffset('audio', data.timestamp);
+      if (!this.audioEncoder && this.audioState !== 'refused') {
+        const channels = Math.min(2, data.numberOfChannels);
+        this.audioEncoder = new AudioEncoder({
+          output: (chunk, meta) => this.onAudioChunk(chunk, meta),
+          error: (e) => this.fail(`audio encoder: ${e.message}`),
+        });
+        this.audioEncoder.configure({ codec: 'opus', sampleRate: data.sampleRate, numberOfChannels: channels, bitrate: AUDIO_BITRATE });
+      }
+      const enc = this.audioEncoder;
+      if (enc && enc.state === 'configured' && enc.encodeQueueSize <= 10) enc.encode(data);
+    } catch (err) {
+      this.fail(`audio encode: ${err.message}`);
+    }
+    data.close();
+  }
+
+  onAudioChunk(chunk, meta) {
+    if (!this.active || this.audioState === 'refused') return;
+    const dc = meta && meta.decoderConfig;
+    if (dc && !this.audioConfig) {
+      this.audioConfig = { codec: 'opus', sample_rate: dc.sampleRate || AUDIO_RATE, channels: dc.numberOfChannels || 1 };
+      if (dc.description && dc.description.byteLength) this.audioConfig.description = bytesToBase64(dc.description);
+      this.publish();
+    }
+    const ws = this.conn.ws;
+    if (this.channel === null || this.awaitKey || !this.conn.isOpen || !ws) return; // not yet: nothing to go with
+    if (ws.bufferedAmount > MAX_BUFFERED_BYTES) {
+      this.stats.audioDropped++;
+      return;
+    }
+    const data = new Uint8Array(chunk.byteLength);
+    chunk.copyTo(data);
+    ws.send(publishFrame(this.channel, KIND_AUDIO, 0, chunk.timestamp + this.offsets.audio, data));
+    this.stats.audioFrames++;
+  }
+
   encode(frame) {
     const enc = this.encoder;
     if (!enc || enc.state !== 'configured' || enc.encodeQueueSize > 2) {
       frame.close(); // the encoder is behind: skip this picture
       return;
     }
+    this.clockOffset('video', frame.timestamp);
     let keyFrame = this.forceKey || this.lastKeyTs === null || frame.timestamp - this.lastKeyTs >= KEY_INTERVAL_US;
     if (keyFrame) {
       this.lastKeyTs = frame.timestamp;
@@ -168,7 +278,7 @@ class Publisher {
     }
     const data = new Uint8Array(chunk.byteLength);
     chunk.copyTo(data);
-    const item = { key: chunk.type === 'key', ts: chunk.timestamp, data };
+    const item = { key: chunk.type === 'key', ts: chunk.timestamp + this.offsets.video, data };
     if (this.channel === null) {
       // Held until the publish reply; beyond a bound, start again at a keyframe.
       if (this.pending.length >= MAX_PENDING) {
@@ -210,17 +320,23 @@ class Publisher {
   // the reply.
   async publish() {
     if (!this.config || !this.conn.isOpen) return;
+    // With the microphone: once its encoder has said what it makes, too.
+    const audio = this.audioState === 'refused' ? null : this.audioConfig;
+    if (this.withAudio && this.audioState !== 'refused' && !audio) return;
     const old = this.channel;
     this.channel = null;
     const attempt = {};
     this.publishing = attempt;
     try {
       if (old !== null) await this.conn.request('unpublish', { channel: old }).catch(() => {});
-      const reply = await this.conn.request('publish', {
+      const request = {
         stream: this.stream,
         video: { codec: this.config.codec, description: this.config.description },
-      });
+      };
+      if (audio) request.audio = audio;
+      const reply = await this.conn.request('publish', request);
       if (this.publishing !== attempt || !this.active) return;
+      if (audio) this.audioState = reply.audio_relayed ? 'on' : 'refused';
       this.channel = reply.channel;
       this.awaitKey = true;
       this.setState('publishing');
@@ -231,6 +347,13 @@ class Publisher {
       if (!held.length) this.forceKey = true;
     } catch (err) {
       if (this.publishing !== attempt) return;
+      if (audio && err.code === 'bad_field' && String(err.field || '').startsWith('audio')) {
+        // The stream takes no (such) audio: the picture alone, and say so.
+        this.audioState = 'refused';
+        this.say(`without sound: ${err.message}`);
+        this.publish();
+        return;
+      }
       if (err.code) this.fail(`${err.code}: ${err.message}`);
       // else: the connection dropped; 'open' publishes again
     }
@@ -268,7 +391,14 @@ class Publisher {
     this.publishing = null;
     if (channel !== null && this.conn.isOpen) this.conn.request('unpublish', { channel }).catch(() => {});
     if (this.reader) this.reader.cancel().catch(() => {});
+    if (this.audioReader) this.audioReader.cancel().catch(() => {});
+    if (this.audioEncoder && this.audioEncoder.state !== 'closed') {
+      try { this.audioEncoder.close(); } catch { /* already closed */ }
+    }
+    this.audioEncoder = null;
+    this.audioReader = null;
     clearInterval(this.timer);
+    clearTimeout(this.audioTimer);
     if (this.encoder && this.encoder.state !== 'closed') {
       try { this.encoder.close(); } catch { /* already closed */ }
     }
@@ -313,6 +443,9 @@ class Publisher {
     d.bitrate = String(Math.round(st.bitrate));
     d.dropped = String(st.dropped);
     d.errors = String(st.errors);
+    d.audio = this.audioState;
+    d.audioFrames = String(st.audioFrames);
+    d.audioDropped = String(st.audioDropped);
     const set = (k, v) => { this.el.querySelector(`[data-stat="${k}"]`).textContent = v; };
     set('state', this.state + (this.stream && this.state !== 'idle' ? ` · ${this.stream}` : ''));
     set('codec', this.config ? this.config.codec : '–');
@@ -322,6 +455,8 @@ class Publisher {
     set('keyframes', String(st.keyframes));
     set('dropped', String(st.dropped));
     set('errors', String(st.errors));
+    set('audio', this.audioState === 'off' ? 'off' : `${this.audioState} · ${st.audioFrames} frames`);
+    document.getElementById('mic').disabled = this.active;
     document.getElementById('start').hidden = this.active;
     document.getElementById('stop').hidden = !this.active;
   }
@@ -389,7 +524,7 @@ if (typeof document !== 'undefined' && document.getElementById('publisher')) {
   startBtn.addEventListener('click', () => {
     const [w, h] = document.getElementById('resolution').value.split('x').map(Number);
     select.disabled = true;
-    pub.start(select.value, w, h);
+    pub.start(select.value, w, h, document.getElementById('mic').checked);
   });
   document.getElementById('stop').addEventListener('click', () => {
     pub.stop();
