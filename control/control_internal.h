@@ -43,6 +43,30 @@ int control_options_validate(const json_t *options, char *err, size_t errlen);
  * NULL when out of memory. */
 char *control_command_body(const control_send *cmd);
 
+/* ---- mqtt_message.c, coap_answer.c: what devices send ---------------- */
+
+/* One MQTT message from the broker: topic <prefix>/<device>/<kind> with kind
+ * ack, telemetry or state; the payload (len bytes, not NUL-terminated) is
+ * parsed and reported through cb (malformed payloads too).  Anything else
+ * is ignored, as is an empty payload (a cleared retained message). */
+void control_mqtt_parse_message(const control_callbacks *cb, control_core *core, const char *prefix,
+                                const char *topic, const void *payload, size_t len);
+
+/* The body of a CoAP response: its JSON (object or array), {"text": body}
+ * with *malformed set when it is not JSON, NULL when empty (or not UTF-8).
+ * New ref. */
+json_t *control_coap_body_json(const uint8_t *data, size_t len, int *malformed);
+/* Reports a notification of the telemetry observation with response code
+ * `code` (class << 5 | detail): a 2.xx JSON object is telemetry, any other
+ * 2.xx body is malformed.  body: stolen. */
+void control_coap_report_telemetry(const control_callbacks *cb, control_core *core,
+                                   const char *device, unsigned code, json_t *body, int malformed);
+/* Reports the answer to command `id`: 2.xx is delivered then acknowledged
+ * (the result is body.result when there is one, else the body), anything
+ * else is rejected with "4.04 <body.error or body.text>".  body: stolen. */
+void control_coap_report_answer(const control_callbacks *cb, control_core *core, const char *device,
+                                const char *id, unsigned code, json_t *body);
+
 /* ---- command_track.c: one command's life, per-device history ----------- */
 
 typedef struct control_command {

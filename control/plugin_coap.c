@@ -617,11 +617,8 @@ static json_t *body_json(const coap_pdu_t *pdu, int *malformed) {
     size_t len;
     const uint8_t *data;
     *malformed = 0;
-    if (!coap_get_data(pdu, &len, &data) || len == 0) return NULL;
-    json_t *j = json_loadb((const char *)data, len, 0, NULL);
-    if (j) return j;
-    *malformed = 1;
-    return json_pack("{s:s%}", "text", (const char *)data, len);
+    if (!coap_get_data(pdu, &len, &data)) return NULL;
+    return control_coap_body_json(data, len, malformed); /* coap_answer.c */
 }
 
 /* A device that answers anything (even 4.xx or RST) is online; one that lets
@@ -647,22 +644,15 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
     pending *e = pending_find(p, coap_pdu_get_token(rcvd));
     if (!e) return COAP_RESPONSE_FAIL; /* unknown token (e.g. old observation): RST */
     coap_pdu_code_t code = coap_pdu_get_code(rcvd);
-    int cls = COAP_RESPONSE_CLASS(code), num = cls * 100 + (code & 0x1f);
+    int cls = COAP_RESPONSE_CLASS(code);
     int bad;
     json_t *body = body_json(rcvd, &bad);
 
     if (e->id[0] == '\0') { /* the telemetry observation */
         coap_opt_iterator_t it;
         int observing = coap_check_option(rcvd, COAP_OPTION_OBSERVE, &it) != NULL;
-        if (cls == 2) {
-            count(p, &p->notifications);
-            if (body && !bad && json_is_object(body)) {
-                p->cb->telemetry(p->core, d->id, body);
-                body = NULL;
-            } else {
-                p->cb->malformed(p->core, d->id, "telemetry: not a JSON object");
-            }
-        }
+        if (cls == 2) count(p, &p->notifications);
+        control_coap_report_telemetry(p->cb, p->core, d->id, code, body, bad); /* steals body */
         if (cls == 2 && observing) {
             d->obs_state = 2;
             d->obs_at = control_now_ms();
@@ -671,33 +661,14 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
             d->obs_state = 0;
             d->obs_retry_at = control_now_ms() + d->observe_refresh_ms;
         }
-        json_decref(body);
         return COAP_RESPONSE_OK;
     }
 
     char id[CONTROL_ID_MAX];
     control_strlcpy(id, e->id, sizeof id);
     pending_remove(p, e);
-    if (cls == 2) {
-        count(p, &p->answered);
-        json_t *res = body;
-        if (json_is_object(body) && json_object_get(body, "result"))
-            res = json_incref(json_object_get(body, "result")), json_decref(body);
-        p->cb->command_status(p->core, d->id, id, CONTROL_DELIVERED, 0, NULL, NULL);
-        p->cb->command_status(p->core, d->id, id, CONTROL_ACKNOWLEDGED, num, NULL, res);
-        return COAP_RESPONSE_OK;
-    }
-    char detail[200];
-    const char *why = NULL;
-    if (json_is_object(body)) {
-        why = json_string_value(json_object_get(body, "error"));
-        if (!why) why = json_string_value(json_object_get(body, "text"));
-    }
-    snprintf(detail, sizeof detail, "%d.%02d%s%s", cls, code & 0x1f, why ? " " : "",
-             why ? why : "");
-    json_decref(body);
-    count(p, &p->rejected);
-    p->cb->command_status(p->core, d->id, id, CONTROL_REJECTED, num, detail, NULL);
+    count(p, cls == 2 ? &p->answered : &p->rejected);
+    control_coap_report_answer(p->cb, p->core, d->id, id, code, body); /* steals body */
     return COAP_RESPONSE_OK;
 }
 

@@ -224,27 +224,6 @@ static void on_publish(struct mosquitto *m, void *obj, int mid) {
     pthread_mutex_unlock(&p->lock);
 }
 
-static void handle_ack(mqtt_plugin *p, const char *device, json_t *msg) {
-    const char *id = json_string_value(json_object_get(msg, "id"));
-    const char *st = json_string_value(json_object_get(msg, "status"));
-    if (!id || !st || (strcmp(st, "ok") != 0 && strcmp(st, "error") != 0)) {
-        p->cb->malformed(p->core, device, "ack: needs \"id\" and \"status\" ok|error");
-        return;
-    }
-    if (strcmp(st, "ok") == 0) {
-        json_t *res = json_object_get(msg, "result");
-        p->cb->command_status(p->core, device, id, CONTROL_ACKNOWLEDGED, 0, NULL,
-                              res ? json_incref(res) : NULL);
-    } else {
-        json_t *e = json_object_get(msg, "error");
-        const char *es = json_string_value(e);
-        json_t *code = json_object_get(msg, "code");
-        p->cb->command_status(p->core, device, id, CONTROL_REJECTED,
-                              json_is_integer(code) ? (int)json_integer_value(code) : 0,
-                              es ? es : "refused by device", NULL);
-    }
-}
-
 static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_message *msg) {
     (void)m;
     mqtt_plugin *p = obj;
@@ -252,38 +231,9 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
     p->messages++;
     pthread_mutex_unlock(&p->lock);
 
-    size_t pl = strlen(p->prefix);
-    const char *t = msg->topic;
-    if (strncmp(t, p->prefix, pl) != 0 || t[pl] != '/') return;
-    const char *dev = t + pl + 1, *slash = strchr(dev, '/');
-    if (!slash || (size_t)(slash - dev) >= CONTROL_ID_MAX) return;
-    char device[CONTROL_ID_MAX];
-    memcpy(device, dev, (size_t)(slash - dev));
-    device[slash - dev] = '\0';
-    const char *kind = slash + 1;
-
-    if (msg->payloadlen == 0) /* a cleared retained message */
-        return;
-    json_error_t je;
-    json_t *j = json_loadb(msg->payload, (size_t)msg->payloadlen, JSON_REJECT_DUPLICATES, &je);
-    if (!j || !json_is_object(j)) {
-        char what[300];
-        snprintf(what, sizeof what, "%.40s: invalid JSON: %.200s", kind,
-                 j ? "not an object" : je.text);
-        json_decref(j);
-        p->cb->malformed(p->core, device, what);
-        return;
-    }
-    if (strcmp(kind, "ack") == 0) {
-        handle_ack(p, device, j);
-        json_decref(j);
-    } else if (strcmp(kind, "telemetry") == 0) {
-        p->cb->telemetry(p->core, device, j);
-    } else if (strcmp(kind, "state") == 0) {
-        p->cb->device_state(p->core, device, j);
-    } else {
-        json_decref(j);
-    }
+    /* Parsed and reported in mqtt_message.c (payloadlen is never negative). */
+    size_t len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
+    control_mqtt_parse_message(p->cb, p->core, p->prefix, msg->topic, msg->payload, len);
 }
 
 /* libmosquitto logs why a TLS handshake failed ("OpenSSL Error[0]: error:...:

@@ -164,7 +164,7 @@ int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
         s->rx = nrx;
         s->rx_cap = cap;
     }
-    memcpy(s->rx + s->rx_len, in, len);
+    if (len) memcpy(s->rx + s->rx_len, in, len); /* an empty first fragment: rx is NULL */
     s->rx_len += len;
     if (final) {
         vg_signaling_handle(s, s->rx, s->rx_len);

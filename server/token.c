@@ -111,7 +111,9 @@ static int claims_ok(const json_t *c, char *err, size_t errlen) {
 json_t *vg_token_verify(const unsigned char *secret, size_t secret_len, const char *token,
                         int64_t now_s, char *err, size_t errlen) {
     size_t len = token ? strnlen(token, VG_TOKEN_MAX_LEN + 1) : 0;
-    const char *dot = len ? memchr(token + strlen(PREFIX), '.', len - strlen(PREFIX)) : NULL;
+    /* Shorter than the prefix: nothing to search (len - 3 would wrap around). */
+    const char *dot =
+        len > strlen(PREFIX) ? memchr(token + strlen(PREFIX), '.', len - strlen(PREFIX)) : NULL;
     if (len == 0 || len > VG_TOKEN_MAX_LEN || strncmp(token, PREFIX, strlen(PREFIX)) || !dot) {
         snprintf(err, errlen, "malformed token");
         return NULL;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every suite and prints one closing line: "N passed, N failed".
-#   Check unit tests (release, valgrind, ASan+UBSan), node integration tests
-#   (release and ASan+UBSan server), browser tests in headless Chromium.
+#   Check unit tests (release, valgrind, ASan+UBSan), the fuzz corpora replay,
+#   node integration tests (release and ASan+UBSan server), browser tests in
+#   headless Chromium.
 set -u
 cd "$(dirname "$0")/.."
 B=build
@@ -26,6 +27,10 @@ for t in "$B"/tests/test_*; do
       --error-exitcode=99 "$t"
   run "asan $n" "$B/asan/tests/$n"
 done
+
+# Every committed fuzz input (fuzz/corpus, fuzz/regressions) once through its
+# libFuzzer target (clang, ASan+UBSan), no mutation: fuzz/replay.sh.
+run "fuzz corpora replay" bash fuzz/replay.sh
 
 nodetests() { # dir, extra env...
   local dir=$1; shift

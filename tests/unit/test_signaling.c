@@ -337,6 +337,25 @@ START_TEST(fragmented_text_is_reassembled_then_released) {
 }
 END_TEST
 
+/* Found by fuzzing (fuzz/regressions/signaling, fuzz/regressions/token): an
+ * empty first fragment was copied into the still NULL buffer, and a token
+ * shorter than "v1." was searched for its '.' far past its end. */
+START_TEST(empty_first_fragment_and_one_character_token) {
+    sign_in_admin();
+    ck_assert_int_eq(vg_session_on_text(&sess, "", 0, false, 65536), 0);
+    ck_assert_int_eq(vg_session_on_text(&sess, "{\"type\":\"stats\"}", 16, true, 65536), 0);
+    /* roundtrip returns the oldest reply: first the fragmented stats, then
+     * the answer to the hello */
+    json_t *r = roundtrip("{\"type\":\"hello\",\"token\":\"x\"}");
+    ck_assert_str_eq(str(r, "type"), "stats");
+    json_decref(r);
+    vg_outmsg *m = sess.out_head;
+    ck_assert_ptr_nonnull(m);
+    ck_assert_ptr_nonnull(strstr((const char *)m->buf + LWS_PRE, "\"malformed token\""));
+    ck_assert(sess.closing);
+}
+END_TEST
+
 static Suite *signaling_suite(void) {
     Suite *s = suite_create("signaling");
     TCase *tc = tcase_create("requests");
@@ -353,6 +372,7 @@ static Suite *signaling_suite(void) {
     tcase_add_test(tc, reply_queue_is_bounded);
     tcase_add_test(tc, text_reassembly_is_bounded);
     tcase_add_test(tc, fragmented_text_is_reassembled_then_released);
+    tcase_add_test(tc, empty_first_fragment_and_one_character_token);
     suite_add_tcase(s, tc);
     return s;
 }
