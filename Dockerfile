@@ -38,7 +38,10 @@ FROM debian:bookworm-slim
 # holding the elements media/source.c builds: videotestsrc, appsrc, appsink
 # (base), clockoverlay, timeoverlay (Debian ships the pango plugin in
 # gstreamer1.0-x), rtspsrc, rtpjitterbuffer, rtph264depay, qtdemux, mp4mux
-# (good), h264parse (bad), x264enc (ugly). gstreamer1.0-tools has
+# (good), h264parse (bad), x264enc (ugly); for sound (media/audio_branch.c)
+# audiotestsrc, audioconvert, audioresample, opusenc (base), aacparse,
+# rtpopusdepay, rtpmp4gdepay, rtpmp4adepay, rtppcmudepay, rtppcmadepay,
+# mulawdec, alawdec (good), opusparse (bad). gstreamer1.0-tools has
 # gst-launch-1.0, which the compose file's camsim service runs (rtph264pay,
 # udpsink: good; srtpenc: bad). A font so the test source's burnt-in clock
 # renders.

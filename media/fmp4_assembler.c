@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/mp4_boxes.h"
+
 enum route { ROUTE_DISCARD, ROUTE_INIT, ROUTE_MOOF, ROUTE_FRAG };
 
 void vg_fmp4_assembler_init(vg_fmp4_assembler *a, uint32_t channel, size_t max_frame_bytes,
@@ -70,8 +72,48 @@ static int route_bytes(vg_fmp4_assembler *a, const uint8_t *d, size_t n, bool is
     return 0;
 }
 
+/* Records the ids of the moov's audio tracks (handler "soun"). */
+static void read_tracks(vg_fmp4_assembler *a) {
+    a->n_audio_tracks = 0;
+    const uint8_t *init_end = a->init + a->init_len;
+    size_t moov_len;
+    uint8_t *moov = vg_mp4_find_box(a->init, init_end, "moov", &moov_len);
+    if (!moov) return;
+    uint8_t *p = moov;
+    const uint8_t *end = moov + moov_len;
+    size_t trak_len;
+    uint8_t *trak;
+    while ((trak = vg_mp4_find_box(p, end, "trak", &trak_len))) {
+        p = trak + trak_len;
+        size_t tkhd_len, mdia_len, hdlr_len;
+        uint8_t *tkhd = vg_mp4_find_box(trak, trak + trak_len, "tkhd", &tkhd_len);
+        uint8_t *mdia = vg_mp4_find_box(trak, trak + trak_len, "mdia", &mdia_len);
+        uint8_t *hdlr = mdia ? vg_mp4_find_box(mdia, mdia + mdia_len, "hdlr", &hdlr_len) : NULL;
+        if (!tkhd || !hdlr || hdlr_len < 12 || memcmp(hdlr + 8, "soun", 4)) continue;
+        size_t id_at = tkhd_len >= 1 && tkhd[0] == 1 ? 20 : 12; /* version 1: 64-bit times */
+        if (tkhd_len < id_at + 4 || a->n_audio_tracks == 4) continue;
+        a->audio_tracks[a->n_audio_tracks++] = vg_mp4_be32(tkhd + id_at);
+    }
+}
+
+/* True when the moof in a->moof is a fragment of an audio track. */
+static bool moof_is_audio(vg_fmp4_assembler *a) {
+    if (a->n_audio_tracks == 0 || a->moof_len < 8) return false;
+    size_t traf_len, tfhd_len;
+    uint8_t *traf = vg_mp4_find_box(a->moof + 8, a->moof + a->moof_len, "traf", &traf_len);
+    uint8_t *tfhd = traf ? vg_mp4_find_box(traf, traf + traf_len, "tfhd", &tfhd_len) : NULL;
+    if (!tfhd || tfhd_len < 8) return false;
+    uint32_t id = vg_mp4_be32(tfhd + 4);
+    for (size_t i = 0; i < a->n_audio_tracks; i++)
+        if (a->audio_tracks[i] == id) return true;
+    return false;
+}
+
 static void emit_init(vg_fmp4_assembler *a, int64_t now_us) {
     a->init_done = true;
+    a->init_len = vg_mp4_drop_empty_tracks(a->init, a->init_len); /* given-up audio */
+    read_tracks(a);
+    vg_mp4_fix_opus(a->init, a->init_len); /* mp4mux 1.22's dOps, for browsers */
     vg_frame *f = vg_frame_new(VG_FRAME_INIT, 0, a->channel, now_us, a->init_len);
     if (f) {
         memcpy(vg_frame_payload(f), a->init, a->init_len);
@@ -119,6 +161,7 @@ static int start_box(vg_fmp4_assembler *a, int64_t now_us) {
         memcpy(vg_frame_payload(a->frag), a->moof, a->moof_len);
         a->frag_fill = a->moof_len;
         a->frag_key_known = false;
+        a->frag_audio = moof_is_audio(a);
         a->moof_len = 0;
         return route_bytes(a, h, hlen, false, false);
     }
@@ -132,7 +175,10 @@ static void box_done(vg_fmp4_assembler *a, int64_t now_us) {
     if (!a->frag || a->frag_fill != a->frag->payload_len) return;
     vg_frame *f = a->frag;
     a->frag = NULL;
-    f->flags = (a->frag_key_known && a->frag_key) ? VG_FRAME_KEYFRAME : 0;
+    if (a->frag_audio)
+        f->flags = VG_FRAME_AUDIO;
+    else
+        f->flags = (a->frag_key_known && a->frag_key) ? VG_FRAME_KEYFRAME : 0;
     f->time_us = now_us;
     vg_frame_header_write(vg_frame_wire(f), f->kind, f->flags, f->channel, now_us);
     a->fragments++;

@@ -8,6 +8,12 @@
  * inside. The fragment is copied once, straight into the vg_frame that all
  * viewers will share (its size is known as soon as the mdat header arrives).
  *
+ * With an audio track beside the video (mp4mux puts one track in each
+ * fragment), two small peeks inside boxes tell the tracks apart: the moov's
+ * traks (tkhd track id, hdlr handler "soun") and each moof's tfhd track id.
+ * A fragment of an audio track gets VG_FRAME_AUDIO and is never a keyframe,
+ * whatever its buffers' flags say; video-only streams come out as before.
+ *
  * Thread: used by one GStreamer streaming thread (the appsink's); no lock. */
 #ifndef VIGIL_MEDIA_FMP4_ASSEMBLER_H
 #define VIGIL_MEDIA_FMP4_ASSEMBLER_H
@@ -41,6 +47,10 @@ typedef struct vg_fmp4_assembler {
     vg_frame *frag;
     size_t frag_fill;
     bool frag_key_known, frag_key;
+    bool frag_audio; /* the fragment in progress is of an audio track */
+    /* track ids whose handler is "soun", read from the moov */
+    uint32_t audio_tracks[4];
+    size_t n_audio_tracks;
     uint64_t fragments, errors;
 } vg_fmp4_assembler;
 

@@ -1,6 +1,8 @@
 /* frame.h -- an immutable, refcounted media frame shared by every viewer.
  *
- * A frame is the unit of fan-out: one fMP4 init segment or one fMP4 fragment,
+ * A frame is the unit of fan-out: one fMP4 init segment or one fMP4 fragment
+ * (MSE mode), or one decoder configuration or one H.264 access unit
+ * (WebCodecs mode),
  * already wrapped in the 16-byte vigil.v1 binary header (signaling/PROTOCOL.md)
  * and preceded by LWS_PRE bytes of headroom, so that the very same memory can
  * be handed to lws_write() for every viewer. The payload is copied into it once,
@@ -21,12 +23,22 @@
 
 enum vg_frame_kind {
     VG_FRAME_INIT = 1,  /* ftyp+moov */
-    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame */
+    VG_FRAME_MEDIA = 2, /* moof+mdat, one video frame or one audio frame */
+    /* WebCodecs delivery (signaling/PROTOCOL.md): */
+    VG_FRAME_DECODER_CONFIG = 3, /* codec string + avcC, for VideoDecoder.configure() */
+    VG_FRAME_ACCESS_UNIT = 4,    /* 8-byte PTS + one H.264 access unit (avc format) */
 };
+
+/* Delivery modes: which kinds a viewer gets. MSE: 1 and 2; WebCodecs: 3 and 4. */
+typedef enum vg_mode {
+    VG_MODE_MSE = 0,
+    VG_MODE_WEBCODECS = 1,
+} vg_mode;
 
 enum vg_frame_flags {
     VG_FRAME_KEYFRAME = 1 << 0,
     VG_FRAME_AFTER_SKIP = 1 << 1,
+    VG_FRAME_AUDIO = 1 << 2, /* a fragment of the audio track: never a keyframe */
 };
 
 typedef struct vg_frame {
@@ -60,6 +72,23 @@ static inline size_t vg_frame_wire_len(const vg_frame *f) {
 }
 static inline int vg_frame_is_keyframe(const vg_frame *f) {
     return (f->flags & VG_FRAME_KEYFRAME) != 0;
+}
+static inline int vg_frame_is_audio(const vg_frame *f) {
+    return (f->flags & VG_FRAME_AUDIO) != 0;
+}
+/* An init segment or a decoder configuration: what a viewer needs before any
+ * media frame of its mode, and keeps through a skip. */
+static inline int vg_frame_is_setup(const vg_frame *f) {
+    return f->kind == VG_FRAME_INIT || f->kind == VG_FRAME_DECODER_CONFIG;
+}
+/* A fragment or an access unit: one video frame (or, for an MSE fragment
+ * with VG_FRAME_AUDIO, one audio frame). */
+static inline int vg_frame_is_media(const vg_frame *f) {
+    return f->kind == VG_FRAME_MEDIA || f->kind == VG_FRAME_ACCESS_UNIT;
+}
+/* The delivery mode a frame belongs to. */
+static inline vg_mode vg_frame_mode(const vg_frame *f) {
+    return f->kind >= VG_FRAME_DECODER_CONFIG ? VG_MODE_WEBCODECS : VG_MODE_MSE;
 }
 
 vg_frame *vg_frame_ref(vg_frame *f);

@@ -46,9 +46,9 @@ static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generat
 
     bool was_empty;
     pthread_mutex_lock(&in->lock);
-    /* Only media fragments may be dropped; state events always get through. */
-    if (in->len >= in->max_len && type == VG_EVENT_FRAME && frame &&
-        frame->kind == VG_FRAME_MEDIA) {
+    /* Only media frames (fragments, access units) may be dropped; state
+     * events always get through. */
+    if (in->len >= in->max_len && type == VG_EVENT_FRAME && frame && vg_frame_is_media(frame)) {
         in->dropped++;
         pthread_mutex_unlock(&in->lock);
         vg_event_free(ev);

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "media/audio_branch.h"
 #include "media/rtp_options.h"
 
 /* ---- option helpers ---------------------------------------------------- */
@@ -122,8 +123,53 @@ static const option_spec test_options[] = {
     {"bitrate_kbps", JSON_INTEGER, 50, 50000},
     {"keyframe_interval", JSON_INTEGER, 1, 600},
     {"pattern", JSON_STRING, 0, 0},
+    {"latency_mark", JSON_TRUE, 0, 0},
+    {"audio", JSON_TRUE, 0, 0},
     {NULL, 0, 0, 0},
 };
+
+/* A boolean option, `def` when absent. */
+static bool opt_bool(const json_t *options, const char *name, bool def) {
+    json_t *v = options ? json_object_get(options, name) : NULL;
+    return v && json_is_boolean(v) ? json_is_true(v) : def;
+}
+
+/* The stream's audio side (media/audio_branch.h), made by the pipeline. */
+static vg_audio *audio_of(GstElement *e) {
+    GstObject *parent = GST_OBJECT_PARENT(e);
+    return parent && GST_IS_PIPELINE(parent) ? vg_audio_of(GST_PIPELINE(parent)) : NULL;
+}
+
+/* Latency mark (option latency_mark, docs/LATENCY.md): every frame carries
+ * its capture time, the wall clock in milliseconds modulo 2^32, drawn by
+ * simplevideomark as a row of squares along the bottom-left edge (4 sync
+ * squares black/white/black/white, then 32 data bits, most significant
+ * first, white = 1), and as text (HH:MM:SS.mmm) top left. */
+#define MARK_DATA_BITS 32
+#define MARK_SYNC      4
+
+typedef struct mark_ctx {
+    GstElement *mark, *text; /* owned by the pipeline */
+} mark_ctx;
+
+/* (streaming) Stamps each raw frame with the time it was captured. */
+static GstPadProbeReturn on_raw_frame(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+    (void)pad;
+    (void)info;
+    mark_ctx *m = user;
+    gint64 now = g_get_real_time();
+    g_object_set(m->mark, "pattern-data", (guint64)((now / 1000) & 0xffffffffLL), NULL);
+    GDateTime *dt = g_date_time_new_from_unix_local(now / 1000000);
+    if (dt) {
+        gchar *hms = g_date_time_format(dt, "%H:%M:%S");
+        gchar *text = g_strdup_printf("%s.%03d", hms ? hms : "", (int)(now / 1000 % 1000));
+        g_object_set(m->text, "text", text, NULL);
+        g_free(text);
+        g_free(hms);
+        g_date_time_unref(dt);
+    }
+    return GST_PAD_PROBE_OK;
+}
 
 static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
@@ -131,13 +177,15 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     (void)out;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
+    bool marked = o && json_is_true(json_object_get(o, "latency_mark"));
     GstElement *src = make(p, "videotestsrc", "src", err, errlen);
     GstElement *caps = make(p, "capsfilter", "rawcaps", err, errlen);
-    GstElement *clock = make(p, "clockoverlay", "clock", err, errlen);
+    GstElement *mark = marked ? make(p, "simplevideomark", "mark", err, errlen) : NULL;
+    GstElement *clock = make(p, marked ? "textoverlay" : "clockoverlay", "clock", err, errlen);
     GstElement *time = make(p, "timeoverlay", "time", err, errlen);
     GstElement *enc = make(p, "x264enc", "enc", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
-    if (!src || !caps || !clock || !time || !enc || !parse) return NULL;
+    if (!src || !caps || !clock || !time || !enc || !parse || (marked && !mark)) return NULL;
 
     gst_util_set_object_arg(G_OBJECT(src), "pattern", opt_str(o, "pattern", "smpte"));
     g_object_set(src, "is-live", TRUE, "horizontal-speed", 4, NULL);
@@ -147,8 +195,8 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     g_object_set(caps, "caps", c, NULL);
     gst_caps_unref(c);
     /* The wall clock at capture, for judging latency by eye. */
-    g_object_set(clock, "time-format", "%H:%M:%S", "font-desc", "Sans Bold 28", "shaded-background",
-                 TRUE, NULL);
+    g_object_set(clock, "font-desc", "Sans Bold 28", "shaded-background", TRUE, NULL);
+    if (!marked) g_object_set(clock, "time-format", "%H:%M:%S", NULL);
     gst_util_set_object_arg(G_OBJECT(clock), "halignment", "left");
     gst_util_set_object_arg(G_OBJECT(clock), "valignment", "top");
     g_object_set(time, "font-desc", "Sans 20", "shaded-background", TRUE, NULL);
@@ -160,8 +208,31 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 2000), "key-int-max",
                  (guint)opt_int(o, "keyframe_interval", fps), NULL);
 
-    GstElement *chain[] = {src, caps, clock, time, enc, parse};
-    return link_chain(chain, 6, err, errlen) ? NULL : parse;
+    if (marked) {
+        int block = w / (MARK_SYNC + MARK_DATA_BITS);
+        if (block > 16) block = 16;
+        if (block < 1) block = 1;
+        g_object_set(mark, "pattern-width", block, "pattern-height", block < h ? block : h,
+                     "pattern-count", MARK_SYNC, "pattern-data-count", MARK_DATA_BITS,
+                     "left-offset", 0, "bottom-offset", 0, NULL);
+        mark_ctx *m = g_new0(mark_ctx, 1);
+        m->mark = mark;
+        m->text = clock;
+        GstPad *pad = gst_element_get_static_pad(mark, "sink");
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_raw_frame, m, g_free);
+        gst_object_unref(pad);
+        GstElement *chain[] = {src, caps, mark, clock, time, enc, parse};
+        if (link_chain(chain, 7, err, errlen)) return NULL;
+    } else {
+        GstElement *chain[] = {src, caps, clock, time, enc, parse};
+        if (link_chain(chain, 6, err, errlen)) return NULL;
+    }
+    /* A beep a second beside the picture, with "audio": true. */
+    if (opt_bool(o, "audio", false)) {
+        vg_audio *a = vg_audio_of(p);
+        if (!a || vg_audio_add_test_tone(a, err, errlen)) return NULL;
+    }
+    return parse;
 }
 
 /* ---- file:// ---------------------------------------------------------- */
@@ -184,9 +255,17 @@ static int validate_file(const char *uri, char *err, size_t errlen) {
     return 0;
 }
 
-static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer parse) {
-    (void)demux;
-    link_dynamic_pad(pad, GST_ELEMENT(parse), "video/x-h264");
+/* Video to the H.264 branch; an Opus or AAC track to the audio side. */
+static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer head) {
+    vg_audio *a = audio_of(demux);
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    bool audio = caps && vg_audio_wants_encoded(a, caps);
+    if (caps) gst_caps_unref(caps);
+    if (audio)
+        vg_audio_link_encoded_pad(a, pad);
+    else
+        link_dynamic_pad(pad, GST_ELEMENT(head), "video/x-h264");
 }
 
 static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
@@ -194,15 +273,19 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
     GstElement *src = make(p, "filesrc", "src", err, errlen);
     GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
+    /* Its own thread for the video, as the audio has (audio_branch.c):
+     * mp4mux holds one buffer per track, so one demuxer thread pushing both
+     * tracks straight into it would wait on itself. */
+    GstElement *queue = make(p, "queue", "vqueue", err, errlen);
     GstElement *parse = make(p, "h264parse", "parse", err, errlen);
     /* Paces the file to real time: nothing else downstream syncs to the clock. */
     GstElement *pace = make(p, "clocksync", "pace", err, errlen);
-    if (!src || !demux || !parse || !pace) return NULL;
+    if (!src || !demux || !queue || !parse || !pace) return NULL;
     g_object_set(src, "location", uri + strlen("file://"), NULL);
     GstElement *head[] = {src, demux};
-    GstElement *tail[] = {parse, pace};
-    if (link_chain(head, 2, err, errlen) || link_chain(tail, 2, err, errlen)) return NULL;
-    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), parse);
+    GstElement *tail[] = {queue, parse, pace};
+    if (link_chain(head, 2, err, errlen) || link_chain(tail, 3, err, errlen)) return NULL;
+    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), queue);
     if (!loop || json_is_true(loop)) out->loop_seek = demux;
     return pace;
 }
@@ -212,6 +295,7 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
 static const option_spec rtsp_options[] = {
     {"latency_ms", JSON_INTEGER, 0, 10000},
     {"transport", JSON_STRING, 0, 0},
+    {"audio", JSON_TRUE, 0, 0},
     {NULL, 0, 0, 0},
 };
 
@@ -229,19 +313,25 @@ static int validate_rtsp(const char *uri, const json_t *o, char *err, size_t err
 }
 
 static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer depay) {
-    (void)src;
+    if (vg_audio_link_rtp_pad(audio_of(src), pad)) return;
     link_dynamic_pad(pad, GST_ELEMENT(depay), "application/x-rtp");
 }
 
-/* Only the H.264 video stream is set up; audio arrives with a later issue. */
-static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer u) {
-    (void)src;
+/* The H.264 video stream, and (unless "audio": false, `with_audio` NULL)
+ * the first Opus, AAC or G.711 audio stream, whose elements are made here,
+ * ahead of its packets: mp4mux must have every track before it starts. */
+static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer with_audio) {
     (void)num;
-    (void)u;
     const GstStructure *st = gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *media = st ? gst_structure_get_string(st, "media") : NULL;
     const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
-    return media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
+    if (media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264")) return TRUE;
+    vg_audio *a = with_audio ? audio_of(src) : NULL;
+    if (!vg_audio_wants_rtp(a, caps)) return FALSE;
+    char err[160];
+    if (vg_audio_add_rtp(a, caps, err, sizeof(err)) == 0) return TRUE;
+    GST_ELEMENT_ERROR(src, CORE, NEGOTIATION, ("%s", err), (NULL));
+    return FALSE;
 }
 
 static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
@@ -258,7 +348,8 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
     GstElement *tail[] = {depay, parse};
     if (link_chain(tail, 2, err, errlen)) return NULL;
     g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), depay);
-    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select), NULL);
+    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select),
+                     opt_bool(o, "audio", true) ? GINT_TO_POINTER(1) : NULL);
     return parse;
 }
 
@@ -315,6 +406,51 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     g_object_set(jitter, "latency", (guint)ro.latency_ms, NULL);
     GstElement *chain[] = {src, jitter, depay, parse};
     if (link_chain(chain, 4, err, errlen)) return NULL;
+    out->push_src = src;
+    return parse;
+}
+
+/* ---- publish:// (a WebSocket publisher pushes access units) --------------- */
+
+static const option_spec publish_options[] = {
+    {"codec", JSON_STRING, 0, 0},
+    {"audio", JSON_STRING, 0, 0},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_publish(const char *uri, const json_t *o, char *err, size_t errlen) {
+    if (strcmp(uri, "publish://")) {
+        snprintf(err, errlen, "source: a published stream is just \"publish://\"");
+        return -1;
+    }
+    if (strcmp(opt_str(o, "codec", "h264"), "h264")) {
+        snprintf(err, errlen, "options.codec: must be \"h264\"");
+        return -1;
+    }
+    const char *audio = opt_str(o, "audio", NULL);
+    if (audio && strcmp(audio, "opus") && strcmp(audio, "aac")) {
+        snprintf(err, errlen, "options.audio: must be \"opus\" or \"aac\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* appsrc (fed on the lws thread by media/publish.c, which sets its caps from
+ * the publish request) -> h264parse. */
+static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *o,
+                                 vg_source_elems *out, char *err, size_t errlen) {
+    (void)uri;
+    (void)o;
+    GstElement *src = make(p, "appsrc", "src", err, errlen);
+    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    if (!src || !parse) return NULL;
+    /* Live, stamped by the feed with the publisher's timestamps, and leaky:
+     * pushing never waits for the pipeline. */
+    g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
+                 "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    GstElement *chain[] = {src, parse};
+    if (link_chain(chain, 2, err, errlen)) return NULL;
     out->push_src = src;
     return parse;
 }
@@ -386,6 +522,7 @@ static const source_kind kinds[] = {
     {"rtsp://", rtsp_options, validate_rtsp, build_rtsp},
     {"srtp://", srtp_options, validate_push, build_push},
     {"rtp://", rtp_options, validate_push, build_push},
+    {"publish://", publish_options, validate_publish, build_publish},
 };
 
 static const source_kind *kind_of(const char *uri) {
@@ -400,7 +537,7 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
         snprintf(
             err, errlen,
             "source: unsupported source '%.64s' (expected test://, file://PATH.mp4, rtsp://..., "
-            "srtp://IP:PORT or rtp://IP:PORT)",
+            "srtp://IP:PORT, rtp://IP:PORT or publish://)",
             uri);
         return -1;
     }
@@ -432,4 +569,8 @@ void vg_source_redact(const char *uri, char *out, size_t outlen) {
 
 bool vg_source_is_push(const char *uri) {
     return vg_rtp_is_push_uri(uri);
+}
+
+bool vg_source_is_publish(const char *uri) {
+    return !strncmp(uri, "publish://", strlen("publish://"));
 }

@@ -1,12 +1,19 @@
 /* source.h -- the kinds of camera source a stream can have, and the GStreamer
  * elements each one needs to produce parsed H.264.
  *
- *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency
- *   file:///a.mp4    an H.264 MP4 replayed in real time in a loop, no re-encoding
- *   rtsp://host/...  rtspsrc, depayload, parse; no re-encoding
+ *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency,
+ *                    and a test tone with "audio": true
+ *   file:///a.mp4    an H.264 MP4 (and its Opus or AAC audio) replayed in real
+ *                    time in a loop, no re-encoding
+ *   rtsp://host/...  rtspsrc, depayload, parse; no re-encoding (Opus and AAC
+ *                    audio pass through, G.711 becomes Opus)
  *   srtp://ip:port   SRTP pushed by a camera: media/rtp_ingest.c receives and
  *                    decrypts it into an appsrc; jitter buffer, depayload, parse
  *   rtp://ip:port    the same, unencrypted
+ *   publish://       a WebSocket publisher sends H.264 access units
+ *                    (media/publish.c feeds them into an appsrc); parse.
+ *                    Its Opus or AAC frames go into an appsrc of the audio
+ *                    branch, added by the feed
  *
  * Each kind validates its options at config time (so a bad config stops
  * start-up with a message naming the field) and builds its elements into the
@@ -31,7 +38,8 @@ typedef struct vg_source_elems {
      * take a time seek. */
     GstElement *loop_seek;
     /* the appsrc a push source's receiver feeds RTP packets into (srtp://,
-     * rtp://), else NULL */
+     * rtp://), or a publisher's feed its access units (publish://), else
+     * NULL */
     GstElement *push_src;
 } vg_source_elems;
 
@@ -46,6 +54,10 @@ GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t
  * have a UDP receiver (media/rtp_ingest.c) that lives as long as the stream
  * runs, and their loss is UDP silence rather than an error. */
 bool vg_source_is_push(const char *uri);
+
+/* True for publish://: a WebSocket publisher feeds the stream (media/publish.h);
+ * without one the stream has no pipeline. */
+bool vg_source_is_publish(const char *uri);
 
 /* Writes the URI without user:password into out (for logs and the API). */
 void vg_source_redact(const char *uri, char *out, size_t outlen);

@@ -42,7 +42,16 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     s->reaper = reaper;
     s->state = VG_STREAM_STOPPED;
     uint32_t gop_cap = limits->queue_frames > 1 ? limits->queue_frames - 1 : 1;
-    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap)) {
+    if (vg_source_is_publish(source)) {
+        s->feed = vg_publish_feed_new(limits->publish_queue_bytes ? limits->publish_queue_bytes
+                                                                  : 4 * 1024 * 1024);
+        if (!s->feed) {
+            vg_stream_free(s);
+            return NULL;
+        }
+    }
+    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap) ||
+        vg_gop_cache_init(&s->wc.gop, gop_cap)) {
         vg_stream_free(s);
         return NULL;
     }
@@ -65,6 +74,7 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 
 static void drop_pipeline(vg_stream *s) {
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL); /* before the pipeline goes */
+    if (s->feed) vg_publish_feed_attach(s->feed, NULL, NULL, NULL, 0);
     if (s->reaper)
         vg_reaper_push(s->reaper, s->pipeline);
     else
@@ -75,6 +85,10 @@ static void drop_pipeline(vg_stream *s) {
     vg_frame_unref(s->resync);
     s->resync = NULL;
     s->resync_of = NULL;
+    vg_gop_cache_clear(&s->wc.gop);
+    vg_frame_unref(s->wc.resync);
+    s->wc.resync = NULL;
+    s->wc.resync_of = NULL;
 }
 
 static void fail(vg_stream *s, const char *reason, int64_t now_us) {
@@ -95,6 +109,15 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
     char err[256] = "";
     s->generation++;
     s->awaiting_packets = false;
+    s->awaiting_publisher = false;
+    if (s->feed && !vg_publish_feed_owner(s->feed)) {
+        /* Nothing to run without a publisher: wait for one, no timer. */
+        static const char waiting[] = "waiting for a publisher";
+        s->awaiting_publisher = true;
+        set_text(&s->last_error, waiting);
+        set_state(s, VG_STREAM_RETRYING, waiting);
+        return;
+    }
     if (vg_source_is_push(s->source) && !s->ingest) {
         /* The port may be taken for now: a failure to retry, not to give up on. */
         s->ingest = vg_rtp_ingest_new(s->source, s->options, s->id, err, sizeof(err));
@@ -112,10 +135,21 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
         return;
     }
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, s->pipeline->push_src);
+    if (s->feed && vg_publish_feed_attach(s->feed, s->pipeline->push_src, s->pipeline->audio, err,
+                                          sizeof(err))) {
+        /* The publisher's audio cannot be relayed (a bad description):
+         * retrying won't help, nor will the next frame. */
+        drop_pipeline(s);
+        set_text(&s->last_error, err);
+        set_state(s, VG_STREAM_FAILED, err);
+        return;
+    }
     s->pipeline_started_us = now_us;
     s->last_frame_us = now_us; /* start of the start-up deadline */
     s->next_seq = 1;
     s->await_key = false;
+    s->wc.next_seq = 1;
+    s->wc.await_key = false;
     if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
     if (vg_pipeline_start(s->pipeline, err, sizeof(err))) fail(s, err, now_us);
 }
@@ -132,10 +166,13 @@ void vg_stream_free(vg_stream *s) {
     if (!s) return;
     drop_pipeline(s);
     vg_rtp_ingest_free(s->ingest);
+    vg_publish_feed_free(s->feed);
     while (s->viewers)
         vg_fanout_detach(s->viewers);
     vg_frame_unref(s->init);
     vg_gop_cache_free(&s->gop);
+    vg_frame_unref(s->wc.config);
+    vg_gop_cache_free(&s->wc.gop);
     json_decref(s->options);
     free(s->id);
     free(s->source);
@@ -149,7 +186,7 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
     s->frames_in++;
     s->bytes_in += f->payload_len;
     if (s->win_start_us == 0) s->win_start_us = now_us;
-    s->win_frames++;
+    if (!vg_frame_is_audio(f)) s->win_frames++; /* fps: video frames */
     s->win_bytes += f->payload_len;
     int64_t elapsed = now_us - s->win_start_us;
     if (elapsed >= 1000000) {
@@ -165,18 +202,23 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
  * pipeline's numbering (the inbox dropped frames while this thread lagged)
  * cannot be decoded until the next keyframe, for anyone. */
 static bool continues_decoding(vg_stream *s, const vg_event *ev) {
-    if (ev->seq != s->next_seq) {
-        if (ev->seq > s->next_seq) s->frames_lost += ev->seq - s->next_seq;
-        s->await_key = true;
-        vg_gop_cache_clear(&s->gop);
+    /* Each side (MSE, WebCodecs) numbers its frames on its own; frames_lost
+     * counts the MSE side only, so one lost frame is not counted twice. */
+    bool wc = vg_frame_mode(ev->frame) == VG_MODE_WEBCODECS;
+    uint64_t *next_seq = wc ? &s->wc.next_seq : &s->next_seq;
+    bool *await_key = wc ? &s->wc.await_key : &s->await_key;
+    if (ev->seq != *next_seq) {
+        if (ev->seq > *next_seq && !wc) s->frames_lost += ev->seq - *next_seq;
+        *await_key = true;
+        vg_gop_cache_clear(wc ? &s->wc.gop : &s->gop);
     }
-    s->next_seq = ev->seq + 1;
-    if (s->await_key && ev->frame->kind == VG_FRAME_MEDIA) {
+    *next_seq = ev->seq + 1;
+    if (*await_key && vg_frame_is_media(ev->frame)) {
         if (!vg_frame_is_keyframe(ev->frame)) {
-            s->frames_lost++;
+            if (!wc) s->frames_lost++;
             return false;
         }
-        s->await_key = false;
+        *await_key = false;
     }
     return true;
 }
@@ -249,9 +291,32 @@ static void push_source_waiting(vg_stream *s) {
     }
 }
 
+int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const char *peer,
+                             vg_publish_config *cfg, int64_t now_us) {
+    if (!s->feed || vg_publish_feed_claim(s->feed, owner, sub, peer, cfg)) return -1;
+    vg_log(VG_LOG_INFO, "stream %s: publisher %s (%s) joined", s->id, sub, peer);
+    if (s->state == VG_STREAM_STOPPED || s->pipeline) return 0; /* stopping, or a re-publish */
+    s->attempt = 0;
+    vg_stream_start(s, now_us);
+    return 0;
+}
+
+void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, int64_t now_us) {
+    (void)now_us;
+    if (!s->feed || vg_publish_feed_owner(s->feed) != owner) return;
+    vg_publish_feed_release(s->feed);
+    if (s->state == VG_STREAM_STOPPED) return;
+    if (s->pipeline) s->restarts++; /* the next publisher's pipeline is a restart */
+    drop_pipeline(s);
+    s->attempt = 0;
+    s->awaiting_publisher = true;
+    set_text(&s->last_error, reason);
+    set_state(s, VG_STREAM_RETRYING, reason);
+}
+
 void vg_stream_tick(vg_stream *s, int64_t now_us) {
     if (!s->pipeline) {
-        if (s->state != VG_STREAM_RETRYING) return;
+        if (s->state != VG_STREAM_RETRYING || s->awaiting_publisher) return;
         bool due = s->awaiting_packets
                        ? vg_rtp_ingest_last_packet_us(s->ingest) != s->mark_last_packet
                        : now_us >= s->retry_at_us;
@@ -288,5 +353,6 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
     if (vg_source_is_push(s->source))
         json_object_set_new(d, "ingest", vg_rtp_ingest_describe(s->ingest, now_us));
+    if (s->feed) json_object_set_new(d, "publish", vg_publish_feed_describe(s->feed, now_us));
     return d;
 }

@@ -13,6 +13,11 @@
  * backoff timer; it builds a new pipeline as soon as the receiver accepts a
  * packet again (seen at the next tick).
  *
+ * publish:// streams are fed by a WebSocket publisher (media/publish.h):
+ * without one they have no pipeline and show RETRYING ("waiting for a
+ * publisher", or "publisher gone" after one left), with no backoff timer; a
+ * publisher joining starts a pipeline at once.
+ *
  * Thread: everything here is owned by the lws service thread, no lock. The
  * configuration fields are immutable after vg_stream_new(). Frames referenced
  * here are immutable and shared (media/frame.h). */
@@ -27,6 +32,7 @@
 #include "media/gop_cache.h"
 #include "media/inbox.h"
 #include "media/pipeline.h"
+#include "media/publish.h"
 #include "media/reaper.h"
 #include "media/rtp_ingest.h"
 #include "media/viewer_queue.h"
@@ -52,12 +58,26 @@ typedef struct vg_stream_hooks {
     void (*state_changed)(vg_stream *s, const char *reason);
 } vg_stream_hooks;
 
+/* The WebCodecs side of a stream (mode "webcodecs"): its latest decoder
+ * configuration, its own GOP cache of access units and its own "after skip"
+ * variant, the counterparts of `init`, `gop` and `resync` below. Access units
+ * come from the pipeline numbered on their own, so gaps are seen per side. */
+typedef struct vg_wc_feed {
+    vg_frame *config;    /* latest decoder configuration (kind 3) */
+    vg_gop_cache gop;    /* newest keyframe access unit and all since */
+    vg_frame *resync;    /* "after skip" copy of the newest keyframe */
+    vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
+    uint64_t next_seq;   /* the access unit number expected next */
+    bool await_key;      /* units were lost: publish none until a keyframe */
+} vg_wc_feed;
+
 typedef struct vg_stream_limits {
     uint32_t queue_frames; /* per-viewer queue; the GOP cache holds one less */
     uint32_t slow_skips;   /* overflows within slow_window_us that close a viewer */
     int64_t slow_window_us;
     size_t max_frame_bytes;
-    int64_t stall_timeout_us; /* live with no frame this long: restart */
+    int64_t stall_timeout_us;   /* live with no frame this long: restart */
+    size_t publish_queue_bytes; /* publish:// appsrc bound (0: 4 MiB) */
 } vg_stream_limits;
 
 /* One subscription: a viewer of one stream. Owned by its session (`owner`);
@@ -66,6 +86,7 @@ struct vg_viewer {
     vg_viewer_queue queue;
     vg_stream *stream;
     void *owner;
+    vg_mode mode; /* set before vg_fanout_attach(); MSE when zeroed */
     uint32_t channel;
     vg_viewer *prev, *next;
     uint64_t frames_sent, bytes_sent;
@@ -94,6 +115,7 @@ struct vg_stream {
     vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
     vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
     vg_gop_cache gop;
+    vg_wc_feed wc; /* the same for WebCodecs viewers */
     vg_viewer *viewers;
     uint32_t viewer_count;
     uint32_t restarts;
@@ -111,6 +133,10 @@ struct vg_stream {
     int64_t mark_last_packet;  /* the receiver's last packet time, as last seen by a tick */
     uint64_t auth_failed_mark; /* the receiver's auth failures then */
     bool auth_reported;        /* viewers were told of auth failures while waiting */
+
+    /* publish:// only */
+    vg_publish_feed *feed;   /* what the WebSocket publisher sends, else NULL */
+    bool awaiting_publisher; /* RETRYING because nobody publishes */
 
     /* ingest statistics over one-second windows */
     int64_t win_start_us;
@@ -139,6 +165,15 @@ void vg_stream_stop(vg_stream *s);
 /* Applies one event from the inbox addressed to this stream. */
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us);
 
+/* publish:// only. A publisher (`owner`, its session) takes the stream with
+ * the config of its publish request (moved in) and a pipeline starts; -1
+ * when another publisher has it. */
+int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const char *peer,
+                             vg_publish_config *cfg, int64_t now_us);
+/* The publisher left (reason: "publisher gone", ...): the pipeline goes and
+ * the stream waits for the next one. A no-op for another owner. */
+void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, int64_t now_us);
+
 /* Periodic: restarts due retries and detects stalled sources. */
 void vg_stream_tick(vg_stream *s, int64_t now_us);
 
@@ -149,12 +184,14 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
 
 /* ---- fan-out (media/fanout.c) ---- */
 
-/* Attaches a viewer: queues the init segment and the GOP cache at once. The
- * caller owns v (allocated by the caller, queue initialised here). -1 on OOM. */
+/* Attaches a viewer: queues the init segment (WebCodecs: the decoder
+ * configuration) and the GOP cache of its mode (v->mode) at once. The caller
+ * owns v (allocated by the caller, queue initialised here). -1 on OOM. */
 int vg_fanout_attach(vg_stream *s, vg_viewer *v, void *owner, int64_t now_us);
 /* Detaches a viewer and drops its queue. */
 void vg_fanout_detach(vg_viewer *v);
-/* Sends one new frame to every viewer and into the GOP cache. Borrows f. */
+/* Sends one new frame to every viewer of its mode (kinds 1-2: MSE, 3-4:
+ * WebCodecs) and into that mode's GOP cache. Borrows f. */
 void vg_fanout_publish(vg_stream *s, vg_frame *f, int64_t now_us);
 
 #endif

@@ -7,6 +7,10 @@
 /* Enough for the init segment and a one-second GOP at 30 fps, which every
  * new viewer is sent at once. */
 #define INITIAL_SLOTS 32
+/* What a viewer that keeps up needs: a frame or two queued. A ring that grew
+ * for a burst (the first GOP, a slow moment) goes back to this size once it
+ * has drained, so 1000 idle rings cost 32 KiB rather than 256 KiB. */
+#define STEADY_SLOTS 4
 
 int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, int64_t window_us) {
     *q = (vg_viewer_queue){0};
@@ -47,29 +51,40 @@ static bool append(vg_viewer_queue *q, vg_frame *f) {
     return true;
 }
 
+/* Gives back the memory of a ring that grew, once it is empty. */
+static void shrink_if_drained(vg_viewer_queue *q) {
+    if (q->count > 0 || q->slots <= STEADY_SLOTS || q->cap <= STEADY_SLOTS) return;
+    vg_frame **ring = realloc(q->ring, STEADY_SLOTS * sizeof(*ring));
+    if (!ring) return; /* keep the larger one */
+    q->ring = ring;
+    q->slots = STEADY_SLOTS;
+    q->head = 0;
+}
+
 vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q) {
     if (q->count == 0) return NULL;
     vg_frame *f = q->ring[q->head];
     q->ring[q->head] = NULL;
     q->head = (q->head + 1) % q->slots;
     q->count--;
+    shrink_if_drained(q);
     return f;
 }
 
 void vg_viewer_queue_free(vg_viewer_queue *q) {
-    vg_frame *f;
-    while ((f = vg_viewer_queue_pop(q)))
-        vg_frame_unref(f);
+    for (uint32_t i = 0; i < q->count; i++)
+        vg_frame_unref(*slot(q, i));
+    q->count = 0;
     free(q->ring);
     q->ring = NULL;
 }
 
-/* Drops everything queued except the newest unsent init segment: the viewer
- * cannot decode anything without it. */
+/* Drops everything queued except the newest unsent init segment (or decoder
+ * configuration): the viewer cannot decode anything without it. */
 static void drop_queued_media(vg_viewer_queue *q) {
     vg_frame *init = NULL, *f;
     while ((f = vg_viewer_queue_pop(q))) {
-        if (f->kind == VG_FRAME_INIT) {
+        if (vg_frame_is_setup(f)) {
             vg_frame_unref(init);
             init = f;
         } else {
@@ -96,8 +111,7 @@ static bool count_skip(vg_viewer_queue *q, int64_t now_us) {
 }
 
 bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f) {
-    return f->kind == VG_FRAME_MEDIA && vg_frame_is_keyframe(f) &&
-           (q->skipping || q->count == q->cap);
+    return vg_frame_is_media(f) && vg_frame_is_keyframe(f) && (q->skipping || q->count == q->cap);
 }
 
 vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
@@ -111,8 +125,9 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
         if (overflow == VG_PUSH_TOO_SLOW) return overflow;
     }
 
-    if (f->kind == VG_FRAME_INIT) {
-        /* A new init segment (source restarted): decoding starts over at a keyframe. */
+    if (vg_frame_is_setup(f)) {
+        /* A new init segment or decoder configuration (source restarted):
+         * decoding starts over at a keyframe. */
         if (append(q, f)) q->need_key = true;
         return overflow;
     }

@@ -20,7 +20,7 @@
 typedef struct vg_viewer_queue {
     vg_frame **ring;
     uint32_t cap;   /* most frames queued: the policy's limit */
-    uint32_t slots; /* ring slots allocated: grown on demand up to cap */
+    uint32_t slots; /* ring slots allocated: grown on demand up to cap, shrunk when empty */
     uint32_t head, count;
     bool skipping; /* overflowed: dropping until the next keyframe */
     bool need_key; /* fresh start: the first media frame must be a keyframe */
@@ -40,8 +40,9 @@ typedef enum vg_push_result {
     VG_PUSH_TOO_SLOW, /* it overflowed too often: close this viewer */
 } vg_push_result;
 
-/* 0 on success, -1 on OOM. cap >= 2. The ring starts small (most viewers
- * keep a frame or two queued) and grows up to cap when a burst needs it. */
+/* 0 on success, -1 on OOM. cap >= 2. The ring starts with room for a new
+ * viewer's first GOP, grows up to cap when a burst needs it, and goes back to
+ * a few slots once it has drained: most viewers keep a frame or two queued. */
 int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, int64_t window_us);
 /* Drops every queued reference and frees the ring. */
 void vg_viewer_queue_free(vg_viewer_queue *q);

@@ -11,6 +11,7 @@ PKGS=(
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x fonts-dejavu-core
+  gstreamer1.0-plugins-base-apps
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   libmosquitto-dev mosquitto mosquitto-clients libcoap3-dev libcoap3-bin
   valgrind clang libclang-rt-dev chromium docker-compose curl openssl

@@ -31,6 +31,7 @@ static void set_defaults(vg_config *c) {
     c->slow_viewer_window_s = 10;
     c->stall_timeout_s = 5;
     c->max_frame_bytes = 8 * 1024 * 1024;
+    c->max_publish_frame_bytes = 2 * 1024 * 1024;
 }
 
 void vg_config_free(vg_config *c) {
@@ -96,6 +97,7 @@ static const server_field server_fields[] = {
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),
     FIELD("max_frame_bytes", F_UINT, max_frame_bytes, 65536, 256 * 1024 * 1024),
+    FIELD("max_publish_frame_bytes", F_UINT, max_publish_frame_bytes, 1024, 64 * 1024 * 1024),
     /* TLS */
     FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
     FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),

@@ -52,6 +52,7 @@ typedef struct vg_config {
     uint32_t slow_viewer_window_s;
     uint32_t stall_timeout_s;
     uint32_t max_frame_bytes;
+    uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
     vg_stream_config *streams;
     size_t nstreams;
     /* The whole config document (owned reference, NULL for the default

@@ -148,6 +148,10 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         .slow_window_us = (int64_t)config->slow_viewer_window_s * 1000000,
         .max_frame_bytes = config->max_frame_bytes,
         .stall_timeout_us = (int64_t)config->stall_timeout_s * 1000000,
+        /* a publisher's queue into its pipeline: two of its largest frames, 4 MiB at least */
+        .publish_queue_bytes = 2 * (size_t)config->max_publish_frame_bytes > 4 * 1024 * 1024
+                                   ? 2 * (size_t)config->max_publish_frame_bytes
+                                   : 4 * 1024 * 1024,
     };
     srv->streams = calloc(config->nstreams, sizeof(*srv->streams));
     if (!srv->streams) return -1;
@@ -169,12 +173,14 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     /* tx_packet_size: without it lws clips every send() to rx_buffer_size
      * and copies the rest of the frame into its own buffer, to send on later
      * writable callbacks. A whole frame per send() instead.
-     * rx_buffer_size is allocated for every connection; clients send only
-     * small requests, and longer ones are reassembled (session.c). */
+     * rx_buffer_size is allocated for every connection (plus LWS_PRE): 256
+     * holds a viewer's hello and subscribe whole; longer messages (tokens,
+     * publishers' frames) arrive in pieces and are reassembled (session.c,
+     * publisher.c), at one callback per 256 bytes. */
     srv->protocols[1] = (struct lws_protocols){.name = VIGIL_PROTOCOL,
                                                .callback = vg_ws_callback,
                                                .per_session_data_size = sizeof(vg_session),
-                                               .rx_buffer_size = 1024,
+                                               .rx_buffer_size = 256,
                                                .tx_packet_size = VG_WS_MAX_SEND};
     srv->mount_api = (struct lws_http_mount){.mountpoint = "/api",
                                              .mountpoint_len = 4,

@@ -113,7 +113,7 @@ vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel) {
     return NULL;
 }
 
-vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **code) {
+vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, const char **code) {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i]->stream == stream) {
             *code = "already_subscribed";
@@ -125,6 +125,7 @@ vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **c
         return NULL;
     }
     vg_viewer *v = calloc(1, sizeof(*v));
+    if (v) v->mode = mode;
     if (!v || vg_fanout_attach(stream, v, s, vg_server_now_us())) {
         free(v);
         *code = "internal";

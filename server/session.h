@@ -23,6 +23,7 @@
 
 typedef struct vg_server vg_server;
 typedef struct vg_session vg_session;
+typedef struct vg_publisher vg_publisher;
 
 /* A text message waiting to be sent, with LWS_PRE headroom. */
 typedef struct vg_outmsg {
@@ -50,6 +51,8 @@ struct vg_session {
     vg_viewer **subs;
     uint32_t nsubs, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
+    /* the stream this client publishes, or NULL (server/publisher.h) */
+    vg_publisher *pub;
     /* who the client is: role VG_ROLE_NONE until a valid hello (or a valid
      * access_token on the upgrade); closed if no hello by hello_deadline_us */
     vg_access access;
@@ -90,9 +93,9 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len);
  * within a few seconds, the connection is dropped. */
 void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
-/* Subscription management. subscribe returns the new viewer or NULL with
- * *code set to a PROTOCOL.md error code. */
-vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, const char **code);
+/* Subscription management. subscribe returns the new viewer (of delivery
+ * `mode`) or NULL with *code set to a PROTOCOL.md error code. */
+vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, const char **code);
 vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel);
 int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 

@@ -12,6 +12,7 @@
 #include "server/admission.h"
 #include "server/devices.h"
 #include "server/log.h"
+#include "server/publisher.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
 
@@ -59,6 +60,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         if (s->next) s->next->prev = s->prev;
         srv->session_count--;
         vg_admission_release(srv, s->peer);
+        vg_publisher_stop(s, "publisher gone");
         vg_session_destroy(s);
         s->server = NULL;
         return 0;
@@ -66,8 +68,21 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_RECEIVE: {
         srv = server_of(wsi);
         if (s->closing) return 0;
+        if (lws_frame_is_binary(wsi) && s->pub) {
+            /* Media from a publisher: reassembled up to its own limit. */
+            bool last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
+            if (vg_publisher_on_binary(s, in, len, last, srv->config->max_publish_frame_bytes) <
+                0) {
+                srv->too_large_total++;
+                static const char why[] = "publish frame too large";
+                lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
+                                 sizeof(why) - 1);
+                return -1;
+            }
+            return 0;
+        }
         if (lws_frame_is_binary(wsi)) {
-            /* Nothing binary is accepted from clients yet: say so once per message. */
+            /* Only publishers send binary frames: say so once per message. */
             if (lws_is_first_fragment(wsi) && vg_signaling_admit(s))
                 vg_signaling_error(s, NULL, "unexpected_binary", NULL,
                                    "clients send no binary frames in vigil.v1");

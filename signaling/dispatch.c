@@ -50,6 +50,11 @@ static const request_spec requests[] = {
      {REQUIRED("device", FIELD_STRING), REQUIRED("name", FIELD_STRING),
       OPTIONAL("params", FIELD_OBJECT), INT_RANGE("qos", 0, 2), OPTIONAL("confirmable", FIELD_BOOL),
       INT_RANGE("timeout_ms", 1, 600000)}},
+    {"publish",
+     vg_handle_publish,
+     {REQUIRED("stream", FIELD_STRING), REQUIRED("video", FIELD_OBJECT),
+      OPTIONAL("audio", FIELD_OBJECT)}},
+    {"unpublish", vg_handle_unpublish, {REQUIRED("channel", FIELD_CHANNEL)}},
 };
 
 json_t *vg_signaling_reply(const char *type, json_t *id) {

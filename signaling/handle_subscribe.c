@@ -1,5 +1,7 @@
-/* handle_subscribe.c -- "subscribe": a new channel on a stream. The init
- * segment and the GOP cache are queued at once, behind the reply. */
+/* handle_subscribe.c -- "subscribe": a new channel on a stream, in mode
+ * "mse" (fMP4) or "webcodecs" (decoder configuration + access units). The
+ * init segment (or decoder configuration) and the GOP cache are queued at
+ * once, behind the reply. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,9 +12,14 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     const char *name = json_string_value(json_object_get(msg, "stream"));
     json_t *mode = json_object_get(msg, "mode");
     const char *mode_name = mode ? json_string_value(mode) : "mse";
-    if (strcmp(mode_name, "mse")) {
+    vg_mode vmode;
+    if (!strcmp(mode_name, "mse")) {
+        vmode = VG_MODE_MSE;
+    } else if (!strcmp(mode_name, "webcodecs")) {
+        vmode = VG_MODE_WEBCODECS;
+    } else {
         vg_signaling_error(s, id, "unsupported_mode", "mode",
-                           "mode '%.32s' is not supported (supported: mse)", mode_name);
+                           "mode '%.32s' is not supported (supported: mse, webcodecs)", mode_name);
         return;
     }
     /* A stream the client may not see does not exist for it. */
@@ -26,7 +33,7 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);
-    vg_viewer *v = r ? vg_session_subscribe(s, stream, &code) : NULL;
+    vg_viewer *v = r ? vg_session_subscribe(s, stream, vmode, &code) : NULL;
     if (!v) {
         json_decref(r);
         if (!strcmp(code ? code : "internal", "already_subscribed"))
@@ -39,13 +46,16 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
             vg_signaling_error(s, id, "internal", NULL, "could not subscribe");
         return;
     }
+    /* A WebCodecs client has no use for a MIME type: its decoder
+     * configuration comes as a binary frame. */
     char mime[160];
-    if (stream->codecs) snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", stream->codecs);
+    bool has_mime = stream->codecs && vmode == VG_MODE_MSE;
+    if (has_mime) snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", stream->codecs);
     json_object_set_new(r, "stream", json_string(stream->id));
-    json_object_set_new(r, "mode", json_string("mse"));
+    json_object_set_new(r, "mode", json_string(mode_name));
     json_object_set_new(r, "channel", json_integer(v->channel));
     json_object_set_new(r, "state", json_string(vg_stream_state_name(stream->state)));
     json_object_set_new(r, "codecs", stream->codecs ? json_string(stream->codecs) : json_null());
-    json_object_set_new(r, "mime", stream->codecs ? json_string(mime) : json_null());
+    json_object_set_new(r, "mime", has_mime ? json_string(mime) : json_null());
     vg_session_send_json(s, r);
 }

@@ -41,5 +41,7 @@ void vg_handle_unsubscribe(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_stats(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_devices(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_command(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_publish(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_unpublish(vg_session *s, json_t *msg, json_t *id);
 
 #endif

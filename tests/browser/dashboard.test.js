@@ -58,6 +58,9 @@ before(async () => {
   page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
   page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+  // This test is about MSE playback in the <video>; Chromium would pick
+  // WebCodecs by default (webcodecs.test.js covers that mode).
+  await page.addInitScript(() => localStorage.setItem('vigil.mode.demo', 'mse'));
 }, { timeout: 30000 });
 
 after(async () => {

@@ -37,6 +37,9 @@ test('a tile keeps playing across a source restart', { timeout: 40000 }, async (
     const page = await browser.newPage({ viewport: { width: 800, height: 600 } });
     page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
     page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+    // MSE across a restart (the <video> and its init segments); Chromium
+    // would pick WebCodecs by default.
+    await page.addInitScript(() => localStorage.setItem('vigil.mode.clip', 'mse'));
     await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
     await page.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 10000 });
 

@@ -147,3 +147,18 @@ test('Subscriptions reports refusals and undoes a subscribe removed in flight', 
   const unsub = conn.sent.find((m) => m.type === 'unsubscribe');
   assert.ok(unsub && Number.isInteger(unsub.channel), JSON.stringify(conn.sent));
 });
+
+test('publishFrame builds the client-to-server header of PROTOCOL.md "Publishing"', async () => {
+  const { publishFrame, bytesToBase64, KIND_VIDEO, FLAG_KEYFRAME } = await import('../../web/js/publisher.js');
+  const f = publishFrame(7, KIND_VIDEO, FLAG_KEYFRAME, 1700000000123456, new Uint8Array([0, 0, 0, 2, 0x65, 0x88]));
+  const v = new DataView(f.buffer);
+  assert.equal(f.byteLength, 22);
+  assert.deepEqual([v.getUint8(0), v.getUint8(1), v.getUint8(2), v.getUint8(3)], [1, 1, 1, 0]);
+  assert.equal(v.getUint32(4), 7);
+  assert.equal(v.getBigUint64(8), 1700000000123456n);
+  assert.deepEqual([...f.subarray(16)], [0, 0, 0, 2, 0x65, 0x88]);
+  // Negative or fractional WebCodecs timestamps never make a bad header.
+  assert.equal(new DataView(publishFrame(1, KIND_VIDEO, 0, -5, new Uint8Array(1)).buffer).getBigUint64(8), 0n);
+  assert.equal(bytesToBase64(new Uint8Array([1, 0x42, 0xc0, 0x15, 0xff])), Buffer.from([1, 0x42, 0xc0, 0x15, 0xff]).toString('base64'));
+  assert.equal(bytesToBase64(new Uint8Array([1, 2, 3]).buffer), 'AQID');
+});

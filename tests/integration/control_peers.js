@@ -68,7 +68,9 @@ export class LineProc {
     this.text = '';
     this.waiters = [];
     this.proc = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], ...opts });
-    this.exit = new Promise((resolve) => this.proc.on('exit', (code, signal) => {
+    // 'close', not 'exit': it comes after stdout is drained, so a fatal line
+    // printed just before exiting is never lost.
+    this.exit = new Promise((resolve) => this.proc.on('close', (code, signal) => {
       this.exited = { code, signal };
       this.poke();
       resolve({ code, signal });

@@ -14,13 +14,15 @@ process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
 
 // Resolves once the camera prints its ready line; rejects with its output if
 // it exits first or stays silent for timeoutMs.
+// `audio`: 'none' (default), 'pcmu', 'pcma', 'aac' or 'opus', a test tone
+// as a second RTP stream.
 export function startCamera({ port, path: mount = '/cam', width = 320, height = 240, fps = 25,
-  timeoutMs = 10000 } = {}) {
+  audio = 'none', timeoutMs = 10000 } = {}) {
   if (!existsSync(CAMERA_BIN)) {
     return Promise.reject(new Error(`${CAMERA_BIN} is missing: run make build/tools/rtsp_camera`));
   }
   const args = ['--port', String(port), '--path', mount,
-    '--width', String(width), '--height', String(height), '--fps', String(fps)];
+    '--width', String(width), '--height', String(height), '--fps', String(fps), '--audio', audio];
   const proc = spawn(CAMERA_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let log = '';

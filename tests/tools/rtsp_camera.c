@@ -6,6 +6,11 @@
  * "camera" to exercise the server's retry path.
  *
  *   rtsp_camera --port N [--path /cam] [--width W --height H --fps F]
+ *               [--audio none|pcmu|pcma|aac|opus]
+ *
+ * With --audio the stream also has a test tone as a second RTP stream: G.711
+ * (mulawenc/alawenc at 8 kHz, payload types 0/8), AAC (avenc_aac,
+ * rtpmp4gpay, MPEG4-GENERIC) or Opus (opusenc, rtpopuspay).
  *
  * Prints "rtsp_camera ready rtsp://127.0.0.1:N/cam" on stdout once the socket
  * is listening (tests wait for that line), exits 0 on SIGTERM/SIGINT and 1 on
@@ -32,6 +37,27 @@ struct options {
     int width;
     int height;
     int fps;
+    const char *audio; /* "none", "pcmu", "pcma", "aac", "opus" */
+};
+
+/* The audio part of the launch line for each --audio value. */
+static const struct {
+    const char *name;
+    const char *element; /* the encoder, checked up front */
+    const char *launch;
+} audio_kinds[] = {
+    {"pcmu", "mulawenc",
+     "audiotestsrc is-live=true freq=440 ! audioconvert ! audioresample "
+     "! audio/x-raw,rate=8000,channels=1 ! mulawenc ! rtppcmupay name=pay1 pt=0"},
+    {"pcma", "alawenc",
+     "audiotestsrc is-live=true freq=440 ! audioconvert ! audioresample "
+     "! audio/x-raw,rate=8000,channels=1 ! alawenc ! rtppcmapay name=pay1 pt=8"},
+    {"aac", "avenc_aac",
+     "audiotestsrc is-live=true freq=440 ! audioconvert ! audioresample "
+     "! audio/x-raw,rate=48000,channels=2 ! avenc_aac ! rtpmp4gpay name=pay1 pt=97"},
+    {"opus", "opusenc",
+     "audiotestsrc is-live=true freq=440 ! audioconvert ! audioresample "
+     "! audio/x-raw,rate=48000,channels=1 ! opusenc ! rtpopuspay name=pay1 pt=98"},
 };
 
 static void usage(FILE *out) {
@@ -40,7 +66,9 @@ static void usage(FILE *out) {
                  "  --path P    mount point, starting with '/' (default /cam)\n"
                  "  --width W   frame width (default 640)\n"
                  "  --height H  frame height (default 360)\n"
-                 "  --fps F     frames per second, also the keyframe interval (default 30)\n");
+                 "  --fps F     frames per second, also the keyframe interval (default 30)\n"
+                 "  --audio A   none (default), pcmu, pcma, aac or opus: a test tone beside\n"
+                 "              the video, as a second RTP stream\n");
 }
 
 /* Parses a whole-string decimal integer in [min, max]; false otherwise. */
@@ -62,6 +90,7 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
     o->width = 640;
     o->height = 360;
     o->fps = 30;
+    o->audio = "none";
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -88,6 +117,11 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
             ok = parse_int(v, 16, 2160, &o->height);
         } else if (strcmp(a, "--fps") == 0) {
             ok = parse_int(v, 1, 120, &o->fps);
+        } else if (strcmp(a, "--audio") == 0) {
+            ok = strcmp(v, "none") == 0;
+            for (size_t k = 0; k < G_N_ELEMENTS(audio_kinds); k++)
+                if (strcmp(v, audio_kinds[k].name) == 0) ok = TRUE;
+            o->audio = v;
         } else {
             fprintf(stderr, "rtsp_camera: unknown option %s\n", a);
             return FALSE;
@@ -112,16 +146,30 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
 /* Checks up front that every element of the launch line exists, so a missing
  * plugin fails here with its name instead of on the first client's DESCRIBE,
  * which a test would only see as a vague RTSP error. */
-static gboolean check_elements(void) {
-    static const char *const names[] = {"videotestsrc", "capsfilter", "x264enc", "rtph264pay"};
-    for (size_t i = 0; i < G_N_ELEMENTS(names); i++) {
-        GstElementFactory *f = gst_element_factory_find(names[i]);
-        if (f == NULL) {
-            fprintf(stderr, "rtsp_camera: GStreamer element '%s' is missing\n", names[i]);
-            return FALSE;
-        }
-        gst_object_unref(f);
+static gboolean check_element(const char *name) {
+    GstElementFactory *f = gst_element_factory_find(name);
+    if (f == NULL) {
+        fprintf(stderr, "rtsp_camera: GStreamer element '%s' is missing\n", name);
+        return FALSE;
     }
+    gst_object_unref(f);
+    return TRUE;
+}
+
+/* The launch line's audio part for o->audio, or "" for none. */
+static const char *audio_launch(const struct options *o) {
+    for (size_t k = 0; k < G_N_ELEMENTS(audio_kinds); k++)
+        if (strcmp(o->audio, audio_kinds[k].name) == 0) return audio_kinds[k].launch;
+    return "";
+}
+
+static gboolean check_elements(const struct options *o) {
+    static const char *const names[] = {"videotestsrc", "capsfilter", "x264enc", "rtph264pay"};
+    for (size_t i = 0; i < G_N_ELEMENTS(names); i++)
+        if (!check_element(names[i])) return FALSE;
+    for (size_t k = 0; k < G_N_ELEMENTS(audio_kinds); k++)
+        if (strcmp(o->audio, audio_kinds[k].name) == 0 && !check_element(audio_kinds[k].element))
+            return FALSE;
     return TRUE;
 }
 
@@ -164,8 +212,8 @@ static GstRTSPServer *make_server(const struct options *o) {
     gchar *launch = g_strdup_printf("( videotestsrc is-live=true pattern=ball "
                                     "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
                                     "! x264enc tune=zerolatency key-int-max=%d "
-                                    "! rtph264pay name=pay0 pt=96 )",
-                                    o->width, o->height, o->fps, o->fps);
+                                    "! rtph264pay name=pay0 pt=96 %s )",
+                                    o->width, o->height, o->fps, o->fps, audio_launch(o));
     gst_rtsp_media_factory_set_launch(factory, launch);
     g_free(launch);
     gst_rtsp_media_factory_set_shared(factory, TRUE);
@@ -191,7 +239,7 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 1;
     }
-    if (!check_elements()) return 1;
+    if (!check_elements(&opt)) return 1;
 
     GMainLoop *loop = g_main_loop_new(NULL, FALSE);
     if (loop == NULL) {

@@ -188,6 +188,27 @@ START_TEST(push_sources_check_address_key_and_profile) {
 }
 END_TEST
 
+START_TEST(publish_sources_check_codec_and_audio) {
+#define STREAM(src, opts)                                                                          \
+    "{\"streams\":[{\"id\":\"door\",\"source\":\"" src "\",\"options\":" opts "}]}"
+    vg_config c;
+    ck_assert_int_eq(load(STREAM("publish://", "{\"codec\":\"h264\",\"audio\":\"opus\"}"), &c), 0);
+    ck_assert_uint_eq(c.nstreams, 1);
+    ck_assert_uint_eq(c.max_publish_frame_bytes, 2 * 1024 * 1024);
+    vg_config_free(&c);
+    ck_assert_int_eq(load(STREAM("publish://", "{}"), &c), 0);
+    vg_config_free(&c);
+    assert_rejected(STREAM("publish://door", "{}"), "streams[0].source");
+    assert_rejected(STREAM("publish://", "{\"codec\":\"vp8\"}"), "streams[0].options.codec");
+    assert_rejected(STREAM("publish://", "{\"audio\":\"pcmu\"}"), "streams[0].options.audio");
+    assert_rejected(STREAM("publish://", "{\"key\":\"x\"}"), "streams[0].options.key");
+    assert_rejected("{\"server\":{\"max_publish_frame_bytes\":10},\"streams\":[{\"id\":\"a\","
+                    "\"source\":\"publish://\"}]}",
+                    "server.max_publish_frame_bytes");
+#undef STREAM
+}
+END_TEST
+
 START_TEST(file_errors_give_line_and_column) {
     char path[] = "/tmp/vigil-config-XXXXXX";
     int fd = mkstemp(path);
@@ -211,6 +232,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, valid_config_loads_every_field);
     tcase_add_test(tc, invalid_configs_name_the_field);
     tcase_add_test(tc, push_sources_check_address_key_and_profile);
+    tcase_add_test(tc, publish_sources_check_codec_and_audio);
     tcase_add_test(tc, file_errors_give_line_and_column);
     suite_add_tcase(s, tc);
     return s;

@@ -140,6 +140,71 @@ START_TEST(gop_longer_than_cache_is_not_cached) {
 }
 END_TEST
 
+/* WebCodecs viewers (kinds 3 and 4) beside MSE viewers (kinds 1 and 2): each
+ * gets only its own mode's frames, starts with its own setup frame and GOP,
+ * and the WebCodecs side skips to a keyframe marked "after skip" like MSE. */
+START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
+    vg_stream *s = make_stream(8);
+    publish(s, VG_FRAME_DECODER_CONFIG, false, 0);
+    publish(s, VG_FRAME_INIT, false, 0);
+    publish(s, VG_FRAME_ACCESS_UNIT, true, 1);
+    publish(s, VG_FRAME_ACCESS_UNIT, false, 2);
+    publish(s, VG_FRAME_MEDIA, true, 1);
+    vg_viewer wc = {.mode = VG_MODE_WEBCODECS}, wc2 = {.mode = VG_MODE_WEBCODECS}, mse = {0};
+    vg_fanout_attach(s, &wc, NULL, 3);
+    vg_fanout_attach(s, &wc2, NULL, 3);
+    vg_fanout_attach(s, &mse, NULL, 3);
+    ck_assert_uint_eq(wc.queue.count, 3); /* config + key(1) + 2 */
+    ck_assert_uint_eq(wc.queue.ring[0]->kind, VG_FRAME_DECODER_CONFIG);
+    ck_assert_uint_eq(wc.queue.ring[1]->kind, VG_FRAME_ACCESS_UNIT);
+    ck_assert(vg_frame_is_keyframe(wc.queue.ring[1]));
+    ck_assert_ptr_eq(wc.queue.ring[2], wc2.queue.ring[2]); /* one shared frame */
+    ck_assert_uint_eq(mse.queue.count, 2);                 /* init + key(1) */
+    ck_assert_uint_eq(mse.queue.ring[0]->kind, VG_FRAME_INIT);
+    ck_assert_uint_eq(mse.queue.ring[1]->kind, VG_FRAME_MEDIA);
+    ck_assert_uint_eq(s->wc.gop.count, 2);
+    ck_assert_uint_eq(s->gop.count, 1);
+
+    /* wc stalls: its queue of 8 overflows, it drops to its config and waits
+     * for a keyframe, which comes flagged after-skip; wc2 reads everything. */
+    drain(&wc2);
+    drain(&mse);
+    for (int i = 0; i < 8; i++) {
+        publish(s, VG_FRAME_ACCESS_UNIT, false, 10 + i);
+        drain(&wc2);
+    }
+    ck_assert_uint_eq(wc.queue.skips, 1);
+    ck_assert_uint_eq(wc.queue.count, 1); /* only the config kept */
+    ck_assert_uint_eq(wc.queue.ring[wc.queue.head]->kind, VG_FRAME_DECODER_CONFIG);
+    publish(s, VG_FRAME_ACCESS_UNIT, true, 20);
+    ck_assert_uint_eq(wc.queue.count, 2);
+    vg_frame *cfg = vg_viewer_queue_pop(&wc.queue);
+    vg_frame *key = vg_viewer_queue_pop(&wc.queue);
+    ck_assert_uint_eq(key->kind, VG_FRAME_ACCESS_UNIT);
+    ck_assert_uint_eq(key->flags, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    ck_assert_uint_eq(vg_frame_wire(key)[2], VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    ck_assert_uint_eq(wc2.queue.count, 1);
+    ck_assert_uint_eq(wc2.queue.ring[wc2.queue.head]->flags, VG_FRAME_KEYFRAME);
+    ck_assert_uint_eq(mse.queue.count, 0); /* no WebCodecs frame reached MSE */
+    ck_assert_uint_eq(mse.queue.skips, 0);
+    vg_frame_unref(cfg);
+    vg_frame_unref(key);
+
+    /* A new configuration (source restarted): the WebCodecs GOP starts over. */
+    publish(s, VG_FRAME_DECODER_CONFIG, false, 30);
+    ck_assert_uint_eq(s->wc.gop.count, 0);
+    ck_assert_uint_eq(s->gop.count, 1);
+    publish(s, VG_FRAME_ACCESS_UNIT, false, 31); /* not decodable without a keyframe */
+    ck_assert_uint_eq(wc.queue.count, 1);
+    drain(&wc);
+    drain(&wc2);
+    vg_fanout_detach(&wc);
+    vg_fanout_detach(&wc2);
+    vg_fanout_detach(&mse);
+    vg_stream_free(s);
+}
+END_TEST
+
 START_TEST(describe_reports_state_and_hides_credentials) {
     vg_stream_limits lim = {.queue_frames = 8, .max_frame_bytes = 1 << 20};
     vg_stream *s = vg_stream_new("door", "rtsp://admin:secret@cam.local/live", NULL, 1, &lim,
@@ -161,6 +226,7 @@ static Suite *fanout_suite(void) {
     tcase_add_test(tc, new_viewer_starts_at_latest_keyframe_at_once);
     tcase_add_test(tc, stalled_viewer_does_not_disturb_a_reading_one);
     tcase_add_test(tc, gop_longer_than_cache_is_not_cached);
+    tcase_add_test(tc, webcodecs_and_mse_viewers_each_get_their_own_frames);
     tcase_add_test(tc, describe_reports_state_and_hides_credentials);
     suite_add_tcase(s, tc);
     return s;

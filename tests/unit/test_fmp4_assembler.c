@@ -1,6 +1,7 @@
 /* test_fmp4_assembler.c -- grouping mp4mux output into init segments and one
  * message per fragment: synthetic boxes split every possible way, garbage
- * rejected, and the real mp4mux driven by GStreamer. */
+ * rejected, and the real mp4mux driven by GStreamer, with and without an
+ * audio track, and with an audio pad released before any audio came. */
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
 #include <string.h>
@@ -193,6 +194,129 @@ START_TEST(real_mp4mux_gives_init_then_one_fragment_per_frame) {
 }
 END_TEST
 
+/* Video and an Opus track through one mp4mux: audio fragments are flagged
+ * and never keyframes, the video's keyframes are as before, and the init
+ * segment's dOps reads big-endian (48000 Hz) after the fix. */
+START_TEST(real_mp4mux_with_audio_flags_audio_fragments) {
+    gst_init(NULL, NULL);
+    GError *err = NULL;
+    GstElement *p = gst_parse_launch(
+        "mp4mux name=m fragment-duration=1 streamable=true ! appsink name=sink sync=false "
+        "videotestsrc num-buffers=20 ! video/x-raw,width=160,height=120,framerate=30/1 ! "
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! h264parse ! m.video_0 "
+        "audiotestsrc num-buffers=30 samplesperbuffer=960 ! audio/x-raw,rate=48000,channels=1 ! "
+        "opusenc ! m.audio_0",
+        &err);
+    ck_assert_msg(p != NULL, "pipeline: %s", err ? err->message : "?");
+    vg_fmp4_assembler a;
+    vg_fmp4_assembler_init(&a, 1, 1 << 20, collect, NULL);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+    GstAppSinkCallbacks cbs = {0};
+    cbs.new_sample = on_sample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, &a, NULL);
+    gst_object_unref(sink);
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    GstBus *bus = gst_element_get_bus(p);
+    GstMessage *msg =
+        gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+    gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+
+    ck_assert_uint_eq(out[0]->kind, VG_FRAME_INIT);
+    int video = 0, audio = 0, keys = 0;
+    for (int i = 1; i < nout; i++) {
+        ck_assert_uint_eq(out[i]->kind, VG_FRAME_MEDIA);
+        if (vg_frame_is_audio(out[i])) {
+            audio++;
+            ck_assert(!vg_frame_is_keyframe(out[i]));
+        } else {
+            video++;
+            keys += vg_frame_is_keyframe(out[i]);
+        }
+    }
+    ck_assert_int_ge(video, 19);
+    ck_assert_int_ge(audio, 28);
+    ck_assert_int_eq(keys, 2);
+    const uint8_t *init = vg_frame_payload(out[0]);
+    const uint8_t *dops = memmem(init, out[0]->payload_len, "dOps", 4);
+    ck_assert_ptr_nonnull(dops);
+    const uint8_t *rate = dops + 4 + 4; /* version, channels, pre-skip */
+    ck_assert_uint_eq((uint32_t)rate[0] << 24 | rate[1] << 16 | rate[2] << 8 | rate[3], 48000);
+    reset_out();
+    vg_fmp4_assembler_reset(&a);
+    /* No gst_deinit(): under CK_FORK=no (valgrind) the next test uses
+     * GStreamer in this process, and deinitialises it. */
+}
+END_TEST
+
+static int count(const uint8_t *p, size_t len, const char *type) {
+    int n = 0;
+    for (const uint8_t *q = p; (q = memmem(q, len - (size_t)(q - p), type, 4)); q += 4)
+        n++;
+    return n;
+}
+
+/* An audio pad requested and released before any audio came (the audio
+ * branch giving up on a silent source): mp4mux 1.22 still writes its trak,
+ * with an empty stsd; the assembler cuts it (and its trex) out of the init
+ * segment, and the fragments are the video's. */
+START_TEST(real_mp4mux_released_audio_pad_leaves_no_empty_track) {
+    gst_init(NULL, NULL);
+    GError *err = NULL;
+    GstElement *p = gst_parse_launch(
+        "mp4mux name=m fragment-duration=1 streamable=true ! appsink name=sink sync=false "
+        "videotestsrc num-buffers=20 ! video/x-raw,width=160,height=120,framerate=30/1 ! "
+        "x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! h264parse ! m.video_0",
+        &err);
+    ck_assert_msg(p != NULL, "pipeline: %s", err ? err->message : "?");
+    vg_fmp4_assembler a;
+    vg_fmp4_assembler_init(&a, 1, 1 << 20, collect, NULL);
+    GstElement *sink = gst_bin_get_by_name(GST_BIN(p), "sink");
+    GstElement *mux = gst_bin_get_by_name(GST_BIN(p), "m");
+    GstPad *audio = gst_element_request_pad_simple(mux, "audio_%u");
+    ck_assert_ptr_nonnull(audio);
+    GstAppSinkCallbacks cbs = {0};
+    cbs.new_sample = on_sample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, &a, NULL);
+    gst_object_unref(sink);
+    gst_element_set_state(p, GST_STATE_PLAYING);
+    g_usleep(300000); /* video waits in the muxer for the audio */
+    gst_element_release_request_pad(mux, audio);
+    gst_object_unref(audio);
+    gst_object_unref(mux);
+    GstBus *bus = gst_element_get_bus(p);
+    GstMessage *msg =
+        gst_bus_timed_pop_filtered(bus, 60 * GST_SECOND, GST_MESSAGE_EOS | GST_MESSAGE_ERROR);
+    ck_assert_ptr_nonnull(msg);
+    ck_assert_int_eq(GST_MESSAGE_TYPE(msg), GST_MESSAGE_EOS);
+    gst_message_unref(msg);
+    gst_object_unref(bus);
+    gst_element_set_state(p, GST_STATE_NULL);
+    gst_object_unref(p);
+
+    ck_assert_int_ge(nout, 20);
+    ck_assert_uint_eq(out[0]->kind, VG_FRAME_INIT);
+    const uint8_t *init = vg_frame_payload(out[0]);
+    size_t len = out[0]->payload_len;
+    ck_assert_int_eq(count(init, len, "trak"), 1);
+    ck_assert_int_eq(count(init, len, "trex"), 1);
+    ck_assert_int_eq(count(init, len, "soun"), 0);
+    /* The sizes still add up: ftyp, then a moov that ends the segment. */
+    uint32_t ftyp = (uint32_t)init[0] << 24 | init[1] << 16 | init[2] << 8 | init[3];
+    const uint8_t *m = init + ftyp;
+    ck_assert_mem_eq(m + 4, "moov", 4);
+    ck_assert_uint_eq(ftyp + ((uint32_t)m[0] << 24 | m[1] << 16 | m[2] << 8 | m[3]), len);
+    for (int i = 1; i < nout; i++)
+        ck_assert(!vg_frame_is_audio(out[i]));
+    reset_out();
+    vg_fmp4_assembler_reset(&a);
+}
+END_TEST
+
 static Suite *fmp4_suite(void) {
     Suite *s = suite_create("fmp4_assembler");
     TCase *tc = tcase_create("synthetic");
@@ -202,6 +326,8 @@ static Suite *fmp4_suite(void) {
     suite_add_tcase(s, tc);
     TCase *real = tcase_create("mp4mux");
     tcase_set_timeout(real, 120);
+    tcase_add_test(real, real_mp4mux_with_audio_flags_audio_fragments);
+    tcase_add_test(real, real_mp4mux_released_audio_pad_leaves_no_empty_track);
     tcase_add_test(real, real_mp4mux_gives_init_then_one_fragment_per_frame);
     suite_add_tcase(s, real);
     return s;

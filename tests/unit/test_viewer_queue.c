@@ -173,6 +173,18 @@ START_TEST(ring_grows_to_the_limit_keeping_order) {
         ck_assert_int_eq(f->time_us, i);
         vg_frame_unref(f);
     }
+    /* Drained: the ring is small again, and grows again for the next burst. */
+    ck_assert_uint_lt(q.slots, first_slots);
+    for (int i = 0; i < 50; i++) {
+        f = vg_frame_new(VG_FRAME_MEDIA, 0, 1, 100 + i, 4);
+        ck_assert_int_eq(vg_viewer_queue_push(&q, f, NULL, 0), VG_PUSH_QUEUED);
+        vg_frame_unref(f);
+    }
+    for (int i = 0; i < 50; i++) {
+        f = vg_viewer_queue_pop(&q);
+        ck_assert_int_eq(f->time_us, 100 + i);
+        vg_frame_unref(f);
+    }
     vg_viewer_queue_free(&q);
 }
 END_TEST

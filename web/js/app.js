@@ -59,7 +59,11 @@ function switchIdentity(change) {
   conn.restart();
 }
 
+// Publishers and admins may send a camera from this browser (publish.html).
+const publishLink = document.getElementById('publish-link');
+
 auth.addEventListener('change', () => {
+  publishLink.hidden = !(auth.access && ['publisher', 'admin'].includes(auth.access.role));
   document.body.dataset.auth = auth.access ? (auth.access.anonymous ? 'anonymous' : 'signed-in') : auth.refused ? 'refused' : 'pending';
   // The role decides whether panels have controls.
   board.sync();
@@ -114,7 +118,8 @@ async function refreshList() {
     seen.add(info.id);
     let tile = tiles.get(info.id);
     if (!tile) {
-      tile = new Tile(info.id);
+      const id = info.id;
+      tile = new Tile(id, { resubscribe: () => subs.resubscribe(id) });
       tiles.set(info.id, tile);
       placeTile(tile);
     }

@@ -1,10 +1,14 @@
 // Plays one channel's fragmented MP4 (an init segment, then one moof+mdat per
 // frame) in a <video> through Media Source Extensions, kept near the live edge.
+// A stream with sound has its audio track in the same fMP4 (fragments of
+// either track, the audio ones never keyframes): one SourceBuffer takes both.
 //
 // The server may restart a source, skip frames for a slow viewer, or be
 // reconnected to; the player copes by keeping the last init segment, dropping
 // fragments until the next keyframe after any discontinuity, and rebuilding
 // the MediaSource from scratch when the browser reports an error.
+
+import { decodeMark, markStrip } from './latency_mark.js';
 
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
@@ -16,14 +20,24 @@ const CATCHUP_LAG_S = 0.3;
 const JUMP_LAG_S = 0.6; // above this, jump to the live edge
 const CATCHUP_RATE = 1.1;
 const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
+const MAX_QUEUED_WITH_AUDIO = 240; // the same with ~50 audio fragments a second
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
 const TICK_MS = 250;
+const MAX_SAMPLES = 4000;
 
 export class MsePlayer extends EventTarget {
-  constructor(video) {
+  // `measure`: collect per-frame latency samples: for each presented frame
+  // (requestVideoFrameCallback), the capture time read from its latency mark,
+  // and the server time and arrival of the fragment that carried it.
+  constructor(video, { measure = false } = {}) {
     super();
     this.video = video;
+    this.measure = measure;
+    this.samples = [];
+    this.appended = []; // measuring: {end, arrivalMs, headerMs} per appended fragment
+    this.appending = null;
     this.mime = null;
+    this.maxQueued = MAX_QUEUED;
     this.init = null; // last init segment (Uint8Array)
     this.ms = null;
     this.url = null; // object URL of this.ms until its sourceopen
@@ -45,6 +59,14 @@ export class MsePlayer extends EventTarget {
     this.onVideoError = () => this.scheduleReset(`video error ${video.error && video.error.code}`);
     video.addEventListener('error', this.onVideoError);
     this.tick = setInterval(() => this.keepLive(), TICK_MS);
+    if (measure && typeof video.requestVideoFrameCallback === 'function') {
+      const onFrame = (now, meta) => {
+        if (this.destroyed) return;
+        this.onPresented(meta);
+        video.requestVideoFrameCallback(onFrame);
+      };
+      video.requestVideoFrameCallback(onFrame);
+    }
   }
 
   // Sets the MIME type ('video/mp4; codecs="..."') of what will follow. A
@@ -53,6 +75,7 @@ export class MsePlayer extends EventTarget {
     if (!mime || mime === this.mime) return;
     const hadOne = this.mime !== null;
     this.mime = mime;
+    this.maxQueued = /opus|mp4a/i.test(mime) ? MAX_QUEUED_WITH_AUDIO : MAX_QUEUED;
     if (!MediaSource.isTypeSupported(mime)) {
       this.emitError(`browser cannot play ${mime}`);
       return;
@@ -80,7 +103,8 @@ export class MsePlayer extends EventTarget {
     this.pump();
   }
 
-  pushFragment(bytes, keyframe) {
+  // `meta` ({arrivalMs, headerMs}) is kept only when measuring.
+  pushFragment(bytes, keyframe, meta = null) {
     if (!this.init) {
       this.stats.dropped++;
       return;
@@ -92,7 +116,7 @@ export class MsePlayer extends EventTarget {
       }
       this.needKeyframe = false;
     }
-    if (this.queue.length >= MAX_QUEUED) {
+    if (this.queue.length >= this.maxQueued) {
       // The SourceBuffer cannot keep up (hidden tab, slow machine): throw the
       // backlog away and restart from a keyframe rather than lag forever.
       this.dropQueuedMedia();
@@ -102,7 +126,7 @@ export class MsePlayer extends EventTarget {
         return;
       }
     }
-    this.queue.push({ init: false, data: bytes });
+    this.queue.push({ init: false, data: bytes, meta: this.measure ? meta : null });
     this.pump();
   }
 
@@ -126,6 +150,7 @@ export class MsePlayer extends EventTarget {
   }
 
   destroy() {
+    this.destroyed = true;
     clearInterval(this.tick);
     clearTimeout(this.resetTimer);
     this.video.removeEventListener('error', this.onVideoError);
@@ -151,6 +176,8 @@ export class MsePlayer extends EventTarget {
     this.sb = null;
     this.ms = null;
     this.queue = [];
+    this.appended = [];
+    this.appending = null;
     this.decodedBefore += this.video.getVideoPlaybackQuality().totalVideoFrames;
     this.video.removeAttribute('src');
     this.video.load();
@@ -182,10 +209,21 @@ export class MsePlayer extends EventTarget {
       }
       this.sb = sb;
       sb.onupdateend = () => {
+        if (this.appending && sb.buffered.length) {
+          // The fragment just appended is the newest frame: it ends where the
+          // buffered media now ends.
+          this.appended.push({ end: sb.buffered.end(sb.buffered.length - 1), ...this.appending });
+          if (this.appended.length > 300) this.appended.splice(0, this.appended.length - 300);
+        }
+        this.appending = null;
         this.keepLive();
         this.pump();
       };
-      sb.onerror = () => this.scheduleReset('SourceBuffer error');
+      sb.onerror = () => {
+        // The element's error says what the browser disliked, when it knows.
+        const why = this.video.error && this.video.error.message;
+        this.scheduleReset(why ? `SourceBuffer error: ${why}` : 'SourceBuffer error');
+      };
       this.pump();
     };
     this.video.src = url;
@@ -199,6 +237,7 @@ export class MsePlayer extends EventTarget {
     if (!op) return;
     try {
       sb.appendBuffer(op.data);
+      this.appending = op.meta || null;
       this.stats.appended++;
     } catch (err) {
       if (err.name === 'QuotaExceededError') {
@@ -211,6 +250,31 @@ export class MsePlayer extends EventTarget {
       }
       this.scheduleReset(`appendBuffer: ${err.name} ${err.message}`);
     }
+  }
+
+  // Measuring: a frame was handed to the compositor. Its fragment is the
+  // first appended one that ends after the frame's media time.
+  onPresented(meta) {
+    const rec = this.appended.find((r) => r.end > meta.mediaTime + 0.0005);
+    if (!rec) return;
+    const displayMs = performance.timeOrigin + meta.presentationTime;
+    const w = this.video.videoWidth;
+    const h = this.video.videoHeight;
+    let captureMs = null;
+    if (w && h) {
+      const s = markStrip(w, h);
+      if (!this.markCtx) {
+        const c = document.createElement('canvas');
+        this.markCtx = c.getContext('2d', { willReadFrequently: true });
+      }
+      const c = this.markCtx.canvas;
+      if (c.width !== s.w) c.width = s.w;
+      c.height = 1;
+      this.markCtx.drawImage(this.video, s.x, s.y, s.w, 1, 0, 0, s.w, 1);
+      captureMs = decodeMark(this.markCtx.getImageData(0, 0, s.w, 1).data, s.block, displayMs);
+    }
+    this.samples.push({ captureMs, headerMs: rec.headerMs, arrivalMs: rec.arrivalMs, displayMs });
+    if (this.samples.length > MAX_SAMPLES) this.samples.splice(0, this.samples.length - MAX_SAMPLES);
   }
 
   // Removes media more than KEEP_BEHIND_S behind the playhead (or, under

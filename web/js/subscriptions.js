@@ -3,7 +3,8 @@
 // to the handler of each stream. Channels are the server's choice and only
 // valid for one connection, so they are forgotten on every disconnect.
 //
-// A handler is an object with optional methods:
+// A handler is an object with an optional `mode` ("mse" when absent, or
+// "webcodecs": read at every subscribe) and optional methods:
 //   onSubscribed(reply)  the subscribe reply (state, codecs, mime, channel)
 //   onFrame(header)      a parsed binary frame of this stream's channel
 //   onStreamState(event) a stream.state event for this stream
@@ -51,6 +52,29 @@ export class Subscriptions {
     // A subscribe still in flight is undone when its reply comes (subscribe()).
   }
 
+  // Subscribes `stream` again, e.g. in another mode (its handler's `mode`):
+  // the current channel is unsubscribed first (the server allows one channel
+  // per stream), frames still in flight for it are ignored, and the new
+  // subscribe reply starts over with onSubscribed.
+  async resubscribe(stream) {
+    const entry = this.entries.get(stream);
+    if (!entry) return;
+    if (entry.pending) {
+      entry.again = true; // once the subscribe in flight has its reply
+      return;
+    }
+    if (entry.channel !== null) {
+      const old = entry.channel;
+      this.byChannel.delete(old);
+      entry.channel = null;
+      entry.pending = true;
+      await this.conn.request('unsubscribe', { channel: old }).catch(() => {});
+      entry.pending = false;
+      if (this.entries.get(stream) !== entry) return;
+    }
+    this.subscribe(entry);
+  }
+
   // Subscribes every wanted stream that has no channel yet, including ones a
   // previous attempt failed for (the limit may have been raised, or a stream
   // that was unknown may exist now).
@@ -65,7 +89,7 @@ export class Subscriptions {
     entry.pending = true;
     let reply;
     try {
-      reply = await this.conn.request('subscribe', { stream: entry.stream, mode: 'mse' });
+      reply = await this.conn.request('subscribe', { stream: entry.stream, mode: entry.handler.mode || 'mse' });
     } catch (err) {
       entry.pending = false;
       if (this.entries.get(entry.stream) === entry && err.code) {
@@ -84,6 +108,10 @@ export class Subscriptions {
     entry.channel = reply.channel;
     this.byChannel.set(reply.channel, entry);
     call(entry.handler, 'onSubscribed', reply);
+    if (entry.again) {
+      entry.again = false;
+      this.resubscribe(entry.stream);
+    }
   }
 
   forgetChannels() {

@@ -1,17 +1,60 @@
-// One camera tile: a header bar (stream id, state badge), the video, and a
-// stats line. It is the Subscriptions handler for its stream, feeds the
-// MsePlayer, and mirrors its numbers into data-* attributes so tests and
-// scripts can read them without parsing text:
-//   data-stream, data-state, data-fps, data-bitrate-bps, data-latency-ms,
-//   data-frames (fragments received), data-decoded (frames the video decoded),
+// One camera tile: a header bar (stream id, playback mode switch, state
+// badge), the picture, and a stats line. It is the Subscriptions handler for
+// its stream, plays it in one of two modes, and mirrors its numbers into
+// data-* attributes so tests and scripts can read them without parsing text:
+//   data-stream, data-state, data-mode ("webcodecs": WebCodecsPlayer drawing
+//   on a canvas, lowest latency; "mse": MsePlayer in a <video>),
+//   data-fps, data-bitrate-bps, data-latency-ms,
+//   data-frames (fragments or access units received), data-decoded (frames
+//   decoded), data-drawn (WebCodecs: frames drawn),
 //   data-skipped (frames the server skipped for us), data-skips (skips to a
 //   keyframe seen in the frame flags), data-lag-ms (buffered
-//   media ahead of the playhead), data-resets (player rebuilds), data-reason
-//   (why the stream is not live, from the last stream.state event).
+//   media ahead of the playhead; WebCodecs: arrival to drawn), data-resets
+//   (player rebuilds or decoder errors), data-reason (why the stream is not
+//   live, from the last stream.state event), data-audio ("none": the stream
+//   has no sound, "muted", "on").
+//
+// The mode is WebCodecs where the browser has VideoDecoder and it supports
+// the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise. The
+// switch in the header changes it for this stream and remembers the choice
+// (localStorage "vigil.mode.<stream>"); changing it resubscribes.
+//
+// A stream with sound starts muted (browsers only autoplay muted media);
+// the speaker button in the header turns it on and off. Its click is the
+// user gesture that lets the browser play sound. Sound comes only in the
+// MSE mode's fMP4 (WebCodecs mode carries video alone), so turning it on in
+// WebCodecs mode switches the tile to MSE, for this page's life.
 
-import { KIND_FRAGMENT, KIND_INIT } from './frame_header.js';
+import { KIND_ACCESS_UNIT, KIND_DECODER_CONFIG, KIND_FRAGMENT, KIND_INIT, parseDecoderConfig } from './frame_header.js';
 import { MsePlayer } from './mse_player.js';
+import { WebCodecsPlayer, nowMs } from './webcodecs_player.js';
 import { RateMeter, Smoothed } from './meters.js';
+
+export const MODES = ['webcodecs', 'mse'];
+const MODE_KEY = 'vigil.mode.';
+const RESUBSCRIBE_MIN_MS = 1000; // after a decoder error
+const MAX_DECODER_ERRORS = 4; // within ERROR_WINDOW_MS: give up on WebCodecs
+const ERROR_WINDOW_MS = 20000;
+
+function hasWebCodecs() {
+  return typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
+}
+
+// The mode this stream's tile starts in: the user's choice, else WebCodecs
+// when the browser has it.
+export function preferredMode(stream) {
+  let stored = null;
+  try {
+    stored = localStorage.getItem(MODE_KEY + stream);
+  } catch { /* storage blocked */ }
+  if (stored === 'mse') return 'mse';
+  return hasWebCodecs() ? 'webcodecs' : 'mse';
+}
+
+// Measuring latency (tests, docs/LATENCY.md): window.vigilMeasureLatency.
+function measuring() {
+  return globalThis.vigilMeasureLatency === true;
+}
 
 const STATE_TEXT = {
   starting: 'starting',
@@ -24,8 +67,10 @@ const STATE_TEXT = {
 };
 
 export class Tile {
-  constructor(streamId) {
+  // `resubscribe()`: asks for this stream again (in the tile's new mode).
+  constructor(streamId, { resubscribe = () => {} } = {}) {
     this.stream = streamId;
+    this.resubscribe = resubscribe;
     this.state = 'starting';
     this.reason = '';
     this.connected = true;
@@ -34,18 +79,106 @@ export class Tile {
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
     this.codecs = null; // what the player was set up for
+    this.soundOn = false; // the user turned the sound on
+    this.streamCodecs = null; // the stream's codecs (video and audio), whatever the mode
     this.fps = new RateMeter();
     this.bytes = new RateMeter();
     this.latency = new Smoothed(0.1);
 
     this.el = build(streamId);
     this.video = this.el.querySelector('video');
-    this.player = new MsePlayer(this.video);
-    this.player.addEventListener('error', (ev) => {
-      this.reason = ev.detail;
-      this.render();
-    });
+    this.canvas = this.el.querySelector('canvas');
+    this.modeButton = this.el.querySelector('.mode-toggle');
+    this.modeButton.addEventListener('click', () => this.setMode(this.mode === 'webcodecs' ? 'mse' : 'webcodecs', { persist: true }));
+    this.speaker = this.el.querySelector('.tile-audio');
+    this.speaker.addEventListener('click', () => this.setSound(!this.soundOn));
+    this.mode = preferredMode(streamId);
+    this.fallback = ''; // why WebCodecs is not used although preferred
+    this.checkedConfig = null; // the codec string isConfigSupported said yes to
+    this.decoderErrors = [];
+    this.lastResubscribe = 0;
+    this.player = null;
+    this.startPlayer();
     this.render();
+  }
+
+  // --- mode ---
+
+  setMode(mode, { persist = false, reason = '' } = {}) {
+    if (!MODES.includes(mode)) return;
+    if (mode === 'webcodecs' && !hasWebCodecs()) return;
+    if (persist) {
+      try {
+        localStorage.setItem(MODE_KEY + this.stream, mode);
+      } catch { /* storage blocked */ }
+      this.decoderErrors = [];
+    }
+    this.fallback = reason;
+    if (mode === this.mode) return;
+    this.mode = mode;
+    this.startPlayer();
+    this.resubscribe();
+    this.render();
+  }
+
+  startPlayer() {
+    if (this.player) this.player.destroy();
+    this.frames = 0;
+    this.fps.reset();
+    this.bytes.reset();
+    this.latency.reset();
+    this.checkedConfig = null;
+    const opts = { measure: measuring() };
+    if (this.mode === 'webcodecs') {
+      this.player = new WebCodecsPlayer(this.canvas, opts);
+      this.player.addEventListener('error', (ev) => this.onDecoderError(ev.detail));
+    } else {
+      this.player = new MsePlayer(this.video, opts);
+      this.player.addEventListener('error', (ev) => {
+        this.reason = ev.detail;
+        this.render();
+      });
+      // The subscribe reply (after the resubscription) brings the MIME type.
+      this.codecs = null;
+    }
+    // A new MsePlayer mutes the element (autoplay); the user's choice wins.
+    this.video.muted = !this.soundOn;
+    this.video.hidden = this.mode !== 'mse';
+    this.canvas.hidden = this.mode !== 'webcodecs';
+  }
+
+  // The decoder failed: subscribe again (a fresh configuration and a
+  // keyframe from the server's GOP cache), unless it keeps failing, then
+  // fall back to MSE for this page's life.
+  onDecoderError(message) {
+    const now = performance.now();
+    this.decoderErrors = this.decoderErrors.filter((t) => now - t < ERROR_WINDOW_MS);
+    this.decoderErrors.push(now);
+    if (this.decoderErrors.length >= MAX_DECODER_ERRORS) {
+      this.setMode('mse', { reason: `WebCodecs failed: ${message}` });
+      return;
+    }
+    const wait = Math.max(0, this.lastResubscribe + RESUBSCRIBE_MIN_MS - now);
+    clearTimeout(this.resubscribeTimer);
+    this.resubscribeTimer = setTimeout(() => {
+      this.lastResubscribe = performance.now();
+      if (this.mode === 'webcodecs') this.resubscribe();
+    }, wait);
+  }
+
+  onDecoderConfig(h) {
+    const cfg = parseDecoderConfig(h.payload);
+    if (!cfg) return;
+    this.codecs = cfg.codec;
+    this.player.configure(cfg);
+    if (this.checkedConfig === cfg.codec) return;
+    this.checkedConfig = cfg.codec;
+    const player = this.player;
+    WebCodecsPlayer.supports(cfg).then((ok) => {
+      if (!ok && this.player === player && this.mode === 'webcodecs') {
+        this.setMode('mse', { reason: `this browser's WebCodecs cannot decode ${cfg.codec}` });
+      }
+    });
   }
 
   // --- Subscriptions handler ---
@@ -54,7 +187,8 @@ export class Tile {
     this.connected = true;
     this.watching = true;
     this.setState(reply.state);
-    if (reply.mime) {
+    if (reply.codecs) this.streamCodecs = reply.codecs;
+    if (this.mode === 'mse' && reply.mime) {
       this.codecs = reply.codecs;
       this.player.setMime(reply.mime);
     }
@@ -62,8 +196,9 @@ export class Tile {
 
   onStreamState(event) {
     this.reason = event.reason || '';
+    if (event.state === 'live' && event.codecs) this.streamCodecs = event.codecs;
     this.setState(event.state);
-    if (event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
+    if (this.mode === 'mse' && event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
       // New codecs: a new init segment follows (PROTOCOL.md). Only codecs
       // travel in the event, so the MIME is built here; comparing codecs,
       // not MIME strings, keeps a same-codec event from rebuilding the player.
@@ -73,17 +208,31 @@ export class Tile {
   }
 
   onFrame(h) {
+    const arrivalMs = nowMs();
+    const wc = this.mode === 'webcodecs';
     if (h.kind === KIND_INIT) {
-      this.player.pushInit(h.payload);
+      if (!wc) this.player.pushInit(h.payload);
       return;
     }
-    if (h.kind !== KIND_FRAGMENT) return; // reserved kinds: skip
+    if (h.kind === KIND_DECODER_CONFIG) {
+      if (wc) this.onDecoderConfig(h);
+      return;
+    }
+    // Reserved kinds, or a frame of the other mode: skip.
+    if (h.kind !== (wc ? KIND_ACCESS_UNIT : KIND_FRAGMENT)) return;
+    this.bytes.add(h.payload.byteLength);
+    if (!wc && h.audio) {
+      // Sound travels in the same fMP4: the player takes both, but frames
+      // and fps count pictures.
+      this.player.pushFragment(h.payload, false, { arrivalMs, headerMs: h.timeUs / 1000 });
+      return;
+    }
     this.frames++;
     this.fps.add(1);
-    this.bytes.add(h.payload.byteLength);
     if (h.afterSkip) this.skips++;
-    this.latency.add(Date.now() - h.timeUs / 1000);
-    this.player.pushFragment(h.payload, h.keyframe);
+    this.latency.add(arrivalMs - h.timeUs / 1000);
+    if (wc) this.player.pushChunk(h, arrivalMs);
+    else this.player.pushFragment(h.payload, h.keyframe, { arrivalMs, headerMs: h.timeUs / 1000 });
   }
 
   onLost() {
@@ -118,6 +267,18 @@ export class Tile {
     if (Number.isFinite(channel.frames_skipped)) this.serverSkipped = channel.frames_skipped;
   }
 
+  // Sound on or off; only ever called from the speaker button's click, a
+  // user gesture, so the browser lets an unmuted video play.
+  setSound(on) {
+    this.soundOn = on && hasAudio(this.streamCodecs);
+    if (this.soundOn && this.mode === 'webcodecs') {
+      this.setMode('mse', { reason: 'sound plays with Media Source Extensions' });
+    }
+    this.video.muted = !this.soundOn;
+    if (this.soundOn) this.video.play().catch(() => {});
+    this.render();
+  }
+
   setState(state) {
     if (typeof state === 'string') this.state = state;
     if (state === 'live') this.reason = '';
@@ -125,6 +286,7 @@ export class Tile {
   }
 
   destroy() {
+    clearTimeout(this.resubscribeTimer);
     this.player.destroy();
     this.el.remove();
   }
@@ -142,11 +304,32 @@ export class Tile {
     d.bitrateBps = String(Math.round(bps));
     d.latencyMs = lat === null ? '' : String(Math.round(lat));
     d.frames = String(this.frames);
+    d.mode = this.mode;
     d.decoded = String(this.player.decodedFrames);
+    if (this.mode === 'webcodecs') d.drawn = String(this.player.stats.drawn);
+    else delete d.drawn;
     d.skipped = String(this.serverSkipped);
     d.skips = String(this.skips);
     d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
-    d.resets = String(this.player.stats.resets);
+    d.resets = String(this.mode === 'webcodecs' ? this.player.stats.errors : this.player.stats.resets);
+    d.fallback = this.fallback;
+
+    const wc = this.mode === 'webcodecs';
+    this.modeButton.dataset.mode = this.mode;
+    this.modeButton.textContent = wc ? 'WebCodecs' : 'MSE';
+    this.modeButton.title = (wc
+      ? 'Decoded with WebCodecs and drawn at once (lowest latency). Click to play with Media Source Extensions.'
+      : 'Played with Media Source Extensions. Click to decode with WebCodecs.')
+      + (this.fallback ? `\n(${this.fallback})` : '');
+    this.modeButton.disabled = !hasWebCodecs();
+
+    const audio = !hasAudio(this.streamCodecs) ? 'none' : this.soundOn && !wc && !this.video.muted ? 'on' : 'muted';
+    d.audio = audio;
+    this.speaker.hidden = audio === 'none';
+    this.speaker.setAttribute('aria-pressed', String(audio === 'on'));
+    this.speaker.textContent = audio === 'on' ? '🔊' : '🔇';
+    this.speaker.title = audio === 'on' ? 'Sound on: click to mute'
+      : wc ? 'Muted: click for sound (plays with Media Source Extensions)' : 'Muted: click for sound';
 
     const badge = this.el.querySelector('.badge');
     badge.dataset.state = shown;
@@ -176,6 +359,10 @@ export class Tile {
       case 'stopped': return `Stopped${why}`;
       case 'unsubscribed': return `Not watched${why}`;
       case 'live':
+        if (this.mode === 'webcodecs') {
+          if (this.player.stats.drawn > 0) return '';
+          return this.player.lastError || 'Waiting for video…';
+        }
         if (this.player.lastError && this.player.stats.appended === 0) return this.player.lastError;
         return this.video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA ? 'Waiting for video…' : '';
       default: return shown;
@@ -196,7 +383,22 @@ function build(streamId) {
   name.title = streamId;
   const badge = document.createElement('span');
   badge.className = 'badge';
-  head.append(name, badge);
+  const toggle = document.createElement('button');
+  toggle.type = 'button';
+  toggle.className = 'mode-toggle';
+  toggle.setAttribute('aria-label', 'playback mode');
+  // Shown for streams with sound (render()); a toggle button, so screen
+  // readers announce its state.
+  const speaker = document.createElement('button');
+  speaker.type = 'button';
+  speaker.className = 'tile-audio';
+  speaker.setAttribute('aria-label', `Sound of ${streamId}`);
+  speaker.setAttribute('aria-pressed', 'false');
+  speaker.hidden = true;
+  const right = document.createElement('span');
+  right.className = 'tile-head-right';
+  right.append(speaker, toggle, badge);
+  head.append(name, right);
 
   const media = document.createElement('div');
   media.className = 'tile-media';
@@ -207,9 +409,13 @@ function build(streamId) {
   video.setAttribute('muted', '');
   video.setAttribute('playsinline', '');
   video.setAttribute('autoplay', '');
+  const canvas = document.createElement('canvas');
+  canvas.className = 'tile-video tile-canvas';
+  canvas.dataset.stream = streamId;
+  canvas.hidden = true;
   const overlay = document.createElement('div');
   overlay.className = 'tile-overlay';
-  media.append(video, overlay);
+  media.append(video, canvas, overlay);
 
   const stats = document.createElement('footer');
   stats.className = 'tile-stats';
@@ -227,6 +433,12 @@ function build(streamId) {
 
   el.append(head, media, stats);
   return el;
+}
+
+// True when a codecs string (e.g. "avc1.64001f,opus") names an audio codec.
+function hasAudio(codecs) {
+  return typeof codecs === 'string' &&
+    codecs.split(',').some((c) => /^(opus|mp4a|ac-3|ec-3|flac|alac)\b/i.test(c.trim()));
 }
 
 // RFC 6381 codec strings compare case-insensitively (avc1.42C01F = avc1.42c01f).

@@ -1,0 +1,121 @@
+// Glass-to-glass latency on loopback, WebCodecs mode against MSE mode
+// (docs/LATENCY.md). The demo stream burns its capture time into every frame
+// ("latency_mark": media/source.c); the page reads it back from what it shows
+// (web/js/latency_mark.js), so for each displayed frame we know:
+//   capture   the wall clock when videotestsrc produced it (from the picture)
+//   header    the server's time when the frame left the pipeline (binary header)
+//   arrival   when the page got the binary frame
+//   display   WebCodecs: drawn on the canvas; MSE: requestVideoFrameCallback's
+//             presentationTime (handed to the compositor)
+// Each mode is measured for ~5 s; p50/p95 of every step are printed and
+// written to build/latency.json. WebCodecs' receive -> display must be
+// clearly lower than MSE's (MSE buffers in the media element).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { chromium } from 'playwright-core';
+import { startVigil, ROOT } from '../lib/vigil.js';
+
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync',
+  '--autoplay-policy=no-user-gesture-required'];
+const TILE = '.tile[data-stream="demo"]';
+const MEASURE_MS = 5000;
+
+function pct(values, p) {
+  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
+  if (!v.length) return NaN;
+  return v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))];
+}
+
+function summarize(samples, mode) {
+  const marked = samples.filter((s) => Number.isFinite(s.captureMs));
+  const steps = {
+    'server (capture -> header)': marked.map((s) => s.headerMs - s.captureMs),
+    'network (header -> arrival)': samples.map((s) => s.arrivalMs - s.headerMs),
+    'receive -> display': samples.map((s) => s.displayMs - s.arrivalMs),
+  };
+  if (mode === 'webcodecs') {
+    steps['  of which decode (arrival -> output)'] = samples.map((s) => s.outputMs - s.arrivalMs);
+    steps['  of which draw (output -> drawn)'] = samples.map((s) => s.displayMs - s.outputMs);
+  }
+  steps['glass to glass (capture -> display)'] = marked.map((s) => s.displayMs - s.captureMs);
+  const out = { mode, frames: samples.length, marks_read: marked.length, steps: {} };
+  for (const [k, v] of Object.entries(steps)) out.steps[k] = { p50: pct(v, 50), p95: pct(v, 95) };
+  return out;
+}
+
+async function collect(page, mode) {
+  await page.evaluate(() => { window.vigil.tiles.get('demo').player.samples = []; });
+  await page.waitForTimeout(MEASURE_MS);
+  const samples = await page.evaluate(() => window.vigil.tiles.get('demo').player.samples.slice());
+  const got = await page.$eval(TILE, (t) => t.dataset.mode);
+  assert.equal(got, mode);
+  return summarize(samples, mode);
+}
+
+test('glass-to-glass latency: WebCodecs against MSE', { timeout: 90000 }, async () => {
+  const vigil = await startVigil({
+    config: { streams: [{ id: 'demo', source: 'test://', options: { width: 1280, height: 720, fps: 30, latency_mark: true } }] },
+  });
+  let browser;
+  const pageLog = [];
+  try {
+    browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: CHROMIUM_ARGS });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('console', (m) => pageLog.push(`${m.type()}: ${m.text()}`));
+    page.on('pageerror', (e) => pageLog.push(`pageerror: ${e.message}`));
+    await page.addInitScript(() => {
+      window.vigilMeasureLatency = true;
+      if (!sessionStorage.getItem('latency-started')) {
+        sessionStorage.setItem('latency-started', '1');
+        localStorage.setItem('vigil.mode.demo', 'webcodecs');
+      }
+    });
+    await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
+    await page.waitForSelector(`${TILE}[data-mode="webcodecs"]`, { timeout: 10000 });
+    await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.drawn) >= 60,
+      TILE, { timeout: 15000, polling: 200 });
+    const wc = await collect(page, 'webcodecs');
+
+    await page.click(`${TILE} .mode-toggle`);
+    await page.waitForSelector(`${TILE}[data-mode="mse"]`, { timeout: 5000 });
+    await page.waitForFunction((sel) => document.querySelector(`${sel} video`).getVideoPlaybackQuality().totalVideoFrames >= 60,
+      TILE, { timeout: 15000, polling: 200 });
+    await page.waitForTimeout(2000); // the playhead settles at its live-edge target
+    const mse = await collect(page, 'mse');
+
+    const rows = [];
+    for (const r of [wc, mse]) {
+      rows.push(`${r.mode}: ${r.frames} frames, capture time read from ${r.marks_read}`);
+      for (const [k, v] of Object.entries(r.steps)) rows.push(`  ${k.padEnd(38)} p50 ${v.p50.toFixed(1).padStart(7)} ms   p95 ${v.p95.toFixed(1).padStart(7)} ms`);
+    }
+    console.log(rows.join('\n'));
+    const file = path.join(ROOT, 'build/latency.json');
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify({
+      date: new Date().toISOString(), host: os.hostname(), cpus: os.cpus().length, cpu: os.cpus()[0]?.model,
+      chromium: browser.version(), results: [wc, mse],
+    }, null, 2));
+
+    for (const r of [wc, mse]) {
+      assert.ok(r.frames >= 100, `${r.mode}: only ${r.frames} frames measured in ${MEASURE_MS} ms`);
+      assert.ok(r.marks_read >= r.frames * 0.8, `${r.mode}: the capture time was read from only ${r.marks_read} of ${r.frames} frames`);
+      const g = r.steps['glass to glass (capture -> display)'];
+      assert.ok(g.p50 > 0 && g.p50 < 1000, `${r.mode}: glass to glass p50 ${g.p50} ms`);
+    }
+    const wcRd = wc.steps['receive -> display'].p50;
+    const mseRd = mse.steps['receive -> display'].p50;
+    assert.ok(wcRd < mseRd, `WebCodecs receive -> display p50 ${wcRd} ms should be lower than MSE's ${mseRd} ms`);
+    assert.ok(!pageLog.some((l) => l.startsWith('pageerror')), pageLog.join('\n'));
+  } catch (err) {
+    err.message += `\n--- page console ---\n${pageLog.slice(-30).join('\n')}\n--- vigil log ---\n${vigil.log().slice(-2000)}`;
+    throw err;
+  } finally {
+    if (browser) await browser.close().catch(() => {});
+    const st = await vigil.stop();
+    assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
+  }
+});
