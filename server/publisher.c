@@ -117,7 +117,7 @@ int vg_publisher_on_binary(vg_session *s, const void *in, size_t len, bool final
         p->rx = nrx;
         p->rx_cap = cap;
     }
-    memcpy(p->rx + p->rx_len, in, len);
+    if (len) memcpy(p->rx + p->rx_len, in, len); /* an empty first fragment: rx is NULL */
     p->rx_len += len;
     if (final) {
         size_t n = p->rx_len;
