@@ -27,7 +27,8 @@ void fuzz_srtp_key(uint8_t *key, size_t len);
 /* The RTP payload type the fuzzed receivers accept. */
 #define FUZZ_RTP_PT 96
 
-/* A full config document: server limits, streams demo/door/yard, auth
+/* A full config document: server limits, streams demo/door/yard/porch
+ * (porch: publish://, H.264 and Opus), auth
  * with FUZZ_SECRET and anonymous access to "demo", and two devices, cam1
  * (mqtt, stream demo) and lamp1 (coap). */
 extern const char fuzz_config_text[];

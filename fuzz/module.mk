@@ -12,8 +12,9 @@
 # (modules are included in name order), so CORE_SRC is complete.
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
-# every fuzz/fuzz_<target>.c but the shared fuzz_common.c is a target
-FUZZ_TARGETS  = $(patsubst fuzz/fuzz_%.c,%,$(filter-out fuzz/fuzz_common.c,$(wildcard fuzz/fuzz_*.c)))
+# every fuzz/fuzz_<target>.c but the shared fuzz_common.c and fuzz_server.c is a target
+FUZZ_SHARED   = fuzz/fuzz_common.c fuzz/fuzz_server.c
+FUZZ_TARGETS  = $(patsubst fuzz/fuzz_%.c,%,$(filter-out $(FUZZ_SHARED),$(wildcard fuzz/fuzz_*.c)))
 FB            = $(B)/fuzz
 FUZZ_SAN      = -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(CFLAGS_COMMON) -O1 $(FUZZ_SAN) -fsanitize=fuzzer-no-link
@@ -32,7 +33,10 @@ $(FB)/libvigil.a: $(patsubst %.c,$(FB)/obj/%.o,$(CORE_SRC))
 	ar rcs $@ $^
 
 $(FB)/fuzz_%: $(FB)/obj/fuzz/fuzz_%.o $(FB)/obj/fuzz/fuzz_common.o $(FB)/libvigil.a
-	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $^ $(LIBS)
+	$(FUZZ_CC) $(FUZZ_SAN) -fsanitize=fuzzer -o $@ $(filter %.o,$^) $(FB)/libvigil.a $(LIBS)
+
+# The targets that drive a session get the network-less server (fuzz_server.h).
+$(FB)/fuzz_signaling $(FB)/fuzz_publish: $(FB)/obj/fuzz/fuzz_server.o
 
 # Writes the seeds that need the fuzz secret or libsrtp (not a fuzz target).
 $(FB)/seedgen: $(FB)/obj/fuzz/seedgen.o $(FB)/obj/fuzz/fuzz_common.o $(FB)/libvigil.a
