@@ -9,8 +9,8 @@
  * so AVCC access units, else Annex-B; bit 1: with Opus audio), then records
  *   [len: 2 bytes big-endian][flags: 1 byte, bit 0: not the last fragment][len bytes]
  * A last record shorter than its len is sent as it is. Frames of this
- * stream carry channel 4 (the fifth stream... see the seeds). Replies (e.g.
- * bad_frame) must be JSON messages; everything is freed per input. */
+ * stream carry channel 4 (porch is the config's fourth stream). Replies
+ * (e.g. bad_frame) must be JSON messages; everything is freed per input. */
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
