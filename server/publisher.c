@@ -107,7 +107,6 @@ int vg_publisher_on_binary(vg_session *s, const void *in, size_t len, bool final
         on_message(s, in, len);
         return 0;
     }
-    if (len == 0 && !final) return 0; /* an empty piece: nothing to keep (found by fuzzing) */
     if (p->rx_len + len > p->rx_cap) {
         size_t cap = p->rx_cap ? p->rx_cap : 64 * 1024;
         while (cap < p->rx_len + len)
@@ -118,7 +117,7 @@ int vg_publisher_on_binary(vg_session *s, const void *in, size_t len, bool final
         p->rx = nrx;
         p->rx_cap = cap;
     }
-    if (len) memcpy(p->rx + p->rx_len, in, len);
+    memcpy(p->rx + p->rx_len, in, len);
     p->rx_len += len;
     if (final) {
         size_t n = p->rx_len;
