@@ -283,6 +283,32 @@ test('500 half-open sockets cost little memory and are reaped by the timeouts', 
   assert.ok((await counters()).hello_timeouts >= 250);
 });
 
+test('a dead peer (no pong) is pinged after idle_timeout_s and dropped; a live one stays', { timeout: 40000 }, async () => {
+  const v = await startVigil({
+    config: { server: { idle_timeout_s: 5, hello_timeout_s: 60 }, streams: [{ id: 'a', source: 'test://', options: { width: 160, height: 120, fps: 5 } }] },
+  });
+  try {
+    // A raw client: upgrades (authenticated by access_token), then never answers.
+    const t0 = Date.now();
+    let pings = 0, deadAt = null;
+    const s = net.connect(v.port, '127.0.0.1', () => s.write([`GET /ws?access_token=${v.adminToken} HTTP/1.1`,
+      `Host: 127.0.0.1:${v.port}`, 'Upgrade: websocket', 'Connection: Upgrade',
+      `Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`, 'Sec-WebSocket-Version: 13',
+      'Sec-WebSocket-Protocol: vigil.v1', '', ''].join('\r\n')));
+    s.on('data', (d) => { if (d.includes(0x89)) pings++; });   // a ping frame's first byte
+    s.on('close', () => { deadAt = Date.now() - t0; });
+    s.on('error', () => {});
+    const live = await new Client(v.wsUrl).open();             // ws answers pings itself
+    while (deadAt === null && Date.now() - t0 < 25000) await sleep(250);
+    assert.ok(pings >= 1, 'the silent peer was pinged');
+    assert.ok(deadAt !== null && deadAt >= 9000 && deadAt <= 22000, `dropped after ${deadAt} ms`);
+    assert.equal(live.closed, null, 'the answering client stays connected');
+    live.close();
+  } finally {
+    assert.equal((await v.stop()).code, 0);
+  }
+});
+
 test('a client that never says hello is closed with 4008 after hello_timeout_s', async () => {
   const c = await new Client(vigil.wsBase).open();
   const t0 = Date.now();
