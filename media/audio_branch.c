@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "media/gst_build.h"
 #include "server/log.h"
 
 #define DATA_KEY "vg-audio"
@@ -29,32 +30,6 @@ struct vg_audio {
 
 /* ---- building --------------------------------------------------------- */
 
-/* Creates an element into the pipeline `p`; NULL with err set. */
-static GstElement *make(GstPipeline *p, const char *factory, char *err, size_t errlen) {
-    GstElement *e = gst_element_factory_make(factory, NULL);
-    if (!e) {
-        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
-        return NULL;
-    }
-    if (!gst_bin_add(GST_BIN(p), e)) {
-        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
-        gst_object_unref(e);
-        return NULL;
-    }
-    return e;
-}
-
-static int link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (!gst_element_link(chain[i], chain[i + 1])) {
-            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
-                     GST_ELEMENT_NAME(chain[i + 1]));
-            return -1;
-        }
-    }
-    return 0;
-}
-
 /* (streaming) Counts audio reaching the muxer; drops it once given up. */
 static GstPadProbeReturn on_audio_buffer(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
     (void)pad;
@@ -69,7 +44,7 @@ static GstPadProbeReturn on_audio_buffer(GstPad *pad, GstPadProbeInfo *info, gpo
  * elements to the pipeline's state (they may be added while it plays). */
 static int attach(vg_audio *a, GstElement **chain, size_t n, const char *codec, char *err,
                   size_t errlen) {
-    if (link_chain(chain, n, err, errlen)) return -1;
+    if (vg_gst_link_chain(chain, n, err, errlen)) return -1;
     GstPad *src = gst_element_get_static_pad(chain[n - 1], "src");
     GstPad *sink = gst_element_request_pad_simple(a->mux, "audio_%u");
     if (!src || !sink || gst_pad_link(src, sink) != GST_PAD_LINK_OK) {
@@ -105,10 +80,10 @@ int vg_audio_add_test_tone(vg_audio *a, char *err, size_t errlen) {
         snprintf(err, errlen, "the stream already has an audio track");
         return -1;
     }
-    GstElement *src = make(p, "audiotestsrc", err, errlen);
-    GstElement *caps = make(p, "capsfilter", err, errlen);
-    GstElement *conv = make(p, "audioconvert", err, errlen);
-    GstElement *enc = make(p, "opusenc", err, errlen);
+    GstElement *src = vg_gst_make(p, "audiotestsrc", NULL, err, errlen);
+    GstElement *caps = vg_gst_make(p, "capsfilter", NULL, err, errlen);
+    GstElement *conv = vg_gst_make(p, "audioconvert", NULL, err, errlen);
+    GstElement *enc = vg_gst_make(p, "opusenc", NULL, err, errlen);
     if (!src || !caps || !conv || !enc) return -1;
     /* A 100 ms beep at 880 Hz every second of running time, in 20 ms
      * buffers (one Opus frame each): easy on the ear, and it shows whether
@@ -163,9 +138,9 @@ void vg_audio_link_encoded_pad(vg_audio *a, GstPad *pad) {
     /* The queue gives the track its own thread: mp4mux holds one buffer per
      * pad, and a demuxer pushing both tracks from one thread would wait on
      * it forever. clocksync paces the track to real time, as the video. */
-    GstElement *queue = make(p, "queue", err, sizeof(err));
+    GstElement *queue = vg_gst_make(p, "queue", NULL, err, sizeof(err));
     GstElement *parse = gst_element_factory_make(parser, NULL);
-    GstElement *pace = make(p, "clocksync", err, sizeof(err));
+    GstElement *pace = vg_gst_make(p, "clocksync", NULL, err, sizeof(err));
     if (!parse) snprintf(err, sizeof(err), "GStreamer element '%s' is not available", parser);
     if (parse && !gst_bin_add(GST_BIN(p), parse)) {
         snprintf(err, sizeof(err), "could not add '%s' to the pipeline", parser);
@@ -199,8 +174,8 @@ GstElement *vg_audio_add_appsrc(vg_audio *a, GstCaps *caps, size_t max_bytes, ch
         return NULL;
     }
     GstPipeline *p = a->pipeline;
-    GstElement *src = make(p, "appsrc", err, errlen);
-    GstElement *parse = make(p, parser, err, errlen);
+    GstElement *src = vg_gst_make(p, "appsrc", NULL, err, errlen);
+    GstElement *parse = vg_gst_make(p, parser, NULL, err, errlen);
     if (!src || !parse) return NULL;
     /* Live, stamped by the feed with the publisher's timestamps (the same
      * clock as its video), and leaky: the lws thread never waits on it. */
@@ -253,10 +228,10 @@ bool vg_audio_wants_rtp(vg_audio *a, const GstCaps *caps) {
 /* G.711 to Opus: decode, convert to what opusenc takes, encode. */
 static int add_g711(vg_audio *a, GstElement *depay, GstElement *dec, char *err, size_t errlen) {
     GstPipeline *p = a->pipeline;
-    GstElement *conv = make(p, "audioconvert", err, errlen);
-    GstElement *resample = make(p, "audioresample", err, errlen);
-    GstElement *caps = make(p, "capsfilter", err, errlen);
-    GstElement *enc = make(p, "opusenc", err, errlen);
+    GstElement *conv = vg_gst_make(p, "audioconvert", NULL, err, errlen);
+    GstElement *resample = vg_gst_make(p, "audioresample", NULL, err, errlen);
+    GstElement *caps = vg_gst_make(p, "capsfilter", NULL, err, errlen);
+    GstElement *enc = vg_gst_make(p, "opusenc", NULL, err, errlen);
     if (!conv || !resample || !caps || !enc) return -1;
     /* Opus in MP4 is 48 kHz: the sample entry, the track's timescale and
      * the dOps input rate then agree, as browsers check. */
@@ -279,8 +254,8 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
     int r = -1;
     switch (kind) {
     case RTP_OPUS: {
-        depay = make(p, "rtpopusdepay", err, errlen);
-        GstElement *parse = make(p, "opusparse", err, errlen);
+        depay = vg_gst_make(p, "rtpopusdepay", NULL, err, errlen);
+        GstElement *parse = vg_gst_make(p, "opusparse", NULL, err, errlen);
         if (!depay || !parse) return -1;
         GstElement *chain[] = {depay, parse};
         r = attach(a, chain, 2, "opus", err, errlen);
@@ -288,9 +263,9 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
     }
     case RTP_AAC_GENERIC:
     case RTP_AAC_LATM: {
-        depay = kind == RTP_AAC_GENERIC ? make(p, "rtpmp4gdepay", err, errlen)
-                                        : make(p, "rtpmp4adepay", err, errlen);
-        GstElement *parse = make(p, "aacparse", err, errlen);
+        depay = kind == RTP_AAC_GENERIC ? vg_gst_make(p, "rtpmp4gdepay", NULL, err, errlen)
+                                        : vg_gst_make(p, "rtpmp4adepay", NULL, err, errlen);
+        GstElement *parse = vg_gst_make(p, "aacparse", NULL, err, errlen);
         if (!depay || !parse) return -1;
         GstElement *chain[] = {depay, parse};
         /* AAC-LC, as cameras send; the caps' own value replaces it once known. */
@@ -298,15 +273,15 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
         break;
     }
     case RTP_PCMU: {
-        depay = make(p, "rtppcmudepay", err, errlen);
-        GstElement *dec = make(p, "mulawdec", err, errlen);
+        depay = vg_gst_make(p, "rtppcmudepay", NULL, err, errlen);
+        GstElement *dec = vg_gst_make(p, "mulawdec", NULL, err, errlen);
         if (!depay || !dec) return -1;
         r = add_g711(a, depay, dec, err, errlen);
         break;
     }
     case RTP_PCMA: {
-        depay = make(p, "rtppcmadepay", err, errlen);
-        GstElement *dec = make(p, "alawdec", err, errlen);
+        depay = vg_gst_make(p, "rtppcmadepay", NULL, err, errlen);
+        GstElement *dec = vg_gst_make(p, "alawdec", NULL, err, errlen);
         if (!depay || !dec) return -1;
         r = add_g711(a, depay, dec, err, errlen);
         break;

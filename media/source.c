@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "media/audio_branch.h"
+#include "media/gst_build.h"
 #include "media/rtp_options.h"
 
 /* ---- option helpers ---------------------------------------------------- */
@@ -60,33 +61,6 @@ static int opt_int(const json_t *options, const char *name, int def) {
 static const char *opt_str(const json_t *options, const char *name, const char *def) {
     json_t *v = options ? json_object_get(options, name) : NULL;
     return v && json_is_string(v) ? json_string_value(v) : def;
-}
-
-/* Creates an element into the pipeline; NULL with err set if the plugin is missing. */
-static GstElement *make(GstPipeline *p, const char *factory, const char *name, char *err,
-                        size_t errlen) {
-    GstElement *e = gst_element_factory_make(factory, name);
-    if (!e) {
-        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
-        return NULL;
-    }
-    if (!gst_bin_add(GST_BIN(p), e)) {
-        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
-        gst_object_unref(e);
-        return NULL;
-    }
-    return e;
-}
-
-static int link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (!gst_element_link(chain[i], chain[i + 1])) {
-            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
-                     GST_ELEMENT_NAME(chain[i + 1]));
-            return -1;
-        }
-    }
-    return 0;
 }
 
 /* Links a dynamic pad to `target`'s sink pad if its caps start with `prefix`
@@ -178,13 +152,14 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
     bool marked = o && json_is_true(json_object_get(o, "latency_mark"));
-    GstElement *src = make(p, "videotestsrc", "src", err, errlen);
-    GstElement *caps = make(p, "capsfilter", "rawcaps", err, errlen);
-    GstElement *mark = marked ? make(p, "simplevideomark", "mark", err, errlen) : NULL;
-    GstElement *clock = make(p, marked ? "textoverlay" : "clockoverlay", "clock", err, errlen);
-    GstElement *time = make(p, "timeoverlay", "time", err, errlen);
-    GstElement *enc = make(p, "x264enc", "enc", err, errlen);
-    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    GstElement *src = vg_gst_make(p, "videotestsrc", "src", err, errlen);
+    GstElement *caps = vg_gst_make(p, "capsfilter", "rawcaps", err, errlen);
+    GstElement *mark = marked ? vg_gst_make(p, "simplevideomark", "mark", err, errlen) : NULL;
+    GstElement *clock =
+        vg_gst_make(p, marked ? "textoverlay" : "clockoverlay", "clock", err, errlen);
+    GstElement *time = vg_gst_make(p, "timeoverlay", "time", err, errlen);
+    GstElement *enc = vg_gst_make(p, "x264enc", "enc", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !caps || !clock || !time || !enc || !parse || (marked && !mark)) return NULL;
 
     gst_util_set_object_arg(G_OBJECT(src), "pattern", opt_str(o, "pattern", "smpte"));
@@ -222,10 +197,10 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
         gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_raw_frame, m, g_free);
         gst_object_unref(pad);
         GstElement *chain[] = {src, caps, mark, clock, time, enc, parse};
-        if (link_chain(chain, 7, err, errlen)) return NULL;
+        if (vg_gst_link_chain(chain, 7, err, errlen)) return NULL;
     } else {
         GstElement *chain[] = {src, caps, clock, time, enc, parse};
-        if (link_chain(chain, 6, err, errlen)) return NULL;
+        if (vg_gst_link_chain(chain, 6, err, errlen)) return NULL;
     }
     /* A beep a second beside the picture, with "audio": true. */
     if (opt_bool(o, "audio", false)) {
@@ -271,20 +246,21 @@ static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer head) {
 static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
-    GstElement *src = make(p, "filesrc", "src", err, errlen);
-    GstElement *demux = make(p, "qtdemux", "demux", err, errlen);
+    GstElement *src = vg_gst_make(p, "filesrc", "src", err, errlen);
+    GstElement *demux = vg_gst_make(p, "qtdemux", "demux", err, errlen);
     /* Its own thread for the video, as the audio has (audio_branch.c):
      * mp4mux holds one buffer per track, so one demuxer thread pushing both
      * tracks straight into it would wait on itself. */
-    GstElement *queue = make(p, "queue", "vqueue", err, errlen);
-    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    GstElement *queue = vg_gst_make(p, "queue", "vqueue", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     /* Paces the file to real time: nothing else downstream syncs to the clock. */
-    GstElement *pace = make(p, "clocksync", "pace", err, errlen);
+    GstElement *pace = vg_gst_make(p, "clocksync", "pace", err, errlen);
     if (!src || !demux || !queue || !parse || !pace) return NULL;
     g_object_set(src, "location", uri + strlen("file://"), NULL);
     GstElement *head[] = {src, demux};
     GstElement *tail[] = {queue, parse, pace};
-    if (link_chain(head, 2, err, errlen) || link_chain(tail, 3, err, errlen)) return NULL;
+    if (vg_gst_link_chain(head, 2, err, errlen) || vg_gst_link_chain(tail, 3, err, errlen))
+        return NULL;
     g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), queue);
     if (!loop || json_is_true(loop)) out->loop_seek = demux;
     return pace;
@@ -337,16 +313,16 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
 static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     (void)out;
-    GstElement *src = make(p, "rtspsrc", "src", err, errlen);
-    GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
-    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    GstElement *src = vg_gst_make(p, "rtspsrc", "src", err, errlen);
+    GstElement *depay = vg_gst_make(p, "rtph264depay", "depay", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !depay || !parse) return NULL;
     g_object_set(src, "location", uri, "latency", (guint)opt_int(o, "latency_ms", 200),
                  "teardown-timeout", (guint64)(200 * GST_MSECOND), NULL);
     gst_util_set_object_arg(G_OBJECT(src), "protocols",
                             !strcmp(opt_str(o, "transport", "tcp"), "udp") ? "udp" : "tcp");
     GstElement *tail[] = {depay, parse};
-    if (link_chain(tail, 2, err, errlen)) return NULL;
+    if (vg_gst_link_chain(tail, 2, err, errlen)) return NULL;
     g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), depay);
     g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select),
                      opt_bool(o, "audio", true) ? GINT_TO_POINTER(1) : NULL);
@@ -388,10 +364,10 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     vg_rtp_options ro;
     if (vg_rtp_options_parse(uri, o, &ro, err, errlen)) return NULL;
     vg_rtp_options_wipe(&ro); /* the receiver has its own copy of the key */
-    GstElement *src = make(p, "appsrc", "src", err, errlen);
-    GstElement *jitter = make(p, "rtpjitterbuffer", "jitter", err, errlen);
-    GstElement *depay = make(p, "rtph264depay", "depay", err, errlen);
-    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
+    GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", "jitter", err, errlen);
+    GstElement *depay = vg_gst_make(p, "rtph264depay", "depay", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !jitter || !depay || !parse) return NULL;
     GstCaps *caps =
         gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
@@ -405,7 +381,7 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
     g_object_set(jitter, "latency", (guint)ro.latency_ms, NULL);
     GstElement *chain[] = {src, jitter, depay, parse};
-    if (link_chain(chain, 4, err, errlen)) return NULL;
+    if (vg_gst_link_chain(chain, 4, err, errlen)) return NULL;
     out->push_src = src;
     return parse;
 }
@@ -441,8 +417,8 @@ static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *
                                  vg_source_elems *out, char *err, size_t errlen) {
     (void)uri;
     (void)o;
-    GstElement *src = make(p, "appsrc", "src", err, errlen);
-    GstElement *parse = make(p, "h264parse", "parse", err, errlen);
+    GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !parse) return NULL;
     /* Live, stamped by the feed with the publisher's timestamps, and leaky:
      * pushing never waits for the pipeline. */
@@ -450,7 +426,7 @@ static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *
                  "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
     gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
     GstElement *chain[] = {src, parse};
-    if (link_chain(chain, 2, err, errlen)) return NULL;
+    if (vg_gst_link_chain(chain, 2, err, errlen)) return NULL;
     out->push_src = src;
     return parse;
 }

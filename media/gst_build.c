@@ -1,0 +1,31 @@
+/* gst_build.c -- element creation and chain linking with clear errors (see
+ * gst_build.h). */
+#include "media/gst_build.h"
+
+#include <stdio.h>
+
+GstElement *vg_gst_make(GstPipeline *p, const char *factory, const char *name, char *err,
+                        size_t errlen) {
+    GstElement *e = gst_element_factory_make(factory, name);
+    if (!e) {
+        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
+        return NULL;
+    }
+    if (!gst_bin_add(GST_BIN(p), e)) {
+        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
+        gst_object_unref(e);
+        return NULL;
+    }
+    return e;
+}
+
+int vg_gst_link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!gst_element_link(chain[i], chain[i + 1])) {
+            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
+                     GST_ELEMENT_NAME(chain[i + 1]));
+            return -1;
+        }
+    }
+    return 0;
+}
