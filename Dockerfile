@@ -22,7 +22,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential pkg-config \
-      libwebsockets-dev libjansson-dev libssl-dev libsrtp2-dev \
+      libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libssl-dev libsrtp2-dev \
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
       libmosquitto-dev libcoap3-dev \
  && rm -rf /var/lib/apt/lists/*
@@ -44,10 +44,11 @@ FROM debian:bookworm-slim
 # mulawdec, alawdec (good), opusparse (bad). gstreamer1.0-tools has
 # gst-launch-1.0, which the compose file's camsim service runs (rtph264pay,
 # udpsink: good; srtpenc: bad). A font so the test source's burnt-in clock
-# renders.
+# renders. libwebsockets-evlib-ev (and libev4) is lws's libev event loop,
+# which server/server.c runs.
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      libwebsockets17 libjansson4 libssl3 libsrtp2-1 \
+      libwebsockets17 libwebsockets-evlib-ev libev4 libjansson4 libssl3 libsrtp2-1 \
       libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer-plugins-bad1.0-0 \
       libmosquitto1 libcoap3 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \

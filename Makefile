@@ -14,7 +14,7 @@ PKGS     = libwebsockets gstreamer-1.0 gstreamer-app-1.0 gstreamer-pbutils-1.0 \
 WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS))
-LIBS     = $(shell pkg-config --libs $(PKGS)) -lpthread -lm
+LIBS     = $(shell pkg-config --libs $(PKGS)) -lev -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check)
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 PKGS=(
   build-essential pkg-config
-  libwebsockets-dev libjansson-dev libssl-dev libsrtp2-dev check
+  libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libssl-dev libsrtp2-dev check
   libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav gstreamer1.0-tools gstreamer1.0-x fonts-dejavu-core

@@ -2,6 +2,7 @@
  * server.h). */
 #include "server/server.h"
 
+#include <ev.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -216,9 +217,21 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
      * plain-HTTP redirect to it when asked for (server/tls.h). */
     info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
     vg_tls_vhost_info(config, &info);
+    /* The event loop is libev's (epoll), owned here: lws's own poll() loop
+     * checks every connection on every wake-up, and each stream's frames wake
+     * the loop at their own time (docs/PERFORMANCE.md, "event loop"). */
+    srv->loop = ev_loop_new(EVBACKEND_EPOLL | EVFLAG_NOENV);
+    if (!srv->loop) {
+        vg_log(VG_LOG_ERROR, "could not create the event loop");
+        return -1;
+    }
+    void *foreign_loops[1] = {srv->loop};
+    info.options |= LWS_SERVER_OPTION_LIBEV;
+    info.foreign_loops = foreign_loops;
     srv->context = lws_create_context(&info);
     if (!srv->context) {
-        vg_log(VG_LOG_ERROR, "could not create the lws context");
+        vg_log(VG_LOG_ERROR,
+               "could not create the lws context (is libwebsockets-evlib-ev installed?)");
         return -1;
     }
     if (!lws_create_vhost(srv->context, &info)) {
@@ -268,7 +281,7 @@ int vg_server_run(vg_server *srv) {
         if (srv->stopping &&
             (srv->session_count == 0 || vg_server_now_us() > srv->stop_deadline_us))
             break;
-        if (lws_service(srv->context, 0) < 0) break;
+        ev_run(srv->loop, EVRUN_ONCE); /* one wait, then what it brought */
     }
     return 0;
 }
@@ -283,6 +296,10 @@ void vg_server_destroy(vg_server *srv) {
         lws_sul_cancel(&srv->control_tick);
         lws_context_destroy(srv->context); /* closes what is left: sessions let go of viewers */
         srv->context = NULL;
+    }
+    if (srv->loop) {
+        ev_loop_destroy(srv->loop);
+        srv->loop = NULL;
     }
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_free(srv->streams[i]);

@@ -25,8 +25,9 @@
 struct vg_server {
     const vg_config *config; /* read-only, owned by the caller */
     struct lws_context *context;
-    vg_inbox inbox;   /* GStreamer threads -> lws thread (own lock) */
-    vg_reaper reaper; /* lws thread -> teardown thread (own lock) */
+    struct ev_loop *loop; /* libev, run by vg_server_run; lws joins it as a foreign loop */
+    vg_inbox inbox;       /* GStreamer threads -> lws thread (own lock) */
+    vg_reaper reaper;     /* lws thread -> teardown thread (own lock) */
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
