@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "media/gst_plugins.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -133,6 +134,8 @@ int main(int argc, char **argv) {
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_to_ours);
 
     gst_init(&argc, &argv);
+    size_t pruned = vg_gst_prune_plugins();
+    vg_log(VG_LOG_DEBUG, "GStreamer: %zu plugins vigil does not use forgotten", pruned);
 
     int rc = 1;
     int init = vg_server_init(&server, &config);

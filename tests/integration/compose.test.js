@@ -283,17 +283,34 @@ describe('Dockerfile', () => {
   // Every element vigil creates (read from media/*.c) must come from a
   // package the runtime stage installs: found through the plugin file that
   // gst-inspect names and the package dpkg says owns it.
-  it('the runtime stage carries the plugin of every GStreamer element vigil builds', () => {
-    const pkgs = runtimePackages();
+  function mediaElements() {
     const mediaDir = path.join(ROOT, 'media');
     const elements = new Set();
     for (const f of readdirSync(mediaDir).filter((n) => n.endsWith('.c'))) {
       const src = readFileSync(path.join(mediaDir, f), 'utf8');
       for (const m of src.matchAll(/(?:make\(p, |gst_element_factory_make\()"([a-z0-9]+)"/g)) elements.add(m[1]);
+      // parsers chosen by caps, returned by name (audio_branch.c)
+      for (const m of src.matchAll(/return "([a-z0-9]+parse)"/g)) elements.add(m[1]);
     }
     assert.ok(elements.has('mp4mux') && elements.has('x264enc') && elements.has('rtspsrc'), [...elements].join());
-    assert.ok(elements.has('appsrc') && elements.has('rtpjitterbuffer'), [...elements].join());
-    for (const el of elements) assertFromRuntime(el, pkgs);
+    assert.ok(elements.has('appsrc') && elements.has('rtpjitterbuffer') && elements.has('opusparse'), [...elements].join());
+    return elements;
+  }
+
+  it('the runtime stage carries the plugin of every GStreamer element vigil builds', () => {
+    const pkgs = runtimePackages();
+    for (const el of mediaElements()) assertFromRuntime(el, pkgs);
+  });
+
+  // vigil forgets every plugin that provides none of vg_gst_factories[] at
+  // start (media/gst_plugins.c): an element missing there would fail only
+  // when a stream that needs it starts.
+  it('every element media/ builds is in the plugin keep-list of media/gst_plugins.c', () => {
+    const src = readFileSync(path.join(ROOT, 'media', 'gst_plugins.c'), 'utf8');
+    const table = src.slice(src.indexOf('vg_gst_factories[] = {'), src.indexOf('NULL,'));
+    const keep = new Set([...table.matchAll(/"([a-z0-9]+)"/g)].map((m) => m[1]));
+    assert.ok(keep.size > 20, [...keep].join());
+    for (const el of mediaElements()) assert.ok(keep.has(el), `${el} is built by media/ but not kept by media/gst_plugins.c`);
   });
 
   it('the runtime stage carries gst-launch-1.0 and every element the camsim service runs', () => {
