@@ -15,6 +15,9 @@ WARN     = -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototyp
 CFLAGS_COMMON = -std=c11 -D_GNU_SOURCE $(WARN) -g -MMD -MP -I. \
            $(shell pkg-config --cflags $(PKGS))
 LIBS     = $(shell pkg-config --libs $(PKGS)) -lev -lpthread -lm
+# vigil itself opens libsrtp on first use (media/srtp_lib.h); tests and tools
+# that protect packets link it.
+VIGIL_LIBS = $(shell pkg-config --libs $(filter-out libsrtp2,$(PKGS))) -lev -lpthread -lm
 CHECK_LIBS = $(shell pkg-config --libs check)
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
@@ -38,7 +41,7 @@ $(1)/libvigil.a: $$(patsubst %.c,$(1)/obj/%.o,$$(CORE_SRC))
 	ar rcs $$@ $$^
 
 $(1)/vigil: $(1)/obj/server/main.o $(1)/libvigil.a
-	$$(CC) $(2) -o $$@ $$^ $$(LIBS)
+	$$(CC) $(2) -o $$@ $$^ $$(VIGIL_LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libvigil.a
 	@mkdir -p $$(dir $$@)

@@ -2,37 +2,27 @@
 #include "media/rtp_rx.h"
 
 #include <gst/rtp/gstrtpbuffer.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
 #define RTP_HEADER_LEN 12
 
-static pthread_once_t srtp_once = PTHREAD_ONCE_INIT;
-static srtp_err_status_t srtp_init_status;
-
-/* libsrtp's global crypto kernel: set up once per process, never torn down
- * (streams of other threads may use it until exit). */
-static void init_libsrtp(void) {
-    srtp_init_status = srtp_init();
-}
-
 static srtp_err_status_t create_session(vg_rtp_rx *rx) {
     srtp_policy_t policy;
     memset(&policy, 0, sizeof(policy));
     if (rx->profile == VG_SRTP_AEAD_AES_128_GCM) {
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtp);
-        srtp_crypto_policy_set_aes_gcm_128_16_auth(&policy.rtcp);
+        rx->srtp_lib->policy_aes_gcm_128_16_auth(&policy.rtp);
+        rx->srtp_lib->policy_aes_gcm_128_16_auth(&policy.rtcp);
     } else {
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtp);
-        srtp_crypto_policy_set_aes_cm_128_hmac_sha1_80(&policy.rtcp);
+        rx->srtp_lib->policy_aes_cm_128_hmac_sha1_80(&policy.rtp);
+        rx->srtp_lib->policy_aes_cm_128_hmac_sha1_80(&policy.rtcp);
     }
     policy.ssrc.type = ssrc_any_inbound;
     policy.key = rx->key;
     policy.window_size = VG_RTP_REPLAY_WINDOW;
     policy.allow_repeat_tx = 0;
     policy.next = NULL;
-    srtp_err_status_t st = srtp_create(&rx->srtp, &policy);
+    srtp_err_status_t st = rx->srtp_lib->create(&rx->srtp, &policy);
     if (st != srtp_err_status_ok)
         rx->srtp = NULL;
     else
@@ -41,7 +31,7 @@ static srtp_err_status_t create_session(vg_rtp_rx *rx) {
 }
 
 static void drop_session(vg_rtp_rx *rx) {
-    if (rx->srtp) srtp_dealloc(rx->srtp);
+    if (rx->srtp) rx->srtp_lib->dealloc(rx->srtp);
     rx->srtp = NULL;
 }
 
@@ -53,9 +43,12 @@ int vg_rtp_rx_init(vg_rtp_rx *rx, const vg_rtp_options *o, char *err, size_t err
     rx->silence_us = (int64_t)o->silence_timeout_s * 1000000;
     if (!rx->secure) return 0;
     memcpy(rx->key, o->key, o->key_len);
-    pthread_once(&srtp_once, init_libsrtp);
-    srtp_err_status_t st = srtp_init_status;
-    if (st == srtp_err_status_ok) st = create_session(rx);
+    rx->srtp_lib = vg_srtp_lib_get(err, errlen);
+    if (!rx->srtp_lib) {
+        vg_rtp_rx_free(rx);
+        return -1;
+    }
+    srtp_err_status_t st = create_session(rx);
     if (st != srtp_err_status_ok) {
         snprintf(err, errlen, "libsrtp could not set up a session (error %d)", (int)st);
         vg_rtp_rx_free(rx);
@@ -88,7 +81,7 @@ static vg_rtp_verdict decrypt(vg_rtp_rx *rx, uint8_t *data, size_t *len, int64_t
     if (last && now_us - last > rx->silence_us) drop_session(rx); /* see rtp_rx.h */
     if (!rx->srtp && create_session(rx) != srtp_err_status_ok) return VG_RTP_MALFORMED;
     int n = (int)*len;
-    srtp_err_status_t st = srtp_unprotect(rx->srtp, data, &n);
+    srtp_err_status_t st = rx->srtp_lib->unprotect(rx->srtp, data, &n);
     switch (st) {
     case srtp_err_status_ok: *len = (size_t)n; return VG_RTP_OK;
     case srtp_err_status_auth_fail: return VG_RTP_AUTH_FAILED;

@@ -33,6 +33,7 @@
 #include <stdint.h>
 
 #include "media/rtp_options.h"
+#include "media/srtp_lib.h"
 
 #define VG_RTP_REPLAY_WINDOW 1024
 
@@ -59,6 +60,7 @@ typedef struct vg_rtp_rx {
     uint8_t key[VG_SRTP_MAX_KEY_LEN];
     uint8_t payload_type;
     int64_t silence_us;
+    const vg_srtp_lib *srtp_lib; /* srtp:// only (media/srtp_lib.h) */
     /* receiver thread */
     srtp_t srtp; /* NULL for rtp:// */
     vg_rtp_counters counters;
