@@ -12,6 +12,7 @@ const char *vg_role_name(vg_role r) {
 }
 
 void vg_access_clear(vg_access *a) {
+    json_decref(a->sub);
     json_decref(a->streams);
     json_decref(a->devices);
     memset(a, 0, sizeof(*a));
@@ -22,7 +23,8 @@ void vg_access_from_claims(vg_access *a, const json_t *claims) {
     const char *role = json_string_value(json_object_get(claims, "role"));
     for (int r = VG_ROLE_VIEWER; r <= VG_ROLE_ADMIN; r++)
         if (role && !strcmp(role, role_names[r])) a->role = (vg_role)r;
-    snprintf(a->sub, sizeof(a->sub), "%s", json_string_value(json_object_get(claims, "sub")));
+    json_t *sub = json_object_get(claims, "sub");
+    a->sub = json_is_string(sub) ? json_incref(sub) : NULL;
     a->streams = json_incref(json_object_get(claims, "streams"));
     a->devices = json_incref(json_object_get(claims, "devices"));
     a->exp = (long long)json_integer_value(json_object_get(claims, "exp"));
@@ -32,7 +34,6 @@ void vg_access_anonymous(vg_access *a, const json_t *streams) {
     vg_access_clear(a);
     a->role = VG_ROLE_VIEWER;
     a->anonymous = true;
-    snprintf(a->sub, sizeof(a->sub), "anonymous");
     a->streams = json_incref((json_t *)streams);
 }
 
@@ -61,6 +62,11 @@ bool vg_access_commands_device(const vg_access *a, const char *device_id) {
            vg_access_sees_device(a, device_id);
 }
 
+const char *vg_access_sub(const vg_access *a) {
+    if (a->anonymous) return "anonymous";
+    return a->sub ? json_string_value(a->sub) : "";
+}
+
 bool vg_access_is_admin(const vg_access *a) {
     return a->role == VG_ROLE_ADMIN;
 }
@@ -70,7 +76,7 @@ bool vg_access_expired(const vg_access *a, long long now_s) {
 }
 
 json_t *vg_access_describe(const vg_access *a) {
-    json_t *o = json_pack("{s:s, s:s, s:b}", "sub", a->sub, "role", vg_role_name(a->role),
+    json_t *o = json_pack("{s:s, s:s, s:b}", "sub", vg_access_sub(a), "role", vg_role_name(a->role),
                           "anonymous", a->anonymous);
     if (!o) return NULL;
     json_object_set_new(o, "streams", a->streams ? json_copy(a->streams) : json_array());

@@ -25,7 +25,7 @@ typedef enum vg_role {
 typedef struct vg_access {
     vg_role role;
     bool anonymous;
-    char sub[64];
+    json_t *sub;     /* the token's "sub" claim (owned ref), NULL: none */
     json_t *streams; /* array of patterns (owned ref), NULL: none */
     json_t *devices; /* array of patterns (owned ref), NULL: none */
     long long exp;   /* seconds since the epoch; 0: no expiry (anonymous) */
@@ -43,6 +43,8 @@ bool vg_access_sees_stream(const vg_access *a, const char *stream_id);
 bool vg_access_sees_device(const vg_access *a, const char *device_id);
 bool vg_access_commands_device(const vg_access *a, const char *device_id);
 bool vg_access_is_admin(const vg_access *a);
+/* Who the client is: the token's "sub", "anonymous", or "" (borrowed). */
+const char *vg_access_sub(const vg_access *a);
 /* True once the token has expired (never for anonymous access). */
 bool vg_access_expired(const vg_access *a, long long now_s);
 

@@ -93,10 +93,11 @@ static json_t *api_sessions(vg_server *srv) {
         json_t *subs = json_array();
         for (uint32_t i = 0; i < s->nsubs; i++)
             json_array_append_new(subs, json_string(s->subs[i]->stream->id));
-        json_array_append_new(
-            arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer, "sub", s->access.sub,
-                           "role", vg_role_name(s->access.role), "streams", subs, "messages_in",
-                           (json_int_t)s->messages_in, "errors", (json_int_t)s->errors));
+        json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer,
+                                             "sub", vg_access_sub(&s->access), "role",
+                                             vg_role_name(s->access.role), "streams", subs,
+                                             "messages_in", (json_int_t)s->messages_in, "errors",
+                                             (json_int_t)s->errors));
     }
     return arr;
 }

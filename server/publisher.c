@@ -19,7 +19,8 @@ vg_publisher *vg_publisher_start(vg_session *s, vg_stream *stream, vg_publish_co
         *code = "internal";
         return NULL;
     }
-    if (vg_stream_publisher_join(stream, s, s->access.sub, s->peer, cfg, vg_server_now_us())) {
+    if (vg_stream_publisher_join(stream, s, vg_access_sub(&s->access), s->peer, cfg,
+                                 vg_server_now_us())) {
         free(p);
         *code = "already_publishing";
         return NULL;
@@ -35,7 +36,7 @@ void vg_publisher_stop(vg_session *s, const char *reason) {
     vg_publisher *p = s->pub;
     if (!p) return;
     vg_log(VG_LOG_INFO, "stream %s: publisher %s (%s) left after %llu messages", p->stream->id,
-           s->access.sub, s->peer, (unsigned long long)p->messages);
+           vg_access_sub(&s->access), s->peer, (unsigned long long)p->messages);
     vg_stream_publisher_leave(p->stream, s, reason, vg_server_now_us());
     free(p->rx);
     free(p);

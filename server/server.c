@@ -33,9 +33,50 @@ vg_stream *vg_server_find_stream(vg_server *srv, const char *id) {
 
 /* ---- hooks the streams call (lws thread) ------------------------------- */
 
+/* A viewer's queue was empty and has a frame now: ask lws for POLLOUT as
+ * usual, and also queue the session for write_ready() below. */
 static void hook_viewer_ready(vg_viewer *v) {
     vg_session *s = v->owner;
     lws_callback_on_writable(s->wsi);
+    if (!s->ready_queued) {
+        s->ready_queued = true;
+        s->ready_next = s->server->ready_head;
+        s->server->ready_head = s;
+    }
+}
+
+void vg_server_forget_ready(vg_server *srv, vg_session *s) {
+    if (!s->ready_queued) return;
+    for (vg_session **p = &srv->ready_head; *p; p = &(*p)->ready_next) {
+        if (*p == s) {
+            *p = s->ready_next;
+            break;
+        }
+    }
+    s->ready_queued = false;
+    s->ready_next = NULL;
+}
+
+/* Viewers that had nothing queued get their new frame written in the same
+ * turn of the loop, before libev applies the POLLOUT that lws asked for them:
+ * lws is told that the socket is writable (lws_service_fd with POLLOUT, as an
+ * external event loop tells it), writes through the usual WRITEABLE callback
+ * and drops POLLOUT again, so the frame costs no epoll_ctl and no extra wait.
+ * A socket that is in fact full makes lws keep the rest of the frame and
+ * POLLOUT, and the event loop takes over as before. Outside any lws
+ * callback: run after ev_run() returns. */
+static void write_ready(vg_server *srv) {
+    vg_session *s;
+    while ((s = srv->ready_head)) {
+        srv->ready_head = s->ready_next;
+        s->ready_next = NULL;
+        s->ready_queued = false;
+        int fd = (int)lws_get_socket_fd(s->wsi);
+        if (s->closing || fd < 0 || lws_partial_buffered(s->wsi)) continue;
+        struct lws_pollfd pfd = {
+            .fd = fd, .events = LWS_POLLIN | LWS_POLLOUT, .revents = LWS_POLLOUT};
+        lws_service_fd(srv->context, &pfd); /* may close and free s */
+    }
 }
 
 static void hook_viewer_too_slow(vg_viewer *v) {
@@ -282,6 +323,7 @@ int vg_server_run(vg_server *srv) {
             (srv->session_count == 0 || vg_server_now_us() > srv->stop_deadline_us))
             break;
         ev_run(srv->loop, EVRUN_ONCE); /* one wait, then what it brought */
+        write_ready(srv);
     }
     return 0;
 }

@@ -31,6 +31,9 @@ struct vg_server {
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
+    /* sessions whose viewer queue went from empty to not empty in this turn
+     * of the loop: written right after it (server.c, write_ready) */
+    vg_session *ready_head;
     uint32_t session_count;
     uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
@@ -75,6 +78,9 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len);
 /* Per-session data size of the HTTP protocol. */
 size_t vg_http_session_size(void);
+
+/* Takes a session out of the ready list: it is going away. lws thread. */
+void vg_server_forget_ready(vg_server *srv, vg_session *s);
 
 /* Applies everything the GStreamer threads handed over. lws thread. */
 void vg_server_drain_inbox(vg_server *srv);

@@ -26,9 +26,8 @@ int vg_session_init(vg_session *s, vg_server *server, struct lws *wsi, uint32_t 
     memset(s, 0, sizeof(*s));
     s->wsi = wsi;
     s->server = server;
-    s->max_subs = max_subs;
-    s->subs = calloc(max_subs, sizeof(*s->subs));
-    return s->subs ? 0 : -1;
+    s->max_subs = max_subs; /* s->subs grows on demand: most viewers watch one stream */
+    return 0;
 }
 
 static void free_viewer(vg_viewer *v) {
@@ -37,6 +36,7 @@ static void free_viewer(vg_viewer *v) {
 }
 
 void vg_session_destroy(vg_session *s) {
+    vg_server_forget_ready(s->server, s);
     vg_access_clear(&s->access);
     for (uint32_t i = 0; i < s->nsubs; i++)
         free_viewer(s->subs[i]);
@@ -68,7 +68,7 @@ void vg_session_close(vg_session *s, uint16_t code, const char *reason) {
     if (s->closing) return;
     s->closing = true;
     s->close_code = code;
-    snprintf(s->close_reason, sizeof(s->close_reason), "%s", reason);
+    s->close_reason = reason;
     vg_log(VG_LOG_INFO, "closing a connection: %u %s", code, reason);
     lws_callback_on_writable(s->wsi);
     /* A peer that never reads never makes us writable: drop it after 3 s. */
@@ -123,6 +123,17 @@ vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, 
     if (s->nsubs >= s->max_subs) {
         *code = "too_many_subscriptions";
         return NULL;
+    }
+    if (s->nsubs == s->subs_cap) {
+        uint32_t cap = s->subs_cap ? s->subs_cap * 2 : 1;
+        if (cap > s->max_subs) cap = s->max_subs;
+        vg_viewer **grown = realloc(s->subs, cap * sizeof(*grown));
+        if (!grown) {
+            *code = "internal";
+            return NULL;
+        }
+        s->subs = grown;
+        s->subs_cap = cap;
     }
     vg_viewer *v = calloc(1, sizeof(*v));
     if (v) v->mode = mode;

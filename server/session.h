@@ -39,6 +39,9 @@ struct vg_session {
     struct lws *wsi;
     vg_server *server;
     vg_session *prev, *next; /* the server's session list */
+    /* queued for a write in this turn of the loop (server.c, write_ready) */
+    vg_session *ready_next;
+    bool ready_queued;
     /* outgoing text */
     vg_outmsg *out_head, *out_tail;
     uint32_t out_count;
@@ -49,7 +52,7 @@ struct vg_session {
     size_t rx_len, rx_cap;
     /* subscriptions */
     vg_viewer **subs;
-    uint32_t nsubs, max_subs;
+    uint32_t nsubs, subs_cap, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
     /* the stream this client publishes, or NULL (server/publisher.h) */
     vg_publisher *pub;
@@ -74,7 +77,7 @@ struct vg_session {
      * not read it), then a close frame with this code */
     bool closing, drop_text;
     uint16_t close_code;
-    char close_reason[64];
+    const char *close_reason; /* a string literal (vg_session_close) */
 };
 
 /* Sets up a session for a new connection; -1 on OOM. */
@@ -90,7 +93,8 @@ int vg_session_send_json(vg_session *s, json_t *msg);
 int vg_session_send_text(vg_session *s, const char *text, size_t len);
 
 /* Starts closing with a close frame; if the peer does not let us write it
- * within a few seconds, the connection is dropped. */
+ * within a few seconds, the connection is dropped. `reason` must be a string
+ * literal (it is kept, not copied). */
 void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
 /* Subscription management. subscribe returns the new viewer (of delivery
