@@ -230,17 +230,67 @@ static int validate_file(const char *uri, char *err, size_t errlen) {
     return 0;
 }
 
-/* Video to the H.264 branch; an Opus or AAC track to the audio side. */
-static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer head) {
+/* The demuxer's tracks are all known at "no-more-pads", before any data
+ * flows. The video then goes straight to the parser, or through a queue of
+ * its own when the file also has sound: mp4mux holds one buffer per track, so
+ * one demuxer thread pushing both tracks (interleaved in chunks of up to a
+ * second) straight into it would wait on itself. A video-only file saves the
+ * queue's thread and the second of frames it would hold.
+ * Streaming thread of the demuxer. */
+typedef struct file_tracks {
+    GstElement *parse; /* head of the video branch (the pipeline owns it) */
+    GstPad *video;     /* the demuxer's H.264 pad, until no-more-pads (a ref) */
+    bool audio;        /* a track went to the audio side */
+} file_tracks;
+
+static void file_tracks_free(gpointer data) {
+    file_tracks *t = data;
+    if (t->video) gst_object_unref(t->video);
+    g_free(t);
+}
+
+/* An Opus or AAC track to the audio side; the H.264 one kept for below. */
+static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer data) {
+    file_tracks *t = data;
     vg_audio *a = audio_of(demux);
     GstCaps *caps = gst_pad_get_current_caps(pad);
     if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    const GstStructure *st =
+        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     bool audio = caps && vg_audio_wants_encoded(a, caps);
+    bool video = st && g_str_has_prefix(gst_structure_get_name(st), "video/x-h264");
     if (caps) gst_caps_unref(caps);
-    if (audio)
+    if (audio) {
         vg_audio_link_encoded_pad(a, pad);
-    else
-        link_dynamic_pad(pad, GST_ELEMENT(head), "video/x-h264");
+        t->audio = true;
+    } else if (video && !t->video) {
+        t->video = gst_object_ref(pad);
+    }
+}
+
+static void on_demux_no_more_pads(GstElement *demux, gpointer data) {
+    file_tracks *t = data;
+    if (!t->video) return; /* no H.264 track: the stream stalls and says so */
+    GstElement *head = t->parse;
+    if (t->audio) {
+        char err[160] = "";
+        GstElement *parent = GST_ELEMENT_PARENT(demux);
+        GstElement *queue =
+            parent && GST_IS_PIPELINE(parent)
+                ? vg_gst_make(GST_PIPELINE(parent), "queue", "vqueue", err, sizeof(err))
+                : NULL;
+        if (!queue || !gst_element_link(queue, t->parse) ||
+            !gst_element_sync_state_with_parent(queue)) {
+            GST_ELEMENT_ERROR(demux, CORE, NEGOTIATION, ("could not add the video queue %s", err),
+                              (NULL));
+            head = NULL;
+        } else {
+            head = queue;
+        }
+    }
+    if (head) link_dynamic_pad(t->video, head, "video/x-h264");
+    gst_object_unref(t->video);
+    t->video = NULL;
 }
 
 static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
@@ -248,20 +298,20 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
     GstElement *src = vg_gst_make(p, "filesrc", "src", err, errlen);
     GstElement *demux = vg_gst_make(p, "qtdemux", "demux", err, errlen);
-    /* Its own thread for the video, as the audio has (audio_branch.c):
-     * mp4mux holds one buffer per track, so one demuxer thread pushing both
-     * tracks straight into it would wait on itself. */
-    GstElement *queue = vg_gst_make(p, "queue", "vqueue", err, errlen);
     GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     /* Paces the file to real time: nothing else downstream syncs to the clock. */
     GstElement *pace = vg_gst_make(p, "clocksync", "pace", err, errlen);
-    if (!src || !demux || !queue || !parse || !pace) return NULL;
+    if (!src || !demux || !parse || !pace) return NULL;
     g_object_set(src, "location", uri + strlen("file://"), NULL);
     GstElement *head[] = {src, demux};
-    GstElement *tail[] = {queue, parse, pace};
-    if (vg_gst_link_chain(head, 2, err, errlen) || vg_gst_link_chain(tail, 3, err, errlen))
+    GstElement *tail[] = {parse, pace};
+    if (vg_gst_link_chain(head, 2, err, errlen) || vg_gst_link_chain(tail, 2, err, errlen))
         return NULL;
-    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), queue);
+    file_tracks *t = g_new0(file_tracks, 1);
+    t->parse = parse;
+    g_object_set_data_full(G_OBJECT(demux), "vg-file-tracks", t, file_tracks_free);
+    g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), t);
+    g_signal_connect(demux, "no-more-pads", G_CALLBACK(on_demux_no_more_pads), t);
     if (!loop || json_is_true(loop)) out->loop_seek = demux;
     return pace;
 }
