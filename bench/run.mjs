@@ -208,7 +208,7 @@ async function scenarioOne() {
     const f = await measure('floor', ONE, 1000, { ramp: 1 });
     pairs.push({ vigil: v, floor: f });
   }
-  results.scenarios.one = { pairs, vigil: pairs[0].vigil, floor: pairs[0].floor };
+  results.scenarios.one = { pairs };
   const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
   const cpu = (r) => r.server.cpu_s_per_gb, p99 = (r) => r.groups.normal.latency_ms.p99;
   const key = (r) => r.groups.normal.first_keyframe_ms.p99, rss = (r) => r.server.rss_peak_kb;

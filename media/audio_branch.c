@@ -101,16 +101,10 @@ int vg_audio_add_test_tone(vg_audio *a, char *err, size_t errlen) {
 
 /* ---- demuxed audio (file://) ------------------------------------------- */
 
-static const char *caps_name(const GstCaps *caps) {
-    const GstStructure *st =
-        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
-    return st ? gst_structure_get_name(st) : "";
-}
-
 /* "opusparse", "aacparse" or NULL for other caps. AAC as mp4mux takes it:
  * MPEG-4 audio (MPEG-2 AAC streams say mpegversion=2). */
 static const char *parser_for(const GstCaps *caps) {
-    const char *name = caps_name(caps);
+    const char *name = vg_gst_caps_name(caps);
     if (!strcmp(name, "audio/x-opus")) return "opusparse";
     if (!strcmp(name, "audio/mpeg")) {
         int version = 0;
@@ -129,8 +123,7 @@ bool vg_audio_wants_encoded(vg_audio *a, const GstCaps *caps) {
 }
 
 void vg_audio_link_encoded_pad(vg_audio *a, GstPad *pad) {
-    GstCaps *caps = gst_pad_get_current_caps(pad);
-    if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    GstCaps *caps = vg_gst_pad_caps(pad);
     const char *parser = parser_for(caps);
     char err[160] = "";
     if (!parser || !take(a)) goto out;
@@ -201,8 +194,7 @@ typedef enum rtp_audio {
 } rtp_audio;
 
 static rtp_audio rtp_kind(const GstCaps *caps) {
-    const GstStructure *st =
-        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const GstStructure *st = vg_gst_caps_structure(caps);
     /* No check of the caps name: rtspsrc's select-stream gives
      * application/x-unknown, its pads application/x-rtp. */
     if (!st) return RTP_NONE;
@@ -298,8 +290,7 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
 
 bool vg_audio_link_rtp_pad(vg_audio *a, GstPad *pad) {
     if (!a) return false;
-    GstCaps *caps = gst_pad_get_current_caps(pad);
-    if (!caps) caps = gst_pad_query_caps(pad, NULL);
+    GstCaps *caps = vg_gst_pad_caps(pad);
     bool audio = rtp_kind(caps) != RTP_NONE;
     if (caps) gst_caps_unref(caps);
     if (!audio) return false;

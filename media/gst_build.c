@@ -1,5 +1,5 @@
-/* gst_build.c -- element creation and chain linking with clear errors (see
- * gst_build.h). */
+/* gst_build.c -- element creation and chain linking with clear errors, and
+ * caps reading (see gst_build.h). */
 #include "media/gst_build.h"
 
 #include <stdio.h>
@@ -28,4 +28,18 @@ int vg_gst_link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
         }
     }
     return 0;
+}
+
+GstCaps *vg_gst_pad_caps(GstPad *pad) {
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    return caps ? caps : gst_pad_query_caps(pad, NULL);
+}
+
+const GstStructure *vg_gst_caps_structure(const GstCaps *caps) {
+    return caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+}
+
+const char *vg_gst_caps_name(const GstCaps *caps) {
+    const GstStructure *st = vg_gst_caps_structure(caps);
+    return st ? gst_structure_get_name(st) : "";
 }

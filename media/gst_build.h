@@ -1,8 +1,10 @@
-/* gst_build.h -- the two steps every pipeline builder in media/ repeats:
+/* gst_build.h -- the steps every pipeline builder in media/ repeats:
  * create an element into a pipeline, and link a chain of elements, each
- * failing with a message that names the element.
+ * failing with a message that names the element; and read what a dynamic
+ * pad or a caps carries.
  *
- * Thread: whoever builds the pipeline (it is not running yet). */
+ * Thread: whoever builds the pipeline (it is not running yet); the caps
+ * helpers from any thread. */
 #ifndef VIGIL_MEDIA_GST_BUILD_H
 #define VIGIL_MEDIA_GST_BUILD_H
 
@@ -16,5 +18,13 @@ GstElement *vg_gst_make(GstPipeline *p, const char *factory, const char *name, c
                         size_t errlen);
 /* Links chain[0] → chain[1] → … chain[n-1]; 0, or -1 with err naming the pair. */
 int vg_gst_link_chain(GstElement **chain, size_t n, char *err, size_t errlen);
+
+/* A dynamic pad's caps: fixed ones, or else what it can produce. The caller
+ * unrefs them; NULL when the pad says nothing. */
+GstCaps *vg_gst_pad_caps(GstPad *pad);
+/* The first structure of caps (borrowed), NULL for NULL or empty caps. */
+const GstStructure *vg_gst_caps_structure(const GstCaps *caps);
+/* Its media type ("video/x-h264", ...), "" when there is none. */
+const char *vg_gst_caps_name(const GstCaps *caps);
 
 #endif

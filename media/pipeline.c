@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "media/audio_branch.h"
+#include "media/gst_build.h"
 #include "media/source.h"
 
 static char *dup_str(const char *s) {
@@ -43,7 +44,7 @@ static void on_frame(void *ctx, vg_frame *f) {
  * have no avcC yet. Payload: a 2-byte big-endian length J, J bytes of JSON
  * {"codec","coded_width","coded_height","format":"avc"}, then the avcC. */
 static vg_frame *make_config(vg_pipeline *p, GstCaps *caps, int64_t now_us, char **codec_out) {
-    const GstStructure *st = gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const GstStructure *st = vg_gst_caps_structure(caps);
     const GValue *cd = st ? gst_structure_get_value(st, "codec_data") : NULL;
     GstBuffer *avcc = cd && G_VALUE_HOLDS(cd, GST_TYPE_BUFFER) ? gst_value_get_buffer(cd) : NULL;
     gchar *codec = avcc ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;

@@ -69,12 +69,9 @@ static void link_dynamic_pad(GstPad *pad, GstElement *target, const char *prefix
     GstPad *sink = gst_element_get_static_pad(target, "sink");
     if (!sink) return;
     if (!gst_pad_is_linked(sink)) {
-        GstCaps *caps = gst_pad_get_current_caps(pad);
-        if (!caps) caps = gst_pad_query_caps(pad, NULL);
-        const GstStructure *st =
-            caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
-        const char *name = st ? gst_structure_get_name(st) : "";
-        bool wanted = g_str_has_prefix(name, prefix);
+        GstCaps *caps = vg_gst_pad_caps(pad);
+        const GstStructure *st = vg_gst_caps_structure(caps);
+        bool wanted = g_str_has_prefix(vg_gst_caps_name(caps), prefix);
         if (wanted && !strcmp(prefix, "application/x-rtp")) {
             const char *media = gst_structure_get_string(st, "media");
             const char *enc = gst_structure_get_string(st, "encoding-name");
@@ -253,12 +250,9 @@ static void file_tracks_free(gpointer data) {
 static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer data) {
     file_tracks *t = data;
     vg_audio *a = audio_of(demux);
-    GstCaps *caps = gst_pad_get_current_caps(pad);
-    if (!caps) caps = gst_pad_query_caps(pad, NULL);
-    const GstStructure *st =
-        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    GstCaps *caps = vg_gst_pad_caps(pad);
     bool audio = caps && vg_audio_wants_encoded(a, caps);
-    bool video = st && g_str_has_prefix(gst_structure_get_name(st), "video/x-h264");
+    bool video = g_str_has_prefix(vg_gst_caps_name(caps), "video/x-h264");
     if (caps) gst_caps_unref(caps);
     if (audio) {
         vg_audio_link_encoded_pad(a, pad);
@@ -348,7 +342,7 @@ static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer depay) {
  * ahead of its packets: mp4mux must have every track before it starts. */
 static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer with_audio) {
     (void)num;
-    const GstStructure *st = gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const GstStructure *st = vg_gst_caps_structure(caps);
     const char *media = st ? gst_structure_get_string(st, "media") : NULL;
     const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
     if (media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264")) return TRUE;
