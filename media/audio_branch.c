@@ -406,6 +406,14 @@ void vg_audio_stop(vg_audio *a) {
     g_mutex_unlock(&a->lock);
 }
 
+bool vg_audio_has_track(vg_audio *a) {
+    if (!a) return false;
+    g_mutex_lock(&a->lock);
+    bool has = a->mux_pad != NULL;
+    g_mutex_unlock(&a->lock);
+    return has;
+}
+
 char *vg_audio_codecs(vg_audio *a) {
     if (!a) return NULL;
     g_mutex_lock(&a->lock);

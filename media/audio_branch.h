@@ -52,6 +52,10 @@ vg_audio *vg_audio_of(GstPipeline *pipeline);
  * holds; call once the pipeline is in NULL state, before unreffing it. */
 void vg_audio_stop(vg_audio *a);
 
+/* True while mp4mux has an audio pad, so that a video fragment may wait for
+ * audio before it comes out. Any thread. */
+bool vg_audio_has_track(vg_audio *a);
+
 /* The test tone: audiotestsrc -> opusenc -> mux. -1 with err set. */
 int vg_audio_add_test_tone(vg_audio *a, char *err, size_t errlen);
 

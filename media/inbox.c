@@ -30,7 +30,7 @@ void vg_inbox_destroy(vg_inbox *in) {
 }
 
 static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation, uint64_t seq,
-                vg_frame *frame, char *text) {
+                vg_frame *frame, char *text, bool wake) {
     vg_event *ev = malloc(sizeof(*ev));
     if (!ev) {
         vg_frame_unref(frame);
@@ -44,7 +44,6 @@ static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generat
                      .frame = frame,
                      .text = text};
 
-    bool was_empty;
     pthread_mutex_lock(&in->lock);
     /* Only media frames (fragments, access units) may be dropped; state
      * events always get through. */
@@ -54,29 +53,35 @@ static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generat
         vg_event_free(ev);
         return -1;
     }
-    was_empty = in->head == NULL;
     if (in->tail)
         in->tail->next = ev;
     else
         in->head = ev;
     in->tail = ev;
     in->len++;
+    /* One wake-up per batch: the taker empties the list and clears `woken`,
+     * so a post that finds it set knows a wake-up is already on its way. */
+    bool wake_now = wake && !in->woken;
+    if (wake_now) in->woken = true;
     pthread_mutex_unlock(&in->lock);
 
-    /* One wake-up per batch: the taker empties the list, so a post that finds
-     * it non-empty knows a wake-up is already on its way. */
-    if (was_empty && in->wake) in->wake(in->wake_ctx);
+    if (wake_now && in->wake) in->wake(in->wake_ctx);
     return 0;
 }
 
 int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
                   vg_frame *frame, char *text) {
-    return post(in, type, stream, generation, 0, frame, text);
+    return post(in, type, stream, generation, 0, frame, text, true);
 }
 
 int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
                         vg_frame *frame) {
-    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL);
+    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL, true);
+}
+
+int vg_inbox_post_frame_quiet(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
+                              vg_frame *frame) {
+    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL, false);
 }
 
 vg_event *vg_inbox_take_all(vg_inbox *in) {
@@ -84,6 +89,7 @@ vg_event *vg_inbox_take_all(vg_inbox *in) {
     vg_event *list = in->head;
     in->head = in->tail = NULL;
     in->len = 0;
+    in->woken = false;
     pthread_mutex_unlock(&in->lock);
     return list;
 }

@@ -8,12 +8,13 @@
  * dropped and counted rather than piling up in memory.
  *
  * Thread: any thread posts; the lws service thread takes. `lock` guards
- * head, tail, len and dropped. `wake` is set before any producer starts and
+ * head, tail, len, dropped and woken. `wake` is set before any producer starts and
  * is immutable after. */
 #ifndef VIGIL_MEDIA_INBOX_H
 #define VIGIL_MEDIA_INBOX_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -41,6 +42,7 @@ typedef struct vg_inbox {
     vg_event *head, *tail;
     size_t len, max_len;
     uint64_t dropped;
+    bool woken; /* a wake-up is on its way: set by a waking post, cleared by the take */
     void (*wake)(void *ctx);
     void *wake_ctx;
 } vg_inbox;
@@ -58,6 +60,14 @@ int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t gener
  * gap when the inbox had to drop one. Same ownership as vg_inbox_post(). */
 int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
                         vg_frame *frame);
+
+/* Posts a frame like vg_inbox_post_frame() but does not wake the taker: for
+ * a frame that a waking post follows within moments, such as an access unit
+ * whose fragment mp4mux is about to finish (media/pipeline.c). It saves the
+ * service thread one wake-up per video frame. Should the waking post not
+ * come, the taker's next take, at the latest the server's tick, gets it. */
+int vg_inbox_post_frame_quiet(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
+                              vg_frame *frame);
 
 /* Media frames dropped so far because the taker fell behind. Any thread. */
 uint64_t vg_inbox_dropped(vg_inbox *in);

@@ -134,7 +134,13 @@ static void on_parsed_buffer(vg_pipeline *p, GstBuffer *buf) {
     for (int i = 0; i < 8; i++)
         d[i] = (uint8_t)((uint64_t)pts_us >> (56 - 8 * i));
     gst_buffer_extract(buf, 0, d + 8, len);
-    vg_inbox_post_frame(p->inbox, p->stream, p->generation, seq, f);
+    /* Video only: mp4mux turns this unit into a fragment at once, and that
+     * post wakes the service thread for both. With audio the fragment may
+     * wait for audio, and WebCodecs viewers must not. */
+    if (vg_audio_has_track(p->audio))
+        vg_inbox_post_frame(p->inbox, p->stream, p->generation, seq, f);
+    else
+        vg_inbox_post_frame_quiet(p->inbox, p->stream, p->generation, seq, f);
 }
 
 /* (parser) Probe on the parsed H.264 going into mp4mux. Never blocks. */

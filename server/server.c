@@ -138,6 +138,7 @@ static void check_sessions(vg_server *srv, int64_t now) {
 static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
     int64_t now = vg_server_now_us();
+    vg_server_drain_inbox(srv); /* what a quiet post left (media/inbox.h) */
     if (!srv->stopping) {
         for (size_t i = 0; i < srv->nstreams; i++)
             vg_stream_tick(srv->streams[i], now);
