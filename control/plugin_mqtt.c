@@ -5,7 +5,8 @@
  *            "keepalive":30, "prefix":"vigil", "qos":1,
  *            "username"?, "password"?,
  *            "ca_file"?, "ca_path"?, "cert_file"?, "key_file"?, "tls_insecure":false,
- *            "reconnect_min_s":1, "reconnect_max_s":30, "max_held":64}
+ *            "reconnect_min_s":1, "reconnect_max_s":30, "connect_timeout_s":10,
+ *            "max_held":64}
  * Device settings (optional): "mqtt": {"qos": 0|1|2}
  *
  * Topics: commands are published as {"id","command","params"} to
@@ -28,6 +29,14 @@
  * failure (untrusted or wrong certificate, handshake refused) is reported as
  * the transport state's detail ("TLS: ...") and retried with the backoff,
  * like any other failed connection.
+ *
+ * Connecting: an attempt that has no CONNACK within connect_timeout_s fails
+ * ("no answer from the broker within N s") and is retried with the backoff.
+ * The TCP connect and the TLS handshake are non-blocking
+ * (mosquitto_connect_async), so a host that drops packets, or accepts and
+ * says nothing, neither holds the network thread for the kernel's two
+ * minutes of SYN retries nor delays shutdown. (The host name is still
+ * resolved with a blocking getaddrinfo.)
  *
  * Threads: our network thread (net_main) connects, runs libmosquitto's loop
  * (and so the on_* callbacks), and after any failure reports why and
@@ -79,7 +88,7 @@ typedef struct mqtt_plugin {
     int default_qos;
     size_t max_held;
     json_t *device_qos; /* device id -> qos (own ref) */
-    int keepalive, rmin, rmax;
+    int keepalive, rmin, rmax, connect_timeout_s;
     pthread_t net;   /* see net_main() */
     int net_started; /* owner thread */
 
@@ -285,13 +294,26 @@ static void *net_main(void *arg) {
         uint64_t connects = p->connects;
         p->why[0] = 0;
         pthread_mutex_unlock(&p->lock);
-        int rc = mosquitto_connect(p->m, p->host, p->port, p->keepalive);
-        while (rc == MOSQ_ERR_SUCCESS && !stopping(p))
+        int64_t deadline = control_now_ms() + 1000 * (int64_t)p->connect_timeout_s;
+        int rc = mosquitto_connect_async(p->m, p->host, p->port, p->keepalive);
+        int got_through = 0, timed_out = 0;
+        while (rc == MOSQ_ERR_SUCCESS && !stopping(p)) {
             rc = mosquitto_loop(p->m, 100, 1);
+            pthread_mutex_lock(&p->lock);
+            got_through = p->connects != connects;
+            pthread_mutex_unlock(&p->lock);
+            if (rc == MOSQ_ERR_SUCCESS && !got_through && control_now_ms() > deadline) {
+                timed_out = 1; /* the next attempt closes the socket */
+                break;
+            }
+        }
         int err = errno; /* for MOSQ_ERR_ERRNO */
         if (stopping(p)) break;
         pthread_mutex_lock(&p->lock);
-        int got_through = p->connects != connects;
+        got_through = p->connects != connects;
+        if (timed_out && !p->why[0])
+            snprintf(p->why, sizeof p->why, "no answer from the broker within %d s",
+                     p->connect_timeout_s);
         pthread_mutex_unlock(&p->lock);
         if (got_through) { /* it worked for a while: start over */
             delay_s = p->rmin;
@@ -378,12 +400,13 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
         snprintf(err, errlen, "section must be an object");
         return NULL;
     }
-    int port, keepalive, qos, rmin, rmax, max_held;
+    int port, keepalive, qos, rmin, rmax, connect_timeout_s, max_held;
     if (get_int(sec, "port", 1883, 1, 65535, &port, err, errlen) < 0 ||
         get_int(sec, "keepalive", 30, 5, 3600, &keepalive, err, errlen) < 0 ||
         get_int(sec, "qos", 1, 0, 2, &qos, err, errlen) < 0 ||
         get_int(sec, "reconnect_min_s", 1, 1, 3600, &rmin, err, errlen) < 0 ||
         get_int(sec, "reconnect_max_s", 30, 1, 3600, &rmax, err, errlen) < 0 ||
+        get_int(sec, "connect_timeout_s", 10, 1, 600, &connect_timeout_s, err, errlen) < 0 ||
         get_int(sec, "max_held", 64, 0, 100000, &max_held, err, errlen) < 0)
         return NULL;
     const char *host = json_string_value(json_object_get(sec, "host"));
@@ -422,6 +445,7 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
     p->keepalive = keepalive;
     p->rmin = rmin;
     p->rmax = rmax;
+    p->connect_timeout_s = connect_timeout_s;
     p->tls = ca || ca_path;
     p->tls_insecure = json_is_true(insecure);
     p->device_qos = json_object();

@@ -4,9 +4,10 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import path from 'node:path';
 import {
-  Procs, LineProc, startBroker, startSim, startDriver, freeTcpPort, sleep, CAMERA_COMMANDS,
+  Procs, LineProc, startBroker, startSim, startDriver, freeTcpPort, sleep, CAMERA_COMMANDS, ROOT,
 } from './control_peers.js';
 
 const procs = new Procs();
@@ -179,6 +180,47 @@ test('broker killed and restarted: a QoS 1 command issued in the outage is deliv
   assert.equal(st.transports.mqtt.held, 0);
   assert.ok(st.transports.mqtt.connects >= 2);
 });
+
+// A broker address where nobody answers: a port that accepts TCP and then
+// says nothing, and one whose SYNs the kernel drops (tests/tools/silent_host.c).
+// Without a deadline of its own the first case waited for the keepalive and
+// the second held the network thread, and shutdown, for the kernel's two
+// minutes of SYN retries.
+for (const mode of ['accept', 'drop']) {
+  test(`a broker host that says nothing (${mode}): each attempt ends after connect_timeout_s and quitting is prompt`, async () => {
+    const host = spawn(path.join(ROOT, 'build/tools/silent_host'), [mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const silentPort = await new Promise((resolve, reject) => {
+        host.stdout.once('data', (d) => resolve(Number(String(d).trim())));
+        host.once('exit', (code) => reject(new Error(`silent_host exited ${code}`)));
+      });
+      assert.ok(silentPort > 0);
+      const t0 = Date.now();
+      const d = await startDriver({
+        mqtt: { host: '127.0.0.1', port: silentPort, prefix: 'vs', connect_timeout_s: 1, reconnect_min_s: 1, reconnect_max_s: 1, client_id: `vs-${mode}` },
+        devices: [dev('cam9')],
+      });
+      try {
+        const st = await d.waitFor((l) => l.type === 'transport.state' && l.transport === 'mqtt', 6000, 'the attempt fails');
+        assert.equal(st.connected, false);
+        assert.equal(st.detail, 'no answer from the broker within 1 s');
+        assert.ok(Date.now() - t0 < 5000, `reported after ${Date.now() - t0} ms`);
+        // A command meanwhile is held (QoS 1), as for a broker that is down.
+        const r = await d.issue('cam9', 'ptz', { pan: 0, tilt: 0 }, { qos: 1 });
+        assert.ok(r.id, r.error);
+        await sleep(1500); // into the second attempt
+        assert.equal((await d.stats()).transports.mqtt.held, 1);
+        const q0 = Date.now();
+        assert.deepEqual(await d.quit(), { code: 0, signal: null });
+        assert.ok(Date.now() - q0 < 3000, `quit took ${Date.now() - q0} ms`);
+      } finally {
+        if (!d.exited) d.proc.kill('SIGKILL');
+      }
+    } finally {
+      host.kill('SIGKILL');
+    }
+  });
+}
 
 test('driver exits cleanly', async () => {
   const st = await driver.quit();
