@@ -2,7 +2,8 @@
  * of push sources, vg_rtp_rx_packet() (media/rtp_rx.h), for three receivers
  * set up fresh for each input: srtp:// with AES_CM_128_HMAC_SHA1_80,
  * srtp:// with AEAD_AES_128_GCM (both with the fixed key of fuzz_common.h)
- * and plain rtp://. Every datagram goes to all three (a copy each, of
+ * and plain rtp://; the first and the last also take sound (the payload
+ * type after the video's). Every datagram goes to all three (a copy each, of
  * exactly its size, since SRTP decrypts in place).
  *
  * Input: a sequence of records, so replays, new SSRCs and the session reset
@@ -44,6 +45,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         opts[i].payload_type = FUZZ_RTP_PT;
         opts[i].clock_rate = 90000;
         opts[i].silence_timeout_s = 3;
+        /* Sound on the port (the next payload type) for all but the GCM one. */
+        opts[i].audio = i != 1;
+        opts[i].audio_payload_type = (FUZZ_RTP_PT + 1) & 0x7f;
     }
     char err[128];
     if (vg_rtp_rx_init(&keep_nss_up, &opts[0], err, sizeof(err))) fuzz_fail("vg_rtp_rx_init", err);
@@ -62,7 +66,8 @@ static void deliver(int i, vg_rtp_rx *rx, const uint8_t *dgram, size_t len, int6
                 : i    ? "srtp-gcm"
                        : "srtp-cm ",
                 len, (long long)((now - T0) / 1000000), vg_rtp_verdict_name(v));
-    if ((v == VG_RTP_OK) != (out != NULL)) fuzz_fail("vg_rtp_rx_packet", vg_rtp_verdict_name(v));
+    if ((v == VG_RTP_OK || v == VG_RTP_AUDIO) != (out != NULL))
+        fuzz_fail("vg_rtp_rx_packet", vg_rtp_verdict_name(v));
     if (out) {
         if (gst_buffer_get_size(out) < 12 || gst_buffer_get_size(out) > len)
             fuzz_fail("accepted packet", "size out of range");

@@ -288,6 +288,25 @@ int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen)
     return r;
 }
 
+GstElement *vg_audio_add_rtp_appsrc(vg_audio *a, GstCaps *caps, guint latency_ms, size_t max_bytes,
+                                    char *err, size_t errlen) {
+    if (!a || vg_audio_add_rtp(a, caps, err, errlen)) return NULL;
+    GstPipeline *p = a->pipeline;
+    GstElement *src = vg_gst_make(p, "appsrc", NULL, err, errlen);
+    GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", NULL, err, errlen);
+    if (!src || !jitter) return NULL;
+    /* As the video's appsrc (media/source.c): stamped at arrival, leaky. */
+    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
+                 TRUE, "max-bytes", (guint64)max_bytes, NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    g_object_set(jitter, "latency", latency_ms, NULL);
+    g_mutex_lock(&a->lock);
+    GstElement *head = a->rtp_head;
+    g_mutex_unlock(&a->lock);
+    GstElement *chain[] = {src, jitter, head};
+    return vg_gst_link_chain(chain, 3, err, errlen) ? NULL : src;
+}
+
 bool vg_audio_link_rtp_pad(vg_audio *a, GstPad *pad) {
     if (!a) return false;
     GstCaps *caps = vg_gst_pad_caps(pad);

@@ -77,6 +77,15 @@ bool vg_audio_wants_rtp(vg_audio *a, const GstCaps *caps);
  * ahead of its packets (rtspsrc's select-stream). -1 with err set. */
 int vg_audio_add_rtp(vg_audio *a, const GstCaps *caps, char *err, size_t errlen);
 
+/* A push source's sound (srtp://, rtp://: packets already decrypted and
+ * checked by media/rtp_rx.c): a live, leaky appsrc of RTP with `caps`
+ * (application/x-rtp, media=audio) -> rtpjitterbuffer (latency_ms) -> the
+ * chain of vg_audio_add_rtp() -> mux. Returns the appsrc (borrowed: the
+ * pipeline owns it); NULL with err set. Call before the pipeline starts.
+ * (lws thread) */
+GstElement *vg_audio_add_rtp_appsrc(vg_audio *a, GstCaps *caps, guint latency_ms, size_t max_bytes,
+                                    char *err, size_t errlen);
+
 /* Links an RTP audio pad (rtspsrc's pad-added) to the chain made by
  * vg_audio_add_rtp(); false when the pad is not that audio. */
 bool vg_audio_link_rtp_pad(vg_audio *a, GstPad *pad);

@@ -283,6 +283,7 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
     if (!p->parse_out) goto fail;
     p->loop_seek = elems.loop_seek;
     p->push_src = elems.push_src;
+    p->push_audio_src = elems.push_audio_src;
 
     /* avc + au: what MP4 stores; h264parse converts whatever the source gives. */
     GstCaps *h264 = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");

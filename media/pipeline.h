@@ -33,10 +33,11 @@ typedef struct vg_pipeline {
     GstElement *pipeline;
     GstElement *parse_out; /* gives parsed H.264; its caps give the codecs */
     GstElement *appsink;
-    GstElement *loop_seek;    /* takes the looping segment seeks (file://), or NULL */
-    GstElement *push_src;     /* the appsrc a push source's receiver feeds, or NULL */
-    struct vg_audio *audio;   /* the audio track's side (media/audio_branch.h) */
-    atomic_bool loop_started; /* the first segment seek was asked for (bus threads) */
+    GstElement *loop_seek;      /* takes the looping segment seeks (file://), or NULL */
+    GstElement *push_src;       /* the appsrc a push source's receiver feeds, or NULL */
+    GstElement *push_audio_src; /* the same for its sound, or NULL */
+    struct vg_audio *audio;     /* the audio track's side (media/audio_branch.h) */
+    atomic_bool loop_started;   /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
     void *stream; /* posted with every event */
     uint64_t generation;

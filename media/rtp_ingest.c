@@ -29,14 +29,16 @@ struct vg_rtp_ingest {
     uint8_t *buf; /* receiver thread: MAX_DATAGRAM + 1 bytes */
 
     pthread_mutex_t lock;
-    GstElement *appsrc; /* guarded by lock; our own reference, or NULL */
+    GstElement *appsrc, *audio_appsrc; /* guarded by lock; our own references, or NULL */
 };
 
-/* (receiver thread) One accepted packet to the current appsrc, if any. */
-static void deliver(vg_rtp_ingest *in, GstBuffer *buf) {
+/* (receiver thread) One accepted packet to the current appsrc of its kind,
+ * if any. */
+static void deliver(vg_rtp_ingest *in, GstBuffer *buf, bool audio) {
     pthread_mutex_lock(&in->lock);
-    if (in->appsrc)
-        gst_app_src_push_buffer(GST_APP_SRC(in->appsrc), buf); /* takes buf; FLUSHING is fine */
+    GstElement *to = audio ? in->audio_appsrc : in->appsrc;
+    if (to)
+        gst_app_src_push_buffer(GST_APP_SRC(to), buf); /* takes buf; FLUSHING is fine */
     else
         gst_buffer_unref(buf);
     pthread_mutex_unlock(&in->lock);
@@ -52,8 +54,8 @@ static void drain_socket(vg_rtp_ingest *in) {
             continue;
         }
         GstBuffer *buf = NULL;
-        if (vg_rtp_rx_packet(&in->rx, in->buf, (size_t)n, g_get_real_time(), &buf) == VG_RTP_OK)
-            deliver(in, buf);
+        vg_rtp_verdict v = vg_rtp_rx_packet(&in->rx, in->buf, (size_t)n, g_get_real_time(), &buf);
+        if (buf) deliver(in, buf, v == VG_RTP_AUDIO);
     }
 }
 
@@ -135,20 +137,21 @@ void vg_rtp_ingest_free(vg_rtp_ingest *in) {
     if (in->fd >= 0) close(in->fd);
     if (in->wake[0] >= 0) close(in->wake[0]);
     if (in->wake[1] >= 0) close(in->wake[1]);
-    vg_rtp_ingest_attach(in, NULL);
+    vg_rtp_ingest_attach(in, NULL, NULL);
     vg_rtp_rx_free(&in->rx);
     pthread_mutex_destroy(&in->lock);
     free(in->buf);
     free(in);
 }
 
-void vg_rtp_ingest_attach(vg_rtp_ingest *in, GstElement *appsrc) {
-    GstElement *old;
+void vg_rtp_ingest_attach(vg_rtp_ingest *in, GstElement *appsrc, GstElement *audio_appsrc) {
     pthread_mutex_lock(&in->lock);
-    old = in->appsrc;
+    GstElement *old = in->appsrc, *old_audio = in->audio_appsrc;
     in->appsrc = appsrc ? gst_object_ref(appsrc) : NULL;
+    in->audio_appsrc = audio_appsrc ? gst_object_ref(audio_appsrc) : NULL;
     pthread_mutex_unlock(&in->lock);
     if (old) gst_object_unref(old);
+    if (old_audio) gst_object_unref(old_audio);
 }
 
 int64_t vg_rtp_ingest_last_packet_us(const vg_rtp_ingest *in) {
@@ -167,9 +170,10 @@ json_t *vg_rtp_ingest_describe(const vg_rtp_ingest *in, int64_t now_us) {
     const vg_rtp_counters *c = in ? &in->rx.counters : NULL;
 #define LOAD(field) (json_int_t)(c ? atomic_load(&c->field) : 0)
     int64_t last = c ? atomic_load(&c->last_packet_us) : 0;
-    json_t *d = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I}", "packets", LOAD(packets), "bytes",
-                          LOAD(bytes), "auth_failed", LOAD(auth_failed), "replayed", LOAD(replayed),
-                          "malformed", LOAD(malformed), "ignored", LOAD(ignored));
+    json_t *d = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "packets", LOAD(packets), "bytes",
+                          LOAD(bytes), "audio_packets", LOAD(audio_packets), "auth_failed",
+                          LOAD(auth_failed), "replayed", LOAD(replayed), "malformed",
+                          LOAD(malformed), "ignored", LOAD(ignored));
     if (!d) return NULL;
     json_object_set_new(d, "last_packet_age_ms",
                         last ? json_integer((json_int_t)((now_us - last) / 1000)) : json_null());

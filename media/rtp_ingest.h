@@ -38,8 +38,9 @@ vg_rtp_ingest *vg_rtp_ingest_new(const char *uri, const json_t *options, const c
 /* Stops the thread, closes the socket, detaches the appsrc, frees. */
 void vg_rtp_ingest_free(vg_rtp_ingest *in);
 
-/* Packets go to `appsrc` from now on (a reference is taken); NULL: nowhere. */
-void vg_rtp_ingest_attach(vg_rtp_ingest *in, GstElement *appsrc);
+/* Video packets go to `appsrc` from now on, sound packets to `audio_appsrc`
+ * (references are taken); NULL: nowhere. */
+void vg_rtp_ingest_attach(vg_rtp_ingest *in, GstElement *appsrc, GstElement *audio_appsrc);
 
 /* Wall clock of the last accepted packet, 0 if none yet. Any thread. */
 int64_t vg_rtp_ingest_last_packet_us(const vg_rtp_ingest *in);

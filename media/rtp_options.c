@@ -130,6 +130,42 @@ static uint32_t opt_uint(const json_t *options, const char *name, uint32_t def) 
     return v && json_is_integer(v) ? (uint32_t)json_integer_value(v) : def;
 }
 
+/* Sound on the port, if asked for: its payload type, encoding and clock. */
+static int parse_audio(const json_t *options, vg_rtp_options *out, char *err, size_t errlen) {
+    json_t *pt = options ? json_object_get(options, "audio_payload_type") : NULL;
+    json_t *enc = options ? json_object_get(options, "audio_encoding") : NULL;
+    if (!pt) {
+        if (enc || (options && json_object_get(options, "audio_clock_rate"))) {
+            snprintf(err, errlen,
+                     "options.audio_payload_type: missing; it says which packets "
+                     "on the port are the sound");
+            return -1;
+        }
+        return 0;
+    }
+    out->audio = true;
+    out->audio_payload_type = (uint8_t)json_integer_value(pt);
+    if (out->audio_payload_type == out->payload_type) {
+        snprintf(err, errlen, "options.audio_payload_type: %u is the video's payload_type",
+                 (unsigned)out->audio_payload_type);
+        return -1;
+    }
+    const char *name = enc ? json_string_value(enc) : NULL;
+    if (!name && out->audio_payload_type == 0) name = "PCMU"; /* RFC 3551's static types */
+    if (!name && out->audio_payload_type == 8) name = "PCMA";
+    if (!name || (g_ascii_strcasecmp(name, "OPUS") && g_ascii_strcasecmp(name, "PCMU") &&
+                  g_ascii_strcasecmp(name, "PCMA"))) {
+        snprintf(err, errlen, "options.audio_encoding: must be \"OPUS\", \"PCMU\" or \"PCMA\"");
+        return -1;
+    }
+    snprintf(out->audio_encoding, sizeof(out->audio_encoding), "%s", name);
+    for (char *c = out->audio_encoding; *c; c++)
+        *c = g_ascii_toupper(*c);
+    bool opus = !strcmp(out->audio_encoding, "OPUS");
+    out->audio_clock_rate = opt_uint(options, "audio_clock_rate", opus ? 48000 : 8000);
+    return 0;
+}
+
 int vg_rtp_options_parse(const char *uri, const json_t *options, vg_rtp_options *out, char *err,
                          size_t errlen) {
     memset(out, 0, sizeof(*out));
@@ -143,6 +179,7 @@ int vg_rtp_options_parse(const char *uri, const json_t *options, vg_rtp_options 
     out->clock_rate = opt_uint(options, "clock_rate", DEFAULT_CLOCK_RATE);
     out->latency_ms = opt_uint(options, "latency_ms", DEFAULT_LATENCY_MS);
     out->silence_timeout_s = opt_uint(options, "silence_timeout_s", DEFAULT_SILENCE_S);
+    if (parse_audio(options, out, err, errlen)) return -1;
     if (!out->secure) return 0;
 
     json_t *profile = options ? json_object_get(options, "profile") : NULL;

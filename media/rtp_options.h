@@ -5,8 +5,15 @@
  *
  *   srtp://127.0.0.1:5004   options: key (base64 master key + salt, as in
  *                           SDES "inline:"), profile, payload_type,
- *                           clock_rate, latency_ms, silence_timeout_s
+ *                           clock_rate, latency_ms, silence_timeout_s,
+ *                           audio_payload_type, audio_encoding,
+ *                           audio_clock_rate
  *   rtp://0.0.0.0:5004      the same without key and profile
+ *
+ * Sound comes on the same port as the video, told apart by its payload type
+ * (as WebRTC bundles them): audio_payload_type turns it on, audio_encoding
+ * says what it is ("OPUS", "PCMU", "PCMA"; the static types 0 and 8 need not
+ * say it), audio_clock_rate defaults to 48000 for Opus and 8000 for G.711.
  *
  * Thread: pure functions; a vg_rtp_options is a plain value (it holds key
  * material: wipe it with vg_rtp_options_wipe() when done). */
@@ -38,6 +45,10 @@ typedef struct vg_rtp_options {
     uint32_t clock_rate;
     uint32_t latency_ms;        /* rtpjitterbuffer */
     uint32_t silence_timeout_s; /* UDP silence this long: the source is lost */
+    bool audio;                 /* sound on the same port (the fields below) */
+    uint8_t audio_payload_type;
+    char audio_encoding[8]; /* "OPUS", "PCMU", "PCMA": RTP encoding names */
+    uint32_t audio_clock_rate;
 } vg_rtp_options;
 
 /* True for the URI schemes handled here. */

@@ -40,6 +40,8 @@ int vg_rtp_rx_init(vg_rtp_rx *rx, const vg_rtp_options *o, char *err, size_t err
     rx->secure = o->secure;
     rx->profile = o->profile;
     rx->payload_type = o->payload_type;
+    rx->audio = o->audio;
+    rx->audio_payload_type = o->audio_payload_type;
     rx->silence_us = (int64_t)o->silence_timeout_s * 1000000;
     if (!rx->secure) return 0;
     memcpy(rx->key, o->key, o->key_len);
@@ -66,7 +68,8 @@ void vg_rtp_rx_free(vg_rtp_rx *rx) {
 
 static vg_rtp_verdict count(vg_rtp_rx *rx, vg_rtp_verdict v) {
     switch (v) {
-    case VG_RTP_OK: break;
+    case VG_RTP_OK:
+    case VG_RTP_AUDIO: break;
     case VG_RTP_MALFORMED: atomic_fetch_add(&rx->counters.malformed, 1); break;
     case VG_RTP_AUTH_FAILED: atomic_fetch_add(&rx->counters.auth_failed, 1); break;
     case VG_RTP_REPLAYED: atomic_fetch_add(&rx->counters.replayed, 1); break;
@@ -112,16 +115,20 @@ vg_rtp_verdict vg_rtp_rx_packet(vg_rtp_rx *rx, uint8_t *data, size_t len, int64_
     uint8_t pt = gst_rtp_buffer_get_payload_type(&rtp);
     uint32_t ssrc = gst_rtp_buffer_get_ssrc(&rtp);
     gst_rtp_buffer_unmap(&rtp);
-    if (pt != rx->payload_type) {
+    bool audio = rx->audio && pt == rx->audio_payload_type;
+    if (pt != rx->payload_type && !audio) {
         gst_buffer_unref(buf);
         return count(rx, VG_RTP_IGNORED);
     }
     atomic_fetch_add(&rx->counters.packets, 1);
     atomic_fetch_add(&rx->counters.bytes, len);
-    atomic_store(&rx->counters.ssrc, ssrc);
+    if (audio)
+        atomic_fetch_add(&rx->counters.audio_packets, 1);
+    else
+        atomic_store(&rx->counters.ssrc, ssrc);
     atomic_store(&rx->counters.last_packet_us, now_us);
     *out = buf;
-    return VG_RTP_OK;
+    return audio ? VG_RTP_AUDIO : VG_RTP_OK;
 }
 
 const char *vg_rtp_verdict_name(vg_rtp_verdict v) {
@@ -131,6 +138,7 @@ const char *vg_rtp_verdict_name(vg_rtp_verdict v) {
     case VG_RTP_AUTH_FAILED: return "auth_failed";
     case VG_RTP_REPLAYED: return "replayed";
     case VG_RTP_IGNORED: return "ignored";
+    case VG_RTP_AUDIO: return "audio";
     }
     return "unknown";
 }

@@ -17,8 +17,9 @@
  * Datagrams are dropped and counted, never fatal: `malformed` (too short,
  * not RTP version 2, RTP headers that do not fit, truncated), `auth_failed`
  * (SRTP authentication failed: wrong key, forged or corrupt),
- * `replayed` (SRTP replay check), `ignored` (RTCP, or another payload type
- * than the configured one). `packets`/`bytes` count what is accepted.
+ * `replayed` (SRTP replay check), `ignored` (RTCP, or a payload type that is
+ * neither the video's nor the sound's). `packets`/`bytes` count what is
+ * accepted, `audio_packets` the part of it that is sound.
  *
  * Thread: vg_rtp_rx_packet() and the session are used by one thread only
  * (the receiver's); the counters are atomics that any thread may read. */
@@ -43,14 +44,15 @@ typedef enum vg_rtp_verdict {
     VG_RTP_AUTH_FAILED,
     VG_RTP_REPLAYED,
     VG_RTP_IGNORED,
+    VG_RTP_AUDIO, /* accepted, and it is the sound (audio_payload_type) */
 } vg_rtp_verdict;
 
 typedef struct vg_rtp_counters {
-    atomic_uint_fast64_t packets, bytes;
+    atomic_uint_fast64_t packets, bytes, audio_packets;
     atomic_uint_fast64_t auth_failed, replayed, malformed, ignored;
     atomic_uint_fast64_t sessions;      /* SRTP sessions created (1 + resets after silence) */
     atomic_int_fast64_t last_packet_us; /* wall clock of the last accepted packet, 0: none */
-    atomic_uint_fast32_t ssrc;          /* SSRC of the last accepted packet */
+    atomic_uint_fast32_t ssrc;          /* SSRC of the last accepted video packet */
 } vg_rtp_counters;
 
 typedef struct vg_rtp_rx {
@@ -59,6 +61,8 @@ typedef struct vg_rtp_rx {
     vg_srtp_profile profile;
     uint8_t key[VG_SRTP_MAX_KEY_LEN];
     uint8_t payload_type;
+    bool audio; /* audio_payload_type is the sound's */
+    uint8_t audio_payload_type;
     int64_t silence_us;
     const vg_srtp_lib *srtp_lib; /* srtp:// only (media/srtp_lib.h) */
     /* receiver thread */
@@ -72,8 +76,8 @@ int vg_rtp_rx_init(vg_rtp_rx *rx, const vg_rtp_options *o, char *err, size_t err
 void vg_rtp_rx_free(vg_rtp_rx *rx);
 
 /* Handles one datagram of `len` bytes; `data` is decrypted in place. On
- * VG_RTP_OK *out is a new buffer holding the plain RTP packet (the caller
- * owns it); otherwise *out is NULL. Counts the outcome. `now_us` is the
+ * VG_RTP_OK (video) and VG_RTP_AUDIO *out is a new buffer holding the plain
+ * RTP packet (the caller owns it); otherwise *out is NULL. Counts the outcome. `now_us` is the
  * wall clock (g_get_real_time()). */
 vg_rtp_verdict vg_rtp_rx_packet(vg_rtp_rx *rx, uint8_t *data, size_t len, int64_t now_us,
                                 GstBuffer **out);

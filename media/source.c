@@ -382,16 +382,18 @@ static const option_spec srtp_options[] = {
     {"clock_rate", JSON_INTEGER, 1000, 1000000},
     {"latency_ms", JSON_INTEGER, 0, 10000},
     {"silence_timeout_s", JSON_INTEGER, 1, 3600},
+    {"audio_payload_type", JSON_INTEGER, 0, 127},
+    {"audio_encoding", JSON_STRING, 0, 0},
+    {"audio_clock_rate", JSON_INTEGER, 8000, 192000},
     {NULL, 0, 0, 0},
 };
 
 /* rtp:// takes the same minus the SRTP ones: `key` there is an error. */
 static const option_spec rtp_options[] = {
-    {"payload_type", JSON_INTEGER, 0, 127},
-    {"clock_rate", JSON_INTEGER, 1000, 1000000},
-    {"latency_ms", JSON_INTEGER, 0, 10000},
-    {"silence_timeout_s", JSON_INTEGER, 1, 3600},
-    {NULL, 0, 0, 0},
+    {"payload_type", JSON_INTEGER, 0, 127},           {"clock_rate", JSON_INTEGER, 1000, 1000000},
+    {"latency_ms", JSON_INTEGER, 0, 10000},           {"silence_timeout_s", JSON_INTEGER, 1, 3600},
+    {"audio_payload_type", JSON_INTEGER, 0, 127},     {"audio_encoding", JSON_STRING, 0, 0},
+    {"audio_clock_rate", JSON_INTEGER, 8000, 192000}, {NULL, 0, 0, 0},
 };
 
 static int validate_push(const char *uri, const json_t *o, char *err, size_t errlen) {
@@ -427,6 +429,16 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     GstElement *chain[] = {src, jitter, depay, parse};
     if (vg_gst_link_chain(chain, 4, err, errlen)) return NULL;
     out->push_src = src;
+    if (ro.audio) {
+        GstCaps *acaps = gst_caps_new_simple(
+            "application/x-rtp", "media", G_TYPE_STRING, "audio", "encoding-name", G_TYPE_STRING,
+            ro.audio_encoding, "clock-rate", G_TYPE_INT, (int)ro.audio_clock_rate, "payload",
+            G_TYPE_INT, (int)ro.audio_payload_type, NULL);
+        out->push_audio_src =
+            vg_audio_add_rtp_appsrc(vg_audio_of(p), acaps, ro.latency_ms, 256 * 1024, err, errlen);
+        gst_caps_unref(acaps);
+        if (!out->push_audio_src) return NULL;
+    }
     return parse;
 }
 

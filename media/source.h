@@ -41,6 +41,8 @@ typedef struct vg_source_elems {
      * rtp://), or a publisher's feed its access units (publish://), else
      * NULL */
     GstElement *push_src;
+    /* the appsrc a push source's sound goes to (audio_payload_type), else NULL */
+    GstElement *push_audio_src;
 } vg_source_elems;
 
 /* Adds the source's elements to `pipeline` and returns (borrowed) the element

@@ -73,7 +73,7 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 }
 
 static void drop_pipeline(vg_stream *s) {
-    if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL); /* before the pipeline goes */
+    if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL, NULL); /* before the pipeline goes */
     if (s->feed) vg_publish_feed_attach(s->feed, NULL, NULL, NULL, 0);
     if (s->reaper)
         vg_reaper_push(s->reaper, s->pipeline);
@@ -134,7 +134,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
         set_state(s, VG_STREAM_FAILED, err);
         return;
     }
-    if (s->ingest) vg_rtp_ingest_attach(s->ingest, s->pipeline->push_src);
+    if (s->ingest)
+        vg_rtp_ingest_attach(s->ingest, s->pipeline->push_src, s->pipeline->push_audio_src);
     if (s->feed && vg_publish_feed_attach(s->feed, s->pipeline->push_src, s->pipeline->audio, err,
                                           sizeof(err))) {
         /* The publisher's audio cannot be relayed (a bad description):

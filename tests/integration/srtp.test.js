@@ -10,8 +10,11 @@
 //   plain  RTP without encryption
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { startVigil, sleep, Client, SLOW, until, streamInfo } from '../lib/vigil.js';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { startVigil, sleep, Client, SLOW, until, streamInfo, waitStreamState, tempDir } from '../lib/vigil.js';
 import { startPushCamera, freeUdpPort, startTap } from '../tools/push_camera.js';
 
 const KEYFRAME = 1;
@@ -76,8 +79,8 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     const s = await streamInfo(vigil, 'cam');
     assert.equal(s.source, `srtp://127.0.0.1:${ports.cam}`);
     assert.ok(['starting', 'retrying'].includes(s.state), s.state);
-    assert.deepEqual(s.ingest, { packets: 0, bytes: 0, auth_failed: 0, replayed: 0, malformed: 0,
-      ignored: 0, last_packet_age_ms: null, ssrc: null });
+    assert.deepEqual(s.ingest, { packets: 0, bytes: 0, audio_packets: 0, auth_failed: 0, replayed: 0,
+      malformed: 0, ignored: 0, last_packet_age_ms: null, ssrc: null });
   });
 
   it('SRTP (AES_CM_128_HMAC_SHA1_80): viewers get the init segment, then keyframe-first fragments', async (t) => {
@@ -236,5 +239,95 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     vigil = null;
     const st = await v.stop();
     assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${v.log().slice(-4000)}`);
+  });
+});
+
+// Sound on the same port as the video, told apart by payload type: Opus
+// over SRTP passed through, PCMU over plain RTP transcoded to Opus (as
+// rtsp:// does). A vigil.v1 client gets one init segment with both tracks
+// and fragments of both, and gst-discoverer-1.0 reads their concatenation
+// as H.264 + Opus.
+describe('srtp:// and rtp:// push sources with sound', { timeout: 90000 * SLOW }, () => {
+  const key = randomBytes(30).toString('base64');
+  const CASES = [
+    { id: 'door', scheme: 'srtp', audio: 'opus', audioPt: 111, options: { audio_payload_type: 111, audio_encoding: 'OPUS' } },
+    { id: 'gate', scheme: 'rtp', audio: 'pcmu', audioPt: 0, options: { audio_payload_type: 0 } },
+  ];
+  const AUDIO = 4;
+  const ports = {};
+  const cameras = [];
+  let vigil;
+
+  before(async () => {
+    for (const c of CASES) ports[c.id] = await freeUdpPort();
+    ports.hush = await freeUdpPort();
+    vigil = await startVigil({
+      config: {
+        server: { bind: '127.0.0.1' },
+        streams: [
+          ...CASES.map((c) => ({
+            id: c.id, source: `${c.scheme}://127.0.0.1:${ports[c.id]}`,
+            options: { ...c.options, ...(c.scheme === 'srtp' ? { key } : {}) },
+          })),
+          // Sound configured, but the camera sends none.
+          { id: 'hush', source: `rtp://127.0.0.1:${ports.hush}`, options: { audio_payload_type: 111, audio_encoding: 'OPUS' } },
+        ],
+      },
+    });
+    for (const c of CASES) {
+      cameras.push(startPushCamera({ port: ports[c.id], keyB64: c.scheme === 'srtp' ? key : undefined,
+        audio: c.audio, audioPt: c.audioPt }));
+    }
+    cameras.push(startPushCamera({ port: ports.hush }));
+  });
+
+  after(async () => {
+    for (const c of cameras) await c.stop('SIGKILL');
+    if (vigil) await vigil.stop();
+  });
+
+  for (const c of CASES) {
+    it(`${c.scheme}:// with ${c.audio.toUpperCase()} (payload type ${c.audioPt}): both tracks reach the viewer`, async () => {
+      const s = await waitStreamState(vigil, c.id, 'live', 20000 * SLOW);
+      assert.match(String(s.codecs), /^avc1\.[0-9A-F]{6},opus$/i);
+      const client = await new Client(vigil.wsUrl).open();
+      try {
+        const reply = await client.request({ type: 'subscribe', stream: c.id });
+        assert.equal(reply.codecs, s.codecs);
+        const mine = () => client.frames.filter((f) => f.channel === reply.channel);
+        const media = () => mine().filter((f) => f.kind === 2);
+        await until(() => media().filter((f) => !(f.flags & AUDIO)).length >= 30 &&
+          media().filter((f) => f.flags & AUDIO).length >= 30, 10000 * SLOW,
+        () => `30 video and 30 audio fragments, have ${media().length} fragments`);
+        const frames = mine();
+        assert.equal(frames[0].kind, 1, 'the init segment first');
+        const file = path.join(tempDir(), `${c.id}.mp4`);
+        writeFileSync(file, Buffer.concat(frames.map((f) => f.payload)));
+        const r = spawnSync('gst-discoverer-1.0', [file], { encoding: 'utf8', timeout: 20000 });
+        assert.equal(r.status, 0, `gst-discoverer-1.0: ${r.stderr}${r.stdout}`);
+        assert.match(r.stdout, /video #\d+: H\.264/, r.stdout);
+        assert.match(r.stdout, /audio #\d+: Opus/, r.stdout);
+      } finally {
+        client.close();
+      }
+      const info = await streamInfo(vigil, c.id);
+      assert.ok(info.ingest.audio_packets > 5, JSON.stringify(info.ingest));
+      assert.ok(info.ingest.packets > info.ingest.audio_packets, JSON.stringify(info.ingest));
+      assert.equal(info.ingest.ignored, 0, JSON.stringify(info.ingest));
+      assert.equal(info.ingest.auth_failed, 0, JSON.stringify(info.ingest));
+    });
+  }
+
+  it('sound configured but never sent: after the wait for it, the video goes on alone', async () => {
+    const s = await waitStreamState(vigil, 'hush', 'live', 20000 * SLOW);
+    const client = await new Client(vigil.wsUrl).open();
+    try {
+      const reply = await client.request({ type: 'subscribe', stream: 'hush' });
+      const media = () => client.frames.filter((f) => f.channel === reply.channel && f.kind === 2);
+      await until(() => media().length >= 30, 15000 * SLOW, () => `30 video fragments, have ${media().length} (${s.codecs})`);
+      assert.ok(media().every((f) => !(f.flags & AUDIO)), 'no audio fragments');
+    } finally {
+      client.close();
+    }
   });
 });

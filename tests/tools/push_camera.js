@@ -16,25 +16,40 @@ const CIPHERS = {
   AEAD_AES_128_GCM: { cipher: 'aes-128-gcm', auth: 'null' },
 };
 
+// Sound a camera can add, payloaded for RTP with payload type `pt`.
+const AUDIO = {
+  opus: (pt) => ['audiotestsrc', 'is-live=true', 'wave=sine', 'freq=440', '!', 'audioconvert', '!',
+    'audio/x-raw,rate=48000,channels=1', '!', 'opusenc', '!', 'rtpopuspay', `pt=${pt}`],
+  pcmu: (pt) => ['audiotestsrc', 'is-live=true', 'wave=sine', 'freq=440', '!', 'audioconvert', '!',
+    'audio/x-raw,rate=8000,channels=1', '!', 'mulawenc', '!', 'rtppcmupay', `pt=${pt}`],
+};
+
 // The gst-launch-1.0 arguments of a camera sending to host:port. `keyB64`
 // (base64 master key + salt, as in vigil's config) makes it SRTP. A fixed
 // `ssrc` lets a restarted camera reuse its SSRC, as some devices do.
+// `audio` ('opus', 'pcmu') adds sound with payload type `audioPt`, sent to
+// the same port as the video (its own SSRC, the same SRTP key).
 export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM_128_HMAC_SHA1_80',
-  ssrc, pt = 96, width = 320, height = 240, fps = 25 }) {
+  ssrc, pt = 96, width = 320, height = 240, fps = 25, audio, audioPt = 111 }) {
   const pay = ['rtph264pay', 'config-interval=1', `pt=${pt}`];
   if (ssrc !== undefined) pay.push(`ssrc=${ssrc}`);
-  const args = ['-q', 'videotestsrc', 'is-live=true', 'pattern=ball', '!',
-    `video/x-raw,width=${width},height=${height},framerate=${fps}/1`, '!',
-    'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`, '!',
-    ...pay, '!'];
+  const tail = [];
   if (keyB64) {
     const c = CIPHERS[profile];
     if (!c) throw new Error(`unknown profile ${profile}`);
     const hex = Buffer.from(keyB64, 'base64').toString('hex');
-    args.push('srtpenc', `key=${hex}`, `rtp-cipher=${c.cipher}`, `rtp-auth=${c.auth}`,
+    tail.push('srtpenc', `key=${hex}`, `rtp-cipher=${c.cipher}`, `rtp-auth=${c.auth}`,
       `rtcp-cipher=${c.cipher}`, `rtcp-auth=${c.auth}`, '!');
   }
-  args.push('udpsink', `host=${host}`, `port=${port}`, 'sync=false');
+  tail.push('udpsink', `host=${host}`, `port=${port}`, 'sync=false');
+  const args = ['-q', 'videotestsrc', 'is-live=true', 'pattern=ball', '!',
+    `video/x-raw,width=${width},height=${height},framerate=${fps}/1`, '!',
+    'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`, '!',
+    ...pay, '!', ...tail];
+  if (audio) {
+    if (!AUDIO[audio]) throw new Error(`unknown audio ${audio}`);
+    args.push(...AUDIO[audio](audioPt), '!', ...tail);
+  }
   return args;
 }
 

@@ -143,6 +143,27 @@ START_TEST(push_sources_check_address_key_and_profile) {
     vg_config_free(&c);
     ck_assert_int_eq(load(STREAM("rtp://0.0.0.0:5006", "{\"payload_type\":96}"), &c), 0);
     vg_config_free(&c);
+    /* Sound on the same port: a payload type, an encoding (implied for 0 and 8). */
+    ck_assert_int_eq(load(STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":111,"
+                                                       "\"audio_encoding\":\"opus\"}"),
+                          &c),
+                     0);
+    vg_config_free(&c);
+    ck_assert_int_eq(
+        load(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"" K30 "\",\"audio_payload_type\":0}"), &c),
+        0);
+    vg_config_free(&c);
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"audio_encoding\":\"OPUS\"}"),
+                    "streams[0].options.audio_payload_type: missing");
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":96}"),
+                    "streams[0].options.audio_payload_type: 96 is the video's payload_type");
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":97}"),
+                    "streams[0].options.audio_encoding: must be");
+    assert_rejected(
+        STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":97,\"audio_encoding\":\"G722\"}"),
+        "streams[0].options.audio_encoding: must be");
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":200}"),
+                    "streams[0].options.audio_payload_type");
 
     assert_rejected(STREAM("srtp://127.0.0.1:5004", "{}"), "streams[0].options.key: missing");
     assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"not base64!\"}"),

@@ -92,7 +92,7 @@ static vg_rtp_verdict feed(vg_rtp_rx *rx, const uint8_t *pkt, size_t len, int64_
     memcpy(copy, pkt, len);
     GstBuffer *out = NULL;
     vg_rtp_verdict v = vg_rtp_rx_packet(rx, copy, len, now, &out);
-    ck_assert_msg((v == VG_RTP_OK) == (out != NULL), "verdict %s, buffer %p",
+    ck_assert_msg((v == VG_RTP_OK || v == VG_RTP_AUDIO) == (out != NULL), "verdict %s, buffer %p",
                   vg_rtp_verdict_name(v), (void *)out);
     if (out) gst_buffer_unref(out);
     return v;
@@ -227,6 +227,34 @@ START_TEST(garbage_is_malformed_rtcp_and_other_payload_types_ignored) {
 }
 END_TEST
 
+/* Sound on the same port: its payload type is accepted as audio, counted
+ * apart, and does not change the video SSRC the stream reports. */
+START_TEST(the_audio_payload_type_is_accepted_as_sound) {
+    char err[256];
+    vg_rtp_options o = options(true, VG_SRTP_AES_CM_128_HMAC_SHA1_80, key_a);
+    o.audio = true;
+    o.audio_payload_type = 111;
+    vg_rtp_rx rx;
+    ck_assert_int_eq(vg_rtp_rx_init(&rx, &o, err, sizeof(err)), 0);
+    srtp_t video = sender_new(VG_SRTP_AES_CM_128_HMAC_SHA1_80, key_a);
+    srtp_t sound = sender_new(VG_SRTP_AES_CM_128_HMAC_SHA1_80, key_a);
+    uint8_t pkt[2048];
+    size_t len = protect(video, pkt, PT, 1, SSRC_A);
+    ck_assert_int_eq(feed(&rx, pkt, len, T0), VG_RTP_OK);
+    len = protect(sound, pkt, 111, 1, SSRC_B);
+    ck_assert_int_eq(feed(&rx, pkt, len, T0), VG_RTP_AUDIO);
+    len = protect(sound, pkt, 112, 2, SSRC_B); /* neither: ignored */
+    ck_assert_int_eq(feed(&rx, pkt, len, T0), VG_RTP_IGNORED);
+    ck_assert_uint_eq(COUNT(rx, packets), 2);
+    ck_assert_uint_eq(COUNT(rx, audio_packets), 1);
+    ck_assert_uint_eq(COUNT(rx, ignored), 1);
+    ck_assert_uint_eq(COUNT(rx, ssrc), SSRC_A);
+    srtp_dealloc(video);
+    srtp_dealloc(sound);
+    vg_rtp_rx_free(&rx);
+}
+END_TEST
+
 START_TEST(a_restarted_camera_is_accepted_again) {
     char err[256];
     vg_rtp_options o = options(true, VG_SRTP_AES_CM_128_HMAC_SHA1_80, key_a);
@@ -300,6 +328,7 @@ static Suite *rtp_rx_suite(void) {
     tcase_add_test(tc, a_wrong_key_fails_authentication_and_is_counted);
     tcase_add_test(tc, replays_and_tampering_are_dropped_and_counted);
     tcase_add_test(tc, garbage_is_malformed_rtcp_and_other_payload_types_ignored);
+    tcase_add_test(tc, the_audio_payload_type_is_accepted_as_sound);
     tcase_add_test(tc, a_restarted_camera_is_accepted_again);
     tcase_add_test(tc, plain_rtp_is_validated_with_gstreamer);
     suite_add_tcase(s, tc);
