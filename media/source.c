@@ -375,25 +375,29 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
 
 /* ---- srtp:// and rtp:// (pushed by the camera) ---------------------------- */
 
+/* What srtp:// and rtp:// both take (media/rtp_options.h). */
+/* clang-format off */
+#define PUSH_OPTIONS                                    \
+    {"payload_type", JSON_INTEGER, 0, 127},             \
+    {"clock_rate", JSON_INTEGER, 1000, 1000000},        \
+    {"latency_ms", JSON_INTEGER, 0, 10000},             \
+    {"silence_timeout_s", JSON_INTEGER, 1, 3600},       \
+    {"audio_payload_type", JSON_INTEGER, 0, 127},       \
+    {"audio_encoding", JSON_STRING, 0, 0},              \
+    {"audio_clock_rate", JSON_INTEGER, 8000, 192000}
+/* clang-format on */
+
 static const option_spec srtp_options[] = {
     {"key", JSON_STRING, 0, 0},
     {"profile", JSON_STRING, 0, 0},
-    {"payload_type", JSON_INTEGER, 0, 127},
-    {"clock_rate", JSON_INTEGER, 1000, 1000000},
-    {"latency_ms", JSON_INTEGER, 0, 10000},
-    {"silence_timeout_s", JSON_INTEGER, 1, 3600},
-    {"audio_payload_type", JSON_INTEGER, 0, 127},
-    {"audio_encoding", JSON_STRING, 0, 0},
-    {"audio_clock_rate", JSON_INTEGER, 8000, 192000},
+    PUSH_OPTIONS,
     {NULL, 0, 0, 0},
 };
 
 /* rtp:// takes the same minus the SRTP ones: `key` there is an error. */
 static const option_spec rtp_options[] = {
-    {"payload_type", JSON_INTEGER, 0, 127},           {"clock_rate", JSON_INTEGER, 1000, 1000000},
-    {"latency_ms", JSON_INTEGER, 0, 10000},           {"silence_timeout_s", JSON_INTEGER, 1, 3600},
-    {"audio_payload_type", JSON_INTEGER, 0, 127},     {"audio_encoding", JSON_STRING, 0, 0},
-    {"audio_clock_rate", JSON_INTEGER, 8000, 192000}, {NULL, 0, 0, 0},
+    PUSH_OPTIONS,
+    {NULL, 0, 0, 0},
 };
 
 static int validate_push(const char *uri, const json_t *o, char *err, size_t errlen) {
