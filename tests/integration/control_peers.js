@@ -7,7 +7,6 @@ import { execFileSync, spawn } from 'node:child_process';
 import { chownSync, existsSync, writeFileSync } from 'node:fs';
 import { tempDir } from '../lib/vigil.js';
 import net from 'node:net';
-import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -17,37 +16,7 @@ export const DRIVER = path.join(ROOT, SAN ? 'build/asan/vigil-control-driver' : 
 export const DEVSIM = path.join(ROOT, 'build/vigil-devsim');
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-export function freeTcpPort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-// A UDP port nobody listens on (bound, read, released).  For the DTLS
-// endpoint of coap-server (port + 1) we need two in a row: retried.
-export function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => resolve(port)); });
-  });
-}
-
-export async function freeUdpPair() {
-  for (let i = 0; i < 20; i++) {
-    const p = await freeUdpPort();
-    if (p >= 65535) continue;
-    const ok = await new Promise((resolve) => {
-      const s = dgram.createSocket('udp4');
-      s.on('error', () => resolve(false));
-      s.bind(p + 1, '127.0.0.1', () => s.close(() => resolve(true)));
-    });
-    if (ok) return p;
-  }
-  throw new Error('no free UDP port pair');
-}
+export { freeTcpPort, freeUdpPort, freeUdpPair } from '../lib/ports.js';
 
 // Every spawned process, so a test can kill what it started in `after`.
 export class Procs {

@@ -77,16 +77,7 @@ export function startPushCamera(opts) {
 }
 
 // A UDP port free on 127.0.0.1 right now.
-export function freeUdpPort() {
-  return new Promise((resolve, reject) => {
-    const s = dgram.createSocket('udp4');
-    s.on('error', reject);
-    s.bind(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
+export { freeUdpPort } from '../lib/ports.js';
 
 // A man in the middle on loopback: receives what a camera sends to
 // 127.0.0.1:port, forwards every datagram to `target`, and keeps the last
