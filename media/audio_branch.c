@@ -292,8 +292,8 @@ GstElement *vg_audio_add_rtp_appsrc(vg_audio *a, GstCaps *caps, guint latency_ms
                                     char *err, size_t errlen) {
     if (!a || vg_audio_add_rtp(a, caps, err, errlen)) return NULL;
     GstPipeline *p = a->pipeline;
-    GstElement *src = vg_gst_make(p, "appsrc", NULL, err, errlen);
-    GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", NULL, err, errlen);
+    GstElement *src = vg_gst_make(p, "appsrc", "audio_src", err, errlen);
+    GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", "audio_jitter", err, errlen);
     if (!src || !jitter) return NULL;
     /* As the video's appsrc (media/source.c): stamped at arrival, leaky. */
     g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",

@@ -203,6 +203,24 @@ static void request_loop(vg_pipeline *p) {
     gst_element_call_async(p->pipeline, loop_seek, gst_object_ref(p->loop_seek), gst_object_unref);
 }
 
+/* An error as users read it: GStreamer's message, then which element said it
+ * and the last line of its debug text, where the reason is ("Internal data
+ * stream error. (audio_src: streaming stopped, reason not-negotiated (-4))").
+ * malloc'd, or NULL. */
+static char *error_text(GstMessage *msg, const GError *e, const gchar *dbg) {
+    const char *what = e && e->message ? e->message : "pipeline error";
+    const char *why = dbg ? strrchr(dbg, '\n') : NULL;
+    const char *who = GST_MESSAGE_SRC_NAME(msg);
+    char *text = NULL;
+    if (why && why[1] && who)
+        text = g_strdup_printf("%s (%s: %s)", what, who, why + 1);
+    else if (who)
+        text = g_strdup_printf("%s (%s)", what, who);
+    char *out = dup_str(text ? text : what);
+    g_free(text);
+    return out;
+}
+
 /* (any thread) Forwards the few bus messages that matter to the inbox, and
  * keeps a looping file source looping. */
 static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer user) {
@@ -214,7 +232,7 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
         gchar *dbg = NULL;
         gst_message_parse_error(msg, &e, &dbg);
         vg_inbox_post(p->inbox, VG_EVENT_ERROR, p->stream, p->generation, NULL,
-                      dup_str(e ? e->message : "pipeline error"));
+                      error_text(msg, e, dbg));
         g_clear_error(&e);
         g_free(dbg);
         break;

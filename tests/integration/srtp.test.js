@@ -261,6 +261,7 @@ describe('srtp:// and rtp:// push sources with sound', { timeout: 90000 * SLOW }
   before(async () => {
     for (const c of CASES) ports[c.id] = await freeUdpPort();
     ports.hush = await freeUdpPort();
+    ports.wrong = await freeUdpPort();
     vigil = await startVigil({
       config: {
         server: { bind: '127.0.0.1' },
@@ -271,6 +272,8 @@ describe('srtp:// and rtp:// push sources with sound', { timeout: 90000 * SLOW }
           })),
           // Sound configured, but the camera sends none.
           { id: 'hush', source: `rtp://127.0.0.1:${ports.hush}`, options: { audio_payload_type: 111, audio_encoding: 'OPUS' } },
+          // Configured as Opus, sent as PCMU: a misconfigured camera.
+          { id: 'wrong', source: `rtp://127.0.0.1:${ports.wrong}`, options: { audio_payload_type: 0, audio_encoding: 'OPUS' } },
         ],
       },
     });
@@ -279,6 +282,7 @@ describe('srtp:// and rtp:// push sources with sound', { timeout: 90000 * SLOW }
         audio: c.audio, audioPt: c.audioPt }));
     }
     cameras.push(startPushCamera({ port: ports.hush }));
+    cameras.push(startPushCamera({ port: ports.wrong, audio: 'pcmu', audioPt: 0 }));
   });
 
   after(async () => {
@@ -329,5 +333,10 @@ describe('srtp:// and rtp:// push sources with sound', { timeout: 90000 * SLOW }
     } finally {
       client.close();
     }
+  });
+
+  it('sound that is not what the config says: the stream retries, and its error names the audio', async () => {
+    const s = await waitStreamState(vigil, 'wrong', 'retrying', 15000 * SLOW);
+    assert.match(String(s.last_error), /\(audio_src: .+\)$/, s.last_error);
   });
 });
