@@ -296,21 +296,21 @@ static void *net_main(void *arg) {
         pthread_mutex_unlock(&p->lock);
         int64_t deadline = control_now_ms() + 1000 * (int64_t)p->connect_timeout_s;
         int rc = mosquitto_connect_async(p->m, p->host, p->port, p->keepalive);
-        int got_through = 0, timed_out = 0;
+        int timed_out = 0;
         while (rc == MOSQ_ERR_SUCCESS && !stopping(p)) {
             rc = mosquitto_loop(p->m, 100, 1);
-            pthread_mutex_lock(&p->lock);
-            got_through = p->connects != connects;
-            pthread_mutex_unlock(&p->lock);
-            if (rc == MOSQ_ERR_SUCCESS && !got_through && control_now_ms() > deadline) {
-                timed_out = 1; /* the next attempt closes the socket */
-                break;
+            if (rc == MOSQ_ERR_SUCCESS && deadline && control_now_ms() > deadline) {
+                pthread_mutex_lock(&p->lock);
+                timed_out = p->connects == connects; /* no CONNACK yet */
+                pthread_mutex_unlock(&p->lock);
+                if (timed_out) break; /* the next attempt closes the socket */
+                deadline = 0;         /* connected: the keepalive watches it now */
             }
         }
         int err = errno; /* for MOSQ_ERR_ERRNO */
         if (stopping(p)) break;
         pthread_mutex_lock(&p->lock);
-        got_through = p->connects != connects;
+        int got_through = p->connects != connects;
         if (timed_out && !p->why[0])
             snprintf(p->why, sizeof p->why, "no answer from the broker within %d s",
                      p->connect_timeout_s);

@@ -170,11 +170,9 @@ GstElement *vg_audio_add_appsrc(vg_audio *a, GstCaps *caps, size_t max_bytes, ch
     GstElement *src = vg_gst_make(p, "appsrc", NULL, err, errlen);
     GstElement *parse = vg_gst_make(p, parser, NULL, err, errlen);
     if (!src || !parse) return NULL;
-    /* Live, stamped by the feed with the publisher's timestamps (the same
-     * clock as its video), and leaky: the lws thread never waits on it. */
-    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
-                 FALSE, "max-bytes", (guint64)max_bytes, NULL);
-    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    /* Stamped by the feed with the publisher's timestamps (the same clock as
+     * its video); the lws thread never waits on it. */
+    vg_gst_setup_live_appsrc(src, caps, false, max_bytes);
     gchar *codec = gst_codec_utils_caps_get_mime_codec(caps);
     GstElement *chain[] = {src, parse};
     int r = attach(a, chain, 2, codec ? codec : "", err, errlen);
@@ -295,10 +293,8 @@ GstElement *vg_audio_add_rtp_appsrc(vg_audio *a, GstCaps *caps, guint latency_ms
     GstElement *src = vg_gst_make(p, "appsrc", "audio_src", err, errlen);
     GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", "audio_jitter", err, errlen);
     if (!src || !jitter) return NULL;
-    /* As the video's appsrc (media/source.c): stamped at arrival, leaky. */
-    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
-                 TRUE, "max-bytes", (guint64)max_bytes, NULL);
-    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    /* As the video's: stamped at arrival, for the jitter buffer. */
+    vg_gst_setup_live_appsrc(src, caps, true, max_bytes);
     g_object_set(jitter, "latency", latency_ms, NULL);
     g_mutex_lock(&a->lock);
     GstElement *head = a->rtp_head;

@@ -30,6 +30,14 @@ int vg_gst_link_chain(GstElement **chain, size_t n, char *err, size_t errlen) {
     return 0;
 }
 
+void vg_gst_setup_live_appsrc(GstElement *src, GstCaps *caps, bool stamp_at_arrival,
+                              guint64 max_bytes) {
+    if (caps) g_object_set(src, "caps", caps, NULL);
+    g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
+                 (gboolean)stamp_at_arrival, "max-bytes", max_bytes, NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+}
+
 GstCaps *vg_gst_pad_caps(GstPad *pad) {
     GstCaps *caps = gst_pad_get_current_caps(pad);
     return caps ? caps : gst_pad_query_caps(pad, NULL);

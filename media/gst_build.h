@@ -9,6 +9,7 @@
 #define VIGIL_MEDIA_GST_BUILD_H
 
 #include <gst/gst.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* Creates `factory` (named `name`, or GStreamer's default name when NULL)
@@ -18,6 +19,15 @@ GstElement *vg_gst_make(GstPipeline *p, const char *factory, const char *name, c
                         size_t errlen);
 /* Links chain[0] → chain[1] → … chain[n-1]; 0, or -1 with err naming the pair. */
 int vg_gst_link_chain(GstElement **chain, size_t n, char *err, size_t errlen);
+
+/* Sets up an appsrc that another thread feeds: live, in time format, leaky
+ * (a full one drops the oldest buffers, so the feeding thread never waits
+ * for the pipeline), holding at most max_bytes. `caps` may be NULL (set
+ * later). With stamp_at_arrival the appsrc stamps each buffer with the
+ * running time when it is pushed (RTP for a jitter buffer); without it the
+ * feed brings its own timestamps. */
+void vg_gst_setup_live_appsrc(GstElement *src, GstCaps *caps, bool stamp_at_arrival,
+                              guint64 max_bytes);
 
 /* A dynamic pad's caps: fixed ones, or else what it can produce. The caller
  * unrefs them; NULL when the pad says nothing. */

@@ -423,12 +423,10 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
         gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
                             G_TYPE_STRING, "H264", "clock-rate", G_TYPE_INT, (int)ro.clock_rate,
                             "payload", G_TYPE_INT, (int)ro.payload_type, NULL);
-    /* Live, stamped with the running time at arrival (what the jitter buffer
-     * wants), and leaky: the receiver thread never waits for the pipeline. */
-    g_object_set(src, "caps", caps, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp",
-                 TRUE, "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
+    /* Stamped with the running time at arrival (what the jitter buffer
+     * wants); the receiver thread never waits for the pipeline. */
+    vg_gst_setup_live_appsrc(src, caps, true, 4 * 1024 * 1024);
     gst_caps_unref(caps);
-    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
     g_object_set(jitter, "latency", (guint)ro.latency_ms, NULL);
     GstElement *chain[] = {src, jitter, depay, parse};
     if (vg_gst_link_chain(chain, 4, err, errlen)) return NULL;
@@ -480,11 +478,9 @@ static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *
     GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
     GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !parse) return NULL;
-    /* Live, stamped by the feed with the publisher's timestamps, and leaky:
-     * pushing never waits for the pipeline. */
-    g_object_set(src, "is-live", TRUE, "format", GST_FORMAT_TIME, "do-timestamp", FALSE,
-                 "max-bytes", (guint64)(4 * 1024 * 1024), NULL);
-    gst_util_set_object_arg(G_OBJECT(src), "leaky-type", "downstream");
+    /* Stamped by the feed with the publisher's timestamps (caps come with
+     * the publisher's codec); pushing never waits for the pipeline. */
+    vg_gst_setup_live_appsrc(src, NULL, false, 4 * 1024 * 1024);
     GstElement *chain[] = {src, parse};
     if (vg_gst_link_chain(chain, 2, err, errlen)) return NULL;
     out->push_src = src;
