@@ -5,6 +5,7 @@
 #include <gst/pbutils/pbutils.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "media/gst_build.h"
@@ -445,4 +446,14 @@ char *vg_audio_codecs(vg_audio *a) {
         g_mutex_unlock(&a->lock);
     }
     return codec;
+}
+
+char *vg_audio_codecs_after(vg_audio *a, const char *video) {
+    gchar *audio = vg_audio_codecs(a);
+    if (!audio) return strdup(video);
+    size_t n = strlen(video) + strlen(audio) + 2;
+    char *both = malloc(n);
+    if (both) snprintf(both, n, "%s,%s", video, audio);
+    g_free(audio);
+    return both;
 }

@@ -104,4 +104,8 @@ GstElement *vg_audio_add_appsrc(vg_audio *a, GstCaps *caps, size_t max_bytes, ch
  * the stream live before mp4mux has written anything). g_free() it. */
 char *vg_audio_codecs(vg_audio *a);
 
+/* The stream's codecs string: `video`, then the audio track's codec when
+ * there is one ("avc1.64001f,opus"). malloc'd (free()), NULL on OOM. */
+char *vg_audio_codecs_after(vg_audio *a, const char *video);
+
 #endif

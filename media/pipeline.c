@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "media/audio_branch.h"
+#include "media/au_tap.h"
 #include "media/gst_build.h"
 #include "media/source.h"
 
@@ -25,143 +26,13 @@ static void on_frame(void *ctx, vg_frame *f) {
         GstPad *pad = gst_element_get_static_pad(p->parse_out, "src");
         GstCaps *caps = pad ? gst_pad_get_current_caps(pad) : NULL;
         gchar *codecs = caps ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
-        gchar *audio = vg_audio_codecs(p->audio); /* NULL: video only */
-        char *both = audio ? g_strdup_printf("%s,%s", codecs ? codecs : "avc1", audio) : NULL;
         vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
-                      both ? strdup(both) : dup_str(codecs ? codecs : "avc1"));
-        g_free(both);
-        g_free(audio);
+                      vg_audio_codecs_after(p->audio, codecs ? codecs : "avc1"));
         g_free(codecs);
         if (caps) gst_caps_unref(caps);
         if (pad) gst_object_unref(pad);
     }
-    vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->frames_posted, f);
-}
-
-/* ---- WebCodecs side (signaling/PROTOCOL.md, kinds 3 and 4) ---------------- */
-
-/* (parser) A decoder configuration frame for these caps, or NULL when they
- * have no avcC yet. Payload: a 2-byte big-endian length J, J bytes of JSON
- * {"codec","coded_width","coded_height","format":"avc"}, then the avcC. */
-static vg_frame *make_config(vg_pipeline *p, GstCaps *caps, int64_t now_us, char **codec_out) {
-    const GstStructure *st = vg_gst_caps_structure(caps);
-    const GValue *cd = st ? gst_structure_get_value(st, "codec_data") : NULL;
-    GstBuffer *avcc = cd && G_VALUE_HOLDS(cd, GST_TYPE_BUFFER) ? gst_value_get_buffer(cd) : NULL;
-    gchar *codec = avcc ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
-    if (!codec) return NULL;
-    int w = 0, h = 0;
-    gst_structure_get_int(st, "width", &w);
-    gst_structure_get_int(st, "height", &h);
-    json_t *j = json_pack("{s:s, s:i, s:i, s:s}", "codec", codec, "coded_width", w, "coded_height",
-                          h, "format", "avc");
-    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
-    size_t tlen = text ? strlen(text) : 0;
-    size_t alen = gst_buffer_get_size(avcc);
-    vg_frame *f = NULL;
-    if (text && tlen <= 0xffff && 2 + tlen + alen <= p->max_frame_bytes)
-        f = vg_frame_new(VG_FRAME_DECODER_CONFIG, 0, p->channel, now_us, 2 + tlen + alen);
-    if (f) {
-        uint8_t *d = vg_frame_payload(f);
-        d[0] = (uint8_t)(tlen >> 8);
-        d[1] = (uint8_t)tlen;
-        memcpy(d + 2, text, tlen);
-        gst_buffer_extract(avcc, 0, d + 2 + tlen, alen);
-        *codec_out = strdup(codec);
-    }
-    free(text);
-    g_free(codec);
-    return f;
-}
-
-static bool same_payload(vg_frame *a, vg_frame *b) {
-    return a && b && a->payload_len == b->payload_len &&
-           !memcmp(vg_frame_payload(a), vg_frame_payload(b), a->payload_len);
-}
-
-/* The stream's codecs string: the video codec (malloc'd, taken), plus the
- * audio track's once its caps are known (the MSE init segment's codecs). */
-static char *with_audio_codec(vg_pipeline *p, char *video) {
-    gchar *audio = video ? vg_audio_codecs(p->audio) : NULL;
-    if (!audio) return video;
-    size_t n = strlen(video) + strlen(audio) + 2;
-    char *both = malloc(n);
-    if (both) snprintf(both, n, "%s,%s", video, audio);
-    g_free(audio);
-    free(video);
-    return both;
-}
-
-/* (parser) New caps: a new decoder configuration, unless nothing a decoder
- * cares about changed. The codecs string goes ahead of it (the stream tells
- * its viewers the codecs when it goes live, whichever side is first). */
-static void on_parsed_caps(vg_pipeline *p, GstCaps *caps) {
-    char *codec = NULL;
-    vg_frame *f = make_config(p, caps, g_get_real_time(), &codec);
-    if (!f || same_payload(f, p->wc_config)) {
-        vg_frame_unref(f);
-        free(codec);
-        return;
-    }
-    vg_frame_unref(p->wc_config);
-    p->wc_config = vg_frame_ref(f);
-    vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
-                  with_audio_codec(p, codec));
-    vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->wc_frames_posted, f);
-}
-
-/* (parser) One access unit: 8-byte big-endian PTS in microseconds (running
- * time: continuous for the pipeline's life), then the AU as mp4mux gets it. */
-static void on_parsed_buffer(vg_pipeline *p, GstBuffer *buf) {
-    if (!p->wc_config) return; /* no decoder could use it */
-    uint64_t seq = ++p->wc_frames_posted;
-    GstClockTime ts = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
-    guint64 rt = GST_CLOCK_TIME_IS_VALID(ts)
-                     ? gst_segment_to_running_time(&p->wc_segment, GST_FORMAT_TIME, ts)
-                     : GST_CLOCK_TIME_NONE;
-    int64_t pts_us =
-        GST_CLOCK_TIME_IS_VALID(rt) ? (int64_t)GST_TIME_AS_USECONDS(rt) : p->wc_last_pts_us + 1;
-    p->wc_last_pts_us = pts_us;
-    size_t len = gst_buffer_get_size(buf);
-    /* Too large or no memory: the gap in the numbering makes the stream
-     * wait for the next keyframe on this side. */
-    if (len > p->max_frame_bytes - 8) return;
-    bool key = !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
-    vg_frame *f = vg_frame_new(VG_FRAME_ACCESS_UNIT, key ? VG_FRAME_KEYFRAME : 0, p->channel,
-                               g_get_real_time(), 8 + len);
-    if (!f) return;
-    uint8_t *d = vg_frame_payload(f);
-    for (int i = 0; i < 8; i++)
-        d[i] = (uint8_t)((uint64_t)pts_us >> (56 - 8 * i));
-    gst_buffer_extract(buf, 0, d + 8, len);
-    /* Video only: mp4mux turns this unit into a fragment at once, and that
-     * post wakes the service thread for both. With audio the fragment may
-     * wait for audio, and WebCodecs viewers must not. */
-    if (vg_audio_has_track(p->audio))
-        vg_inbox_post_frame(p->inbox, p->stream, p->generation, seq, f);
-    else
-        vg_inbox_post_frame_quiet(p->inbox, p->stream, p->generation, seq, f);
-}
-
-/* (parser) Probe on the parsed H.264 going into mp4mux. Never blocks. */
-static GstPadProbeReturn on_parsed(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
-    (void)pad;
-    vg_pipeline *p = user;
-    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-        on_parsed_buffer(p, GST_PAD_PROBE_INFO_BUFFER(info));
-    } else if (info->type & GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM) {
-        GstEvent *ev = GST_PAD_PROBE_INFO_EVENT(info);
-        if (GST_EVENT_TYPE(ev) == GST_EVENT_CAPS) {
-            GstCaps *caps = NULL;
-            gst_event_parse_caps(ev, &caps);
-            if (caps) on_parsed_caps(p, caps);
-        } else if (GST_EVENT_TYPE(ev) == GST_EVENT_SEGMENT) {
-            const GstSegment *seg = NULL;
-            gst_event_parse_segment(ev, &seg);
-            if (seg && seg->format == GST_FORMAT_TIME) gst_segment_copy_into(seg, &p->wc_segment);
-        }
-    }
-    return GST_PAD_PROBE_OK;
+    vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->fragments_posted, f);
 }
 
 /* (streaming) appsink callback: one mp4mux output buffer. */
@@ -258,7 +129,7 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
 }
 
 vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t channel,
-                             size_t max_frame_bytes, vg_inbox *inbox, void *stream,
+                             size_t max_frame_bytes, vg_inbox *inbox, struct vg_stream *stream,
                              uint64_t generation, char *err, size_t errlen) {
     vg_pipeline *p = calloc(1, sizeof(*p));
     if (!p) {
@@ -268,9 +139,7 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
     p->inbox = inbox;
     p->stream = stream;
     p->generation = generation;
-    p->channel = channel;
-    p->max_frame_bytes = max_frame_bytes < 16 ? 16 : max_frame_bytes;
-    gst_segment_init(&p->wc_segment, GST_FORMAT_TIME);
+    max_frame_bytes = max_frame_bytes < 16 ? 16 : max_frame_bytes;
     vg_fmp4_assembler_init(&p->fmp4, channel, max_frame_bytes, on_frame, p);
 
     p->pipeline = gst_pipeline_new(NULL);
@@ -317,9 +186,9 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
     p->parse_out = caps; /* its src caps are the ones mp4mux stores */
 
     /* WebCodecs: the same parsed units, taken on their way into mp4mux. */
+    vg_au_tap_init(&p->au_tap, inbox, stream, generation, channel, max_frame_bytes, p->audio);
     GstPad *parsed = gst_element_get_static_pad(caps, "src");
-    gst_pad_add_probe(parsed, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                      on_parsed, p, NULL);
+    vg_au_tap_attach(&p->au_tap, parsed);
     gst_object_unref(parsed);
 
     GstAppSinkCallbacks cbs = {0};
@@ -355,6 +224,6 @@ void vg_pipeline_free(vg_pipeline *p) {
         gst_object_unref(p->pipeline);
     }
     vg_fmp4_assembler_reset(&p->fmp4);
-    vg_frame_unref(p->wc_config);
+    vg_au_tap_clear(&p->au_tap);
     free(p);
 }

@@ -1,11 +1,9 @@
 /* pipeline.h -- one stream's GStreamer pipeline: source -> mp4mux -> appsink.
  *
- * The parsed H.264 (stream-format=avc, alignment=au) that goes into mp4mux is
- * also taken as it is, by a pad probe on its way in, for WebCodecs viewers:
- * the caps give a decoder configuration frame (codec string from
- * gst_codec_utils_caps_get_mime_codec, the avcC from codec_data), and every
- * buffer an access unit frame, posted to the inbox at once (mp4mux holds each
- * frame until the next one arrives; this path does not wait for it).
+ * It has one output per relay of its stream (media/relay.h), each numbering
+ * the frames it posts on its own: the fMP4 init segments and fragments from
+ * the appsink (MSE), and the parsed H.264 taken by a pad probe on its way
+ * into mp4mux (WebCodecs, media/au_tap.h).
  *
  * All the pipeline's state lives in vg_pipeline. The appsink runs callbacks
  * (sync=false) on its streaming thread: each buffer goes through the fMP4
@@ -26,8 +24,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "media/au_tap.h"
 #include "media/fmp4_assembler.h"
 #include "media/inbox.h"
+
+struct vg_stream;
 
 typedef struct vg_pipeline {
     GstElement *pipeline;
@@ -39,24 +40,19 @@ typedef struct vg_pipeline {
     struct vg_audio *audio;     /* the audio track's side (media/audio_branch.h) */
     atomic_bool loop_started;   /* the first segment seek was asked for (bus threads) */
     vg_inbox *inbox;
-    void *stream; /* posted with every event */
+    struct vg_stream *stream; /* posted with every event */
     uint64_t generation;
-    vg_fmp4_assembler fmp4; /* (streaming) */
-    uint64_t frames_posted; /* (streaming) numbers the frames it posts, from 1 */
-    /* WebCodecs side, (parser) fields: touched only by the thread that pushes
-     * parsed H.264 into mp4mux, in the pad probe */
-    uint32_t channel;
-    size_t max_frame_bytes;
-    GstSegment wc_segment;     /* (parser) for the running time of each unit */
-    vg_frame *wc_config;       /* (parser) the last configuration posted (a reference) */
-    uint64_t wc_frames_posted; /* (parser) numbers the access units it posts, from 1 */
-    int64_t wc_last_pts_us;    /* (parser) for units without a timestamp */
+    /* the MSE output */
+    vg_fmp4_assembler fmp4;    /* (streaming) */
+    uint64_t fragments_posted; /* (streaming) numbers the frames it posts, from 1 */
+    /* the WebCodecs output; its own thread, see au_tap.h */
+    vg_au_tap au_tap;
 } vg_pipeline;
 
 /* Builds the pipeline for a source; NULL with err set (naming the reason).
  * Events carry `stream` and `generation` so stale ones can be told apart. */
 vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t channel,
-                             size_t max_frame_bytes, vg_inbox *inbox, void *stream,
+                             size_t max_frame_bytes, vg_inbox *inbox, struct vg_stream *stream,
                              uint64_t generation, char *err, size_t errlen);
 
 /* Sets it PLAYING; -1 with err set if that fails at once. */

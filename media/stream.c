@@ -41,7 +41,6 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     s->inbox = inbox;
     s->reaper = reaper;
     s->state = VG_STREAM_STOPPED;
-    uint32_t gop_cap = limits->queue_frames > 1 ? limits->queue_frames - 1 : 1;
     if (vg_source_is_publish(source)) {
         s->feed = vg_publish_feed_new(limits->publish_queue_bytes ? limits->publish_queue_bytes
                                                                   : 4 * 1024 * 1024);
@@ -50,8 +49,15 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
             return NULL;
         }
     }
-    if (!s->id || !s->source || !s->source_public || vg_gop_cache_init(&s->gop, gop_cap) ||
-        vg_gop_cache_init(&s->wc.gop, gop_cap)) {
+    vg_relay_limits viewer_limits = {.queue_frames = limits->queue_frames,
+                                     .slow_skips = limits->slow_skips,
+                                     .slow_window_us = limits->slow_window_us};
+    bool ok = s->id && s->source && s->source_public;
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        if (vg_relay_init(&s->relays[i], s, (vg_relay_slot)i, channel, &viewer_limits,
+                          hooks ? &hooks->viewers : NULL))
+            ok = false;
+    if (!ok) {
         vg_stream_free(s);
         return NULL;
     }
@@ -81,14 +87,8 @@ static void drop_pipeline(vg_stream *s) {
         vg_pipeline_free(s->pipeline);
     s->pipeline = NULL;
     /* Frames of the old pipeline cannot continue a new one's decoding. */
-    vg_gop_cache_clear(&s->gop);
-    vg_frame_unref(s->resync);
-    s->resync = NULL;
-    s->resync_of = NULL;
-    vg_gop_cache_clear(&s->wc.gop);
-    vg_frame_unref(s->wc.resync);
-    s->wc.resync = NULL;
-    s->wc.resync_of = NULL;
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        vg_relay_reset(&s->relays[i]);
 }
 
 static void fail(vg_stream *s, const char *reason, int64_t now_us) {
@@ -147,10 +147,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
     }
     s->pipeline_started_us = now_us;
     s->last_frame_us = now_us; /* start of the start-up deadline */
-    s->next_seq = 1;
-    s->await_key = false;
-    s->wc.next_seq = 1;
-    s->wc.await_key = false;
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        vg_relay_restart(&s->relays[i]);
     if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
     if (vg_pipeline_start(s->pipeline, err, sizeof(err))) fail(s, err, now_us);
 }
@@ -168,12 +166,8 @@ void vg_stream_free(vg_stream *s) {
     drop_pipeline(s);
     vg_rtp_ingest_free(s->ingest);
     vg_publish_feed_free(s->feed);
-    while (s->viewers)
-        vg_fanout_detach(s->viewers);
-    vg_frame_unref(s->init);
-    vg_gop_cache_free(&s->gop);
-    vg_frame_unref(s->wc.config);
-    vg_gop_cache_free(&s->wc.gop);
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        vg_relay_free(&s->relays[i]);
     json_decref(s->options);
     free(s->id);
     free(s->source);
@@ -199,45 +193,36 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
     }
 }
 
-/* False for a frame that must not be published: one after a gap in the
- * pipeline's numbering (the inbox dropped frames while this thread lagged)
- * cannot be decoded until the next keyframe, for anyone. */
-static bool continues_decoding(vg_stream *s, const vg_event *ev) {
-    /* Each side (MSE, WebCodecs) numbers its frames on its own; frames_lost
-     * counts the MSE side only, so one lost frame is not counted twice. */
-    bool wc = vg_frame_mode(ev->frame) == VG_MODE_WEBCODECS;
-    uint64_t *next_seq = wc ? &s->wc.next_seq : &s->next_seq;
-    bool *await_key = wc ? &s->wc.await_key : &s->await_key;
-    if (ev->seq != *next_seq) {
-        if (ev->seq > *next_seq && !wc) s->frames_lost += ev->seq - *next_seq;
-        *await_key = true;
-        vg_gop_cache_clear(wc ? &s->wc.gop : &s->gop);
-    }
-    *next_seq = ev->seq + 1;
-    if (*await_key && vg_frame_is_media(ev->frame)) {
-        if (!vg_frame_is_keyframe(ev->frame)) {
-            if (!wc) s->frames_lost++;
-            return false;
-        }
-        *await_key = false;
-    }
-    return true;
+uint32_t vg_stream_viewer_count(const vg_stream *s) {
+    uint32_t n = 0;
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        n += s->relays[i].viewer_count;
+    return n;
+}
+
+uint64_t vg_stream_frames_lost(const vg_stream *s) {
+    uint64_t most = 0;
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        if (s->relays[i].frames_lost > most) most = s->relays[i].frames_lost;
+    return most;
 }
 
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     if (ev->generation != s->generation || !s->pipeline) return; /* from a torn-down pipeline */
     switch (ev->type) {
     case VG_EVENT_CODECS: set_text(&s->codecs, ev->text); break;
-    case VG_EVENT_FRAME:
-        if (!continues_decoding(s, ev)) break;
+    case VG_EVENT_FRAME: {
+        vg_relay *r = &s->relays[vg_relay_slot_of(ev->frame)];
+        if (!vg_relay_admit(r, ev->seq, ev->frame)) break;
         s->last_frame_us = now_us;
         if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);
         if (s->state != VG_STREAM_LIVE) {
             s->attempt = 0;
             set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
         }
-        vg_fanout_publish(s, ev->frame, now_us);
+        vg_relay_publish(r, ev->frame, now_us);
         break;
+    }
     case VG_EVENT_ERROR: fail(s, ev->text ? ev->text : "pipeline error", now_us); break;
     case VG_EVENT_EOS: fail(s, "the source ended", now_us); break;
     }
@@ -346,11 +331,11 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "source", json_string(s->source_public));
     json_object_set_new(d, "state", json_string(vg_stream_state_name(s->state)));
     json_object_set_new(d, "codecs", s->codecs ? json_string(s->codecs) : json_null());
-    json_object_set_new(d, "viewers", json_integer(s->viewer_count));
+    json_object_set_new(d, "viewers", json_integer(vg_stream_viewer_count(s)));
     json_object_set_new(d, "fps", json_real(fresh ? (int)(s->fps * 10 + 0.5) / 10.0 : 0.0));
     json_object_set_new(d, "bitrate_bps", json_integer(fresh ? (json_int_t)s->bitrate_bps : 0));
     json_object_set_new(d, "restarts", json_integer(s->restarts));
-    json_object_set_new(d, "frames_lost", json_integer((json_int_t)s->frames_lost));
+    json_object_set_new(d, "frames_lost", json_integer((json_int_t)vg_stream_frames_lost(s)));
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
     if (vg_source_is_push(s->source))
         json_object_set_new(d, "ingest", vg_rtp_ingest_describe(s->ingest, now_us));

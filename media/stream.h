@@ -1,8 +1,10 @@
-/* stream.h -- one camera stream: its pipeline's life, its latest init segment,
- * its GOP cache, its viewers, and its state as clients see it.
+/* stream.h -- one camera stream: its source's life, its relays, and its
+ * state as clients see it.
  *
- * Frames come from the pipeline through the inbox (vg_stream_apply_event) and
- * go to viewers through the fan-out (media/fanout.c). A source that fails or
+ * Frames come from the pipeline through the inbox (vg_stream_apply_event);
+ * each goes to the relay of its delivery variant (media/relay.h), which
+ * keeps that variant's setup frame and GOP cache and fans the frame out to
+ * that variant's viewers. The stream itself knows no viewer. A source that fails or
  * ends is restarted with exponential backoff (1 s, 2 s, 4 s ... 30 s); a live
  * source that stops producing frames for stall_timeout_us is treated as failed.
  *
@@ -29,13 +31,12 @@
 #include <stdint.h>
 
 #include "media/frame.h"
-#include "media/gop_cache.h"
 #include "media/inbox.h"
 #include "media/pipeline.h"
 #include "media/publish.h"
 #include "media/reaper.h"
+#include "media/relay.h"
 #include "media/rtp_ingest.h"
-#include "media/viewer_queue.h"
 
 typedef enum vg_stream_state {
     VG_STREAM_STARTING,
@@ -46,30 +47,13 @@ typedef enum vg_stream_state {
 } vg_stream_state;
 
 typedef struct vg_stream vg_stream;
-typedef struct vg_viewer vg_viewer;
 
 /* What the stream asks of its embedder (the server). All run on the lws thread. */
 typedef struct vg_stream_hooks {
-    /* A viewer's queue went from empty to non-empty: ask for a writable callback. */
-    void (*viewer_ready)(vg_viewer *v);
-    /* A viewer overflowed too often; the owner closes it (close code 4001). */
-    void (*viewer_too_slow)(vg_viewer *v);
+    vg_relay_hooks viewers; /* for the viewers of every relay */
     /* The stream's state or codecs changed; reason may be NULL. */
     void (*state_changed)(vg_stream *s, const char *reason);
 } vg_stream_hooks;
-
-/* The WebCodecs side of a stream (mode "webcodecs"): its latest decoder
- * configuration, its own GOP cache of access units and its own "after skip"
- * variant, the counterparts of `init`, `gop` and `resync` below. Access units
- * come from the pipeline numbered on their own, so gaps are seen per side. */
-typedef struct vg_wc_feed {
-    vg_frame *config;    /* latest decoder configuration (kind 3) */
-    vg_gop_cache gop;    /* newest keyframe access unit and all since */
-    vg_frame *resync;    /* "after skip" copy of the newest keyframe */
-    vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
-    uint64_t next_seq;   /* the access unit number expected next */
-    bool await_key;      /* units were lost: publish none until a keyframe */
-} vg_wc_feed;
 
 typedef struct vg_stream_limits {
     uint32_t queue_frames; /* per-viewer queue; the GOP cache holds one less */
@@ -79,19 +63,6 @@ typedef struct vg_stream_limits {
     int64_t stall_timeout_us;   /* live with no frame this long: restart */
     size_t publish_queue_bytes; /* publish:// appsrc bound (0: 4 MiB) */
 } vg_stream_limits;
-
-/* One subscription: a viewer of one stream. Owned by its session (`owner`);
- * linked into the stream's viewer list while attached. lws thread only. */
-struct vg_viewer {
-    vg_viewer_queue queue;
-    vg_stream *stream;
-    void *owner;
-    vg_mode mode; /* set before vg_fanout_attach(); MSE when zeroed */
-    uint32_t channel;
-    vg_viewer *prev, *next;
-    uint64_t frames_sent, bytes_sent;
-    bool too_slow;
-};
 
 struct vg_stream {
     /* configuration: immutable after vg_stream_new() */
@@ -111,20 +82,11 @@ struct vg_stream {
     char *last_error;
     vg_pipeline *pipeline;
     uint64_t generation;
-    vg_frame *init;      /* latest init segment */
-    vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
-    vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
-    vg_gop_cache gop;
-    vg_wc_feed wc; /* the same for WebCodecs viewers */
-    vg_viewer *viewers;
-    uint32_t viewer_count;
+    vg_relay relays[VG_RELAY_COUNT]; /* one per delivery variant */
     uint32_t restarts;
     uint32_t attempt;    /* consecutive failed starts, for backoff */
     int64_t retry_at_us; /* when RETRYING: time of the next start */
     int64_t last_frame_us;
-    uint64_t next_seq;    /* the frame number expected from the pipeline */
-    bool await_key;       /* frames were lost: publish nothing until a keyframe */
-    uint64_t frames_lost; /* dropped in the hand-off, or waiting for a keyframe */
     int64_t pipeline_started_us;
 
     /* push sources only (srtp://, rtp://) */
@@ -182,16 +144,16 @@ const char *vg_stream_state_name(vg_stream_state st);
 /* The stream as /api/streams and `list` show it. Returns a new reference. */
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
 
-/* ---- fan-out (media/fanout.c) ---- */
-
-/* Attaches a viewer: queues the init segment (WebCodecs: the decoder
- * configuration) and the GOP cache of its mode (v->mode) at once. The caller
- * owns v (allocated by the caller, queue initialised here). -1 on OOM. */
-int vg_fanout_attach(vg_stream *s, vg_viewer *v, void *owner, int64_t now_us);
-/* Detaches a viewer and drops its queue. */
-void vg_fanout_detach(vg_viewer *v);
-/* Sends one new frame to every viewer of its mode (kinds 1-2: MSE, 3-4:
- * WebCodecs) and into that mode's GOP cache. Borrows f. */
-void vg_fanout_publish(vg_stream *s, vg_frame *f, int64_t now_us);
+/* The relay of one delivery variant: viewers attach to it
+ * (vg_relay_attach). */
+static inline vg_relay *vg_stream_relay(vg_stream *s, vg_relay_slot slot) {
+    return &s->relays[slot];
+}
+/* Viewers of every relay. */
+uint32_t vg_stream_viewer_count(const vg_stream *s);
+/* Frames the stream could not relay: the most that any of its relays lost
+ * (each variant numbers its own frames, so one loss in the hand-off shows in
+ * every relay it touched, and is counted once). */
+uint64_t vg_stream_frames_lost(const vg_stream *s);
 
 #endif

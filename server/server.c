@@ -36,7 +36,7 @@ vg_stream *vg_server_find_stream(vg_server *srv, const char *id) {
 /* A viewer's queue was empty and has a frame now: ask lws for POLLOUT as
  * usual, and also queue the session for write_ready() below. */
 static void hook_viewer_ready(vg_viewer *v) {
-    vg_session *s = v->owner;
+    vg_session *s = vg_subscription_of(v)->session;
     lws_callback_on_writable(s->wsi);
     if (!s->ready_queued) {
         s->ready_queued = true;
@@ -80,25 +80,25 @@ static void write_ready(vg_server *srv) {
 }
 
 static void hook_viewer_too_slow(vg_viewer *v) {
-    vg_session *s = v->owner;
+    vg_session *s = vg_subscription_of(v)->session;
     s->server->slow_closed_total++;
     vg_session_close(s, 4001, "viewer too slow");
 }
 
 static void hook_state_changed(vg_stream *st, const char *reason) {
-    for (vg_viewer *v = st->viewers; v; v = v->next) {
+    for (int i = 0; i < VG_RELAY_COUNT; i++)
+        for (vg_viewer *v = st->relays[i].viewers; v; v = v->next) {
         json_t *ev =
             json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "stream.state", "stream", st->id,
                       "channel", (json_int_t)v->channel, "state", vg_stream_state_name(st->state),
                       "codecs", st->codecs ? json_string(st->codecs) : json_null());
         if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
-        if (ev) vg_session_send_json(v->owner, ev);
+        if (ev) vg_session_send_json(vg_subscription_of(v)->session, ev);
     }
 }
 
 static const vg_stream_hooks stream_hooks = {
-    .viewer_ready = hook_viewer_ready,
-    .viewer_too_slow = hook_viewer_too_slow,
+    .viewers = {.viewer_ready = hook_viewer_ready, .viewer_too_slow = hook_viewer_too_slow},
     .state_changed = hook_state_changed,
 };
 

@@ -30,16 +30,16 @@ int vg_session_init(vg_session *s, vg_server *server, struct lws *wsi, uint32_t 
     return 0;
 }
 
-static void free_viewer(vg_viewer *v) {
-    vg_fanout_detach(v);
-    free(v);
+static void free_subscription(vg_subscription *sub) {
+    vg_relay_detach(&sub->viewer);
+    free(sub);
 }
 
 void vg_session_destroy(vg_session *s) {
     vg_server_forget_ready(s->server, s);
     vg_access_clear(&s->access);
     for (uint32_t i = 0; i < s->nsubs; i++)
-        free_viewer(s->subs[i]);
+        free_subscription(s->subs[i]);
     free(s->subs);
     s->subs = NULL;
     s->nsubs = 0;
@@ -56,7 +56,7 @@ void vg_session_destroy(vg_session *s) {
 static bool has_pending(const vg_session *s) {
     if (s->closing || s->out_head) return true;
     for (uint32_t i = 0; i < s->nsubs; i++)
-        if (!vg_viewer_queue_empty(&s->subs[i]->queue)) return true;
+        if (!vg_viewer_queue_empty(&s->subs[i]->viewer.queue)) return true;
     return false;
 }
 
@@ -107,13 +107,14 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len) {
     return 0;
 }
 
-vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel) {
+vg_subscription *vg_session_find_channel(vg_session *s, uint32_t channel) {
     for (uint32_t i = 0; i < s->nsubs; i++)
-        if (s->subs[i]->channel == channel) return s->subs[i];
+        if (s->subs[i]->viewer.channel == channel) return s->subs[i];
     return NULL;
 }
 
-vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, const char **code) {
+vg_subscription *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
+                                      const char **code) {
     for (uint32_t i = 0; i < s->nsubs; i++) {
         if (s->subs[i]->stream == stream) {
             *code = "already_subscribed";
@@ -127,7 +128,7 @@ vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, 
     if (s->nsubs == s->subs_cap) {
         uint32_t cap = s->subs_cap ? s->subs_cap * 2 : 1;
         if (cap > s->max_subs) cap = s->max_subs;
-        vg_viewer **grown = realloc(s->subs, cap * sizeof(*grown));
+        vg_subscription **grown = realloc(s->subs, cap * sizeof(*grown));
         if (!grown) {
             *code = "internal";
             return NULL;
@@ -135,21 +136,23 @@ vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, 
         s->subs = grown;
         s->subs_cap = cap;
     }
-    vg_viewer *v = calloc(1, sizeof(*v));
-    if (v) v->mode = mode;
-    if (!v || vg_fanout_attach(stream, v, s, vg_server_now_us())) {
-        free(v);
+    vg_subscription *sub = calloc(1, sizeof(*sub));
+    if (sub) *sub = (vg_subscription){.session = s, .stream = stream, .mode = mode};
+    vg_relay *relay = vg_stream_relay(stream, mode == VG_MODE_WEBCODECS ? VG_RELAY_WEBCODECS
+                                                                       : VG_RELAY_MSE);
+    if (!sub || vg_relay_attach(relay, &sub->viewer, vg_server_now_us())) {
+        free(sub);
         *code = "internal";
         return NULL;
     }
-    s->subs[s->nsubs++] = v;
-    return v;
+    s->subs[s->nsubs++] = sub;
+    return sub;
 }
 
 int vg_session_unsubscribe(vg_session *s, uint32_t channel) {
     for (uint32_t i = 0; i < s->nsubs; i++) {
-        if (s->subs[i]->channel == channel) {
-            free_viewer(s->subs[i]);
+        if (s->subs[i]->viewer.channel == channel) {
+            free_subscription(s->subs[i]);
             s->subs[i] = s->subs[--s->nsubs];
             s->subs[s->nsubs] = NULL;
             return 0;
@@ -192,9 +195,9 @@ int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
 static vg_viewer *next_ready(vg_session *s) {
     for (uint32_t n = 0; n < s->nsubs; n++) {
         uint32_t i = (s->rr + n) % s->nsubs;
-        if (!vg_viewer_queue_empty(&s->subs[i]->queue)) {
+        if (!vg_viewer_queue_empty(&s->subs[i]->viewer.queue)) {
             s->rr = (i + 1) % s->nsubs;
-            return s->subs[i];
+            return &s->subs[i]->viewer;
         }
     }
     return NULL;

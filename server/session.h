@@ -1,7 +1,7 @@
 /* session.h -- one WebSocket client of the vigil.v1 protocol.
  *
  * A session holds what the client has asked for (its subscriptions, each a
- * vg_viewer of one stream), what is waiting to be written to it (a bounded
+ * viewer of one relay of one stream), what is waiting to be written to it (a bounded
  * queue of text messages, plus each viewer's frame queue), and the text
  * message being reassembled. It writes one message per writable callback:
  * text first (replies and events are small and time-sensitive), then media
@@ -13,6 +13,7 @@
 #define VIGIL_SERVER_SESSION_H
 
 #include <jansson.h>
+#include <stddef.h>
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -31,6 +32,20 @@ typedef struct vg_outmsg {
     size_t len;
     unsigned char buf[];
 } vg_outmsg;
+
+/* One subscription: the session's viewer of one relay (media/relay.h). The
+ * relay's hooks get the embedded viewer back; vg_subscription_of() finds the
+ * subscription, and so the session, from it. */
+typedef struct vg_subscription {
+    vg_viewer viewer;
+    vg_session *session;
+    vg_stream *stream;
+    vg_mode mode;
+} vg_subscription;
+
+static inline vg_subscription *vg_subscription_of(vg_viewer *v) {
+    return (vg_subscription *)((char *)v - offsetof(vg_subscription, viewer));
+}
 
 #define VG_SESSION_MAX_OUT_MSGS  256
 #define VG_SESSION_MAX_OUT_BYTES (1024 * 1024)
@@ -51,7 +66,7 @@ struct vg_session {
     char *rx;
     size_t rx_len, rx_cap;
     /* subscriptions */
-    vg_viewer **subs;
+    vg_subscription **subs;
     uint32_t nsubs, subs_cap, max_subs;
     uint32_t rr; /* round-robin cursor over subs */
     /* the stream this client publishes, or NULL (server/publisher.h) */
@@ -99,8 +114,9 @@ void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
 /* Subscription management. subscribe returns the new viewer (of delivery
  * `mode`) or NULL with *code set to a PROTOCOL.md error code. */
-vg_viewer *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode, const char **code);
-vg_viewer *vg_session_find_channel(vg_session *s, uint32_t channel);
+vg_subscription *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
+                                      const char **code);
+vg_subscription *vg_session_find_channel(vg_session *s, uint32_t channel);
 int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 
 /* The client asked to write: one message. Returns -1 when the connection must close. */

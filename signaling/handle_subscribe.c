@@ -33,8 +33,8 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);
-    vg_viewer *v = r ? vg_session_subscribe(s, stream, vmode, &code) : NULL;
-    if (!v) {
+    vg_subscription *sub = r ? vg_session_subscribe(s, stream, vmode, &code) : NULL;
+    if (!sub) {
         json_decref(r);
         if (!strcmp(code ? code : "internal", "already_subscribed"))
             vg_signaling_error(s, id, "already_subscribed", "stream",
@@ -53,7 +53,7 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     if (has_mime) snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", stream->codecs);
     json_object_set_new(r, "stream", json_string(stream->id));
     json_object_set_new(r, "mode", json_string(mode_name));
-    json_object_set_new(r, "channel", json_integer(v->channel));
+    json_object_set_new(r, "channel", json_integer(sub->viewer.channel));
     json_object_set_new(r, "state", json_string(vg_stream_state_name(stream->state)));
     json_object_set_new(r, "codecs", stream->codecs ? json_string(stream->codecs) : json_null());
     json_object_set_new(r, "mime", has_mime ? json_string(mime) : json_null());

@@ -1,7 +1,8 @@
-/* test_fanout.c -- a stream's fan-out: one shared frame for every viewer, the
- * GOP cache for new viewers, and a stalled viewer that neither delays nor
- * disturbs the others. Runs the real stream and fan-out code with no
- * pipeline: frames are published by the test. */
+/* test_fanout.c -- a stream's fan-out through its relays: one shared frame
+ * for every viewer, the GOP cache for new viewers, and a stalled viewer that
+ * neither delays nor disturbs the others. Runs the real stream and relay code
+ * with no pipeline: frames are published by the test to the relay the stream
+ * routes them to. */
 #include "check_main.h"
 #include "media/stream.h"
 
@@ -22,7 +23,7 @@ static void on_state(vg_stream *s, const char *reason) {
     state_calls++;
 }
 
-static const vg_stream_hooks hooks = {on_ready, on_too_slow, on_state};
+static const vg_stream_hooks hooks = {{on_ready, on_too_slow}, on_state};
 
 static vg_stream *make_stream(uint32_t queue_frames) {
     vg_stream_limits lim = {.queue_frames = queue_frames,
@@ -37,8 +38,16 @@ static vg_stream *make_stream(uint32_t queue_frames) {
 
 static void publish(vg_stream *s, uint8_t kind, bool key, int64_t now) {
     vg_frame *f = vg_frame_new(kind, key ? VG_FRAME_KEYFRAME : 0, s->channel, now, 100);
-    vg_fanout_publish(s, f, now);
+    vg_relay_publish(vg_stream_relay(s, vg_relay_slot_of(f)), f, now);
     vg_frame_unref(f);
+}
+
+static int attach(vg_stream *s, vg_viewer *v, vg_relay_slot slot, int64_t now) {
+    return vg_relay_attach(vg_stream_relay(s, slot), v, now);
+}
+
+static uint32_t gop_count(vg_stream *s, vg_relay_slot slot) {
+    return vg_stream_relay(s, slot)->gop.count;
 }
 
 static void drain(vg_viewer *v) {
@@ -50,18 +59,18 @@ static void drain(vg_viewer *v) {
 START_TEST(every_viewer_gets_the_same_frame_memory) {
     vg_stream *s = make_stream(16);
     vg_viewer a = {0}, b = {0};
-    ck_assert_int_eq(vg_fanout_attach(s, &a, NULL, 0), 0);
-    ck_assert_int_eq(vg_fanout_attach(s, &b, NULL, 0), 0);
-    ck_assert_uint_eq(s->viewer_count, 2);
+    ck_assert_int_eq(attach(s, &a, VG_RELAY_MSE, 0), 0);
+    ck_assert_int_eq(attach(s, &b, VG_RELAY_MSE, 0), 0);
+    ck_assert_uint_eq(vg_stream_viewer_count(s), 2);
     ck_assert_uint_eq(a.channel, 7);
     publish(s, VG_FRAME_INIT, false, 0);
     publish(s, VG_FRAME_MEDIA, true, 1);
     ck_assert_uint_eq(a.queue.count, 2);
     ck_assert_ptr_eq(a.queue.ring[1], b.queue.ring[1]);
     ck_assert_int_eq(ready_calls, 2); /* once per viewer, when its queue became non-empty */
-    vg_fanout_detach(&a);
-    vg_fanout_detach(&b);
-    ck_assert_uint_eq(s->viewer_count, 0);
+    vg_relay_detach(&a);
+    vg_relay_detach(&b);
+    ck_assert_uint_eq(vg_stream_viewer_count(s), 0);
     vg_stream_free(s);
 }
 END_TEST
@@ -75,7 +84,7 @@ START_TEST(new_viewer_starts_at_latest_keyframe_at_once) {
     publish(s, VG_FRAME_MEDIA, false, 4);
     publish(s, VG_FRAME_MEDIA, false, 5);
     vg_viewer v = {0};
-    vg_fanout_attach(s, &v, NULL, 6);
+    attach(s, &v, VG_RELAY_MSE, 6);
     ck_assert_uint_eq(v.queue.count, 4); /* init + key(3) + 4 + 5 */
     vg_frame *f = vg_viewer_queue_pop(&v.queue);
     ck_assert_uint_eq(f->kind, VG_FRAME_INIT);
@@ -85,7 +94,7 @@ START_TEST(new_viewer_starts_at_latest_keyframe_at_once) {
     ck_assert_int_eq(f->time_us, 3);
     vg_frame_unref(f);
     drain(&v);
-    vg_fanout_detach(&v);
+    vg_relay_detach(&v);
     vg_stream_free(s);
 }
 END_TEST
@@ -93,8 +102,8 @@ END_TEST
 START_TEST(stalled_viewer_does_not_disturb_a_reading_one) {
     vg_stream *s = make_stream(8);
     vg_viewer fast = {0}, stalled = {0};
-    vg_fanout_attach(s, &fast, NULL, 0);
-    vg_fanout_attach(s, &stalled, NULL, 0);
+    attach(s, &fast, VG_RELAY_MSE, 0);
+    attach(s, &stalled, VG_RELAY_MSE, 0);
     publish(s, VG_FRAME_INIT, false, 0);
     uint64_t fast_got = 0;
     int64_t t = 1000000;
@@ -114,8 +123,8 @@ START_TEST(stalled_viewer_does_not_disturb_a_reading_one) {
     ck_assert_ptr_eq(too_slow_viewer, &stalled);
     ck_assert(stalled.too_slow);
     ck_assert_uint_le(stalled.queue.count, 8); /* and never held more than its bound */
-    vg_fanout_detach(&fast);
-    vg_fanout_detach(&stalled);
+    vg_relay_detach(&fast);
+    vg_relay_detach(&stalled);
     vg_stream_free(s);
 }
 END_TEST
@@ -126,16 +135,16 @@ START_TEST(gop_longer_than_cache_is_not_cached) {
     publish(s, VG_FRAME_MEDIA, true, 1);
     for (int i = 0; i < 10; i++)
         publish(s, VG_FRAME_MEDIA, false, 2 + i);
-    ck_assert_uint_eq(s->gop.count, 0);
+    ck_assert_uint_eq(gop_count(s, VG_RELAY_MSE), 0);
     vg_viewer v = {0};
-    vg_fanout_attach(s, &v, NULL, 20);
+    attach(s, &v, VG_RELAY_MSE, 20);
     ck_assert_uint_eq(v.queue.count, 1); /* only the init segment; waits for a keyframe */
     publish(s, VG_FRAME_MEDIA, false, 21);
     ck_assert_uint_eq(v.queue.count, 1);
     publish(s, VG_FRAME_MEDIA, true, 22);
     ck_assert_uint_eq(v.queue.count, 2);
     drain(&v);
-    vg_fanout_detach(&v);
+    vg_relay_detach(&v);
     vg_stream_free(s);
 }
 END_TEST
@@ -150,10 +159,10 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
     publish(s, VG_FRAME_ACCESS_UNIT, true, 1);
     publish(s, VG_FRAME_ACCESS_UNIT, false, 2);
     publish(s, VG_FRAME_MEDIA, true, 1);
-    vg_viewer wc = {.mode = VG_MODE_WEBCODECS}, wc2 = {.mode = VG_MODE_WEBCODECS}, mse = {0};
-    vg_fanout_attach(s, &wc, NULL, 3);
-    vg_fanout_attach(s, &wc2, NULL, 3);
-    vg_fanout_attach(s, &mse, NULL, 3);
+    vg_viewer wc = {0}, wc2 = {0}, mse = {0};
+    attach(s, &wc, VG_RELAY_WEBCODECS, 3);
+    attach(s, &wc2, VG_RELAY_WEBCODECS, 3);
+    attach(s, &mse, VG_RELAY_MSE, 3);
     ck_assert_uint_eq(wc.queue.count, 3); /* config + key(1) + 2 */
     ck_assert_uint_eq(wc.queue.ring[0]->kind, VG_FRAME_DECODER_CONFIG);
     ck_assert_uint_eq(wc.queue.ring[1]->kind, VG_FRAME_ACCESS_UNIT);
@@ -162,8 +171,8 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
     ck_assert_uint_eq(mse.queue.count, 2);                 /* init + key(1) */
     ck_assert_uint_eq(mse.queue.ring[0]->kind, VG_FRAME_INIT);
     ck_assert_uint_eq(mse.queue.ring[1]->kind, VG_FRAME_MEDIA);
-    ck_assert_uint_eq(s->wc.gop.count, 2);
-    ck_assert_uint_eq(s->gop.count, 1);
+    ck_assert_uint_eq(gop_count(s, VG_RELAY_WEBCODECS), 2);
+    ck_assert_uint_eq(gop_count(s, VG_RELAY_MSE), 1);
 
     /* wc stalls: its queue of 8 overflows, it drops to its config and waits
      * for a keyframe, which comes flagged after-skip; wc2 reads everything. */
@@ -192,15 +201,15 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
 
     /* A new configuration (source restarted): the WebCodecs GOP starts over. */
     publish(s, VG_FRAME_DECODER_CONFIG, false, 30);
-    ck_assert_uint_eq(s->wc.gop.count, 0);
-    ck_assert_uint_eq(s->gop.count, 1);
+    ck_assert_uint_eq(gop_count(s, VG_RELAY_WEBCODECS), 0);
+    ck_assert_uint_eq(gop_count(s, VG_RELAY_MSE), 1);
     publish(s, VG_FRAME_ACCESS_UNIT, false, 31); /* not decodable without a keyframe */
     ck_assert_uint_eq(wc.queue.count, 1);
     drain(&wc);
     drain(&wc2);
-    vg_fanout_detach(&wc);
-    vg_fanout_detach(&wc2);
-    vg_fanout_detach(&mse);
+    vg_relay_detach(&wc);
+    vg_relay_detach(&wc2);
+    vg_relay_detach(&mse);
     vg_stream_free(s);
 }
 END_TEST

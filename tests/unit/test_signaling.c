@@ -37,7 +37,7 @@ static void hook_state(vg_stream *s, const char *r) {
     (void)s;
     (void)r;
 }
-static const vg_stream_hooks hooks = {hook_ready, hook_slow, hook_state};
+static const vg_stream_hooks hooks = {{hook_ready, hook_slow}, hook_state};
 
 static vg_config config;
 static vg_server srv;
@@ -215,7 +215,7 @@ START_TEST(subscribe_unsubscribe_and_stats) {
     ck_assert_int_eq(json_integer_value(json_object_get(r, "channel")), 2);
     ck_assert(json_is_null(json_object_get(r, "codecs"))); /* not live yet */
     json_decref(r);
-    ck_assert_uint_eq(srv.streams[1]->viewer_count, 1);
+    ck_assert_uint_eq(vg_stream_viewer_count(srv.streams[1]), 1);
 
     r = roundtrip("{\"type\":\"stats\"}");
     json_t *ch = json_array_get(json_object_get(r, "channels"), 0);
@@ -226,7 +226,7 @@ START_TEST(subscribe_unsubscribe_and_stats) {
     r = roundtrip("{\"type\":\"unsubscribe\",\"id\":3,\"channel\":2}");
     ck_assert_str_eq(str(r, "type"), "unsubscribe");
     json_decref(r);
-    ck_assert_uint_eq(srv.streams[1]->viewer_count, 0);
+    ck_assert_uint_eq(vg_stream_viewer_count(srv.streams[1]), 0);
 }
 END_TEST
 

@@ -25,7 +25,7 @@ static void on_state(vg_stream *s, const char *reason) {
     state_changes++;
     snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
 }
-static const vg_stream_hooks hooks = {on_ready, on_slow, on_state};
+static const vg_stream_hooks hooks = {{on_ready, on_slow}, on_state};
 
 static vg_inbox inbox;
 static vg_stream *stream;
@@ -56,12 +56,12 @@ static void setup(void) {
     json_decref(opts);
     ck_assert_ptr_nonnull(stream);
     memset(&viewer, 0, sizeof(viewer));
-    ck_assert_int_eq(vg_fanout_attach(stream, &viewer, NULL, now()), 0);
+    ck_assert_int_eq(vg_relay_attach(vg_stream_relay(stream, VG_RELAY_MSE), &viewer, now()), 0);
     state_changes = 0;
 }
 
 static void teardown(void) {
-    vg_fanout_detach(&viewer);
+    vg_relay_detach(&viewer);
     vg_stream_free(stream);
     vg_inbox_destroy(&inbox);
 }
@@ -115,7 +115,7 @@ START_TEST(starts_goes_live_and_delivers_init_then_keyframe) {
     ck_assert_uint_eq(f->kind, VG_FRAME_MEDIA);
     ck_assert(vg_frame_is_keyframe(f));
     vg_frame_unref(f);
-    ck_assert_uint_eq(stream->frames_lost, 0);
+    ck_assert_uint_eq(vg_stream_frames_lost(stream), 0);
     vg_stream_stop(stream);
     ck_assert_int_eq(stream->state, VG_STREAM_STOPPED);
     ck_assert_ptr_null(stream->pipeline);
@@ -187,7 +187,7 @@ START_TEST(frames_lost_in_the_hand_off_wait_for_a_keyframe) {
     /* Stop the real pipeline's frames from interfering: drain, then inject. */
     drain();
     empty_viewer();
-    uint64_t seq = stream->next_seq + 3; /* three frames were dropped */
+    uint64_t seq = vg_stream_relay(stream, VG_RELAY_MSE)->next_seq + 3; /* three frames were dropped */
     vg_frame *delta = vg_frame_new(VG_FRAME_MEDIA, 0, 3, now(), 10);
     vg_frame *key = vg_frame_new(VG_FRAME_MEDIA, VG_FRAME_KEYFRAME, 3, now(), 10);
     vg_event ev = {.type = VG_EVENT_FRAME,
@@ -195,16 +195,16 @@ START_TEST(frames_lost_in_the_hand_off_wait_for_a_keyframe) {
                    .generation = stream->generation,
                    .seq = seq,
                    .frame = delta};
-    uint64_t lost = stream->frames_lost;
+    uint64_t lost = vg_stream_frames_lost(stream);
     vg_stream_apply_event(stream, &ev, now());
-    ck_assert_uint_eq(stream->frames_lost, lost + 4); /* 3 missing + this undecodable one */
+    ck_assert_uint_eq(vg_stream_frames_lost(stream), lost + 4); /* 3 missing + this undecodable one */
     ck_assert_uint_eq(viewer.queue.count, 0);
-    ck_assert_uint_eq(stream->gop.count, 0);
+    ck_assert_uint_eq(vg_stream_relay(stream, VG_RELAY_MSE)->gop.count, 0);
     ev.seq = seq + 1;
     ev.frame = key;
     vg_stream_apply_event(stream, &ev, now());
     ck_assert_uint_eq(viewer.queue.count, 1); /* published from the keyframe on */
-    ck_assert_uint_eq(stream->gop.count, 1);
+    ck_assert_uint_eq(vg_stream_relay(stream, VG_RELAY_MSE)->gop.count, 1);
     vg_frame_unref(delta);
     vg_frame_unref(key);
     json_t *d = vg_stream_describe(stream, now());
