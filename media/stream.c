@@ -2,6 +2,7 @@
  * stream.h). */
 #include "media/stream.h"
 
+#include <glib.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,11 @@
 #include "server/log.h"
 
 #define BACKOFF_FIRST_US 1000000LL
-#define BACKOFF_MAX_US   30000000LL
+/* A camera back after a long outage is live within seconds; a try costs a
+ * connection attempt, so every 5 s is still cheap. */
+#define BACKOFF_MAX_US 5000000LL
+/* The same failure again is logged at most this often (with a count). */
+#define REPEAT_LOG_US 60000000LL
 #define START_TIMEOUT_US 20000000LL
 
 const char *vg_stream_state_name(vg_stream_state st) {
@@ -69,12 +74,37 @@ static void set_text(char **field, const char *value) {
     *field = value ? strdup(value) : NULL;
 }
 
+/* A retry that fails for the same reason as the last one is not news: one
+ * line a minute for a camera that stays away, not one per retry. */
+static bool repeats_last_failure(vg_stream *s, vg_stream_state st, const char *reason,
+                                 int64_t now_us) {
+    bool same = st == VG_STREAM_RETRYING && s->state == VG_STREAM_RETRYING && reason &&
+                s->logged_reason && !strcmp(reason, s->logged_reason);
+    if (same && now_us - s->logged_at_us < REPEAT_LOG_US) {
+        s->repeats_unlogged++;
+        return true;
+    }
+    return false;
+}
+
+static void log_state(vg_stream *s, vg_stream_state st, const char *reason, int64_t now_us) {
+    if (repeats_last_failure(s, st, reason, now_us)) return;
+    char again[48] = "";
+    if (s->repeats_unlogged)
+        snprintf(again, sizeof(again), " (%u more time%s since)", s->repeats_unlogged,
+                 s->repeats_unlogged == 1 ? "" : "s");
+    vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO,
+           "stream %s: %s%s%s%s", s->id, vg_stream_state_name(st), reason ? ": " : "",
+           reason ? reason : "", again);
+    set_text(&s->logged_reason, reason);
+    s->logged_at_us = now_us;
+    s->repeats_unlogged = 0;
+}
+
 static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
     if (s->state == st && !reason) return;
+    log_state(s, st, reason, g_get_monotonic_time());
     s->state = st;
-    vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO,
-           "stream %s: %s%s%s", s->id, vg_stream_state_name(st), reason ? ": " : "",
-           reason ? reason : "");
     if (s->hooks && s->hooks->state_changed) s->hooks->state_changed(s, reason);
 }
 
@@ -174,6 +204,7 @@ void vg_stream_free(vg_stream *s) {
     free(s->source_public);
     free(s->codecs);
     free(s->last_error);
+    free(s->logged_reason);
     free(s);
 }
 

@@ -5,7 +5,8 @@
  * each goes to the relay of its delivery variant (media/relay.h), which
  * keeps that variant's setup frame and GOP cache and fans the frame out to
  * that variant's viewers. The stream itself knows no viewer. A source that fails or
- * ends is restarted with exponential backoff (1 s, 2 s, 4 s ... 30 s); a live
+ * ends is restarted with exponential backoff (1 s, 2 s, 4 s, then every 5 s,
+ * logging the same failure once a minute rather than at each try); a live
  * source that stops producing frames for stall_timeout_us is treated as failed.
  *
  * Push sources (srtp://, rtp://) keep a UDP receiver (media/rtp_ingest.c)
@@ -80,6 +81,9 @@ struct vg_stream {
     vg_stream_state state;
     char *codecs; /* NULL until first live */
     char *last_error;
+    char *logged_reason;       /* the last state line logged, for the repeat check */
+    int64_t logged_at_us;      /* when (monotonic) */
+    uint32_t repeats_unlogged; /* the same failure since, not logged */
     vg_pipeline *pipeline;
     uint64_t generation;
     vg_relay relays[VG_RELAY_COUNT]; /* one per delivery variant */

@@ -6,7 +6,9 @@
  * The test plays the lws thread: it drains the inbox and ticks the stream
  * itself, with explicit clock values for the backoff checks. */
 #include <gst/gst.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "check_main.h"
 #include "media/stream.h"
@@ -122,10 +124,10 @@ START_TEST(starts_goes_live_and_delivers_init_then_keyframe) {
 }
 END_TEST
 
-START_TEST(failures_back_off_exponentially_up_to_30_s) {
+START_TEST(failures_back_off_exponentially_up_to_5_s) {
     vg_stream_start(stream, now());
     wait_live(1);
-    const int64_t want_s[] = {1, 2, 4, 8, 16, 30, 30};
+    const int64_t want_s[] = {1, 2, 4, 5, 5, 5, 5};
     for (size_t i = 0; i < sizeof(want_s) / sizeof(want_s[0]); i++) {
         uint64_t gen = stream->generation;
         int64_t t = now();
@@ -153,6 +155,43 @@ START_TEST(failures_back_off_exponentially_up_to_30_s) {
     inject(VG_EVENT_EOS, NULL);
     ck_assert_str_eq(stream->last_error, "the source ended");
     ck_assert_int_lt(stream->retry_at_us - t, 1200000);
+}
+END_TEST
+
+/* Lines of `path` that contain `needle`. */
+static int count_lines(const char *path, const char *needle) {
+    FILE *f = fopen(path, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    int n = 0;
+    while (fgets(line, sizeof(line), f))
+        if (strstr(line, needle)) n++;
+    fclose(f);
+    return n;
+}
+
+START_TEST(the_same_failure_again_is_not_logged_at_each_retry) {
+    char path[] = "/tmp/vigil-test-log-XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    fflush(stderr);
+    int saved = dup(2);
+    dup2(fd, 2);
+    vg_stream_start(stream, now());
+    wait_live(1);
+    for (int i = 0; i < 4; i++) {
+        inject(VG_EVENT_ERROR, "camera unplugged");
+        vg_stream_tick(stream, stream->retry_at_us);
+    }
+    inject(VG_EVENT_ERROR, "connection refused");
+    fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    close(fd);
+    ck_assert_uint_eq(stream->restarts, 5);                      /* every try was made */
+    ck_assert_int_eq(count_lines(path, "retrying: camera unplugged"), 1); /* logged once */
+    ck_assert_int_eq(count_lines(path, "retrying: connection refused (3 more times since)"), 1);
+    unlink(path);
 }
 END_TEST
 
@@ -220,7 +259,8 @@ static Suite *lifecycle_suite(void) {
     tcase_add_unchecked_fixture(tc, gst_up, gst_down);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, starts_goes_live_and_delivers_init_then_keyframe);
-    tcase_add_test(tc, failures_back_off_exponentially_up_to_30_s);
+    tcase_add_test(tc, failures_back_off_exponentially_up_to_5_s);
+    tcase_add_test(tc, the_same_failure_again_is_not_logged_at_each_retry);
     tcase_add_test(tc, events_from_an_old_pipeline_are_ignored);
     tcase_add_test(tc, a_stalled_source_is_restarted);
     tcase_add_test(tc, frames_lost_in_the_hand_off_wait_for_a_keyframe);
