@@ -22,7 +22,7 @@ CHECK_LIBS = $(shell pkg-config --libs check)
 SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 
 B        = build
-CORE_SRC = $(wildcard media/*.c) $(wildcard signaling/*.c) \
+CORE_SRC = $(wildcard common/*.c) $(wildcard media/*.c) $(wildcard signaling/*.c) \
            $(filter-out server/main.c,$(wildcard server/*.c))
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 TOOLS_SRC = $(wildcard tests/tools/*.c)

@@ -8,6 +8,8 @@
 #define VIGIL_CONTROL_INTERNAL_H
 
 #include <pthread.h>
+
+#include "common/handoff.h"
 #include "control/control.h"
 
 #define CONTROL_DEFAULT_HISTORY    20
@@ -155,6 +157,10 @@ typedef enum control_report_kind {
 } control_report_kind;
 
 typedef struct control_report {
+    union { /* first: the hand-off links reports through it */
+        vg_handoff_node node;
+        struct control_report *next; /* the next report of a taken list */
+    };
     control_report_kind kind;
     char device[CONTROL_ID_MAX]; /* "" if none */
     char command[CONTROL_ID_MAX];
@@ -163,23 +169,22 @@ typedef struct control_report {
     int code;     /* STATUS: code; TRANSPORT: connected */
     char *detail; /* own, may be NULL */
     json_t *json; /* own ref, may be NULL */
-    struct control_report *next;
 } control_report;
 
-/* Shared by plugin threads (producers) and the owner thread (consumer).
- * Guarded by `lock`; `wake` is called after the lock is released. */
+/* Shared by plugin threads (producers) and the owner thread (consumer): the
+ * common hand-off (common/handoff.h), which has the lock and says what it
+ * guards. Telemetry is droppable when full; the other reports are not. */
 struct control_core {
-    pthread_mutex_t lock;
-    control_report *head, *tail; /* guarded by lock */
-    size_t len;                  /* guarded by lock */
-    uint64_t dropped;            /* guarded by lock: telemetry dropped when full */
-    control_wake_fn wake;        /* set before plugins start, then read-only */
-    void *wake_user;
+    vg_handoff queue; /* of control_report */
 };
 
 extern const control_callbacks control_handover_callbacks;
 
 void control_handover_init(control_core *core, control_wake_fn wake, void *user);
+/* Wakes the owner thread: "poll soon". Any thread. */
+void control_handover_wake(control_core *core);
+/* Telemetry reports dropped so far because the owner fell behind. Any thread. */
+uint64_t control_handover_dropped(control_core *core);
 /* Takes the whole queue (owner thread); returns the list, oldest first. */
 control_report *control_handover_take(control_core *core);
 void control_report_free(control_report *r);

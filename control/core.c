@@ -229,7 +229,7 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
     if (c->plugins[d->plugin]->send(c->pstate[d->plugin], &s, e, sizeof e) < 0)
         move(c, d, cmd, CONTROL_FAILED, 0, e, NULL, control_now_ms());
     control_strlcpy(id_out, id, id_len);
-    if (c->core.wake) c->core.wake(c->core.wake_user); /* pending events: poll soon */
+    control_handover_wake(&c->core); /* pending events: poll soon */
     return 0;
 }
 
@@ -392,9 +392,7 @@ json_t *control_command_json(control_t *c, const char *command_id) {
 }
 
 json_t *control_stats_json(control_t *c) {
-    pthread_mutex_lock(&c->core.lock);
-    uint64_t dropped = c->core.dropped;
-    pthread_mutex_unlock(&c->core.lock);
+    uint64_t dropped = control_handover_dropped(&c->core);
     json_t *o = json_pack(
         "{s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "issued", (json_int_t)c->issued, "bad_requests",
         (json_int_t)c->bad_requests, "unknown_reports", (json_int_t)c->unknown_reports,

@@ -1,9 +1,10 @@
-/* handover.c -- the one structure shared between threads: a mutex-guarded
- * FIFO of reports from plugin I/O threads (libmosquitto's loop thread, the
- * CoAP thread) to the owner thread, plus the application's wake call.
+/* handover.c -- the one structure shared between threads: reports from
+ * plugin I/O threads (libmosquitto's loop thread, the CoAP thread) to the
+ * owner thread, on the common hand-off (common/handoff.h), which wakes the
+ * owner with the application's wake call.
  *
  * Producers: the control_callbacks below, on any thread.  They allocate a
- * report, append it under core->lock, release the lock, then call wake.
+ * report and post it.
  * Consumer: control_poll() on the owner thread, via control_handover_take().
  * Bounded: past CONTROL_HANDOVER_MAX queued reports, telemetry is dropped
  * (and counted); command status, state and errors are always kept.
@@ -14,10 +15,15 @@
 #include "control/control_internal.h"
 
 void control_handover_init(control_core *core, control_wake_fn wake, void *user) {
-    memset(core, 0, sizeof *core);
-    pthread_mutex_init(&core->lock, NULL);
-    core->wake = wake;
-    core->wake_user = user;
+    vg_handoff_init(&core->queue, CONTROL_HANDOVER_MAX, wake, user);
+}
+
+void control_handover_wake(control_core *core) {
+    vg_handoff_wake(&core->queue);
+}
+
+uint64_t control_handover_dropped(control_core *core) {
+    return vg_handoff_dropped(&core->queue);
 }
 
 void control_report_free(control_report *r) {
@@ -31,25 +37,10 @@ void control_report_free(control_report *r) {
 }
 
 static void push(control_core *core, control_report *r) {
-    int keep = 1;
-    pthread_mutex_lock(&core->lock);
-    if (core->len >= CONTROL_HANDOVER_MAX && r->kind == CONTROL_REPORT_TELEMETRY) {
-        core->dropped++;
-        keep = 0;
-    } else {
-        if (core->tail)
-            core->tail->next = r;
-        else
-            core->head = r;
-        core->tail = r;
-        core->len++;
-    }
-    pthread_mutex_unlock(&core->lock);
-    if (!keep) {
+    bool droppable = r->kind == CONTROL_REPORT_TELEMETRY;
+    if (vg_handoff_post(&core->queue, &r->node, droppable, true) == VG_HANDOFF_DROPPED) {
         control_report_free(r);
-        return;
     }
-    if (core->wake) core->wake(core->wake_user);
 }
 
 static control_report *report_new(control_report_kind kind, const char *device, json_t *json) {
@@ -111,15 +102,10 @@ const control_callbacks control_handover_callbacks = {
 };
 
 control_report *control_handover_take(control_core *core) {
-    pthread_mutex_lock(&core->lock);
-    control_report *r = core->head;
-    core->head = core->tail = NULL;
-    core->len = 0;
-    pthread_mutex_unlock(&core->lock);
-    return r;
+    return (control_report *)vg_handoff_take_all(&core->queue);
 }
 
 void control_handover_destroy(control_core *core) {
     control_report_free(control_handover_take(core));
-    pthread_mutex_destroy(&core->lock);
+    vg_handoff_destroy(&core->queue);
 }

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "common/log.h"
 
 const char fuzz_config_text[] =
     "{\"server\": {\"max_subscriptions\": 2, \"max_text_bytes\": 4096, \"log_level\": \"error\"},"

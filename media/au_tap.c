@@ -81,7 +81,7 @@ static void on_caps(vg_au_tap *t, GstCaps *caps) {
     vg_inbox_post(t->inbox, VG_EVENT_CODECS, t->stream, t->generation, NULL,
                   vg_audio_codecs_after(t->audio, codec));
     free(codec);
-    vg_inbox_post_frame(t->inbox, t->stream, t->generation, ++t->posted, f);
+    vg_inbox_post_frame(t->inbox, t->stream, t->generation, VG_RELAY_WEBCODECS, ++t->posted, f);
 }
 
 /* (parser) One access unit: 8-byte big-endian PTS in microseconds (running
@@ -112,9 +112,9 @@ static void on_buffer(vg_au_tap *t, GstBuffer *buf) {
      * post wakes the service thread for both. With audio the fragment may
      * wait for audio, and WebCodecs viewers must not. */
     if (vg_audio_has_track(t->audio))
-        vg_inbox_post_frame(t->inbox, t->stream, t->generation, seq, f);
+        vg_inbox_post_frame(t->inbox, t->stream, t->generation, VG_RELAY_WEBCODECS, seq, f);
     else
-        vg_inbox_post_frame_quiet(t->inbox, t->stream, t->generation, seq, f);
+        vg_inbox_post_frame_quiet(t->inbox, t->stream, t->generation, VG_RELAY_WEBCODECS, seq, f);
 }
 
 /* (parser) Never blocks. */

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "media/gst_build.h"
-#include "server/log.h"
+#include "common/log.h"
 
 #define DATA_KEY "vg-audio"
 

@@ -1,15 +1,11 @@
-/* inbox.c -- cross-thread hand-off to the lws service thread (see inbox.h). */
+/* inbox.c -- GStreamer threads' events for the lws service thread, on the
+ * common hand-off (see inbox.h). */
 #include "media/inbox.h"
 
-#include <stdbool.h>
 #include <stdlib.h>
 
-int vg_inbox_init(vg_inbox *in, size_t max_len, void (*wake)(void *), void *wake_ctx) {
-    *in = (vg_inbox){0};
-    in->max_len = max_len;
-    in->wake = wake;
-    in->wake_ctx = wake_ctx;
-    return pthread_mutex_init(&in->lock, NULL) == 0 ? 0 : -1;
+int vg_inbox_init(vg_inbox *in, size_t max_len, vg_wake_fn wake, void *wake_ctx) {
+    return vg_handoff_init(&in->queue, max_len, wake, wake_ctx);
 }
 
 void vg_event_free(vg_event *ev) {
@@ -26,77 +22,58 @@ void vg_inbox_destroy(vg_inbox *in) {
         vg_event_free(ev);
         ev = next;
     }
-    pthread_mutex_destroy(&in->lock);
+    vg_handoff_destroy(&in->queue);
 }
 
-static int post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation, uint64_t seq,
-                vg_frame *frame, char *text, bool wake) {
+static int post(vg_inbox *in, const vg_event *proto, bool wake) {
     vg_event *ev = malloc(sizeof(*ev));
     if (!ev) {
-        vg_frame_unref(frame);
-        free(text);
+        vg_frame_unref(proto->frame);
+        free(proto->text);
         return -1;
     }
-    *ev = (vg_event){.type = type,
-                     .stream = stream,
-                     .generation = generation,
-                     .seq = seq,
-                     .frame = frame,
-                     .text = text};
-
-    pthread_mutex_lock(&in->lock);
-    /* Only media frames (fragments, access units) may be dropped; state
-     * events always get through. */
-    if (in->len >= in->max_len && type == VG_EVENT_FRAME && frame && vg_frame_is_media(frame)) {
-        in->dropped++;
-        pthread_mutex_unlock(&in->lock);
+    *ev = *proto;
+    /* Only media frames (fragments, access units) may be dropped. */
+    bool droppable = ev->type == VG_EVENT_FRAME && ev->frame && vg_frame_is_media(ev->frame);
+    if (vg_handoff_post(&in->queue, &ev->node, droppable, wake) == VG_HANDOFF_DROPPED) {
         vg_event_free(ev);
         return -1;
     }
-    if (in->tail)
-        in->tail->next = ev;
-    else
-        in->head = ev;
-    in->tail = ev;
-    in->len++;
-    /* One wake-up per batch: the taker empties the list and clears `woken`,
-     * so a post that finds it set knows a wake-up is already on its way. */
-    bool wake_now = wake && !in->woken;
-    if (wake_now) in->woken = true;
-    pthread_mutex_unlock(&in->lock);
-
-    if (wake_now && in->wake) in->wake(in->wake_ctx);
     return 0;
 }
 
-int vg_inbox_post(vg_inbox *in, vg_event_type type, void *stream, uint64_t generation,
-                  vg_frame *frame, char *text) {
-    return post(in, type, stream, generation, 0, frame, text, true);
+int vg_inbox_post(vg_inbox *in, vg_event_type type, struct vg_stream *stream,
+                  uint64_t generation, vg_frame *frame, char *text) {
+    vg_event ev = {
+        .type = type, .stream = stream, .generation = generation, .frame = frame, .text = text};
+    return post(in, &ev, true);
 }
 
-int vg_inbox_post_frame(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
-                        vg_frame *frame) {
-    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL, true);
+static int post_frame(vg_inbox *in, struct vg_stream *stream, uint64_t generation,
+                      vg_relay_slot relay, uint64_t seq, vg_frame *frame, bool wake) {
+    vg_event ev = {.type = VG_EVENT_FRAME,
+                   .stream = stream,
+                   .generation = generation,
+                   .relay = relay,
+                   .seq = seq,
+                   .frame = frame};
+    return post(in, &ev, wake);
 }
 
-int vg_inbox_post_frame_quiet(vg_inbox *in, void *stream, uint64_t generation, uint64_t seq,
-                              vg_frame *frame) {
-    return post(in, VG_EVENT_FRAME, stream, generation, seq, frame, NULL, false);
+int vg_inbox_post_frame(vg_inbox *in, struct vg_stream *stream, uint64_t generation,
+                        vg_relay_slot relay, uint64_t seq, vg_frame *frame) {
+    return post_frame(in, stream, generation, relay, seq, frame, true);
+}
+
+int vg_inbox_post_frame_quiet(vg_inbox *in, struct vg_stream *stream, uint64_t generation,
+                              vg_relay_slot relay, uint64_t seq, vg_frame *frame) {
+    return post_frame(in, stream, generation, relay, seq, frame, false);
 }
 
 vg_event *vg_inbox_take_all(vg_inbox *in) {
-    pthread_mutex_lock(&in->lock);
-    vg_event *list = in->head;
-    in->head = in->tail = NULL;
-    in->len = 0;
-    in->woken = false;
-    pthread_mutex_unlock(&in->lock);
-    return list;
+    return (vg_event *)vg_handoff_take_all(&in->queue);
 }
 
 uint64_t vg_inbox_dropped(vg_inbox *in) {
-    pthread_mutex_lock(&in->lock);
-    uint64_t n = in->dropped;
-    pthread_mutex_unlock(&in->lock);
-    return n;
+    return vg_handoff_dropped(&in->queue);
 }

@@ -32,7 +32,8 @@ static void on_frame(void *ctx, vg_frame *f) {
         if (caps) gst_caps_unref(caps);
         if (pad) gst_object_unref(pad);
     }
-    vg_inbox_post_frame(p->inbox, p->stream, p->generation, ++p->fragments_posted, f);
+    vg_inbox_post_frame(p->inbox, p->stream, p->generation, VG_RELAY_MSE, ++p->fragments_posted,
+                        f);
 }
 
 /* (streaming) appsink callback: one mp4mux output buffer. */

@@ -88,10 +88,6 @@ struct vg_relay {
     uint32_t viewer_count;
 };
 
-/* The slot of the original picture's relay for a frame of this kind. */
-static inline vg_relay_slot vg_relay_slot_of(const vg_frame *f) {
-    return vg_frame_mode(f) == VG_MODE_WEBCODECS ? VG_RELAY_WEBCODECS : VG_RELAY_MSE;
-}
 /* "mse", "webcodecs": the slot's name in logs and in /api/streams. */
 const char *vg_relay_slot_name(vg_relay_slot slot);
 

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "media/source.h"
-#include "server/log.h"
+#include "common/log.h"
 
 #define BACKOFF_FIRST_US 1000000LL
 /* A camera back after a long outage is live within seconds; a try costs a
@@ -243,7 +243,8 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     switch (ev->type) {
     case VG_EVENT_CODECS: set_text(&s->codecs, ev->text); break;
     case VG_EVENT_FRAME: {
-        vg_relay *r = &s->relays[vg_relay_slot_of(ev->frame)];
+        if (ev->relay >= VG_RELAY_COUNT) break;
+        vg_relay *r = &s->relays[ev->relay];
         if (!vg_relay_admit(r, ev->seq, ev->frame)) break;
         s->last_frame_us = now_us;
         if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);

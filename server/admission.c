@@ -7,7 +7,7 @@
 #include <strings.h>
 #include <time.h>
 
-#include "server/log.h"
+#include "common/log.h"
 #include "server/server.h"
 #include "server/token.h"
 

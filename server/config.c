@@ -11,7 +11,7 @@
 #include "control/control.h"
 #include "media/rtp_options.h"
 #include "media/source.h"
-#include "server/log.h"
+#include "common/log.h"
 
 static void set_defaults(vg_config *c) {
     *c = (vg_config){0};

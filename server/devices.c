@@ -6,14 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "common/log.h"
 #include "server/server.h"
-
-/* Any thread (a plugin's I/O thread): only wake the lws thread. */
-static void wake_control(void *user) {
-    vg_server *srv = user;
-    if (srv->context) lws_cancel_service(srv->context);
-}
 
 /* Queues one serialised event for every session that wants it: those that
  * watch devices and may see `device` (NULL: any watcher), and the owner of
@@ -102,7 +96,7 @@ int vg_devices_start(vg_server *srv, char *err, size_t errlen) {
     const json_t *root = srv->config->root;
     if (!root || !json_object_get(root, "devices")) return 0;
     srv->command_owners = json_object();
-    srv->control = control_create(wake_control, srv, on_control_event, srv);
+    srv->control = control_create(vg_server_wake, srv, on_control_event, srv);
     if (!srv->command_owners || !srv->control) {
         snprintf(err, errlen, "out of memory");
         return -1;

@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "common/log.h"
 #include "server/tls.h"
 
 /* RFC 3986 unreserved and sub-delims, ':' and '@' (pchar), and '/': what may

@@ -15,7 +15,7 @@
 
 #include "media/gst_plugins.h"
 #include "server/config.h"
-#include "server/log.h"
+#include "common/log.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/token.h"

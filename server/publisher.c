@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "common/log.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
 

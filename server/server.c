@@ -8,7 +8,7 @@
 #include <time.h>
 
 #include "server/devices.h"
-#include "server/log.h"
+#include "common/log.h"
 #include "server/tls.h"
 #include "server/token.h"
 
@@ -104,9 +104,8 @@ static const vg_stream_hooks stream_hooks = {
 
 /* ---- cross-thread hand-off -------------------------------------------- */
 
-/* Any thread: lws_cancel_service() is the one lws call that is safe there. */
-static void wake_service(void *ctx) {
-    vg_server *srv = ctx;
+void vg_server_wake(void *srv_) {
+    vg_server *srv = srv_;
     if (srv->context) lws_cancel_service(srv->context);
 }
 
@@ -182,7 +181,7 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
     srv->started_us = vg_server_now_us();
     srv->per_ip = json_object();
     if (!srv->per_ip) return -1;
-    if (vg_inbox_init(&srv->inbox, 4096, wake_service, srv)) return -1;
+    if (vg_inbox_init(&srv->inbox, 4096, vg_server_wake, srv)) return -1;
     if (vg_reaper_start(&srv->reaper)) return -1;
 
     vg_stream_limits limits = {

@@ -85,4 +85,10 @@ void vg_server_forget_ready(vg_server *srv, vg_session *s);
 /* Applies everything the GStreamer threads handed over. lws thread. */
 void vg_server_drain_inbox(vg_server *srv);
 
+/* Wakes the service thread (a vg_wake_fn, common/handoff.h): the one wake-up
+ * that GStreamer threads (through the inbox) and device plugins (through
+ * control/) use. Any thread: lws_cancel_service() is the one lws call that is
+ * safe there. `srv` is the vg_server. */
+void vg_server_wake(void *srv);
+
 #endif

@@ -6,7 +6,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "server/log.h"
+#include "common/log.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
 

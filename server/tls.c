@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "server/log.h"
+#include "common/log.h"
 
 bool vg_tls_enabled(const vg_config *c) {
     return c->tls_cert && c->tls_key;

@@ -11,7 +11,7 @@
 
 #include "server/admission.h"
 #include "server/devices.h"
-#include "server/log.h"
+#include "common/log.h"
 #include "server/publisher.h"
 #include "server/server.h"
 #include "signaling/signaling.h"

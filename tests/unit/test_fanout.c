@@ -38,7 +38,8 @@ static vg_stream *make_stream(uint32_t queue_frames) {
 
 static void publish(vg_stream *s, uint8_t kind, bool key, int64_t now) {
     vg_frame *f = vg_frame_new(kind, key ? VG_FRAME_KEYFRAME : 0, s->channel, now, 100);
-    vg_relay_publish(vg_stream_relay(s, vg_relay_slot_of(f)), f, now);
+    vg_relay_slot slot = vg_frame_mode(f) == VG_MODE_WEBCODECS ? VG_RELAY_WEBCODECS : VG_RELAY_MSE;
+    vg_relay_publish(vg_stream_relay(s, slot), f, now);
     vg_frame_unref(f);
 }
 

@@ -28,13 +28,13 @@ START_TEST(one_wake_per_batch) {
     vg_inbox in;
     wakes = 0;
     ck_assert_int_eq(vg_inbox_init(&in, 16, count_wake, NULL), 0);
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 1, media_frame()), 0);
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 2, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 1, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 2, media_frame()), 0);
     ck_assert_int_eq(vg_inbox_post(&in, VG_EVENT_EOS, NULL, 1, NULL, NULL), 0);
     ck_assert_int_eq(wakes, 1);
     ck_assert_int_eq(take_and_free(&in), 3);
     /* After a take, the next post wakes again. */
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 3, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 3, media_frame()), 0);
     ck_assert_int_eq(wakes, 2);
     vg_inbox_destroy(&in); /* frees the queued frame: valgrind checks */
 }
@@ -44,10 +44,10 @@ START_TEST(quiet_post_waits_for_the_next_waking_post) {
     vg_inbox in;
     wakes = 0;
     ck_assert_int_eq(vg_inbox_init(&in, 16, count_wake, NULL), 0);
-    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, 1, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, VG_RELAY_MSE, 1, media_frame()), 0);
     ck_assert_int_eq(wakes, 0);
     /* The list is not empty, yet no wake-up is on its way: this one wakes. */
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 2, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 2, media_frame()), 0);
     ck_assert_int_eq(wakes, 1);
     vg_event *ev = vg_inbox_take_all(&in);
     ck_assert_ptr_nonnull(ev);
@@ -58,12 +58,12 @@ START_TEST(quiet_post_waits_for_the_next_waking_post) {
     vg_event_free(ev->next);
     vg_event_free(ev);
     /* A quiet post after a waking one in the same batch changes nothing. */
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 3, media_frame()), 0);
-    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, 4, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 3, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, VG_RELAY_MSE, 4, media_frame()), 0);
     ck_assert_int_eq(wakes, 2);
     /* Nothing woke for a lone quiet post, but a take still gets it. */
     ck_assert_int_eq(take_and_free(&in), 2);
-    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, 5, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, VG_RELAY_MSE, 5, media_frame()), 0);
     ck_assert_int_eq(take_and_free(&in), 1);
     ck_assert_int_eq(wakes, 2);
     vg_inbox_destroy(&in);
@@ -74,10 +74,10 @@ START_TEST(full_inbox_drops_media_but_not_state) {
     vg_inbox in;
     wakes = 0;
     ck_assert_int_eq(vg_inbox_init(&in, 2, count_wake, NULL), 0);
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 1, media_frame()), 0);
-    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, 2, media_frame()), 0);
-    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, 3, media_frame()), -1);
-    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, 4, media_frame()), -1);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 1, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, VG_RELAY_MSE, 2, media_frame()), 0);
+    ck_assert_int_eq(vg_inbox_post_frame(&in, NULL, 1, VG_RELAY_MSE, 3, media_frame()), -1);
+    ck_assert_int_eq(vg_inbox_post_frame_quiet(&in, NULL, 1, VG_RELAY_MSE, 4, media_frame()), -1);
     ck_assert_uint_eq(vg_inbox_dropped(&in), 2);
     ck_assert_int_eq(vg_inbox_post(&in, VG_EVENT_ERROR, NULL, 1, NULL, strdup("boom")), 0);
     ck_assert_int_eq(take_and_free(&in), 3);

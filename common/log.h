@@ -1,6 +1,6 @@
 /* log.h -- leveled logging to stderr. Safe from any thread (one fprintf per line). */
-#ifndef VIGIL_SERVER_LOG_H
-#define VIGIL_SERVER_LOG_H
+#ifndef VIGIL_COMMON_LOG_H
+#define VIGIL_COMMON_LOG_H
 
 typedef enum vg_log_level {
     VG_LOG_ERROR = 0,

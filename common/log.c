@@ -1,5 +1,5 @@
 /* log.c -- leveled logging to stderr (see log.h). */
-#include "server/log.h"
+#include "common/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>
