@@ -23,7 +23,7 @@ SAN      = -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-re
 
 B        = build
 CORE_SRC = $(wildcard common/*.c) $(wildcard media/*.c) $(wildcard signaling/*.c) \
-           $(filter-out server/main.c,$(wildcard server/*.c))
+           $(wildcard server/*.c)
 UNIT_SRC = $(wildcard tests/unit/test_*.c)
 TOOLS_SRC = $(wildcard tests/tools/*.c)
 
@@ -40,7 +40,7 @@ $(1)/libvigil.a: $$(patsubst %.c,$(1)/obj/%.o,$$(CORE_SRC))
 	@rm -f $$@
 	ar rcs $$@ $$^
 
-$(1)/vigil: $(1)/obj/server/main.o $(1)/libvigil.a
+$(1)/vigil: $(1)/obj/app/main.o $(1)/libvigil.a
 	$$(CC) $(2) -o $$@ $$^ $$(VIGIL_LIBS)
 
 $(1)/tests/%: $(1)/obj/tests/unit/%.o $(1)/libvigil.a

@@ -8,6 +8,7 @@
 #include "fuzz/fuzz_common.h"
 #include "server/devices.h"
 #include "server/publisher.h"
+#include "signaling/signaling.h"
 
 /* ---- stubs: there is no lws connection here ---- */
 int lws_callback_on_writable(struct lws *wsi) {
@@ -67,6 +68,7 @@ void fuzz_server_up(vg_server *srv, vg_session *sess) {
     const vg_config *config = &fuzz_server_config;
     memset(srv, 0, sizeof(*srv));
     srv->config = config;
+    srv->protocol = &vg_signaling_protocol;
     vg_stream_limits lim = {.queue_frames = 16,
                             .slow_skips = 3,
                             .slow_window_us = 10000000,

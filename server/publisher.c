@@ -6,30 +6,22 @@
 
 #include "common/log.h"
 #include "server/server.h"
-#include "signaling/signaling.h"
 
-vg_publisher *vg_publisher_start(vg_session *s, vg_stream *stream, vg_publish_config *cfg,
-                                 bool audio, const char **code) {
-    if (s->pub) {
-        *code = "already_publishing";
-        return NULL;
-    }
+vg_publish_result vg_publisher_start(vg_session *s, vg_stream *stream, vg_publish_config *cfg,
+                                     bool audio) {
+    if (s->pub) return VG_PUBLISH_ALREADY;
     vg_publisher *p = calloc(1, sizeof(*p));
-    if (!p) {
-        *code = "internal";
-        return NULL;
-    }
+    if (!p) return VG_PUBLISH_NO_MEMORY;
     if (vg_stream_publisher_join(stream, s, vg_access_sub(&s->access), s->peer, cfg,
                                  vg_server_now_us())) {
         free(p);
-        *code = "already_publishing";
-        return NULL;
+        return VG_PUBLISH_TAKEN;
     }
     p->stream = stream;
     p->channel = stream->channel;
     p->audio = audio;
     s->pub = p;
-    return p;
+    return VG_PUBLISHING;
 }
 
 void vg_publisher_stop(vg_session *s, const char *reason) {
@@ -60,7 +52,7 @@ static void bad_frame(vg_session *s, const char *why) {
     int64_t now = vg_server_now_us();
     if (now - p->bad_reported_us < 1000000) return;
     p->bad_reported_us = now;
-    vg_signaling_error(s, NULL, "bad_frame", NULL, "%s", why);
+    s->server->protocol->bad_frame(s, why);
 }
 
 /* One complete binary message. */

@@ -39,10 +39,18 @@ typedef struct vg_publisher {
     int64_t bad_reported_us; /* last bad_frame error sent (at most one a second) */
 } vg_publisher;
 
-/* Makes the session the publisher of `stream` with the config of its
- * request (moved in). NULL with *code set to a PROTOCOL.md error code. */
-vg_publisher *vg_publisher_start(vg_session *s, vg_stream *stream, vg_publish_config *cfg,
-                                 bool audio, const char **code);
+/* What vg_publisher_start did. */
+typedef enum vg_publish_result {
+    VG_PUBLISHING,           /* the session publishes the stream now */
+    VG_PUBLISH_ALREADY,      /* this session already publishes a stream */
+    VG_PUBLISH_TAKEN,        /* another publisher has the stream */
+    VG_PUBLISH_NO_MEMORY,
+} vg_publish_result;
+
+/* Makes the session the publisher of `stream` (s->pub) with the config of
+ * its request (moved in when it succeeds). */
+vg_publish_result vg_publisher_start(vg_session *s, vg_stream *stream, vg_publish_config *cfg,
+                                     bool audio);
 /* The session stops publishing (reason for the stream's viewers); no-op if
  * it does not publish. */
 void vg_publisher_stop(vg_session *s, const char *reason);

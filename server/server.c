@@ -38,23 +38,7 @@ vg_stream *vg_server_find_stream(vg_server *srv, const char *id) {
 static void hook_viewer_ready(vg_viewer *v) {
     vg_session *s = vg_subscription_of(v)->session;
     lws_callback_on_writable(s->wsi);
-    if (!s->ready_queued) {
-        s->ready_queued = true;
-        s->ready_next = s->server->ready_head;
-        s->server->ready_head = s;
-    }
-}
-
-void vg_server_forget_ready(vg_server *srv, vg_session *s) {
-    if (!s->ready_queued) return;
-    for (vg_session **p = &srv->ready_head; *p; p = &(*p)->ready_next) {
-        if (*p == s) {
-            *p = s->ready_next;
-            break;
-        }
-    }
-    s->ready_queued = false;
-    s->ready_next = NULL;
+    vg_ready_list_add(&s->server->ready, s);
 }
 
 /* Viewers that had nothing queued get their new frame written in the same
@@ -67,10 +51,7 @@ void vg_server_forget_ready(vg_server *srv, vg_session *s) {
  * callback: run after ev_run() returns. */
 static void write_ready(vg_server *srv) {
     vg_session *s;
-    while ((s = srv->ready_head)) {
-        srv->ready_head = s->ready_next;
-        s->ready_next = NULL;
-        s->ready_queued = false;
+    while ((s = vg_ready_list_pop(&srv->ready))) {
         int fd = (int)lws_get_socket_fd(s->wsi);
         if (s->closing || fd < 0 || lws_partial_buffered(s->wsi)) continue;
         struct lws_pollfd pfd = {
@@ -85,22 +66,6 @@ static void hook_viewer_too_slow(vg_viewer *v) {
     vg_session_close(s, 4001, "viewer too slow");
 }
 
-static void hook_state_changed(vg_stream *st, const char *reason) {
-    for (int i = 0; i < VG_RELAY_COUNT; i++)
-        for (vg_viewer *v = st->relays[i].viewers; v; v = v->next) {
-        json_t *ev =
-            json_pack("{s:s, s:s, s:I, s:s, s:o}", "type", "stream.state", "stream", st->id,
-                      "channel", (json_int_t)v->channel, "state", vg_stream_state_name(st->state),
-                      "codecs", st->codecs ? json_string(st->codecs) : json_null());
-        if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
-        if (ev) vg_session_send_json(vg_subscription_of(v)->session, ev);
-    }
-}
-
-static const vg_stream_hooks stream_hooks = {
-    .viewers = {.viewer_ready = hook_viewer_ready, .viewer_too_slow = hook_viewer_too_slow},
-    .state_changed = hook_state_changed,
-};
 
 /* ---- cross-thread hand-off -------------------------------------------- */
 
@@ -173,17 +138,28 @@ static void announce_admin_token(vg_server *srv) {
     free(tok);
 }
 
-/* ---- set-up ------------------------------------------------------------ */
+/* ---- set-up: vg_server_init and its steps, in order -------------------- */
 
-int vg_server_init(vg_server *srv, const vg_config *config) {
+/* What the streams call back: viewers' queues to the sessions, state
+ * changes up to the protocol (it tells the viewers). */
+static int init_state(vg_server *srv, const vg_config *config, const vg_protocol *protocol) {
     memset(srv, 0, sizeof(*srv));
     srv->config = config;
+    srv->protocol = protocol;
+    srv->stream_hooks = (vg_stream_hooks){
+        .viewers = {.viewer_ready = hook_viewer_ready, .viewer_too_slow = hook_viewer_too_slow},
+        .state_changed = protocol->stream_state,
+    };
     srv->started_us = vg_server_now_us();
     srv->per_ip = json_object();
     if (!srv->per_ip) return -1;
     if (vg_inbox_init(&srv->inbox, 4096, vg_server_wake, srv)) return -1;
-    if (vg_reaper_start(&srv->reaper)) return -1;
+    return vg_reaper_start(&srv->reaper);
+}
 
+/* One stream per config entry, stopped until vg_server_run. */
+static int make_streams(vg_server *srv) {
+    const vg_config *config = srv->config;
     vg_stream_limits limits = {
         .queue_frames = config->viewer_queue_frames,
         .slow_skips = config->slow_viewer_skips,
@@ -202,11 +178,15 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         /* Channel = position + 1: the same for every viewer of the stream, so
          * one frame header serves them all. */
         srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1), &limits,
-                                        &stream_hooks, &srv->inbox, &srv->reaper);
+                                        &srv->stream_hooks, &srv->inbox, &srv->reaper);
         if (!srv->streams[i]) return -1;
         srv->nstreams++;
     }
+    return 0;
+}
 
+/* The HTTP protocol (files, REST) and vigil.v1, and where each path goes. */
+static void make_protocols(vg_server *srv) {
     /* protocols[0] also takes WebSocket upgrades that name no subprotocol:
      * vg_http_callback refuses those. */
     srv->protocols[0] = (struct lws_protocols){.name = "http",
@@ -230,34 +210,43 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
                                              .origin_protocol = LWSMPRO_CALLBACK};
     srv->mount_files = (struct lws_http_mount){.mountpoint = "/",
                                                .mountpoint_len = 1,
-                                               .origin = config->web_root,
+                                               .origin = srv->config->web_root,
                                                .def = "index.html",
                                                .origin_protocol = LWSMPRO_FILE,
                                                .mount_next = &srv->mount_api};
+}
 
-    struct lws_context_creation_info info;
-    memset(&info, 0, sizeof(info));
-    info.port = config->port;
-    info.iface = config->bind;
-    info.protocols = srv->protocols;
-    info.mounts = &srv->mount_files;
-    info.user = srv;
-    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
-    info.vhost_name = "vigil";
-    info.server_string = "vigil/" VIGIL_VERSION;
-    info.ka_time = 30; /* TCP keepalive finds dead peers */
-    info.ka_probes = 3;
-    info.ka_interval = 5;
-    info.timeout_secs = 10; /* also reaps sockets that never finish a request */
+/* What every vhost shares: port, protocols, keepalive, idle pings, TLS. */
+static void vhost_info(vg_server *srv, struct lws_context_creation_info *info) {
+    const vg_config *config = srv->config;
+    memset(info, 0, sizeof(*info));
+    info->port = config->port;
+    info->iface = config->bind;
+    info->protocols = srv->protocols;
+    info->mounts = &srv->mount_files;
+    info->user = srv;
+    info->options = LWS_SERVER_OPTION_VALIDATE_UTF8 | LWS_SERVER_OPTION_DISABLE_IPV6;
+    info->vhost_name = "vigil";
+    info->server_string = "vigil/" VIGIL_VERSION;
+    info->ka_time = 30; /* TCP keepalive finds dead peers */
+    info->ka_probes = 3;
+    info->ka_interval = 5;
+    info->timeout_secs = 10; /* also reaps sockets that never finish a request */
     /* A WebSocket peer silent for idle_timeout_s is pinged; one that does not
      * answer within 10 s more is dropped. */
     srv->idle_policy.secs_since_valid_ping = (uint16_t)config->idle_timeout_s;
     srv->idle_policy.secs_since_valid_hangup = (uint16_t)(config->idle_timeout_s + 10);
-    info.retry_and_idle_policy = &srv->idle_policy;
+    info->retry_and_idle_policy = &srv->idle_policy;
     /* Vhosts made below: the listener (with TLS when configured), and the
      * plain-HTTP redirect to it when asked for (server/tls.h). */
-    info.options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
-    vg_tls_vhost_info(config, &info);
+    info->options |= LWS_SERVER_OPTION_EXPLICIT_VHOSTS;
+    vg_tls_vhost_info(config, info);
+}
+
+/* The libev loop, the lws context in it, the listener and the redirect. */
+static int make_context(vg_server *srv) {
+    struct lws_context_creation_info info;
+    vhost_info(srv, &info);
     /* The event loop is libev's (epoll), owned here: lws's own poll() loop
      * checks every connection on every wake-up, and each stream's frames wake
      * the loop at their own time (docs/PERFORMANCE.md, "event loop"). */
@@ -276,10 +265,18 @@ int vg_server_init(vg_server *srv, const vg_config *config) {
         return -1;
     }
     if (!lws_create_vhost(srv->context, &info)) {
-        vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", config->port);
+        vg_log(VG_LOG_ERROR, "could not listen on port %d (in use?)", srv->config->port);
         return -1;
     }
-    if (config->http_redirect_port && !vg_http_redirect_vhost(srv->context, config)) return -1;
+    if (srv->config->http_redirect_port && !vg_http_redirect_vhost(srv->context, srv->config))
+        return -1;
+    return 0;
+}
+
+int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *protocol) {
+    if (init_state(srv, config, protocol) || make_streams(srv)) return -1;
+    make_protocols(srv);
+    if (make_context(srv)) return -1;
     if (config->auth.secret_ephemeral) announce_admin_token(srv);
     char err[512];
     if (vg_devices_start(srv, err, sizeof(err)) < 0) {

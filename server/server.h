@@ -17,13 +17,17 @@
 #include "control/control.h"
 #include "media/stream.h"
 #include "server/config.h"
+#include "server/protocol.h"
+#include "server/ready_list.h"
 #include "server/session.h"
 
 #define VIGIL_VERSION  "0.1.0"
 #define VIGIL_PROTOCOL "vigil.v1"
 
 struct vg_server {
-    const vg_config *config; /* read-only, owned by the caller */
+    const vg_config *config;     /* read-only, owned by the caller */
+    const vg_protocol *protocol; /* the layer above (server/protocol.h), borrowed */
+    vg_stream_hooks stream_hooks; /* what every stream calls back (server.c) */
     struct lws_context *context;
     struct ev_loop *loop; /* libev, run by vg_server_run; lws joins it as a foreign loop */
     vg_inbox inbox;       /* GStreamer threads -> lws thread (own lock) */
@@ -33,7 +37,7 @@ struct vg_server {
     vg_session *sessions; /* lws thread */
     /* sessions whose viewer queue went from empty to not empty in this turn
      * of the loop: written right after it (server.c, write_ready) */
-    vg_session *ready_head;
+    vg_ready_list ready;
     uint32_t session_count;
     uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
@@ -56,11 +60,12 @@ struct vg_server {
     json_t *per_ip; /* peer address -> open WebSocket sessions (lws thread) */
 };
 
-/* Creates the context, the streams (not yet started) and device control.
- * 0, VG_SERVER_BAD_CONFIG when the config is wrong (e.g. a device's
- * settings; logged), or -1 (logged). */
+/* Creates the context, the streams (not yet started) and device control;
+ * messages and protocol events go to `protocol` (both borrowed for the
+ * server's life). 0, VG_SERVER_BAD_CONFIG when the config is wrong (e.g. a
+ * device's settings; logged), or -1 (logged). */
 #define VG_SERVER_BAD_CONFIG (-2)
-int vg_server_init(vg_server *srv, const vg_config *config);
+int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *protocol);
 /* Starts the streams and serves until asked to stop; then closes every
  * viewer with 1001 and returns 0. */
 int vg_server_run(vg_server *srv);
@@ -78,9 +83,6 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len);
 /* Per-session data size of the HTTP protocol. */
 size_t vg_http_session_size(void);
-
-/* Takes a session out of the ready list: it is going away. lws thread. */
-void vg_server_forget_ready(vg_server *srv, vg_session *s);
 
 /* Applies everything the GStreamer threads handed over. lws thread. */
 void vg_server_drain_inbox(vg_server *srv);

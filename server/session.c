@@ -8,7 +8,6 @@
 
 #include "common/log.h"
 #include "server/server.h"
-#include "signaling/signaling.h"
 
 /* The kernel's send buffer, per connection. Left to autotuning it grows to
  * net.ipv4.tcp_wmem's maximum (4 MiB here: 16 s of a 2 Mbit/s stream), where
@@ -36,7 +35,7 @@ static void free_subscription(vg_subscription *sub) {
 }
 
 void vg_session_destroy(vg_session *s) {
-    vg_server_forget_ready(s->server, s);
+    vg_ready_list_remove(&s->server->ready, s);
     vg_access_clear(&s->access);
     for (uint32_t i = 0; i < s->nsubs; i++)
         free_subscription(s->subs[i]);
@@ -113,26 +112,16 @@ vg_subscription *vg_session_find_channel(vg_session *s, uint32_t channel) {
     return NULL;
 }
 
-vg_subscription *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
-                                      const char **code) {
-    for (uint32_t i = 0; i < s->nsubs; i++) {
-        if (s->subs[i]->stream == stream) {
-            *code = "already_subscribed";
-            return NULL;
-        }
-    }
-    if (s->nsubs >= s->max_subs) {
-        *code = "too_many_subscriptions";
-        return NULL;
-    }
+vg_subscribe_result vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
+                                         vg_subscription **out) {
+    for (uint32_t i = 0; i < s->nsubs; i++)
+        if (s->subs[i]->stream == stream) return VG_SUBSCRIBE_ALREADY;
+    if (s->nsubs >= s->max_subs) return VG_SUBSCRIBE_TOO_MANY;
     if (s->nsubs == s->subs_cap) {
         uint32_t cap = s->subs_cap ? s->subs_cap * 2 : 1;
         if (cap > s->max_subs) cap = s->max_subs;
         vg_subscription **grown = realloc(s->subs, cap * sizeof(*grown));
-        if (!grown) {
-            *code = "internal";
-            return NULL;
-        }
+        if (!grown) return VG_SUBSCRIBE_NO_MEMORY;
         s->subs = grown;
         s->subs_cap = cap;
     }
@@ -142,11 +131,11 @@ vg_subscription *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode 
                                                                        : VG_RELAY_MSE);
     if (!sub || vg_relay_attach(relay, &sub->viewer, vg_server_now_us())) {
         free(sub);
-        *code = "internal";
-        return NULL;
+        return VG_SUBSCRIBE_NO_MEMORY;
     }
     s->subs[s->nsubs++] = sub;
-    return sub;
+    *out = sub;
+    return VG_SUBSCRIBED;
 }
 
 int vg_session_unsubscribe(vg_session *s, uint32_t channel) {
@@ -165,7 +154,7 @@ int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
                        uint32_t max_text_bytes) {
     if (len > max_text_bytes - s->rx_len) return -1;
     if (final && s->rx_len == 0) {
-        vg_signaling_handle(s, in, len);
+        s->server->protocol->text(s, in, len);
         return 0;
     }
     if (s->rx_len + len > s->rx_cap) {
@@ -181,7 +170,7 @@ int vg_session_on_text(vg_session *s, const void *in, size_t len, bool final,
     if (len) memcpy(s->rx + s->rx_len, in, len); /* an empty first fragment: rx is NULL */
     s->rx_len += len;
     if (final) {
-        vg_signaling_handle(s, s->rx, s->rx_len);
+        s->server->protocol->text(s, s->rx, s->rx_len);
         /* Large messages are rare: give the memory back rather than keep it
          * for the life of the connection. */
         free(s->rx);

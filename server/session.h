@@ -54,7 +54,7 @@ struct vg_session {
     struct lws *wsi;
     vg_server *server;
     vg_session *prev, *next; /* the server's session list */
-    /* queued for a write in this turn of the loop (server.c, write_ready) */
+    /* queued for a write in this turn of the loop (server/ready_list.h) */
     vg_session *ready_next;
     bool ready_queued;
     /* outgoing text */
@@ -112,10 +112,19 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len);
  * literal (it is kept, not copied). */
 void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
-/* Subscription management. subscribe returns the new viewer (of delivery
- * `mode`) or NULL with *code set to a PROTOCOL.md error code. */
-vg_subscription *vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
-                                      const char **code);
+/* What vg_session_subscribe did. */
+typedef enum vg_subscribe_result {
+    VG_SUBSCRIBED,            /* *out is the new subscription */
+    VG_SUBSCRIBE_ALREADY,     /* this session already watches the stream */
+    VG_SUBSCRIBE_TOO_MANY,    /* it has max_subs subscriptions */
+    VG_SUBSCRIBE_NO_MEMORY,
+} vg_subscribe_result;
+
+/* Subscription management. subscribe attaches a new viewer to the stream's
+ * relay for delivery `mode`; its init segment (or decoder configuration) and
+ * GOP cache are queued at once. */
+vg_subscribe_result vg_session_subscribe(vg_session *s, vg_stream *stream, vg_mode mode,
+                                         vg_subscription **out);
 vg_subscription *vg_session_find_channel(vg_session *s, uint32_t channel);
 int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 

@@ -14,7 +14,6 @@
 #include "common/log.h"
 #include "server/publisher.h"
 #include "server/server.h"
-#include "signaling/signaling.h"
 
 static vg_server *server_of(struct lws *wsi) {
     return lws_context_user(lws_get_context(wsi));
@@ -82,10 +81,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return 0;
         }
         if (lws_frame_is_binary(wsi)) {
-            /* Only publishers send binary frames: say so once per message. */
-            if (lws_is_first_fragment(wsi) && vg_signaling_admit(s))
-                vg_signaling_error(s, NULL, "unexpected_binary", NULL,
-                                   "clients send no binary frames in vigil.v1");
+            if (lws_is_first_fragment(wsi)) srv->protocol->unexpected_binary(s);
             return 0;
         }
         bool final = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);

@@ -169,14 +169,14 @@ void vg_handle_publish(vg_session *s, json_t *msg, json_t *id) {
         return;
     }
     const char *format = cfg.description ? "avc" : "annexb";
-    const char *code = NULL;
-    vg_publisher *p = vg_publisher_start(s, stream, &cfg, audio != NULL, &code);
+    vg_publish_result res = vg_publisher_start(s, stream, &cfg, audio != NULL);
     vg_publish_config_clear(&cfg); /* moved into the stream, unless refused */
-    if (!p) {
-        vg_signaling_error(s, id, code ? code : "internal", NULL, "could not publish '%.64s'",
-                           name);
+    if (res != VG_PUBLISHING) {
+        vg_signaling_error(s, id, res == VG_PUBLISH_NO_MEMORY ? "internal" : "already_publishing",
+                           NULL, "could not publish '%.64s'", name);
         return;
     }
+    vg_publisher *p = s->pub;
     json_t *r = vg_signaling_reply("publish", id);
     if (!r) return;
     json_object_set_new(r, "stream", json_string(stream->id));

@@ -29,17 +29,18 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
         vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
         return;
     }
-    const char *code = NULL;
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);
-    vg_subscription *sub = r ? vg_session_subscribe(s, stream, vmode, &code) : NULL;
-    if (!sub) {
+    vg_subscription *sub = NULL;
+    vg_subscribe_result res = r ? vg_session_subscribe(s, stream, vmode, &sub)
+                                : VG_SUBSCRIBE_NO_MEMORY;
+    if (res != VG_SUBSCRIBED) {
         json_decref(r);
-        if (!strcmp(code ? code : "internal", "already_subscribed"))
+        if (res == VG_SUBSCRIBE_ALREADY)
             vg_signaling_error(s, id, "already_subscribed", "stream",
                                "already subscribed to '%.64s'", name);
-        else if (code && !strcmp(code, "too_many_subscriptions"))
+        else if (res == VG_SUBSCRIBE_TOO_MANY)
             vg_signaling_error(s, id, "too_many_subscriptions", NULL,
                                "at most %u subscriptions per connection", s->max_subs);
         else

@@ -4,7 +4,11 @@
  * validates it against the request table in dispatch.c (type known, fields
  * present with the right types) and calls the request's handler
  * (handle_<type>.c). Every error goes out through vg_signaling_error(), the
- * one place that builds error replies and counts them.
+ * one place that builds error replies and counts them. Events the protocol
+ * sends of its own accord are built in event_<type>.c.
+ *
+ * signaling/ sits above server/: it uses the session API, and the server
+ * reaches it only through vg_signaling_protocol (server/protocol.h).
  *
  * Thread: lws service thread only. */
 #ifndef VIGIL_SIGNALING_SIGNALING_H
@@ -14,7 +18,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "server/protocol.h"
 #include "server/session.h"
+
+/* What the server calls up into vigil.v1 (protocol.c); server/main.c hands
+ * it to vg_server_init(). */
+extern const vg_protocol vg_signaling_protocol;
 
 /* Handles one complete text message (need not be NUL-terminated). */
 void vg_signaling_handle(vg_session *s, const char *text, size_t len);
@@ -28,6 +37,9 @@ bool vg_signaling_admit(vg_session *s);
  * id and field may be NULL; id is borrowed. */
 void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char *field,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
+/* Sends `stream.state` to every viewer of the stream (event_stream_state.c). */
+void vg_signaling_stream_state(vg_stream *st, const char *reason);
 
 /* A new reply object {"type":type,"id":id}; id (borrowed) may be NULL. */
 json_t *vg_signaling_reply(const char *type, json_t *id);

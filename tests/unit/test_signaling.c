@@ -48,6 +48,7 @@ static void setup(void) {
     config.max_subscriptions = 2;
     memset(&srv, 0, sizeof(srv));
     srv.config = &config;
+    srv.protocol = &vg_signaling_protocol;
     vg_stream_limits lim = {.queue_frames = 16,
                             .slow_skips = 3,
                             .slow_window_us = 10000000,

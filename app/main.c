@@ -5,7 +5,10 @@
  *   vigil token ...          mint an access token (server/token_cli.c)
  *
  * Without --config the embedded demo runs: one stream "demo" from the
- * built-in test source. */
+ * built-in test source.
+ *
+ * The top of the program: the one place that knows every layer, and wires
+ * vigil.v1 (signaling/) into the server (server/) that sits below it. */
 #include <getopt.h>
 #include <gst/gst.h>
 #include <signal.h>
@@ -13,12 +16,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/log.h"
 #include "media/gst_plugins.h"
 #include "server/config.h"
-#include "common/log.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/token.h"
+#include "signaling/signaling.h"
 
 static vg_server server;
 
@@ -138,7 +142,7 @@ int main(int argc, char **argv) {
     vg_log(VG_LOG_DEBUG, "GStreamer: %zu plugins vigil does not use forgotten", pruned);
 
     int rc = 1;
-    int init = vg_server_init(&server, &config);
+    int init = vg_server_init(&server, &config, &vg_signaling_protocol);
     if (init == VG_SERVER_BAD_CONFIG) rc = 2;
     if (init == 0) {
         struct sigaction sa;

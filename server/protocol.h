@@ -1,0 +1,34 @@
+/* protocol.h -- what the server calls up into the protocol layer above it.
+ *
+ * server/ moves bytes and keeps sessions; what a message means, and every
+ * message the protocol sends of its own accord, belongs to signaling/
+ * (vigil.v1, signaling/PROTOCOL.md). The server knows signaling only through
+ * this table: signaling/ defines the one instance (vg_signaling_protocol) and
+ * server/main.c hands it to vg_server_init(), so the layers point one way.
+ *
+ * Thread: every member is called on the lws service thread; every pointer
+ * is borrowed for the call. */
+#ifndef VIGIL_SERVER_PROTOCOL_H
+#define VIGIL_SERVER_PROTOCOL_H
+
+#include <stddef.h>
+
+#include "media/stream.h"
+
+typedef struct vg_session vg_session;
+
+typedef struct vg_protocol {
+    /* One complete text message of a session (need not be NUL-terminated). */
+    void (*text)(vg_session *s, const char *text, size_t len);
+    /* The first piece of a binary message from a session that does not
+     * publish: clients send none. */
+    void (*unexpected_binary)(vg_session *s);
+    /* A publishing session's message was not a usable frame; `why` says
+     * what. Already counted and rate-limited by the caller. */
+    void (*bad_frame)(vg_session *s, const char *why);
+    /* A stream's state or codecs changed (reason may be NULL): tell its
+     * viewers. Also the stream's state_changed hook (media/stream.h). */
+    void (*stream_state)(vg_stream *st, const char *reason);
+} vg_protocol;
+
+#endif
