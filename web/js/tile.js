@@ -29,6 +29,7 @@ import { KIND_ACCESS_UNIT, KIND_DECODER_CONFIG, KIND_FRAGMENT, KIND_INIT, parseD
 import { MsePlayer } from './mse_player.js';
 import { WebCodecsPlayer, nowMs } from './webcodecs_player.js';
 import { RateMeter, Smoothed } from './meters.js';
+import { setIcon } from './icons.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
@@ -316,7 +317,7 @@ export class Tile {
 
     const wc = this.mode === 'webcodecs';
     this.modeButton.dataset.mode = this.mode;
-    this.modeButton.textContent = wc ? 'WebCodecs' : 'MSE';
+    setIcon(this.modeButton, this.mode, wc ? 'WebCodecs' : 'MSE');
     this.modeButton.title = (wc
       ? 'Decoded with WebCodecs and drawn at once (lowest latency). Click to play with Media Source Extensions.'
       : 'Played with Media Source Extensions. Click to decode with WebCodecs.')
@@ -327,7 +328,7 @@ export class Tile {
     d.audio = audio;
     this.speaker.hidden = audio === 'none';
     this.speaker.setAttribute('aria-pressed', String(audio === 'on'));
-    this.speaker.textContent = audio === 'on' ? '🔊' : '🔇';
+    setIcon(this.speaker, audio === 'on' ? 'sound-on' : 'sound-off');
     this.speaker.title = audio === 'on' ? 'Sound on: click to mute'
       : wc ? 'Muted: click for sound (plays with Media Source Extensions)' : 'Muted: click for sound';
 
