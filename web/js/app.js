@@ -200,7 +200,11 @@ async function refreshStats() {
 
 setInterval(refreshList, LIST_EVERY_MS);
 setInterval(refreshStats, STATS_EVERY_MS);
-setInterval(() => { for (const tile of tiles.values()) tile.render(); }, RENDER_EVERY_MS);
+setInterval(() => {
+  for (const tile of tiles.values()) tile.render();
+  // stream.state events change the tiles between two lists: the count follows.
+  if (conn.isOpen && tiles.size) bar.setSummary([...tiles.values()]);
+}, RENDER_EVERY_MS);
 
 // For debugging from the console, and for tests (devices.test.js drives
 // window.vigil.devices and closes window.vigil.conn.ws); the page itself
