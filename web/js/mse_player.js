@@ -9,16 +9,10 @@
 // the MediaSource from scratch when the browser reports an error.
 
 import { decodeMark, markStrip } from './latency_mark.js';
+import { TARGET_LAG_S, liveEdgeStep } from './live_edge.js';
 
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
-const TARGET_LAG_S = 0.15; // where a jump to the live edge lands
-// Above this, play slightly faster until back near TARGET_LAG_S. A
-// subscription starts with the GOP cache (up to a second of frames at once),
-// and without catching up the playhead would stay that far behind for good.
-const CATCHUP_LAG_S = 0.3;
-const JUMP_LAG_S = 0.6; // above this, jump to the live edge
-const CATCHUP_RATE = 1.1;
 const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
 const MAX_QUEUED_WITH_AUDIO = 240; // the same with ~50 audio fragments a second
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
@@ -47,7 +41,8 @@ export class MsePlayer extends EventTarget {
     this.resetTimer = null;
     this.recentResets = 0;
     this.lastProgress = { time: 0, at: performance.now() };
-    this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, evictions: 0 };
+    // jumps: seeks to the live edge; catchUps: times it played faster to catch up.
+    this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, catchUps: 0, evictions: 0 };
     this.decodedBefore = 0; // frames decoded by MediaSources torn down since
 
     // Autoplay is only allowed muted; playsinline keeps iOS from going full screen.
@@ -297,36 +292,28 @@ export class MsePlayer extends EventTarget {
     }
   }
 
-  // Keeps the playhead just behind the newest buffered frame: jump when far
-  // behind, play a little faster when slightly behind, and make sure the
-  // muted video is playing at all.
+  // Keeps the playhead just behind the newest buffered frame (live_edge.js:
+  // jump when far behind, play faster when slightly behind), and makes sure
+  // the muted video is playing at all.
   keepLive() {
     const v = this.video;
     const b = v.buffered;
     if (!b.length || v.seeking) return;
     const last = b.length - 1;
-    const start = b.start(last);
     const end = b.end(last);
-    const t = v.currentTime;
-    const lag = end - t;
-    if (t < start || t > end || lag > JUMP_LAG_S) {
-      // Outside the newest range (a gap, or media before the first keyframe
-      // we kept), or too far behind: go to the live edge.
-      const target = Math.max(start, end - TARGET_LAG_S);
-      if (Math.abs(target - t) > 0.05) {
-        v.currentTime = target;
-        this.stats.jumps++;
-      }
-      v.playbackRate = 1;
-    } else if (lag > CATCHUP_LAG_S) {
-      v.playbackRate = CATCHUP_RATE;
-    } else if (lag < TARGET_LAG_S + 0.05 && v.playbackRate !== 1) {
-      v.playbackRate = 1;
+    const step = liveEdgeStep({ start: b.start(last), end, time: v.currentTime, rate: v.playbackRate });
+    if (step.seek !== null) {
+      v.currentTime = step.seek;
+      this.stats.jumps++;
+    }
+    if (v.playbackRate !== step.rate) {
+      if (v.playbackRate === 1) this.stats.catchUps++;
+      v.playbackRate = step.rate;
     }
     if (v.paused && v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
       v.play().catch(() => {});
     }
-    this.watchStall(lag);
+    this.watchStall(end - v.currentTime);
   }
 
   // Chrome occasionally sits still with data ahead of it (after a seek into
