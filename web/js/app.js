@@ -125,7 +125,8 @@ async function refreshList() {
     }
     tile.listed(info);
     // Stay under the server's subscription limit; the rest show "not watched".
-    if (!subs.has(info.id)) {
+    // A browser that cannot play video does not pull it.
+    if (!subs.has(info.id) && tile.playable) {
       if (subscribedCount() < maxSubscriptions) subs.add(info.id, tile);
       else tile.onFailed({ code: 'too_many_subscriptions', message: 'subscription limit reached' });
     }

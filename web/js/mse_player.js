@@ -7,9 +7,16 @@
 // reconnected to; the player copes by keeping the last init segment, dropping
 // fragments until the next keyframe after any discontinuity, and rebuilding
 // the MediaSource from scratch when the browser reports an error.
+//
+// Where the browser has no MediaSource but a ManagedMediaSource (Safari on
+// iPhone, iOS 17.1+), that is used instead: the video element must then have
+// remote playback (AirPlay) disabled, and media is appended only while the
+// browser asks for it (between its startstreaming and endstreaming events);
+// meanwhile only fragments from the newest keyframe on are kept.
 
 import { decodeMark, markStrip } from './latency_mark.js';
 import { TARGET_LAG_S, liveEdgeStep } from './live_edge.js';
+import { mediaSourceType } from './media_support.js';
 
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
@@ -44,12 +51,18 @@ export class MsePlayer extends EventTarget {
     // jumps: seeks to the live edge; catchUps: times it played faster to catch up.
     this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, catchUps: 0, evictions: 0 };
     this.decodedBefore = 0; // frames decoded by MediaSources torn down since
+    this.source = mediaSourceType(); // {type, managed}, or null: no MSE here
+    this.streaming = true; // a ManagedMediaSource wants data (a MediaSource always does)
+    this.streamingEvents = null; // AbortController of the listeners of a ManagedMediaSource
 
     // Autoplay is only allowed muted; playsinline keeps iOS from going full screen.
     video.muted = true;
     video.defaultMuted = true;
     video.playsInline = true;
     video.autoplay = true;
+    // A ManagedMediaSource opens only without AirPlay (or with an AirPlay
+    // alternative source, which a live stream does not have).
+    if (this.source && this.source.managed) video.disableRemotePlayback = true;
 
     this.onVideoError = () => this.scheduleReset(`video error ${video.error && video.error.code}`);
     video.addEventListener('error', this.onVideoError);
@@ -71,8 +84,8 @@ export class MsePlayer extends EventTarget {
     const hadOne = this.mime !== null;
     this.mime = mime;
     this.maxQueued = /opus|mp4a/i.test(mime) ? MAX_QUEUED_WITH_AUDIO : MAX_QUEUED;
-    if (!MediaSource.isTypeSupported(mime)) {
-      this.emitError(`browser cannot play ${mime}`);
+    if (!this.supports(mime)) {
+      this.emitError(this.source ? `browser cannot play ${mime}` : 'browser has no Media Source Extensions');
       return;
     }
     if (hadOne) this.init = null;
@@ -111,6 +124,11 @@ export class MsePlayer extends EventTarget {
       }
       this.needKeyframe = false;
     }
+    if (keyframe && !this.streaming) {
+      // The browser wants no data for now: only the newest run from a
+      // keyframe is worth appending when it asks again.
+      this.dropQueuedMedia();
+    }
     if (this.queue.length >= this.maxQueued) {
       // The SourceBuffer cannot keep up (hidden tab, slow machine): throw the
       // backlog away and restart from a keyframe rather than lag forever.
@@ -129,6 +147,11 @@ export class MsePlayer extends EventTarget {
   discontinuity() {
     this.needKeyframe = true;
     this.dropQueuedMedia();
+  }
+
+  // 'MediaSource' or 'ManagedMediaSource' (null: none in this browser).
+  get sourceName() {
+    return this.source ? (this.source.managed ? 'ManagedMediaSource' : 'MediaSource') : null;
   }
 
   // Frames the video element decoded, across rebuilds (each rebuild starts
@@ -160,12 +183,18 @@ export class MsePlayer extends EventTarget {
     this.stats.dropped += before - this.queue.length;
   }
 
+  supports(mime) {
+    return this.source !== null && this.source.type.isTypeSupported(mime);
+  }
+
   teardown() {
     if (this.sb) {
       this.sb.onupdateend = null;
       this.sb.onerror = null;
     }
     if (this.ms) this.ms.onsourceopen = null;
+    if (this.streamingEvents) this.streamingEvents.abort();
+    this.streamingEvents = null;
     if (this.url) URL.revokeObjectURL(this.url); // torn down before sourceopen
     this.url = null;
     this.sb = null;
@@ -181,11 +210,12 @@ export class MsePlayer extends EventTarget {
   // A fresh MediaSource that starts with the last init segment, if any.
   rebuild() {
     this.teardown();
-    if (!this.mime || !MediaSource.isTypeSupported(this.mime)) return;
+    if (!this.mime || !this.supports(this.mime)) return;
     this.needKeyframe = true;
     if (this.init) this.queue.push({ init: true, data: this.init });
-    const ms = new MediaSource();
+    const ms = new this.source.type();
     this.ms = ms;
+    if (this.source.managed) this.followStreaming(ms);
     const url = URL.createObjectURL(ms);
     this.url = url;
     ms.onsourceopen = () => {
@@ -224,12 +254,27 @@ export class MsePlayer extends EventTarget {
     this.video.src = url;
   }
 
+  // A ManagedMediaSource says when the browser wants media (startstreaming)
+  // and when it has enough (endstreaming); init segments go in regardless.
+  followStreaming(ms) {
+    this.streaming = ms.streaming === true;
+    this.streamingEvents = new AbortController();
+    const { signal } = this.streamingEvents;
+    ms.addEventListener('startstreaming', () => {
+      this.streaming = true;
+      this.pump();
+    }, { signal });
+    ms.addEventListener('endstreaming', () => {
+      this.streaming = false;
+    }, { signal });
+  }
+
   pump() {
     const sb = this.sb;
     if (!sb || sb.updating || !this.ms || this.ms.readyState !== 'open') return;
     if (this.evict(false)) return; // updateend will call pump again
+    if (!this.queue.length || (!this.streaming && !this.queue[0].init)) return;
     const op = this.queue.shift();
-    if (!op) return;
     try {
       sb.appendBuffer(op.data);
       this.appending = op.meta || null;

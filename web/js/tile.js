@@ -13,15 +13,20 @@
 //   (player rebuilds or decoder errors), data-reason (why the stream is not
 //   live, from the last stream.state event, or the list's last_error),
 //   data-audio ("none": the stream has no sound, "muted", "on"),
-//   data-offline ("true" while the source is lost: retrying or failed) and
-//   data-offline-since (when it went offline, ms since the epoch).
+//   data-offline ("true" while the source is lost: retrying or failed),
+//   data-offline-since (when it went offline, ms since the epoch),
+//   data-media-source (mode "mse": "MediaSource" or "ManagedMediaSource",
+//   Safari on iPhone) and data-playable ("false": this browser has neither
+//   WebCodecs nor Media Source Extensions, and the tile says so).
 //
 // An offline stream's tile says so over its last picture, dimmed: "offline"
 // in the badge, and "Offline since 14:02:31" with the reason on the picture,
 // never a frozen picture marked live.
 //
 // The mode is WebCodecs where the browser has VideoDecoder and it supports
-// the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise. The
+// the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise
+// (media_support.js: MediaSource, or ManagedMediaSource where that is all
+// there is). The
 // switch in the header changes it for this stream and remembers the choice
 // (localStorage "vigil.mode.<stream>"); changing it resubscribes.
 //
@@ -37,16 +42,13 @@ import { WebCodecsPlayer, nowMs } from './webcodecs_player.js';
 import { RateMeter, Smoothed } from './meters.js';
 import { setIcon } from './icons.js';
 import { OfflineClock, OFFLINE_STATES } from './offline.js';
+import { NO_PLAYBACK, canPlayLive, hasWebCodecs } from './media_support.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
 const RESUBSCRIBE_MIN_MS = 1000; // after a decoder error
 const MAX_DECODER_ERRORS = 4; // within ERROR_WINDOW_MS: give up on WebCodecs
 const ERROR_WINDOW_MS = 20000;
-
-function hasWebCodecs() {
-  return typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
-}
 
 // The mode this stream's tile starts in: the user's choice, else WebCodecs
 // when the browser has it.
@@ -79,6 +81,9 @@ export class Tile {
   constructor(streamId, { resubscribe = () => {} } = {}) {
     this.stream = streamId;
     this.resubscribe = resubscribe;
+    // Without WebCodecs and MSE nothing can be shown: the app does not
+    // subscribe such a tile, which says why it stays dark.
+    this.playable = canPlayLive();
     this.state = 'starting';
     this.reason = '';
     this.offline = new OfflineClock();
@@ -320,6 +325,9 @@ export class Tile {
     d.reason = this.reason;
     d.offline = String(this.offline.offline);
     d.offlineSince = this.offline.offline ? String(this.offline.since) : '';
+    d.playable = String(this.playable);
+    if (this.mode === 'mse' && this.player.sourceName) d.mediaSource = this.player.sourceName;
+    else delete d.mediaSource;
     d.fps = fps.toFixed(1);
     d.bitrateBps = String(Math.round(bps));
     d.latencyMs = lat === null ? '' : String(Math.round(lat));
@@ -373,6 +381,7 @@ export class Tile {
 
   // What the picture says: [title, detail], both '' over a playing picture.
   overlayText(shown) {
+    if (!this.playable) return [NO_PLAYBACK, ''];
     const why = this.reason ? `: ${this.reason}` : '';
     if (this.offline.offline && ['retrying', 'failed', 'starting'].includes(shown)) {
       const what = shown === 'failed' ? 'The source failed' : 'The source is unavailable, retrying';
