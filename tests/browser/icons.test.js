@@ -6,47 +6,16 @@
 // dismiss button each hold an <svg> that draws something, keep their
 // aria-labels, and no button of a tile or device panel has text outside
 // printable ASCII (which every font has).
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startVigil } from '../lib/vigil.js';
-import { startSim, freeUdpPort, CAMERA_COMMANDS } from '../integration/control_peers.js';
-import { launchChromium, freshPage, withDiagnostics } from './harness.js';
+import { cameraHeadSuite, freshPage } from './harness.js';
 
 const TILE = '.tile[data-stream="loud"]';
 const PANEL = '.device-panel[data-device="cam1"]';
 
-let vigil;
-let sim;
-let browser;
+const suite = cameraHeadSuite('loud');
+const { log, check } = suite;
 let page;
-const log = [];
-const check = (fn) => () => withDiagnostics(log, () => [['vigil', vigil]], fn);
-
-before(async () => {
-  const camPort = await freeUdpPort();
-  sim = await startSim(['--id', 'cam1', '--coap-port', String(camPort), '--telemetry-ms', '500']);
-  vigil = await startVigil({
-    config: {
-      server: {},
-      streams: [{ id: 'loud', source: 'test://', options: { width: 320, height: 240, fps: 15, bitrate_kbps: 300, audio: true } }],
-      coap: {},
-      devices: [{
-        id: 'cam1', name: 'Demo camera head', transport: 'coap', stream: 'loud', timeout_ms: 8000,
-        coap: { uri: `coap://127.0.0.1:${camPort}/cmd`, ack_timeout: 1.0, ack_random_factor: 1.0 },
-        commands: CAMERA_COMMANDS,
-      }],
-    },
-  });
-  browser = await launchChromium();
-  page = await freshPage(browser, log);
-}, { timeout: 30000 });
-
-after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  const st = vigil ? await vigil.stop() : null;
-  if (sim) await sim.kill();
-  if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-}, { timeout: 20000 });
 
 // What a button shows: its text, label, and the size of its <svg> if any.
 function buttonInfo(sel) {
@@ -63,7 +32,8 @@ function buttonInfo(sel) {
 }
 
 test('tile and device panel buttons draw SVG icons, no font glyphs', { timeout: 40000 }, check(async () => {
-  await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
+  page = await freshPage(suite.browser, log);
+  await page.goto(`${suite.vigil.base}/#token=${suite.vigil.adminToken}`);
   await page.waitForSelector(`${TILE}[data-state="live"][data-audio="muted"]`, { timeout: 15000 });
   await page.waitForSelector(`${PANEL} [data-control="ptz.pad-up"]`, { timeout: 10000 });
   // A request the server refuses puts an error with a dismiss button beside the pad.

@@ -5,51 +5,22 @@
 // open, an error showing), as an anonymous viewer, and refused (the sign-in
 // dialog up). Against a real vigil with a CoAP camera head
 // (build/vigil-devsim) in headless Chromium.
-import { test, before, after } from 'node:test';
+import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { startVigil, mintToken, ROOT } from '../lib/vigil.js';
-import { startSim, freeUdpPort, CAMERA_COMMANDS } from '../integration/control_peers.js';
-import { launchChromium, freshPage, withDiagnostics } from './harness.js';
+import { mintToken, ROOT } from '../lib/vigil.js';
+import { cameraHeadSuite, freshPage } from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
 const SHOTS = path.join(ROOT, 'build/screenshots');
 const TILE = '.tile[data-stream="demo"]';
 const PANEL = '.device-panel[data-device="cam1"]';
 
-let vigil;
-let sim;
-let browser;
-const log = [];
-const check = (fn) => () => withDiagnostics(log, () => [['vigil', vigil]], fn);
+const suite = cameraHeadSuite('demo', { auth: { anonymous: { streams: ['demo'] } } });
+const { log, check } = suite;
 
-before(async () => {
-  const camPort = await freeUdpPort();
-  sim = await startSim(['--id', 'cam1', '--coap-port', String(camPort), '--telemetry-ms', '500']);
-  vigil = await startVigil({
-    config: {
-      server: {},
-      auth: { anonymous: { streams: ['demo'] } },
-      streams: [{ id: 'demo', source: 'test://', options: { width: 320, height: 240, fps: 15, bitrate_kbps: 300, audio: true } }],
-      coap: {},
-      devices: [{
-        id: 'cam1', name: 'Demo camera head', transport: 'coap', stream: 'demo', timeout_ms: 8000,
-        coap: { uri: `coap://127.0.0.1:${camPort}/cmd`, ack_timeout: 1.0, ack_random_factor: 1.0, observe: 'telemetry' },
-        commands: CAMERA_COMMANDS,
-      }],
-    },
-  });
-  browser = await launchChromium();
-  mkdirSync(SHOTS, { recursive: true });
-}, { timeout: 30000 });
-
-after(async () => {
-  if (browser) await browser.close().catch(() => {});
-  const st = vigil ? await vigil.stop() : null;
-  if (sim) await sim.kill();
-  if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-}, { timeout: 20000 });
+before(() => mkdirSync(SHOTS, { recursive: true }));
 
 // The page's width, and every shown element that sticks out of the screen
 // sideways (one inside a box that clips or scrolls it does not count).
@@ -90,8 +61,8 @@ async function assertFits(page, selectors, what) {
 }
 
 test('signed in, with a device panel open: everything fits 390 px', { timeout: 40000 }, check(async () => {
-  const page = await freshPage(browser, log, PHONE);
-  await page.goto(`${vigil.base}/#token=${mintToken({ sub: 'operator-with-a-long-name', role: 'operator' })}`);
+  const page = await freshPage(suite.browser, log, PHONE);
+  await page.goto(`${suite.vigil.base}/#token=${mintToken({ sub: 'operator-with-a-long-name', role: 'operator' })}`);
   await page.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 10000 });
   await page.waitForSelector(`${PANEL} [data-control="ptz.pad-up"]`, { timeout: 10000 });
   await page.waitForSelector('#account[data-state="signed-in"] .account-role', { timeout: 5000 });
@@ -107,8 +78,8 @@ test('signed in, with a device panel open: everything fits 390 px', { timeout: 4
 }));
 
 test('an anonymous viewer: everything fits 390 px', { timeout: 30000 }, check(async () => {
-  const page = await freshPage(browser, log, PHONE);
-  await page.goto(`${vigil.base}/`);
+  const page = await freshPage(suite.browser, log, PHONE);
+  await page.goto(`${suite.vigil.base}/`);
   await page.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 10000 });
   await page.waitForSelector('#account[data-state="anonymous"]', { timeout: 5000 });
   await page.waitForTimeout(500);
@@ -119,8 +90,8 @@ test('an anonymous viewer: everything fits 390 px', { timeout: 30000 }, check(as
 }));
 
 test('signed out by a refused token, the sign-in dialog up: everything fits 390 px', { timeout: 30000 }, check(async () => {
-  const page = await freshPage(browser, log, PHONE);
-  await page.goto(`${vigil.base}/#token=${mintToken({ role: 'viewer', exp: Math.floor(Date.now() / 1000) - 60 })}`);
+  const page = await freshPage(suite.browser, log, PHONE);
+  await page.goto(`${suite.vigil.base}/#token=${mintToken({ role: 'viewer', exp: Math.floor(Date.now() / 1000) - 60 })}`);
   await page.waitForSelector('#signin[open]', { timeout: 10000 });
   await page.waitForSelector('#account[data-state="signed-out"]', { timeout: 5000 });
   await page.screenshot({ path: path.join(SHOTS, 'phone-signed-out.png'), fullPage: true });
