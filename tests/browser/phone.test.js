@@ -14,10 +14,12 @@ import { cameraHeadSuite, freshPage } from './harness.js';
 
 const PHONE = { width: 390, height: 844 };
 const SHOTS = path.join(ROOT, 'build/screenshots');
-const TILE = '.tile[data-stream="demo"]';
+// A long stream id: the tile's header must cut it, not grow past the screen.
+const STREAM = 'front-door-camera-above-the-entrance-porch';
+const TILE = `.tile[data-stream="${STREAM}"]`;
 const PANEL = '.device-panel[data-device="cam1"]';
 
-const suite = cameraHeadSuite('demo', { auth: { anonymous: { streams: ['demo'] } } });
+const suite = cameraHeadSuite(STREAM, { auth: { anonymous: { streams: [STREAM] } } });
 const { log, check } = suite;
 
 before(() => mkdirSync(SHOTS, { recursive: true }));
