@@ -26,9 +26,9 @@
 // The mode is WebCodecs where the browser has VideoDecoder and it supports
 // the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise
 // (media_support.js: MediaSource, or ManagedMediaSource where that is all
-// there is). The
-// switch in the header changes it for this stream and remembers the choice
-// (localStorage "vigil.mode.<stream>"); changing it resubscribes.
+// there is). The switch in the header changes it for this stream and
+// remembers the choice (localStorage "vigil.mode.<stream>"); changing it
+// resubscribes.
 //
 // A stream with sound starts muted (browsers only autoplay muted media);
 // the speaker button in the header turns it on and off. Its click is the
