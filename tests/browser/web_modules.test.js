@@ -1,11 +1,14 @@
 // Node tests of the dashboard modules that need no DOM: the binary header
-// parser, the rate meter, and the subscription bookkeeping (channel routing,
-// re-subscribing after a reconnect) against a fake connection.
+// parser, the rate meter, the subscription bookkeeping (channel routing,
+// re-subscribing after a reconnect) against a fake connection, the offline
+// clock of a tile, and the look-up of the browser's media APIs.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseFrameHeader, KIND_INIT, KIND_FRAGMENT } from '../../web/js/frame_header.js';
 import { RateMeter, Smoothed } from '../../web/js/meters.js';
 import { Subscriptions } from '../../web/js/subscriptions.js';
+import { OfflineClock } from '../../web/js/offline.js';
+import { canPlayLive, mediaSourceType } from '../../web/js/media_support.js';
 
 function binaryFrame({ version = 1, kind = KIND_FRAGMENT, flags = 0, channel = 1, timeUs = 1700000000123456n, payload = [9, 8, 7] } = {}) {
   const buf = new ArrayBuffer(16 + payload.length);
@@ -161,4 +164,51 @@ test('publishFrame builds the client-to-server header of PROTOCOL.md "Publishing
   assert.equal(new DataView(publishFrame(1, KIND_VIDEO, 0, -5, new Uint8Array(1)).buffer).getBigUint64(8), 0n);
   assert.equal(bytesToBase64(new Uint8Array([1, 0x42, 0xc0, 0x15, 0xff])), Buffer.from([1, 0x42, 0xc0, 0x15, 0xff]).toString('base64'));
   assert.equal(bytesToBase64(new Uint8Array([1, 2, 3]).buffer), 'AQID');
+});
+
+test('OfflineClock: since when a stream is offline, exact or only noticed', () => {
+  let now = Date.UTC(2026, 0, 1, 14, 2, 31);
+  const c = new OfflineClock(() => now);
+  c.update('live');
+  assert.equal(c.offline, false);
+  assert.equal(c.label(), '');
+  c.update('retrying', { exact: true });
+  const since = now;
+  assert.equal(c.since, since);
+  assert.match(c.label(), /^Offline since \d\d:\d\d:\d\d$/);
+  now += 5000;
+  c.update('retrying', { exact: true }); // told again: the same moment
+  c.update('starting'); // a retry under way: still offline
+  c.update('failed');
+  assert.equal(c.since, since);
+  c.update('live');
+  assert.equal(c.offline, false);
+  // A page opened on a stream already down knows only when it noticed.
+  c.update('failed');
+  assert.equal(c.since, now);
+  assert.match(c.label(), /^Offline, noticed at \d\d:\d\d:\d\d$/);
+  c.update('stopped');
+  assert.equal(c.offline, false);
+});
+
+test('mediaSourceType: MediaSource first, else ManagedMediaSource, else none', () => {
+  const saved = { MediaSource: globalThis.MediaSource, ManagedMediaSource: globalThis.ManagedMediaSource };
+  class FakeMSE {}
+  class FakeManaged {}
+  try {
+    delete globalThis.MediaSource;
+    delete globalThis.ManagedMediaSource;
+    assert.equal(mediaSourceType(), null);
+    assert.equal(canPlayLive(), typeof globalThis.VideoDecoder === 'function' && typeof globalThis.EncodedVideoChunk === 'function');
+    globalThis.ManagedMediaSource = FakeManaged;
+    assert.deepEqual(mediaSourceType(), { type: FakeManaged, managed: true });
+    assert.equal(canPlayLive(), true);
+    globalThis.MediaSource = FakeMSE;
+    assert.deepEqual(mediaSourceType(), { type: FakeMSE, managed: false });
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      if (v === undefined) delete globalThis[k];
+      else globalThis[k] = v;
+    }
+  }
 });

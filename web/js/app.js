@@ -125,7 +125,8 @@ async function refreshList() {
     }
     tile.listed(info);
     // Stay under the server's subscription limit; the rest show "not watched".
-    if (!subs.has(info.id)) {
+    // A browser that cannot play video does not pull it.
+    if (!subs.has(info.id) && tile.playable) {
       if (subscribedCount() < maxSubscriptions) subs.add(info.id, tile);
       else tile.onFailed({ code: 'too_many_subscriptions', message: 'subscription limit reached' });
     }
@@ -200,7 +201,11 @@ async function refreshStats() {
 
 setInterval(refreshList, LIST_EVERY_MS);
 setInterval(refreshStats, STATS_EVERY_MS);
-setInterval(() => { for (const tile of tiles.values()) tile.render(); }, RENDER_EVERY_MS);
+setInterval(() => {
+  for (const tile of tiles.values()) tile.render();
+  // stream.state events change the tiles between two lists: the count follows.
+  if (conn.isOpen && tiles.size) bar.setSummary([...tiles.values()]);
+}, RENDER_EVERY_MS);
 
 // For debugging from the console, and for tests (devices.test.js drives
 // window.vigil.devices and closes window.vigil.conn.ws); the page itself

@@ -19,6 +19,7 @@ import { CommandLog } from './command_log.js';
 import { FINAL_STATUSES } from './devices.js';
 import { PtzPad, isPtzSchema } from './ptz_pad.js';
 import { buildControl, formatValue, humanize, uniqueId } from './schema_controls.js';
+import { iconButton } from './icons.js';
 
 const ONLINE_TEXT = { true: 'online', false: 'offline', unknown: 'unknown' };
 
@@ -119,11 +120,7 @@ export class DevicePanel {
       error.setAttribute('role', 'alert');
       error.hidden = true;
       const text = document.createElement('span');
-      const dismiss = document.createElement('button');
-      dismiss.type = 'button';
-      dismiss.className = 'error-dismiss';
-      dismiss.textContent = '×';
-      dismiss.setAttribute('aria-label', `dismiss the ${humanize(name)} error`);
+      const dismiss = iconButton('close', `dismiss the ${humanize(name)} error`, 'error-dismiss');
       dismiss.addEventListener('click', () => this.devices.clearError(this.id, name));
       error.append(text, dismiss);
       box.append(label, control.el, error);
@@ -186,11 +183,7 @@ export class DevicePanel {
       p.setAttribute('role', 'alert');
       const text = document.createElement('span');
       text.textContent = `${humanize(name)}: ${err.code}: ${err.message}`;
-      const dismiss = document.createElement('button');
-      dismiss.type = 'button';
-      dismiss.className = 'error-dismiss';
-      dismiss.textContent = '×';
-      dismiss.setAttribute('aria-label', `dismiss the ${humanize(name)} error`);
+      const dismiss = iconButton('close', `dismiss the ${humanize(name)} error`, 'error-dismiss');
       dismiss.addEventListener('click', () => this.devices.clearError(this.id, name));
       p.append(text, dismiss);
       this.viewErrors.append(p);

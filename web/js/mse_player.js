@@ -7,18 +7,19 @@
 // reconnected to; the player copes by keeping the last init segment, dropping
 // fragments until the next keyframe after any discontinuity, and rebuilding
 // the MediaSource from scratch when the browser reports an error.
+//
+// Where the browser has no MediaSource but a ManagedMediaSource (Safari on
+// iPhone, iOS 17.1+), that is used instead: the video element must then have
+// remote playback (AirPlay) disabled, and media is appended only while the
+// browser asks for it (between its startstreaming and endstreaming events);
+// meanwhile only fragments from the newest keyframe on are kept.
 
 import { decodeMark, markStrip } from './latency_mark.js';
+import { TARGET_LAG_S, liveEdgeStep } from './live_edge.js';
+import { mediaSourceType } from './media_support.js';
 
 const KEEP_BEHIND_S = 10; // buffered media kept behind the playhead
 const EVICT_SLACK_S = 2; // let this much extra pile up before removing
-const TARGET_LAG_S = 0.15; // where a jump to the live edge lands
-// Above this, play slightly faster until back near TARGET_LAG_S. A
-// subscription starts with the GOP cache (up to a second of frames at once),
-// and without catching up the playhead would stay that far behind for good.
-const CATCHUP_LAG_S = 0.3;
-const JUMP_LAG_S = 0.6; // above this, jump to the live edge
-const CATCHUP_RATE = 1.1;
 const MAX_QUEUED = 90; // ~3 s of frames waiting for the SourceBuffer
 const MAX_QUEUED_WITH_AUDIO = 240; // the same with ~50 audio fragments a second
 const STALL_MS = 3000; // no progress with data ahead for this long: nudge/reset
@@ -47,14 +48,21 @@ export class MsePlayer extends EventTarget {
     this.resetTimer = null;
     this.recentResets = 0;
     this.lastProgress = { time: 0, at: performance.now() };
-    this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, evictions: 0 };
+    // jumps: seeks to the live edge; catchUps: times it played faster to catch up.
+    this.stats = { appended: 0, dropped: 0, resets: 0, jumps: 0, catchUps: 0, evictions: 0 };
     this.decodedBefore = 0; // frames decoded by MediaSources torn down since
+    this.source = mediaSourceType(); // {type, managed}, or null: no MSE here
+    this.streaming = true; // a ManagedMediaSource wants data (a MediaSource always does)
+    this.streamingEvents = null; // AbortController of the listeners of a ManagedMediaSource
 
     // Autoplay is only allowed muted; playsinline keeps iOS from going full screen.
     video.muted = true;
     video.defaultMuted = true;
     video.playsInline = true;
     video.autoplay = true;
+    // A ManagedMediaSource opens only without AirPlay (or with an AirPlay
+    // alternative source, which a live stream does not have).
+    if (this.source && this.source.managed) video.disableRemotePlayback = true;
 
     this.onVideoError = () => this.scheduleReset(`video error ${video.error && video.error.code}`);
     video.addEventListener('error', this.onVideoError);
@@ -76,8 +84,8 @@ export class MsePlayer extends EventTarget {
     const hadOne = this.mime !== null;
     this.mime = mime;
     this.maxQueued = /opus|mp4a/i.test(mime) ? MAX_QUEUED_WITH_AUDIO : MAX_QUEUED;
-    if (!MediaSource.isTypeSupported(mime)) {
-      this.emitError(`browser cannot play ${mime}`);
+    if (!this.supports(mime)) {
+      this.emitError(this.source ? `browser cannot play ${mime}` : 'browser has no Media Source Extensions');
       return;
     }
     if (hadOne) this.init = null;
@@ -116,6 +124,11 @@ export class MsePlayer extends EventTarget {
       }
       this.needKeyframe = false;
     }
+    if (keyframe && !this.streaming) {
+      // The browser wants no data for now: only the newest run from a
+      // keyframe is worth appending when it asks again.
+      this.dropQueuedMedia();
+    }
     if (this.queue.length >= this.maxQueued) {
       // The SourceBuffer cannot keep up (hidden tab, slow machine): throw the
       // backlog away and restart from a keyframe rather than lag forever.
@@ -134,6 +147,11 @@ export class MsePlayer extends EventTarget {
   discontinuity() {
     this.needKeyframe = true;
     this.dropQueuedMedia();
+  }
+
+  // 'MediaSource' or 'ManagedMediaSource' (null: none in this browser).
+  get sourceName() {
+    return this.source ? (this.source.managed ? 'ManagedMediaSource' : 'MediaSource') : null;
   }
 
   // Frames the video element decoded, across rebuilds (each rebuild starts
@@ -165,12 +183,18 @@ export class MsePlayer extends EventTarget {
     this.stats.dropped += before - this.queue.length;
   }
 
+  supports(mime) {
+    return this.source !== null && this.source.type.isTypeSupported(mime);
+  }
+
   teardown() {
     if (this.sb) {
       this.sb.onupdateend = null;
       this.sb.onerror = null;
     }
     if (this.ms) this.ms.onsourceopen = null;
+    if (this.streamingEvents) this.streamingEvents.abort();
+    this.streamingEvents = null;
     if (this.url) URL.revokeObjectURL(this.url); // torn down before sourceopen
     this.url = null;
     this.sb = null;
@@ -186,11 +210,12 @@ export class MsePlayer extends EventTarget {
   // A fresh MediaSource that starts with the last init segment, if any.
   rebuild() {
     this.teardown();
-    if (!this.mime || !MediaSource.isTypeSupported(this.mime)) return;
+    if (!this.mime || !this.supports(this.mime)) return;
     this.needKeyframe = true;
     if (this.init) this.queue.push({ init: true, data: this.init });
-    const ms = new MediaSource();
+    const ms = new this.source.type();
     this.ms = ms;
+    if (this.source.managed) this.followStreaming(ms);
     const url = URL.createObjectURL(ms);
     this.url = url;
     ms.onsourceopen = () => {
@@ -229,12 +254,27 @@ export class MsePlayer extends EventTarget {
     this.video.src = url;
   }
 
+  // A ManagedMediaSource says when the browser wants media (startstreaming)
+  // and when it has enough (endstreaming); init segments go in regardless.
+  followStreaming(ms) {
+    this.streaming = ms.streaming === true;
+    this.streamingEvents = new AbortController();
+    const { signal } = this.streamingEvents;
+    ms.addEventListener('startstreaming', () => {
+      this.streaming = true;
+      this.pump();
+    }, { signal });
+    ms.addEventListener('endstreaming', () => {
+      this.streaming = false;
+    }, { signal });
+  }
+
   pump() {
     const sb = this.sb;
     if (!sb || sb.updating || !this.ms || this.ms.readyState !== 'open') return;
     if (this.evict(false)) return; // updateend will call pump again
+    if (!this.queue.length || (!this.streaming && !this.queue[0].init)) return;
     const op = this.queue.shift();
-    if (!op) return;
     try {
       sb.appendBuffer(op.data);
       this.appending = op.meta || null;
@@ -297,36 +337,28 @@ export class MsePlayer extends EventTarget {
     }
   }
 
-  // Keeps the playhead just behind the newest buffered frame: jump when far
-  // behind, play a little faster when slightly behind, and make sure the
-  // muted video is playing at all.
+  // Keeps the playhead just behind the newest buffered frame (live_edge.js:
+  // jump when far behind, play faster when slightly behind), and makes sure
+  // the muted video is playing at all.
   keepLive() {
     const v = this.video;
     const b = v.buffered;
     if (!b.length || v.seeking) return;
     const last = b.length - 1;
-    const start = b.start(last);
     const end = b.end(last);
-    const t = v.currentTime;
-    const lag = end - t;
-    if (t < start || t > end || lag > JUMP_LAG_S) {
-      // Outside the newest range (a gap, or media before the first keyframe
-      // we kept), or too far behind: go to the live edge.
-      const target = Math.max(start, end - TARGET_LAG_S);
-      if (Math.abs(target - t) > 0.05) {
-        v.currentTime = target;
-        this.stats.jumps++;
-      }
-      v.playbackRate = 1;
-    } else if (lag > CATCHUP_LAG_S) {
-      v.playbackRate = CATCHUP_RATE;
-    } else if (lag < TARGET_LAG_S + 0.05 && v.playbackRate !== 1) {
-      v.playbackRate = 1;
+    const step = liveEdgeStep({ start: b.start(last), end, time: v.currentTime, rate: v.playbackRate });
+    if (step.seek !== null) {
+      v.currentTime = step.seek;
+      this.stats.jumps++;
+    }
+    if (v.playbackRate !== step.rate) {
+      if (v.playbackRate === 1) this.stats.catchUps++;
+      v.playbackRate = step.rate;
     }
     if (v.paused && v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA) {
       v.play().catch(() => {});
     }
-    this.watchStall(lag);
+    this.watchStall(end - v.currentTime);
   }
 
   // Chrome occasionally sits still with data ahead of it (after a seek into

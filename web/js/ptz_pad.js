@@ -9,6 +9,7 @@
 // data-pan/data-tilt/data-zoom as the device last reported them).
 
 import { clampParam, formatValue, humanize, stepFor } from './schema_controls.js';
+import { iconButton } from './icons.js';
 
 const STEPS = [['fine', 0.025], ['normal', 0.05], ['coarse', 0.125]]; // fraction of the axis span
 
@@ -55,18 +56,13 @@ export class PtzPad {
     pad.setAttribute('role', 'group');
     pad.setAttribute('aria-label', `${humanize(name)} pan and tilt`);
     const arrows = [
-      ['up', 0, 1, '▲', 'tilt up'], ['left', -1, 0, '◀', 'pan left'], ['home', 0, 0, '●', 'home'],
-      ['right', 1, 0, '▶', 'pan right'], ['down', 0, -1, '▼', 'tilt down'],
+      ['up', 0, 1, 'arrow-up', 'tilt up'], ['left', -1, 0, 'arrow-left', 'pan left'], ['home', 0, 0, 'home', 'home'],
+      ['right', 1, 0, 'arrow-right', 'pan right'], ['down', 0, -1, 'arrow-down', 'tilt down'],
     ];
     this.buttons = [];
     for (const [dir, dx, dy, glyph, label] of arrows) {
-      const b = document.createElement('button');
-      b.type = 'button';
-      b.className = `ptz-btn ptz-${dir}`;
+      const b = iconButton(glyph, label, `ptz-btn ptz-${dir}`);
       b.dataset.control = `${name}.pad-${dir}`;
-      b.setAttribute('aria-label', label);
-      b.title = label;
-      b.textContent = glyph;
       b.addEventListener('click', () => (dir === 'home' ? this.home() : this.step(dx, dy)));
       this.buttons.push(b);
       pad.append(b);

@@ -11,13 +11,24 @@
 //   keyframe seen in the frame flags), data-lag-ms (buffered
 //   media ahead of the playhead; WebCodecs: arrival to drawn), data-resets
 //   (player rebuilds or decoder errors), data-reason (why the stream is not
-//   live, from the last stream.state event), data-audio ("none": the stream
-//   has no sound, "muted", "on").
+//   live, from the last stream.state event, or the list's last_error),
+//   data-audio ("none": the stream has no sound, "muted", "on"),
+//   data-offline ("true" while the source is lost: retrying or failed),
+//   data-offline-since (when it went offline, ms since the epoch),
+//   data-media-source (mode "mse": "MediaSource" or "ManagedMediaSource",
+//   Safari on iPhone) and data-playable ("false": this browser has neither
+//   WebCodecs nor Media Source Extensions, and the tile says so).
+//
+// An offline stream's tile says so over its last picture, dimmed: "offline"
+// in the badge, and "Offline since 14:02:31" with the reason on the picture,
+// never a frozen picture marked live.
 //
 // The mode is WebCodecs where the browser has VideoDecoder and it supports
-// the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise. The
-// switch in the header changes it for this stream and remembers the choice
-// (localStorage "vigil.mode.<stream>"); changing it resubscribes.
+// the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise
+// (media_support.js: MediaSource, or ManagedMediaSource where that is all
+// there is). The switch in the header changes it for this stream and
+// remembers the choice (localStorage "vigil.mode.<stream>"); changing it
+// resubscribes.
 //
 // A stream with sound starts muted (browsers only autoplay muted media);
 // the speaker button in the header turns it on and off. Its click is the
@@ -29,16 +40,15 @@ import { KIND_ACCESS_UNIT, KIND_DECODER_CONFIG, KIND_FRAGMENT, KIND_INIT, parseD
 import { MsePlayer } from './mse_player.js';
 import { WebCodecsPlayer, nowMs } from './webcodecs_player.js';
 import { RateMeter, Smoothed } from './meters.js';
+import { setIcon } from './icons.js';
+import { OfflineClock, OFFLINE_STATES } from './offline.js';
+import { NO_PLAYBACK, canPlayLive, hasWebCodecs } from './media_support.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
 const RESUBSCRIBE_MIN_MS = 1000; // after a decoder error
 const MAX_DECODER_ERRORS = 4; // within ERROR_WINDOW_MS: give up on WebCodecs
 const ERROR_WINDOW_MS = 20000;
-
-function hasWebCodecs() {
-  return typeof VideoDecoder === 'function' && typeof EncodedVideoChunk === 'function';
-}
 
 // The mode this stream's tile starts in: the user's choice, else WebCodecs
 // when the browser has it.
@@ -59,8 +69,8 @@ function measuring() {
 const STATE_TEXT = {
   starting: 'starting',
   live: 'live',
-  retrying: 'retrying',
-  failed: 'failed',
+  retrying: 'offline',
+  failed: 'offline',
   stopped: 'stopped',
   disconnected: 'offline',
   unsubscribed: 'not watched',
@@ -71,8 +81,12 @@ export class Tile {
   constructor(streamId, { resubscribe = () => {} } = {}) {
     this.stream = streamId;
     this.resubscribe = resubscribe;
+    // Without WebCodecs and MSE nothing can be shown: the app does not
+    // subscribe such a tile, which says why it stays dark.
+    this.playable = canPlayLive();
     this.state = 'starting';
     this.reason = '';
+    this.offline = new OfflineClock();
     this.connected = true;
     this.watching = true; // false when the server refused our subscription
     this.frames = 0;
@@ -186,6 +200,7 @@ export class Tile {
   onSubscribed(reply) {
     this.connected = true;
     this.watching = true;
+    if (typeof reply.reason === 'string') this.reason = reply.reason;
     this.setState(reply.state);
     if (reply.codecs) this.streamCodecs = reply.codecs;
     if (this.mode === 'mse' && reply.mime) {
@@ -197,7 +212,7 @@ export class Tile {
   onStreamState(event) {
     this.reason = event.reason || '';
     if (event.state === 'live' && event.codecs) this.streamCodecs = event.codecs;
-    this.setState(event.state);
+    this.setState(event.state, { exact: true });
     if (this.mode === 'mse' && event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
       // New codecs: a new init segment follows (PROTOCOL.md). Only codecs
       // travel in the event, so the MIME is built here; comparing codecs,
@@ -249,7 +264,10 @@ export class Tile {
 
   // `info` is this stream's entry of a list reply.
   listed(info) {
-    if (typeof info.state === 'string') this.setState(info.state);
+    if (typeof info.state !== 'string') return;
+    // A page opened while the source was already down learns why from here.
+    if (OFFLINE_STATES.has(info.state) && !this.reason && typeof info.last_error === 'string') this.reason = info.last_error;
+    this.setState(info.state);
   }
 
   setConnected(connected) {
@@ -279,8 +297,13 @@ export class Tile {
     this.render();
   }
 
-  setState(state) {
-    if (typeof state === 'string') this.state = state;
+  // `exact`: the change happens now (a stream.state event), so it dates the
+  // offline label; a state from a reply dates it only after a live one.
+  setState(state, { exact = false } = {}) {
+    if (typeof state === 'string') {
+      this.offline.update(state, { exact: exact || this.state === 'live' });
+      this.state = state;
+    }
     if (state === 'live') this.reason = '';
     this.render();
   }
@@ -300,6 +323,11 @@ export class Tile {
     const d = this.el.dataset;
     d.state = shown;
     d.reason = this.reason;
+    d.offline = String(this.offline.offline);
+    d.offlineSince = this.offline.offline ? String(this.offline.since) : '';
+    d.playable = String(this.playable);
+    if (this.mode === 'mse' && this.player.sourceName) d.mediaSource = this.player.sourceName;
+    else delete d.mediaSource;
     d.fps = fps.toFixed(1);
     d.bitrateBps = String(Math.round(bps));
     d.latencyMs = lat === null ? '' : String(Math.round(lat));
@@ -316,7 +344,7 @@ export class Tile {
 
     const wc = this.mode === 'webcodecs';
     this.modeButton.dataset.mode = this.mode;
-    this.modeButton.textContent = wc ? 'WebCodecs' : 'MSE';
+    setIcon(this.modeButton, this.mode, wc ? 'WebCodecs' : 'MSE');
     this.modeButton.title = (wc
       ? 'Decoded with WebCodecs and drawn at once (lowest latency). Click to play with Media Source Extensions.'
       : 'Played with Media Source Extensions. Click to decode with WebCodecs.')
@@ -327,7 +355,7 @@ export class Tile {
     d.audio = audio;
     this.speaker.hidden = audio === 'none';
     this.speaker.setAttribute('aria-pressed', String(audio === 'on'));
-    this.speaker.textContent = audio === 'on' ? '🔊' : '🔇';
+    setIcon(this.speaker, audio === 'on' ? 'sound-on' : 'sound-off');
     this.speaker.title = audio === 'on' ? 'Sound on: click to mute'
       : wc ? 'Muted: click for sound (plays with Media Source Extensions)' : 'Muted: click for sound';
 
@@ -344,18 +372,29 @@ export class Tile {
     set('skipped', String(this.serverSkipped));
 
     const overlay = this.el.querySelector('.tile-overlay');
-    const message = this.overlayText(shown);
-    overlay.textContent = message;
-    overlay.hidden = message === '';
+    const [title, detail] = this.overlayText(shown);
+    overlay.querySelector('.overlay-title').textContent = title;
+    overlay.querySelector('.overlay-detail').textContent = detail;
+    overlay.dataset.kind = this.offline.offline && shown !== 'disconnected' ? 'offline' : '';
+    overlay.hidden = title === '';
   }
 
+  // What the picture says: [title, detail], both '' over a playing picture.
   overlayText(shown) {
+    if (!this.playable) return [NO_PLAYBACK, ''];
+    const why = this.reason ? `: ${this.reason}` : '';
+    if (this.offline.offline && ['retrying', 'failed', 'starting'].includes(shown)) {
+      const what = shown === 'failed' ? 'The source failed' : 'The source is unavailable, retrying';
+      return [this.offline.label(), `${what}${why}`];
+    }
+    return [this.overlayMessage(shown), ''];
+  }
+
+  overlayMessage(shown) {
     const why = this.reason ? `: ${this.reason}` : '';
     switch (shown) {
       case 'disconnected': return 'Server unreachable, reconnecting…';
       case 'starting': return 'Starting…';
-      case 'retrying': return `Source unavailable, retrying${why}`;
-      case 'failed': return `Source failed${why}`;
       case 'stopped': return `Stopped${why}`;
       case 'unsubscribed': return `Not watched${why}`;
       case 'live':
@@ -415,6 +454,11 @@ function build(streamId) {
   canvas.hidden = true;
   const overlay = document.createElement('div');
   overlay.className = 'tile-overlay';
+  const title = document.createElement('p');
+  title.className = 'overlay-title';
+  const detail = document.createElement('p');
+  detail.className = 'overlay-detail';
+  overlay.append(title, detail);
   media.append(video, canvas, overlay);
 
   const stats = document.createElement('footer');
