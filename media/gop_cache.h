@@ -1,10 +1,10 @@
-/* gop_cache.h -- the stream's most recent keyframe and every frame since.
+/* gop_cache.h -- a relay's most recent keyframe and every frame since.
  *
  * A new viewer gets these at once, so it can start decoding immediately
  * instead of waiting up to a GOP for the next keyframe. Bounded: a GOP longer
  * than the cache is dropped, and new viewers then wait for the next keyframe.
  *
- * Thread: owned by the lws service thread (inside vg_stream); no lock. */
+ * Thread: owned by the lws service thread (inside a vg_relay); no lock. */
 #ifndef VIGIL_MEDIA_GOP_CACHE_H
 #define VIGIL_MEDIA_GOP_CACHE_H
 
