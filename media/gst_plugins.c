@@ -19,6 +19,7 @@ const char *const vg_gst_factories[] = {
     "filesrc",
     "qtdemux",
     "h264parse",
+    "h264timestamper",
     "mp4mux",
     "videotestsrc",
     "x264enc",

@@ -149,17 +149,20 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         goto fail;
     }
     GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");
+    GstElement *stamp = gst_element_factory_make("h264timestamper", "stamp");
     GstElement *mux = gst_element_factory_make("mp4mux", "mux");
     p->appsink = gst_element_factory_make("appsink", "sink");
-    if (!caps || !mux || !p->appsink) {
-        snprintf(err, errlen, "GStreamer elements capsfilter/mp4mux/appsink are not available");
+    if (!caps || !stamp || !mux || !p->appsink) {
+        snprintf(err, errlen,
+                 "GStreamer elements capsfilter/h264timestamper/mp4mux/appsink are not available");
         if (caps) gst_object_unref(caps);
+        if (stamp) gst_object_unref(stamp);
         if (mux) gst_object_unref(mux);
         if (p->appsink) gst_object_unref(p->appsink);
         p->appsink = NULL;
         goto fail;
     }
-    gst_bin_add_many(GST_BIN(p->pipeline), caps, mux, p->appsink, NULL);
+    gst_bin_add_many(GST_BIN(p->pipeline), caps, stamp, mux, p->appsink, NULL);
     /* Before the source: its audio, if any, goes to this mp4mux. */
     p->audio = vg_audio_new(GST_PIPELINE(p->pipeline), mux);
     if (!p->audio) {
@@ -180,13 +183,20 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
     /* A fragment duration below the frame interval gives one fragment per frame. */
     g_object_set(mux, "fragment-duration", 1u, "streamable", TRUE, NULL);
     g_object_set(p->appsink, "sync", FALSE, "max-buffers", 0u, "drop", FALSE, NULL);
-    if (!gst_element_link_many(p->parse_out, caps, mux, p->appsink, NULL)) {
+    /* Decode times: RTP, RTSP and publishers give presentation times only,
+     * and with B-frames mp4mux would then write decode times that go
+     * backwards, which browsers refuse to decode. h264timestamper rebuilds
+     * them from the SPS's reorder depth; without B-frames (no reordering) it
+     * holds nothing back. */
+    if (!gst_element_link_many(p->parse_out, caps, stamp, mux, p->appsink, NULL)) {
         snprintf(err, errlen, "could not link the source to mp4mux");
         goto fail;
     }
     p->parse_out = caps; /* its src caps are the ones mp4mux stores */
 
-    /* WebCodecs: the same parsed units, taken on their way into mp4mux. */
+    /* WebCodecs: the same parsed units, taken on their way into mp4mux, in
+     * decode order with their presentation times, ahead of the timestamper:
+     * a decoder needs no decode times, so it need not wait for them. */
     vg_au_tap_init(&p->au_tap, inbox, stream, generation, channel, max_frame_bytes, p->audio);
     GstPad *parsed = gst_element_get_static_pad(caps, "src");
     vg_au_tap_attach(&p->au_tap, parsed);

@@ -1,4 +1,5 @@
-/* pipeline.h -- one stream's GStreamer pipeline: source -> mp4mux -> appsink.
+/* pipeline.h -- one stream's GStreamer pipeline: source -> h264parse ->
+ * h264timestamper (decode times for B-frames) -> mp4mux -> appsink.
  *
  * It has one output per relay of its stream (media/relay.h), each numbering
  * the frames it posts on its own: the fMP4 init segments and fragments from

@@ -24,7 +24,7 @@ struct vg_publish_feed {
     bool await_key;
     bool have_base;
     uint64_t base_us;      /* publisher time of the first frame into this appsrc */
-    GstClockTime last_pts; /* of the last frame pushed into it */
+    GstClockTime newest_pts; /* the latest presentation time pushed into it */
     GstElement *audio_src; /* the publisher's audio track's appsrc (ref), or NULL */
     bool have_audio_pts;
     GstClockTime last_audio_pts;
@@ -151,7 +151,7 @@ int vg_publish_feed_attach(vg_publish_feed *f, GstElement *appsrc, struct vg_aud
     f->audio_src = NULL;
     f->await_key = true;
     f->have_base = false;
-    f->last_pts = 0;
+    f->newest_pts = 0;
     f->have_audio_pts = false;
     f->last_audio_pts = 0;
     if (!appsrc) return 0;
@@ -205,25 +205,28 @@ int vg_publish_feed_video(vg_publish_feed *f, const uint8_t *au, size_t len, boo
         }
     }
     f->await_key = false;
-    /* The publisher's clock, from 0 at the first frame into this appsrc;
-     * never backwards (mp4mux wants increasing decode times; there are no
-     * B-frames, so DTS = PTS). */
+    /* Presentation times on the publisher's clock, from 0 at the first frame
+     * into this appsrc. With B-frames they come out of order (frames arrive in
+     * decode order) by a few frames; decode times are rebuilt downstream
+     * (h264timestamper, media/pipeline.c). A time that repeats the newest, or
+     * falls more than a second behind it, is a clock that stalled or went
+     * back: that frame goes right after the newest instead. */
     GstClockTime pts = 0;
     if (!f->have_base) {
         f->have_base = true;
         f->base_us = time_us;
     } else {
         pts = time_us > f->base_us ? (GstClockTime)(time_us - f->base_us) * GST_USECOND : 0;
-        if (pts <= f->last_pts) pts = f->last_pts + GST_USECOND;
+        if (pts == f->newest_pts || pts + GST_SECOND <= f->newest_pts)
+            pts = f->newest_pts + GST_USECOND;
     }
-    f->last_pts = pts;
+    if (pts > f->newest_pts) f->newest_pts = pts;
     GstBuffer *buf = gst_buffer_new_memdup(au, len);
     if (!buf) {
         f->dropped++;
         return VG_PUBLISH_DROPPED;
     }
     GST_BUFFER_PTS(buf) = pts;
-    GST_BUFFER_DTS(buf) = pts;
     if (!keyframe) GST_BUFFER_FLAG_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     /* Takes buf; on a leaky appsrc it never blocks. FLUSHING (a pipeline
      * going down) is fine. */

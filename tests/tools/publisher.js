@@ -15,10 +15,12 @@ export const FLAG_KEYFRAME = 1;
 
 // Encodes a clip: {codec, description (Buffer, null for annexb), format,
 // aus: [{key, ptsUs, data}]}.
-export function makeClip({ frames = 150, fps = 30, width = 320, height = 240, keyInt = 30, annexb = false } = {}) {
+// `bframes` > 0: Main profile with B-frames, units in decode order.
+export function makeClip({ frames = 150, fps = 30, width = 320, height = 240, keyInt = 30, annexb = false,
+  bframes = 0 } = {}) {
   const out = path.join(tempDir('vigil-clip-'), annexb ? 'clip-annexb.vgau' : 'clip.vgau');
   const args = [out, '--frames', String(frames), '--fps', String(fps), '--width', String(width),
-    '--height', String(height), '--key-int', String(keyInt)];
+    '--height', String(height), '--key-int', String(keyInt), '--bframes', String(bframes)];
   if (annexb) args.push('--annexb');
   execFileSync(path.join(ROOT, 'build/tools/h264_aus'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const b = readFileSync(out);
@@ -114,7 +116,9 @@ export function streamClip(client, channel, clip, { loop = true, audio = null } 
   const start = Date.now();
   const video = {
     items: clip.aus,
-    span: clip.aus.length ? Math.round(clip.aus[clip.aus.length - 1].ptsUs + interval * 1000) : 0,
+    // the latest presentation time, not the last unit's: with B-frames the
+    // last unit sent need not be the last one shown
+    span: clip.aus.length ? Math.round(Math.max(...clip.aus.map((a) => a.ptsUs)) + interval * 1000) : 0,
     dueMs: (lap, i, span) => lap * span / 1000 + i * interval,
     send: (au, t) => {
       client.ws.send(publishFrame(channel, KIND_VIDEO, au.key ? FLAG_KEYFRAME : 0, t, au.data));

@@ -29,8 +29,9 @@ const AUDIO = {
 // `ssrc` lets a restarted camera reuse its SSRC, as some devices do.
 // `audio` ('opus', 'pcmu') adds sound with payload type `audioPt`, sent to
 // the same port as the video (its own SSRC, the same SRTP key).
+// `bframes` > 0: Main profile H.264 with that many B-frames between references.
 export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM_128_HMAC_SHA1_80',
-  ssrc, pt = 96, width = 320, height = 240, fps = 25, audio, audioPt = 111 }) {
+  ssrc, pt = 96, width = 320, height = 240, fps = 25, audio, audioPt = 111, bframes = 0 }) {
   const pay = ['rtph264pay', 'config-interval=1', `pt=${pt}`];
   if (ssrc !== undefined) pay.push(`ssrc=${ssrc}`);
   const tail = [];
@@ -44,7 +45,10 @@ export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM
   tail.push('udpsink', `host=${host}`, `port=${port}`, 'sync=false');
   const args = ['-q', 'videotestsrc', 'is-live=true', 'pattern=ball', '!',
     `video/x-raw,width=${width},height=${height},framerate=${fps}/1`, '!',
-    'x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`, '!',
+    ...(bframes
+      ? ['x264enc', 'speed-preset=ultrafast', `bframes=${bframes}`, 'b-adapt=false',
+        `key-int-max=${fps}`, '!', 'video/x-h264,profile=main']
+      : ['x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`]), '!',
     ...pay, '!', ...tail];
   if (audio) {
     if (!AUDIO[audio]) throw new Error(`unknown audio ${audio}`);

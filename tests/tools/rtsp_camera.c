@@ -38,6 +38,8 @@ struct options {
     int height;
     int fps;
     const char *audio; /* "none", "pcmu", "pcma", "aac", "opus" */
+    int bframes;       /* 0: zero-latency Constrained Baseline-like stream */
+    const char *profile; /* "main" or "high" with B-frames */
 };
 
 /* The audio part of the launch line for each --audio value. */
@@ -68,7 +70,10 @@ static void usage(FILE *out) {
                  "  --height H  frame height (default 360)\n"
                  "  --fps F     frames per second, also the keyframe interval (default 30)\n"
                  "  --audio A   none (default), pcmu, pcma, aac or opus: a test tone beside\n"
-                 "              the video, as a second RTP stream\n");
+                 "              the video, as a second RTP stream\n"
+                 "  --bframes N B-frames between references (default 0: x264 zerolatency;\n"
+                 "              N > 0: what NVRs and many cameras send, SPS/PPS in the SDP)\n"
+                 "  --profile P main (default) or high, with --bframes\n");
 }
 
 /* Parses a whole-string decimal integer in [min, max]; false otherwise. */
@@ -91,6 +96,8 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
     o->height = 360;
     o->fps = 30;
     o->audio = "none";
+    o->bframes = 0;
+    o->profile = "main";
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -117,6 +124,11 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
             ok = parse_int(v, 16, 2160, &o->height);
         } else if (strcmp(a, "--fps") == 0) {
             ok = parse_int(v, 1, 120, &o->fps);
+        } else if (strcmp(a, "--bframes") == 0) {
+            ok = parse_int(v, 0, 4, &o->bframes);
+        } else if (strcmp(a, "--profile") == 0) {
+            ok = strcmp(v, "main") == 0 || strcmp(v, "high") == 0;
+            o->profile = v;
         } else if (strcmp(a, "--audio") == 0) {
             ok = strcmp(v, "none") == 0;
             for (size_t k = 0; k < G_N_ELEMENTS(audio_kinds); k++)
@@ -208,12 +220,19 @@ static GstRTSPServer *make_server(const struct options *o) {
         return NULL;
     }
     /* key-int-max = fps: one keyframe a second, so a (re)connecting relay gets
-     * a decodable frame quickly. The caps pin size and rate. */
+     * a decodable frame quickly. The caps pin size and rate. With B-frames:
+     * no zerolatency tune (it turns them off), a fixed pattern of them, and
+     * the profile asked for. */
+    gchar *encoder =
+        o->bframes ? g_strdup_printf("x264enc speed-preset=ultrafast bframes=%d b-adapt=false "
+                                     "key-int-max=%d ! video/x-h264,profile=%s",
+                                     o->bframes, o->fps, o->profile)
+                   : g_strdup_printf("x264enc tune=zerolatency key-int-max=%d", o->fps);
     gchar *launch = g_strdup_printf("( videotestsrc is-live=true pattern=ball "
                                     "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
-                                    "! x264enc tune=zerolatency key-int-max=%d "
-                                    "! rtph264pay name=pay0 pt=96 %s )",
-                                    o->width, o->height, o->fps, o->fps, audio_launch(o));
+                                    "! %s ! rtph264pay name=pay0 pt=96 %s )",
+                                    o->width, o->height, o->fps, encoder, audio_launch(o));
+    g_free(encoder);
     gst_rtsp_media_factory_set_launch(factory, launch);
     g_free(launch);
     gst_rtsp_media_factory_set_shared(factory, TRUE);

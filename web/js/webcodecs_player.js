@@ -6,6 +6,11 @@
 // when it comes out (newer ones are waiting behind it in the decoder) is
 // dropped rather than drawn. Every VideoFrame is closed once drawn or dropped.
 //
+// With B-frames, units come in decode order and their timestamps go back
+// and forth; the decoder holds as many frames as the stream reorders before
+// it can output one. Those held frames are not a backlog: the player learns
+// the stream's reorder depth from the timestamps and allows for it.
+//
 // After any discontinuity (a skip, a new configuration, a reconnect) chunks
 // are dropped until the next keyframe. A decoder error closes the decoder;
 // the player reports it ('error' event) and its owner resubscribes, which
@@ -36,6 +41,9 @@ export class WebCodecsPlayer extends EventTarget {
     this.config = null; // the VideoDecoderConfig in use
     this.needKeyframe = true;
     this.inFlight = new Map(); // timestamp -> {arrivalMs, headerMs}, chunks in the decoder
+    // Most units seen sent ahead of a unit shown before them (0 without
+    // B-frames): frames the decoder holds back to reorder.
+    this.reorder = 0;
     this.lastArrivalToDrawnMs = 0;
     this.stats = { chunks: 0, decoded: 0, drawn: 0, late: 0, dropped: 0, errors: 0, configures: 0 };
     this.samples = []; // latency samples when measuring
@@ -72,6 +80,7 @@ export class WebCodecsPlayer extends EventTarget {
     this.needKeyframe = true;
     if (this.decoder && this.decoder.state === 'configured' && sameConfig(this.config, next)) return;
     this.config = next;
+    this.reorder = 0;
     if (!this.decoder || this.decoder.state === 'closed') this.decoder = this.makeDecoder();
     try {
       this.decoder.configure(next);
@@ -110,6 +119,7 @@ export class WebCodecsPlayer extends EventTarget {
         return;
       }
     }
+    this.learnReorder(au.ptsUs);
     this.inFlight.set(au.ptsUs, { arrivalMs, headerMs: h.timeUs / 1000 });
     try {
       this.decoder.decode(new EncodedVideoChunk({
@@ -139,6 +149,14 @@ export class WebCodecsPlayer extends EventTarget {
 
   // --- internals ---
 
+  // Units still in the decoder that are shown after this one were sent
+  // before it: the stream reorders at least that deep.
+  learnReorder(ptsUs) {
+    let ahead = 0;
+    for (const t of this.inFlight.keys()) if (t > ptsUs) ahead++;
+    if (ahead > this.reorder) this.reorder = ahead;
+  }
+
   makeDecoder() {
     const decoder = new VideoDecoder({
       output: (frame) => this.onOutput(decoder, frame),
@@ -161,7 +179,7 @@ export class WebCodecsPlayer extends EventTarget {
     // Late: newer frames are already waiting in the decoder (a burst, such
     // as the GOP cache at subscription, or a decoder that fell behind).
     // Drawing this one would only delay them.
-    if (this.inFlight.size > LATE_BACKLOG) {
+    if (this.inFlight.size > LATE_BACKLOG + this.reorder) {
       this.stats.late++;
       frame.close();
       return;
