@@ -14,6 +14,7 @@ typedef enum field_type {
     FIELD_INTEGER, /* integer from min to max */
     FIELD_BOOL,
     FIELD_OBJECT,
+    FIELD_NAMES, /* array of 1 to 16 strings, each 1 to 16 bytes (codec families) */
 } field_type;
 
 typedef struct field_spec {
@@ -41,7 +42,8 @@ static const request_spec requests[] = {
     {"list", vg_handle_list, {{0}}},
     {"subscribe",
      vg_handle_subscribe,
-     {REQUIRED("stream", FIELD_STRING), OPTIONAL("mode", FIELD_STRING)}},
+     {REQUIRED("stream", FIELD_STRING), OPTIONAL("mode", FIELD_STRING),
+      OPTIONAL("accept", FIELD_NAMES)}},
     {"unsubscribe", vg_handle_unsubscribe, {REQUIRED("channel", FIELD_CHANNEL)}},
     {"stats", vg_handle_stats, {{0}}},
     {"devices", vg_handle_devices, {OPTIONAL("watch", FIELD_BOOL)}},
@@ -78,6 +80,17 @@ void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char 
     json_object_set_new(e, "message", json_string(message));
     if (field) json_object_set_new(e, "field", json_string(field));
     vg_session_send_json(s, e);
+}
+
+static bool names_ok(json_t *v) {
+    size_t n = json_array_size(v);
+    if (!json_is_array(v) || n < 1 || n > 16) return false;
+    for (size_t i = 0; i < n; i++) {
+        json_t *e = json_array_get(v, i);
+        if (!json_is_string(e) || !json_string_length(e) || json_string_length(e) > 16)
+            return false;
+    }
+    return true;
 }
 
 static bool usable_id(json_t *id) {
@@ -122,6 +135,11 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
     case FIELD_OBJECT:
         if (json_is_object(v)) return true;
         vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be an object", f->name);
+        return false;
+    case FIELD_NAMES:
+        if (names_ok(v)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be an array of 1 to 16 short strings", f->name);
         return false;
     }
     return false;

@@ -1,12 +1,41 @@
 /* handle_subscribe.c -- "subscribe": a new channel on a stream, in mode
  * "mse" (fMP4) or "webcodecs" (decoder configuration + access units). The
  * init segment (or decoder configuration) and the GOP cache are queued at
- * once, behind the reply. */
+ * once, behind the reply. A client that says which codec families it can
+ * decode (`accept`) gets unsupported_codec rather than a picture it cannot
+ * show. */
 #include <stdio.h>
 #include <string.h>
 
 #include "server/server.h"
 #include "signaling/signaling.h"
+
+/* The family of a codec string's first (video) entry, with the variants a
+ * decoder of one takes alike: "avc1.64001f,opus" -> "avc1", "hev1..." ->
+ * "hvc1". Writes "" for a NULL codecs string. */
+static void video_family(const char *codecs, char out[8]) {
+    size_t n = codecs ? strcspn(codecs, ".,") : 0;
+    if (n > 7) n = 7;
+    memcpy(out, codecs ? codecs : "", n);
+    out[n] = '\0';
+    if (!strcmp(out, "avc3")) strcpy(out, "avc1");
+    if (!strcmp(out, "hev1")) strcpy(out, "hvc1");
+}
+
+/* True when the client takes what the stream sends: no `accept` (every
+ * client before it existed), codecs not known yet (the stream.state event
+ * says them when it goes live), or the stream's family in the list. */
+static bool accepts(json_t *accept, const char *codecs) {
+    char family[8];
+    video_family(codecs, family);
+    if (!accept || !family[0]) return true;
+    for (size_t i = 0; i < json_array_size(accept); i++) {
+        char want[8];
+        video_family(json_string_value(json_array_get(accept, i)), want);
+        if (!strcmp(want, family)) return true;
+    }
+    return false;
+}
 
 void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     const char *name = json_string_value(json_object_get(msg, "stream"));
@@ -27,6 +56,12 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
         vg_access_sees_stream(&s->access, name) ? vg_server_find_stream(s->server, name) : NULL;
     if (!stream) {
         vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
+        return;
+    }
+    if (!accepts(json_object_get(msg, "accept"), stream->codecs)) {
+        vg_signaling_error(s, id, "unsupported_codec", "accept",
+                           "stream '%.64s' sends %.96s, which is not in accept", name,
+                           stream->codecs);
         return;
     }
     /* The reply is queued first; text is written before media, so it precedes

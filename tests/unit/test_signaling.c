@@ -243,6 +243,37 @@ START_TEST(subscribe_reply_carries_codecs_when_live) {
 }
 END_TEST
 
+/* `accept`: the codec families a client can decode. A stream it cannot
+ * decode is refused with unsupported_codec naming the stream's codecs; one
+ * whose codecs are not known yet is subscribed (stream.state says them). */
+START_TEST(subscribe_with_accept_refuses_what_the_client_cannot_decode) {
+    sign_in_admin();
+    free(srv.streams[0]->codecs);
+    srv.streams[0]->codecs = strdup("hev1.1.6.L120.90,opus");
+    json_t *r = roundtrip("{\"type\":\"subscribe\",\"id\":1,\"stream\":\"demo\","
+                          "\"accept\":[\"avc1\",\"vp09\"]}");
+    ck_assert_str_eq(str(r, "type"), "error");
+    ck_assert_str_eq(str(r, "code"), "unsupported_codec");
+    ck_assert_str_eq(str(r, "field"), "accept");
+    ck_assert_msg(strstr(str(r, "message"), "hev1.1.6.L120.90") != NULL, "%s", str(r, "message"));
+    json_decref(r);
+    ck_assert_uint_eq(vg_stream_viewer_count(srv.streams[0]), 0);
+    /* hvc1 covers hev1; the family is what counts, not the profile. */
+    r = roundtrip("{\"type\":\"subscribe\",\"id\":2,\"stream\":\"demo\",\"accept\":[\"hvc1\"]}");
+    ck_assert_str_eq(str(r, "type"), "subscribe");
+    json_decref(r);
+    /* Not live yet: no codecs to refuse. */
+    r = roundtrip("{\"type\":\"subscribe\",\"id\":3,\"stream\":\"door\",\"accept\":[\"hvc1\"]}");
+    ck_assert_str_eq(str(r, "type"), "subscribe");
+    json_decref(r);
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"yard\",\"accept\":\"avc1\"}", "bad_field",
+                 "accept");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"yard\",\"accept\":[]}", "bad_field", "accept");
+    expect_error("{\"type\":\"subscribe\",\"stream\":\"yard\",\"accept\":[7]}", "bad_field",
+                 "accept");
+}
+END_TEST
+
 START_TEST(bad_input_gets_error_codes_and_session_stays_usable) {
     sign_in_admin();
     expect_error("{not json", "bad_json", NULL);
@@ -362,6 +393,7 @@ static Suite *signaling_suite(void) {
     TCase *tc = tcase_create("requests");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, hello_reports_server_and_limits);
+    tcase_add_test(tc, subscribe_with_accept_refuses_what_the_client_cannot_decode);
     tcase_add_test(tc, nothing_before_hello_and_bad_tokens_close);
     tcase_add_test(tc, expired_tokens_are_unauthorized);
     tcase_add_test(tc, a_viewer_lists_only_its_streams_and_anonymous_needs_config);

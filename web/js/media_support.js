@@ -21,3 +21,36 @@ export function mediaSourceType() {
 export function canPlayLive() {
   return hasWebCodecs() || mediaSourceType() !== null;
 }
+
+// Codec families the dashboard may meet, each with a codec string to ask the
+// browser about (RFC 6381; a common profile and level of each).
+const FAMILIES = [
+  ['avc1', 'avc1.42E01E'],
+  ['hvc1', 'hvc1.1.6.L93.B0'],
+];
+const accepted = new Map(); // mode -> Promise of the families
+
+async function decodes(mode, codec) {
+  try {
+    if (mode === 'webcodecs') {
+      if (!hasWebCodecs()) return false;
+      return (await globalThis.VideoDecoder.isConfigSupported({ codec })).supported === true;
+    }
+    const ms = mediaSourceType();
+    return ms !== null && ms.type.isTypeSupported(`video/mp4; codecs="${codec}"`);
+  } catch {
+    return false;
+  }
+}
+
+// The codec families this browser can decode in `mode` ("mse" or
+// "webcodecs"), asked once per page: the `accept` of a subscribe
+// (PROTOCOL.md), so that a camera it cannot decode is refused with a reason
+// instead of showing black.
+export function acceptedFamilies(mode) {
+  if (!accepted.has(mode)) {
+    accepted.set(mode, Promise.all(FAMILIES.map(([family, codec]) => decodes(mode, codec)))
+      .then((ok) => FAMILIES.filter((_, i) => ok[i]).map(([family]) => family)));
+  }
+  return accepted.get(mode);
+}

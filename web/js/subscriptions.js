@@ -12,6 +12,7 @@
 //   onFailed(error)      the subscribe request was refused (RequestError)
 
 import { parseFrameHeader } from './frame_header.js';
+import { acceptedFamilies } from './media_support.js';
 
 export class Subscriptions {
   constructor(connection) {
@@ -89,7 +90,12 @@ export class Subscriptions {
     entry.pending = true;
     let reply;
     try {
-      reply = await this.conn.request('subscribe', { stream: entry.stream, mode: entry.handler.mode || 'mse' });
+      const mode = entry.handler.mode || 'mse';
+      const accept = await acceptedFamilies(mode);
+      const req = { stream: entry.stream, mode };
+      // Nothing decodable at all is the tile's own message (canPlayLive).
+      if (accept.length) req.accept = accept;
+      reply = await this.conn.request('subscribe', req);
     } catch (err) {
       entry.pending = false;
       if (this.entries.get(entry.stream) === entry && err.code) {

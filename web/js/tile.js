@@ -256,7 +256,9 @@ export class Tile {
 
   onFailed(err) {
     this.watching = false;
-    this.reason = err.message;
+    this.reason = err.code === 'unsupported_codec'
+      ? `This browser cannot decode this camera's video (${err.message})`
+      : err.message;
     this.render();
   }
 
