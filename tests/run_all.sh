@@ -19,9 +19,15 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-for t in "$B"/tests/test_*; do
-  [ -x "$t" ] || continue
-  n=$(basename "$t")
+# One run per unit test source: a binary that was not built fails the run
+# rather than being skipped.
+for src in tests/unit/test_*.c; do
+  n=$(basename "$src" .c)
+  t="$B/tests/$n"
+  if [ ! -x "$t" ] || [ ! -x "$B/asan/tests/$n" ]; then
+    run "unit $n (built)" false
+    continue
+  fi
   run "unit $n" "$t"
   run "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
       --error-exitcode=99 "$t"
@@ -35,7 +41,7 @@ run "fuzz corpora replay" bash fuzz/replay.sh
 nodetests() { # dir, extra env...
   local dir=$1; shift
   local files=("$dir"/*.test.js)
-  [ -e "${files[0]}" ] || return 0
+  [ -e "${files[0]}" ] || { echo "no tests in $dir"; return 1; }
   env "$@" node --test --test-concurrency=1 "${files[@]}"
 }
 run "integration (release)" nodetests tests/integration

@@ -113,7 +113,7 @@ test('a stream with sound plays muted, and the speaker button turns the sound on
     const v = document.querySelector(`${sel} video.tile-video`);
     return v.captureStream ? v.captureStream().getAudioTracks().length : -1;
   }, LOUD);
-  assert.ok(tracks !== 0, 'captureStream() has an audio track');
+  assert.ok(tracks >= 1, `captureStream() has an audio track (${tracks}; -1: no captureStream)`);
   // The fps shown counts pictures (15 a second), not audio fragments (Opus
   // adds 50 a second). Its 2 s window still holds the GOP burst that came
   // with the switch to MSE for up to 2 s, so wait for it to settle.

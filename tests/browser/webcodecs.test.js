@@ -145,9 +145,12 @@ test('a decoder error resubscribes and playback resumes', { timeout: 30000 }, ()
     const tile = window.vigil.tiles.get('demo');
     tile.player.decoder.decode(new EncodedVideoChunk({ type: 'key', timestamp: 0, data: new Uint8Array([0, 0, 0, 1, 9]) }));
   });
+  // The garbage must break the decoder (counted as a reset) ...
   await page.waitForFunction((n) => Number(document.querySelector('.tile[data-stream="demo"]').dataset.resets) > n,
-    Number(before.resets), { timeout: 10000, polling: 100 }).catch(() => {});
+    Number(before.resets), { timeout: 10000, polling: 100 });
   const mid = await dataset();
+  assert.ok(Number(mid.resets) > Number(before.resets), `resets ${before.resets} -> ${mid.resets}`);
+  // ... and playback resume after the resubscription.
   await page.waitForFunction((n) => Number(document.querySelector('.tile[data-stream="demo"]').dataset.drawn) > n + 30,
     Number(mid.drawn), { timeout: 15000, polling: 200 });
   const d = await dataset();

@@ -141,7 +141,7 @@ describe('vigil over https and wss', { timeout: 60000 * SLOW }, () => {
 
   it('the plain-HTTP listener redirects every request to https, same host and path', async () => {
     const r = await httpRequest(`http://127.0.0.1:${redirectPort}/api/health?x=1&y=a%20b`);
-    assert.ok([301, 308].includes(r.status), `status ${r.status}`);
+    assert.equal(r.status, 308, 'PROTOCOL.md: 308 Permanent Redirect, for every method');
     assert.equal(r.headers.location, `https://127.0.0.1:${v.port}/api/health?x=1&y=a%20b`);
     assert.equal(r.headers['strict-transport-security'], undefined, 'no HSTS over plain HTTP');
     const named = await httpRequest(`http://127.0.0.1:${redirectPort}/`, { headers: { host: `localhost:${redirectPort}` } });
