@@ -27,8 +27,9 @@ void vg_au_tap_clear(vg_au_tap *t) {
 }
 
 /* (parser) A decoder configuration frame for these caps, or NULL when they
- * have no avcC yet. Payload: a 2-byte big-endian length J, J bytes of JSON
- * {"codec","coded_width","coded_height","format":"avc"}, then the avcC. */
+ * have no codec data yet. Payload: a 2-byte big-endian length J, J bytes of
+ * JSON {"codec","coded_width","coded_height","format"}, then the avcC (H.264)
+ * or hvcC (H.265). */
 static vg_frame *make_config(vg_au_tap *t, GstCaps *caps, int64_t now_us, char **codec_out) {
     const GstStructure *st = vg_gst_caps_structure(caps);
     const GValue *cd = st ? gst_structure_get_value(st, "codec_data") : NULL;
@@ -39,7 +40,7 @@ static vg_frame *make_config(vg_au_tap *t, GstCaps *caps, int64_t now_us, char *
     gst_structure_get_int(st, "width", &w);
     gst_structure_get_int(st, "height", &h);
     json_t *j = json_pack("{s:s, s:i, s:i, s:s}", "codec", codec, "coded_width", w, "coded_height",
-                          h, "format", "avc");
+                          h, "format", t->format);
     char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     size_t tlen = text ? strlen(text) : 0;
@@ -138,7 +139,8 @@ static GstPadProbeReturn on_probe(GstPad *pad, GstPadProbeInfo *info, gpointer u
     return GST_PAD_PROBE_OK;
 }
 
-void vg_au_tap_attach(vg_au_tap *t, GstPad *pad) {
+void vg_au_tap_attach(vg_au_tap *t, GstPad *pad, const char *format) {
+    t->format = format;
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
                       on_probe, t, NULL);
 }

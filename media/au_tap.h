@@ -2,7 +2,7 @@
  * way into mp4mux, taken as it is by a pad probe.
  *
  * The caps give a decoder configuration frame (kind 3: codec string from
- * gst_codec_utils_caps_get_mime_codec, the avcC from codec_data), and every
+ * gst_codec_utils_caps_get_mime_codec, the avcC or hvcC from codec_data), and every
  * buffer an access unit frame (kind 4), posted to the inbox at once for the
  * stream's WebCodecs relay (media/relay.h): mp4mux holds each frame until the
  * next one arrives, and this output does not wait for it. Frames are numbered
@@ -31,6 +31,7 @@ typedef struct vg_au_tap {
     uint32_t channel;
     size_t max_frame_bytes;
     vg_audio *audio; /* the pipeline's audio side: its codec joins the codecs string */
+    const char *format; /* the configuration's "format" ("avc", "hevc"): set by attach */
     /* (parser) */
     GstSegment segment; /* for the running time of each unit */
     vg_frame *config;   /* the last configuration posted (a reference) */
@@ -40,8 +41,10 @@ typedef struct vg_au_tap {
 
 void vg_au_tap_init(vg_au_tap *t, vg_inbox *inbox, struct vg_stream *stream, uint64_t generation,
                     uint32_t channel, size_t max_frame_bytes, vg_audio *audio);
-/* Takes every buffer and caps event leaving `pad`. Before the pipeline runs. */
-void vg_au_tap_attach(vg_au_tap *t, GstPad *pad);
+/* Takes every buffer and caps event leaving `pad`, whose units are in
+ * `format` ("avc": H.264, "hevc": H.265, length-prefixed NAL units). Before
+ * data flows on the pad. */
+void vg_au_tap_attach(vg_au_tap *t, GstPad *pad, const char *format);
 /* Drops what it holds. After the pipeline has stopped. */
 void vg_au_tap_clear(vg_au_tap *t);
 

@@ -23,7 +23,8 @@ static void on_frame(void *ctx, vg_frame *f) {
     vg_pipeline *p = ctx;
     if (f->kind == VG_FRAME_INIT) {
         /* The codecs string travels ahead of the init segment it describes. */
-        GstPad *pad = gst_element_get_static_pad(p->parse_out, "src");
+        GstElement *video = g_atomic_pointer_get(&p->parse_out);
+        GstPad *pad = video ? gst_element_get_static_pad(video, "src") : NULL;
         GstCaps *caps = pad ? gst_pad_get_current_caps(pad) : NULL;
         gchar *codecs = caps ? gst_codec_utils_caps_get_mime_codec(caps) : NULL;
         vg_inbox_post(p->inbox, VG_EVENT_CODECS, p->stream, p->generation, NULL,
@@ -129,6 +130,43 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
     return GST_BUS_DROP;
 }
 
+/* (while the source is built, or from a source's streaming thread once the
+ * camera says its codec: media/source.h) The shared tail of every source's
+ * video: parsed -> capsfilter (the codec in MP4's stream format, which the
+ * parser converts to) -> timestamper -> mp4mux, with the WebCodecs tap on
+ * the capsfilter. Decode times: RTP, RTSP and publishers give presentation
+ * times only, and with B-frames mp4mux would then write decode times that go
+ * backwards, which browsers refuse to decode; the timestamper rebuilds them
+ * from the SPS's reorder depth, and without B-frames (no reordering) holds
+ * nothing back. One video track per pipeline. */
+static bool link_video(void *ctx, GstElement *parsed, const vg_video_codec *codec) {
+    vg_pipeline *p = ctx;
+    if (atomic_exchange(&p->video_linked, true)) return false;
+    GstElement *caps = gst_element_factory_make("capsfilter", "videocaps");
+    GstElement *stamp = gst_element_factory_make(codec->timestamper, "stamp");
+    if (!caps || !stamp) {
+        if (caps) gst_object_unref(caps);
+        if (stamp) gst_object_unref(stamp);
+        return false;
+    }
+    GstCaps *c = gst_caps_new_simple(codec->caps_name, "stream-format", G_TYPE_STRING,
+                                     codec->stream_format, "alignment", G_TYPE_STRING, "au", NULL);
+    g_object_set(caps, "caps", c, NULL);
+    gst_caps_unref(c);
+    gst_bin_add_many(GST_BIN(p->pipeline), caps, stamp, NULL);
+    if (!gst_element_link_many(parsed, caps, stamp, p->mux, NULL)) return false;
+    /* WebCodecs: the same parsed units, taken on their way into mp4mux, in
+     * decode order with their presentation times, ahead of the timestamper:
+     * a decoder needs no decode times, so it need not wait for them. */
+    GstPad *pad = gst_element_get_static_pad(caps, "src");
+    vg_au_tap_attach(&p->au_tap, pad, codec->au_format);
+    gst_object_unref(pad);
+    g_atomic_pointer_set(&p->parse_out, caps); /* its src caps are the ones mp4mux stores */
+    gst_element_sync_state_with_parent(stamp);
+    gst_element_sync_state_with_parent(caps);
+    return true;
+}
+
 vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t channel,
                              size_t max_frame_bytes, vg_inbox *inbox, struct vg_stream *stream,
                              uint64_t generation, char *err, size_t errlen) {
@@ -148,59 +186,39 @@ vg_pipeline *vg_pipeline_new(const char *uri, const json_t *options, uint32_t ch
         snprintf(err, errlen, "could not create a pipeline");
         goto fail;
     }
-    GstElement *caps = gst_element_factory_make("capsfilter", "h264caps");
-    GstElement *stamp = gst_element_factory_make("h264timestamper", "stamp");
     GstElement *mux = gst_element_factory_make("mp4mux", "mux");
     p->appsink = gst_element_factory_make("appsink", "sink");
-    if (!caps || !stamp || !mux || !p->appsink) {
-        snprintf(err, errlen,
-                 "GStreamer elements capsfilter/h264timestamper/mp4mux/appsink are not available");
-        if (caps) gst_object_unref(caps);
-        if (stamp) gst_object_unref(stamp);
+    if (!mux || !p->appsink) {
+        snprintf(err, errlen, "GStreamer elements mp4mux/appsink are not available");
         if (mux) gst_object_unref(mux);
         if (p->appsink) gst_object_unref(p->appsink);
         p->appsink = NULL;
         goto fail;
     }
-    gst_bin_add_many(GST_BIN(p->pipeline), caps, stamp, mux, p->appsink, NULL);
+    gst_bin_add_many(GST_BIN(p->pipeline), mux, p->appsink, NULL);
+    p->mux = mux;
     /* Before the source: its audio, if any, goes to this mp4mux. */
     p->audio = vg_audio_new(GST_PIPELINE(p->pipeline), mux);
     if (!p->audio) {
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
-    vg_source_elems elems;
-    p->parse_out = vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &elems, err, errlen);
-    if (!p->parse_out) goto fail;
-    p->loop_seek = elems.loop_seek;
-    p->push_src = elems.push_src;
-    p->push_audio_src = elems.push_audio_src;
-
-    /* avc + au: what MP4 stores; h264parse converts whatever the source gives. */
-    GstCaps *h264 = gst_caps_from_string("video/x-h264,stream-format=avc,alignment=au");
-    g_object_set(caps, "caps", h264, NULL);
-    gst_caps_unref(h264);
     /* A fragment duration below the frame interval gives one fragment per frame. */
     g_object_set(mux, "fragment-duration", 1u, "streamable", TRUE, NULL);
     g_object_set(p->appsink, "sync", FALSE, "max-buffers", 0u, "drop", FALSE, NULL);
-    /* Decode times: RTP, RTSP and publishers give presentation times only,
-     * and with B-frames mp4mux would then write decode times that go
-     * backwards, which browsers refuse to decode. h264timestamper rebuilds
-     * them from the SPS's reorder depth; without B-frames (no reordering) it
-     * holds nothing back. */
-    if (!gst_element_link_many(p->parse_out, caps, stamp, mux, p->appsink, NULL)) {
-        snprintf(err, errlen, "could not link the source to mp4mux");
+    if (!gst_element_link(mux, p->appsink)) {
+        snprintf(err, errlen, "could not link mp4mux to the appsink");
         goto fail;
     }
-    p->parse_out = caps; /* its src caps are the ones mp4mux stores */
-
-    /* WebCodecs: the same parsed units, taken on their way into mp4mux, in
-     * decode order with their presentation times, ahead of the timestamper:
-     * a decoder needs no decode times, so it need not wait for them. */
     vg_au_tap_init(&p->au_tap, inbox, stream, generation, channel, max_frame_bytes, p->audio);
-    GstPad *parsed = gst_element_get_static_pad(caps, "src");
-    vg_au_tap_attach(&p->au_tap, parsed);
-    gst_object_unref(parsed);
+    p->video_out = (vg_video_out){.link = link_video, .ctx = p};
+    vg_source_elems elems;
+    if (vg_source_build(GST_PIPELINE(p->pipeline), uri, options, &p->video_out, &elems, err,
+                        errlen))
+        goto fail;
+    p->loop_seek = elems.loop_seek;
+    p->push_src = elems.push_src;
+    p->push_audio_src = elems.push_audio_src;
 
     GstAppSinkCallbacks cbs = {0};
     cbs.new_sample = on_new_sample;

@@ -1,5 +1,8 @@
-/* pipeline.h -- one stream's GStreamer pipeline: source -> h264parse ->
- * h264timestamper (decode times for B-frames) -> mp4mux -> appsink.
+/* pipeline.h -- one stream's GStreamer pipeline: source -> parser (H.264
+ * or H.265, media/video_codec.h) -> timestamper (decode times for B-frames)
+ * -> mp4mux -> appsink. The tail from the parser on is the same for every
+ * source kind; it is linked when the source knows its codec (at once, or
+ * when an RTSP camera or a file says it).
  *
  * It has one output per relay of its stream (media/relay.h), each numbering
  * the frames it posts on its own: the fMP4 init segments and fragments from
@@ -28,12 +31,18 @@
 #include "media/au_tap.h"
 #include "media/fmp4_assembler.h"
 #include "media/inbox.h"
+#include "media/source.h"
 
 struct vg_stream;
 
 typedef struct vg_pipeline {
     GstElement *pipeline;
-    GstElement *parse_out; /* gives parsed H.264; its caps give the codecs */
+    GstElement *mux;
+    /* gives the parsed video; its caps give the codecs. Set once, by the
+     * thread that links the video (g_atomic_pointer), before data flows. */
+    GstElement *parse_out;
+    atomic_bool video_linked; /* the source's video has its tail */
+    vg_video_out video_out;   /* what sources link their video with (media/source.h) */
     GstElement *appsink;
     GstElement *loop_seek;      /* takes the looping segment seeks (file://), or NULL */
     GstElement *push_src;       /* the appsrc a push source's receiver feeds, or NULL */

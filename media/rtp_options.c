@@ -176,6 +176,12 @@ int vg_rtp_options_parse(const char *uri, const json_t *options, vg_rtp_options 
     out->secure = !strncmp(uri, "srtp://", 7);
     if (parse_listen(uri, out, err, errlen)) return -1;
     out->payload_type = (uint8_t)opt_uint(options, "payload_type", DEFAULT_PAYLOAD_TYPE);
+    json_t *enc = options ? json_object_get(options, "encoding") : NULL;
+    out->codec = enc ? vg_video_codec_by_rtp(json_string_value(enc)) : &vg_codec_h264;
+    if (!out->codec) {
+        snprintf(err, errlen, "options.encoding: must be \"H264\" or \"H265\"");
+        return -1;
+    }
     out->clock_rate = opt_uint(options, "clock_rate", DEFAULT_CLOCK_RATE);
     out->latency_ms = opt_uint(options, "latency_ms", DEFAULT_LATENCY_MS);
     out->silence_timeout_s = opt_uint(options, "silence_timeout_s", DEFAULT_SILENCE_S);

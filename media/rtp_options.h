@@ -5,7 +5,8 @@
  *
  *   srtp://127.0.0.1:5004   options: key (base64 master key + salt, as in
  *                           SDES "inline:"), profile, payload_type,
- *                           clock_rate, latency_ms, silence_timeout_s,
+ *                           encoding ("H264" or "H265"), clock_rate,
+ *                           latency_ms, silence_timeout_s,
  *                           audio_payload_type, audio_encoding,
  *                           audio_clock_rate
  *   rtp://0.0.0.0:5004      the same without key and profile
@@ -27,6 +28,8 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "media/video_codec.h"
+
 typedef enum vg_srtp_profile {
     VG_SRTP_AES_CM_128_HMAC_SHA1_80, /* 16-byte key + 14-byte salt = 30 bytes */
     VG_SRTP_AEAD_AES_128_GCM,        /* 16-byte key + 12-byte salt = 28 bytes */
@@ -42,6 +45,7 @@ typedef struct vg_rtp_options {
     uint8_t key[VG_SRTP_MAX_KEY_LEN]; /* master key then salt (secure only) */
     size_t key_len;
     uint8_t payload_type;
+    const vg_video_codec *codec; /* `encoding`: "H264" (default) or "H265" */
     uint32_t clock_rate;
     uint32_t latency_ms;        /* rtpjitterbuffer */
     uint32_t silence_timeout_s; /* UDP silence this long: the source is lost */

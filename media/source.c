@@ -63,26 +63,39 @@ static const char *opt_str(const json_t *options, const char *name, const char *
     return v && json_is_string(v) ? json_string_value(v) : def;
 }
 
-/* Links a dynamic pad to `target`'s sink pad if its caps start with `prefix`
- * and the target is still unlinked. */
-static void link_dynamic_pad(GstPad *pad, GstElement *target, const char *prefix) {
+/* Links a dynamic pad to `target`'s sink pad while that is unlinked. */
+static void link_dynamic_pad(GstPad *pad, GstElement *target) {
     GstPad *sink = gst_element_get_static_pad(target, "sink");
     if (!sink) return;
-    if (!gst_pad_is_linked(sink)) {
-        GstCaps *caps = vg_gst_pad_caps(pad);
-        const GstStructure *st = vg_gst_caps_structure(caps);
-        bool wanted = g_str_has_prefix(vg_gst_caps_name(caps), prefix);
-        if (wanted && !strcmp(prefix, "application/x-rtp")) {
-            const char *media = gst_structure_get_string(st, "media");
-            const char *enc = gst_structure_get_string(st, "encoding-name");
-            wanted = media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264");
-        }
-        if (wanted && gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
-            GST_ELEMENT_ERROR(target, CORE, NEGOTIATION, ("could not link the source's video pad"),
-                              (NULL));
-        if (caps) gst_caps_unref(caps);
-    }
+    if (!gst_pad_is_linked(sink) && gst_pad_link(pad, sink) != GST_PAD_LINK_OK)
+        GST_ELEMENT_ERROR(target, CORE, NEGOTIATION, ("could not link the source's video pad"),
+                          (NULL));
     gst_object_unref(sink);
+}
+
+/* The pipeline `e` is in (or `e` itself). */
+static GstPipeline *pipeline_of(GstElement *e) {
+    if (GST_IS_PIPELINE(e)) return GST_PIPELINE(e);
+    GstObject *parent = GST_OBJECT_PARENT(e);
+    return parent && GST_IS_PIPELINE(parent) ? GST_PIPELINE(parent) : NULL;
+}
+
+/* (any thread) The camera said its codec: `first .. last` (a chain made for
+ * it, not yet in the pipeline) go in, are linked, started, and the parsed
+ * video at `last` goes to the pipeline's tail. False when any step fails. */
+static bool add_video_chain(GstElement *in_pipeline, GstElement **chain, size_t n,
+                            const vg_video_codec *codec) {
+    GstPipeline *p = pipeline_of(in_pipeline);
+    const vg_video_out *out = p ? g_object_get_data(G_OBJECT(p), "vg-video-out") : NULL;
+    char err[160];
+    if (!out) return false;
+    for (size_t i = 0; i < n; i++)
+        gst_bin_add(GST_BIN(p), chain[i]);
+    if (vg_gst_link_chain(chain, n, err, sizeof(err)) || !out->link(out->ctx, chain[n - 1], codec))
+        return false;
+    for (size_t i = n; i-- > 0;)
+        gst_element_sync_state_with_parent(chain[i]);
+    return true;
 }
 
 /* ---- test:// ----------------------------------------------------------- */
@@ -145,7 +158,7 @@ static GstPadProbeReturn on_raw_frame(GstPad *pad, GstPadProbeInfo *info, gpoint
 static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     (void)uri;
-    (void)out;
+    out->codec = &vg_codec_h264;
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
     bool marked = o && json_is_true(json_object_get(o, "latency_mark"));
@@ -228,16 +241,18 @@ static int validate_file(const char *uri, char *err, size_t errlen) {
 }
 
 /* The demuxer's tracks are all known at "no-more-pads", before any data
- * flows. The video then goes straight to the parser, or through a queue of
- * its own when the file also has sound: mp4mux holds one buffer per track, so
- * one demuxer thread pushing both tracks (interleaved in chunks of up to a
- * second) straight into it would wait on itself. A video-only file saves the
- * queue's thread and the second of frames it would hold.
+ * flows. The video then goes to a parser for its codec and a clocksync that
+ * paces the file to real time (nothing else downstream syncs to the clock),
+ * straight or through a queue of its own when the file also has sound:
+ * mp4mux holds one buffer per track, so one demuxer thread pushing both
+ * tracks (interleaved in chunks of up to a second) straight into it would
+ * wait on itself. A video-only file saves the queue's thread and the second
+ * of frames it would hold.
  * Streaming thread of the demuxer. */
 typedef struct file_tracks {
-    GstElement *parse; /* head of the video branch (the pipeline owns it) */
-    GstPad *video;     /* the demuxer's H.264 pad, until no-more-pads (a ref) */
-    bool audio;        /* a track went to the audio side */
+    GstPad *video;                /* the demuxer's video pad, until no-more-pads (a ref) */
+    const vg_video_codec *codec;  /* its codec */
+    bool audio;                   /* a track went to the audio side */
 } file_tracks;
 
 static void file_tracks_free(gpointer data) {
@@ -252,37 +267,36 @@ static void on_demux_pad(GstElement *demux, GstPad *pad, gpointer data) {
     vg_audio *a = audio_of(demux);
     GstCaps *caps = vg_gst_pad_caps(pad);
     bool audio = caps && vg_audio_wants_encoded(a, caps);
-    bool video = g_str_has_prefix(vg_gst_caps_name(caps), "video/x-h264");
+    const vg_video_codec *codec = vg_video_codec_by_caps(caps);
     if (caps) gst_caps_unref(caps);
     if (audio) {
         vg_audio_link_encoded_pad(a, pad);
         t->audio = true;
-    } else if (video && !t->video) {
+    } else if (codec && !t->video) {
         t->video = gst_object_ref(pad);
+        t->codec = codec;
     }
 }
 
 static void on_demux_no_more_pads(GstElement *demux, gpointer data) {
     file_tracks *t = data;
-    if (!t->video) return; /* no H.264 track: the stream stalls and says so */
-    GstElement *head = t->parse;
-    if (t->audio) {
-        char err[160] = "";
-        GstElement *parent = GST_ELEMENT_PARENT(demux);
-        GstElement *queue =
-            parent && GST_IS_PIPELINE(parent)
-                ? vg_gst_make(GST_PIPELINE(parent), "queue", "vqueue", err, sizeof(err))
-                : NULL;
-        if (!queue || !gst_element_link(queue, t->parse) ||
-            !gst_element_sync_state_with_parent(queue)) {
-            GST_ELEMENT_ERROR(demux, CORE, NEGOTIATION, ("could not add the video queue %s", err),
-                              (NULL));
-            head = NULL;
-        } else {
-            head = queue;
-        }
+    if (!t->video) return; /* no video vigil relays: the stream stalls and says so */
+    GstElement *chain[3];
+    size_t n = 0;
+    if (t->audio) chain[n++] = gst_element_factory_make("queue", "vqueue");
+    chain[n++] = gst_element_factory_make(t->codec->parse, "parse");
+    chain[n++] = gst_element_factory_make("clocksync", "pace");
+    bool made = true;
+    for (size_t i = 0; i < n; i++)
+        made = made && chain[i];
+    if (made && add_video_chain(demux, chain, n, t->codec)) {
+        link_dynamic_pad(t->video, chain[0]);
+    } else {
+        for (size_t i = 0; !made && i < n; i++)
+            if (chain[i]) gst_object_unref(chain[i]);
+        GST_ELEMENT_ERROR(demux, CORE, NEGOTIATION, ("could not link the file's %s video",
+                                                     t->codec->name), (NULL));
     }
-    if (head) link_dynamic_pad(t->video, head, "video/x-h264");
     gst_object_unref(t->video);
     t->video = NULL;
 }
@@ -292,22 +306,16 @@ static GstElement *build_file(GstPipeline *p, const char *uri, const json_t *o,
     json_t *loop = o ? json_object_get(o, "loop") : NULL;
     GstElement *src = vg_gst_make(p, "filesrc", "src", err, errlen);
     GstElement *demux = vg_gst_make(p, "qtdemux", "demux", err, errlen);
-    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
-    /* Paces the file to real time: nothing else downstream syncs to the clock. */
-    GstElement *pace = vg_gst_make(p, "clocksync", "pace", err, errlen);
-    if (!src || !demux || !parse || !pace) return NULL;
+    if (!src || !demux) return NULL;
     g_object_set(src, "location", uri + strlen("file://"), NULL);
     GstElement *head[] = {src, demux};
-    GstElement *tail[] = {parse, pace};
-    if (vg_gst_link_chain(head, 2, err, errlen) || vg_gst_link_chain(tail, 2, err, errlen))
-        return NULL;
+    if (vg_gst_link_chain(head, 2, err, errlen)) return NULL;
     file_tracks *t = g_new0(file_tracks, 1);
-    t->parse = parse;
     g_object_set_data_full(G_OBJECT(demux), "vg-file-tracks", t, file_tracks_free);
     g_signal_connect(demux, "pad-added", G_CALLBACK(on_demux_pad), t);
     g_signal_connect(demux, "no-more-pads", G_CALLBACK(on_demux_no_more_pads), t);
     if (!loop || json_is_true(loop)) out->loop_seek = demux;
-    return pace;
+    return demux; /* the video comes at no-more-pads */
 }
 
 /* ---- rtsp:// ---------------------------------------------------------- */
@@ -332,20 +340,42 @@ static int validate_rtsp(const char *uri, const json_t *o, char *err, size_t err
     return 0;
 }
 
-static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer depay) {
+/* The depayloader made for the camera's video (rtspsrc's object data). */
+#define RTSP_DEPAY "vg-video-depay"
+
+static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer user) {
+    (void)user;
     if (vg_audio_link_rtp_pad(audio_of(src), pad)) return;
-    link_dynamic_pad(pad, GST_ELEMENT(depay), "application/x-rtp");
+    GstCaps *caps = vg_gst_pad_caps(pad);
+    const GstStructure *st = vg_gst_caps_structure(caps);
+    const char *media = st ? gst_structure_get_string(st, "media") : NULL;
+    GstElement *depay = g_object_get_data(G_OBJECT(src), RTSP_DEPAY);
+    if (media && !strcmp(media, "video") && depay) link_dynamic_pad(pad, depay);
+    if (caps) gst_caps_unref(caps);
 }
 
-/* The H.264 video stream, and (unless "audio": false, `with_audio` NULL)
- * the first Opus, AAC or G.711 audio stream, whose elements are made here,
- * ahead of its packets: mp4mux must have every track before it starts. */
+/* The first H.264 or H.265 video stream, whose depayloader and parser are
+ * made here, from the SDP, and (unless "audio": false, `with_audio` NULL)
+ * the first Opus, AAC or G.711 audio stream, likewise: mp4mux must have
+ * every track before it starts. */
 static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer with_audio) {
     (void)num;
     const GstStructure *st = vg_gst_caps_structure(caps);
     const char *media = st ? gst_structure_get_string(st, "media") : NULL;
-    const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
-    if (media && enc && !strcmp(media, "video") && !g_ascii_strcasecmp(enc, "H264")) return TRUE;
+    const vg_video_codec *codec =
+        vg_video_codec_by_rtp(st ? gst_structure_get_string(st, "encoding-name") : NULL);
+    if (media && !strcmp(media, "video")) {
+        if (!codec || g_object_get_data(G_OBJECT(src), RTSP_DEPAY)) return FALSE;
+        GstElement *chain[] = {gst_element_factory_make(codec->depay, "depay"),
+                               gst_element_factory_make(codec->parse, "parse")};
+        if (chain[0] && chain[1] && add_video_chain(src, chain, 2, codec)) {
+            g_object_set_data(G_OBJECT(src), RTSP_DEPAY, chain[0]);
+            return TRUE;
+        }
+        GST_ELEMENT_ERROR(src, CORE, NEGOTIATION, ("could not set up the camera's %s video",
+                                                   codec->name), (NULL));
+        return FALSE;
+    }
     vg_audio *a = with_audio ? audio_of(src) : NULL;
     if (!vg_audio_wants_rtp(a, caps)) return FALSE;
     char err[160];
@@ -358,19 +388,15 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     (void)out;
     GstElement *src = vg_gst_make(p, "rtspsrc", "src", err, errlen);
-    GstElement *depay = vg_gst_make(p, "rtph264depay", "depay", err, errlen);
-    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
-    if (!src || !depay || !parse) return NULL;
+    if (!src) return NULL;
     g_object_set(src, "location", uri, "latency", (guint)opt_int(o, "latency_ms", 200),
                  "teardown-timeout", (guint64)(200 * GST_MSECOND), NULL);
     gst_util_set_object_arg(G_OBJECT(src), "protocols",
                             !strcmp(opt_str(o, "transport", "tcp"), "udp") ? "udp" : "tcp");
-    GstElement *tail[] = {depay, parse};
-    if (vg_gst_link_chain(tail, 2, err, errlen)) return NULL;
-    g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), depay);
+    g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), NULL);
     g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select),
                      opt_bool(o, "audio", true) ? GINT_TO_POINTER(1) : NULL);
-    return parse;
+    return src; /* the video comes with the SDP (select-stream) */
 }
 
 /* ---- srtp:// and rtp:// (pushed by the camera) ---------------------------- */
@@ -379,6 +405,7 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
 /* clang-format off */
 #define PUSH_OPTIONS                                    \
     {"payload_type", JSON_INTEGER, 0, 127},             \
+    {"encoding", JSON_STRING, 0, 0},                    \
     {"clock_rate", JSON_INTEGER, 1000, 1000000},        \
     {"latency_ms", JSON_INTEGER, 0, 10000},             \
     {"silence_timeout_s", JSON_INTEGER, 1, 3600},       \
@@ -407,8 +434,9 @@ static int validate_push(const char *uri, const json_t *o, char *err, size_t err
     return r;
 }
 
-/* appsrc (fed by media/rtp_ingest.c) -> rtpjitterbuffer -> rtph264depay ->
- * h264parse. The packets are already decrypted and checked. */
+/* appsrc (fed by media/rtp_ingest.c) -> rtpjitterbuffer -> depayloader and
+ * parser of the configured `encoding` (H.264 or H.265). The packets are
+ * already decrypted and checked. */
 static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     vg_rtp_options ro;
@@ -416,12 +444,14 @@ static GstElement *build_push(GstPipeline *p, const char *uri, const json_t *o,
     vg_rtp_options_wipe(&ro); /* the receiver has its own copy of the key */
     GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
     GstElement *jitter = vg_gst_make(p, "rtpjitterbuffer", "jitter", err, errlen);
-    GstElement *depay = vg_gst_make(p, "rtph264depay", "depay", err, errlen);
-    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
+    GstElement *depay = vg_gst_make(p, ro.codec->depay, "depay", err, errlen);
+    GstElement *parse = vg_gst_make(p, ro.codec->parse, "parse", err, errlen);
     if (!src || !jitter || !depay || !parse) return NULL;
+    out->codec = ro.codec;
     GstCaps *caps =
         gst_caps_new_simple("application/x-rtp", "media", G_TYPE_STRING, "video", "encoding-name",
-                            G_TYPE_STRING, "H264", "clock-rate", G_TYPE_INT, (int)ro.clock_rate,
+                            G_TYPE_STRING, ro.codec->rtp_encoding, "clock-rate", G_TYPE_INT,
+                            (int)ro.clock_rate,
                             "payload", G_TYPE_INT, (int)ro.payload_type, NULL);
     /* Stamped with the running time at arrival (what the jitter buffer
      * wants); the receiver thread never waits for the pipeline. */
@@ -478,6 +508,7 @@ static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *
     GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
     GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
     if (!src || !parse) return NULL;
+    out->codec = &vg_codec_h264;
     /* Stamped by the feed with the publisher's timestamps (caps come with
      * the publisher's codec); pushing never waits for the pipeline. */
     vg_gst_setup_live_appsrc(src, NULL, false, 4 * 1024 * 1024);
@@ -577,15 +608,23 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
     return k->validate(uri, options, err, errlen);
 }
 
-GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            vg_source_elems *out, char *err, size_t errlen) {
+int vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
+                    const vg_video_out *video, vg_source_elems *out, char *err, size_t errlen) {
     const source_kind *k = kind_of(uri);
     if (!k) {
         snprintf(err, errlen, "unsupported source");
-        return NULL;
+        return -1;
     }
     *out = (vg_source_elems){0};
-    return k->build(pipeline, uri, options, out, err, errlen);
+    /* Where sources that learn their codec later find the tail. */
+    g_object_set_data(G_OBJECT(pipeline), "vg-video-out", (gpointer)video);
+    GstElement *built = k->build(pipeline, uri, options, out, err, errlen);
+    if (!built) return -1;
+    if (out->codec && !video->link(video->ctx, built, out->codec)) {
+        snprintf(err, errlen, "could not link the source's %s video to mp4mux", out->codec->name);
+        return -1;
+    }
+    return 0;
 }
 
 void vg_source_redact(const char *uri, char *out, size_t outlen) {

@@ -1,5 +1,6 @@
 /* source.h -- the kinds of camera source a stream can have, and the GStreamer
- * elements each one needs to produce parsed H.264.
+ * elements each one needs to produce parsed video (H.264 or H.265,
+ * media/video_codec.h).
  *
  *   test://          built-in pattern with a burnt-in clock, x264enc zerolatency,
  *                    and a test tone with "audio": true
@@ -27,9 +28,23 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "media/video_codec.h"
+
 /* Checks a source URI and its options object (may be NULL). On error writes a
  * message naming the offending option into err and returns -1. */
 int vg_source_validate(const char *uri, const json_t *options, char *err, size_t errlen);
+
+/* Where a source hands over its parsed video (the pipeline's shared tail):
+ * `link` is called once per source run with the element whose src pad gives
+ * parsed access units of `codec`: while the source is built when it knows
+ * its codec then (test://, srtp://, rtp://, publish://), or later, from a
+ * streaming thread, when the camera says what it sends (rtsp://: the SDP;
+ * file://: the demuxer). False when it cannot be linked. Lives as long as
+ * the pipeline. */
+typedef struct vg_video_out {
+    bool (*link)(void *ctx, GstElement *parsed, const vg_video_codec *codec);
+    void *ctx;
+} vg_video_out;
 
 /* Elements of a built source that the pipeline needs to reach (borrowed). */
 typedef struct vg_source_elems {
@@ -43,14 +58,16 @@ typedef struct vg_source_elems {
     GstElement *push_src;
     /* the appsrc a push source's sound goes to (audio_payload_type), else NULL */
     GstElement *push_audio_src;
+    /* the video codec when the source knows it as it is built, else NULL
+     * (it tells the vg_video_out later) */
+    const vg_video_codec *codec;
 } vg_source_elems;
 
-/* Adds the source's elements to `pipeline` and returns (borrowed) the element
- * whose src pad gives parsed H.264 (byte-aligned access units); NULL with err
- * set on failure. Sources with dynamic pads link themselves when pads appear.
- * `out` receives the elements above. */
-GstElement *vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
-                            vg_source_elems *out, char *err, size_t errlen);
+/* Adds the source's elements to `pipeline`; its video goes to `video` (now or
+ * once the camera says its codec). 0, or -1 with err set. `out` receives the
+ * elements above. */
+int vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *options,
+                    const vg_video_out *video, vg_source_elems *out, char *err, size_t errlen);
 
 /* True for sources that the camera pushes to vigil (srtp://, rtp://): they
  * have a UDP receiver (media/rtp_ingest.c) that lives as long as the stream

@@ -16,15 +16,16 @@ process.on('exit', () => { for (const p of live) p.kill('SIGKILL'); });
 // it exits first or stays silent for timeoutMs.
 // `audio`: 'none' (default), 'pcmu', 'pcma', 'aac' or 'opus', a test tone
 // as a second RTP stream. `bframes` > 0: H.264 with that many B-frames
-// between references, in `profile` 'main' (default) or 'high'.
+// between references, in `profile` 'main' (default) or 'high'. `codec`
+// 'h265': x265 (with B-frames) over rtph265pay.
 export function startCamera({ port, path: mount = '/cam', width = 320, height = 240, fps = 25,
-  audio = 'none', bframes = 0, profile = 'main', timeoutMs = 10000 } = {}) {
+  audio = 'none', bframes = 0, profile = 'main', codec = 'h264', timeoutMs = 10000 } = {}) {
   if (!existsSync(CAMERA_BIN)) {
     return Promise.reject(new Error(`${CAMERA_BIN} is missing: run make build/tools/rtsp_camera`));
   }
   const args = ['--port', String(port), '--path', mount,
     '--width', String(width), '--height', String(height), '--fps', String(fps), '--audio', audio,
-    '--bframes', String(bframes), '--profile', profile];
+    '--bframes', String(bframes), '--profile', profile, '--codec', codec];
   const proc = spawn(CAMERA_BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(proc);
   let log = '';

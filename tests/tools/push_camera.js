@@ -30,9 +30,10 @@ const AUDIO = {
 // `audio` ('opus', 'pcmu') adds sound with payload type `audioPt`, sent to
 // the same port as the video (its own SSRC, the same SRTP key).
 // `bframes` > 0: Main profile H.264 with that many B-frames between references.
+// `codec` 'h265': x265 (with B-frames) over rtph265pay.
 export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM_128_HMAC_SHA1_80',
-  ssrc, pt = 96, width = 320, height = 240, fps = 25, audio, audioPt = 111, bframes = 0 }) {
-  const pay = ['rtph264pay', 'config-interval=1', `pt=${pt}`];
+  ssrc, pt = 96, width = 320, height = 240, fps = 25, audio, audioPt = 111, bframes = 0, codec = 'h264' }) {
+  const pay = [codec === 'h265' ? 'rtph265pay' : 'rtph264pay', 'config-interval=1', `pt=${pt}`];
   if (ssrc !== undefined) pay.push(`ssrc=${ssrc}`);
   const tail = [];
   if (keyB64) {
@@ -44,8 +45,9 @@ export function cameraArgs({ host = '127.0.0.1', port, keyB64, profile = 'AES_CM
   }
   tail.push('udpsink', `host=${host}`, `port=${port}`, 'sync=false');
   const args = ['-q', 'videotestsrc', 'is-live=true', 'pattern=ball', '!',
-    `video/x-raw,width=${width},height=${height},framerate=${fps}/1`, '!',
-    ...(bframes
+    `video/x-raw,format=I420,width=${width},height=${height},framerate=${fps}/1`, '!',
+    ...(codec === 'h265' ? ['x265enc', 'speed-preset=ultrafast', `key-int-max=${fps}`]
+      : bframes
       ? ['x264enc', 'speed-preset=ultrafast', `bframes=${bframes}`, 'b-adapt=false',
         `key-int-max=${fps}`, '!', 'video/x-h264,profile=main']
       : ['x264enc', 'tune=zerolatency', 'speed-preset=ultrafast', `key-int-max=${fps}`]), '!',

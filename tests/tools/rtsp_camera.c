@@ -40,6 +40,7 @@ struct options {
     const char *audio; /* "none", "pcmu", "pcma", "aac", "opus" */
     int bframes;       /* 0: zero-latency Constrained Baseline-like stream */
     const char *profile; /* "main" or "high" with B-frames */
+    const char *codec;   /* "h264" or "h265" */
 };
 
 /* The audio part of the launch line for each --audio value. */
@@ -73,7 +74,8 @@ static void usage(FILE *out) {
                  "              the video, as a second RTP stream\n"
                  "  --bframes N B-frames between references (default 0: x264 zerolatency;\n"
                  "              N > 0: what NVRs and many cameras send, SPS/PPS in the SDP)\n"
-                 "  --profile P main (default) or high, with --bframes\n");
+                 "  --profile P main (default) or high, with --bframes\n"
+                 "  --codec C   h264 (default) or h265 (x265, with B-frames)\n");
 }
 
 /* Parses a whole-string decimal integer in [min, max]; false otherwise. */
@@ -98,6 +100,7 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
     o->audio = "none";
     o->bframes = 0;
     o->profile = "main";
+    o->codec = "h264";
 
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -126,6 +129,9 @@ static gboolean parse_args(int argc, char **argv, struct options *o) {
             ok = parse_int(v, 1, 120, &o->fps);
         } else if (strcmp(a, "--bframes") == 0) {
             ok = parse_int(v, 0, 4, &o->bframes);
+        } else if (strcmp(a, "--codec") == 0) {
+            ok = strcmp(v, "h264") == 0 || strcmp(v, "h265") == 0;
+            o->codec = v;
         } else if (strcmp(a, "--profile") == 0) {
             ok = strcmp(v, "main") == 0 || strcmp(v, "high") == 0;
             o->profile = v;
@@ -224,14 +230,20 @@ static GstRTSPServer *make_server(const struct options *o) {
      * no zerolatency tune (it turns them off), a fixed pattern of them, and
      * the profile asked for. */
     gchar *encoder =
-        o->bframes ? g_strdup_printf("x264enc speed-preset=ultrafast bframes=%d b-adapt=false "
+        !strcmp(o->codec, "h265")
+            ? g_strdup_printf("x265enc speed-preset=ultrafast key-int-max=%d ! rtph265pay "
+                              "name=pay0 pt=96 config-interval=1",
+                              o->fps)
+        : o->bframes ? g_strdup_printf("x264enc speed-preset=ultrafast bframes=%d b-adapt=false "
                                      "key-int-max=%d ! video/x-h264,profile=%s",
                                      o->bframes, o->fps, o->profile)
-                   : g_strdup_printf("x264enc tune=zerolatency key-int-max=%d", o->fps);
+                     : g_strdup_printf("x264enc tune=zerolatency key-int-max=%d", o->fps);
+    /* The H.264 encoders above leave the payloader to here. */
+    const char *pay = strcmp(o->codec, "h265") ? "! rtph264pay name=pay0 pt=96" : "";
     gchar *launch = g_strdup_printf("( videotestsrc is-live=true pattern=ball "
-                                    "! video/x-raw,width=%d,height=%d,framerate=%d/1 "
-                                    "! %s ! rtph264pay name=pay0 pt=96 %s )",
-                                    o->width, o->height, o->fps, encoder, audio_launch(o));
+                                    "! video/x-raw,format=I420,width=%d,height=%d,framerate=%d/1 "
+                                    "! %s %s %s )",
+                                    o->width, o->height, o->fps, encoder, pay, audio_launch(o));
     g_free(encoder);
     gst_rtsp_media_factory_set_launch(factory, launch);
     g_free(launch);
