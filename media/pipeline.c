@@ -138,13 +138,15 @@ static GstBusSyncReply on_bus_message(GstBus *bus, GstMessage *msg, gpointer use
  * times only, and with B-frames mp4mux would then write decode times that go
  * backwards, which browsers refuse to decode; the timestamper rebuilds them
  * from the SPS's reorder depth, and without B-frames (no reordering) holds
- * nothing back. One video track per pipeline. */
-static bool link_video(void *ctx, GstElement *parsed, const vg_video_codec *codec) {
+ * nothing back. Units that carry their decode times (an encoder's, a
+ * demuxer's) keep them and go straight to mp4mux. One video track per
+ * pipeline. */
+static bool link_video(void *ctx, GstElement *parsed, const vg_video_codec *codec, bool has_dts) {
     vg_pipeline *p = ctx;
     if (atomic_exchange(&p->video_linked, true)) return false;
     GstElement *caps = gst_element_factory_make("capsfilter", "videocaps");
-    GstElement *stamp = gst_element_factory_make(codec->timestamper, "stamp");
-    if (!caps || !stamp) {
+    GstElement *stamp = has_dts ? NULL : gst_element_factory_make(codec->timestamper, "stamp");
+    if (!caps || (!has_dts && !stamp)) {
         if (caps) gst_object_unref(caps);
         if (stamp) gst_object_unref(stamp);
         return false;
@@ -153,8 +155,12 @@ static bool link_video(void *ctx, GstElement *parsed, const vg_video_codec *code
                                      codec->stream_format, "alignment", G_TYPE_STRING, "au", NULL);
     g_object_set(caps, "caps", c, NULL);
     gst_caps_unref(c);
-    gst_bin_add_many(GST_BIN(p->pipeline), caps, stamp, NULL);
-    if (!gst_element_link_many(parsed, caps, stamp, p->mux, NULL)) return false;
+    gst_bin_add(GST_BIN(p->pipeline), caps);
+    if (stamp) gst_bin_add(GST_BIN(p->pipeline), stamp);
+    GstElement *into_mux = stamp ? stamp : caps;
+    if (!gst_element_link(parsed, caps) || (stamp && !gst_element_link(caps, stamp)) ||
+        !gst_element_link(into_mux, p->mux))
+        return false;
     /* WebCodecs: the same parsed units, taken on their way into mp4mux, in
      * decode order with their presentation times, ahead of the timestamper:
      * a decoder needs no decode times, so it need not wait for them. */
@@ -162,7 +168,7 @@ static bool link_video(void *ctx, GstElement *parsed, const vg_video_codec *code
     vg_au_tap_attach(&p->au_tap, pad, codec->au_format);
     gst_object_unref(pad);
     g_atomic_pointer_set(&p->parse_out, caps); /* its src caps are the ones mp4mux stores */
-    gst_element_sync_state_with_parent(stamp);
+    if (stamp) gst_element_sync_state_with_parent(stamp);
     gst_element_sync_state_with_parent(caps);
     return true;
 }

@@ -84,16 +84,18 @@ void *vg_publish_feed_owner(const vg_publish_feed *f) {
     return f->owner;
 }
 
-/* The appsrc's caps for what the publisher announced. */
+/* The appsrc's caps for what the publisher announced: Annex B, or
+ * length-prefixed units with their avcC/hvcC. */
 static GstCaps *caps_for(const vg_publish_config *c) {
+    const vg_video_codec *codec = c->codec ? c->codec : &vg_codec_h264;
     if (!c->description)
-        return gst_caps_new_simple("video/x-h264", "stream-format", G_TYPE_STRING, "byte-stream",
+        return gst_caps_new_simple(codec->caps_name, "stream-format", G_TYPE_STRING, "byte-stream",
                                    "alignment", G_TYPE_STRING, "au", NULL);
-    GstBuffer *avcc = gst_buffer_new_memdup(c->description, c->description_len);
-    GstCaps *caps =
-        gst_caps_new_simple("video/x-h264", "stream-format", G_TYPE_STRING, "avc", "alignment",
-                            G_TYPE_STRING, "au", "codec_data", GST_TYPE_BUFFER, avcc, NULL);
-    gst_buffer_unref(avcc);
+    GstBuffer *data = gst_buffer_new_memdup(c->description, c->description_len);
+    GstCaps *caps = gst_caps_new_simple(codec->caps_name, "stream-format", G_TYPE_STRING,
+                                        codec->stream_format, "alignment", G_TYPE_STRING, "au",
+                                        "codec_data", GST_TYPE_BUFFER, data, NULL);
+    gst_buffer_unref(data);
     return caps;
 }
 
@@ -280,7 +282,8 @@ json_t *vg_publish_feed_describe(const vg_publish_feed *f, int64_t now_us) {
     json_object_set_new(d, "peer", f->owner ? json_string(f->peer) : json_null());
     if (f->owner) {
         json_object_set_new(d, "video_codec", json_string(f->cfg.video_codec));
-        json_object_set_new(d, "format", json_string(f->cfg.description ? "avc" : "annexb"));
+        json_object_set_new(d, "format",
+                            json_string(f->cfg.description ? f->cfg.codec->au_format : "annexb"));
         json_object_set_new(d, "audio_codec",
                             f->cfg.audio_codec[0] ? json_string(f->cfg.audio_codec) : json_null());
         json_object_set_new(d, "audio_relayed", json_boolean(f->audio_src != NULL));

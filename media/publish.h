@@ -40,12 +40,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "media/video_codec.h"
+
 struct vg_audio;
 
 /* What the publisher announced in its publish request. */
 typedef struct vg_publish_config {
     char video_codec[64]; /* RFC 6381, e.g. "avc1.42E01F" */
-    uint8_t *description; /* avcC (malloc'd), NULL: Annex-B access units */
+    const vg_video_codec *codec; /* H.264 or H.265: the stream's options.codec */
+    uint8_t *description; /* avcC or hvcC (malloc'd), NULL: Annex-B access units */
     size_t description_len;
     char audio_codec[16]; /* "opus", "aac" or "" */
     uint32_t sample_rate, channels;

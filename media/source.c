@@ -84,14 +84,14 @@ static GstPipeline *pipeline_of(GstElement *e) {
  * it, not yet in the pipeline) go in, are linked, started, and the parsed
  * video at `last` goes to the pipeline's tail. False when any step fails. */
 static bool add_video_chain(GstElement *in_pipeline, GstElement **chain, size_t n,
-                            const vg_video_codec *codec) {
+                            const vg_video_codec *codec, bool has_dts) {
     GstPipeline *p = pipeline_of(in_pipeline);
     const vg_video_out *out = p ? g_object_get_data(G_OBJECT(p), "vg-video-out") : NULL;
     char err[160];
     if (!out) return false;
     for (size_t i = 0; i < n; i++)
         gst_bin_add(GST_BIN(p), chain[i]);
-    if (vg_gst_link_chain(chain, n, err, sizeof(err)) || !out->link(out->ctx, chain[n - 1], codec))
+    if (vg_gst_link_chain(chain, n, err, sizeof(err)) || !out->link(out->ctx, chain[n - 1], codec, has_dts))
         return false;
     for (size_t i = n; i-- > 0;)
         gst_element_sync_state_with_parent(chain[i]);
@@ -159,6 +159,7 @@ static GstElement *build_test(GstPipeline *p, const char *uri, const json_t *o,
                               vg_source_elems *out, char *err, size_t errlen) {
     (void)uri;
     out->codec = &vg_codec_h264;
+    out->has_dts = true; /* x264enc's */
     int w = opt_int(o, "width", 1280), h = opt_int(o, "height", 720);
     int fps = opt_int(o, "fps", 30);
     bool marked = o && json_is_true(json_object_get(o, "latency_mark"));
@@ -289,7 +290,8 @@ static void on_demux_no_more_pads(GstElement *demux, gpointer data) {
     bool made = true;
     for (size_t i = 0; i < n; i++)
         made = made && chain[i];
-    if (made && add_video_chain(demux, chain, n, t->codec)) {
+    /* qtdemux gives the file's own decode times */
+    if (made && add_video_chain(demux, chain, n, t->codec, true)) {
         link_dynamic_pad(t->video, chain[0]);
     } else {
         for (size_t i = 0; !made && i < n; i++)
@@ -368,7 +370,7 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
         if (!codec || g_object_get_data(G_OBJECT(src), RTSP_DEPAY)) return FALSE;
         GstElement *chain[] = {gst_element_factory_make(codec->depay, "depay"),
                                gst_element_factory_make(codec->parse, "parse")};
-        if (chain[0] && chain[1] && add_video_chain(src, chain, 2, codec)) {
+        if (chain[0] && chain[1] && add_video_chain(src, chain, 2, codec, false)) {
             g_object_set_data(G_OBJECT(src), RTSP_DEPAY, chain[0]);
             return TRUE;
         }
@@ -487,8 +489,8 @@ static int validate_publish(const char *uri, const json_t *o, char *err, size_t 
         snprintf(err, errlen, "source: a published stream is just \"publish://\"");
         return -1;
     }
-    if (strcmp(opt_str(o, "codec", "h264"), "h264")) {
-        snprintf(err, errlen, "options.codec: must be \"h264\"");
+    if (!vg_video_codec_by_name(opt_str(o, "codec", "h264"))) {
+        snprintf(err, errlen, "options.codec: must be \"h264\" or \"h265\"");
         return -1;
     }
     const char *audio = opt_str(o, "audio", NULL);
@@ -500,15 +502,15 @@ static int validate_publish(const char *uri, const json_t *o, char *err, size_t 
 }
 
 /* appsrc (fed on the lws thread by media/publish.c, which sets its caps from
- * the publish request) -> h264parse. */
+ * the publish request) -> the parser of options.codec. */
 static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *o,
                                  vg_source_elems *out, char *err, size_t errlen) {
     (void)uri;
-    (void)o;
+    const vg_video_codec *codec = vg_video_codec_by_name(opt_str(o, "codec", "h264"));
     GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
-    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
+    GstElement *parse = codec ? vg_gst_make(p, codec->parse, "parse", err, errlen) : NULL;
     if (!src || !parse) return NULL;
-    out->codec = &vg_codec_h264;
+    out->codec = codec;
     /* Stamped by the feed with the publisher's timestamps (caps come with
      * the publisher's codec); pushing never waits for the pipeline. */
     vg_gst_setup_live_appsrc(src, NULL, false, 4 * 1024 * 1024);
@@ -620,7 +622,7 @@ int vg_source_build(GstPipeline *pipeline, const char *uri, const json_t *option
     g_object_set_data(G_OBJECT(pipeline), "vg-video-out", (gpointer)video);
     GstElement *built = k->build(pipeline, uri, options, out, err, errlen);
     if (!built) return -1;
-    if (out->codec && !video->link(video->ctx, built, out->codec)) {
+    if (out->codec && !video->link(video->ctx, built, out->codec, out->has_dts)) {
         snprintf(err, errlen, "could not link the source's %s video to mp4mux", out->codec->name);
         return -1;
     }

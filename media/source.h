@@ -39,10 +39,12 @@ int vg_source_validate(const char *uri, const json_t *options, char *err, size_t
  * parsed access units of `codec`: while the source is built when it knows
  * its codec then (test://, srtp://, rtp://, publish://), or later, from a
  * streaming thread, when the camera says what it sends (rtsp://: the SDP;
- * file://: the demuxer). False when it cannot be linked. Lives as long as
- * the pipeline. */
+ * file://: the demuxer). `has_dts`: the units carry decode times already
+ * (an encoder's or a demuxer's); RTP and publishers give presentation times
+ * only, and the tail rebuilds the decode times. False when it cannot be
+ * linked. Lives as long as the pipeline. */
 typedef struct vg_video_out {
-    bool (*link)(void *ctx, GstElement *parsed, const vg_video_codec *codec);
+    bool (*link)(void *ctx, GstElement *parsed, const vg_video_codec *codec, bool has_dts);
     void *ctx;
 } vg_video_out;
 
@@ -59,8 +61,10 @@ typedef struct vg_source_elems {
     /* the appsrc a push source's sound goes to (audio_payload_type), else NULL */
     GstElement *push_audio_src;
     /* the video codec when the source knows it as it is built, else NULL
-     * (it tells the vg_video_out later) */
+     * (it tells the vg_video_out later), and whether its units carry
+     * decode times (see vg_video_out) */
     const vg_video_codec *codec;
+    bool has_dts;
 } vg_source_elems;
 
 /* Adds the source's elements to `pipeline`; its video goes to `video` (now or

@@ -14,6 +14,7 @@ const vg_video_codec vg_codec_h264 = {
     .stream_format = "avc",
     .timestamper = "h264timestamper",
     .au_format = "avc",
+    .family = {"avc1", "avc3"},
 };
 
 static const vg_video_codec codec_h265 = {
@@ -25,25 +26,36 @@ static const vg_video_codec codec_h265 = {
     .stream_format = "hvc1",
     .timestamper = "h265timestamper",
     .au_format = "hevc",
+    .family = {"hvc1", "hev1"},
 };
 
-static const vg_video_codec *const codecs[] = {&vg_codec_h264, &codec_h265};
+static const vg_video_codec *const codecs_table[] = {&vg_codec_h264, &codec_h265};
 
 const vg_video_codec *vg_video_codec_by_name(const char *name) {
-    for (size_t i = 0; name && i < sizeof(codecs) / sizeof(codecs[0]); i++)
-        if (!strcmp(codecs[i]->name, name)) return codecs[i];
+    for (size_t i = 0; name && i < sizeof(codecs_table) / sizeof(codecs_table[0]); i++)
+        if (!strcmp(codecs_table[i]->name, name)) return codecs_table[i];
     return NULL;
 }
 
 const vg_video_codec *vg_video_codec_by_rtp(const char *encoding) {
-    for (size_t i = 0; encoding && i < sizeof(codecs) / sizeof(codecs[0]); i++)
-        if (!g_ascii_strcasecmp(codecs[i]->rtp_encoding, encoding)) return codecs[i];
+    for (size_t i = 0; encoding && i < sizeof(codecs_table) / sizeof(codecs_table[0]); i++)
+        if (!g_ascii_strcasecmp(codecs_table[i]->rtp_encoding, encoding)) return codecs_table[i];
     return NULL;
 }
 
 const vg_video_codec *vg_video_codec_by_caps(const GstCaps *caps) {
     const char *name = caps ? vg_gst_caps_name(caps) : NULL;
-    for (size_t i = 0; name && i < sizeof(codecs) / sizeof(codecs[0]); i++)
-        if (!strcmp(codecs[i]->caps_name, name)) return codecs[i];
+    for (size_t i = 0; name && i < sizeof(codecs_table) / sizeof(codecs_table[0]); i++)
+        if (!strcmp(codecs_table[i]->caps_name, name)) return codecs_table[i];
+    return NULL;
+}
+
+const vg_video_codec *vg_video_codec_by_rfc6381(const char *codecs) {
+    size_t n = codecs ? strcspn(codecs, ".,") : 0;
+    for (size_t i = 0; n && i < sizeof(codecs_table) / sizeof(codecs_table[0]); i++)
+        for (size_t k = 0; k < 2; k++)
+            if (strlen(codecs_table[i]->family[k]) == n &&
+                !strncmp(codecs_table[i]->family[k], codecs, n))
+                return codecs_table[i];
     return NULL;
 }

@@ -24,6 +24,7 @@ typedef struct vg_video_codec {
     const char *stream_format; /* what MP4 stores: "avc", "hvc1" */
     const char *timestamper;   /* rebuilds decode times from the SPS */
     const char *au_format;     /* WebCodecs decoder configuration "format": "avc", "hevc" */
+    const char *family[2];     /* RFC 6381 sample entries: "avc1" (the family's name), "avc3" */
 } vg_video_codec;
 
 extern const vg_video_codec vg_codec_h264;
@@ -33,5 +34,8 @@ extern const vg_video_codec vg_codec_h264;
 const vg_video_codec *vg_video_codec_by_name(const char *name);
 const vg_video_codec *vg_video_codec_by_rtp(const char *encoding);
 const vg_video_codec *vg_video_codec_by_caps(const GstCaps *caps);
+/* The row of an RFC 6381 codec string or family ("hev1.1.6.L93.B0", "avc1",
+ * the first entry of "avc1.64001f,opus"). */
+const vg_video_codec *vg_video_codec_by_rfc6381(const char *codecs);
 
 #endif

@@ -28,13 +28,21 @@ static guchar *decode_base64(const char *b64, size_t *n) {
     return g_base64_decode(b64, n);
 }
 
-/* "video": {"codec":"avc1.42E01F","description":"<base64 avcC>"?}. */
-static bool parse_video(vg_session *s, json_t *id, json_t *video, vg_publish_config *cfg) {
+/* "video": {"codec":"avc1.42E01F","description":"<base64 avcC>"?}, or for
+ * a stream whose options.codec is "h265" {"codec":"hvc1...","description":
+ * "<base64 hvcC>"?}. */
+static bool parse_video(vg_session *s, json_t *id, json_t *video, const vg_stream *stream,
+                        vg_publish_config *cfg) {
+    const char *want =
+        stream->options ? json_string_value(json_object_get(stream->options, "codec")) : NULL;
+    cfg->codec = vg_video_codec_by_name(want ? want : "h264");
     const char *codec = json_string_value(json_object_get(video, "codec"));
-    if (!codec || strlen(codec) >= sizeof(cfg->video_codec) ||
-        (strncmp(codec, "avc1.", 5) && strncmp(codec, "avc3.", 5))) {
+    if (!cfg->codec || !codec || strlen(codec) >= sizeof(cfg->video_codec) ||
+        vg_video_codec_by_rfc6381(codec) != cfg->codec || !strchr(codec, '.')) {
         vg_signaling_error(s, id, "bad_field", "video.codec",
-                           "video.codec must be an H.264 codec string such as \"avc1.42E01F\"");
+                           "video.codec must be an %s codec string such as \"%s\"",
+                           cfg->codec == &vg_codec_h264 ? "H.264" : "H.265",
+                           cfg->codec == &vg_codec_h264 ? "avc1.42E01F" : "hvc1.1.6.L93.B0");
         return false;
     }
     snprintf(cfg->video_codec, sizeof(cfg->video_codec), "%s", codec);
@@ -42,12 +50,13 @@ static bool parse_video(vg_session *s, json_t *id, json_t *video, vg_publish_con
     if (!desc || json_is_null(desc)) return true; /* Annex-B access units */
     size_t n = 0;
     guchar *avcc = decode_base64(json_string_value(desc), &n);
-    /* An AVCDecoderConfigurationRecord starts with configurationVersion 1;
-     * h264parse checks the rest. */
+    /* An avcC or hvcC record starts with configurationVersion 1; the parser
+     * checks the rest. */
     if (!avcc || n < 7 || avcc[0] != 1) {
         g_free(avcc);
         vg_signaling_error(s, id, "bad_field", "video.description",
-                           "video.description must be the base64 of an avcC record");
+                           "video.description must be the base64 of an %s record",
+                           cfg->codec == &vg_codec_h264 ? "avcC" : "hvcC");
         return false;
     }
     cfg->description = malloc(n);
@@ -163,12 +172,12 @@ void vg_handle_publish(vg_session *s, json_t *msg, json_t *id) {
     }
     vg_publish_config cfg = {0};
     json_t *audio = json_object_get(msg, "audio");
-    if (!parse_video(s, id, json_object_get(msg, "video"), &cfg) ||
+    if (!parse_video(s, id, json_object_get(msg, "video"), stream, &cfg) ||
         (audio && !parse_audio(s, id, audio, stream, &cfg))) {
         vg_publish_config_clear(&cfg);
         return;
     }
-    const char *format = cfg.description ? "avc" : "annexb";
+    const char *format = cfg.description ? cfg.codec->au_format : "annexb";
     vg_publish_result res = vg_publisher_start(s, stream, &cfg, audio != NULL);
     vg_publish_config_clear(&cfg); /* moved into the stream, unless refused */
     if (res != VG_PUBLISHING) {

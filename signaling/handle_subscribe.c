@@ -10,30 +10,17 @@
 #include "server/server.h"
 #include "signaling/signaling.h"
 
-/* The family of a codec string's first (video) entry, with the variants a
- * decoder of one takes alike: "avc1.64001f,opus" -> "avc1", "hev1..." ->
- * "hvc1". Writes "" for a NULL codecs string. */
-static void video_family(const char *codecs, char out[8]) {
-    size_t n = codecs ? strcspn(codecs, ".,") : 0;
-    if (n > 7) n = 7;
-    memcpy(out, codecs ? codecs : "", n);
-    out[n] = '\0';
-    if (!strcmp(out, "avc3")) strcpy(out, "avc1");
-    if (!strcmp(out, "hev1")) strcpy(out, "hvc1");
-}
-
 /* True when the client takes what the stream sends: no `accept` (every
  * client before it existed), codecs not known yet (the stream.state event
- * says them when it goes live), or the stream's family in the list. */
+ * says them when it goes live), or the stream's codec among the families
+ * listed (avc1 and avc3 are one family, hvc1 and hev1 another:
+ * media/video_codec.h). */
 static bool accepts(json_t *accept, const char *codecs) {
-    char family[8];
-    video_family(codecs, family);
-    if (!accept || !family[0]) return true;
-    for (size_t i = 0; i < json_array_size(accept); i++) {
-        char want[8];
-        video_family(json_string_value(json_array_get(accept, i)), want);
-        if (!strcmp(want, family)) return true;
-    }
+    const vg_video_codec *sent = vg_video_codec_by_rfc6381(codecs);
+    if (!accept || !codecs) return true;
+    for (size_t i = 0; sent && i < json_array_size(accept); i++)
+        if (vg_video_codec_by_rfc6381(json_string_value(json_array_get(accept, i))) == sent)
+            return true;
     return false;
 }
 

@@ -7,7 +7,7 @@
 // decode times that go backwards and browsers decode nothing.
 //
 // For each: an MSE viewer's init segment and fragments, concatenated, read
-// by ffprobe: Main profile, decode times strictly rising, and frames shown
+// by ffprobe: Main profile, decode times never going back, and frames shown
 // out of decode order (the B-frames kept). A WebCodecs viewer of the same
 // stream gets access units in decode order whose presentation times are not
 // monotonic. The browser side is tests/browser/bframes.test.js.

@@ -1,8 +1,9 @@
 // H.265 (HEVC) cameras relayed untouched, from the source kinds that carry
 // it: rtsp:// (gst-rtsp-server with x265enc and rtph265pay), file:// (an MP4
-// made by mp4mux) and rtp:// / srtp:// (gst-launch rtph265pay; options
-// "encoding": "H265"). x265 sends B-frames, so this is also B-frames and
-// H.265 together.
+// made by mp4mux), rtp:// / srtp:// (gst-launch rtph265pay; options
+// "encoding": "H265") and publish:// (options "codec": "h265": a device
+// sending hvc1 access units with their hvcC). x265 sends B-frames, so this
+// is also B-frames and H.265 together.
 //
 // For each: the stream's codecs say hvc1; an MSE viewer's fragments read by
 // ffprobe are hevc with rising decode times and reordered frames; a WebCodecs
@@ -13,7 +14,8 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { startVigil, freePort, waitStreamState, Client, SLOW, until, tempDir } from '../lib/vigil.js';
+import { startVigil, freePort, waitStreamState, Client, SLOW, until, tempDir, mintToken } from '../lib/vigil.js';
+import { makeClip, publishRequest, streamClip } from '../tools/publisher.js';
 import { startCamera } from '../tools/camera.js';
 import { startPushCamera, freeUdpPort } from '../tools/push_camera.js';
 import { probeFmp4, fmp4Of, bframesProblem } from '../lib/media_probe.js';
@@ -40,6 +42,7 @@ describe('H.265 cameras, relayed untouched', { timeout: 180000 * SLOW }, () => {
   let camera;
   const pushers = [];
   const clients = [];
+  let feed;
 
   before(async () => {
     camera = await startCamera({ port: await freePort(), codec: 'h265' });
@@ -53,14 +56,28 @@ describe('H.265 cameras, relayed untouched', { timeout: 180000 * SLOW }, () => {
           { id: 'file', source: `file://${makeFile()}` },
           { id: 'rtp', source: `rtp://127.0.0.1:${rtpPort}`, options: { payload_type: 96, encoding: 'H265' } },
           { id: 'srtp', source: `srtp://127.0.0.1:${srtpPort}`, options: { key: KEY_B64, encoding: 'h265' } },
+          { id: 'pub', source: 'publish://', options: { codec: 'h265' } },
         ],
       },
     });
     pushers.push(startPushCamera({ port: rtpPort, codec: 'h265' }));
     pushers.push(startPushCamera({ port: srtpPort, keyB64: KEY_B64, codec: 'h265' }));
+    const publisher = await new Client(vigil.wsUrl).open();
+    clients.push(publisher);
+    await publisher.request({ type: 'hello', token: mintToken({ sub: 'cam', role: 'publisher', streams: ['pub'], devices: [] }) });
+    // An H.264 device on an H.265 stream is told what the stream takes.
+    const wrong = await publisher.request(publishRequest('pub', makeClip({ frames: 10 })));
+    assert.deepEqual([wrong.code, wrong.field], ['bad_field', 'video.codec'], JSON.stringify(wrong));
+    const clip = makeClip({ frames: 75, fps: 25, keyInt: 25, codec: 'h265' });
+    assert.match(clip.codec, /^(hvc1|hev1)\./, clip.codec);
+    const reply = await publisher.request(publishRequest('pub', clip));
+    assert.equal(reply.type, 'publish', JSON.stringify(reply));
+    assert.equal(reply.format, 'hevc');
+    feed = streamClip(publisher, reply.channel, clip);
   });
 
   after(async () => {
+    if (feed) feed.stop();
     for (const c of clients) c.close();
     for (const p of pushers) await p.stop();
     if (vigil) {
@@ -81,7 +98,7 @@ describe('H.265 cameras, relayed untouched', { timeout: 180000 * SLOW }, () => {
     return { reply, frames: mine() };
   }
 
-  for (const stream of ['rtsp', 'file', 'rtp', 'srtp']) {
+  for (const stream of ['rtsp', 'file', 'rtp', 'srtp', 'pub']) {
     it(`${stream}: live with an hvc1 codec string, fragments are hevc with rising decode times`, async () => {
       const s = await waitStreamState(vigil, stream, 'live', 20000 * SLOW);
       assert.match(String(s.codecs), /^(hvc1|hev1)\./, `codecs ${s.codecs}`);

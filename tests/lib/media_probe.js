@@ -32,19 +32,25 @@ export function fmp4Of(frames) {
     .map((f) => f.payload));
 }
 
-// A problem with the B-frames in a probe, or null: decode times must rise
-// strictly, and some frames must be presented out of decode order.
+// A problem with the B-frames in a probe, or null: decode times must never
+// go back (a browser drops such frames), and some frames must be presented
+// out of decode order. A live RTP source's presentation times jitter, so a
+// rebuilt decode time may repeat the one before now and then (MSE takes
+// that); most must rise.
 export function bframesProblem(probe, { profiles = /^(Main|High)/ } = {}) {
   const v = probe.streams[0];
   if (!v) return 'no video stream';
   if (!profiles.test(v.profile)) return `profile ${v.profile}`;
   const pk = probe.packets.filter((p) => p.dts !== undefined && p.dts !== 'N/A');
   if (pk.length < 20) return `only ${pk.length} packets`;
+  let repeats = 0;
   for (let i = 1; i < pk.length; i++) {
-    if (+pk[i].dts <= +pk[i - 1].dts) {
-      return `decode time does not rise at packet ${i}: ${pk[i - 1].dts} then ${pk[i].dts}`;
+    if (+pk[i].dts < +pk[i - 1].dts) {
+      return `decode time goes back at packet ${i}: ${pk[i - 1].dts} then ${pk[i].dts}`;
     }
+    if (+pk[i].dts === +pk[i - 1].dts) repeats++;
   }
+  if (repeats > pk.length / 20) return `${repeats} of ${pk.length} decode times repeat the one before`;
   const reordered = pk.filter((p) => p.pts !== p.dts).length;
   if (!reordered) return 'every packet has pts == dts: the B-frames lost their order';
   return null;

@@ -42,15 +42,17 @@ int main(int argc, char **argv) {
     gst_init(&argc, &argv);
     if (argc < 2) {
         fprintf(stderr, "usage: h264_aus OUT [--frames N] [--fps F] [--width W] [--height H] "
-                        "[--key-int K] [--annexb] [--bframes N]\n");
+                        "[--key-int K] [--annexb] [--bframes N] [--h265]\n");
         return 2;
     }
     const char *out = argv[1];
     int frames = 150, fps = 30, width = 320, height = 240, key_int = 30;
-    int annexb = 0, bframes = 0;
+    int annexb = 0, bframes = 0, h265 = 0;
     for (int i = 2; i < argc; i++) {
         if (!strcmp(argv[i], "--annexb"))
             annexb = 1;
+        else if (!strcmp(argv[i], "--h265"))
+            h265 = 1;
         else if (i + 1 < argc && !strcmp(argv[i], "--frames"))
             frames = atoi(argv[++i]);
         else if (i + 1 < argc && !strcmp(argv[i], "--fps"))
@@ -71,23 +73,27 @@ int main(int argc, char **argv) {
     /* With B-frames (--bframes N): Main profile, access units in decode order
      * with their presentation times, as a device's encoder gives them. */
     char encoder[256];
-    if (bframes > 0)
+    if (h265) /* x265: with B-frames */
+        snprintf(encoder, sizeof(encoder),
+                 "x265enc speed-preset=ultrafast key-int-max=%d ! h265parse config-interval=-1",
+                 key_int);
+    else if (bframes > 0)
         snprintf(encoder, sizeof(encoder),
                  "x264enc speed-preset=ultrafast bframes=%d b-adapt=false key-int-max=%d ! "
-                 "video/x-h264,profile=main",
+                 "video/x-h264,profile=main ! h264parse config-interval=-1",
                  bframes, key_int);
     else
         snprintf(encoder, sizeof(encoder),
                  "x264enc tune=zerolatency speed-preset=ultrafast bframes=0 key-int-max=%d ! "
-                 "video/x-h264,profile=constrained-baseline",
+                 "video/x-h264,profile=constrained-baseline ! h264parse config-interval=-1",
                  key_int);
     char desc[1024];
     snprintf(desc, sizeof(desc),
              "videotestsrc num-buffers=%d pattern=ball ! video/x-raw,format=I420,width=%d,"
              "height=%d,framerate=%d/1 ! timeoverlay font-desc=\"Sans 24\" ! %s ! "
-             "h264parse config-interval=-1 ! "
-             "video/x-h264,stream-format=%s,alignment=au ! appsink name=sink sync=false",
-             frames, width, height, fps, encoder, annexb ? "byte-stream" : "avc");
+             "video/x-%s,stream-format=%s,alignment=au ! appsink name=sink sync=false",
+             frames, width, height, fps, encoder, h265 ? "h265" : "h264",
+             annexb ? "byte-stream" : h265 ? "hvc1" : "avc");
     GError *err = NULL;
     GstElement *pipeline = gst_parse_launch(desc, &err);
     if (!pipeline) {

@@ -16,12 +16,14 @@ export const FLAG_KEYFRAME = 1;
 // Encodes a clip: {codec, description (Buffer, null for annexb), format,
 // aus: [{key, ptsUs, data}]}.
 // `bframes` > 0: Main profile with B-frames, units in decode order.
+// `codec` 'h265': x265 (hvc1 codec string and hvcC description).
 export function makeClip({ frames = 150, fps = 30, width = 320, height = 240, keyInt = 30, annexb = false,
-  bframes = 0 } = {}) {
+  bframes = 0, codec = 'h264' } = {}) {
   const out = path.join(tempDir('vigil-clip-'), annexb ? 'clip-annexb.vgau' : 'clip.vgau');
   const args = [out, '--frames', String(frames), '--fps', String(fps), '--width', String(width),
     '--height', String(height), '--key-int', String(keyInt), '--bframes', String(bframes)];
   if (annexb) args.push('--annexb');
+  if (codec === 'h265') args.push('--h265');
   execFileSync(path.join(ROOT, 'build/tools/h264_aus'), args, { stdio: ['ignore', 'ignore', 'pipe'] });
   const b = readFileSync(out);
   if (b.toString('latin1', 0, 4) !== 'VGAU' || b[4] !== 1) throw new Error('not a VGAU file');
@@ -32,7 +34,7 @@ export function makeClip({ frames = 150, fps = 30, width = 320, height = 240, ke
     o += 4 + n;
     return v;
   };
-  const codec = take().toString('latin1');
+  const codecString = take().toString('latin1');
   const desc = take();
   const aus = [];
   while (o < b.length) {
@@ -46,7 +48,7 @@ export function makeClip({ frames = 150, fps = 30, width = 320, height = 240, ke
   // in), so that a lap of the clip spans its own length.
   const t0 = aus.length ? aus[0].ptsUs : 0;
   for (const au of aus) au.ptsUs -= t0;
-  return { codec, description: desc.length ? desc : null, format: annexb ? 'annexb' : 'avc', fps, aus };
+  return { codec: codecString, description: desc.length ? desc : null, format: annexb ? 'annexb' : 'avc', fps, aus };
 }
 
 // Encodes a tone: {codec ('opus'|'aac'), sampleRate, channels, description
@@ -94,7 +96,7 @@ export function publishFrame(channel, kind, flags, timeUs, payload) {
 // The publish request's fields for a clip (and audio from makeAudio(); with
 // withDescription false, Opus goes without its OpusHead).
 export function publishRequest(stream, clip, audio = null, { withDescription = true } = {}) {
-  const video = { codec: clip.codec.startsWith('avc1.') ? clip.codec : 'avc1.42C01E' };
+  const video = { codec: /^(avc1|hvc1|hev1)\./.test(clip.codec) ? clip.codec : 'avc1.42C01E' };
   if (clip.description) video.description = clip.description.toString('base64');
   const req = { type: 'publish', stream, video };
   if (audio) {
