@@ -143,9 +143,9 @@ export async function streamInfo(vigil, id) {
 }
 
 // Waits until the stream reports `state` in /api/streams (vigil: what
-// startVigil returned).
+// startVigil returned). Scaled for the sanitized server, like until().
 export async function waitStreamState(vigil, id, state, timeoutMs = 15000) {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + timeoutMs * SLOW;
   for (;;) {
     const streams = await (await vigil.fetch('/api/streams')).json();
     const s = streams.find((x) => x.id === id);
