@@ -395,6 +395,11 @@ static GstElement *build_rtsp(GstPipeline *p, const char *uri, const json_t *o,
                  "teardown-timeout", (guint64)(200 * GST_MSECOND), NULL);
     gst_util_set_object_arg(G_OBJECT(src), "protocols",
                             !strcmp(opt_str(o, "transport", "tcp"), "udp") ? "udp" : "tcp");
+    /* Presentation times from the camera's RTP timestamps alone, not
+     * smoothed by arrival times: vigil remuxes rather than plays, and the
+     * decode times rebuilt for B-frames (media/pipeline.c) must not inherit
+     * network or encoder jitter, which could make them go back. */
+    gst_util_set_object_arg(G_OBJECT(src), "buffer-mode", "none");
     g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), NULL);
     g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select),
                      opt_bool(o, "audio", true) ? GINT_TO_POINTER(1) : NULL);
