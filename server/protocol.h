@@ -4,7 +4,7 @@
  * message the protocol sends of its own accord, belongs to signaling/
  * (vigil.v1, signaling/PROTOCOL.md). The server knows signaling only through
  * this table: signaling/ defines the one instance (vg_signaling_protocol) and
- * server/main.c hands it to vg_server_init(), so the layers point one way.
+ * app/main.c hands it to vg_server_init(), so the layers point one way.
  *
  * Thread: every member is called on the lws service thread; every pointer
  * is borrowed for the call. */

@@ -21,7 +21,7 @@
 #include "server/protocol.h"
 #include "server/session.h"
 
-/* What the server calls up into vigil.v1 (protocol.c); server/main.c hands
+/* What the server calls up into vigil.v1 (protocol.c); app/main.c hands
  * it to vg_server_init(). */
 extern const vg_protocol vg_signaling_protocol;
 
