@@ -374,6 +374,8 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
             g_object_set_data(G_OBJECT(src), RTSP_DEPAY, chain[0]);
             return TRUE;
         }
+        for (int i = 0; i < 2 && !(chain[0] && chain[1]); i++) /* not in the pipeline yet */
+            if (chain[i]) gst_object_unref(chain[i]);
         GST_ELEMENT_ERROR(src, CORE, NEGOTIATION, ("could not set up the camera's %s video",
                                                    codec->name), (NULL));
         return FALSE;

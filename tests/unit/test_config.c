@@ -164,6 +164,14 @@ START_TEST(push_sources_check_address_key_and_profile) {
         "streams[0].options.audio_encoding: must be");
     assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"audio_payload_type\":200}"),
                     "streams[0].options.audio_payload_type");
+    /* The video's codec: H.264 (default) or H.265, any case. */
+    ck_assert_int_eq(load(STREAM("rtp://0.0.0.0:5006", "{\"encoding\":\"h265\"}"), &c), 0);
+    vg_config_free(&c);
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"encoding\":\"VP8\"}"),
+                    "streams[0].options.encoding: must be \"H264\" or \"H265\"");
+    assert_rejected(STREAM("rtp://0.0.0.0:5006", "{\"encoding\":5}"), "streams[0].options.encoding");
+    ck_assert_int_eq(load(STREAM("publish://", "{\"codec\":\"h265\"}"), &c), 0);
+    vg_config_free(&c);
 
     assert_rejected(STREAM("srtp://127.0.0.1:5004", "{}"), "streams[0].options.key: missing");
     assert_rejected(STREAM("srtp://127.0.0.1:5004", "{\"key\":\"not base64!\"}"),
