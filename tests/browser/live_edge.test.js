@@ -85,8 +85,14 @@ async function assertBackAtTheEdge(page, what, withinMs = 4000) {
   }
   const back = Date.now() - t0;
   const after = await sample(page, 2000);
-  const worst = Math.max(...after.map((s) => s.lag));
-  assert.ok(worst < LAG_BOUND_S, `${what}: the lag went up again to ${worst.toFixed(2)} s`);
+  // It stays there: a busy machine may hold the playhead back for a sample
+  // or two (one fragment is 40 ms), but the lag must not settle above the
+  // bound nor come near a second again.
+  const lags = after.map((s) => s.lag).sort((a, b) => a - b);
+  const p90 = lags[Math.floor(lags.length * 0.9)];
+  const worst = lags.at(-1);
+  assert.ok(p90 < LAG_BOUND_S && worst < 2 * LAG_BOUND_S,
+    `${what}: the lag went up again: 90th percentile ${p90.toFixed(2)} s, worst ${worst.toFixed(2)} s`);
   assert.ok(after.at(-1).time > after[0].time + 1.5, `${what}: the video plays on: ${JSON.stringify([after[0], after.at(-1)])}`);
   return back;
 }
