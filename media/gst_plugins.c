@@ -52,6 +52,13 @@ const char *const vg_gst_factories[] = {
     "udpsink",
     "fakesink",
     "srtpdec",
+    /* a stream's transcode (transcode://, source.c); a plugin's library
+     * is loaded only when a transcode first runs */
+    "decodebin",
+    "avdec_h264",
+    "avdec_h265",
+    "videoconvert",
+    "videoscale",
     NULL,
 };
 

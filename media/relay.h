@@ -8,9 +8,9 @@
  * its list of viewers. A frame published to a relay goes to its viewers only.
  *
  * A stream (media/stream.h) holds its source's life and one relay per
- * variant, in an array indexed by vg_relay_slot. Today those are the two
- * delivery modes of the original picture; a substream, a transcode or
- * frames from another node are each one more slot, with no new code here.
+ * delivery mode, in an array indexed by vg_relay_slot (MSE, WebCodecs).
+ * A substream or a transcode is a stream of its own with its own relays
+ * (media/variant.h); nothing here changes for them.
  *
  * The frame is shared, not copied: every viewer's queue takes a reference to
  * the same immutable vg_frame (media/frame.h), and the session writes that

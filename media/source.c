@@ -527,6 +527,113 @@ static GstElement *build_publish(GstPipeline *p, const char *uri, const json_t *
     return parse;
 }
 
+/* ---- transcode:// (vigil's own H.264 of a stream, media/variant.h) ------- */
+
+static const option_spec transcode_options[] = {
+    {"codec", JSON_STRING, 0, 0},
+    {"max_height", JSON_INTEGER, 64, 2160},
+    {"bitrate_kbps", JSON_INTEGER, 50, 50000},
+    {NULL, 0, 0, 0},
+};
+
+static int validate_transcode(const char *uri, const json_t *o, char *err, size_t errlen) {
+    if (strcmp(uri, "transcode://")) {
+        snprintf(err, errlen, "source: a transcode is just \"transcode://\"");
+        return -1;
+    }
+    if (strcmp(opt_str(o, "codec", "h264"), "h264")) {
+        snprintf(err, errlen, "options.codec: a transcode makes \"h264\"");
+        return -1;
+    }
+    return 0;
+}
+
+/* libav decodes with frame threads by default: each thread holds a frame
+ * back. Slice threads add no delay. */
+static void on_decoder_added(GstBin *bin, GstBin *sub, GstElement *e, gpointer user) {
+    (void)bin, (void)sub, (void)user;
+    GstElementFactory *f = gst_element_get_factory(e);
+    if (f && g_str_has_prefix(GST_OBJECT_NAME(f), "avdec_"))
+        gst_util_set_object_arg(G_OBJECT(e), "thread-type", "slice");
+}
+
+typedef struct transcode_ctx {
+    GstElement *convert; /* where decoded pictures go */
+    GstElement *size;    /* the capsfilter that sets the encoded size */
+    int max_height;
+} transcode_ctx;
+
+/* The encoded size for a decoded w x h picture (pixel aspect par_n/par_d):
+ * at most max_height high, square pixels, the same shape, both even (x264
+ * wants 4:2:0 in whole blocks). */
+static void transcode_size(int w, int h, int par_n, int par_d, int max_height, int *ow, int *oh) {
+    *oh = (h < max_height ? h : max_height) & ~1;
+    double width = (double)w * par_n / par_d * *oh / h;
+    *ow = 2 * (int)(width / 2 + 0.5);
+    if (*ow < 2) *ow = 2;
+    if (*oh < 2) *oh = 2;
+}
+
+/* (streaming thread) decodebin made a pad: its size fixes the encoded one. */
+static void on_decoded_pad(GstElement *decode, GstPad *pad, gpointer user) {
+    (void)decode;
+    transcode_ctx *t = user;
+    GstCaps *caps = vg_gst_pad_caps(pad);
+    const GstStructure *st = caps ? vg_gst_caps_structure(caps) : NULL;
+    int w = 0, h = 0, par_n = 1, par_d = 1;
+    bool video = st && g_str_has_prefix(gst_structure_get_name(st), "video/") &&
+                 gst_structure_get_int(st, "width", &w) && gst_structure_get_int(st, "height", &h) &&
+                 w > 0 && h > 0;
+    if (st && !gst_structure_get_fraction(st, "pixel-aspect-ratio", &par_n, &par_d)) par_n = par_d = 1;
+    if (caps) gst_caps_unref(caps);
+    if (!video || par_n <= 0 || par_d <= 0) return;
+    int ow, oh;
+    transcode_size(w, h, par_n, par_d, t->max_height, &ow, &oh);
+    GstCaps *out = gst_caps_new_simple("video/x-raw", "format", G_TYPE_STRING, "I420", "width",
+                                       G_TYPE_INT, ow, "height", G_TYPE_INT, oh,
+                                       "pixel-aspect-ratio", GST_TYPE_FRACTION, 1, 1, NULL);
+    g_object_set(t->size, "caps", out, NULL);
+    gst_caps_unref(out);
+    link_dynamic_pad(pad, t->convert);
+}
+
+/* appsrc (fed on the lws thread with the main stream's access units, caps
+ * from its decoder configuration) -> decodebin -> videoconvert ->
+ * videoscale to at most max_height, square pixels -> x264enc zerolatency
+ * -> h264parse. */
+static GstElement *build_transcode(GstPipeline *p, const char *uri, const json_t *o,
+                                   vg_source_elems *out, char *err, size_t errlen) {
+    (void)uri;
+    GstElement *src = vg_gst_make(p, "appsrc", "src", err, errlen);
+    GstElement *decode = vg_gst_make(p, "decodebin", "decode", err, errlen);
+    GstElement *convert = vg_gst_make(p, "videoconvert", "convert", err, errlen);
+    GstElement *scale = vg_gst_make(p, "videoscale", "scale", err, errlen);
+    GstElement *size = vg_gst_make(p, "capsfilter", "size", err, errlen);
+    GstElement *enc = vg_gst_make(p, "x264enc", "enc", err, errlen);
+    GstElement *parse = vg_gst_make(p, "h264parse", "parse", err, errlen);
+    if (!src || !decode || !convert || !scale || !size || !enc || !parse) return NULL;
+    out->codec = &vg_codec_h264;
+    out->has_dts = true; /* x264enc's */
+    vg_gst_setup_live_appsrc(src, NULL, false, 4 * 1024 * 1024);
+    transcode_ctx *t = g_new0(transcode_ctx, 1);
+    *t = (transcode_ctx){.convert = convert, .size = size,
+                         .max_height = opt_int(o, "max_height", 720)};
+    g_signal_connect(decode, "deep-element-added", G_CALLBACK(on_decoder_added), NULL);
+    g_signal_connect_data(decode, "pad-added", G_CALLBACK(on_decoded_pad), t,
+                          (GClosureNotify)(void (*)(void))g_free, 0);
+    gst_util_set_object_arg(G_OBJECT(enc), "tune", "zerolatency");
+    gst_util_set_object_arg(G_OBJECT(enc), "speed-preset", "superfast");
+    /* A keyframe every 2 s at 30 fps: a new viewer starts from the GOP cache. */
+    g_object_set(enc, "bitrate", (guint)opt_int(o, "bitrate_kbps", 1500), "key-int-max", 60,
+                 NULL);
+    GstElement *head[] = {src, decode};
+    GstElement *tail[] = {convert, scale, size, enc, parse};
+    if (vg_gst_link_chain(head, 2, err, errlen) || vg_gst_link_chain(tail, 5, err, errlen))
+        return NULL;
+    out->push_src = src;
+    return parse;
+}
+
 /* ---- the table ---------------------------------------------------------- */
 
 typedef struct source_kind {
@@ -595,6 +702,7 @@ static const source_kind kinds[] = {
     {"srtp://", srtp_options, validate_push, build_push},
     {"rtp://", rtp_options, validate_push, build_push},
     {"publish://", publish_options, validate_publish, build_publish},
+    {"transcode://", transcode_options, validate_transcode, build_transcode},
 };
 
 static const source_kind *kind_of(const char *uri) {
@@ -653,4 +761,8 @@ bool vg_source_is_push(const char *uri) {
 
 bool vg_source_is_publish(const char *uri) {
     return !strncmp(uri, "publish://", strlen("publish://"));
+}
+
+bool vg_source_is_transcode(const char *uri) {
+    return !strncmp(uri, "transcode://", strlen("transcode://"));
 }

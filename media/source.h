@@ -15,6 +15,8 @@
  *                    (media/publish.c feeds them into an appsrc); parse.
  *                    Its Opus or AAC frames go into an appsrc of the audio
  *                    branch, added by the feed
+ *   transcode://     a stream's own H.264 of another stream (media/variant.h):
+ *                    its access units into an appsrc, decode, scale, x264
  *
  * Each kind validates its options at config time (so a bad config stops
  * start-up with a message naming the field) and builds its elements into the
@@ -81,6 +83,11 @@ bool vg_source_is_push(const char *uri);
 /* True for publish://: a WebSocket publisher feeds the stream (media/publish.h);
  * without one the stream has no pipeline. */
 bool vg_source_is_publish(const char *uri);
+
+/* True for transcode://, the source of a stream's transcode (media/variant.h):
+ * its feed is the main stream's access units, like a publisher's; vigil
+ * makes it from the stream's "transcode" config, never from a camera URI. */
+bool vg_source_is_transcode(const char *uri);
 
 /* Writes the URI without user:password into out (for logs and the API). */
 void vg_source_redact(const char *uri, char *out, size_t outlen);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "media/source.h"
+#include "media/variant.h"
 #include "common/log.h"
 
 #define BACKOFF_FIRST_US 1000000LL
@@ -37,6 +38,7 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     char redacted[512];
     vg_source_redact(source, redacted, sizeof(redacted));
     s->id = strdup(id);
+    s->label = strdup(id);
     s->source = strdup(source);
     s->source_public = strdup(redacted);
     s->options = options ? json_incref(options) : NULL;
@@ -46,7 +48,7 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     s->inbox = inbox;
     s->reaper = reaper;
     s->state = VG_STREAM_STOPPED;
-    if (vg_source_is_publish(source)) {
+    if (vg_source_is_publish(source) || vg_source_is_transcode(source)) {
         s->feed = vg_publish_feed_new(limits->publish_queue_bytes ? limits->publish_queue_bytes
                                                                   : 4 * 1024 * 1024);
         if (!s->feed) {
@@ -57,7 +59,7 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     vg_relay_limits viewer_limits = {.queue_frames = limits->queue_frames,
                                      .slow_skips = limits->slow_skips,
                                      .slow_window_us = limits->slow_window_us};
-    bool ok = s->id && s->source && s->source_public;
+    bool ok = s->id && s->label && s->source && s->source_public;
     for (int i = 0; i < VG_RELAY_COUNT; i++)
         if (vg_relay_init(&s->relays[i], s, (vg_relay_slot)i, channel, &viewer_limits,
                           hooks ? &hooks->viewers : NULL))
@@ -94,7 +96,7 @@ static void log_state(vg_stream *s, vg_stream_state st, const char *reason, int6
         snprintf(again, sizeof(again), " (%u more time%s since)", s->repeats_unlogged,
                  s->repeats_unlogged == 1 ? "" : "s");
     vg_log(st == VG_STREAM_RETRYING || st == VG_STREAM_FAILED ? VG_LOG_WARN : VG_LOG_INFO,
-           "stream %s: %s%s%s%s", s->id, vg_stream_state_name(st), reason ? ": " : "",
+           "stream %s: %s%s%s%s", s->label, vg_stream_state_name(st), reason ? ": " : "",
            reason ? reason : "", again);
     set_text(&s->logged_reason, reason);
     s->logged_at_us = now_us;
@@ -109,6 +111,7 @@ static void set_state(vg_stream *s, vg_stream_state st, const char *reason) {
 }
 
 static void drop_pipeline(vg_stream *s) {
+    if (s->pipeline) vg_variant_main_down(s, g_get_monotonic_time());
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL, NULL); /* before the pipeline goes */
     if (s->feed) vg_publish_feed_attach(s->feed, NULL, NULL, NULL, 0);
     if (s->reaper)
@@ -142,7 +145,7 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
     s->awaiting_publisher = false;
     if (s->feed && !vg_publish_feed_owner(s->feed)) {
         /* Nothing to run without a publisher: wait for one, no timer. */
-        static const char waiting[] = "waiting for a publisher";
+        const char *waiting = s->parent ? "waiting for the main stream" : "waiting for a publisher";
         s->awaiting_publisher = true;
         set_text(&s->last_error, waiting);
         set_state(s, VG_STREAM_RETRYING, waiting);
@@ -184,6 +187,8 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
 }
 
 void vg_stream_stop(vg_stream *s) {
+    for (size_t i = 0; i < s->nvariants; i++)
+        vg_stream_stop(s->variants[i]);
     drop_pipeline(s);
     vg_rtp_ingest_free(s->ingest);
     s->ingest = NULL;
@@ -193,13 +198,18 @@ void vg_stream_stop(vg_stream *s) {
 
 void vg_stream_free(vg_stream *s) {
     if (!s) return;
-    drop_pipeline(s);
+    drop_pipeline(s); /* before its variants: the transcode hears of it */
+    for (size_t i = 0; i < s->nvariants; i++)
+        vg_stream_free(s->variants[i]);
+    free(s->variants);
     vg_rtp_ingest_free(s->ingest);
     vg_publish_feed_free(s->feed);
     for (int i = 0; i < VG_RELAY_COUNT; i++)
         vg_relay_free(&s->relays[i]);
     json_decref(s->options);
     free(s->id);
+    free(s->label);
+    free(s->variant);
     free(s->source);
     free(s->source_public);
     free(s->codecs);
@@ -253,6 +263,7 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
             set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
         }
         vg_relay_publish(r, ev->frame, now_us);
+        if (ev->relay == VG_RELAY_WEBCODECS) vg_variant_follow_main(s, ev->frame, now_us);
         break;
     }
     case VG_EVENT_ERROR: fail(s, ev->text ? ev->text : "pipeline error", now_us); break;
@@ -312,7 +323,7 @@ static void push_source_waiting(vg_stream *s) {
 int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const char *peer,
                              vg_publish_config *cfg, int64_t now_us) {
     if (!s->feed || vg_publish_feed_claim(s->feed, owner, sub, peer, cfg)) return -1;
-    vg_log(VG_LOG_INFO, "stream %s: publisher %s (%s) joined", s->id, sub, peer);
+    if (!s->parent) vg_log(VG_LOG_INFO, "stream %s: publisher %s (%s) joined", s->id, sub, peer);
     if (s->state == VG_STREAM_STOPPED || s->pipeline) return 0; /* stopping, or a re-publish */
     s->attempt = 0;
     vg_stream_start(s, now_us);
@@ -333,6 +344,10 @@ void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, in
 }
 
 void vg_stream_tick(vg_stream *s, int64_t now_us) {
+    for (size_t i = 0; i < s->nvariants; i++) {
+        vg_variant_tick(s->variants[i], now_us);
+        vg_stream_tick(s->variants[i], now_us);
+    }
     if (!s->pipeline) {
         if (s->state != VG_STREAM_RETRYING || s->awaiting_publisher) return;
         bool due = s->awaiting_packets
@@ -371,6 +386,18 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
     if (vg_source_is_push(s->source))
         json_object_set_new(d, "ingest", vg_rtp_ingest_describe(s->ingest, now_us));
-    if (s->feed) json_object_set_new(d, "publish", vg_publish_feed_describe(s->feed, now_us));
+    if (s->feed && !s->parent)
+        json_object_set_new(d, "publish", vg_publish_feed_describe(s->feed, now_us));
+    if (s->parent) {
+        json_object_del(d, "id");
+        json_object_set_new(d, "name", json_string(s->variant));
+        json_object_set_new(d, "kind", json_string(vg_variant_kind(s)));
+    }
+    if (s->nvariants) {
+        json_t *vs = json_array();
+        for (size_t i = 0; vs && i < s->nvariants; i++)
+            json_array_append_new(vs, vg_stream_describe(s->variants[i], now_us));
+        json_object_set_new(d, "variants", vs);
+    }
     return d;
 }

@@ -100,8 +100,17 @@ struct vg_stream {
     uint64_t auth_failed_mark; /* the receiver's auth failures then */
     bool auth_reported;        /* viewers were told of auth failures while waiting */
 
-    /* publish:// only */
-    vg_publish_feed *feed;   /* what the WebSocket publisher sends, else NULL */
+    /* variants (media/variant.h) */
+    struct vg_stream *parent;     /* a variant's main stream; NULL for a main stream */
+    char *variant;                /* a variant's name ("sub", "transcode"), else NULL */
+    char *label;                  /* "door", or "door/sub" for a variant: for logs */
+    struct vg_stream **variants;  /* a main stream's, owned: substreams, then the transcode */
+    size_t nvariants;
+    struct vg_stream *transcode;  /* the one among variants made from this stream, or NULL */
+    int64_t idle_since_us;        /* a running variant without viewers: since when, else 0 */
+
+    /* publish:// and transcode:// only */
+    vg_publish_feed *feed;   /* what the WebSocket publisher (or the main stream) sends, else NULL */
     bool awaiting_publisher; /* RETRYING because nobody publishes */
 
     /* ingest statistics over one-second windows */
@@ -113,13 +122,14 @@ struct vg_stream {
     uint64_t frames_in, bytes_in;
 };
 
-/* Creates a stopped stream. Copies id and source; takes its own reference to
+/* Creates a stopped stream. A variant (media/variant.h) has its main
+ * stream's id. Copies id and source; takes its own reference to
  * options. `reaper` may be NULL (pipelines are then freed inline, waiting).
  * NULL on OOM. */
 vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, uint32_t channel,
                          const vg_stream_limits *limits, const vg_stream_hooks *hooks,
                          vg_inbox *inbox, vg_reaper *reaper);
-/* Stops the pipeline, detaches every viewer (their owners must already have
+/* Stops the pipeline (and its variants'), detaches every viewer (their owners must already have
  * let go of them or do so after) and frees the stream. */
 void vg_stream_free(vg_stream *s);
 
@@ -140,12 +150,14 @@ int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const c
  * the stream waits for the next one. A no-op for another owner. */
 void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, int64_t now_us);
 
-/* Periodic: restarts due retries and detects stalled sources. */
+/* Periodic: restarts due retries and detects stalled sources; for a main
+ * stream, also its variants (media/variant.h). */
 void vg_stream_tick(vg_stream *s, int64_t now_us);
 
 const char *vg_stream_state_name(vg_stream_state st);
 
-/* The stream as /api/streams and `list` show it. Returns a new reference. */
+/* The stream as /api/streams and `list` show it, with its variants.
+ * Returns a new reference. */
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
 
 /* The relay of one delivery variant: viewers attach to it

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -32,6 +33,8 @@ static void set_defaults(vg_config *c) {
     c->stall_timeout_s = 5;
     c->max_frame_bytes = 8 * 1024 * 1024;
     c->max_publish_frame_bytes = 2 * 1024 * 1024;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    c->max_transcodes = cores > 0 ? (uint32_t)cores : 1;
 }
 
 void vg_config_free(vg_config *c) {
@@ -39,6 +42,7 @@ void vg_config_free(vg_config *c) {
         free(c->streams[i].id);
         free(c->streams[i].source);
         json_decref(c->streams[i].options);
+        vg_config_free_variants(&c->streams[i]);
     }
     free(c->streams);
     free(c->bind);
@@ -98,6 +102,7 @@ static const server_field server_fields[] = {
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),
     FIELD("max_frame_bytes", F_UINT, max_frame_bytes, 65536, 256 * 1024 * 1024),
     FIELD("max_publish_frame_bytes", F_UINT, max_publish_frame_bytes, 1024, 64 * 1024 * 1024),
+    FIELD("max_transcodes", F_UINT, max_transcodes, 0, 256),
     /* TLS */
     FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
     FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),
@@ -211,9 +216,11 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
     const char *key;
     json_t *v;
     json_object_foreach(obj, key, v) {
-        if (strcmp(key, "id") && strcmp(key, "source") && strcmp(key, "options")) {
-            snprintf(err, errlen, "%s.%s: unknown field (expected id, source, options)", where,
-                     key);
+        if (strcmp(key, "id") && strcmp(key, "source") && strcmp(key, "options") &&
+            strcmp(key, "variants") && strcmp(key, "transcode")) {
+            snprintf(err, errlen,
+                     "%s.%s: unknown field (expected id, source, options, variants, transcode)",
+                     where, key);
             return -1;
         }
     }
@@ -244,6 +251,11 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
         return -1;
     }
     char why[256];
+    if (vg_source_is_transcode(json_string_value(source))) {
+        snprintf(err, errlen, "%s.source: transcode:// is made by vigil from a stream's "
+                 "\"transcode\", not a camera", where);
+        return -1;
+    }
     if (vg_source_validate(json_string_value(source), options, why, sizeof(why))) {
         snprintf(err, errlen, "%s.%s", where, why);
         return -1;
@@ -254,7 +266,8 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
     sc->source = strdup(json_string_value(source));
     sc->options = options ? json_incref(options) : NULL;
     c->nstreams = i + 1;
-    return 0;
+    return vg_config_load_variants(sc, json_object_get(obj, "variants"),
+                                   json_object_get(obj, "transcode"), where, err, errlen);
 }
 
 int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {

@@ -6,7 +6,9 @@
  *               "slow_viewer_window_s": 10, "stall_timeout_s": 5,
  *               "tls_cert": null, "tls_key": null,
  *               "http_redirect_port": 8080},  (absent: none)
- *    "streams": [{"id": "demo", "source": "test://", "options": {...}}]}
+ *    "streams": [{"id": "demo", "source": "test://", "options": {...},
+ *                 "variants": {"sub": "rtsp://..."},                 (optional)
+ *                 "transcode": {"codec": "h264", "max_height": 720}}]} (optional)
  *
  * Loading validates everything up front; an error names the field and why
  * (e.g. "streams[1].id: duplicate id 'door'") so start-up can stop with it.
@@ -21,10 +23,28 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One substream of a stream (server/config_variants.c). */
+typedef struct vg_variant_config {
+    char *name;      /* not "main" nor "transcode" */
+    char *source;    /* a pulled source: test://, file:// or rtsp:// */
+    json_t *options; /* owned reference, may be NULL */
+} vg_variant_config;
+
+/* A stream's transcode (server/config_variants.c): made only when set. */
+typedef struct vg_transcode_config {
+    bool enabled;
+    char codec[8]; /* "h264": what it makes */
+    uint32_t max_height;
+    uint32_t bitrate_kbps;
+} vg_transcode_config;
+
 typedef struct vg_stream_config {
     char *id;
     char *source;
     json_t *options; /* owned reference, may be NULL */
+    vg_variant_config *variants; /* in config order: the lightest first */
+    size_t nvariants;
+    vg_transcode_config transcode;
 } vg_stream_config;
 
 /* The "auth" section (server/config_auth.c). */
@@ -53,6 +73,7 @@ typedef struct vg_config {
     uint32_t stall_timeout_s;
     uint32_t max_frame_bytes;
     uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
+    uint32_t max_transcodes; /* transcodes running at once (default: the cores) */
     vg_stream_config *streams;
     size_t nstreams;
     /* The whole config document (owned reference, NULL for the default
@@ -83,6 +104,12 @@ void vg_config_free(vg_config *c);
 /* The "auth" section (obj borrowed, NULL when absent: a random secret for
  * this run and no anonymous access). 0, or -1 with a message in err. */
 int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errlen);
+/* A stream's "variants" and "transcode" (either may be NULL). `where` is
+ * "streams[N]". 0, or -1 with a message naming the field. */
+int vg_config_load_variants(vg_stream_config *sc, const json_t *variants,
+                            const json_t *transcode, const char *where, char *err,
+                            size_t errlen);
+void vg_config_free_variants(vg_stream_config *sc);
 /* Reads the token secret from a file (at least 32 bytes; trailing
  * whitespace ignored). 0, or -1 with a message in err. */
 int vg_config_read_secret(vg_config *c, const char *path, char *err, size_t errlen);

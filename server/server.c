@@ -157,6 +157,29 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     return vg_reaper_start(&srv->reaper);
 }
 
+/* A stream's substreams and transcode (media/variant.h), stopped until
+ * watched. */
+static int add_variants(vg_stream *main, const vg_stream_config *sc, uint32_t *channel) {
+    for (size_t j = 0; j < sc->nvariants; j++)
+        if (vg_variant_add(main, sc->variants[j].name, sc->variants[j].source,
+                           sc->variants[j].options, ++*channel))
+            return -1;
+    if (!sc->transcode.enabled) return 0;
+    json_t *o = json_pack("{s:s, s:i, s:i}", "codec", sc->transcode.codec, "max_height",
+                          (int)sc->transcode.max_height, "bitrate_kbps",
+                          (int)sc->transcode.bitrate_kbps);
+    int rc = o ? vg_variant_add(main, "transcode", "transcode://", o, ++*channel) : -1;
+    json_decref(o);
+    return rc;
+}
+
+uint32_t vg_server_transcodes_running(const vg_server *srv) {
+    uint32_t n = 0;
+    for (size_t i = 0; i < srv->nstreams; i++)
+        if (srv->streams[i]->transcode && vg_variant_running(srv->streams[i]->transcode)) n++;
+    return n;
+}
+
 /* One stream per config entry, stopped until vg_server_run. */
 static int make_streams(vg_server *srv) {
     const vg_config *config = srv->config;
@@ -182,6 +205,10 @@ static int make_streams(vg_server *srv) {
         if (!srv->streams[i]) return -1;
         srv->nstreams++;
     }
+    /* Variants after every main stream: their channels follow. */
+    uint32_t channel = (uint32_t)config->nstreams;
+    for (size_t i = 0; i < config->nstreams; i++)
+        if (add_variants(srv->streams[i], &config->streams[i], &channel)) return -1;
     return 0;
 }
 

@@ -16,6 +16,7 @@
 #include "media/inbox.h"
 #include "control/control.h"
 #include "media/stream.h"
+#include "media/variant.h"
 #include "server/config.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
@@ -74,6 +75,8 @@ void vg_server_request_stop(vg_server *srv);
 void vg_server_destroy(vg_server *srv);
 
 vg_stream *vg_server_find_stream(vg_server *srv, const char *id);
+/* Transcodes running or waiting to (media/variant.h), for server.max_transcodes. */
+uint32_t vg_server_transcodes_running(const vg_server *srv);
 int64_t vg_server_now_us(void);
 
 /* The vigil.v1 protocol and the HTTP (API + files) protocol callbacks. */

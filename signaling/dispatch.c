@@ -43,7 +43,7 @@ static const request_spec requests[] = {
     {"subscribe",
      vg_handle_subscribe,
      {REQUIRED("stream", FIELD_STRING), OPTIONAL("mode", FIELD_STRING),
-      OPTIONAL("accept", FIELD_NAMES)}},
+      OPTIONAL("accept", FIELD_NAMES), OPTIONAL("variant", FIELD_STRING)}},
     {"unsubscribe", vg_handle_unsubscribe, {REQUIRED("channel", FIELD_CHANNEL)}},
     {"stats", vg_handle_stats, {{0}}},
     {"devices", vg_handle_devices, {OPTIONAL("watch", FIELD_BOOL)}},

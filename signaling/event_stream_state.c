@@ -1,6 +1,6 @@
 /* event_stream_state.c -- the `stream.state` event: a stream's state or
- * codecs changed, told to every viewer of every relay of it
- * (PROTOCOL.md, "Events"). */
+ * codecs changed, told to every viewer of every relay of it, naming the
+ * variant for a substream or transcode (PROTOCOL.md, "Events"). */
 #include "server/server.h"
 #include "signaling/signaling.h"
 
@@ -12,6 +12,7 @@ void vg_signaling_stream_state(vg_stream *st, const char *reason) {
                                    vg_stream_state_name(st->state), "codecs",
                                    st->codecs ? json_string(st->codecs) : json_null());
             if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
+            if (ev && st->variant) json_object_set_new(ev, "variant", json_string(st->variant));
             if (ev) vg_session_send_json(vg_subscription_of(v)->session, ev);
         }
     }

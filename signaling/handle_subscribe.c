@@ -1,5 +1,6 @@
 /* handle_subscribe.c -- "subscribe": a new channel on a stream, in mode
- * "mse" (fMP4) or "webcodecs" (decoder configuration + access units). The
+ * "mse" (fMP4) or "webcodecs" (decoder configuration + access units), of
+ * its main picture or a variant (media/variant.h), named or picked. The
  * init segment (or decoder configuration) and the GOP cache are queued at
  * once, behind the reply. A client that says which codec families it can
  * decode (`accept`) gets unsupported_codec rather than a picture it cannot
@@ -24,6 +25,59 @@ static bool accepts(json_t *accept, const char *codecs) {
     return false;
 }
 
+/* The picture a client gets when it names none: the main stream when it
+ * can decode it, else the first substream it can (or that has not told its
+ * codec yet), else the transcode when it takes H.264. NULL: nothing. */
+static vg_stream *pick_variant(vg_stream *main, json_t *accept) {
+    if (accepts(accept, main->codecs)) return main;
+    for (size_t i = 0; i < main->nvariants; i++) {
+        vg_stream *v = main->variants[i];
+        if (v != main->transcode && accepts(accept, v->codecs)) return v;
+    }
+    if (main->transcode && accepts(accept, "avc1")) return main->transcode;
+    return NULL;
+}
+
+/* Which variant of `main` the request asks for, or picks for it; NULL after
+ * an error reply. A transcode that is not running yet needs a free place
+ * under server.max_transcodes. */
+static vg_stream *choose(vg_session *s, json_t *id, vg_stream *main, json_t *msg) {
+    json_t *accept = json_object_get(msg, "accept");
+    json_t *named = json_object_get(msg, "variant");
+    vg_stream *v;
+    if (named) {
+        v = vg_variant_find(main, json_string_value(named));
+        if (!v) {
+            vg_signaling_error(s, id, "unknown_variant", "variant",
+                               "stream '%.64s' has no variant '%.32s'", main->id,
+                               json_string_value(named));
+            return NULL;
+        }
+        if (!accepts(accept, v->codecs)) {
+            vg_signaling_error(s, id, "unsupported_codec", "accept",
+                               "variant '%.32s' of stream '%.64s' sends %.96s, which is not in "
+                               "accept",
+                               json_string_value(named), main->id, v->codecs);
+            return NULL;
+        }
+    } else if (!(v = pick_variant(main, accept))) {
+        vg_signaling_error(s, id, "unsupported_codec", "accept",
+                           "stream '%.64s' sends %.96s, which is not in accept, and has no "
+                           "variant that is",
+                           main->id, main->codecs);
+        return NULL;
+    }
+    uint32_t max = s->server->config->max_transcodes;
+    if (v == main->transcode && !vg_variant_running(v) &&
+        vg_server_transcodes_running(s->server) >= max) {
+        vg_signaling_error(s, id, "transcode_limit", "variant",
+                           "%u transcode%s running already (server.max_transcodes)", max,
+                           max == 1 ? " is" : "s are");
+        return NULL;
+    }
+    return v;
+}
+
 void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     const char *name = json_string_value(json_object_get(msg, "stream"));
     json_t *mode = json_object_get(msg, "mode");
@@ -39,18 +93,14 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
         return;
     }
     /* A stream the client may not see does not exist for it. */
-    vg_stream *stream =
+    vg_stream *main =
         vg_access_sees_stream(&s->access, name) ? vg_server_find_stream(s->server, name) : NULL;
-    if (!stream) {
+    if (!main) {
         vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
         return;
     }
-    if (!accepts(json_object_get(msg, "accept"), stream->codecs)) {
-        vg_signaling_error(s, id, "unsupported_codec", "accept",
-                           "stream '%.64s' sends %.96s, which is not in accept", name,
-                           stream->codecs);
-        return;
-    }
+    vg_stream *stream = choose(s, id, main, msg);
+    if (!stream) return;
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);
@@ -69,6 +119,7 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
             vg_signaling_error(s, id, "internal", NULL, "could not subscribe");
         return;
     }
+    vg_variant_demand(stream, vg_server_now_us());
     /* A WebCodecs client has no use for a MIME type: its decoder
      * configuration comes as a binary frame. */
     char mime[160];
@@ -76,6 +127,7 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     if (has_mime) snprintf(mime, sizeof(mime), "video/mp4; codecs=\"%s\"", stream->codecs);
     json_object_set_new(r, "stream", json_string(stream->id));
     json_object_set_new(r, "mode", json_string(mode_name));
+    json_object_set_new(r, "variant", json_string(stream->variant ? stream->variant : "main"));
     json_object_set_new(r, "channel", json_integer(sub->viewer.channel));
     json_object_set_new(r, "state", json_string(vg_stream_state_name(stream->state)));
     json_object_set_new(r, "codecs", stream->codecs ? json_string(stream->codecs) : json_null());

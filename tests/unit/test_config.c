@@ -238,6 +238,63 @@ START_TEST(publish_sources_check_codec_and_audio) {
 }
 END_TEST
 
+#define WITH(extra) "{\"streams\":[{\"id\":\"door\",\"source\":\"rtsp://cam/main\"," extra "}]}"
+
+START_TEST(variants_and_transcode_are_checked) {
+    vg_config c;
+    ck_assert_int_eq(load(WITH("\"variants\":{\"sub\":\"rtsp://cam/sub\","
+                               "\"tiny\":{\"source\":\"test://\",\"options\":{\"width\":160}}},"
+                               "\"transcode\":{\"max_height\":481}"),
+                          &c),
+                     0);
+    ck_assert_uint_eq(c.streams[0].nvariants, 2);
+    /* config order: the dashboard takes the first as the lightest */
+    ck_assert_str_eq(c.streams[0].variants[0].name, "sub");
+    ck_assert_str_eq(c.streams[0].variants[1].source, "test://");
+    ck_assert_int_eq(json_integer_value(json_object_get(c.streams[0].variants[1].options, "width")),
+                     160);
+    ck_assert(c.streams[0].transcode.enabled);
+    ck_assert_str_eq(c.streams[0].transcode.codec, "h264");
+    ck_assert_uint_eq(c.streams[0].transcode.max_height, 480); /* even */
+    ck_assert_uint_eq(c.streams[0].transcode.bitrate_kbps, 1500);
+    ck_assert_uint_ge(c.max_transcodes, 1); /* the cores */
+    vg_config_free(&c);
+    ck_assert_int_eq(load(WITH("\"variants\":{\"sub\":\"rtsp://cam/sub\"}"), &c), 0);
+    ck_assert(!c.streams[0].transcode.enabled);
+    vg_config_free(&c);
+
+    assert_rejected(WITH("\"variants\":[\"rtsp://cam/sub\"]"), "streams[0].variants: must be an object");
+    assert_rejected(WITH("\"variants\":{}"), "streams[0].variants: must be an object");
+    assert_rejected(WITH("\"variants\":{\"main\":\"rtsp://cam/sub\"}"),
+                    "streams[0].variants.main: a variant's name");
+    assert_rejected(WITH("\"variants\":{\"a b\":\"rtsp://cam/sub\"}"),
+                    "streams[0].variants.a b: a variant's name");
+    assert_rejected(WITH("\"variants\":{\"sub\":5}"), "streams[0].variants.sub: must be a source URI");
+    assert_rejected(WITH("\"variants\":{\"sub\":{\"url\":\"rtsp://x\"}}"),
+                    "streams[0].variants.sub.url: unknown field");
+    assert_rejected(WITH("\"variants\":{\"sub\":\"srtp://0.0.0.0:5004\"}"),
+                    "streams[0].variants.sub: a substream is opened when watched");
+    assert_rejected(WITH("\"variants\":{\"sub\":\"publish://\"}"),
+                    "streams[0].variants.sub: a substream is opened when watched");
+    assert_rejected(WITH("\"variants\":{\"sub\":{\"source\":\"rtsp://cam/s\",\"options\":{\"fps\":1}}}"),
+                    "streams[0].variants.sub.options.fps: unknown option");
+    assert_rejected(WITH("\"transcode\":true"), "streams[0].transcode: must be an object");
+    assert_rejected(WITH("\"transcode\":{\"codec\":\"vp8\"}"),
+                    "streams[0].transcode.codec: must be \"h264\"");
+    assert_rejected(WITH("\"transcode\":{\"max_height\":10}"),
+                    "streams[0].transcode.max_height: must be an integer from 64 to 2160");
+    assert_rejected(WITH("\"transcode\":{\"bitrate_kbps\":\"fast\"}"),
+                    "streams[0].transcode.bitrate_kbps: must be an integer");
+    assert_rejected(WITH("\"transcode\":{\"preset\":\"fast\"}"),
+                    "streams[0].transcode.preset: unknown field");
+    assert_rejected(WITH("\"trancode\":{}"), "streams[0].trancode: unknown field");
+    assert_rejected("{\"streams\":[{\"id\":\"t\",\"source\":\"transcode://\"}]}",
+                    "streams[0].source: transcode:// is made by vigil");
+    assert_rejected("{\"server\":{\"max_transcodes\":-1},\"streams\":[{\"id\":\"t\",\"source\":\"test://\"}]}",
+                    "server.max_transcodes: must be an integer from 0 to 256");
+}
+END_TEST
+
 START_TEST(file_errors_give_line_and_column) {
     char path[] = "/tmp/vigil-config-XXXXXX";
     int fd = mkstemp(path);
@@ -262,6 +319,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, invalid_configs_name_the_field);
     tcase_add_test(tc, push_sources_check_address_key_and_profile);
     tcase_add_test(tc, publish_sources_check_codec_and_audio);
+    tcase_add_test(tc, variants_and_transcode_are_checked);
     tcase_add_test(tc, file_errors_give_line_and_column);
     suite_add_tcase(s, tc);
     return s;
