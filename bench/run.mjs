@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs              full run (about 10 minutes)
 //   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
-//   BENCH_ONLY=one,4000,max,streams,throttled   only these scenarios
+//   BENCH_ONLY=one,4000,max,streams,throttled,transcode   only these scenarios
 //   BENCH_DURATION=S                the measured window, in seconds
 //   BENCH_REPEAT=N                  1000-viewer pairs (vigil, floor) to take
 //                                   the median of (default 3; 1 when quick)
@@ -20,6 +20,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { h265Clip, measureTranscode } from './transcode.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const B = path.join(ROOT, 'build');
@@ -89,14 +90,20 @@ function startProc(argv, name) {
 }
 
 async function startVigil(streams) {
-  const port = await freePort();
   // Anonymous viewers of these streams (they say hello without a token), and
   // every viewer from 127.0.0.1: the default per-address limit is 1000.
-  const config = {
-    server: { port, bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000 },
+  return startVigilWith({
+    server: { bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000 },
     auth: { anonymous: { streams } },
     streams: streams.map((id) => ({ id, source: `file://${CLIP}` })),
-  };
+  });
+}
+
+// vigil with `config` (its port chosen here), once every stream is live.
+async function startVigilWith(config) {
+  const port = await freePort();
+  config = { ...config, server: { ...config.server, port } };
+  const streams = config.streams;
   const file = path.join(tmp, `vigil-${port}.json`);
   writeFileSync(file, JSON.stringify(config));
   const srv = startProc([VIGIL, '--config', file, '--web-root', path.join(ROOT, 'web')], 'vigil');
@@ -308,6 +315,21 @@ async function scenarioThrottled() {
     `bounded (1000: ${rb ? f2(rb / MIB) : 'n/a'})`, rb !== null && v.server.rss_peak_kb <= rb * 1.5 + 8 * MIB);
 }
 
+// The transcode's price: CPU and added latency (bench/transcode.mjs).
+async function scenarioTranscode() {
+  noisy = false;
+  const r = await measureTranscode({ startServer: startVigilWith, clip: h265Clip(path.join(B, 'bench')),
+    warmupS: T.warmup + 1, durationS: T.duration });
+  results.scenarios.transcode = r;
+  console.error(`  transcode: ${JSON.stringify(r)}`);
+  row('transcode H.265 720p30 -> H.264: CPU cores', f2(r.cpu_cores_transcode), '', '',
+    '< 1 core, >= 27 fps', r.variant === 'transcode' && r.cpu_cores_transcode < 1 && r.transcode_fps >= 27);
+  row('transcode: added latency ms p50 / p95', `${f2(r.added_latency_ms.p50)} / ${f2(r.added_latency_ms.p95)}`, '', '',
+    'p50 <= 150 ms', r.added_latency_ms.matched > 100 && r.added_latency_ms.p50 <= 150);
+  row('transcode: subscribe -> first picture ms', f2(r.first_picture_ms), '', '', '<= 1000 ms',
+    r.first_picture_ms !== null && r.first_picture_ms <= 1000);
+}
+
 function machine() {
   const cpus = os.cpus();
   return { cpu: cpus[0]?.model, cores: cpus.length, kernel: os.release(), mem_gib: +(os.totalmem() / 2 ** 30).toFixed(1), load_avg: os.loadavg() };
@@ -333,6 +355,7 @@ if (want('4000')) await scenarioFourK();
 if (want('max')) await scenarioMax();
 if (want('streams')) await scenarioStreams();
 if (want('throttled')) await scenarioThrottled();
+if (want('transcode')) await scenarioTranscode();
 results.table = rows;
 results.elapsed_s = (Date.now() - t0) / 1000;
 writeFileSync(path.join(B, 'bench/results.json'), JSON.stringify(results, null, 2));
