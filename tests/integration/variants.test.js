@@ -150,6 +150,23 @@ describe('substreams and the transcode', { timeout: 240000 * SLOW }, () => {
     await until(() => yf().filter((f) => f.kind === 2).length >= 20, 20000 * SLOW, () => `${yf().length} frames`);
     const yp = probeFmp4(fmp4Of(yf())).streams[0];
     assert.deepEqual([yp.codec_name, yp.width, yp.height], ['h264', 160, 120]);
+
+    // The transcode follows its main stream: the camera goes away, the
+    // transcode waits for it; it comes back, so does the transcode, with a
+    // new init segment first.
+    const other = cameras[1];
+    await other.stop('SIGKILL');
+    const waiting = await y.waitFor((m) => m.type === 'stream.state' && m.channel === yr.channel && m.state === 'retrying',
+      15000 * SLOW, 'the transcode waiting');
+    assert.deepEqual([waiting.variant, waiting.reason], ['transcode', 'waiting for the main stream']);
+    assert.equal(variantOf(await streamInfo(vigil, 'yard'), 'transcode').last_error, 'waiting for the main stream');
+    const port = Number(new URL(other.url).port);
+    cameras[1] = await startCamera({ port, codec: 'h265', width: 320, height: 240 });
+    const inits = () => yf().filter((f) => f.kind === 1).length;
+    const initsBefore = inits();
+    await y.waitFor((m) => m.type === 'stream.state' && m.channel === yr.channel && m.state === 'live' &&
+      y.messages.indexOf(m) > y.messages.indexOf(waiting), 30000 * SLOW, 'the transcode live again');
+    await until(() => inits() > initsBefore && yf().at(-1).kind === 2, 10000 * SLOW, 'a new init segment, then fragments');
   });
 
   it('names and codecs that do not fit are refused clearly', async () => {
