@@ -89,8 +89,11 @@ test('the tile decodes with WebCodecs and draws on its canvas', { timeout: 30000
   assert.equal(await page.$eval(`${TILE} video`, (v) => v.hidden), true, 'the video is hidden');
   assert.equal(d.state, 'live');
   assert.ok(Number(d.decoded) >= 60, `decoded ${d.decoded}`);
-  assert.ok(Number(d.fps) > 20, `fps ${d.fps}`);
-  assert.ok(Number(d.latencyMs) < 1000, `latency ${d.latencyMs}`);
+  // A one-second window above 20 fps of the 30 fps demo, waited for.
+  await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.fps) > 20, TILE,
+    { timeout: 5000, polling: 100 });
+  // Server to page on loopback: a few ms (the header's time to arrival).
+  assert.ok(d.latencyMs !== '' && Number(d.latencyMs) < 150, `latency ${d.latencyMs}`);
   assert.equal(d.resets, '0', 'no decoder errors');
   assert.equal(await page.$eval(`${TILE} .mode-toggle`, (b) => b.textContent), 'WebCodecs');
   const closed = await page.evaluate((sel) => {
