@@ -101,6 +101,10 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     }
     vg_stream *stream = choose(s, id, main, msg);
     if (!stream) return;
+    /* A variant nobody watched starts now, before the viewer attaches: the
+     * reply carries its state, and no event precedes the reply. (A
+     * subscribe refused below leaves it to stop after its linger time.) */
+    vg_variant_demand(stream, vg_server_now_us());
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);
@@ -119,7 +123,6 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
             vg_signaling_error(s, id, "internal", NULL, "could not subscribe");
         return;
     }
-    vg_variant_demand(stream, vg_server_now_us());
     /* A WebCodecs client has no use for a MIME type: its decoder
      * configuration comes as a binary frame. */
     char mime[160];

@@ -79,6 +79,9 @@ describe('substreams and the transcode', { timeout: 240000 * SLOW }, () => {
       15000 * SLOW, 'the substream live');
     assert.equal(live.variant, 'sub');
     assert.equal(live.stream, 'door');
+    // The reply came first: the client knew the channel before its events.
+    const first = c.messages.findIndex((m) => m.type === 'stream.state' && m.channel === r.channel);
+    assert.ok(c.messages.indexOf(r) < first, JSON.stringify(c.messages.slice(0, 4)));
     assert.match(live.codecs, /^avc1\./);
     const mine = () => c.frames.filter((f) => f.channel === r.channel);
     await until(() => mine().filter((f) => f.kind === 2).length >= 30, 15000 * SLOW, () => `${mine().length} frames`);
