@@ -92,7 +92,7 @@ static json_t *api_sessions(vg_server *srv) {
     for (vg_session *s = srv->sessions; arr && s; s = s->next) {
         json_t *subs = json_array();
         for (uint32_t i = 0; i < s->nsubs; i++)
-            json_array_append_new(subs, json_string(s->subs[i]->stream->id));
+            json_array_append_new(subs, json_string(s->subs[i]->stream->label)); /* "door/sub" for a variant */
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer,
                                              "sub", vg_access_sub(&s->access), "role",
                                              vg_role_name(s->access.role), "streams", subs,
