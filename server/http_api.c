@@ -188,22 +188,29 @@ static int path_id(const char *uri, const char *prefix, const char *suffix, char
     return 1;
 }
 
-/* Every endpoint is GET-only for now. Anything else gets its 405 at once and
- * the connection is closed, so a request body is never read or buffered. */
-static int refuse_method(struct lws *wsi) {
-    static const char body[] = "{\"error\":\"method_not_allowed\"}";
-    unsigned char buf[LWS_PRE + 512], *start = buf + LWS_PRE, *p = start,
-                                      *end = buf + sizeof(buf) - 1;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "application/json",
-                                    sizeof(body) - 1, &p, end) ||
+/* A refusal written at once, then the connection is closed, so a request
+ * body is never read or buffered (and bytes that lws cannot frame, such as
+ * a chunked body, are never taken for a next request). */
+static int refuse_and_close(struct lws *wsi, unsigned int status, const char *body) {
+    size_t len = strlen(body);
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+                                       *end = buf + sizeof(buf) - 1;
+    if (len > 512 ||
+        lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                     (const unsigned char *)"close", 5, &p, end) ||
         lws_finalize_http_header(wsi, &p, end))
         return -1;
-    memcpy(p, body, sizeof(body) - 1);
-    p += sizeof(body) - 1;
+    memcpy(p, body, len);
+    p += len;
     lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
     return -1;
+}
+
+/* Every endpoint but a device's commands is GET-only: 405 at once. */
+static int refuse_method(struct lws *wsi) {
+    return refuse_and_close(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
+                            "{\"error\":\"method_not_allowed\"}");
 }
 
 static void drop_request(vg_http_session *hs) {
@@ -266,6 +273,17 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     char device[CONTROL_ID_MAX];
     if (!path_id(uri, "/api/devices/", "/commands", device, sizeof(device)))
         return refuse_method(wsi);
+    /* lws frames request bodies by Content-Length only: a chunked body
+     * (Node's http.request without a length, curl -H 'Transfer-Encoding:
+     * chunked') is told so at once rather than left waiting. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        vg_server *srv = lws_context_user(lws_get_context(wsi));
+        srv->errors_total++;
+        return refuse_and_close(wsi, HTTP_STATUS_LENGTH_REQUIRED,
+                                "{\"error\":\"length_required\",\"message\":\"send the body "
+                                "with a Content-Length (up to 16384 bytes); chunked request "
+                                "bodies are not supported\"}");
+    }
     char cl[32] = "";
     lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     long n = atol(cl);

@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
+import http from 'node:http';
 import { startVigil, Client, sleep } from '../lib/vigil.js';
 import {
   Procs, LineProc, startBroker, startSim, freeTcpPort, freeUdpPort, CAMERA_COMMANDS,
@@ -271,6 +272,32 @@ test('REST: list, one device, POST a command (202 + Location), follow it, and th
   assert.equal((await vigil.fetch(`/api/commands/nope`)).status, 404);
   r = await post('/api/devices', '{}');
   assert.equal(r.status, 405);
+
+  // A body sent chunked (no Content-Length, as Node's http.request and curl
+  // -H 'Transfer-Encoding: chunked' send it) is told 411 at once, not left
+  // waiting; a client then sends it with a length. Both with curl and Node.
+  const url = `${vigil.base}/api/devices/cam1/commands`;
+  const curl = spawnSync('curl', ['-s', '-m', '5', '-w', '\n%{http_code}', '-H', `Authorization: Bearer ${vigil.adminToken}`,
+    '-H', 'Content-Type: application/json', '-H', 'Transfer-Encoding: chunked',
+    '--data-binary', JSON.stringify({ name: 'light', params: { on: true } }), url], { encoding: 'utf8' });
+  assert.equal(curl.status, 0, `curl: ${curl.stderr}`);
+  const [text, code] = curl.stdout.split('\n');
+  assert.equal(code, '411', curl.stdout);
+  assert.equal(JSON.parse(text).error, 'length_required');
+  const chunked = await new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', headers: { authorization: `Bearer ${vigil.adminToken}` } }, (res) => {
+      let b = '';
+      res.on('data', (d) => { b += d; });
+      res.on('end', () => resolve({ status: res.statusCode, body: b }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.setTimeout(5000, () => req.destroy(new Error('no answer in 5 s')));
+    req.write('{"name":"light",');
+    req.end('"params":{"on":true}}');
+  });
+  assert.equal(chunked.status, 411);
+  assert.match(JSON.parse(chunked.body).message, /Content-Length/);
 });
 
 test('device offline (MQTT last-will) shows as offline', async () => {
