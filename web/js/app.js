@@ -119,7 +119,7 @@ async function refreshList() {
     let tile = tiles.get(info.id);
     if (!tile) {
       const id = info.id;
-      tile = new Tile(id, { resubscribe: () => subs.resubscribe(id) });
+      tile = new Tile(id, { subs, onFocusChange });
       tiles.set(info.id, tile);
       placeTile(tile);
     }
@@ -137,6 +137,19 @@ async function refreshList() {
   bar.setSummary(streams);
   empty.hidden = streams.length > 0;
 }
+
+// One tile enlarged at a time; it spans the grid's width and comes into view.
+function onFocusChange(tile) {
+  if (!tile.focused) return;
+  for (const other of tiles.values()) if (other !== tile) other.setFocused(false);
+  tile.el.scrollIntoView({ block: 'nearest' });
+}
+
+// Escape puts an enlarged tile back (unless a dialog has the key).
+document.addEventListener('keydown', (ev) => {
+  if (ev.key !== 'Escape' || ev.defaultPrevented || signin.isOpen) return;
+  for (const tile of tiles.values()) tile.setFocused(false);
+});
 
 function removeTile(id) {
   subs.remove(id);

@@ -19,6 +19,9 @@ const ICONS = {
   'arrow-right': [{ d: 'M18 12L7 5v14z', fill: true }],
   home: [{ d: 'M12 7a5 5 0 1 0 0 10a5 5 0 1 0 0-10z', fill: true }],
   close: [{ d: 'M6 6l12 12M18 6L6 18' }],
+  // A tile enlarged to the grid's width, and back: corners out, corners in.
+  enlarge: [{ d: 'M4 9V4h5M20 9V4h-5M4 15v5h5M20 15v5h-5' }],
+  shrink: [{ d: 'M9 4v5H4M15 4v5h5M9 20v-5H4M15 20v-5h5' }],
 };
 
 // A new <svg> of the named icon.

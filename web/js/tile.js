@@ -16,8 +16,22 @@
 //   data-offline ("true" while the source is lost: retrying or failed),
 //   data-offline-since (when it went offline, ms since the epoch),
 //   data-media-source (mode "mse": "MediaSource" or "ManagedMediaSource",
-//   Safari on iPhone) and data-playable ("false": this browser has neither
-//   WebCodecs nor Media Source Extensions, and the tile says so).
+//   Safari on iPhone), data-playable ("false": this browser has neither
+//   WebCodecs nor Media Source Extensions, and the tile says so),
+//   data-variant (the picture on screen: "main", a substream's name,
+//   "transcode"), data-focused ("true" while enlarged), data-switching (the
+//   variant being switched to, '' when none) and data-switches (switches
+//   of picture completed).
+//
+// Pictures: a stream may have substreams and a transcode beside its main
+// picture (PROTOCOL.md, subscribe `variant`). A tile in the grid asks for
+// the lightest substream it can decode; enlarged (the button in the header,
+// or a double-click on the picture) it asks for the main one when it can
+// decode it (variant_choice.js). Changing pictures never goes black: the
+// new one plays beneath the old one until it shows a frame
+// (variant_switch.js). A picture whose codec, once announced, this browser
+// cannot decode is asked for again without a variant, so the server picks
+// another; when there is none the tile says so.
 //
 // An offline stream's tile says so over its last picture, dimmed: "offline"
 // in the badge, and "Offline since 14:02:31" with the reason on the picture,
@@ -36,13 +50,14 @@
 // MSE mode's fMP4 (WebCodecs mode carries video alone), so turning it on in
 // WebCodecs mode switches the tile to MSE, for this page's life.
 
-import { KIND_ACCESS_UNIT, KIND_DECODER_CONFIG, KIND_FRAGMENT, KIND_INIT, parseDecoderConfig } from './frame_header.js';
-import { MsePlayer } from './mse_player.js';
-import { WebCodecsPlayer, nowMs } from './webcodecs_player.js';
+import { nowMs } from './webcodecs_player.js';
+import { Feed, mediaElement } from './feed.js';
 import { RateMeter, Smoothed } from './meters.js';
-import { setIcon } from './icons.js';
+import { iconButton, setIcon } from './icons.js';
 import { OfflineClock, OFFLINE_STATES } from './offline.js';
-import { NO_PLAYBACK, canPlayLive, hasWebCodecs } from './media_support.js';
+import { NO_PLAYBACK, acceptedFamilies, canPlayLive, hasWebCodecs } from './media_support.js';
+import { VariantPicker, cannotDecode } from './variant_choice.js';
+import { VariantSwitch } from './variant_switch.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
@@ -76,11 +91,20 @@ const STATE_TEXT = {
   unsubscribed: 'not watched',
 };
 
+// What a refused subscribe means to the person looking at the tile.
+const REFUSALS = {
+  unsupported_codec: (err) => `This browser cannot decode this camera's video (${err.message})`,
+  transcode_limit: () => 'This browser needs a transcode of this camera, and too many transcodes are running on the server',
+};
+
 export class Tile {
-  // `resubscribe()`: asks for this stream again (in the tile's new mode).
-  constructor(streamId, { resubscribe = () => {} } = {}) {
+  // `subs`: the Subscriptions this tile is the handler of (it resubscribes,
+  // and switches pictures, through it). `onFocusChange(tile)`: after the
+  // user enlarged the tile or put it back.
+  constructor(streamId, { subs, onFocusChange = () => {} } = {}) {
     this.stream = streamId;
-    this.resubscribe = resubscribe;
+    this.subs = subs;
+    this.onFocusChange = onFocusChange;
     // Without WebCodecs and MSE nothing can be shown: the app does not
     // subscribe such a tile, which says why it stays dark.
     this.playable = canPlayLive();
@@ -92,12 +116,17 @@ export class Tile {
     this.frames = 0;
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
-    this.codecs = null; // what the player was set up for
     this.soundOn = false; // the user turned the sound on
-    this.streamCodecs = null; // the stream's codecs (video and audio), whatever the mode
+    this.streamCodecs = null; // the codecs (video and audio) of the picture on screen, whatever the mode
     this.fps = new RateMeter();
     this.bytes = new RateMeter();
     this.latency = new Smoothed(0.1);
+    this.channel = null; // the channel of the picture on screen
+    this.variant = null; // and its variant ("main" when the server names none)
+    this.picker = new VariantPicker();
+    this.switching = null; // a VariantSwitch under way
+    this.switches = 0;
+    this.accept = null; // the codec families this browser decodes in this mode
 
     this.el = build(streamId);
     this.video = this.el.querySelector('video');
@@ -106,14 +135,30 @@ export class Tile {
     this.modeButton.addEventListener('click', () => this.setMode(this.mode === 'webcodecs' ? 'mse' : 'webcodecs', { persist: true }));
     this.speaker = this.el.querySelector('.tile-audio');
     this.speaker.addEventListener('click', () => this.setSound(!this.soundOn));
+    this.focusButton = this.el.querySelector('.tile-focus');
+    this.focusButton.addEventListener('click', () => this.toggleFocus());
+    this.el.querySelector('.tile-media').addEventListener('dblclick', () => this.toggleFocus());
     this.mode = preferredMode(streamId);
     this.fallback = ''; // why WebCodecs is not used although preferred
-    this.checkedConfig = null; // the codec string isConfigSupported said yes to
     this.decoderErrors = [];
     this.lastResubscribe = 0;
-    this.player = null;
+    this.feed = null;
     this.startPlayer();
     this.render();
+  }
+
+  // The player of the picture on screen.
+  get player() {
+    return this.feed.player;
+  }
+
+  get focused() {
+    return this.picker.focused;
+  }
+
+  resubscribe() {
+    this.cancelSwitch();
+    this.subs.resubscribe(this.stream);
   }
 
   // --- mode ---
@@ -136,29 +181,44 @@ export class Tile {
   }
 
   startPlayer() {
-    if (this.player) this.player.destroy();
+    this.cancelSwitch();
+    if (this.feed) this.feed.destroy();
     this.frames = 0;
+    this.retired = { decoded: 0, drawn: 0 }; // by the feeds a switch replaced
     this.fps.reset();
     this.bytes.reset();
     this.latency.reset();
-    this.checkedConfig = null;
-    const opts = { measure: measuring() };
-    if (this.mode === 'webcodecs') {
-      this.player = new WebCodecsPlayer(this.canvas, opts);
-      this.player.addEventListener('error', (ev) => this.onDecoderError(ev.detail));
-    } else {
-      this.player = new MsePlayer(this.video, opts);
-      this.player.addEventListener('error', (ev) => {
-        this.reason = ev.detail;
-        this.render();
-      });
-      // The subscribe reply (after the resubscription) brings the MIME type.
-      this.codecs = null;
-    }
+    this.accept = null;
+    const mode = this.mode;
+    acceptedFamilies(mode).then((families) => {
+      if (this.mode === mode) this.accept = families;
+    });
+    this.feed = this.makeFeed(mode === 'webcodecs' ? this.canvas : this.video);
     // A new MsePlayer mutes the element (autoplay); the user's choice wins.
     this.video.muted = !this.soundOn;
-    this.video.hidden = this.mode !== 'mse';
-    this.canvas.hidden = this.mode !== 'webcodecs';
+    this.video.hidden = mode !== 'mse';
+    this.canvas.hidden = mode !== 'webcodecs';
+  }
+
+  // A feed of the tile's mode on `element`, reporting to the tile while it
+  // is the one on screen (a switch's feed reports to the switch).
+  makeFeed(element) {
+    const feed = new Feed(this.mode, element, { measure: measuring() });
+    feed.addEventListener('error', (ev) => {
+      if (feed !== this.feed) return;
+      if (feed.webcodecs) {
+        this.onDecoderError(ev.detail);
+      } else {
+        this.reason = ev.detail;
+        this.render();
+      }
+    });
+    feed.addEventListener('unsupported', (ev) => {
+      if (feed === this.feed && this.mode === 'webcodecs') {
+        this.setMode('mse', { reason: `this browser's WebCodecs cannot decode ${ev.detail}` });
+      }
+    });
+    return feed;
   }
 
   // The decoder failed: subscribe again (a fresh configuration and a
@@ -180,85 +240,176 @@ export class Tile {
     }, wait);
   }
 
-  onDecoderConfig(h) {
-    const cfg = parseDecoderConfig(h.payload);
-    if (!cfg) return;
-    this.codecs = cfg.codec;
-    this.player.configure(cfg);
-    if (this.checkedConfig === cfg.codec) return;
-    this.checkedConfig = cfg.codec;
-    const player = this.player;
-    WebCodecsPlayer.supports(cfg).then((ok) => {
-      if (!ok && this.player === player && this.mode === 'webcodecs') {
-        this.setMode('mse', { reason: `this browser's WebCodecs cannot decode ${cfg.codec}` });
-      }
+  // --- pictures (variants) ---
+
+  toggleFocus() {
+    this.setFocused(!this.focused);
+  }
+
+  // Enlarged (true) or back in the grid: the picture to show is chosen again.
+  setFocused(focused) {
+    if (focused === this.focused) return;
+    this.picker.setFocused(focused);
+    this.render();
+    this.onFocusChange(this);
+    this.reconsider();
+  }
+
+  // Subscriptions asks which variant to subscribe with.
+  variantFor(accept) {
+    return this.picker.choose(accept);
+  }
+
+  // Starts switching to the picture the tile wants now, when that is not
+  // the one on screen (null: the server's pick, whatever is on screen).
+  reconsider() {
+    if (this.channel === null || !this.accept) return;
+    const want = this.picker.choose(this.accept);
+    if (this.switching) {
+      if (this.switching.variant === want) return;
+      this.cancelSwitch();
+    }
+    if (want === null || want === this.variant) return;
+    const element = mediaElement(this.mode, this.stream);
+    element.classList.add('tile-standby');
+    element.setAttribute('aria-hidden', 'true');
+    this.feed.element.after(element);
+    const feed = this.makeFeed(element);
+    feed.element.muted = true; // the picture on screen has the sound until the swap
+    this.switching = new VariantSwitch({
+      subs: this.subs,
+      stream: this.stream,
+      variant: want,
+      feed,
+      accept: this.accept,
+      onReady: (sw) => this.adoptSwitch(sw),
+      onGiveUp: (sw, why) => this.switchFailed(sw, why),
     });
+    this.switching.start();
+    this.render();
+  }
+
+  // The new picture has shown a frame: it takes the old one's place.
+  adoptSwitch(sw) {
+    this.switching = null;
+    if (!this.subs.adopt(this.stream, sw.channel)) {
+      // Its channel went with the connection meanwhile.
+      sw.feed.destroy();
+      sw.feed.element.remove();
+      this.render();
+      return;
+    }
+    const old = this.feed;
+    this.retired.decoded += old.player.decodedFrames;
+    this.retired.drawn += old.webcodecs ? old.player.stats.drawn : 0;
+    old.destroy();
+    // The new element sits right after the old one: it takes its place
+    // without being moved (moving a playing <video> may pause it).
+    const element = sw.feed.element;
+    element.classList.remove('tile-standby');
+    element.removeAttribute('aria-hidden');
+    old.element.remove();
+    if (old.webcodecs) this.canvas = element;
+    else this.video = element;
+    this.feed = sw.feed;
+    this.channel = sw.channel;
+    this.variant = sw.reply.variant || 'main';
+    this.picker.learn(this.variant, sw.codecs);
+    this.streamCodecs = sw.feed.streamCodecs;
+    this.switches++;
+    this.serverSkipped = 0;
+    this.video.muted = !this.soundOn;
+    if (this.soundOn) this.video.play().catch(() => {});
+    this.reason = sw.reason;
+    this.setState(sw.state, { exact: true });
+  }
+
+  // The new picture will not play: the old one stays, without a word on
+  // screen (the console says why).
+  switchFailed(sw, why) {
+    if (this.switching === sw) this.switching = null;
+    sw.feed.element.remove();
+    console.info(`vigil: ${this.stream}: staying on ${this.variant}, ${sw.variant} did not play: ${why}`);
+    if (sw.undecodable) this.picker.learn(sw.variant, sw.codecs);
+    this.picker.avoid(sw.variant);
+    this.render();
+  }
+
+  cancelSwitch() {
+    const sw = this.switching;
+    if (!sw) return;
+    this.switching = null;
+    sw.cancel();
+    sw.feed.element.remove();
   }
 
   // --- Subscriptions handler ---
 
   onSubscribed(reply) {
+    this.cancelSwitch();
     this.connected = true;
     this.watching = true;
+    this.channel = reply.channel;
+    this.variant = typeof reply.variant === 'string' ? reply.variant : 'main';
     if (typeof reply.reason === 'string') this.reason = reply.reason;
-    this.setState(reply.state);
     if (reply.codecs) this.streamCodecs = reply.codecs;
-    if (this.mode === 'mse' && reply.mime) {
-      this.codecs = reply.codecs;
-      this.player.setMime(reply.mime);
-    }
+    this.setState(reply.state);
+    this.feed.onReply(reply);
   }
 
   onStreamState(event) {
+    if (event.channel !== undefined && event.channel !== this.channel) {
+      if (this.switching && event.channel === this.switching.channel) this.switching.onState(event);
+      return;
+    }
     this.reason = event.reason || '';
     if (event.state === 'live' && event.codecs) this.streamCodecs = event.codecs;
     this.setState(event.state, { exact: true });
-    if (this.mode === 'mse' && event.state === 'live' && event.codecs && !sameCodecs(event.codecs, this.codecs)) {
-      // New codecs: a new init segment follows (PROTOCOL.md). Only codecs
-      // travel in the event, so the MIME is built here; comparing codecs,
-      // not MIME strings, keeps a same-codec event from rebuilding the player.
-      this.codecs = event.codecs;
-      this.player.setMime(`video/mp4; codecs="${event.codecs}"`);
+    if (event.state === 'live' && event.codecs && this.accept && this.accept.length
+      && cannotDecode(event.codecs, this.accept)) {
+      // A picture of a codec not known when it was chosen (a substream not
+      // watched before) that this browser cannot decode: ask again, and the
+      // server, which knows the codec now, picks another.
+      this.picker.learn(this.variant, event.codecs);
+      this.resubscribe();
+      return;
     }
+    this.feed.onState(event);
   }
 
   onFrame(h) {
     const arrivalMs = nowMs();
-    const wc = this.mode === 'webcodecs';
-    if (h.kind === KIND_INIT) {
-      if (!wc) this.player.pushInit(h.payload);
+    if (h.channel !== this.channel) {
+      if (this.switching && h.channel === this.switching.channel) this.switching.onFrame(h, arrivalMs);
       return;
     }
-    if (h.kind === KIND_DECODER_CONFIG) {
-      if (wc) this.onDecoderConfig(h);
-      return;
-    }
-    // Reserved kinds, or a frame of the other mode: skip.
-    if (h.kind !== (wc ? KIND_ACCESS_UNIT : KIND_FRAGMENT)) return;
+    const what = this.feed.push(h, arrivalMs);
+    if (what === null) return;
     this.bytes.add(h.payload.byteLength);
-    if (!wc && h.audio) {
-      // Sound travels in the same fMP4: the player takes both, but frames
-      // and fps count pictures.
-      this.player.pushFragment(h.payload, false, { arrivalMs, headerMs: h.timeUs / 1000 });
-      return;
-    }
+    // Frames and fps count pictures.
+    if (what !== 'video') return;
     this.frames++;
     this.fps.add(1);
     if (h.afterSkip) this.skips++;
     this.latency.add(arrivalMs - h.timeUs / 1000);
-    if (wc) this.player.pushChunk(h, arrivalMs);
-    else this.player.pushFragment(h.payload, h.keyframe, { arrivalMs, headerMs: h.timeUs / 1000 });
   }
 
   onLost() {
-    this.player.discontinuity();
+    this.cancelSwitch();
+    this.channel = null;
+    this.feed.discontinuity();
   }
 
-  onFailed(err) {
+  onFailed(err, request) {
+    if (request && request.variant && ['unknown_variant', 'unsupported_codec'].includes(err.code)) {
+      // The list we chose from was behind the server: ask without it.
+      this.picker.avoid(request.variant);
+      this.resubscribe();
+      return;
+    }
     this.watching = false;
-    this.reason = err.code === 'unsupported_codec'
-      ? `This browser cannot decode this camera's video (${err.message})`
-      : err.message;
+    const refusal = REFUSALS[err.code];
+    this.reason = refusal ? refusal(err) : err.message;
     this.render();
   }
 
@@ -266,10 +417,15 @@ export class Tile {
 
   // `info` is this stream's entry of a list reply.
   listed(info) {
-    if (typeof info.state !== 'string') return;
+    this.picker.listed(info);
+    this.reconsider();
+    // A substream or transcode on screen has a state of its own.
+    const shown = (this.variant && this.variant !== 'main' && Array.isArray(info.variants)
+      && info.variants.find((v) => v && v.name === this.variant)) || info;
+    if (typeof shown.state !== 'string') return;
     // A page opened while the source was already down learns why from here.
-    if (OFFLINE_STATES.has(info.state) && !this.reason && typeof info.last_error === 'string') this.reason = info.last_error;
-    this.setState(info.state);
+    if (OFFLINE_STATES.has(shown.state) && !this.reason && typeof shown.last_error === 'string') this.reason = shown.last_error;
+    this.setState(shown.state);
   }
 
   setConnected(connected) {
@@ -284,6 +440,7 @@ export class Tile {
 
   // `channel` is this stream's entry of a stats reply.
   serverStats(channel) {
+    if (channel.channel !== this.channel) return; // a picture being switched to
     if (Number.isFinite(channel.frames_skipped)) this.serverSkipped = channel.frames_skipped;
   }
 
@@ -312,7 +469,8 @@ export class Tile {
 
   destroy() {
     clearTimeout(this.resubscribeTimer);
-    this.player.destroy();
+    this.cancelSwitch();
+    this.feed.destroy();
     this.el.remove();
   }
 
@@ -335,14 +493,18 @@ export class Tile {
     d.latencyMs = lat === null ? '' : String(Math.round(lat));
     d.frames = String(this.frames);
     d.mode = this.mode;
-    d.decoded = String(this.player.decodedFrames);
-    if (this.mode === 'webcodecs') d.drawn = String(this.player.stats.drawn);
+    d.decoded = String(this.retired.decoded + this.player.decodedFrames);
+    if (this.mode === 'webcodecs') d.drawn = String(this.retired.drawn + this.player.stats.drawn);
     else delete d.drawn;
     d.skipped = String(this.serverSkipped);
     d.skips = String(this.skips);
     d.lagMs = String(Math.round(this.player.lagSeconds * 1000));
     d.resets = String(this.mode === 'webcodecs' ? this.player.stats.errors : this.player.stats.resets);
     d.fallback = this.fallback;
+    d.variant = this.variant || '';
+    d.focused = String(this.focused);
+    d.switching = this.switching ? this.switching.variant : '';
+    d.switches = String(this.switches);
 
     const wc = this.mode === 'webcodecs';
     this.modeButton.dataset.mode = this.mode;
@@ -352,6 +514,12 @@ export class Tile {
       : 'Played with Media Source Extensions. Click to decode with WebCodecs.')
       + (this.fallback ? `\n(${this.fallback})` : '');
     this.modeButton.disabled = !hasWebCodecs();
+
+    const f = this.focused;
+    this.focusButton.setAttribute('aria-pressed', String(f));
+    setIcon(this.focusButton, f ? 'shrink' : 'enlarge');
+    this.focusButton.title = f ? 'Back to the grid (Esc)' : 'Enlarge (double-click the picture)';
+    this.focusButton.setAttribute('aria-label', `${f ? 'Shrink' : 'Enlarge'} ${this.stream}`);
 
     const audio = !hasAudio(this.streamCodecs) ? 'none' : this.soundOn && !wc && !this.video.muted ? 'on' : 'muted';
     d.audio = audio;
@@ -436,23 +604,18 @@ function build(streamId) {
   speaker.setAttribute('aria-label', `Sound of ${streamId}`);
   speaker.setAttribute('aria-pressed', 'false');
   speaker.hidden = true;
+  // Enlarges the tile (its main picture) and puts it back; a toggle button.
+  const focus = iconButton('enlarge', `Enlarge ${streamId}`, 'tile-focus');
+  focus.setAttribute('aria-pressed', 'false');
   const right = document.createElement('span');
   right.className = 'tile-head-right';
-  right.append(speaker, toggle, badge);
+  right.append(speaker, toggle, focus, badge);
   head.append(name, right);
 
   const media = document.createElement('div');
   media.className = 'tile-media';
-  const video = document.createElement('video');
-  video.className = 'tile-video';
-  video.dataset.stream = streamId;
-  // The attributes as well as the properties, for the first autoplay check.
-  video.setAttribute('muted', '');
-  video.setAttribute('playsinline', '');
-  video.setAttribute('autoplay', '');
-  const canvas = document.createElement('canvas');
-  canvas.className = 'tile-video tile-canvas';
-  canvas.dataset.stream = streamId;
+  const video = mediaElement('mse', streamId);
+  const canvas = mediaElement('webcodecs', streamId);
   canvas.hidden = true;
   const overlay = document.createElement('div');
   overlay.className = 'tile-overlay';
@@ -487,10 +650,6 @@ function hasAudio(codecs) {
     codecs.split(',').some((c) => /^(opus|mp4a|ac-3|ec-3|flac|alac)\b/i.test(c.trim()));
 }
 
-// RFC 6381 codec strings compare case-insensitively (avc1.42C01F = avc1.42c01f).
-function sameCodecs(a, b) {
-  return typeof a === 'string' && typeof b === 'string' && a.toLowerCase() === b.toLowerCase();
-}
 
 function formatBitrate(bps) {
   if (bps >= 1e6) return `${(bps / 1e6).toFixed(2)} Mb/s`;
