@@ -266,6 +266,13 @@ test('chooseVariant: a grid tile asks for the lightest substream it may decode',
   assert.equal(chooseVariant(DOOR, { accept: ['avc1'], avoid: ['sub', 'mid'] }), null);
   const transcodeOnly = { ...DOOR, variants: [DOOR.variants[2]] };
   assert.equal(chooseVariant(transcodeOnly, { accept: ['avc1'] }), null);
+  // A substream whose camera is down is passed over; none left, the main
+  // picture when it decodes.
+  const subDown = { ...DOOR, variants: DOOR.variants.map((v) => (v.name === 'sub' ? { ...v, state: 'retrying' } : v)) };
+  assert.equal(chooseVariant(subDown, { accept: ['avc1'] }), 'mid');
+  const h264 = { ...DOOR, codecs: 'avc1.640028' };
+  assert.equal(chooseVariant({ ...h264, variants: [{ ...DOOR.variants[0], state: 'failed' }] }, { accept: ['avc1'] }), 'main');
+  assert.equal(chooseVariant(h264, { accept: ['avc1'], known: { sub: 'hvc1.1', mid: 'hvc1.2' } }), 'main');
 });
 
 test('chooseVariant: an enlarged tile asks for the main picture only when it decodes it', () => {

@@ -2,11 +2,13 @@
 // (signaling/PROTOCOL.md). A stream may have substreams (a camera's smaller
 // streams, listed lightest first) and a transcode beside its main picture.
 // A grid tile is small: the first substream this browser can decode, so a
-// wall of cameras does not pull every camera's full picture. A focused
-// (enlarged) tile wants the main picture when the browser decodes it;
-// otherwise the server's own pick (main, else a decodable substream, else
-// the transcode) is the best there is. null means "say no variant": the
-// server picks, and a stream without variants is asked for as it always was.
+// wall of cameras does not pull every camera's full picture; one whose
+// source is down is passed over (the main picture beats an offline tile).
+// A focused (enlarged) tile wants the main picture when the browser decodes
+// it. Otherwise the server's own pick (main, else a decodable substream,
+// else the transcode) is the best there is. null means "say no variant":
+// the server picks, and a stream without variants is asked for as it
+// always was.
 //
 // Codecs not known yet (a variant that never ran lists `codecs: null`) count
 // as decodable: the tile learns them from the channel's stream.state event
@@ -45,15 +47,17 @@ export function chooseVariant(info, { accept = [], focused = false, known = {}, 
   const variants = info && Array.isArray(info.variants) ? info.variants.filter(usable) : [];
   if (variants.length === 0) return null;
   const codecsOf = (name, listed) => (Object.hasOwn(known, name) ? known[name] : listed);
-  if (focused) {
-    // Only a main picture known to decode is worth asking for by name.
-    const family = familyOf(codecsOf('main', info.codecs));
-    return family !== null && accept.includes(family) && !avoid.includes('main') ? 'main' : null;
-  }
-  const sub = variants.find((v) => v.kind === 'substream' && !avoid.includes(v.name)
+  // Only a main picture known to decode is worth asking for by name.
+  const mainFamily = familyOf(codecsOf('main', info.codecs));
+  const main = mainFamily !== null && accept.includes(mainFamily) && !avoid.includes('main') ? 'main' : null;
+  if (focused) return main;
+  const sub = variants.find((v) => v.kind === 'substream' && !avoid.includes(v.name) && !DOWN.has(v.state)
     && mayDecode(codecsOf(v.name, v.codecs), accept));
-  return sub ? sub.name : null;
+  return sub ? sub.name : main;
 }
+
+// A variant in these states has lost its source (it retries while watched).
+const DOWN = new Set(['retrying', 'failed']);
 
 function usable(v) {
   return v !== null && typeof v === 'object' && typeof v.name === 'string' && v.name !== '';
