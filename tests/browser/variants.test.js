@@ -323,7 +323,7 @@ describe('(b, c) H.265 cameras: the substream or the transcode', { timeout: 3000
     // is refused, and its tile says so.
     const other = await openTile(browser, log, vigil, 'shed', 'webcodecs');
     const shed = tileSel('shed');
-    await other.page.waitForFunction((s) => /too many transcodes/i.test(document.querySelector(`${s} .tile-overlay`).textContent),
+    await other.page.waitForFunction((s) => /too many transcodes/i.test(document.querySelector(`${s} .tile-overlay`)?.textContent),
       shed, { timeout: 15000 * SLOW, polling: 200 });
     const d = await other.page.$eval(shed, (t) => ({ ...t.dataset, overlay: t.querySelector('.tile-overlay').textContent }));
     assert.notEqual(d.state, 'live', JSON.stringify(d));

@@ -91,10 +91,11 @@ const STATE_TEXT = {
   unsubscribed: 'not watched',
 };
 
-// What a refused subscribe means to the person looking at the tile.
+// Refusals whose reason the tile says as it is (the others read "Not
+// watched: <the server's message>").
 const REFUSALS = {
   unsupported_codec: (err) => `This browser cannot decode this camera's video (${err.message})`,
-  transcode_limit: () => 'This browser needs a transcode of this camera, and too many transcodes are running on the server',
+  transcode_limit: () => 'Too many transcodes are running on the server to play this camera in this browser',
 };
 
 export class Tile {
@@ -113,6 +114,7 @@ export class Tile {
     this.offline = new OfflineClock();
     this.connected = true;
     this.watching = true; // false when the server refused our subscription
+    this.refusal = ''; // what the tile says about that refusal, when plain words fit it
     this.frames = 0;
     this.skips = 0; // "first frame after a skip" flags seen
     this.serverSkipped = 0;
@@ -349,6 +351,7 @@ export class Tile {
     this.cancelSwitch();
     this.connected = true;
     this.watching = true;
+    this.refusal = '';
     this.channel = reply.channel;
     this.variant = typeof reply.variant === 'string' ? reply.variant : 'main';
     if (typeof reply.reason === 'string') this.reason = reply.reason;
@@ -409,7 +412,8 @@ export class Tile {
     }
     this.watching = false;
     const refusal = REFUSALS[err.code];
-    this.reason = refusal ? refusal(err) : err.message;
+    this.refusal = refusal ? refusal(err) : '';
+    this.reason = this.refusal || err.message;
     this.render();
   }
 
@@ -566,7 +570,7 @@ export class Tile {
       case 'disconnected': return 'Server unreachable, reconnecting…';
       case 'starting': return 'Starting…';
       case 'stopped': return `Stopped${why}`;
-      case 'unsubscribed': return `Not watched${why}`;
+      case 'unsubscribed': return this.refusal || `Not watched${why}`;
       case 'live':
         if (this.mode === 'webcodecs') {
           if (this.player.stats.drawn > 0) return '';
