@@ -276,8 +276,9 @@ export class Tile {
     element.classList.add('tile-standby');
     element.setAttribute('aria-hidden', 'true');
     this.feed.element.after(element);
+    // A new MsePlayer starts muted: the picture on screen keeps the sound
+    // until the swap.
     const feed = this.makeFeed(element);
-    feed.element.muted = true; // the picture on screen has the sound until the swap
     this.switching = new VariantSwitch({
       subs: this.subs,
       stream: this.stream,
