@@ -102,18 +102,29 @@ function pictureProbe(sel) {
 // A picture, not black or blank: something bright and several levels.
 const isPicture = (s) => ['video', 'canvas'].includes(s.what) && s.max - s.min > 60 && s.levels >= 3;
 
+// Starts sampling the tile's picture every 50 ms; resolves with the page's clock.
 function startSampling(page, stream) {
   return page.evaluate((sel) => {
     window.pictureSamples = [];
     window.pictureSampler = setInterval(() => window.pictureSamples.push(window.pictureProbe(sel)), 50);
+    return performance.now();
   }, tileSel(stream));
 }
 
-function stopSampling(page) {
+// Stops sampling, half a second on (the new picture must stay up too).
+async function stopSampling(page) {
+  await page.waitForTimeout(500);
   return page.evaluate(() => {
     clearInterval(window.pictureSampler);
     return window.pictureSamples;
   });
+}
+
+// How long a switch took: from `startMs` (page clock) to the first sample
+// of the new variant.
+function switchMs(samples, startMs, variant) {
+  const first = samples.find((s) => s.variant === variant);
+  return first ? first.t - startMs : null;
 }
 
 // One sample of the tile's picture now.
@@ -186,13 +197,14 @@ describe('(a) a substream in the grid, the main picture enlarged', { timeout: 24
 
       // Enlarged: the main picture, with the substream on screen until it
       // has a frame to show.
-      await startSampling(page, 'cam');
+      const upAt = await startSampling(page, 'cam');
       if (mode === 'mse') await page.dblclick(`${sel} .tile-media`);
       else await page.click(`${sel} button.tile-focus`);
       await page.waitForSelector(`${sel}[data-focused="true"][data-variant="main"][data-switches="1"]`, { timeout: 20000 * SLOW });
       await waitPlaying(page, 'cam', 'main', 10);
       const up = await stopSampling(page);
       assertNoBlack(up, 320, 1280, `${mode}: enlarging`);
+      console.log(`${mode}: enlarged, the main picture on screen after ${switchMs(up, upAt, 'main')} ms; ${up.length} samples, all pictures`);
       assert.ok(up.some((s) => s.switching === 'main'), 'sampled while switching');
       const wide = await page.$eval(sel, (t) => t.getBoundingClientRect().width);
       const grid1 = await page.$eval('#grid', (g) => g.getBoundingClientRect().width);
@@ -206,13 +218,14 @@ describe('(a) a substream in the grid, the main picture enlarged', { timeout: 24
       assert.equal(stats.channels.length, 1, `one channel left: ${JSON.stringify(stats.channels)}`);
 
       // Back in the grid: the substream again, the same way.
-      await startSampling(page, 'cam');
+      const downAt = await startSampling(page, 'cam');
       if (mode === 'mse') await page.keyboard.press('Escape');
       else await page.click(`${sel} button.tile-focus`);
       await page.waitForSelector(`${sel}[data-focused="false"][data-variant="sub"][data-switches="2"]`, { timeout: 20000 * SLOW });
       await waitPlaying(page, 'cam', 'sub', 10);
       const down = await stopSampling(page);
       assertNoBlack(down, 1280, 320, `${mode}: back to the grid`);
+      console.log(`${mode}: back in the grid, the substream on screen after ${switchMs(down, downAt, 'sub')} ms; ${down.length} samples, all pictures`);
       await until(async () => (await viewersOf(vigil, 'cam', 'main')) === 0, 5000,
         () => 'the main picture\'s channel unsubscribed after switching back');
       assert.equal(await viewersOf(vigil, 'cam', 'sub'), 1);

@@ -39,6 +39,13 @@ export class Feed extends EventTarget {
     this.codecs = null; // MSE: the codecs the player's MIME type names
     this.checkedConfig = null; // WebCodecs: the codec isConfigSupported said yes to
     this.streamCodecs = null; // the channel's codecs (video and audio), from the reply or events
+    // MSE: a frame went to the compositor (requestVideoFrameCallback).
+    // Decoded and ready at the playhead is not quite enough: the first
+    // frame may still paint as black for a moment.
+    this.presented = false;
+    if (mode !== 'webcodecs' && typeof element.requestVideoFrameCallback === 'function') {
+      element.requestVideoFrameCallback(() => { this.presented = true; });
+    }
     const forward = (ev) => this.dispatchEvent(new CustomEvent('error', { detail: ev.detail }));
     this.player = mode === 'webcodecs' ? new WebCodecsPlayer(element, { measure }) : new MsePlayer(element, { measure });
     this.player.addEventListener('error', forward);
@@ -48,12 +55,15 @@ export class Feed extends EventTarget {
     return this.mode === 'webcodecs';
   }
 
-  // True once a picture is on the element: drawn on the canvas, or decoded
-  // and ready at the video's playhead.
+  // True once a picture is on the element: drawn on the canvas, or
+  // presented by the video (where the browser cannot tell, decoded and
+  // ready at its playhead).
   get shown() {
     if (this.webcodecs) return this.player.stats.drawn > 0;
     const v = this.element;
-    return v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA && v.videoWidth > 0 && this.player.decodedFrames > 0;
+    const ready = v.readyState >= HTMLMediaElement.HAVE_CURRENT_DATA && !v.seeking && v.videoWidth > 0
+      && this.player.decodedFrames > 0;
+    return ready && (this.presented || typeof v.requestVideoFrameCallback !== 'function');
   }
 
   // The subscribe reply: MSE learns its MIME type from it.

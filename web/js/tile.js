@@ -578,7 +578,8 @@ export class Tile {
           return this.player.lastError || 'Waiting for video…';
         }
         if (this.player.lastError && this.player.stats.appended === 0) return this.player.lastError;
-        return this.video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA ? 'Waiting for video…' : '';
+        // A seek to the live edge keeps the last frame on screen meanwhile.
+        return this.video.readyState < HTMLMediaElement.HAVE_CURRENT_DATA && !this.video.seeking ? 'Waiting for video…' : '';
       default: return shown;
     }
   }
