@@ -124,7 +124,7 @@ async function stopSampling(page) {
 // of the new variant.
 function switchMs(samples, startMs, variant) {
   const first = samples.find((s) => s.variant === variant);
-  return first ? first.t - startMs : null;
+  return first ? Math.round(first.t - startMs) : null;
 }
 
 // One sample of the tile's picture now.
