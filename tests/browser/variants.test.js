@@ -105,7 +105,8 @@ const isPicture = (s) => ['video', 'canvas'].includes(s.what) && s.max - s.min >
 // Starts sampling the tile's picture every 50 ms; resolves with the page's clock.
 function startSampling(page, stream) {
   return page.evaluate((sel) => {
-    window.pictureSamples = [];
+    // One now, before the switch starts, then every 50 ms.
+    window.pictureSamples = [window.pictureProbe(sel)];
     window.pictureSampler = setInterval(() => window.pictureSamples.push(window.pictureProbe(sel)), 50);
     return performance.now();
   }, tileSel(stream));
