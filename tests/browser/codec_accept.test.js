@@ -61,7 +61,7 @@ test('a browser that cannot decode the camera is told so, not shown black', { ti
     const typeOk = MediaSource.isTypeSupported.bind(MediaSource);
     MediaSource.isTypeSupported = (t) => (h264(t) ? false : /hvc1/.test(t) ? true : typeOk(t));
   });
-  await page.waitForFunction((sel) => /cannot decode/.test(document.querySelector(`${sel} .overlay-title`).textContent),
+  await page.waitForFunction((sel) => /cannot decode/.test(document.querySelector(`${sel} .overlay-title`)?.textContent ?? ""),
     TILE, { timeout: 15000, polling: 200 });
   const tile = await page.$eval(TILE, (t) => ({
     title: t.querySelector('.overlay-title').textContent, state: t.dataset.state, drawn: t.dataset.drawn,
