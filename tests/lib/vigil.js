@@ -72,7 +72,7 @@ export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], dev
 // CA that signed its certificate) vigil is expected to serve https: `base`,
 // `wsBase` and `wsUrl` are https:// and wss://, and `get(path, opts)` asks
 // (as an admin) with that CA trusted.
-export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = {}) {
+export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env } = {}) {
   const port = await freePort();
   const secretFile = path.join(tempDir(), 'secret');
   writeFileSync(secretFile, TEST_SECRET);
@@ -83,7 +83,7 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca } = 
     writeFileSync(file, JSON.stringify(config, null, 2));
     argv.push('--config', file);
   }
-  const proc = spawn(VIGIL_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(VIGIL_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   let log = '';
   proc.stdout.on('data', (d) => { log += d; });
   proc.stderr.on('data', (d) => { log += d; });
