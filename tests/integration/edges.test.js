@@ -44,8 +44,9 @@ function recordOrder(c) {
   return order;
 }
 
-// 320x240 noise at 16 Mbit/s (~70 KB a frame): a viewer that stops reading
-// fills its socket buffers in well under a second, then its queue.
+// 320x240 noise at 16 Mbit/s (~70 KB a frame, 2 MB/s): a viewer that stops
+// reading fills its socket buffers within a second or so (vigil's 512 KiB,
+// its receive window: more the longer it has been reading), then its queue.
 const NOISE = { width: 320, height: 240, fps: 30, bitrate_kbps: 16000, pattern: 'snow' };
 
 // A publisher of `stream` with a token of its own: {c, channel}.
@@ -513,7 +514,9 @@ describe('publishers: stall, bad frames', { timeout: 90000 * SLOW }, () => {
       assert.equal(p.malformed, 1, `${what}: ${JSON.stringify(p)}`);
       assert.equal(p.frames, 0, `${what}: nothing went into the stream`);
       assert.equal((await pub.c.request({ type: 'unpublish', channel })).type, 'unpublish');
-      channel = (await pub.c.request(publishRequest('door', clip))).channel;
+      const again = await pub.c.request(publishRequest('door', clip));
+      assert.equal(again.type, 'publish', JSON.stringify(again));
+      channel = again.channel;
     }
     pub.c.close();
   });

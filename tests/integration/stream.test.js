@@ -235,7 +235,9 @@ describe('the demo stream over /ws', () => {
 // A stream that makes slow viewers back up fast: noise at 16 Mbit/s, about
 // 70 KB a frame and 2 MB a second. A viewer that stops reading has vigil's
 // socket send buffer (512 KiB, server/session.c) and its own receive window
-// to fill, well under a second of this, before its queue fills.
+// (which Linux grows while it reads: up to a second of this) to fill before
+// its queue fills; these tests stop reading right after subscribing, while
+// that window is still small.
 const NOISE = { width: 320, height: 240, fps: 30, bitrate_kbps: 16000, pattern: 'snow' };
 
 test('a viewer that never reads does not delay another; when it reads again it gets a keyframe after a skip', async () => {
