@@ -71,7 +71,8 @@ export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], dev
 // carry an admin token, `wsBase` and `base` none. With `ca` (the PEM of the
 // CA that signed its certificate) vigil is expected to serve https: `base`,
 // `wsBase` and `wsUrl` are https:// and wss://, and `get(path, opts)` asks
-// (as an admin) with that CA trusted.
+// (as an admin) with that CA trusted. `env` adds to (or overrides) the
+// environment vigil inherits, e.g. ASAN_OPTIONS for one server.
 export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env } = {}) {
   const port = await freePort();
   const secretFile = path.join(tempDir(), 'secret');
