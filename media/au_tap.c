@@ -24,6 +24,8 @@ void vg_au_tap_init(vg_au_tap *t, vg_inbox *inbox, struct vg_stream *stream, uin
 void vg_au_tap_clear(vg_au_tap *t) {
     vg_frame_unref(t->config);
     t->config = NULL;
+    free(t->config_codecs);
+    t->config_codecs = NULL;
 }
 
 /* (parser) A decoder configuration frame for these caps, or NULL when they
@@ -78,17 +80,30 @@ static void on_caps(vg_au_tap *t, GstCaps *caps) {
         return;
     }
     vg_frame_unref(t->config);
-    t->config = vg_frame_ref(f);
+    t->config = f;
+    free(t->config_codecs);
+    t->config_codecs = codec;
+}
+
+/* (parser) The newest configuration goes out just before the first unit it
+ * describes, not with the caps: caps can come long before any picture (a
+ * publisher's, set from its publish request), and the stream must not say
+ * live before it has one. */
+static void post_config(vg_au_tap *t) {
+    if (!t->config_codecs) return;
     vg_inbox_post(t->inbox, VG_EVENT_CODECS, t->stream, t->generation, NULL,
-                  vg_audio_codecs_after(t->audio, codec));
-    free(codec);
-    vg_inbox_post_frame(t->inbox, t->stream, t->generation, VG_RELAY_WEBCODECS, ++t->posted, f);
+                  vg_audio_codecs_after(t->audio, t->config_codecs));
+    free(t->config_codecs);
+    t->config_codecs = NULL;
+    vg_inbox_post_frame(t->inbox, t->stream, t->generation, VG_RELAY_WEBCODECS, ++t->posted,
+                        vg_frame_ref(t->config));
 }
 
 /* (parser) One access unit: 8-byte big-endian PTS in microseconds (running
  * time: continuous for the pipeline's life), then the AU as mp4mux gets it. */
 static void on_buffer(vg_au_tap *t, GstBuffer *buf) {
     if (!t->config) return; /* no decoder could use it */
+    post_config(t);
     uint64_t seq = ++t->posted;
     GstClockTime ts = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
     guint64 rt = GST_CLOCK_TIME_IS_VALID(ts)

@@ -34,7 +34,8 @@ typedef struct vg_au_tap {
     const char *format; /* the configuration's "format" ("avc", "hevc"): set by attach */
     /* (parser) */
     GstSegment segment; /* for the running time of each unit */
-    vg_frame *config;   /* the last configuration posted (a reference) */
+    vg_frame *config;   /* the newest configuration (a reference) */
+    char *config_codecs; /* its codecs string, until it is posted (malloc'd), else NULL */
     uint64_t posted;    /* numbers the frames it posts, from 1 */
     int64_t last_pts_us; /* for units without a timestamp */
 } vg_au_tap;

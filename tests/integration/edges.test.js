@@ -424,11 +424,7 @@ describe('publishers: stall, bad frames', { timeout: 90000 * SLOW }, () => {
   });
   after(() => stopClean(v));
 
-  test('a publisher that has sent nothing yet: the stream waits for its first keyframe, then goes live', {
-    todo: 'server bug: a publish:// stream goes live at the publish reply, on the decoder configuration made from the '
-      + 'avcC, before any frame (PROTOCOL.md: it "goes live with" the first keyframe); an idle publisher then makes it '
-      + 'flap live / retrying ("no frames for 1 s") every stall_timeout_s plus 1 s, with no media',
-  }, async () => {
+  test('a publisher that has sent nothing yet: the stream waits for its first keyframe, then goes live', async () => {
     const viewer = await new Client(v.wsUrl).open();
     const { channel } = await viewer.request({ type: 'subscribe', stream: 'idle' });
     const pub = await publisher('idle');
