@@ -74,6 +74,7 @@ typedef struct vg_config {
     uint32_t max_frame_bytes;
     uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
     uint32_t max_transcodes; /* transcodes running at once (default: the cores) */
+    char *metrics_token;     /* a scraper's bearer token for GET /metrics, or NULL */
     vg_stream_config *streams;
     size_t nstreams;
     /* The whole config document (owned reference, NULL for the default

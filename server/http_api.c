@@ -6,6 +6,7 @@
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
+ *   GET  /metrics                    Prometheus text (server/metrics.h)
  *
  * Static files of web/ are served by lws's file mount; everything else HTTP
  * comes here. Responses are small JSON bodies written in one go; the one
@@ -18,7 +19,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <openssl/crypto.h>
+
 #include "server/devices.h"
+#include "server/metrics.h"
 #include "server/server.h"
 #include "server/token.h"
 
@@ -131,6 +135,41 @@ static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status,
 
 static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
     return respond_at(wsi, hs, status, body, NULL);
+}
+
+/* Queues the Prometheus exposition (server/metrics.h). */
+static int respond_metrics(struct lws *wsi, vg_http_session *hs, vg_server *srv) {
+    static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
+    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
+                                      *end = hdr + sizeof(hdr) - 1;
+    size_t len = 0;
+    char *text = vg_metrics_render(srv, &len);
+    if (!text) return -1;
+    free(hs->body);
+    hs->len = len;
+    hs->body = malloc(LWS_PRE + len);
+    if (hs->body) memcpy(hs->body + LWS_PRE, text, len);
+    free(text);
+    if (!hs->body) return -1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type, len, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+/* The scraper's own token (server.metrics_token), compared in constant time. */
+static bool is_metrics_token(vg_server *srv, struct lws *wsi) {
+    const char *want = srv->config->metrics_token;
+    char hdr[256];
+    if (!want || lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_AUTHORIZATION) >= (int)sizeof(hdr) ||
+        lws_hdr_copy(wsi, hdr, sizeof(hdr), WSI_TOKEN_HTTP_AUTHORIZATION) <= 0 ||
+        strncasecmp(hdr, "Bearer ", 7))
+        return false;
+    size_t n = strlen(hdr + 7);
+    return n == strlen(want) && CRYPTO_memcmp(hdr + 7, want, n) == 0;
 }
 
 /* 401 with the Bearer challenge (RFC 6750). */
@@ -335,11 +374,17 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
         return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
+    if (post && !strcmp(uri, "/metrics")) return refuse_method(wsi);
+    bool metrics = !post && !strcmp(uri, "/metrics");
+    if (metrics && is_metrics_token(srv, wsi)) return respond_metrics(wsi, hs, srv);
     if (request_access(srv, wsi, &hs->access, err, sizeof(err)) < 0)
         return unauthorized(wsi, hs, err);
     if (!post && !strcmp(uri, "/api/health"))
         return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv, &hs->access));
     if (hs->access.role == VG_ROLE_NONE) return unauthorized(wsi, hs, "a token is required");
+    if (metrics)
+        return vg_access_is_admin(&hs->access) ? respond_metrics(wsi, hs, srv)
+                                               : forbidden(wsi, hs, "admin or metrics token only");
     if (post) return begin_post(wsi, hs, uri);
     if (!strcmp(uri, "/api/streams"))
         return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));

@@ -235,12 +235,17 @@ static void make_protocols(vg_server *srv) {
                                              .mountpoint_len = 4,
                                              .origin = "http",
                                              .origin_protocol = LWSMPRO_CALLBACK};
+    srv->mount_metrics = (struct lws_http_mount){.mountpoint = "/metrics",
+                                                 .mountpoint_len = 8,
+                                                 .origin = "http",
+                                                 .origin_protocol = LWSMPRO_CALLBACK,
+                                                 .mount_next = &srv->mount_api};
     srv->mount_files = (struct lws_http_mount){.mountpoint = "/",
                                                .mountpoint_len = 1,
                                                .origin = srv->config->web_root,
                                                .def = "index.html",
                                                .origin_protocol = LWSMPRO_FILE,
-                                               .mount_next = &srv->mount_api};
+                                               .mount_next = &srv->mount_metrics};
 }
 
 /* What every vhost shares: port, protocols, keepalive, idle pings, TLS. */

@@ -290,6 +290,8 @@ START_TEST(variants_and_transcode_are_checked) {
     assert_rejected(WITH("\"trancode\":{}"), "streams[0].trancode: unknown field");
     assert_rejected("{\"streams\":[{\"id\":\"t\",\"source\":\"transcode://\"}]}",
                     "streams[0].source: transcode:// is made by vigil");
+    assert_rejected("{\"server\":{\"metrics_token\":\"short\"},\"streams\":[{\"id\":\"t\",\"source\":\"test://\"}]}",
+                    "server.metrics_token: must be 16 to 200 characters");
     assert_rejected("{\"server\":{\"max_transcodes\":-1},\"streams\":[{\"id\":\"t\",\"source\":\"test://\"}]}",
                     "server.max_transcodes: must be an integer from 0 to 256");
 }

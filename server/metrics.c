@@ -1,0 +1,303 @@
+/* metrics.c -- the Prometheus exposition of GET /metrics (see metrics.h). */
+#include "server/metrics.h"
+
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/devices.h"
+#include "server/server.h"
+
+/* A growing text buffer; `failed` once an allocation failed. */
+typedef struct out {
+    char *buf;
+    size_t len, cap;
+    bool failed;
+} out;
+
+static void put(out *o, const char *fmt, ...) {
+    if (o->failed) return;
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(o->buf + o->len, o->cap - o->len, fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            o->failed = true;
+            return;
+        }
+        if ((size_t)n < o->cap - o->len) {
+            o->len += (size_t)n;
+            return;
+        }
+        size_t cap = o->cap * 2 + (size_t)n;
+        char *grown = realloc(o->buf, cap);
+        if (!grown) {
+            o->failed = true;
+            return;
+        }
+        o->buf = grown;
+        o->cap = cap;
+    }
+}
+
+/* A metric's HELP and TYPE lines. */
+static void family(out *o, const char *name, const char *type, const char *help) {
+    put(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value, escaped as the format wants (backslash, quote, newline).
+ * Ids in the config are plain, but a value is never trusted to be. */
+static void label(out *o, const char *value) {
+    for (const char *c = value ? value : ""; *c; c++) {
+        if (*c == '\\' || *c == '"')
+            put(o, "\\%c", *c);
+        else if (*c == '\n')
+            put(o, "\\n");
+        else
+            put(o, "%c", *c);
+    }
+}
+
+static void counter(out *o, const char *name, const char *help, unsigned long long v) {
+    family(o, name, "counter", help);
+    put(o, "%s %llu\n", name, v);
+}
+
+/* ---- the process --------------------------------------------------------- */
+
+static long long resident_bytes(void) {
+    FILE *f = fopen("/proc/self/statm", "r");
+    long long pages = -1, resident = -1;
+    if (!f) return -1;
+    if (fscanf(f, "%lld %lld", &pages, &resident) != 2) resident = -1;
+    fclose(f);
+    return resident < 0 ? -1 : resident * sysconf(_SC_PAGESIZE);
+}
+
+static long long open_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    long long n = 0;
+    if (!d) return -1;
+    for (struct dirent *e; (e = readdir(d));)
+        if (e->d_name[0] != '.') n++;
+    closedir(d);
+    return n - 1; /* the directory itself, open while counting */
+}
+
+static void process(out *o, vg_server *srv) {
+    family(o, "vigil_build_info", "gauge", "The running build: always 1, its version as a label.");
+    put(o, "vigil_build_info{version=\"%s\"} 1\n", VIGIL_VERSION);
+    family(o, "vigil_uptime_seconds", "gauge", "Seconds since the server started.");
+    put(o, "vigil_uptime_seconds %lld\n",
+        (long long)((vg_server_now_us() - srv->started_us) / 1000000));
+    long long rss = resident_bytes(), fds = open_fds();
+    if (rss >= 0) {
+        family(o, "vigil_process_resident_memory_bytes", "gauge", "Resident memory of the process.");
+        put(o, "vigil_process_resident_memory_bytes %lld\n", rss);
+    }
+    if (fds >= 0) {
+        family(o, "vigil_process_open_fds", "gauge", "Open file descriptors of the process.");
+        put(o, "vigil_process_open_fds %lld\n", fds);
+    }
+}
+
+/* ---- connections ----------------------------------------------------------- */
+
+static void connections(out *o, vg_server *srv) {
+    family(o, "vigil_connections", "gauge", "WebSocket connections open now.");
+    put(o, "vigil_connections %u\n", srv->session_count);
+    uint32_t by_role[VG_ROLE_ADMIN + 1] = {0};
+    for (vg_session *s = srv->sessions; s; s = s->next)
+        if (s->access.role <= VG_ROLE_ADMIN) by_role[s->access.role]++;
+    family(o, "vigil_sessions", "gauge", "WebSocket sessions by role (none: before hello).");
+    for (int r = VG_ROLE_NONE; r <= VG_ROLE_ADMIN; r++)
+        put(o, "vigil_sessions{role=\"%s\"} %u\n", r == VG_ROLE_NONE ? "none" : vg_role_name(r),
+            by_role[r]);
+    counter(o, "vigil_connections_total", "WebSocket connections accepted.",
+            srv->connections_total);
+    family(o, "vigil_upgrades_refused_total", "counter",
+           "WebSocket upgrades refused, by reason.");
+    put(o, "vigil_upgrades_refused_total{reason=\"origin\"} %llu\n",
+        (unsigned long long)srv->origin_refused_total);
+    put(o, "vigil_upgrades_refused_total{reason=\"limit\"} %llu\n",
+        (unsigned long long)srv->limit_refused_total);
+    family(o, "vigil_closes_total", "counter",
+           "Connections the server closed, by WebSocket close code.");
+    const struct {
+        const char *code, *why;
+        uint64_t n;
+    } closes[] = {
+        {"1008", "flooding", srv->flood_closed_total},
+        {"1009", "message too large", srv->too_large_total},
+        {"4001", "viewer too slow", srv->slow_closed_total},
+        {"4003", "token expired", srv->expired_closed_total},
+        {"4008", "no hello", srv->hello_timeout_total},
+    };
+    for (size_t i = 0; i < sizeof(closes) / sizeof(closes[0]); i++)
+        put(o, "vigil_closes_total{code=\"%s\",reason=\"%s\"} %llu\n", closes[i].code,
+            closes[i].why, (unsigned long long)closes[i].n);
+    counter(o, "vigil_errors_sent_total", "Error replies sent (WebSocket and REST).",
+            srv->errors_total);
+    counter(o, "vigil_auth_failed_total", "Tokens refused (WebSocket and REST).",
+            srv->auth_failed_total);
+    counter(o, "vigil_forbidden_total", "Requests refused to their role.", srv->forbidden_total);
+    counter(o, "vigil_rate_limited_total", "Messages dropped over the rate limit.",
+            srv->rate_limited_total);
+    counter(o, "vigil_inbox_frames_dropped_total",
+            "Frames dropped because the service loop fell behind.",
+            vg_inbox_dropped(&srv->inbox));
+}
+
+/* ---- streams and their variants ---------------------------------------------- */
+
+/* One family's sample for stream `s`: {stream, variant[, extra]}. */
+static void stream_labels(out *o, const char *name, const vg_stream *s) {
+    put(o, "%s{stream=\"", name);
+    label(o, s->id);
+    put(o, "\",variant=\"");
+    label(o, s->variant ? s->variant : "main");
+    put(o, "\"");
+}
+
+typedef void (*stream_sample)(out *o, const char *name, const vg_stream *s);
+
+/* Every stream and variant, one family at a time (the format wants a
+ * family's samples together). */
+static void each_stream(out *o, vg_server *srv, const char *name, const char *type,
+                        const char *help, stream_sample sample) {
+    family(o, name, type, help);
+    for (size_t i = 0; i < srv->nstreams; i++) {
+        vg_stream *main = srv->streams[i];
+        sample(o, name, main);
+        for (size_t j = 0; j < main->nvariants; j++)
+            sample(o, name, main->variants[j]);
+    }
+}
+
+static void s_state(out *o, const char *name, const vg_stream *s) {
+    static const vg_stream_state states[] = {VG_STREAM_STARTING, VG_STREAM_LIVE,
+                                             VG_STREAM_RETRYING, VG_STREAM_FAILED,
+                                             VG_STREAM_STOPPED};
+    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++) {
+        stream_labels(o, name, s);
+        put(o, ",state=\"%s\"} %d\n", vg_stream_state_name(states[i]), s->state == states[i]);
+    }
+}
+
+static void s_viewers(out *o, const char *name, const vg_stream *s) {
+    for (int r = 0; r < VG_RELAY_COUNT; r++) {
+        stream_labels(o, name, s);
+        put(o, ",mode=\"%s\"} %u\n", vg_relay_slot_name((vg_relay_slot)r),
+            s->relays[r].viewer_count);
+    }
+}
+
+static void s_frames_in(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %llu\n", (unsigned long long)s->frames_in);
+}
+
+static void s_bytes_in(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %llu\n", (unsigned long long)s->bytes_in);
+}
+
+static void s_restarts(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %u\n", s->restarts);
+}
+
+static void s_lost(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %llu\n", (unsigned long long)vg_stream_frames_lost(s));
+}
+
+/* Rates are only meaningful while frames keep coming (as in /api/streams). */
+static bool fresh(const vg_stream *s) {
+    return s->state == VG_STREAM_LIVE && vg_server_now_us() - s->last_frame_us < 2000000;
+}
+
+static void s_fps(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %.1f\n", fresh(s) ? s->fps : 0.0);
+}
+
+static void s_rate(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %.0f\n", fresh(s) ? s->bitrate_bps / 8 : 0.0);
+}
+
+static void streams(out *o, vg_server *srv) {
+    each_stream(o, srv, "vigil_stream_state", "gauge",
+                "1 for the state a stream (or variant) is in, 0 for the others.", s_state);
+    each_stream(o, srv, "vigil_stream_viewers", "gauge", "Viewers by delivery mode.", s_viewers);
+    each_stream(o, srv, "vigil_stream_frames_in_total", "counter",
+                "Frames taken in from the source (video and audio).", s_frames_in);
+    each_stream(o, srv, "vigil_stream_bytes_in_total", "counter",
+                "Bytes of media taken in from the source.", s_bytes_in);
+    each_stream(o, srv, "vigil_stream_restarts_total", "counter", "Source restarts.",
+                s_restarts);
+    each_stream(o, srv, "vigil_stream_frames_lost_total", "counter",
+                "Frames the server could not relay (its service loop fell behind).", s_lost);
+    each_stream(o, srv, "vigil_stream_frames_per_second", "gauge",
+                "Video frames per second over the last second (0 when not live).", s_fps);
+    each_stream(o, srv, "vigil_stream_in_bytes_per_second", "gauge",
+                "Bytes per second taken in over the last second (0 when not live).", s_rate);
+}
+
+/* ---- device control ------------------------------------------------------- */
+
+static void devices(out *o, vg_server *srv) {
+    json_t *st = vg_devices_stats(srv);
+    json_t *transports = json_object_get(st, "transports");
+    json_t *devs = json_object_get(st, "devices");
+    const char *key;
+    json_t *v;
+    if (json_object_size(transports)) {
+        family(o, "vigil_transport_connected", "gauge",
+               "1 while a device transport is connected (its broker, or its socket).");
+        json_object_foreach(transports, key, v) {
+            put(o, "vigil_transport_connected{transport=\"");
+            label(o, key);
+            put(o, "\"} %d\n", json_is_true(json_object_get(v, "connected")));
+        }
+    }
+    static const struct {
+        const char *field, *name, *help;
+    } per_device[] = {
+        {"issued", "vigil_device_commands_total", "Commands issued to a device."},
+        {"malformed", "vigil_device_malformed_reports_total",
+         "Reports from a device that could not be used."},
+        {"telemetry", "vigil_device_telemetry_total", "Telemetry reports from a device."},
+    };
+    for (size_t i = 0; json_object_size(devs) && i < sizeof(per_device) / sizeof(per_device[0]);
+         i++) {
+        family(o, per_device[i].name, "counter", per_device[i].help);
+        json_object_foreach(devs, key, v) {
+            put(o, "%s{device=\"", per_device[i].name);
+            label(o, key);
+            put(o, "\"} %lld\n", (long long)json_integer_value(json_object_get(v, per_device[i].field)));
+        }
+    }
+    json_decref(st);
+}
+
+char *vg_metrics_render(vg_server *srv, size_t *len) {
+    out o = {.buf = malloc(4096), .cap = 4096};
+    if (!o.buf) return NULL;
+    o.buf[0] = 0;
+    process(&o, srv);
+    connections(&o, srv);
+    streams(&o, srv);
+    devices(&o, srv);
+    if (o.failed) {
+        free(o.buf);
+        return NULL;
+    }
+    *len = o.len;
+    return o.buf;
+}

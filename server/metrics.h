@@ -1,0 +1,30 @@
+/* metrics.h -- GET /metrics: the server's figures in the Prometheus text
+ * exposition format (version 0.0.4), for a scraper.
+ *
+ * What it holds: build info and uptime; connections and sessions by role;
+ * refused upgrades by reason; connections closed by close code; requests
+ * refused for their rate, rights or tokens; the process's resident memory
+ * and open files; per stream and per variant (labels `stream`, `variant`):
+ * its state, viewers by delivery mode, frames and bytes taken in, restarts,
+ * frames lost, frame rate and byte rate; per device transport whether it is
+ * connected, and per device its commands and reports. Names follow
+ * Prometheus' conventions (`vigil_` prefix, base units, `_total` counters);
+ * labels are bounded sets (streams, devices and transports come from the
+ * config; no per-viewer label).
+ *
+ * Access (server/http_api.c): an admin token, or the config's
+ * `server.metrics_token`, so a scraper needs no admin rights.
+ *
+ * Thread: lws service thread only (it reads the server's state). */
+#ifndef VIGIL_SERVER_METRICS_H
+#define VIGIL_SERVER_METRICS_H
+
+#include <stddef.h>
+
+struct vg_server;
+
+/* The exposition, NUL-terminated (malloc'd; *len is its length), or NULL on
+ * OOM. */
+char *vg_metrics_render(struct vg_server *srv, size_t *len);
+
+#endif
