@@ -79,12 +79,22 @@ static void offer(vg_relay *r, vg_viewer *v, vg_frame *f, int64_t now_us) {
     vg_frame *resync = vg_viewer_queue_needs_resync(&v->queue, f) ? resync_variant(r, f) : NULL;
     bool was_empty = vg_viewer_queue_empty(&v->queue);
     vg_push_result res = vg_viewer_queue_push(&v->queue, f, resync, now_us);
+    if (res == VG_PUSH_SKIPPED) r->skips++;
     if (res == VG_PUSH_TOO_SLOW) {
         v->too_slow = true;
         r->hooks->viewer_too_slow(v);
         return;
     }
     if (was_empty && !vg_viewer_queue_empty(&v->queue)) r->hooks->viewer_ready(v);
+}
+
+void vg_relay_count_sent(vg_viewer *v, size_t wire_len) {
+    v->frames_sent++;
+    v->bytes_sent += wire_len;
+    if (v->relay) {
+        v->relay->frames_out++;
+        v->relay->bytes_out += wire_len;
+    }
 }
 
 void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us) {

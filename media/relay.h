@@ -84,6 +84,9 @@ struct vg_relay {
     uint64_t next_seq;   /* the frame number expected next from the source */
     bool await_key;      /* frames were lost: publish none until a keyframe */
     uint64_t frames_lost;
+    /* delivered to this relay's viewers since start (every viewer, gone or
+     * not): frames and bytes written to sockets, and queue overflows */
+    uint64_t frames_out, bytes_out, skips;
     vg_viewer *viewers;
     uint32_t viewer_count;
 };
@@ -120,6 +123,10 @@ void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us);
 int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us);
 /* Detaches a viewer and drops its queue. A no-op when not attached. */
 void vg_relay_detach(vg_viewer *v);
+
+/* The viewer's owner wrote one frame of `wire_len` bytes to it: counted for
+ * the viewer and its relay. */
+void vg_relay_count_sent(vg_viewer *v, size_t wire_len);
 
 /* {"viewers", "frames_lost"} for /api/streams. A new reference. */
 json_t *vg_relay_describe(const vg_relay *r);

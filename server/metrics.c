@@ -196,6 +196,19 @@ static void s_viewers(out *o, const char *name, const vg_stream *s) {
     }
 }
 
+/* One sample per delivery mode of a per-relay counter. */
+#define PER_MODE(fn, field)                                                                        \
+    static void fn(out *o, const char *name, const vg_stream *s) {                                 \
+        for (int r = 0; r < VG_RELAY_COUNT; r++) {                                                 \
+            stream_labels(o, name, s);                                                             \
+            put(o, ",mode=\"%s\"} %llu\n", vg_relay_slot_name((vg_relay_slot)r),                  \
+                (unsigned long long)s->relays[r].field);                                           \
+        }                                                                                          \
+    }
+PER_MODE(s_frames_out, frames_out)
+PER_MODE(s_bytes_out, bytes_out)
+PER_MODE(s_skips, skips)
+
 static void s_frames_in(out *o, const char *name, const vg_stream *s) {
     stream_labels(o, name, s);
     put(o, "} %llu\n", (unsigned long long)s->frames_in);
@@ -239,6 +252,13 @@ static void streams(out *o, vg_server *srv) {
                 "Frames taken in from the source (video and audio).", s_frames_in);
     each_stream(o, srv, "vigil_stream_bytes_in_total", "counter",
                 "Bytes of media taken in from the source.", s_bytes_in);
+    each_stream(o, srv, "vigil_stream_frames_out_total", "counter",
+                "Frames written to viewers, by delivery mode.", s_frames_out);
+    each_stream(o, srv, "vigil_stream_bytes_out_total", "counter",
+                "Bytes written to viewers (frame headers included), by delivery mode.",
+                s_bytes_out);
+    each_stream(o, srv, "vigil_stream_skips_total", "counter",
+                "Viewer queue overflows (the viewer skipped to the next keyframe).", s_skips);
     each_stream(o, srv, "vigil_stream_restarts_total", "counter", "Source restarts.",
                 s_restarts);
     each_stream(o, srv, "vigil_stream_frames_lost_total", "counter",

@@ -5,7 +5,8 @@
  * refused upgrades by reason; connections closed by close code; requests
  * refused for their rate, rights or tokens; the process's resident memory
  * and open files; per stream and per variant (labels `stream`, `variant`):
- * its state, viewers by delivery mode, frames and bytes taken in, restarts,
+ * its state, viewers by delivery mode, frames and bytes taken in and written
+ * out (by mode), viewer skips, restarts,
  * frames lost, frame rate and byte rate; per device transport whether it is
  * connected, and per device its commands and reports. Names follow
  * Prometheus' conventions (`vigil_` prefix, base units, `_total` counters);

@@ -217,8 +217,7 @@ int vg_session_on_writable(vg_session *s) {
             int n = lws_write(s->wsi, vg_frame_wire(f), len, LWS_WRITE_BINARY);
             vg_frame_unref(f);
             if (n < (int)len) return -1;
-            v->frames_sent++;
-            v->bytes_sent += len;
+            vg_relay_count_sent(v, len);
         }
     }
     vg_session_want_write(s);

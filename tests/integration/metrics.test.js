@@ -71,8 +71,9 @@ test('figures follow what happens: viewers by mode, a watched substream, frames 
   try {
     await a.request({ type: 'hello', token: mintToken({ role: 'viewer' }) });
     await b.request({ type: 'hello', token: mintToken({ role: 'operator' }) });
-    assert.equal((await a.request({ type: 'subscribe', stream: 'door', mode: 'mse' })).type, 'subscribe');
-    assert.equal((await b.request({ type: 'subscribe', stream: 'door', mode: 'webcodecs' })).type, 'subscribe');
+    const mseChannel = (await a.request({ type: 'subscribe', stream: 'door', mode: 'mse' })).channel;
+    const wcChannel = (await b.request({ type: 'subscribe', stream: 'door', mode: 'webcodecs' })).channel;
+    assert.ok(mseChannel && wcChannel);
     assert.equal((await b.request({ type: 'subscribe', stream: 'door', variant: 'sub' })).variant, 'sub');
     await b.request({ type: 'command', device: 'lamp', name: 'light', params: { on: true }, qos: 0 });
     const bad = await fetch(`${v.base}/api/streams`, { headers: { authorization: 'Bearer nonsense' } });
@@ -91,6 +92,20 @@ test('figures follow what happens: viewers by mode, a watched substream, frames 
     assert.equal(s.get('vigil_stream_viewers{stream="door",variant="main",mode="webcodecs"}'), 1);
     assert.equal(s.get('vigil_stream_viewers{stream="door",variant="sub",mode="mse"}'), 1);
     assert.ok(s.get('vigil_stream_frames_in_total{stream="door",variant="main"}') > 10);
+    // Written out, per mode: at least what each viewer has received by now
+    // (the server counts a frame when it writes it), bytes with their
+    // 16-byte headers; neither reading viewer skipped.
+    const received = {
+      mse: a.frames.filter((f) => f.channel === mseChannel).length,
+      webcodecs: b.frames.filter((f) => f.channel === wcChannel).length,
+    };
+    const out = samples((await scrape()).text);
+    for (const mode of ['mse', 'webcodecs']) {
+      const frames = out.get(`vigil_stream_frames_out_total{stream="door",variant="main",mode="${mode}"}`);
+      assert.ok(received[mode] >= 10 && frames >= received[mode], `${mode}: ${frames} written, ${received[mode]} received`);
+      assert.ok(out.get(`vigil_stream_bytes_out_total{stream="door",variant="main",mode="${mode}"}`) > 16 * frames, mode);
+      assert.equal(out.get(`vigil_stream_skips_total{stream="door",variant="main",mode="${mode}"}`), 0, mode);
+    }
     assert.ok(s.get('vigil_stream_bytes_in_total{stream="door",variant="sub"}') > 0);
     assert.ok(s.get('vigil_stream_in_bytes_per_second{stream="door",variant="main"}') > 0);
     assert.equal(s.get('vigil_stream_state{stream="yard",variant="main",state="retrying"}'), 1);
