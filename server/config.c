@@ -171,7 +171,7 @@ static int load_server(vg_config *c, json_t *obj, char *err, size_t errlen) {
 
 /* ---- streams ----------------------------------------------------------- */
 
-static bool valid_id(const char *id) {
+bool vg_config_valid_id(const char *id) {
     size_t n = strlen(id);
     if (n == 0 || n > 64) return false;
     for (size_t i = 0; i < n; i++) {
@@ -233,7 +233,7 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
         snprintf(err, errlen, "%s.id: missing", where);
         return -1;
     }
-    if (!json_is_string(id) || !valid_id(json_string_value(id))) {
+    if (!json_is_string(id) || !vg_config_valid_id(json_string_value(id))) {
         snprintf(err, errlen, "%s.id: must be 1-64 characters of letters, digits, '-', '_' or '.'",
                  where);
         return -1;

@@ -105,6 +105,9 @@ void vg_config_free(vg_config *c);
 /* The "auth" section (obj borrowed, NULL when absent: a random secret for
  * this run and no anonymous access). 0, or -1 with a message in err. */
 int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errlen);
+/* True for an id the config accepts for a stream or a variant: 1-64
+ * letters, digits, '-', '_' or '.'. */
+bool vg_config_valid_id(const char *id);
 /* A stream's "variants" and "transcode" (either may be NULL). `where` is
  * "streams[N]". 0, or -1 with a message naming the field. */
 int vg_config_load_variants(vg_stream_config *sc, const json_t *variants,

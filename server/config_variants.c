@@ -20,24 +20,17 @@
 
 #define MAX_VARIANTS 8
 
+/* A stream's ids, less the two names subscribe gives a meaning. */
 static bool valid_name(const char *name) {
-    size_t n = strlen(name);
-    if (n == 0 || n > 32 || !strcmp(name, "main") || !strcmp(name, "transcode")) return false;
-    for (size_t i = 0; i < n; i++) {
-        char c = name[i];
-        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_'))
-            return false;
-    }
-    return true;
+    return vg_config_valid_id(name) && strcmp(name, "main") && strcmp(name, "transcode");
 }
 
 static int load_variant(vg_variant_config *vc, const char *name, const json_t *v,
                         const char *where, char *err, size_t errlen) {
     if (!valid_name(name)) {
         snprintf(err, errlen,
-                 "%s.variants.%.40s: a variant's name is 1-32 letters, digits, '-' or '_', "
-                 "and not \"main\" or \"transcode\"",
+                 "%s.variants.%.40s: a variant's name is 1-64 letters, digits, '-', '_' or "
+                 "'.', and not \"main\" or \"transcode\"",
                  where, name);
         return -1;
     }
