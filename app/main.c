@@ -5,7 +5,8 @@
  *   vigil token ...          mint an access token (server/token_cli.c)
  *
  * Without --config the embedded demo runs: one stream "demo" from the
- * built-in test source.
+ * built-in test source. SIGHUP (or POST /api/admin/reload) reads the file
+ * again and applies it in place (server/reload.h); SIGTERM and SIGINT stop.
  *
  * The top of the program: the one place that knows every layer, and wires
  * vigil.v1 (signaling/) into the server (server/) that sits below it. */
@@ -31,6 +32,12 @@ static void on_signal(int sig) {
     vg_server_request_stop(&server);
 }
 
+/* SIGHUP: re-read the configuration (server/reload.h). */
+static void on_hangup(int sig) {
+    (void)sig;
+    vg_server_request_reload(&server);
+}
+
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
                  "             [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]\n"
@@ -51,6 +58,46 @@ static void lws_log_to_ours(int level, const char *line) {
     vg_log(level == LLL_ERR ? VG_LOG_ERROR : VG_LOG_WARN, "lws: %.*s", (int)n, line);
 }
 
+/* What the command line sets: applied over the file at start and at every
+ * reload, so a reload never undoes a flag. */
+typedef struct vg_overrides {
+    const char *config_path, *web_root, *secret_file, *tls_cert, *tls_key;
+    long port;  /* -1: the file's */
+    int level;  /* -1: the file's */
+} vg_overrides;
+
+static int replace_string(char **dst, const char *value) {
+    char *copy = strdup(value);
+    if (!copy) return -1;
+    free(*dst);
+    *dst = copy;
+    return 0;
+}
+
+/* A vg_config_loader (server/reload.h): the file (or the demo) with the
+ * command line over it. */
+static int load_config(void *ctx, vg_config *c, char *err, size_t errlen) {
+    const vg_overrides *o = ctx;
+    if (o->config_path ? vg_config_load_file(c, o->config_path, err, errlen)
+                       : vg_config_default(c)) {
+        if (!o->config_path) snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (o->port >= 0) c->port = (int)o->port;
+    if (o->level >= 0) c->log_level = o->level;
+    if (o->secret_file && vg_config_read_secret(c, o->secret_file, err, errlen)) goto fail;
+    if ((o->web_root && replace_string(&c->web_root, o->web_root)) ||
+        (o->tls_cert && replace_string(&c->tls_cert, o->tls_cert)) ||
+        (o->tls_key && replace_string(&c->tls_key, o->tls_key))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    return 0;
+fail:
+    vg_config_free(c);
+    return -1;
+}
+
 int main(int argc, char **argv) {
     static const struct option opts[] = {
         {"config", required_argument, NULL, 'c'},
@@ -64,22 +111,26 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     if (argc > 1 && !strcmp(argv[1], "token")) return vg_token_cli(argc - 1, argv + 1);
-    const char *config_path = NULL, *web_root = NULL, *level = NULL, *secret_file = NULL;
-    const char *tls_cert = NULL, *tls_key = NULL;
-    long port = -1;
+    vg_overrides o = {.port = -1, .level = -1};
     int c;
     while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {
         switch (c) {
-        case 'c': config_path = optarg; break;
-        case 'w': web_root = optarg; break;
-        case 'l': level = optarg; break;
-        case 'a': secret_file = optarg; break;
-        case 'C': tls_cert = optarg; break;
-        case 'K': tls_key = optarg; break;
+        case 'c': o.config_path = optarg; break;
+        case 'w': o.web_root = optarg; break;
+        case 'a': o.secret_file = optarg; break;
+        case 'C': o.tls_cert = optarg; break;
+        case 'K': o.tls_key = optarg; break;
+        case 'l':
+            o.level = vg_log_level_parse(optarg);
+            if (o.level < 0) {
+                fprintf(stderr, "vigil: --log-level: must be error, warn, info or debug\n");
+                return 2;
+            }
+            break;
         case 'p': {
             char *end;
-            port = strtol(optarg, &end, 10);
-            if (*end || port < 0 || port > 65535) {
+            o.port = strtol(optarg, &end, 10);
+            if (*end || o.port < 0 || o.port > 65535) {
                 fprintf(stderr, "vigil: --port: '%s' is not a port number\n", optarg);
                 return 2;
             }
@@ -97,37 +148,9 @@ int main(int argc, char **argv) {
 
     vg_config config;
     char err[512];
-    if (config_path ? vg_config_load_file(&config, config_path, err, sizeof(err))
-                    : vg_config_default(&config)) {
-        fprintf(stderr, "vigil: invalid configuration: %s\n", config_path ? err : "out of memory");
-        return 2;
-    }
-    if (port >= 0) config.port = (int)port;
-    if (secret_file && vg_config_read_secret(&config, secret_file, err, sizeof(err))) {
+    if (load_config(&o, &config, err, sizeof(err))) {
         fprintf(stderr, "vigil: invalid configuration: %s\n", err);
-        vg_config_free(&config);
         return 2;
-    }
-    if (web_root) {
-        free(config.web_root);
-        config.web_root = strdup(web_root);
-    }
-    if (level) {
-        int l = vg_log_level_parse(level);
-        if (l < 0) {
-            fprintf(stderr, "vigil: --log-level: must be error, warn, info or debug\n");
-            vg_config_free(&config);
-            return 2;
-        }
-        config.log_level = l;
-    }
-    if (tls_cert) {
-        free(config.tls_cert);
-        config.tls_cert = strdup(tls_cert);
-    }
-    if (tls_key) {
-        free(config.tls_key);
-        config.tls_key = strdup(tls_key);
     }
     vg_log_set_level((vg_log_level)config.log_level);
     if (vg_tls_check(&config, err, sizeof(err))) {
@@ -145,11 +168,15 @@ int main(int argc, char **argv) {
     int init = vg_server_init(&server, &config, &vg_signaling_protocol);
     if (init == VG_SERVER_BAD_CONFIG) rc = 2;
     if (init == 0) {
+        /* Without a file there is nothing to read again. */
+        if (o.config_path) vg_server_set_loader(&server, load_config, &o);
         struct sigaction sa;
         memset(&sa, 0, sizeof(sa));
         sa.sa_handler = on_signal;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sa.sa_handler = on_hangup;
+        sigaction(SIGHUP, &sa, NULL);
         signal(SIGPIPE, SIG_IGN);
         rc = vg_server_run(&server);
     }

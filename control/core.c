@@ -334,6 +334,21 @@ int control_poll(control_t *c) {
     return n;
 }
 
+size_t control_fail_unfinished(control_t *c, const char *reason) {
+    size_t n = 0;
+    int64_t now = control_now_ms();
+    for (size_t i = 0; c && i < c->reg.n; i++) {
+        control_device *d = &c->reg.dev[i];
+        for (size_t k = 0; k < d->history.len; k++) {
+            control_command *cmd = d->history.v[k];
+            if (control_status_is_terminal(cmd->status)) continue;
+            move(c, d, cmd, CONTROL_FAILED, 0, reason, NULL, now);
+            n++;
+        }
+    }
+    return n;
+}
+
 int control_poll_interval_ms(const control_t *c) {
     (void)c;
     return 100;

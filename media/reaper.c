@@ -7,11 +7,15 @@ static gpointer reaper_main(gpointer data) {
         gpointer item = g_async_queue_pop(r->queue);
         if (item == r) break; /* the stop sentinel: everything before it is done */
         vg_pipeline_free(item);
+        /* seq_cst: what the pipeline posted is in the inbox before this count */
+        atomic_fetch_add(&r->freed, 1);
     }
     return NULL;
 }
 
 int vg_reaper_start(vg_reaper *r) {
+    r->pushed = 0;
+    atomic_init(&r->freed, 0);
     r->queue = g_async_queue_new();
     r->thread = g_thread_try_new("vigil-reaper", reaper_main, r, NULL);
     if (!r->thread) {
@@ -23,7 +27,17 @@ int vg_reaper_start(vg_reaper *r) {
 }
 
 void vg_reaper_push(vg_reaper *r, vg_pipeline *p) {
-    if (p) g_async_queue_push(r->queue, p);
+    if (!p) return;
+    r->pushed++;
+    g_async_queue_push(r->queue, p);
+}
+
+uint64_t vg_reaper_mark(const vg_reaper *r) {
+    return r->pushed;
+}
+
+bool vg_reaper_passed(vg_reaper *r, uint64_t mark) {
+    return atomic_load(&r->freed) >= mark;
 }
 
 void vg_reaper_stop(vg_reaper *r) {

@@ -109,10 +109,8 @@ void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us) {
         offer(r, v, f, now_us);
 }
 
-int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us) {
-    if (vg_viewer_queue_init(&v->queue, r->limits.queue_frames, r->limits.slow_skips,
-                             r->limits.slow_window_us))
-        return -1;
+/* Links v into r's list and offers what a newcomer needs. */
+static void link_viewer(vg_relay *r, vg_viewer *v, int64_t now_us) {
     v->relay = r;
     v->channel = r->channel;
     v->prev = NULL;
@@ -123,12 +121,10 @@ int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us) {
     if (r->setup) offer(r, v, r->setup, now_us);
     for (uint32_t i = 0; i < r->gop.count; i++)
         offer(r, v, r->gop.frames[i], now_us);
-    return 0;
 }
 
-void vg_relay_detach(vg_viewer *v) {
+static void unlink_viewer(vg_viewer *v) {
     vg_relay *r = v->relay;
-    if (!r) return;
     if (v->prev)
         v->prev->next = v->next;
     else
@@ -137,7 +133,25 @@ void vg_relay_detach(vg_viewer *v) {
     r->viewer_count--;
     v->prev = v->next = NULL;
     v->relay = NULL;
+}
+
+int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us) {
+    if (vg_viewer_queue_init(&v->queue, r->limits.queue_frames, r->limits.slow_skips,
+                             r->limits.slow_window_us))
+        return -1;
+    link_viewer(r, v, now_us);
+    return 0;
+}
+
+void vg_relay_detach(vg_viewer *v) {
+    if (!v->relay) return;
+    unlink_viewer(v);
     vg_viewer_queue_free(&v->queue);
+}
+
+void vg_relay_move(vg_viewer *v, vg_relay *to, int64_t now_us) {
+    if (v->relay) unlink_viewer(v);
+    link_viewer(to, v, now_us);
 }
 
 json_t *vg_relay_describe(const vg_relay *r) {

@@ -123,6 +123,11 @@ void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us);
 int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us);
 /* Detaches a viewer and drops its queue. A no-op when not attached. */
 void vg_relay_detach(vg_viewer *v);
+/* Moves an attached viewer, with the frames it has queued, to relay `to`:
+ * the same delivery variant of the stream that replaces its own (a stream
+ * changed by a reload keeps its viewers). `to`'s setup frame and GOP cache
+ * are offered as on attach; the viewer takes `to`'s channel. */
+void vg_relay_move(vg_viewer *v, vg_relay *to, int64_t now_us);
 
 /* The viewer's owner wrote one frame of `wire_len` bytes to it: counted for
  * the viewer and its relay. */

@@ -57,8 +57,7 @@ static int query_token(vg_server *srv, struct lws *wsi, vg_access *access, char 
     char buf[VG_TOKEN_MAX_LEN + 16];
     const char *tok = lws_get_urlarg_by_name(wsi, "access_token=", buf, (int)sizeof(buf));
     if (!tok) return 0;
-    json_t *claims = vg_token_verify(srv->config->auth.secret, srv->config->auth.secret_len, tok,
-                                     (int64_t)time(NULL), err, errlen);
+    json_t *claims = vg_server_verify_token(srv, tok, err, errlen);
     if (!claims) return -1;
     if (access) vg_access_from_claims(access, claims);
     json_decref(claims);

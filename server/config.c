@@ -169,6 +169,46 @@ static int load_server(vg_config *c, json_t *obj, char *err, size_t errlen) {
     return 0;
 }
 
+static bool field_equal(const server_field *f, const vg_config *a, const vg_config *b) {
+    const void *x = (const char *)a + f->offset, *y = (const char *)b + f->offset;
+    switch (f->kind) {
+    case F_UINT: return *(const uint32_t *)x == *(const uint32_t *)y;
+    case F_STRING:
+    case F_STRING_OR_NULL: {
+        const char *sx = *(char *const *)x, *sy = *(char *const *)y;
+        return sx == sy || (sx && sy && !strcmp(sx, sy));
+    }
+    default: return *(const int *)x == *(const int *)y; /* F_PORT, F_LOG_LEVEL */
+    }
+}
+
+void vg_config_server_diff(const vg_config *a, const vg_config *b, json_t *names) {
+    for (const server_field *f = server_fields; f->name; f++)
+        if (!field_equal(f, a, b)) json_array_append_new(names, json_sprintf("server.%s", f->name));
+}
+
+int vg_config_server_copy(vg_config *dst, const vg_config *src, const char *name) {
+    const server_field *f = server_fields;
+    while (f->name && strcmp(f->name, name))
+        f++;
+    if (!f->name) return -1;
+    void *d = (char *)dst + f->offset;
+    const void *s = (const char *)src + f->offset;
+    switch (f->kind) {
+    case F_UINT: *(uint32_t *)d = *(const uint32_t *)s; return 0;
+    case F_STRING:
+    case F_STRING_OR_NULL: {
+        const char *from = *(char *const *)s;
+        char *copy = from ? strdup(from) : NULL;
+        if (from && !copy) return -1;
+        free(*(char **)d);
+        *(char **)d = copy;
+        return 0;
+    }
+    default: *(int *)d = *(const int *)s; return 0;
+    }
+}
+
 /* ---- streams ----------------------------------------------------------- */
 
 bool vg_config_valid_id(const char *id) {

@@ -14,7 +14,9 @@
  * (e.g. "streams[1].id: duplicate id 'door'") so start-up can stop with it.
  * Unknown keys are errors too: a typo must not silently do nothing.
  *
- * Thread: loaded on the main thread before anything starts; read-only after. */
+ * Thread: loaded on the main thread before anything starts; read-only after.
+ * A reload (server/reload.h) loads a whole new one and switches to it on the
+ * lws service thread; a config is never changed once loaded. */
 #ifndef VIGIL_SERVER_CONFIG_H
 #define VIGIL_SERVER_CONFIG_H
 
@@ -54,7 +56,11 @@ typedef struct vg_auth_config {
     bool secret_ephemeral;     /* none configured: random for this run only */
     json_t *anonymous_streams; /* patterns anonymous viewers may watch; NULL: none */
     json_t *allowed_origins;   /* exact origins allowed to open /ws; NULL: same origin */
+    uint32_t rotation_grace_s; /* the previous secret's life after a reload changes it */
 } vg_auth_config;
+
+#define VG_ROTATION_GRACE_DEFAULT_S 600
+#define VG_ROTATION_GRACE_MAX_S     604800
 
 typedef struct vg_config {
     int port;
@@ -101,6 +107,13 @@ int vg_config_load_file(vg_config *c, const char *path, char *err, size_t errlen
 int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen);
 
 void vg_config_free(vg_config *c);
+
+/* For a reload (server/reload.h): appends to `names` (an array) the
+ * "server.<setting>" whose values differ between a and b. */
+void vg_config_server_diff(const vg_config *a, const vg_config *b, json_t *names);
+/* Sets dst's "server" setting `name` (without "server.") to src's value.
+ * 0, or -1 (no such setting, or OOM). */
+int vg_config_server_copy(vg_config *dst, const vg_config *src, const char *name);
 
 /* The "auth" section (obj borrowed, NULL when absent: a random secret for
  * this run and no anonymous access). 0, or -1 with a message in err. */

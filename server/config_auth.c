@@ -3,12 +3,15 @@
  *
  *   "auth": {"secret_file": "/etc/vigil/secret",   (or "secret": "...")
  *            "anonymous": {"streams": ["demo"]},
- *            "allowed_origins": ["https://dash.example.com"]}
+ *            "allowed_origins": ["https://dash.example.com"],
+ *            "rotation_grace_s": 600}
  *
  * Secure by default: without a secret, a random one is made for this run
  * (tokens die with the process; the server prints an admin token at start);
  * without "anonymous", nobody watches anything without a token; without
- * "allowed_origins", only pages served by vigil itself may open /ws. */
+ * "allowed_origins", only pages served by vigil itself may open /ws.
+ * rotation_grace_s: after a reload brings a new secret, tokens signed with
+ * the previous one stay valid this long (server/reload.h). */
 #include <openssl/rand.h>
 #include <stdio.h>
 #include <string.h>
@@ -63,6 +66,7 @@ int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errle
     }
     c->auth.secret_len = 32;
     c->auth.secret_ephemeral = true;
+    c->auth.rotation_grace_s = VG_ROTATION_GRACE_DEFAULT_S;
     if (!obj) return 0;
     if (!json_is_object(obj)) {
         snprintf(err, errlen, "auth: must be an object");
@@ -98,10 +102,18 @@ int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errle
             if (string_list(v, "auth.allowed_origins", err, errlen)) return -1;
             json_decref(c->auth.allowed_origins);
             c->auth.allowed_origins = json_incref(v);
+        } else if (!strcmp(key, "rotation_grace_s")) {
+            if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+                json_integer_value(v) > VG_ROTATION_GRACE_MAX_S) {
+                snprintf(err, errlen, "auth.rotation_grace_s: must be an integer from 0 to %d",
+                         VG_ROTATION_GRACE_MAX_S);
+                return -1;
+            }
+            c->auth.rotation_grace_s = (uint32_t)json_integer_value(v);
         } else {
             snprintf(err, errlen,
                      "auth.%s: unknown setting (expected secret, secret_file, anonymous, "
-                     "allowed_origins)",
+                     "allowed_origins, rotation_grace_s)",
                      key);
             return -1;
         }

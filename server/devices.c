@@ -73,15 +73,18 @@ static void on_control_event(void *user, const json_t *ev) {
         json_object_del(srv->command_owners, id);
 }
 
-/* Every device that names a camera must name one of ours. */
-static int check_device_streams(vg_server *srv, char *err, size_t errlen) {
-    json_t *devs = control_devices_json(srv->control);
+/* Every device that names a camera must name a stream of `config`. */
+static int check_device_streams(control_t *c, const vg_config *config, char *err, size_t errlen) {
+    json_t *devs = control_devices_json(c);
     size_t i;
     json_t *d;
     int r = 0;
     json_array_foreach(devs, i, d) {
         const char *stream = json_string_value(json_object_get(d, "stream"));
-        if (stream && !vg_server_find_stream(srv, stream)) {
+        bool found = false;
+        for (size_t k = 0; stream && k < config->nstreams; k++)
+            found |= !strcmp(config->streams[k].id, stream);
+        if (stream && !found) {
             snprintf(err, errlen, "devices[%zu] (%s): \"stream\": no stream named '%s'", i,
                      json_string_value(json_object_get(d, "id")), stream);
             r = -1;
@@ -92,25 +95,63 @@ static int check_device_streams(vg_server *srv, char *err, size_t errlen) {
     return r;
 }
 
-int vg_devices_start(vg_server *srv, char *err, size_t errlen) {
-    const json_t *root = srv->config->root;
+/* control/ started for the devices of `config` into *out (NULL when it has
+ * none). 0, or -1 with a message naming the field. */
+static int build_control(vg_server *srv, const vg_config *config, control_t **out, char *err,
+                         size_t errlen) {
+    *out = NULL;
+    const json_t *root = config->root;
     if (!root || !json_object_get(root, "devices")) return 0;
-    srv->command_owners = json_object();
-    srv->control = control_create(vg_server_wake, srv, on_control_event, srv);
-    if (!srv->command_owners || !srv->control) {
+    control_t *c = control_create(vg_server_wake, srv, on_control_event, srv);
+    if (!c) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (control_register_builtin_plugins(srv->control, err, errlen) < 0 ||
-        control_start(srv->control, root, err, errlen) < 0 ||
-        check_device_streams(srv, err, errlen) < 0) {
-        vg_devices_stop(srv);
+    if (control_register_builtin_plugins(c, err, errlen) < 0 ||
+        control_start(c, root, err, errlen) < 0 ||
+        check_device_streams(c, config, err, errlen) < 0) {
+        control_destroy(c);
         return -1;
     }
-    json_t *devs = control_devices_json(srv->control);
+    *out = c;
+    return 0;
+}
+
+static void log_devices(control_t *c) {
+    json_t *devs = control_devices_json(c);
     vg_log(VG_LOG_INFO, "device control: %zu device(s)", json_array_size(devs));
     json_decref(devs);
+}
+
+int vg_devices_start(vg_server *srv, char *err, size_t errlen) {
+    srv->command_owners = json_object();
+    if (!srv->command_owners) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (build_control(srv, srv->config, &srv->control, err, errlen)) return -1;
+    srv->control_source = srv->config;
+    if (srv->control) log_devices(srv->control);
     return 0;
+}
+
+int vg_devices_prepare(vg_server *srv, const vg_config *next, control_t **out, char *err,
+                       size_t errlen) {
+    return build_control(srv, next, out, err, errlen);
+}
+
+size_t vg_devices_replace(vg_server *srv, control_t *next, const vg_config *source) {
+    size_t failed = 0;
+    if (srv->control) {
+        failed = control_fail_unfinished(srv->control, "device configuration reloaded");
+        control_poll(srv->control); /* their issuers hear it now */
+        control_destroy(srv->control);
+    }
+    json_object_clear(srv->command_owners);
+    srv->control = next;
+    srv->control_source = source;
+    if (next) log_devices(next);
+    return failed;
 }
 
 void vg_devices_poll(vg_server *srv) {
@@ -119,6 +160,7 @@ void vg_devices_poll(vg_server *srv) {
 
 void vg_devices_stop(vg_server *srv) {
     control_destroy(srv->control);
+    srv->control_source = NULL;
     srv->control = NULL;
     json_decref(srv->command_owners);
     srv->command_owners = NULL;

@@ -16,6 +16,7 @@
 #include <stddef.h>
 
 #include "control/control.h"
+#include "server/config.h"
 #include "server/access.h"
 
 typedef struct vg_server vg_server;
@@ -25,6 +26,15 @@ typedef struct vg_session vg_session;
  * Call once the lws context exists. 0, or -1 with a message naming the
  * device and field in err. */
 int vg_devices_start(vg_server *srv, char *err, size_t errlen);
+/* A reload (server/reload.h): control/ made and started for the devices of
+ * `next` into *out (NULL: it has none), beside the running one. 0, or -1
+ * with a message naming the field (the reload is then refused). */
+int vg_devices_prepare(vg_server *srv, const vg_config *next, control_t **out, char *err,
+                       size_t errlen);
+/* The running control/ ends its unfinished commands as failed (their
+ * issuers are told), stops, and `next` (from vg_devices_prepare, may be
+ * NULL) takes its place, reading `source`. Returns the commands failed. */
+size_t vg_devices_replace(vg_server *srv, control_t *next, const vg_config *source);
 /* Drains what the plugins handed over, applies timeouts, sends events. */
 void vg_devices_poll(vg_server *srv);
 /* Stops the plugins (no wake after return) and frees control/. */

@@ -6,6 +6,7 @@
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
+ *   POST /api/admin/reload           re-reads the config (server/reload.h) -> 200 report
  *   GET  /metrics                    Prometheus text (server/metrics.h)
  *
  * Static files of web/ are served by lws's file mount; everything else HTTP
@@ -358,12 +359,23 @@ static int request_access(vg_server *srv, struct lws *wsi, vg_access *a, char *e
         snprintf(err, errlen, "use Authorization: Bearer <token>");
         return -1;
     }
-    json_t *claims = vg_token_verify(srv->config->auth.secret, srv->config->auth.secret_len,
-                                     hdr + 7, (int64_t)time(NULL), err, errlen);
+    json_t *claims = vg_server_verify_token(srv, hdr + 7, err, errlen);
     if (!claims) return -1;
     vg_access_from_claims(a, claims);
     json_decref(claims);
     return 0;
+}
+
+/* POST /api/admin/reload: the report of what changed, or why nothing did. */
+static int api_reload(struct lws *wsi, vg_http_session *hs, vg_server *srv) {
+    json_t *report;
+    char err[512];
+    if (vg_server_reload(srv, &report, err, sizeof(err)))
+        return respond_error(wsi, hs,
+                             srv->load_config ? HTTP_STATUS_BAD_REQUEST : HTTP_STATUS_CONFLICT,
+                             srv->load_config ? "invalid_config" : "no_config_file", NULL, err);
+    json_object_set_new(report, "reloaded", json_true());
+    return respond(wsi, hs, HTTP_STATUS_OK, report);
 }
 
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
@@ -385,6 +397,9 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     if (metrics)
         return vg_access_is_admin(&hs->access) ? respond_metrics(wsi, hs, srv)
                                                : forbidden(wsi, hs, "admin or metrics token only");
+    if (post && !strcmp(uri, "/api/admin/reload"))
+        return vg_access_is_admin(&hs->access) ? api_reload(wsi, hs, srv)
+                                               : forbidden(wsi, hs, "admin only");
     if (post) return begin_post(wsi, hs, uri);
     if (!strcmp(uri, "/api/streams"))
         return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));
@@ -410,11 +425,14 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return -1;
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
     case LWS_CALLBACK_HTTP_BODY:
+        /* a body nobody asked for (POST /api/admin/reload): answered already */
+        if (hs && !hs->req && hs->body) return 0;
         if (!hs || !hs->req || len > hs->req_expected - hs->req_len) return -1;
         memcpy(hs->req + hs->req_len, in, len);
         hs->req_len += len;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        if (hs && !hs->req && hs->body) return 0;
         if (!hs || !hs->req) return -1;
         return post_command(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {

@@ -11,11 +11,14 @@
 #ifndef VIGIL_SERVER_PROTOCOL_H
 #define VIGIL_SERVER_PROTOCOL_H
 
+#include <jansson.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "media/stream.h"
 
 typedef struct vg_session vg_session;
+typedef struct vg_server vg_server;
 
 typedef struct vg_protocol {
     /* One complete text message of a session (need not be NUL-terminated). */
@@ -29,6 +32,16 @@ typedef struct vg_protocol {
     /* A stream's state or codecs changed (reason may be NULL): tell its
      * viewers. Also the stream's state_changed hook (media/stream.h). */
     void (*stream_state)(vg_stream *st, const char *reason);
+    /* Session `s`'s subscription on `channel` to stream `st` (or its
+     * publication of it) has ended because a reload removed or changed the
+     * stream, or access to it; `reason` says which. The subscription is
+     * dropped right after. */
+    void (*stream_removed)(vg_session *s, const vg_stream *st, uint32_t channel,
+                           const char *reason);
+    /* A reload changed the list of streams: `changes` is {"added": [ids],
+     * "removed": [ids], "restarted": [ids], ...} (server/reload.h); tell
+     * every signed-in client what it may see of it. */
+    void (*streams_changed)(vg_server *srv, const json_t *changes);
 } vg_protocol;
 
 #endif

@@ -102,7 +102,11 @@ static void check_sessions(vg_server *srv, int64_t now) {
 static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
     int64_t now = vg_server_now_us();
+    /* Removed streams whose pipelines are gone before this drain are freed
+     * after it: nothing can post for them any more (server/reload.h). */
+    vg_reload_check_retired(srv);
     vg_server_drain_inbox(srv); /* what a quiet post left (media/inbox.h) */
+    vg_reload_free_retired(srv, false);
     if (!srv->stopping) {
         for (size_t i = 0; i < srv->nstreams; i++)
             vg_stream_tick(srv->streams[i], now);
@@ -157,22 +161,6 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     return vg_reaper_start(&srv->reaper);
 }
 
-/* A stream's substreams and transcode (media/variant.h), stopped until
- * watched. */
-static int add_variants(vg_stream *main, const vg_stream_config *sc, uint32_t *channel) {
-    for (size_t j = 0; j < sc->nvariants; j++)
-        if (vg_variant_add(main, sc->variants[j].name, sc->variants[j].source,
-                           sc->variants[j].options, ++*channel))
-            return -1;
-    if (!sc->transcode.enabled) return 0;
-    json_t *o = json_pack("{s:s, s:i, s:i}", "codec", sc->transcode.codec, "max_height",
-                          (int)sc->transcode.max_height, "bitrate_kbps",
-                          (int)sc->transcode.bitrate_kbps);
-    int rc = o ? vg_variant_add(main, "transcode", "transcode://", o, ++*channel) : -1;
-    json_decref(o);
-    return rc;
-}
-
 uint32_t vg_server_transcodes_running(const vg_server *srv) {
     uint32_t n = 0;
     for (size_t i = 0; i < srv->nstreams; i++)
@@ -180,10 +168,8 @@ uint32_t vg_server_transcodes_running(const vg_server *srv) {
     return n;
 }
 
-/* One stream per config entry, stopped until vg_server_run. */
-static int make_streams(vg_server *srv) {
-    const vg_config *config = srv->config;
-    vg_stream_limits limits = {
+vg_stream_limits vg_server_stream_limits(const vg_config *config) {
+    return (vg_stream_limits){
         .queue_frames = config->viewer_queue_frames,
         .slow_skips = config->slow_viewer_skips,
         .slow_window_us = (int64_t)config->slow_viewer_window_s * 1000000,
@@ -194,21 +180,55 @@ static int make_streams(vg_server *srv) {
                                    ? 2 * (size_t)config->max_publish_frame_bytes
                                    : 4 * 1024 * 1024,
     };
+}
+
+/* A variant's channel: the one `like` (a stream being replaced) gave the
+ * variant of that name, so its viewers keep it; else a new one. */
+static uint32_t variant_channel(vg_server *srv, vg_stream *like, const char *name) {
+    vg_stream *old = like ? vg_variant_find(like, name) : NULL;
+    return old && old != like ? old->channel : srv->next_channel++;
+}
+
+vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uint32_t channel,
+                                 vg_stream *like) {
+    vg_stream_limits limits = vg_server_stream_limits(srv->config);
+    vg_stream *s = vg_stream_new(sc->id, sc->source, sc->options, channel, &limits,
+                                 &srv->stream_hooks, &srv->inbox, &srv->reaper);
+    if (!s) return NULL;
+    /* Substreams and the transcode (media/variant.h), stopped until watched. */
+    for (size_t j = 0; j < sc->nvariants; j++)
+        if (vg_variant_add(s, sc->variants[j].name, sc->variants[j].source, sc->variants[j].options,
+                           variant_channel(srv, like, sc->variants[j].name)))
+            goto fail;
+    if (sc->transcode.enabled) {
+        json_t *o = json_pack("{s:s, s:i, s:i}", "codec", sc->transcode.codec, "max_height",
+                              (int)sc->transcode.max_height, "bitrate_kbps",
+                              (int)sc->transcode.bitrate_kbps);
+        int rc = o ? vg_variant_add(s, "transcode", "transcode://", o,
+                                    variant_channel(srv, like, "transcode"))
+                   : -1;
+        json_decref(o);
+        if (rc) goto fail;
+    }
+    return s;
+fail:
+    vg_stream_free(s);
+    return NULL;
+}
+
+/* One stream per config entry, stopped until vg_server_run. Channel =
+ * position + 1: the same for every viewer of the stream, so one frame
+ * header serves them all; variants' channels follow every main stream's. */
+static int make_streams(vg_server *srv) {
+    const vg_config *config = srv->config;
     srv->streams = calloc(config->nstreams, sizeof(*srv->streams));
     if (!srv->streams) return -1;
+    srv->next_channel = (uint32_t)config->nstreams + 1;
     for (size_t i = 0; i < config->nstreams; i++) {
-        const vg_stream_config *sc = &config->streams[i];
-        /* Channel = position + 1: the same for every viewer of the stream, so
-         * one frame header serves them all. */
-        srv->streams[i] = vg_stream_new(sc->id, sc->source, sc->options, (uint32_t)(i + 1), &limits,
-                                        &srv->stream_hooks, &srv->inbox, &srv->reaper);
+        srv->streams[i] = vg_server_make_stream(srv, &config->streams[i], (uint32_t)(i + 1), NULL);
         if (!srv->streams[i]) return -1;
         srv->nstreams++;
     }
-    /* Variants after every main stream: their channels follow. */
-    uint32_t channel = (uint32_t)config->nstreams;
-    for (size_t i = 0; i < config->nstreams; i++)
-        if (add_variants(srv->streams[i], &config->streams[i], &channel)) return -1;
     return 0;
 }
 
@@ -318,6 +338,19 @@ int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *p
     return 0;
 }
 
+void vg_server_request_reload(vg_server *srv) {
+    srv->reload_requested = 1;
+    if (srv->context) lws_cancel_service(srv->context);
+}
+
+/* SIGHUP: the reply goes to the log (server/reload.c logs either way). */
+static void reload_on_request(vg_server *srv) {
+    srv->reload_requested = 0;
+    json_t *report = NULL;
+    char err[512];
+    if (vg_server_reload(srv, &report, err, sizeof(err)) == 0) json_decref(report);
+}
+
 void vg_server_request_stop(vg_server *srv) {
     srv->stop_requested = 1;
     if (srv->context) lws_cancel_service(srv->context);
@@ -338,7 +371,8 @@ int vg_server_run(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
-    if (srv->control) on_control_tick(&srv->control_tick);
+    /* Also without devices: a reload may bring some. */
+    on_control_tick(&srv->control_tick);
     const char *host = srv->config->bind ? srv->config->bind : "localhost";
     vg_log(VG_LOG_INFO, "vigil %s serving %s://%s:%d/ with %zu stream(s)", VIGIL_VERSION,
            vg_tls_enabled(srv->config) ? "https" : "http", host, srv->config->port, srv->nstreams);
@@ -348,6 +382,7 @@ int vg_server_run(vg_server *srv) {
 
     for (;;) {
         if (srv->stop_requested && !srv->stopping) begin_shutdown(srv);
+        if (srv->reload_requested && !srv->stopping) reload_on_request(srv);
         if (srv->stopping &&
             (srv->session_count == 0 || vg_server_now_us() > srv->stop_deadline_us))
             break;
@@ -376,6 +411,9 @@ void vg_server_destroy(vg_server *srv) {
         vg_stream_free(srv->streams[i]);
     free(srv->streams);
     srv->streams = NULL;
+    vg_reload_free_retired(srv, true); /* the reaper is stopped: nothing posts */
+    vg_reload_free_configs(srv);
+    srv->control_config = srv->owned_config = NULL;
     vg_inbox_destroy(&srv->inbox);
     json_decref(srv->per_ip);
     srv->per_ip = NULL;

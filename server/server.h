@@ -20,13 +20,17 @@
 #include "server/config.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
+#include "server/reload.h"
+#include "server/secrets.h"
 #include "server/session.h"
 
 #define VIGIL_VERSION  "0.1.0"
 #define VIGIL_PROTOCOL "vigil.v1"
 
 struct vg_server {
-    const vg_config *config;     /* read-only, owned by the caller */
+    /* The configuration in force: read-only; the caller's until a reload
+     * replaces it (server/reload.h), then owned_config. */
+    const vg_config *config;
     const vg_protocol *protocol; /* the layer above (server/protocol.h), borrowed */
     vg_stream_hooks stream_hooks; /* what every stream calls back (server.c) */
     struct lws_context *context;
@@ -59,6 +63,19 @@ struct vg_server {
     uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;
     uint64_t rate_limited_total, flood_closed_total, hello_timeout_total, expired_closed_total;
     json_t *per_ip; /* peer address -> open WebSocket sessions (lws thread) */
+
+    /* hot reload (server/reload.h), lws thread; a signal handler only sets
+     * reload_requested and wakes the loop */
+    vg_config_loader load_config; /* NULL: reloads refused */
+    void *load_config_ctx;
+    volatile sig_atomic_t reload_requested;
+    vg_config *owned_config;   /* `config` when a reload made it, else NULL */
+    vg_config *control_config; /* a replaced config device control still reads, or NULL */
+    const vg_config *control_source; /* the config device control started from */
+    vg_retired *retired;       /* removed streams waiting for their pipelines to go */
+    uint32_t next_channel;     /* the channel the next new stream or variant gets */
+    vg_previous_secret previous_secret;
+    uint64_t reloads_total, reloads_refused_total;
 };
 
 /* Creates the context, the streams (not yet started) and device control;
@@ -72,9 +89,18 @@ int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *p
 int vg_server_run(vg_server *srv);
 /* Async-signal-safe. */
 void vg_server_request_stop(vg_server *srv);
+/* Async-signal-safe: a reload at the next turn of the loop (SIGHUP). */
+void vg_server_request_reload(vg_server *srv);
 void vg_server_destroy(vg_server *srv);
 
 vg_stream *vg_server_find_stream(vg_server *srv, const char *id);
+/* The stream limits `config` sets (media/stream.h). */
+vg_stream_limits vg_server_stream_limits(const vg_config *config);
+/* A stopped stream for `sc` on `channel` with its variants; `like` (may be
+ * NULL): the stream it replaces, whose variants' channels are kept by name.
+ * NULL on OOM. */
+vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uint32_t channel,
+                                 vg_stream *like);
 /* Transcodes running or waiting to (media/variant.h), for server.max_transcodes. */
 uint32_t vg_server_transcodes_running(const vg_server *srv);
 int64_t vg_server_now_us(void);

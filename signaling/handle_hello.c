@@ -22,8 +22,7 @@ void vg_handle_hello(vg_session *s, json_t *msg, json_t *id) {
     const char *token = json_string_value(json_object_get(msg, "token"));
     if (token) {
         char err[128];
-        json_t *claims = vg_token_verify(c->auth.secret, c->auth.secret_len, token,
-                                         (int64_t)time(NULL), err, sizeof(err));
+        json_t *claims = vg_server_verify_token(s->server, token, err, sizeof(err));
         if (!claims) {
             refuse(s, id, err);
             return;

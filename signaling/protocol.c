@@ -18,4 +18,6 @@ const vg_protocol vg_signaling_protocol = {
     .unexpected_binary = unexpected_binary,
     .bad_frame = bad_frame,
     .stream_state = vg_signaling_stream_state,
+    .stream_removed = vg_signaling_stream_removed,
+    .streams_changed = vg_signaling_streams_changed,
 };

@@ -40,6 +40,11 @@ void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char 
 
 /* Sends `stream.state` to every viewer of the stream (event_stream_state.c). */
 void vg_signaling_stream_state(vg_stream *st, const char *reason);
+/* A reload's events (event_streams_changed.c): `stream.removed` to one
+ * session, `streams.changed` to every signed-in one. */
+void vg_signaling_stream_removed(vg_session *s, const vg_stream *st, uint32_t channel,
+                                 const char *reason);
+void vg_signaling_streams_changed(vg_server *srv, const json_t *changes);
 
 /* A new reply object {"type":type,"id":id}; id (borrowed) may be NULL. */
 json_t *vg_signaling_reply(const char *type, json_t *id);

@@ -72,17 +72,21 @@ export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], dev
 // CA that signed its certificate) vigil is expected to serve https: `base`,
 // `wsBase` and `wsUrl` are https:// and wss://, and `get(path, opts)` asks
 // (as an admin) with that CA trusted. `env` adds to (or overrides) the
-// environment vigil inherits, e.g. ASAN_OPTIONS for one server.
-export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env } = {}) {
+// environment vigil inherits, e.g. ASAN_OPTIONS for one server. With
+// `secretFlag: false` the config's own auth.secret / secret_file is used
+// (a test of secret rotation by reload); tokens must then be minted with it.
+export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env, secretFlag = true } = {}) {
   const port = await freePort();
   const secretFile = path.join(tempDir(), 'secret');
   writeFileSync(secretFile, TEST_SECRET);
-  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), '--auth-secret-file', secretFile, ...args];
+  const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
+  if (secretFlag) argv.push('--auth-secret-file', secretFile);
+  let configFile = null;
   if (config) {
     const dir = tempDir();
-    const file = path.join(dir, 'config.json');
-    writeFileSync(file, JSON.stringify(config, null, 2));
-    argv.push('--config', file);
+    configFile = path.join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify(config, null, 2));
+    argv.push('--config', configFile);
   }
   const proc = spawn(VIGIL_BIN, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: env ? { ...process.env, ...env } : process.env });
   let log = '';
@@ -103,6 +107,8 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env
   const adminToken = mintToken({ sub: 'test-admin', role: 'admin' });
   return {
     port, base, proc, adminToken,
+    // The config file (null for the demo): a reload test rewrites it.
+    configFile,
     wsBase: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws`,
     wsUrl: `${ca ? 'wss' : 'ws'}://127.0.0.1:${port}/ws?access_token=${adminToken}`,
     // fetch(`/api/...`) as an admin; headers in opts are kept.
