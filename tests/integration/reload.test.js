@@ -15,9 +15,16 @@ import { Procs, startBroker, startSim, freeTcpPort, CAMERA_COMMANDS } from './co
 
 const procs = new Procs();
 const servers = [];
+// Every server must stop cleanly: under ASan+UBSan a leak or an error is a
+// non-zero exit status.
 after(async () => {
-  for (const v of servers) await v.stop();
+  const bad = [];
+  for (const v of servers) {
+    const st = await v.stop();
+    if (st.code !== 0) bad.push(`exit ${st.code}/${st.signal}:\n${v.log().slice(-3000)}`);
+  }
   await procs.killAll();
+  assert.deepEqual(bad, []);
 });
 
 const small = (extra = {}) => ({ source: 'test://', options: { width: 320, height: 240, fps: 30, ...extra } });
