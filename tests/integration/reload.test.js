@@ -259,3 +259,56 @@ test('devices: control restarts only when its sections change; unfinished comman
   ws.close();
   t.diagnostic('device control restarted by reload, unfinished command failed, new device live');
 });
+
+test('variants keep their viewers across a restart of their stream; a removed variant tells its viewers', async () => {
+  const sub = { source: 'test://', options: { width: 160, height: 120, fps: 15 } };
+  const config = { streams: [{ id: 'cam', ...small(), variants: { sub, low: sub } }] };
+  const vigil = await start(config);
+  await waitStreamState(vigil, 'cam', 'live');
+  const c = await new Client(vigil.wsUrl).open();
+  await c.request({ type: 'hello' });
+  const subR = await c.request({ type: 'subscribe', stream: 'cam', variant: 'sub', mode: 'webcodecs' });
+  const lowR = await c.request({ type: 'subscribe', stream: 'cam', variant: 'low', mode: 'webcodecs' });
+  assert.equal(subR.variant, 'sub', JSON.stringify(subR));
+  await until(() => framesOf(c, subR.channel).length > 5 && framesOf(c, lowR.channel).length > 5, 10000, () => 'variant frames');
+
+  // The main stream's options change (a restart); "sub" stays, "low" goes.
+  write(vigil, { streams: [{ id: 'cam', ...small({ width: 480, height: 272 }), variants: { sub } }] });
+  const { body } = await reload(vigil);
+  assert.deepEqual(body.streams.restarted, ['cam']);
+  const gone = await c.waitFor((m) => m.type === 'stream.removed', 5000 * SLOW, 'the removed variant');
+  assert.deepEqual([gone.stream, gone.variant, gone.channel], ['cam', 'low', lowR.channel]);
+  const n = framesOf(c, subR.channel).length;
+  await until(() => framesOf(c, subR.channel).length > n + 10, 15000, () => 'the kept variant on its channel after the reload');
+  c.close();
+});
+
+test('publishers: a removed publish:// stream tells its publisher; a changed one closes it with 1012', async () => {
+  const { makeClip, publishRequest, streamClip } = await import('../tools/publisher.js');
+  const clip = makeClip({ frames: 60, fps: 30, keyInt: 30 });
+  const config = { streams: [{ id: 'p1', source: 'publish://' }, { id: 'p2', source: 'publish://' }] };
+  const vigil = await start(config);
+  const pubs = [];
+  for (const id of ['p1', 'p2']) {
+    const c = await new Client(vigil.wsUrl).open();
+    await c.request({ type: 'hello' });
+    const reply = await c.request(publishRequest(id, clip));
+    assert.equal(reply.type, 'publish', JSON.stringify(reply));
+    pubs.push({ c, reply, sender: streamClip(c, reply.channel, clip) });
+  }
+  try {
+    await waitStreamState(vigil, 'p1', 'live');
+    await waitStreamState(vigil, 'p2', 'live');
+    // p2 now also takes Opus sound: a change of its configuration.
+    write(vigil, { streams: [{ id: 'p2', source: 'publish://', options: { audio: 'opus' } }] });
+    const { status, body } = await reload(vigil);
+    assert.equal(status, 200, JSON.stringify(body));
+    assert.deepEqual(body.streams.removed, ['p1']);
+    assert.deepEqual(body.streams.restarted, ['p2']);
+    const ev = await pubs[0].c.waitFor((m) => m.type === 'stream.removed', 5000 * SLOW, 'stream.removed to the publisher');
+    assert.equal(ev.channel, pubs[0].reply.channel);
+    assert.equal((await pubs[1].c.waitClose(5000 * SLOW)).code, 1012);
+  } finally {
+    for (const p of pubs) { p.sender.stop(); p.c.close(); }
+  }
+});
