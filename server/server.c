@@ -101,6 +101,7 @@ static void check_sessions(vg_server *srv, int64_t now) {
 
 static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
+    vg_loop_lag_ran(&srv->tick_lag);
     int64_t now = vg_server_now_us();
     vg_server_drain_inbox(srv); /* what a quiet post left (media/inbox.h) */
     if (!srv->stopping) {
@@ -109,6 +110,7 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
         check_sessions(srv, now);
     }
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);
 }
 
 /* control/ needs a poll at least every control_poll_interval_ms() so that
@@ -338,6 +340,7 @@ int vg_server_run(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);
     if (srv->control) on_control_tick(&srv->control_tick);
     const char *host = srv->config->bind ? srv->config->bind : "localhost";
     vg_log(VG_LOG_INFO, "vigil %s serving %s://%s:%d/ with %zu stream(s)", VIGIL_VERSION,

@@ -18,6 +18,7 @@
 #include "media/stream.h"
 #include "media/variant.h"
 #include "server/config.h"
+#include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
 #include "server/session.h"
@@ -42,6 +43,7 @@ struct vg_server {
     uint32_t session_count;
     uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
+    vg_loop_lag tick_lag; /* how late `tick` runs (server/loop_lag.h) */
     /* device control (server/devices.c): NULL when the config has no devices */
     control_t *control;
     json_t *command_owners; /* command id -> serial of the issuing session */
