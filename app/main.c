@@ -103,6 +103,11 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (port >= 0) config.port = (int)port;
+    if (vg_config_check_metrics_bind(&config, err, sizeof(err))) { /* the port may be new */
+        fprintf(stderr, "vigil: invalid configuration: %s\n", err);
+        vg_config_free(&config);
+        return 2;
+    }
     if (secret_file && vg_config_read_secret(&config, secret_file, err, sizeof(err))) {
         fprintf(stderr, "vigil: invalid configuration: %s\n", err);
         vg_config_free(&config);

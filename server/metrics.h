@@ -14,18 +14,29 @@
  * config; no per-viewer label).
  *
  * Access (server/http_api.c): an admin token, or the config's
- * `server.metrics_token`, so a scraper needs no admin rights.
+ * `server.metrics_token`, so a scraper needs no admin rights; or no token at
+ * all on the listener of `server.metrics_bind` (metrics_vhost.c), which
+ * serves nothing else.
  *
  * Thread: lws service thread only (it reads the server's state). */
 #ifndef VIGIL_SERVER_METRICS_H
 #define VIGIL_SERVER_METRICS_H
 
+#include <libwebsockets.h>
 #include <stddef.h>
+
+#include "server/config.h"
 
 struct vg_server;
 
 /* The exposition, NUL-terminated (malloc'd; *len is its length), or NULL on
  * OOM. */
 char *vg_metrics_render(struct vg_server *srv, size_t *len);
+
+/* server/metrics_vhost.c: the listener of server.metrics_bind (c->metrics_host
+ * and c->metrics_port), which serves GET /metrics without a token and
+ * nothing else. NULL (logged) when it cannot listen. Main thread, before the
+ * loop runs. */
+struct lws_vhost *vg_metrics_vhost(struct lws_context *ctx, const vg_config *c);
 
 #endif

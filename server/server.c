@@ -9,6 +9,7 @@
 
 #include "server/devices.h"
 #include "common/log.h"
+#include "server/metrics.h"
 #include "server/tls.h"
 #include "server/token.h"
 
@@ -303,6 +304,9 @@ static int make_context(vg_server *srv) {
         return -1;
     }
     if (srv->config->http_redirect_port && !vg_http_redirect_vhost(srv->context, srv->config))
+        return -1;
+    if (srv->config->metrics_port &&
+        !(srv->metrics_vhost = vg_metrics_vhost(srv->context, srv->config)))
         return -1;
     return 0;
 }

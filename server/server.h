@@ -50,6 +50,7 @@ struct vg_server {
     lws_sorted_usec_list_t control_tick;
     struct lws_protocols protocols[3];
     struct lws_http_mount mount_files, mount_api, mount_metrics;
+    struct lws_vhost *metrics_vhost; /* server.metrics_bind's listener, or NULL */
     lws_retry_bo_t idle_policy; /* WebSocket pings for dead peers */
     int64_t started_us;
     volatile sig_atomic_t stop_requested;
