@@ -4,11 +4,14 @@
  * What it holds: build info and uptime; connections and sessions by role;
  * refused upgrades by reason; connections closed by close code; requests
  * refused for their rate, rights or tokens; the process's resident memory
- * and open files; per stream and per variant (labels `stream`, `variant`):
+ * and open files; the service loop's lag (a histogram, server/loop_lag.h);
+ * per stream and per variant (labels `stream`, `variant`):
  * its state, viewers by delivery mode, frames and bytes taken in and written
- * out (by mode), viewer skips, restarts,
- * frames lost, frame rate and byte rate; per device transport whether it is
- * connected, and per device its commands and reports. Names follow
+ * out (by mode), viewer skips, restarts, frames lost, frame rate, byte rate
+ * and keyframe interval, and for push sources their UDP receiver's counters;
+ * per device transport whether it is connected, and per device its commands
+ * issued, by final status and their latency (a histogram), and its reports.
+ * README "Metrics" lists every family. Names follow
  * Prometheus' conventions (`vigil_` prefix, base units, `_total` counters);
  * labels are bounded sets (streams, devices and transports come from the
  * config; no per-viewer label).
