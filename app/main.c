@@ -84,6 +84,8 @@ static int load_config(void *ctx, vg_config *c, char *err, size_t errlen) {
         return -1;
     }
     if (o->port >= 0) c->port = (int)o->port;
+    /* checked again: --port may now be the metrics listener's */
+    if (vg_config_check_metrics_bind(c, err, errlen)) goto fail;
     if (o->level >= 0) c->log_level = o->level;
     if (o->secret_file && vg_config_read_secret(c, o->secret_file, err, errlen)) goto fail;
     if ((o->web_root && replace_string(&c->web_root, o->web_root)) ||

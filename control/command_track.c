@@ -118,6 +118,23 @@ int control_command_move(control_command *cmd, control_status to, int code, cons
     return 1;
 }
 
+const double control_latency_bounds_s[CONTROL_LATENCY_BUCKETS] = {0.01, 0.05, 0.1, 0.25, 0.5,
+                                                                  1,    2.5,  5,   10};
+
+void control_outcomes_add(control_outcomes *o, const control_command *cmd) {
+    if (!control_status_is_terminal(cmd->status)) return;
+    o->by_status[cmd->status]++;
+    double s = (double)(cmd->updated_ms - cmd->created_ms) / 1000.0;
+    if (s < 0) s = 0;
+    o->latency_count++;
+    o->latency_sum_s += s;
+    for (int i = 0; i < CONTROL_LATENCY_BUCKETS; i++)
+        if (s <= control_latency_bounds_s[i]) {
+            o->latency_in[i]++;
+            break;
+        }
+}
+
 json_t *control_command_to_json(const control_command *cmd) {
     json_t *o = json_pack("{s:s, s:s, s:s, s:O, s:s, s:O}", "id", cmd->id, "device", cmd->device,
                           "command", cmd->name, "params", cmd->params, "status",

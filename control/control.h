@@ -198,6 +198,30 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
  * "control", or a built-in transport's own section).  Any thread. */
 int control_owns_config_section(const char *name);
 
+/* What became of each device's commands, for GET /metrics: how many reached
+ * each terminal status, and how long they took from issue to that status
+ * (a histogram in seconds; the buckets are control_latency_bounds_s, +Inf
+ * implied).  Counted when a command reaches its terminal status, on the
+ * owner thread. */
+#define CONTROL_LATENCY_BUCKETS 9
+extern const double control_latency_bounds_s[CONTROL_LATENCY_BUCKETS];
+
+typedef struct control_outcomes {
+    uint64_t by_status[CONTROL_TIMEOUT + 1]; /* terminal statuses only; the rest stay 0 */
+    /* commands per bucket, not cumulative: latency_in[i] took at most
+     * bounds[i] and more than bounds[i - 1]; slower ones are only in count */
+    uint64_t latency_in[CONTROL_LATENCY_BUCKETS];
+    uint64_t latency_count;
+    double latency_sum_s;
+} control_outcomes;
+
+/* Devices in the registry, in config order (0 before control_start). */
+size_t control_device_count(const control_t *c);
+/* The i-th device's id (borrowed: valid while c lives), its commands issued
+ * and their outcomes (copied into *out).  NULL when i is out of range. */
+const char *control_device_outcomes(const control_t *c, size_t i, uint64_t *issued,
+                                    control_outcomes *out);
+
 /* Queries; all return new refs, NULL if not found. */
 json_t *control_devices_json(control_t *c); /* array */
 json_t *control_device_json(control_t *c, const char *device_id);

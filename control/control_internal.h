@@ -96,6 +96,9 @@ void control_command_free(control_command *cmd);
  * Returns 1 if it moved, 0 if the report was stale and ignored. */
 int control_command_move(control_command *cmd, control_status to, int code, const char *detail,
                          json_t *result, int64_t now_ms);
+/* Counts a command that has just reached its terminal status: its status,
+ * and its time from creation to now (updated_ms).  Nothing for another. */
+void control_outcomes_add(control_outcomes *o, const control_command *cmd);
 /* new ref: {"id","device","command","params","status","created_ms",...} */
 json_t *control_command_to_json(const control_command *cmd);
 
@@ -129,6 +132,7 @@ typedef struct control_device {
     int64_t state_ms, telemetry_ms;
     int online; /* -1 unknown, 0 offline, 1 online */
     uint64_t issued, malformed, telemetry_count;
+    control_outcomes outcomes; /* terminal statuses and latencies (control_outcomes_add) */
 } control_device;
 
 typedef struct control_registry {

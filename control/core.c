@@ -166,6 +166,7 @@ static void move(control_t *c, control_device *d, control_command *cmd, control_
         c->stale_reports++;
         return;
     }
+    control_outcomes_add(&d->outcomes, cmd);
     emit_status(c, cmd);
     if (to == CONTROL_TIMEOUT && c->plugins[d->plugin]->cancel && c->pstate[d->plugin])
         c->plugins[d->plugin]->cancel(c->pstate[d->plugin], cmd->id);
@@ -380,6 +381,18 @@ static json_t *device_summary(const control_t *c, const control_device *d) {
                         d->telemetry ? json_integer(control_now_ms() - d->telemetry_ms)
                                      : json_null());
     return o;
+}
+
+size_t control_device_count(const control_t *c) {
+    return c->reg.n;
+}
+
+const char *control_device_outcomes(const control_t *c, size_t i, uint64_t *issued,
+                                    control_outcomes *out) {
+    if (i >= c->reg.n) return NULL;
+    *issued = c->reg.dev[i].issued;
+    *out = c->reg.dev[i].outcomes;
+    return c->reg.dev[i].id;
 }
 
 json_t *control_devices_json(control_t *c) {

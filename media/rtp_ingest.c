@@ -162,6 +162,10 @@ uint64_t vg_rtp_ingest_auth_failed(const vg_rtp_ingest *in) {
     return atomic_load(&in->rx.counters.auth_failed);
 }
 
+const vg_rtp_counters *vg_rtp_ingest_counters(const vg_rtp_ingest *in) {
+    return &in->rx.counters;
+}
+
 int64_t vg_rtp_ingest_silence_us(const vg_rtp_ingest *in) {
     return in->silence_us;
 }

@@ -46,6 +46,10 @@ void vg_rtp_ingest_attach(vg_rtp_ingest *in, GstElement *appsrc, GstElement *aud
 int64_t vg_rtp_ingest_last_packet_us(const vg_rtp_ingest *in);
 /* Datagrams that failed SRTP authentication so far. Any thread. */
 uint64_t vg_rtp_ingest_auth_failed(const vg_rtp_ingest *in);
+/* The receiver's counters (media/rtp_rx.h: atomics, read them with
+ * atomic_load), for GET /metrics. Borrowed: valid until vg_rtp_ingest_free.
+ * Any thread. */
+const vg_rtp_counters *vg_rtp_ingest_counters(const vg_rtp_ingest *in);
 /* silence_timeout_s, in microseconds. */
 int64_t vg_rtp_ingest_silence_us(const vg_rtp_ingest *in);
 

@@ -180,6 +180,7 @@ void vg_stream_start(vg_stream *s, int64_t now_us) {
     }
     s->pipeline_started_us = now_us;
     s->last_frame_us = now_us; /* start of the start-up deadline */
+    s->last_keyframe_us = 0;   /* a new run's first keyframe starts no interval */
     for (int i = 0; i < VG_RELAY_COUNT; i++)
         vg_relay_restart(&s->relays[i]);
     if (s->state != VG_STREAM_RETRYING) set_state(s, VG_STREAM_STARTING, NULL);
@@ -219,6 +220,13 @@ void vg_stream_free(vg_stream *s) {
 }
 
 static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
+    /* Keyframe spacing by when they left the pipeline, not when the loop got
+     * them: the loop's own delays stay out of it. */
+    if (vg_frame_is_keyframe(f) && !vg_frame_is_audio(f)) {
+        if (s->last_keyframe_us && f->time_us > s->last_keyframe_us)
+            s->keyframe_interval_us = f->time_us - s->last_keyframe_us;
+        s->last_keyframe_us = f->time_us;
+    }
     s->frames_in++;
     s->bytes_in += f->payload_len;
     if (s->win_start_us == 0) s->win_start_us = now_us;

@@ -120,6 +120,12 @@ struct vg_stream {
     double fps;
     double bitrate_bps;
     uint64_t frames_in, bytes_in;
+    /* keyframe spacing, from the video keyframes taken in (vg_stream_apply_event):
+     * when the last one left the pipeline (0: none since the source started),
+     * and the time between the last two (0: not known yet). Touched only
+     * where frames are applied, on the lws thread: no lock. */
+    int64_t last_keyframe_us;
+    int64_t keyframe_interval_us;
 };
 
 /* Creates a stopped stream. A variant (media/variant.h) has its main

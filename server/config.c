@@ -50,6 +50,7 @@ void vg_config_free(vg_config *c) {
     free(c->tls_cert);
     free(c->tls_key);
     free(c->metrics_token);
+    free(c->metrics_bind);
     json_decref(c->root);
     json_decref(c->auth.anonymous_streams);
     json_decref(c->auth.allowed_origins);
@@ -105,6 +106,7 @@ static const server_field server_fields[] = {
     FIELD("max_publish_frame_bytes", F_UINT, max_publish_frame_bytes, 1024, 64 * 1024 * 1024),
     FIELD("max_transcodes", F_UINT, max_transcodes, 0, 256),
     FIELD("metrics_token", F_STRING_OR_NULL, metrics_token, 0, 0),
+    FIELD("metrics_bind", F_STRING_OR_NULL, metrics_bind, 0, 0),
     /* TLS */
     FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
     FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),
@@ -336,6 +338,7 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
         snprintf(err, errlen, "server.metrics_token: must be 16 to 200 characters (a secret)");
         goto fail;
     }
+    if (vg_config_check_metrics_bind(c, err, errlen)) goto fail;
     if (vg_config_load_auth(c, json_object_get(root, "auth"), err, errlen)) goto fail;
 
     json_t *streams = json_object_get(root, "streams");

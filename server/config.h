@@ -5,6 +5,7 @@
  *               "viewer_queue_frames": 128, "slow_viewer_skips": 3,
  *               "slow_viewer_window_s": 10, "stall_timeout_s": 5,
  *               "tls_cert": null, "tls_key": null,
+ *               "metrics_token": null, "metrics_bind": "127.0.0.1:9464",  (absent: none)
  *               "http_redirect_port": 8080},  (absent: none)
  *    "streams": [{"id": "demo", "source": "test://", "options": {...},
  *                 "variants": {"sub": "rtsp://..."},                 (optional)
@@ -81,6 +82,11 @@ typedef struct vg_config {
     uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
     uint32_t max_transcodes; /* transcodes running at once (default: the cores) */
     char *metrics_token;     /* a scraper's bearer token for GET /metrics, or NULL */
+    /* server.metrics_bind, "host:port" as written (NULL: none), and what it
+     * says (server/config_metrics.c): a listener for GET /metrics only */
+    char *metrics_bind;
+    char metrics_host[16]; /* an IPv4 address */
+    int metrics_port;      /* 0: no such listener */
     vg_stream_config *streams;
     size_t nstreams;
     /* The whole config document (owned reference, NULL for the default
@@ -127,6 +133,10 @@ int vg_config_load_variants(vg_stream_config *sc, const json_t *variants,
                             const json_t *transcode, const char *where, char *err,
                             size_t errlen);
 void vg_config_free_variants(vg_stream_config *sc);
+/* Parses server.metrics_bind into metrics_host and metrics_port and checks
+ * that its port is neither server.port nor http_redirect_port (again after
+ * --port changed the port). 0, or -1 with a message naming the field. */
+int vg_config_check_metrics_bind(vg_config *c, char *err, size_t errlen);
 /* Reads the token secret from a file (at least 32 bytes; trailing
  * whitespace ignored). 0, or -1 with a message in err. */
 int vg_config_read_secret(vg_config *c, const char *path, char *err, size_t errlen);

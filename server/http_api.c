@@ -7,7 +7,8 @@
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
  *   POST /api/admin/reload           re-reads the config (server/reload.h) -> 200 report
- *   GET  /metrics                    Prometheus text (server/metrics.h)
+ *   GET  /metrics                    Prometheus text (server/metrics.h); on the
+ *                                    listener of server.metrics_bind, the only path
  *
  * Static files of web/ are served by lws's file mount; everything else HTTP
  * comes here. Responses are small JSON bodies written in one go; the one
@@ -386,6 +387,12 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
         return refuse_method(wsi);
     char *q = strchr(uri, '?');
     if (q) *q = 0;
+    /* The listener of server.metrics_bind is its own access control, and
+     * serves /metrics only (server/metrics_vhost.c). */
+    if (lws_get_vhost(wsi) == srv->metrics_vhost)
+        return strcmp(uri, "/metrics") ? not_found(wsi, hs)
+               : post                  ? refuse_method(wsi)
+                                       : respond_metrics(wsi, hs, srv);
     if (post && !strcmp(uri, "/metrics")) return refuse_method(wsi);
     bool metrics = !post && !strcmp(uri, "/metrics");
     if (metrics && is_metrics_token(srv, wsi)) return respond_metrics(wsi, hs, srv);

@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "media/rtp_ingest.h"
+#include "media/rtp_options.h"
 #include "server/devices.h"
 #include "server/server.h"
 
@@ -67,6 +69,40 @@ static void counter(out *o, const char *name, const char *help, unsigned long lo
     put(o, "%s %llu\n", name, v);
 }
 
+/* One histogram's samples, its family written before: buckets (cumulative,
+ * as the format wants; `in` holds each bucket's own count), +Inf, sum and
+ * count. With `lname`, one label `lname`="lvalue" on each. */
+static void histogram(out *o, const char *name, const char *lname, const char *lvalue,
+                      const double *bounds, const uint64_t *in, size_t n, uint64_t count,
+                      double sum) {
+    uint64_t cum = 0;
+    for (size_t i = 0; i <= n; i++) {
+        cum = i < n ? cum + in[i] : count;
+        put(o, "%s_bucket{", name);
+        if (lname) {
+            put(o, "%s=\"", lname);
+            label(o, lvalue);
+            put(o, "\",");
+        }
+        if (i < n)
+            put(o, "le=\"%g\"} %llu\n", bounds[i], (unsigned long long)cum);
+        else
+            put(o, "le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+    }
+    for (int sum_line = 1; sum_line >= 0; sum_line--) {
+        put(o, "%s_%s", name, sum_line ? "sum" : "count");
+        if (lname) {
+            put(o, "{%s=\"", lname);
+            label(o, lvalue);
+            put(o, "\"}");
+        }
+        if (sum_line)
+            put(o, " %.6f\n", sum);
+        else
+            put(o, " %llu\n", (unsigned long long)count);
+    }
+}
+
 /* ---- the process --------------------------------------------------------- */
 
 static long long resident_bytes(void) {
@@ -103,6 +139,11 @@ static void process(out *o, vg_server *srv) {
         family(o, "vigil_process_open_fds", "gauge", "Open file descriptors of the process.");
         put(o, "vigil_process_open_fds %lld\n", fds);
     }
+    const vg_loop_lag *lag = &srv->tick_lag;
+    family(o, "vigil_service_loop_lag_seconds", "histogram",
+           "How late the service loop ran its periodic tick (every 0.25 s) against its schedule.");
+    histogram(o, "vigil_service_loop_lag_seconds", NULL, NULL, vg_loop_lag_bounds_s, lag->in,
+              VG_LOOP_LAG_BUCKETS, lag->count, lag->sum_s);
 }
 
 /* ---- connections ----------------------------------------------------------- */
@@ -150,6 +191,11 @@ static void connections(out *o, vg_server *srv) {
     counter(o, "vigil_inbox_frames_dropped_total",
             "Frames dropped because the service loop fell behind.",
             vg_inbox_dropped(&srv->inbox));
+    counter(o, "vigil_config_reloads_total", "Configuration reloads applied (server/reload.h).",
+            srv->reloads_total);
+    counter(o, "vigil_config_reloads_refused_total",
+            "Configuration reloads refused (the file did not validate).",
+            srv->reloads_refused_total);
 }
 
 /* ---- streams and their variants ---------------------------------------------- */
@@ -244,6 +290,69 @@ static void s_rate(out *o, const char *name, const vg_stream *s) {
     put(o, "} %.0f\n", fresh(s) ? s->bitrate_bps / 8 : 0.0);
 }
 
+/* The time between the last two keyframes, while frames keep coming. */
+static void s_keyframe(out *o, const char *name, const vg_stream *s) {
+    stream_labels(o, name, s);
+    put(o, "} %.3f\n", fresh(s) ? (double)s->keyframe_interval_us / 1e6 : 0.0);
+}
+
+/* ---- push sources' UDP receivers (media/rtp_rx.h) ------------------------- */
+
+static bool is_push(const vg_stream *s) {
+    return vg_rtp_is_push_uri(s->source);
+}
+
+/* A push stream's receiver counters; zeros while it has no receiver. */
+static const vg_rtp_counters *rtp_counters(const vg_stream *s) {
+    static const vg_rtp_counters none;
+    return s->ingest ? vg_rtp_ingest_counters(s->ingest) : &none;
+}
+
+static void s_rtp_packets(out *o, const char *name, const vg_stream *s) {
+    if (!is_push(s)) return;
+    stream_labels(o, name, s);
+    put(o, "} %llu\n", (unsigned long long)atomic_load(&rtp_counters(s)->packets));
+}
+
+static void s_rtp_bytes(out *o, const char *name, const vg_stream *s) {
+    if (!is_push(s)) return;
+    stream_labels(o, name, s);
+    put(o, "} %llu\n", (unsigned long long)atomic_load(&rtp_counters(s)->bytes));
+}
+
+static void s_rtp_dropped(out *o, const char *name, const vg_stream *s) {
+    if (!is_push(s)) return;
+    const vg_rtp_counters *c = rtp_counters(s);
+    const struct {
+        const char *reason;
+        uint64_t n;
+    } dropped[] = {
+        {"malformed", atomic_load(&c->malformed)},
+        {"auth_failed", atomic_load(&c->auth_failed)},
+        {"replayed", atomic_load(&c->replayed)},
+        {"ignored", atomic_load(&c->ignored)},
+    };
+    for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++) {
+        stream_labels(o, name, s);
+        put(o, ",reason=\"%s\"} %llu\n", dropped[i].reason, (unsigned long long)dropped[i].n);
+    }
+}
+
+/* Only push sources (srtp://, rtp://) have a receiver: no family without one. */
+static void ingest(out *o, vg_server *srv) {
+    bool any = false;
+    for (size_t i = 0; i < srv->nstreams; i++)
+        any = any || is_push(srv->streams[i]);
+    if (!any) return;
+    each_stream(o, srv, "vigil_stream_rtp_packets_total", "counter",
+                "RTP packets a push source's receiver accepted (video and sound).",
+                s_rtp_packets);
+    each_stream(o, srv, "vigil_stream_rtp_bytes_total", "counter",
+                "Bytes of the RTP packets a push source's receiver accepted.", s_rtp_bytes);
+    each_stream(o, srv, "vigil_stream_rtp_packets_dropped_total", "counter",
+                "Datagrams a push source's receiver dropped, by reason.", s_rtp_dropped);
+}
+
 static void streams(out *o, vg_server *srv) {
     each_stream(o, srv, "vigil_stream_state", "gauge",
                 "1 for the state a stream (or variant) is in, 0 for the others.", s_state);
@@ -267,9 +376,43 @@ static void streams(out *o, vg_server *srv) {
                 "Video frames per second over the last second (0 when not live).", s_fps);
     each_stream(o, srv, "vigil_stream_in_bytes_per_second", "gauge",
                 "Bytes per second taken in over the last second (0 when not live).", s_rate);
+    each_stream(o, srv, "vigil_stream_keyframe_interval_seconds", "gauge",
+                "Time between the last two video keyframes (0 when not live or not known yet).",
+                s_keyframe);
+    ingest(o, srv);
 }
 
 /* ---- device control ------------------------------------------------------- */
+
+/* Commands issued, by final status, and their latency (control.h). */
+static void outcomes(out *o, const control_t *c) {
+    size_t n = c ? control_device_count(c) : 0;
+    if (!n) return;
+    uint64_t issued;
+    control_outcomes oc;
+    const char *id;
+    family(o, "vigil_device_commands_issued_total", "counter", "Commands issued to a device.");
+    for (size_t i = 0; (id = control_device_outcomes(c, i, &issued, &oc)); i++) {
+        put(o, "vigil_device_commands_issued_total{device=\"");
+        label(o, id);
+        put(o, "\"} %llu\n", (unsigned long long)issued);
+    }
+    family(o, "vigil_device_commands_total", "counter",
+           "Commands that reached their final status, by status.");
+    for (size_t i = 0; (id = control_device_outcomes(c, i, &issued, &oc)); i++)
+        for (int st = CONTROL_ACKNOWLEDGED; st <= CONTROL_TIMEOUT; st++) {
+            put(o, "vigil_device_commands_total{device=\"");
+            label(o, id);
+            put(o, "\",status=\"%s\"} %llu\n", control_status_name((control_status)st),
+                (unsigned long long)oc.by_status[st]);
+        }
+    family(o, "vigil_device_command_latency_seconds", "histogram",
+           "Time from a command's issue to its final status.");
+    for (size_t i = 0; (id = control_device_outcomes(c, i, &issued, &oc)); i++)
+        histogram(o, "vigil_device_command_latency_seconds", "device", id,
+                  control_latency_bounds_s, oc.latency_in, CONTROL_LATENCY_BUCKETS,
+                  oc.latency_count, oc.latency_sum_s);
+}
 
 static void devices(out *o, vg_server *srv) {
     json_t *st = vg_devices_stats(srv);
@@ -289,7 +432,6 @@ static void devices(out *o, vg_server *srv) {
     static const struct {
         const char *field, *name, *help;
     } per_device[] = {
-        {"issued", "vigil_device_commands_total", "Commands issued to a device."},
         {"malformed", "vigil_device_malformed_reports_total",
          "Reports from a device that could not be used."},
         {"telemetry", "vigil_device_telemetry_total", "Telemetry reports from a device."},
@@ -304,6 +446,7 @@ static void devices(out *o, vg_server *srv) {
         }
     }
     json_decref(st);
+    outcomes(o, srv->control);
 }
 
 char *vg_metrics_render(vg_server *srv, size_t *len) {

@@ -25,7 +25,7 @@ struct vg_retired {
 /* Settings the listener was made with: only a restart changes them. */
 static const char *const restart_only[] = {"port",    "bind",        "web_root",
                                            "tls_cert", "tls_key",    "http_redirect_port",
-                                           "idle_timeout_s"};
+                                           "idle_timeout_s", "metrics_bind"};
 
 void vg_server_set_loader(vg_server *srv, vg_config_loader load, void *ctx) {
     srv->load_config = load;

@@ -24,7 +24,7 @@
  *   - limits apply to the next connection, message or command; the viewer
  *     queue limits to streams the reload adds or changes.
  *   - what only a restart can change (server.port, bind, tls_cert, tls_key,
- *     web_root, http_redirect_port) keeps its running value and is named in
+ *     web_root, http_redirect_port, idle_timeout_s, metrics_bind) keeps its running value and is named in
  *     the report's "restart_needed".
  *
  * Thread: lws service thread only. */

@@ -9,6 +9,7 @@
 
 #include "server/devices.h"
 #include "common/log.h"
+#include "server/metrics.h"
 #include "server/tls.h"
 #include "server/token.h"
 
@@ -101,6 +102,7 @@ static void check_sessions(vg_server *srv, int64_t now) {
 
 static void on_tick(lws_sorted_usec_list_t *sul) {
     vg_server *srv = lws_container_of(sul, vg_server, tick);
+    vg_loop_lag_ran(&srv->tick_lag);
     int64_t now = vg_server_now_us();
     /* Removed streams whose pipelines are gone before this drain are freed
      * after it: nothing can post for them any more (server/reload.h). */
@@ -113,6 +115,7 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
         check_sessions(srv, now);
     }
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);
 }
 
 /* control/ needs a poll at least every control_poll_interval_ms() so that
@@ -322,6 +325,9 @@ static int make_context(vg_server *srv) {
     }
     if (srv->config->http_redirect_port && !vg_http_redirect_vhost(srv->context, srv->config))
         return -1;
+    if (srv->config->metrics_port &&
+        !(srv->metrics_vhost = vg_metrics_vhost(srv->context, srv->config)))
+        return -1;
     return 0;
 }
 
@@ -371,6 +377,7 @@ int vg_server_run(vg_server *srv) {
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_start(srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
+    vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);
     /* Also without devices: a reload may bring some. */
     on_control_tick(&srv->control_tick);
     const char *host = srv->config->bind ? srv->config->bind : "localhost";

@@ -18,6 +18,7 @@
 #include "media/stream.h"
 #include "media/variant.h"
 #include "server/config.h"
+#include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
 #include "server/reload.h"
@@ -46,12 +47,14 @@ struct vg_server {
     uint32_t session_count;
     uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
+    vg_loop_lag tick_lag; /* how late `tick` runs (server/loop_lag.h) */
     /* device control (server/devices.c): NULL when the config has no devices */
     control_t *control;
     json_t *command_owners; /* command id -> serial of the issuing session */
     lws_sorted_usec_list_t control_tick;
     struct lws_protocols protocols[3];
     struct lws_http_mount mount_files, mount_api, mount_metrics;
+    struct lws_vhost *metrics_vhost; /* server.metrics_bind's listener, or NULL */
     lws_retry_bo_t idle_policy; /* WebSocket pings for dead peers */
     int64_t started_us;
     volatile sig_atomic_t stop_requested;

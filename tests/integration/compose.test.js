@@ -33,8 +33,8 @@ function run(cmd, args, opts = {}) {
 
 // `docker-compose config` prints YAML and 1.29 has no JSON output. PyYAML is
 // a dependency of Debian's docker-compose, under the python it runs with.
-function composeConfig() {
-  const r = run('docker-compose', ['-f', 'docker-compose.yml', 'config']);
+function composeConfig(profileArgs = []) {
+  const r = run('docker-compose', ['-f', 'docker-compose.yml', ...profileArgs, 'config']);
   assert.equal(r.status, 0, r.stderr);
   const j = run('/usr/bin/python3', ['-c',
     'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: r.stdout });
@@ -235,6 +235,64 @@ function assertFromRuntime(el, pkgs) {
   assert.ok(pkgs.includes(owner), `element ${el} comes from ${owner}, which the runtime stage does not install`);
 }
 
+// The optional monitoring services (deploy/): docker-compose --profile metrics.
+describe('docker-compose.yml, metrics profile', () => {
+  const services = () => composeConfig(['--profile', 'metrics']).services;
+
+  it('validates with docker-compose --profile metrics config -q', () => {
+    const r = run('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'metrics', 'config', '-q']);
+    assert.equal(r.status, 0, `docker-compose --profile metrics config -q failed:\n${r.stderr}`);
+  });
+
+  it("prometheus: the official image, only in the profile, scraping the relay's metrics_bind port with deploy/prometheus/", () => {
+    const svc = services();
+    const prom = svc.prometheus;
+    assert.ok(prom, 'a service named prometheus');
+    assert.match(prom.image, /^prom\/prometheus:/);
+    assert.deepEqual(prom.profiles, ['metrics']);
+    for (const f of ['prometheus.yml', 'alerts.yml']) {
+      const m = volumeMounts(prom).find((x) => x.target === `/etc/prometheus/${f}`);
+      assert.ok(m, `/etc/prometheus/${f} mounted: ${JSON.stringify(prom.volumes)}`);
+      assert.equal(m.source, path.join(ROOT, 'deploy/prometheus', f));
+      assert.ok(m.readOnly, f);
+    }
+    assert.ok([].concat(prom.command).includes('--config.file=/etc/prometheus/prometheus.yml'));
+    // It scrapes the relay on the port of config/vigil.json's metrics_bind,
+    // which the relay exposes on the compose network but does not publish.
+    const bind = JSON.parse(readFileSync(CONFIG, 'utf8')).server.metrics_bind;
+    assert.match(bind, /^0\.0\.0\.0:\d+$/);
+    const mport = bind.split(':')[1];
+    const scrape = readFileSync(path.join(ROOT, 'deploy/prometheus/prometheus.yml'), 'utf8');
+    assert.match(scrape, new RegExp(`targets: \\["relay:${mport}"\\]`));
+    assert.ok((svc.relay.expose || []).map(String).includes(mport), `relay expose: ${JSON.stringify(svc.relay.expose)}`);
+    assert.ok(!portPairs(svc.relay).some((p) => p.endsWith(`:${mport}`)), 'the metrics port is not published');
+    assert.deepEqual(portPairs(prom), ['9090:9090']);
+    assert.match(JSON.stringify(prom.ports), /127\.0\.0\.1/, 'Prometheus on the host loopback only');
+  });
+
+  it('grafana: the official image, only in the profile, provisioned with the Prometheus data source and the dashboard', () => {
+    const svc = services();
+    const g = svc.grafana;
+    assert.ok(g, 'a service named grafana');
+    assert.match(g.image, /^grafana\/grafana:/);
+    assert.deepEqual(g.profiles, ['metrics']);
+    const prov = volumeMounts(g).find((m) => m.target === '/etc/grafana/provisioning');
+    assert.ok(prov && prov.readOnly, `provisioning mounted read-only: ${JSON.stringify(g.volumes)}`);
+    assert.equal(prov.source, path.join(ROOT, 'deploy/grafana/provisioning'));
+    // The dashboards provider reads the directory the dashboard is mounted in.
+    const provider = readFileSync(path.join(ROOT, 'deploy/grafana/provisioning/dashboards/vigil.yml'), 'utf8');
+    const dir = /path: (\S+)/.exec(provider)[1];
+    const dash = volumeMounts(g).find((m) => m.target === `${dir}/vigil-dashboard.json`);
+    assert.ok(dash && dash.readOnly, `the dashboard in ${dir}: ${JSON.stringify(g.volumes)}`);
+    assert.equal(dash.source, path.join(ROOT, 'deploy/grafana/vigil-dashboard.json'));
+    // The data source is the prometheus service.
+    const ds = readFileSync(path.join(ROOT, 'deploy/grafana/provisioning/datasources/prometheus.yml'), 'utf8');
+    assert.match(ds, /url: http:\/\/prometheus:9090/);
+    assert.deepEqual(dependsOn(g), ['prometheus']);
+    assert.match(JSON.stringify(g.ports), /127\.0\.0\.1/, 'Grafana on the host loopback only');
+  });
+});
+
 describe('Dockerfile', () => {
   const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
   // Instructions with their continuation lines joined.
@@ -391,10 +449,13 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     // swapped (startVigil adds --port <free>, which overrides the file's
     // 8443), so the test does not collide with a running vigil.
     const redirect = await freePort();
+    const metrics = await freePort();
     const text = readFileSync(CONFIG, 'utf8')
       .replaceAll(`${CONTAINER_CERTS}/`, `${certs}/`)
-      .replace(/"http_redirect_port": 8080/, `"http_redirect_port": ${redirect}`);
-    assert.ok(text.includes(`${certs}/server.pem`) && text.includes(`"http_redirect_port": ${redirect}`));
+      .replace(/"http_redirect_port": 8080/, `"http_redirect_port": ${redirect}`)
+      .replace(/"metrics_bind": "0\.0\.0\.0:\d+"/, `"metrics_bind": "127.0.0.1:${metrics}"`);
+    assert.ok(text.includes(`${certs}/server.pem`) && text.includes(`"http_redirect_port": ${redirect}`)
+      && text.includes(`"metrics_bind": "127.0.0.1:${metrics}"`));
     const file = path.join(tempDir('vigil-compose-config-'), 'vigil.json');
     writeFileSync(file, text);
     const vigil = await startVigil({ args: ['--config', file], ca: readFileSync(path.join(certs, 'ca.pem')), timeoutMs: 15000 * SLOW });
@@ -420,6 +481,12 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
       const moved = await httpRequest(`http://127.0.0.1:${redirect}/`);
       assert.equal(moved.status, 308);
       assert.equal(moved.headers.location, `https://127.0.0.1:${vigil.port}/`);
+      // What the metrics profile's Prometheus scrapes: plain HTTP, no token,
+      // while the main port speaks TLS.
+      const scraped = await httpRequest(`http://127.0.0.1:${metrics}/metrics`);
+      assert.equal(scraped.status, 200);
+      assert.match(scraped.body, /^vigil_stream_state\{stream="demo",variant="main",state="live"\} 1$/m);
+      assert.match(scraped.body, /^vigil_stream_rtp_packets_total\{stream="door",variant="main"\} 0$/m);
     } finally {
       st = await vigil.stop();
     }
@@ -432,7 +499,7 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     // HTTP (the TLS test above covers the certificates).
     delete cfg.mqtt;
     delete cfg.devices;
-    for (const k of ['tls_cert', 'tls_key', 'http_redirect_port']) delete cfg.server[k];
+    for (const k of ['tls_cert', 'tls_key', 'http_redirect_port', 'metrics_bind']) delete cfg.server[k];
     const { cmd } = camsim(composeConfig().services);
     // The same files on loopback: the relay's listen address and the
     // camera's destination swapped for 127.0.0.1 and a free port.

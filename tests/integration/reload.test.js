@@ -140,6 +140,9 @@ test('a config that does not validate is refused as a whole; the running one sta
   assert.equal(broken.status, 400);
   assert.match(broken.body.message, /config\.json:\d+:\d+/);
   assert.match(vigil.log(), /reload refused, the running configuration stays/);
+  const metrics = await (await vigil.fetch('/metrics')).text();
+  assert.match(metrics, /^vigil_config_reloads_refused_total 2$/m);
+  assert.match(metrics, /^vigil_config_reloads_total 0$/m);
   a.c.close();
 });
 

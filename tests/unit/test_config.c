@@ -297,6 +297,51 @@ START_TEST(variants_and_transcode_are_checked) {
 }
 END_TEST
 
+/* server.metrics_bind: "host:port" of the token-less /metrics listener. */
+#define METRICS_BIND(v)                                                                            \
+    "{\"server\":{\"port\":8080,\"http_redirect_port\":8081,\"metrics_bind\":" v "},"            \
+    "\"streams\":[{\"id\":\"t\",\"source\":\"test://\"}]}"
+START_TEST(metrics_bind_is_checked) {
+    vg_config c;
+    ck_assert_int_eq(load(METRICS_BIND("\"127.0.0.1:9464\""), &c), 0);
+    ck_assert_str_eq(c.metrics_host, "127.0.0.1");
+    ck_assert_int_eq(c.metrics_port, 9464);
+    vg_config_free(&c);
+    ck_assert_int_eq(load(METRICS_BIND("\"localhost:1\""), &c), 0);
+    ck_assert_str_eq(c.metrics_host, "127.0.0.1");
+    ck_assert_int_eq(c.metrics_port, 1);
+    vg_config_free(&c);
+    ck_assert_int_eq(load(METRICS_BIND("\"0.0.0.0:65535\""), &c), 0);
+    ck_assert_str_eq(c.metrics_host, "0.0.0.0");
+    vg_config_free(&c);
+    ck_assert_int_eq(load(METRICS_BIND("null"), &c), 0);
+    ck_assert_int_eq(c.metrics_port, 0);
+    vg_config_free(&c);
+
+    assert_rejected(METRICS_BIND("\"9464\""), "server.metrics_bind: must be \"host:port\"");
+    assert_rejected(METRICS_BIND("\":9464\""), "server.metrics_bind: bad host ''");
+    assert_rejected(METRICS_BIND("\"example.com:9464\""), "server.metrics_bind: bad host 'example.com'");
+    assert_rejected(METRICS_BIND("\"300.1.1.1:9464\""), "server.metrics_bind: bad host '300.1.1.1'");
+    assert_rejected(METRICS_BIND("\"[::1]:9464\""), "server.metrics_bind: bad host '[::1]'");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:\""), "server.metrics_bind: bad port ''");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:0\""), "server.metrics_bind: bad port '0'");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:65536\""), "server.metrics_bind: bad port '65536'");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:94x\""), "server.metrics_bind: bad port '94x'");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:+80\""), "server.metrics_bind: bad port '+80'");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:8080\""), "server.metrics_bind: port 8080 is server.port");
+    assert_rejected(METRICS_BIND("\"127.0.0.1:8081\""),
+                    "server.metrics_bind: port 8081 is server.http_redirect_port");
+    assert_rejected(METRICS_BIND("9464"), "server.metrics_bind: must be a non-empty string");
+
+    /* --port changes the port after loading: checked again against it. */
+    ck_assert_int_eq(load(METRICS_BIND("\"127.0.0.1:9464\""), &c), 0);
+    c.port = 9464;
+    ck_assert_int_eq(vg_config_check_metrics_bind(&c, err, sizeof(err)), -1);
+    ck_assert_msg(strstr(err, "port 9464 is server.port") != NULL, "%s", err);
+    vg_config_free(&c);
+}
+END_TEST
+
 START_TEST(file_errors_give_line_and_column) {
     char path[] = "/tmp/vigil-config-XXXXXX";
     int fd = mkstemp(path);
@@ -322,6 +367,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, push_sources_check_address_key_and_profile);
     tcase_add_test(tc, publish_sources_check_codec_and_audio);
     tcase_add_test(tc, variants_and_transcode_are_checked);
+    tcase_add_test(tc, metrics_bind_is_checked);
     tcase_add_test(tc, file_errors_give_line_and_column);
     suite_add_tcase(s, tc);
     return s;

@@ -97,6 +97,44 @@ START_TEST(history_never_drops_commands_in_flight) {
 }
 END_TEST
 
+/* Outcomes (GET /metrics): a terminal status counted with its latency in
+ * the first bucket that holds it; a command not yet final is not counted. */
+START_TEST(outcomes_count_final_statuses_and_latency) {
+    control_outcomes o = {0};
+    control_command *a = control_command_new("a", "d", "x", NULL, NULL, 1000, 0);
+    control_command *b = control_command_new("b", "d", "x", NULL, NULL, 1000, 0);
+    control_command *c = control_command_new("c", "d", "x", NULL, NULL, 1000, 0);
+    control_command_move(a, CONTROL_SENT, 0, NULL, NULL, 1005);
+    control_outcomes_add(&o, a); /* sent: not final */
+    ck_assert_uint_eq(o.latency_count, 0);
+    control_command_move(a, CONTROL_ACKNOWLEDGED, 0, NULL, NULL, 1010); /* 10 ms: le 0.01 */
+    control_outcomes_add(&o, a);
+    control_command_move(b, CONTROL_REJECTED, 0, NULL, NULL, 1060); /* 60 ms: le 0.1 */
+    control_outcomes_add(&o, b);
+    control_command_move(c, CONTROL_TIMEOUT, 0, NULL, NULL, 21000); /* 20 s: +Inf only */
+    control_outcomes_add(&o, c);
+    ck_assert_uint_eq(o.by_status[CONTROL_ACKNOWLEDGED], 1);
+    ck_assert_uint_eq(o.by_status[CONTROL_REJECTED], 1);
+    ck_assert_uint_eq(o.by_status[CONTROL_TIMEOUT], 1);
+    ck_assert_uint_eq(o.by_status[CONTROL_FAILED], 0);
+    ck_assert_uint_eq(o.by_status[CONTROL_SENT], 0);
+    ck_assert_uint_eq(o.latency_count, 3);
+    ck_assert_double_eq_tol(o.latency_sum_s, 20.07, 1e-9);
+    ck_assert_double_eq(control_latency_bounds_s[0], 0.01);
+    ck_assert_uint_eq(o.latency_in[0], 1);
+    ck_assert_double_eq(control_latency_bounds_s[2], 0.1);
+    ck_assert_uint_eq(o.latency_in[1], 0);
+    ck_assert_uint_eq(o.latency_in[2], 1);
+    uint64_t in_buckets = 0;
+    for (int i = 0; i < CONTROL_LATENCY_BUCKETS; i++)
+        in_buckets += o.latency_in[i];
+    ck_assert_uint_eq(in_buckets, 2);
+    control_command_free(a);
+    control_command_free(b);
+    control_command_free(c);
+}
+END_TEST
+
 START_TEST(ids_are_checked) {
     ck_assert(control_id_is_valid("cam-1_a.b"));
     ck_assert(!control_id_is_valid(""));
@@ -117,6 +155,7 @@ static Suite *control_track_suite(void) {
     tcase_add_test(tc, command_life_is_recorded);
     tcase_add_test(tc, history_keeps_the_last_n);
     tcase_add_test(tc, history_never_drops_commands_in_flight);
+    tcase_add_test(tc, outcomes_count_final_statuses_and_latency);
     tcase_add_test(tc, ids_are_checked);
     suite_add_tcase(s, tc);
     return s;
