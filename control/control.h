@@ -168,6 +168,11 @@ int control_poll(control_t *c);
 int control_poll_interval_ms(const control_t *c);
 /* Stops the plugins and frees everything. */
 void control_destroy(control_t *c);
+/* Ends every command that has no final status yet as "failed" with `reason`
+ * (borrowed), e.g. before control_destroy() when device control restarts;
+ * the events go out from the next control_poll(). Returns how many. Owner
+ * thread. */
+size_t control_fail_unfinished(control_t *c, const char *reason);
 
 /* Why control_command_issue() refused a command (0 when it did not). */
 typedef enum control_issue_result {
@@ -198,5 +203,7 @@ json_t *control_devices_json(control_t *c); /* array */
 json_t *control_device_json(control_t *c, const char *device_id);
 json_t *control_command_json(control_t *c, const char *command_id);
 json_t *control_stats_json(control_t *c);
+/* Commands without a final status yet (queued, sent or delivered). */
+size_t control_unfinished_count(const control_t *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "control/control_internal.h"
 
 #define CONTROL_MAX_PLUGINS 8
@@ -297,8 +298,8 @@ static void handle_report(control_t *c, control_report *r, int64_t now) {
             d->malformed++;
         else
             c->malformed_unknown_device++;
-        fprintf(stderr, "control: malformed report from '%s': %s\n", r->device[0] ? r->device : "?",
-                r->detail ? r->detail : "");
+        vg_log(VG_LOG_WARN, "control: malformed report from '%s': %s",
+               r->device[0] ? r->device : "?", r->detail ? r->detail : "");
         return;
     default: return;
     }
@@ -331,6 +332,21 @@ int control_poll(control_t *c) {
     json_array_foreach(events, i, ev) if (c->sink) c->sink(c->sink_user, ev);
     int n = (int)json_array_size(events);
     json_decref(events);
+    return n;
+}
+
+size_t control_fail_unfinished(control_t *c, const char *reason) {
+    size_t n = 0;
+    int64_t now = control_now_ms();
+    for (size_t i = 0; c && i < c->reg.n; i++) {
+        control_device *d = &c->reg.dev[i];
+        for (size_t k = 0; k < d->history.len; k++) {
+            control_command *cmd = d->history.v[k];
+            if (control_status_is_terminal(cmd->status)) continue;
+            move(c, d, cmd, CONTROL_FAILED, 0, reason, NULL, now);
+            n++;
+        }
+    }
     return n;
 }
 
@@ -416,4 +432,12 @@ json_t *control_stats_json(control_t *c) {
     }
     json_object_set_new(o, "transports", tr);
     return o;
+}
+
+size_t control_unfinished_count(const control_t *c) {
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->reg.n; i++)
+        for (size_t k = 0; k < c->reg.dev[i].history.len; k++)
+            n += !control_status_is_terminal(c->reg.dev[i].history.v[k]->status);
+    return n;
 }
