@@ -20,6 +20,7 @@
 #include "common/log.h"
 #include "media/gst_plugins.h"
 #include "server/config.h"
+#include "server/drain.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/token.h"
@@ -27,9 +28,15 @@
 
 static vg_server server;
 
+/* SIGTERM/SIGINT: the first drains (server/drain.h), a second one during
+ * the drain ends it at once. */
 static void on_signal(int sig) {
+    static volatile sig_atomic_t seen;
     (void)sig;
-    vg_server_request_stop(&server);
+    if (seen++)
+        vg_server_request_stop_now(&server);
+    else
+        vg_server_request_stop(&server);
 }
 
 /* SIGHUP: re-read the configuration (server/reload.h). */
@@ -40,12 +47,14 @@ static void on_hangup(int sig) {
 
 static void usage(FILE *out) {
     fprintf(out, "usage: vigil [--config FILE] [--port N] [--web-root DIR] [--log-level LEVEL]\n"
-                 "             [--auth-secret-file FILE] [--tls-cert FILE --tls-key FILE]\n"
+                 "             [--log-format text|json] [--auth-secret-file FILE]\n"
+                 "             [--tls-cert FILE --tls-key FILE]\n"
                  "       vigil token --help\n"
                  "  --config FILE      JSON configuration (default: built-in demo stream)\n"
                  "  --port N           listening port (default 8080)\n"
                  "  --web-root DIR     dashboard files (default ./web)\n"
                  "  --log-level LEVEL  error, warn, info or debug (default info)\n"
+                 "  --log-format FMT   text (default) or json: one JSON object per line\n"
                  "  --auth-secret-file FILE  the token secret (overrides auth.secret*)\n"
                  "  --tls-cert FILE    serve https/wss with this PEM certificate (chain)\n"
                  "  --tls-key FILE     and this PEM private key\n");
@@ -106,6 +115,7 @@ int main(int argc, char **argv) {
         {"port", required_argument, NULL, 'p'},
         {"web-root", required_argument, NULL, 'w'},
         {"log-level", required_argument, NULL, 'l'},
+        {"log-format", required_argument, NULL, 'f'},
         {"auth-secret-file", required_argument, NULL, 'a'},
         {"tls-cert", required_argument, NULL, 'C'},
         {"tls-key", required_argument, NULL, 'K'},
@@ -136,6 +146,15 @@ int main(int argc, char **argv) {
                 fprintf(stderr, "vigil: --port: '%s' is not a port number\n", optarg);
                 return 2;
             }
+            break;
+        }
+        case 'f': {
+            int f = vg_log_format_parse(optarg);
+            if (f < 0) {
+                fprintf(stderr, "vigil: --log-format: must be text or json\n");
+                return 2;
+            }
+            vg_log_set_format((vg_log_format)f);
             break;
         }
         case 'h': usage(stdout); return 0;

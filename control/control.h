@@ -227,5 +227,7 @@ json_t *control_devices_json(control_t *c); /* array */
 json_t *control_device_json(control_t *c, const char *device_id);
 json_t *control_command_json(control_t *c, const char *command_id);
 json_t *control_stats_json(control_t *c);
+/* Commands without a final status yet (queued, sent or delivered). */
+size_t control_unfinished_count(const control_t *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log.h"
 #include "control/control_internal.h"
 
 #define CONTROL_MAX_PLUGINS 8
@@ -298,8 +299,8 @@ static void handle_report(control_t *c, control_report *r, int64_t now) {
             d->malformed++;
         else
             c->malformed_unknown_device++;
-        fprintf(stderr, "control: malformed report from '%s': %s\n", r->device[0] ? r->device : "?",
-                r->detail ? r->detail : "");
+        vg_log(VG_LOG_WARN, "control: malformed report from '%s': %s",
+               r->device[0] ? r->device : "?", r->detail ? r->detail : "");
         return;
     default: return;
     }
@@ -444,4 +445,12 @@ json_t *control_stats_json(control_t *c) {
     }
     json_object_set_new(o, "transports", tr);
     return o;
+}
+
+size_t control_unfinished_count(const control_t *c) {
+    size_t n = 0;
+    for (size_t i = 0; c && i < c->reg.n; i++)
+        for (size_t k = 0; k < c->reg.dev[i].history.len; k++)
+            n += !control_status_is_terminal(c->reg.dev[i].history.v[k]->status);
+    return n;
 }

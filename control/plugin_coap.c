@@ -57,6 +57,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "common/log.h"
 #include "control/control_internal.h"
 
 #define TOKEN_LEN 8
@@ -312,10 +313,10 @@ static int pki_setup_dev(coap_dev *d, const json_t *pki, char *err, size_t errle
         }
     }
     if (!d->verify_peer)
-        fprintf(stderr,
-                "control: coap: WARNING: device '%s': pki.verify_peer is false: its certificate "
-                "is not checked, anyone can pose as it\n",
-                d->id);
+        vg_log(VG_LOG_WARN,
+               "control: coap: WARNING: device '%s': pki.verify_peer is false: its certificate "
+               "is not checked, anyone can pose as it",
+               d->id);
     return 0;
 }
 

@@ -56,6 +56,7 @@
 #include <unistd.h>
 #include <mosquitto.h>
 
+#include "common/log.h"
 #include "control/control_internal.h"
 
 typedef struct held_msg {
@@ -481,11 +482,11 @@ static void *mqtt_init(const control_callbacks *cb, control_core *core, const js
         if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_opts_set(p->m, 1, NULL, NULL);
         if (rc == MOSQ_ERR_SUCCESS) rc = mosquitto_tls_insecure_set(p->m, p->tls_insecure);
         if (rc == MOSQ_ERR_SUCCESS && p->tls_insecure)
-            fprintf(stderr,
-                    "control: mqtt: WARNING: tls_insecure is true: the broker's certificate is "
-                    "not checked against the host name '%s'; anyone with a certificate from the "
-                    "same CA can pose as the broker\n",
-                    p->host);
+            vg_log(VG_LOG_WARN,
+                   "control: mqtt: WARNING: tls_insecure is true: the broker's certificate is "
+                   "not checked against the host name '%s'; anyone with a certificate from the "
+                   "same CA can pose as the broker",
+                   p->host);
     }
     if (rc != MOSQ_ERR_SUCCESS) {
         snprintf(err, errlen, "%s", mosquitto_strerror(rc));

@@ -68,7 +68,7 @@ int vg_admission_check(vg_server *srv, struct lws *wsi) {
     char peer[48], origin[256] = "", host[256] = "", err[128];
     peer_of(wsi, peer, sizeof(peer));
     if (!path_is_ws(wsi)) return -1;
-    if (srv->stopping) return -1;
+    if (srv->stopping) return vg_drain_refuse(srv, wsi);
     if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) >= (int)sizeof(origin))
         return refuse(&srv->origin_refused_total, peer, "Origin too long");
     lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN);

@@ -31,6 +31,7 @@ static void set_defaults(vg_config *c) {
     c->slow_viewer_skips = 3;
     c->slow_viewer_window_s = 10;
     c->stall_timeout_s = 5;
+    c->shutdown_timeout_s = 10;
     c->max_frame_bytes = 8 * 1024 * 1024;
     c->max_publish_frame_bytes = 2 * 1024 * 1024;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -102,6 +103,7 @@ static const server_field server_fields[] = {
     FIELD("slow_viewer_skips", F_UINT, slow_viewer_skips, 0, 1000),
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),
+    FIELD("shutdown_timeout_s", F_UINT, shutdown_timeout_s, 1, 600),
     FIELD("max_frame_bytes", F_UINT, max_frame_bytes, 65536, 256 * 1024 * 1024),
     FIELD("max_publish_frame_bytes", F_UINT, max_publish_frame_bytes, 1024, 64 * 1024 * 1024),
     FIELD("max_transcodes", F_UINT, max_transcodes, 0, 256),

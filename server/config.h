@@ -78,6 +78,7 @@ typedef struct vg_config {
     uint32_t slow_viewer_skips;
     uint32_t slow_viewer_window_s;
     uint32_t stall_timeout_s;
+    uint32_t shutdown_timeout_s; /* SIGTERM: the drain's bound (server/drain.h) */
     uint32_t max_frame_bytes;
     uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
     uint32_t max_transcodes; /* transcodes running at once (default: the cores) */

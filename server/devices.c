@@ -179,6 +179,10 @@ int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owne
                  req->device);
         return VG_DEVICES_FORBIDDEN;
     }
+    if (srv->stopping) { /* the drain ends commands; it takes no new ones */
+        snprintf(err, errlen, "device '%s': server shutting down", req->device);
+        return CONTROL_ISSUE_UNAVAILABLE;
+    }
     if (!srv->control) {
         snprintf(err, errlen, "unknown device '%s' (this server controls no devices)",
                  req->device ? req->device : "");

@@ -381,6 +381,7 @@ static int api_reload(struct lws *wsi, vg_http_session *hs, vg_server *srv) {
 
 static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
+    if (srv->stopping) return vg_drain_refuse(srv, wsi);
     char uri[256], id[CONTROL_ID_MAX], err[128];
     bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
     if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0)
@@ -427,9 +428,11 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
                      size_t len) {
     vg_http_session *hs = user;
     switch (reason) {
-    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+    case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION: {
         /* A WebSocket upgrade without the vigil.v1 subprotocol lands here. */
-        return -1;
+        vg_server *srv = lws_context_user(lws_get_context(wsi));
+        return srv->stopping ? vg_drain_refuse(srv, wsi) : -1;
+    }
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
     case LWS_CALLBACK_HTTP_BODY:
         /* a body nobody asked for (POST /api/admin/reload): answered already */

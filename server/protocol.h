@@ -29,6 +29,9 @@ typedef struct vg_protocol {
     /* A publishing session's message was not a usable frame; `why` says
      * what. Already counted and rate-limited by the caller. */
     void (*bad_frame)(vg_session *s, const char *why);
+    /* The server is draining (server/drain.h): tell session `s` why, and
+     * when it may connect again. 0 if the event was queued. */
+    int (*server_shutdown)(vg_session *s, const char *reason, uint32_t reconnect_after_ms);
     /* A stream's state or codecs changed (reason may be NULL): tell its
      * viewers. Also the stream's state_changed hook (media/stream.h). */
     void (*stream_state)(vg_stream *st, const char *reason);

@@ -13,8 +13,7 @@
 #include "server/tls.h"
 #include "server/token.h"
 
-#define TICK_US           250000
-#define SHUTDOWN_GRACE_US 2000000
+#define TICK_US 250000
 
 /* The largest single send() lws may make: a whole frame of the largest size
  * the config allows (max_frame_bytes is at most 256 MiB). */
@@ -362,14 +361,11 @@ void vg_server_request_stop(vg_server *srv) {
     if (srv->context) lws_cancel_service(srv->context);
 }
 
+/* The drain (server/drain.h) sets stop_deadline_us and closes the sessions
+ * when their commands are done; the loop below ends when none is left. */
 static void begin_shutdown(vg_server *srv) {
     srv->stopping = true;
-    srv->stop_deadline_us = vg_server_now_us() + SHUTDOWN_GRACE_US;
-    vg_log(VG_LOG_INFO, "shutting down: closing %u connection(s)", srv->session_count);
-    for (size_t i = 0; i < srv->nstreams; i++)
-        vg_stream_stop(srv->streams[i]);
-    for (vg_session *s = srv->sessions; s; s = s->next)
-        vg_session_close(s, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    vg_drain_begin(srv);
 }
 
 int vg_server_run(vg_server *srv) {
@@ -396,6 +392,7 @@ int vg_server_run(vg_server *srv) {
         ev_run(srv->loop, EVRUN_ONCE); /* one wait, then what it brought */
         write_ready(srv);
     }
+    vg_drain_finish(srv);
     return 0;
 }
 

@@ -18,6 +18,7 @@
 #include "media/stream.h"
 #include "media/variant.h"
 #include "server/config.h"
+#include "server/drain.h"
 #include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
@@ -60,6 +61,7 @@ struct vg_server {
     volatile sig_atomic_t stop_requested;
     bool stopping;
     int64_t stop_deadline_us;
+    vg_drain drain; /* what stopping does, step by step (server/drain.h) */
     uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
     uint64_t commands_total;
     /* security counters (PROTOCOL.md "Limits") */
@@ -87,8 +89,9 @@ struct vg_server {
  * device's settings; logged), or -1 (logged). */
 #define VG_SERVER_BAD_CONFIG (-2)
 int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *protocol);
-/* Starts the streams and serves until asked to stop; then closes every
- * viewer with 1001 and returns 0. */
+/* Starts the streams and serves until asked to stop; then drains
+ * (server/drain.h: clients told, commands ended, every viewer closed with
+ * 1001) and returns 0. */
 int vg_server_run(vg_server *srv);
 /* Async-signal-safe. */
 void vg_server_request_stop(vg_server *srv);

@@ -16,6 +16,7 @@ static void bad_frame(vg_session *s, const char *why) {
 const vg_protocol vg_signaling_protocol = {
     .text = vg_signaling_handle,
     .unexpected_binary = unexpected_binary,
+    .server_shutdown = vg_signaling_server_shutdown,
     .bad_frame = bad_frame,
     .stream_state = vg_signaling_stream_state,
     .stream_removed = vg_signaling_stream_removed,

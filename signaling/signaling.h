@@ -38,6 +38,10 @@ bool vg_signaling_admit(vg_session *s);
 void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char *field,
                         const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
+/* Sends `server.shutdown` to one session (event_server_shutdown.c); 0 if
+ * queued. */
+int vg_signaling_server_shutdown(vg_session *s, const char *reason, uint32_t reconnect_after_ms);
+
 /* Sends `stream.state` to every viewer of the stream (event_stream_state.c). */
 void vg_signaling_stream_state(vg_stream *st, const char *reason);
 /* A reload's events (event_streams_changed.c): `stream.removed` to one

@@ -117,9 +117,11 @@ export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env
     get: (p, opts = {}) => httpRequest(`${base}${p}`, { ca, ...opts, headers: { authorization: `Bearer ${adminToken}`, ...(opts.headers || {}) } }),
     log: () => log,
     // Stops with SIGTERM and resolves with the exit status; the caller asserts on it.
+    // The drain (server/drain.h) may hold device commands up to the default
+    // server.shutdown_timeout_s (10 s): SIGKILL only well after that.
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGTERM');
-      const t = setTimeout(() => proc.kill('SIGKILL'), 10000);
+      const t = setTimeout(() => proc.kill('SIGKILL'), 20000);
       const st = await exited;
       clearTimeout(t);
       return st;

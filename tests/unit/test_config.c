@@ -126,6 +126,33 @@ START_TEST(invalid_configs_name_the_field) {
 }
 END_TEST
 
+/* server.shutdown_timeout_s: the SIGTERM drain's bound (server/drain.h). */
+START_TEST(shutdown_timeout_has_a_default_and_bounds) {
+    vg_config c;
+    ck_assert_int_eq(load("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", &c), 0);
+    ck_assert_uint_eq(c.shutdown_timeout_s, 10);
+    vg_config_free(&c);
+    ck_assert_int_eq(load("{\"server\":{\"shutdown_timeout_s\":30},"
+                          "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                          &c),
+                     0);
+    ck_assert_uint_eq(c.shutdown_timeout_s, 30);
+    vg_config_free(&c);
+    ck_assert_int_eq(vg_config_default(&c), 0);
+    ck_assert_uint_eq(c.shutdown_timeout_s, 10);
+    vg_config_free(&c);
+    assert_rejected("{\"server\":{\"shutdown_timeout_s\":0},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "server.shutdown_timeout_s: must be an integer from 1 to 600");
+    assert_rejected("{\"server\":{\"shutdown_timeout_s\":601},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "server.shutdown_timeout_s");
+    assert_rejected("{\"server\":{\"shutdown_timeout_s\":\"10\"},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "server.shutdown_timeout_s");
+}
+END_TEST
+
 START_TEST(push_sources_check_address_key_and_profile) {
 #define K30 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd" /* 30 bytes */
 #define K28 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==" /* 28 bytes */
@@ -364,6 +391,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, default_is_the_demo_stream);
     tcase_add_test(tc, valid_config_loads_every_field);
     tcase_add_test(tc, invalid_configs_name_the_field);
+    tcase_add_test(tc, shutdown_timeout_has_a_default_and_bounds);
     tcase_add_test(tc, push_sources_check_address_key_and_profile);
     tcase_add_test(tc, publish_sources_check_codec_and_audio);
     tcase_add_test(tc, variants_and_transcode_are_checked);
