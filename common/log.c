@@ -1,12 +1,15 @@
 /* log.c -- leveled logging to stderr, text or JSON lines (see log.h).
  *
- * Threads: level and format are set before any thread starts and only read
- * after. Each line is formatted into one buffer and written with one
+ * Threads: the format is set before any thread starts and only read after;
+ * the level may change later (a reload, server/reload.h) while any thread
+ * logs, so it is atomic (relaxed: a line more or less at the switch is
+ * fine). Each line is formatted into one buffer and written with one
  * write(2), so lines from different threads never interleave. */
 #include "common/log.h"
 
 #include <jansson.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,15 +17,15 @@
 #include <time.h>
 #include <unistd.h>
 
-static vg_log_level current = VG_LOG_INFO;
+static _Atomic int current = VG_LOG_INFO;
 static vg_log_format format = VG_LOG_TEXT;
 static const char *names[] = {"error", "warn", "info", "debug"};
 
 void vg_log_set_level(vg_log_level level) {
-    current = level;
+    atomic_store_explicit(&current, (int)level, memory_order_relaxed);
 }
 vg_log_level vg_log_get_level(void) {
-    return current;
+    return (vg_log_level)atomic_load_explicit(&current, memory_order_relaxed);
 }
 void vg_log_set_format(vg_log_format f) {
     format = f;
@@ -106,7 +109,7 @@ static void write_all(const char *p, size_t n) {
 }
 
 void vg_log(vg_log_level level, const char *fmt, ...) {
-    if (level > current) return;
+    if ((int)level > atomic_load_explicit(&current, memory_order_relaxed)) return;
     char msg[1024];
     va_list ap;
     va_start(ap, fmt);

@@ -19,9 +19,10 @@ typedef enum vg_log_format {
     VG_LOG_JSON = 1,
 } vg_log_format;
 
-/* Set once at start-up, before threads start. */
+/* The level: any thread, any time (a reload changes it). */
 void vg_log_set_level(vg_log_level level);
 vg_log_level vg_log_get_level(void);
+/* The format: once at start-up, before threads start. */
 void vg_log_set_format(vg_log_format format);
 /* "error", "warn", "info", "debug" -> level; -1 if unknown. */
 int vg_log_level_parse(const char *name);
