@@ -13,7 +13,8 @@
 // error: the server is going away and coming back. The connection says so
 // at once (status 'restarting'), and when the server closes (1001) waits the
 // server's `reconnect_after_ms` hint (with the usual jitter) before its
-// first attempt; until it is back every status says `restarting: true`.
+// first attempt; until it is back (or for a minute at most) every status
+// says `restarting: true`.
 //
 // Events (it is an EventTarget):
 //   'status'  detail {state: 'connecting'|'open'|'restarting'|'closed',
@@ -27,6 +28,7 @@ const PROTOCOL = 'vigil.v1';
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const REQUEST_TIMEOUT_MS = 10000;
+const RESTART_PATIENCE_MS = 60000; // how long "server restarting" is believed
 export const CLOSE_UNAUTHORIZED = 4003; // PROTOCOL.md: bad or expired token
 
 export class RequestError extends Error {
@@ -168,6 +170,9 @@ export class Connection extends EventTarget {
   scheduleReconnect(code) {
     // The first attempt after a server.shutdown waits for the server's hint;
     // later ones back off as usual.
+    // A server that said it was restarting and is still away after a
+    // minute is simply unreachable.
+    if (this.restarting && Date.now() - this.restarting.since > RESTART_PATIENCE_MS) this.restarting = null;
     const hint = this.restarting && !this.restarting.waited ? this.restarting.reconnectAfterMs : 0;
     if (this.restarting) this.restarting.waited = true;
     const base = Math.max(hint, this.backoffMs);
@@ -182,7 +187,7 @@ export class Connection extends EventTarget {
   onShutdown(msg) {
     const hint = Number.isFinite(msg.reconnect_after_ms) && msg.reconnect_after_ms >= 0
       ? Math.min(msg.reconnect_after_ms, BACKOFF_MAX_MS * 6) : BACKOFF_START_MS;
-    this.restarting = { reason: typeof msg.reason === 'string' ? msg.reason : '', reconnectAfterMs: hint };
+    this.restarting = { reason: typeof msg.reason === 'string' ? msg.reason : '', reconnectAfterMs: hint, since: Date.now() };
     this.setStatus({ state: 'restarting' });
   }
 
