@@ -64,9 +64,9 @@ void vg_drain_begin(vg_server *srv) {
     int64_t bound = (int64_t)srv->config->shutdown_timeout_s * 1000000;
     d->started_us = vg_server_now_us();
     srv->stop_deadline_us = d->started_us + bound;
-    d->commands_deadline_us = d->started_us + (bound > 2 * DRAIN_CLOSE_RESERVE_US
-                                                   ? bound - DRAIN_CLOSE_RESERVE_US
-                                                   : bound / 2);
+    d->commands_deadline_us =
+        d->started_us +
+        (bound > 2 * DRAIN_CLOSE_RESERVE_US ? bound - DRAIN_CLOSE_RESERVE_US : bound / 2);
     d->commands_unfinished = unfinished(srv);
     vg_log(VG_LOG_INFO,
            "shutting down: telling %u connection(s), %zu device command(s) unfinished, "
@@ -102,8 +102,8 @@ void vg_drain_finish(vg_server *srv) {
 }
 
 int vg_drain_refuse(vg_server *srv, struct lws *wsi) {
-    static const char body[] = "{\"error\":\"shutting_down\",\"message\":\"" VG_DRAIN_REASON
-                               ": connect again shortly\"}";
+    static const char body[] =
+        "{\"error\":\"shutting_down\",\"message\":\"" VG_DRAIN_REASON ": connect again shortly\"}";
     char retry[16];
     int n = snprintf(retry, sizeof(retry), "%d", (VG_DRAIN_RECONNECT_MS + 999) / 1000);
     unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
@@ -111,8 +111,8 @@ int vg_drain_refuse(vg_server *srv, struct lws *wsi) {
     srv->drain.refused++;
     if (lws_add_http_common_headers(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
                                     sizeof(body) - 1, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"retry-after:",
-                                    (const unsigned char *)retry, n, &p, end) ||
+        lws_add_http_header_by_name(
+            wsi, (const unsigned char *)"retry-after:", (const unsigned char *)retry, n, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                     (const unsigned char *)"close", 5, &p, end) ||
         lws_finalize_http_header(wsi, &p, end))

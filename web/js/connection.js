@@ -9,9 +9,16 @@
 // expired mid-session) it does NOT reconnect: retrying with the same token
 // would only hammer the server. It stays halted until start() or restart().
 //
+// A `server.shutdown` event (the server is draining, PROTOCOL.md) is not an
+// error: the server is going away and coming back. The connection says so
+// at once (status 'restarting'), and when the server closes (1001) waits the
+// server's `reconnect_after_ms` hint (with the usual jitter) before its
+// first attempt; until it is back (or for a minute at most) every status
+// says `restarting: true`.
+//
 // Events (it is an EventTarget):
-//   'status'  detail {state: 'connecting'|'open'|'closed', retryInMs?, code?,
-//             unauthorized?: reason}
+//   'status'  detail {state: 'connecting'|'open'|'restarting'|'closed',
+//             retryInMs?, code?, restarting?: true, unauthorized?: reason}
 //   'open'    a (re)connection is ready (hello done); listeners re-subscribe here
 //   'unauthorized' detail {reason}: the server refused us; no retry follows
 //   'message' detail: a server event (a text message without our id)
@@ -21,6 +28,7 @@ const PROTOCOL = 'vigil.v1';
 const BACKOFF_START_MS = 500;
 const BACKOFF_MAX_MS = 10000;
 const REQUEST_TIMEOUT_MS = 10000;
+const RESTART_PATIENCE_MS = 60000; // how long "server restarting" is believed
 export const CLOSE_UNAUTHORIZED = 4003; // PROTOCOL.md: bad or expired token
 
 export class RequestError extends Error {
@@ -50,6 +58,7 @@ export class Connection extends EventTarget {
     this.retryTimer = null;
     this.stopped = false;
     this.state = 'closed';
+    this.restarting = null; // {reason, reconnectAfterMs} from server.shutdown until back
   }
 
   start() {
@@ -147,6 +156,7 @@ export class Connection extends EventTarget {
     }
     this.ready = true;
     this.backoffMs = BACKOFF_START_MS;
+    this.restarting = null;
     this.setStatus({ state: 'open' });
     this.dispatchEvent(new Event('open'));
   }
@@ -158,14 +168,31 @@ export class Connection extends EventTarget {
   }
 
   scheduleReconnect(code) {
+    // The first attempt after a server.shutdown waits for the server's hint;
+    // later ones back off as usual.
+    // A server that said it was restarting and is still away after a
+    // minute is simply unreachable.
+    if (this.restarting && Date.now() - this.restarting.since > RESTART_PATIENCE_MS) this.restarting = null;
+    const hint = this.restarting && !this.restarting.waited ? this.restarting.reconnectAfterMs : 0;
+    if (this.restarting) this.restarting.waited = true;
+    const base = Math.max(hint, this.backoffMs);
     // Jitter spreads many dashboards reconnecting after a server restart.
-    const delay = Math.round(this.backoffMs * (0.8 + Math.random() * 0.4));
+    const delay = Math.round(base * (0.8 + Math.random() * 0.4));
     this.backoffMs = Math.min(this.backoffMs * 2, BACKOFF_MAX_MS);
     this.setStatus({ state: 'closed', code, retryInMs: delay });
     this.retryTimer = setTimeout(() => this.connect(), delay);
   }
 
+  // The server is draining: remember its hint and say so; the close follows.
+  onShutdown(msg) {
+    const hint = Number.isFinite(msg.reconnect_after_ms) && msg.reconnect_after_ms >= 0
+      ? Math.min(msg.reconnect_after_ms, BACKOFF_MAX_MS * 6) : BACKOFF_START_MS;
+    this.restarting = { reason: typeof msg.reason === 'string' ? msg.reason : '', reconnectAfterMs: hint, since: Date.now() };
+    this.setStatus({ state: 'restarting' });
+  }
+
   setStatus(detail) {
+    if (this.restarting && detail.state !== 'open') detail.restarting = true;
     this.state = detail.state;
     this.dispatchEvent(new CustomEvent('status', { detail }));
   }
@@ -191,6 +218,7 @@ export class Connection extends EventTarget {
       else waiter.resolve(msg);
       return;
     }
+    if (msg.type === 'server.shutdown') this.onShutdown(msg);
     this.dispatchEvent(new CustomEvent('message', { detail: msg }));
   }
 

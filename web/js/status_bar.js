@@ -1,7 +1,9 @@
 // The top bar's connection indicator and summary line. Its element carries
-// data-state="connecting|connected|disconnected|signed-out" for tests
-// ("signed-out": the server refused our token, or wants one, and the
-// dashboard waits for a sign-in instead of retrying).
+// data-state="connecting|connected|disconnected|restarting|signed-out" for
+// tests ("signed-out": the server refused our token, or wants one, and the
+// dashboard waits for a sign-in instead of retrying; "restarting": the
+// server said it is shutting down, and the dashboard reconnects when it is
+// back: not an error).
 
 // Why the server closed the socket (PROTOCOL.md, "Close codes").
 const CLOSE_REASONS = {
@@ -33,6 +35,17 @@ export class StatusBar {
       this.show('signed-out', 'not signed in');
       this.pill.title = detail.unauthorized;
       return;
+    } else if (detail.restarting) {
+      // The server said it is restarting: a countdown while we wait for it.
+      const at = Date.now() + (detail.retryInMs || 0);
+      const update = () => {
+        const s = Math.max(0, Math.ceil((at - Date.now()) / 1000));
+        const when = detail.state === 'connecting' ? 'reconnecting…'
+          : detail.retryInMs !== undefined ? `reconnecting in ${s} s` : 'clients told to reconnect';
+        this.show('restarting', `server restarting · ${when}`);
+      };
+      update();
+      if (detail.retryInMs !== undefined) this.countdown = setInterval(update, 500);
     } else if (detail.state === 'connecting') {
       this.show('connecting', 'connecting…');
     } else if (detail.retryInMs !== undefined) {

@@ -88,6 +88,7 @@ const STATE_TEXT = {
   failed: 'offline',
   stopped: 'stopped',
   disconnected: 'offline',
+  restarting: 'restarting',
   unsubscribed: 'not watched',
 };
 
@@ -433,8 +434,11 @@ export class Tile {
     this.setState(shown.state);
   }
 
-  setConnected(connected) {
+  // `restarting`: the server said it is restarting (server.shutdown): the
+  // tile says so rather than "unreachable" while the connection waits.
+  setConnected(connected, restarting = false) {
     this.connected = connected;
+    this.restarting = !connected && restarting;
     if (!connected) {
       this.fps.reset();
       this.bytes.reset();
@@ -481,7 +485,8 @@ export class Tile {
 
   // Writes the numbers into the DOM; called on a timer, not per frame.
   render() {
-    const shown = !this.connected ? 'disconnected' : !this.watching ? 'unsubscribed' : this.state;
+    const shown = !this.connected ? (this.restarting ? 'restarting' : 'disconnected')
+      : !this.watching ? 'unsubscribed' : this.state;
     const fps = this.fps.perSecond();
     const bps = this.bytes.perSecond() * 8;
     const lat = this.latency.value;
@@ -569,6 +574,7 @@ export class Tile {
     const why = this.reason ? `: ${this.reason}` : '';
     switch (shown) {
       case 'disconnected': return 'Server unreachable, reconnecting…';
+      case 'restarting': return 'Server restarting, reconnecting when it is back…';
       case 'starting': return 'Starting…';
       case 'stopped': return `Stopped${why}`;
       case 'unsubscribed': return this.refusal || `Not watched${why}`;
