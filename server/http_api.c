@@ -10,8 +10,10 @@
  *   GET  /metrics                    Prometheus text (server/metrics.h); on the
  *                                    listener of server.metrics_bind, the only path
  *
- * Static files of web/ are served by lws's file mount; everything else HTTP
- * comes here. Responses are small JSON bodies written in one go; the one
+ * Every GET path also takes HEAD; a known path with another method gets 405
+ * and Allow (route_methods() is the one table of what each path takes), an
+ * unknown one a JSON 404. Static files of web/ are served by lws's file
+ * mount; everything else HTTP comes here. Responses are small JSON bodies written in one go; the one
  * request body (a command) is bounded by MAX_BODY before it is read.
  *
  * Thread: lws service thread only. */
@@ -39,6 +41,7 @@ typedef struct vg_http_session {
     size_t req_len, req_expected;
     char device[CONTROL_ID_MAX];
     vg_access access; /* the rights of the request being answered */
+    bool head;        /* a HEAD request: the headers of GET, no body */
 } vg_http_session;
 
 size_t vg_http_session_size(void) {
@@ -110,8 +113,10 @@ static json_t *api_sessions(vg_server *srv) {
 
 /* Queues a JSON response (takes responsibility over body), with a Location
  * header when location is not NULL; -1 to close. */
-static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body,
-                      const char *location) {
+/* A JSON response with one more header (name with its colon, e.g.
+ * "location:"), or none when value is NULL. */
+static int respond_with(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body,
+                        const char *name, const char *value) {
     unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
                                        *end = hdr + sizeof(hdr) - 1;
     char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
@@ -126,9 +131,9 @@ static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status,
     if (lws_add_http_common_headers(wsi, status, "application/json", hs->len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
-        (location && lws_add_http_header_by_name(
-                         wsi, (const unsigned char *)"location:", (const unsigned char *)location,
-                         (int)strlen(location), &p, end)) ||
+        (value && lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                              (const unsigned char *)value, (int)strlen(value),
+                                              &p, end)) ||
         lws_finalize_write_http_header(wsi, start, &p, end))
         return -1;
     lws_callback_on_writable(wsi);
@@ -136,7 +141,7 @@ static int respond_at(struct lws *wsi, vg_http_session *hs, unsigned int status,
 }
 
 static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
-    return respond_at(wsi, hs, status, body, NULL);
+    return respond_with(wsi, hs, status, body, NULL, NULL);
 }
 
 /* Queues the Prometheus exposition (server/metrics.h). */
@@ -200,7 +205,8 @@ static int unauthorized(struct lws *wsi, vg_http_session *hs, const char *why) {
 }
 
 static int not_found(struct lws *wsi, vg_http_session *hs) {
-    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", "not_found"));
+    return respond(wsi, hs, HTTP_STATUS_NOT_FOUND,
+                   json_pack("{s:s, s:s}", "error", "not_found", "message", "no such path"));
 }
 
 static int respond_error(struct lws *wsi, vg_http_session *hs, unsigned int status,
@@ -232,7 +238,8 @@ static int path_id(const char *uri, const char *prefix, const char *suffix, char
 /* A refusal written at once, then the connection is closed, so a request
  * body is never read or buffered (and bytes that lws cannot frame, such as
  * a chunked body, are never taken for a next request). */
-static int refuse_and_close(struct lws *wsi, unsigned int status, const char *body) {
+static int refuse_and_close(struct lws *wsi, unsigned int status, const char *allow,
+                            const char *body) {
     size_t len = strlen(body);
     unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
                                        *end = buf + sizeof(buf) - 1;
@@ -240,6 +247,9 @@ static int refuse_and_close(struct lws *wsi, unsigned int status, const char *bo
         lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                     (const unsigned char *)"close", 5, &p, end) ||
+        (allow && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
+                                              (const unsigned char *)allow, (int)strlen(allow),
+                                              &p, end)) ||
         lws_finalize_http_header(wsi, &p, end))
         return -1;
     memcpy(p, body, len);
@@ -248,10 +258,70 @@ static int refuse_and_close(struct lws *wsi, unsigned int status, const char *bo
     return -1;
 }
 
-/* Every endpoint but a device's commands is GET-only: 405 at once. */
-static int refuse_method(struct lws *wsi) {
-    return refuse_and_close(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,
-                            "{\"error\":\"method_not_allowed\"}");
+/* ---- methods and routes ---------------------------------------------------- */
+
+enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_PUT = 8, M_PATCH = 16, M_DELETE = 32, M_OPTIONS = 64 };
+
+/* lws keeps the path under a token named for the method. */
+static const struct {
+    enum lws_token_indexes token;
+    unsigned method;
+} method_tokens[] = {
+    {WSI_TOKEN_GET_URI, M_GET},       {WSI_TOKEN_POST_URI, M_POST},
+    {WSI_TOKEN_HEAD_URI, M_HEAD},     {WSI_TOKEN_PUT_URI, M_PUT},
+    {WSI_TOKEN_PATCH_URI, M_PATCH},   {WSI_TOKEN_DELETE_URI, M_DELETE},
+    {WSI_TOKEN_OPTIONS_URI, M_OPTIONS},
+};
+
+/* The request's method and path (query cut off): 0, or -1 (no method lws
+ * knows, or a path longer than uri). */
+static int request_line(struct lws *wsi, unsigned *method, char *uri, size_t urilen) {
+    for (size_t i = 0; i < sizeof(method_tokens) / sizeof(method_tokens[0]); i++) {
+        int n = lws_hdr_total_length(wsi, method_tokens[i].token);
+        if (n <= 0) continue;
+        if (n >= (int)urilen || lws_hdr_copy(wsi, uri, (int)urilen, method_tokens[i].token) <= 0)
+            return -1;
+        *method = method_tokens[i].method;
+        char *q = strchr(uri, '?');
+        if (q) *q = 0;
+        return 0;
+    }
+    return -1;
+}
+
+/* The methods a path answers; 0 for a path that is not there (404). The
+ * one place that knows each route's methods: handle_api() dispatches. */
+static unsigned route_methods(const char *uri) {
+    static const char *const reads[] = {"/api/health", "/api/streams", "/api/devices",
+                                        "/api/admin/sessions", "/metrics"};
+    char id[CONTROL_ID_MAX];
+    for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+        if (!strcmp(uri, reads[i])) return M_GET | M_HEAD;
+    if (!strcmp(uri, "/api/admin/reload") ||
+        path_id(uri, "/api/devices/", "/commands", id, sizeof(id)))
+        return M_POST;
+    if (path_id(uri, "/api/devices/", "", id, sizeof(id)) ||
+        path_id(uri, "/api/commands/", "", id, sizeof(id)))
+        return M_GET | M_HEAD;
+    return 0;
+}
+
+/* 405 with the methods the path has. A request that announces a body is
+ * answered and closed (its body is never read); one without stays open. */
+static int refuse_method(struct lws *wsi, vg_http_session *hs, unsigned allowed) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->errors_total++;
+    const char *allow = allowed == M_POST ? "POST" : "GET, HEAD";
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
+        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        char body[160];
+        snprintf(body, sizeof(body),
+                 "{\"error\":\"method_not_allowed\",\"message\":\"this path takes %s\"}", allow);
+        return refuse_and_close(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, allow, body);
+    }
+    json_t *e = json_pack("{s:s, s:s}", "error", "method_not_allowed", "message",
+                          allowed == M_POST ? "this path takes POST" : "this path takes GET, HEAD");
+    return respond_with(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED, e, "allow:", allow);
 }
 
 static void drop_request(vg_http_session *hs) {
@@ -305,7 +375,8 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
     json_decref(body);
     char location[32 + CONTROL_ID_MAX];
     snprintf(location, sizeof(location), "/api/commands/%s", cid);
-    return respond_at(wsi, hs, 202 /* Accepted: lws names no constant */, reply, location);
+    return respond_with(wsi, hs, 202 /* Accepted: lws names no constant */, reply, "location:",
+                        location);
 }
 
 /* A POST is only accepted for a device's commands; its body is read up to
@@ -313,14 +384,14 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
 static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     char device[CONTROL_ID_MAX];
     if (!path_id(uri, "/api/devices/", "/commands", device, sizeof(device)))
-        return refuse_method(wsi);
+        return not_found(wsi, hs);
     /* lws frames request bodies by Content-Length only: a chunked body
      * (Node's http.request without a length, curl -H 'Transfer-Encoding:
      * chunked') is told so at once rather than left waiting. */
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
         vg_server *srv = lws_context_user(lws_get_context(wsi));
         srv->errors_total++;
-        return refuse_and_close(wsi, HTTP_STATUS_LENGTH_REQUIRED,
+        return refuse_and_close(wsi, HTTP_STATUS_LENGTH_REQUIRED, NULL,
                                 "{\"error\":\"length_required\",\"message\":\"send the body "
                                 "with a Content-Length (up to 16384 bytes); chunked request "
                                 "bodies are not supported\"}");
@@ -383,23 +454,27 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
     if (srv->stopping) return vg_drain_refuse(srv, wsi);
     char uri[256], id[CONTROL_ID_MAX], err[128];
-    bool post = lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0;
-    if (lws_hdr_copy(wsi, uri, sizeof(uri), post ? WSI_TOKEN_POST_URI : WSI_TOKEN_GET_URI) <= 0)
-        return refuse_method(wsi);
-    char *q = strchr(uri, '?');
-    if (q) *q = 0;
+    unsigned method = 0;
+    if (request_line(wsi, &method, uri, sizeof(uri))) {
+        srv->errors_total++;
+        return refuse_and_close(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, NULL,
+                                "{\"error\":\"uri_too_long\",\"message\":\"a path of at most 255 "
+                                "bytes, with GET, HEAD or POST\"}");
+    }
+    hs->head = method == M_HEAD;
     /* The listener of server.metrics_bind is its own access control, and
      * serves /metrics only (server/metrics_vhost.c). */
-    if (lws_get_vhost(wsi) == srv->metrics_vhost)
-        return strcmp(uri, "/metrics") ? not_found(wsi, hs)
-               : post                  ? refuse_method(wsi)
-                                       : respond_metrics(wsi, hs, srv);
-    if (post && !strcmp(uri, "/metrics")) return refuse_method(wsi);
-    bool metrics = !post && !strcmp(uri, "/metrics");
+    bool metrics_vhost = lws_get_vhost(wsi) == srv->metrics_vhost;
+    unsigned allowed = metrics_vhost && strcmp(uri, "/metrics") ? 0 : route_methods(uri);
+    if (!allowed) return not_found(wsi, hs);
+    if (!(allowed & method)) return refuse_method(wsi, hs, allowed);
+    bool post = method == M_POST;
+    if (metrics_vhost) return respond_metrics(wsi, hs, srv);
+    bool metrics = !strcmp(uri, "/metrics");
     if (metrics && is_metrics_token(srv, wsi)) return respond_metrics(wsi, hs, srv);
     if (request_access(srv, wsi, &hs->access, err, sizeof(err)) < 0)
         return unauthorized(wsi, hs, err);
-    if (!post && !strcmp(uri, "/api/health"))
+    if (!strcmp(uri, "/api/health"))
         return respond(wsi, hs, HTTP_STATUS_OK, api_health(srv, &hs->access));
     if (hs->access.role == VG_ROLE_NONE) return unauthorized(wsi, hs, "a token is required");
     if (metrics)
@@ -447,7 +522,8 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return post_command(wsi, hs);
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         if (!hs || !hs->body) break;
-        int n = lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
+        /* HEAD: the headers went out with GET's Content-Length; no body */
+        int n = hs->head ? 0 : lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
         free(hs->body);
         hs->body = NULL;
         if (n < 0) return -1;

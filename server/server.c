@@ -14,6 +14,7 @@
 #include "server/token.h"
 
 #define TICK_US 250000
+#define VG_HTTP_MAX_HEADER_BYTES 8192 /* lws: all headers of one request */
 
 /* The largest single send() lws may make: a whole frame of the largest size
  * the config allows (max_frame_bytes is at most 256 MiB). */
@@ -286,6 +287,11 @@ static void vhost_info(vg_server *srv, struct lws_context_creation_info *info) {
     info->ka_probes = 3;
     info->ka_interval = 5;
     info->timeout_secs = 10; /* also reaps sockets that never finish a request */
+    /* Room for every header of one request: a token of the longest size we
+     * accept (VG_TOKEN_MAX_LEN) plus a browser's usual headers and cookies.
+     * lws's default (4096) would cut a long token; a request with more than
+     * this is dropped by lws without a reply (README, REST limits). */
+    info->max_http_header_data = VG_HTTP_MAX_HEADER_BYTES;
     /* A WebSocket peer silent for idle_timeout_s is pinged; one that does not
      * answer within 10 s more is dropped. */
     srv->idle_policy.secs_since_valid_ping = (uint16_t)config->idle_timeout_s;

@@ -105,6 +105,13 @@ conn.addEventListener('open', () => {
   refreshList();
 });
 
+// A reload changed the streams (PROTOCOL.md, streams.changed): read the
+// list now rather than at the next poll, so added streams get a tile and
+// removed ones lose theirs at once. Unchanged tiles are left alone.
+conn.addEventListener('message', (ev) => {
+  if (ev.detail && ev.detail.type === 'streams.changed') refreshList();
+});
+
 async function refreshList() {
   if (!conn.isOpen) return;
   let reply;

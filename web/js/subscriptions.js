@@ -10,7 +10,9 @@
 //   onSubscribed(reply)  the subscribe reply (state, codecs, mime, channel, variant)
 //   onFrame(header)      a parsed binary frame of one of this stream's channels
 //   onStreamState(event) a stream.state event for this stream
-//   onLost()             the connection dropped; a new subscription will follow
+//   onLost()             the connection dropped, or a reload ended the
+//                        subscription (stream.removed); a new one follows
+//                        (after the list has been read again)
 //   onFailed(error, request) the subscribe request was refused (RequestError);
 //                        `request` is what was asked (stream, mode, accept, variant)
 //
@@ -205,7 +207,26 @@ export class Subscriptions {
     call(entry.handler, 'onFrame', header);
   }
 
+  // A reload removed the stream (or the variant on that channel, or the
+  // client's access to it): the server has dropped the subscription. The
+  // entry waits without a channel; the list read that streams.changed
+  // brings (app.js) removes its tile or subscribes it again (retry), so a
+  // removed variant falls back to what the new list offers.
+  onRemoved(msg) {
+    const entry = this.byChannel.get(msg.channel);
+    if (!entry) return;
+    this.byChannel.delete(msg.channel);
+    if (entry.beside.delete(msg.channel)) return; // the tile's switch fails and keeps its picture
+    if (entry.channel !== msg.channel) return;
+    entry.channel = null;
+    call(entry.handler, 'onLost');
+  }
+
   onEvent(msg) {
+    if (msg.type === 'stream.removed') {
+      this.onRemoved(msg);
+      return;
+    }
     if (msg.type !== 'stream.state') return;
     let entry = typeof msg.channel === 'number' ? this.byChannel.get(msg.channel) : undefined;
     if (!entry && typeof msg.stream === 'string') {
