@@ -64,7 +64,7 @@ TOOL_BINS      = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 # The RTSP test camera needs gst-rtsp-server's headers.
 $(B)/obj/tests/tools/%.o: CFLAGS_COMMON += $(shell pkg-config --cflags gstreamer-rtsp-server-1.0)
 
-.PHONY: all build deps run test unit integration browser valgrind clean bench
+.PHONY: all build deps run test unit integration browser valgrind clean bench soak
 .DEFAULT_GOAL := all
 
 all: $(B)/vigil $(EXTRA_BINS)
@@ -83,6 +83,16 @@ test:
 	@$(MAKE) --no-print-directory deps
 	@$(MAKE) --no-print-directory build
 	@bash tests/run_all.sh
+
+# Hours of operation in minutes (tests/soak/soak.mjs): SOAK_MINUTES (10),
+# SOAK_ASAN=1 for the ASan+UBSan server. Not part of `make test`.
+soak:
+	@$(MAKE) --no-print-directory deps
+	@$(MAKE) --no-print-directory build
+	@cd tests && $(if $(filter 1,$(SOAK_ASAN)),VIGIL_BIN=$(CURDIR)/$(B)/asan/vigil VIGIL_SANITIZED=1 \
+	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0 \
+	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0,) \
+	  node soak/soak.mjs
 
 clean:
 	rm -rf $(B)
