@@ -9,8 +9,8 @@
 // device over MQTT (mosquitto restarted every 2 minutes, the device
 // simulator). Churn: a viewer every 200 ms, in either mode, watching 2-6 s;
 // three slow viewers that never read; REST polling every second; a device
-// command every 2 s; a configuration reload every 3 minutes (SIGHUP and POST
-// /api/admin/reload in turn).
+// command every 2 s; every 3 minutes a stream added by POST
+// /api/admin/reload and removed again 20 s later by SIGHUP.
 //
 // Reported (build/soak/results.json), with the targets it exits 1 on:
 //   crashes 0; RSS growth after warm-up < 2 % (median of the last minute
@@ -108,6 +108,18 @@ async function main() {
     }
     c.close();
   });
+  // Every command's fate, from the command.status events a device watcher
+  // gets (the REST history keeps only the newest commands per device).
+  const finals = new Set(['acknowledged', 'rejected', 'failed', 'timeout']);
+  const watcher = await new Client(vigil.wsUrl).open();
+  await watcher.request({ type: 'hello' });
+  await watcher.request({ type: 'devices' });
+  const fates = new Map();
+  const seenEvents = () => {
+    for (const m of watcher.messages.splice(0)) {
+      if (m.type === 'command.status' && finals.has(m.status)) fates.set(m.command_id, m.status);
+    }
+  };
   const slow = [];
   for (const stream of ['rtsp', 'test', 'pub']) {
     const c = await new Client(vigil.wsUrl).open();
@@ -134,20 +146,28 @@ async function main() {
     broker = await startBroker(mqttPort);
     figures.brokerRestarts++;
   });
-  let extra = false;
-  every(180000, async () => {
-    extra = !extra;
+  // Every 3 minutes: a stream added by the API, and 20 s later removed by
+  // SIGHUP, so that the memory and fd windows compare the same streams.
+  const reloadTo = async (extra, how) => {
     writeFileSync(vigil.configFile, JSON.stringify(config(extra), null, 2));
-    if (figures.reloads % 2 === 0) {
+    if (how === 'api') {
       const r = await vigil.fetch('/api/admin/reload', { method: 'POST' });
       const report = await r.json();
       if (r.status !== 200 || report.streams.unchanged !== base.length) figures.reloadErrors.push(report);
     } else {
+      const before = vigil.log().match(/configuration reloaded/g)?.length ?? 0;
       vigil.proc.kill('SIGHUP');
+      await sleep(2000);
+      if ((vigil.log().match(/configuration reloaded/g)?.length ?? 0) !== before + 1) figures.reloadErrors.push({ sighup: 'no reload logged' });
     }
     figures.reloads++;
+  };
+  every(180000, async () => {
+    await reloadTo(true, 'api');
+    await sleep(20000);
+    await reloadTo(false, 'sighup');
   });
-  every(5000, async () => { samples.push(sample(pid)); });
+  every(5000, async () => { samples.push(sample(pid)); seenEvents(); });
 
   while (Date.now() - began < DURATION_MS) {
     await sleep(10000);
@@ -163,13 +183,11 @@ async function main() {
   for (const c of slow) c.ws.terminate();
   if (publisher) { publisher.sender.stop(); publisher.c.close(); }
   await sleep(8000);
-  // Every command must have reached a final status by now.
-  const finals = new Set(['acknowledged', 'rejected', 'failed', 'timeout']);
-  for (const id of figures.commands.keys()) {
-    const r = crashed ? null : await vigil.fetch(`/api/commands/${id}`);
-    const s = r && r.status === 200 ? (await r.json()).status : null;
-    figures.commands.set(id, s);
-  }
+  // Every command must have reached a final status by now (timeouts are 5 s).
+  seenEvents();
+  for (const id of figures.commands.keys()) figures.commands.set(id, fates.get(id) ?? null);
+  watcher.close();
+  await sleep(2000); // its socket closed too before the fds are counted
   const end = crashed ? null : sample(pid);
   const stop = await vigil.stop();
   await camera.stop();
