@@ -21,7 +21,7 @@ const auth = () => `Authorization: Bearer ${vigil.adminToken}`;
 // curl -i: {status, headers (lower-cased), body} of each response, and how
 // many connections it opened.
 function curl(args) {
-  const r = spawnSync('curl', ['-s', '-i', '--http1.1', '-w', '\n#connects=%{num_connects}\n', ...args], { encoding: 'utf8', timeout: 10000 });
+  const r = spawnSync('curl', ['-s', '-i', '--http1.1', '--max-time', '10', '-w', '\n#connects=%{num_connects}\n', ...args], { encoding: 'utf8', timeout: 10000 });
   assert.equal(r.status, 0, r.stderr);
   const connects = Number(/#connects=(\d+)/.exec(r.stdout)[1]);
   const responses = r.stdout.split(/(?=^HTTP\/1\.1 )/m).filter((p) => p.startsWith('HTTP/1.1')).map((raw) => {
@@ -42,11 +42,14 @@ function nodeRequest(method, path, { headers = {}, body, agent } = {}) {
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: data }));
     });
     req.on('error', reject);
+    // Bounded: lws reaps a connection that never finishes within 10 s, so a
+    // request the server drops ends by then with "socket hang up".
+    req.setTimeout(15000, () => req.destroy(new Error('no answer in 15 s')));
     if (body) req.end(body); else req.end();
   });
 }
 
-test('HEAD: GET\'s status and headers, no body, and the connection goes on', async () => {
+test('HEAD: GET\'s status and headers, no body, and the connection goes on', { timeout: 90000 }, async () => {
   const get = await nodeRequest('GET', '/api/streams');
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const head = await nodeRequest('HEAD', '/api/streams', { agent });
@@ -73,7 +76,7 @@ test('HEAD: GET\'s status and headers, no body, and the connection goes on', asy
 // requests in one write before any answer, is not covered: lws 4.1 in our
 // libev loop answers the first two and leaves the rest buffered until the
 // client sends again.)
-test('keep-alive: one connection serves request after request', async () => {
+test('keep-alive: one connection serves request after request', { timeout: 90000 }, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const sockets = new Set();
   for (const path of ['/api/health', '/api/streams', '/api/nope', '/api/devices', '/metrics']) {
@@ -84,6 +87,7 @@ test('keep-alive: one connection serves request after request', async () => {
         res.on('end', () => resolve(res.statusCode));
       });
       req.on('error', reject);
+      req.setTimeout(15000, () => req.destroy(new Error('no answer in 15 s')));
     });
     assert.equal(r, path === '/api/nope' ? 404 : 200, path);
   }
@@ -95,7 +99,7 @@ test('keep-alive: one connection serves request after request', async () => {
   assert.equal(connects, 1);
 });
 
-test('a wrong method: 405 with Allow and a JSON body; unknown paths: JSON 404', async () => {
+test('a wrong method: 405 with Allow and a JSON body; unknown paths: JSON 404', { timeout: 90000 }, async () => {
   for (const [method, path, allow] of [['PUT', '/api/streams', 'GET, HEAD'], ['DELETE', '/api/devices', 'GET, HEAD'],
     ['PATCH', '/metrics', 'GET, HEAD'], ['GET', '/api/admin/reload', 'POST'], ['OPTIONS', '/api/health', 'GET, HEAD']]) {
     const r = await nodeRequest(method, path);
@@ -123,7 +127,7 @@ test('a wrong method: 405 with Allow and a JSON body; unknown paths: JSON 404', 
   assert.equal((await nodeRequest('GET', '/api/health')).status, 200, 'still serving');
 });
 
-test('request headers: 8 KiB in all; a longer request is dropped without disturbing others', async () => {
+test('request headers: 8 KiB in all; a longer request is dropped without disturbing others', { timeout: 90000 }, async () => {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
   const first = await nodeRequest('GET', '/api/health', { agent });
   assert.equal(first.status, 200);
@@ -133,7 +137,7 @@ test('request headers: 8 KiB in all; a longer request is dropped without disturb
   assert.equal(curl(['-H', auth(), '-H', `X-Pad: ${'b'.repeat(5000)}`, `${vigil.base}/api/streams`]).responses[0].status, 200);
   // Too much: no response, the connection closes.
   await assert.rejects(nodeRequest('GET', '/api/streams', { headers: { cookie: 'a'.repeat(12000) } }), /socket hang up|ECONNRESET/);
-  const r = spawnSync('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-H', `X-Pad: ${'b'.repeat(12000)}`, `${vigil.base}/api/health`], { encoding: 'utf8' });
+  const r = spawnSync('curl', ['-s', '--max-time', '15', '-o', '/dev/null', '-w', '%{http_code}', '-H', `X-Pad: ${'b'.repeat(12000)}`, `${vigil.base}/api/health`], { encoding: 'utf8', timeout: 20000 });
   assert.equal(r.stdout, '000', 'curl got no response');
   // The kept-alive connection from before is served on.
   assert.equal((await nodeRequest('GET', '/api/health', { agent })).status, 200);
