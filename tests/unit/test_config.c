@@ -153,6 +153,31 @@ START_TEST(shutdown_timeout_has_a_default_and_bounds) {
 }
 END_TEST
 
+/* auth.rotation_grace_s: the previous secret's life after a reload
+ * (server/reload.h). */
+START_TEST(rotation_grace_has_a_default_and_bounds) {
+    vg_config c;
+    ck_assert_int_eq(load("{\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}", &c), 0);
+    ck_assert_uint_eq(c.auth.rotation_grace_s, VG_ROTATION_GRACE_DEFAULT_S);
+    vg_config_free(&c);
+    ck_assert_int_eq(load("{\"auth\":{\"rotation_grace_s\":0},"
+                          "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                          &c),
+                     0);
+    ck_assert_uint_eq(c.auth.rotation_grace_s, 0);
+    vg_config_free(&c);
+    assert_rejected("{\"auth\":{\"rotation_grace_s\":-1},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "auth.rotation_grace_s: must be an integer from 0 to 604800");
+    assert_rejected("{\"auth\":{\"rotation_grace_s\":604801},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "auth.rotation_grace_s");
+    assert_rejected("{\"auth\":{\"rotation_grace_s\":\"600\"},"
+                    "\"streams\":[{\"id\":\"a\",\"source\":\"test://\"}]}",
+                    "auth.rotation_grace_s");
+}
+END_TEST
+
 START_TEST(push_sources_check_address_key_and_profile) {
 #define K30 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwd" /* 30 bytes */
 #define K28 "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGw==" /* 28 bytes */
@@ -392,6 +417,7 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, valid_config_loads_every_field);
     tcase_add_test(tc, invalid_configs_name_the_field);
     tcase_add_test(tc, shutdown_timeout_has_a_default_and_bounds);
+    tcase_add_test(tc, rotation_grace_has_a_default_and_bounds);
     tcase_add_test(tc, push_sources_check_address_key_and_profile);
     tcase_add_test(tc, publish_sources_check_codec_and_audio);
     tcase_add_test(tc, variants_and_transcode_are_checked);
