@@ -104,13 +104,18 @@ static int64_t now_ms(void) {
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* One JSON line on stdout.  Called from the main thread and from
+ * libmosquitto's network thread: the line and its newline go out under one
+ * stdio lock, or two lines can interleave into one unparseable line. */
 static void say(const char *fmt, ...) {
     va_list ap;
+    flockfile(stdout);
     va_start(ap, fmt);
     vprintf(fmt, ap);
     va_end(ap);
-    putchar('\n');
+    putchar_unlocked('\n');
     fflush(stdout);
+    funlockfile(stdout);
 }
 
 /* new ref; caller holds g.lock */

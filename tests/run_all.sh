@@ -38,15 +38,28 @@ done
 # libFuzzer target (clang, ASan+UBSan), no mutation: fuzz/replay.sh.
 run "fuzz corpora replay" bash fuzz/replay.sh
 
-nodetests() { # dir, extra env...
-  local dir=$1; shift
-  local files=("$dir"/*.test.js)
-  [ -e "${files[0]}" ] || { echo "no tests in $dir"; return 1; }
-  env "$@" node --test --test-concurrency=1 "${files[@]}"
+# One node process per test file, each bounded: a file that hangs (a child
+# process left running keeps node's event loop alive) fails by name after
+# FILE_TIMEOUT_S instead of stalling the whole run.
+FILE_TIMEOUT_S=${FILE_TIMEOUT_S:-600}
+nodefile() { # file, extra env...
+  local file=$1; shift
+  local rc=0
+  env "$@" timeout -k 20 "$FILE_TIMEOUT_S" node --test --test-concurrency=1 "$file" || rc=$?
+  [ "$rc" -eq 124 ] && echo "!!! $file: still running after ${FILE_TIMEOUT_S} s, stopped"
+  return "$rc"
 }
-run "integration (release)" nodetests tests/integration
-run "integration (asan+ubsan server)" nodetests tests/integration VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1
-run "browser" nodetests tests/browser
+nodetests() { # group name, dir, extra env...
+  local group=$1 dir=$2; shift 2
+  local files=("$dir"/*.test.js)
+  [ -e "${files[0]}" ] || { run "$group (no tests in $dir)" false; return; }
+  for f in "${files[@]}"; do
+    run "$group $(basename "$f")" nodefile "$f" "$@"
+  done
+}
+nodetests "integration (release)" tests/integration
+nodetests "integration (asan+ubsan server)" tests/integration VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1
+nodetests "browser" tests/browser
 
 echo
 [ ${#failed[@]} -eq 0 ] || printf 'failed: %s\n' "${failed[@]}"

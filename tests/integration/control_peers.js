@@ -144,14 +144,28 @@ export async function startBroker(port, dir, config) {
       s.on('error', () => resolve(false));
     });
     if (ok) return b;
-    if (b.exited || Date.now() > deadline) throw new Error(`mosquitto did not start: ${b.text}`);
+    if (b.exited || Date.now() > deadline) {
+      await b.kill('SIGKILL');
+      throw new Error(`mosquitto did not start: ${b.text}`);
+    }
     await sleep(50);
+  }
+}
+
+// A child that failed to come up is not in any Procs list yet: left
+// running, it would keep the test file's process (and the run) alive.
+async function killOnFailure(p, waiting) {
+  try {
+    return await waiting;
+  } catch (e) {
+    await p.kill('SIGKILL');
+    throw e;
   }
 }
 
 export async function startSim(args) {
   const s = new LineProc(DEVSIM, args);
-  await s.waitFor((l) => l.sim === 'ready', 5000, 'simulator ready');
+  await killOnFailure(s, s.waitFor((l) => l.sim === 'ready', 5000, 'simulator ready'));
   return s;
 }
 
@@ -165,7 +179,7 @@ export async function startDriver(config) {
   const m = /suppressions=([^:]+)/.exec(env.LSAN_OPTIONS || '');
   if (m && !existsSync(m[1])) delete env.LSAN_OPTIONS;
   const d = new LineProc(DRIVER, ['--config', file], { env });
-  await d.waitFor((l) => l.type === 'ready' || l.type === 'fatal', 10000, 'driver ready');
+  await killOnFailure(d, d.waitFor((l) => l.type === 'ready' || l.type === 'fatal', 10000, 'driver ready'));
   const fatal = d.lines.find((l) => l.type === 'fatal');
   if (fatal) throw new Error(`driver: ${fatal.error}`);
   let ref = 0;
