@@ -375,6 +375,13 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
                                    "a path of at most 255 bytes", NULL, NULL, true);
     }
     hs->head = method == M_HEAD;
+    if (vg_http_headers_too_large(wsi)) {
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_HEADERS);
+        return vg_http_reply_error(wsi, hs, 431 /* lws names no constant */,
+                                   "headers_too_large",
+                                   "a request header is longer than 8192 bytes", NULL, NULL,
+                                   false);
+    }
     /* The listener of server.metrics_bind is its own access control, and
      * serves /metrics only (server/metrics_vhost.c). */
     bool metrics_vhost = lws_get_vhost(wsi) == srv->metrics_vhost;

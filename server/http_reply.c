@@ -29,6 +29,38 @@ void vg_http_count_refused(struct lws *wsi, vg_http_refused why) {
     if (why < VG_HTTP_REFUSED_COUNT) srv->http_refused_total[why]++;
 }
 
+/* The tokens of the request line: the path under its method's name, and
+ * the query. */
+static bool request_line_token(int t) {
+    static const enum lws_token_indexes line[] = {
+        WSI_TOKEN_GET_URI,    WSI_TOKEN_POST_URI,   WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_PUT_URI,
+        WSI_TOKEN_PATCH_URI,  WSI_TOKEN_DELETE_URI, WSI_TOKEN_HEAD_URI,    WSI_TOKEN_CONNECT,
+        WSI_TOKEN_HTTP_URI_ARGS};
+    for (size_t i = 0; i < sizeof(line) / sizeof(line[0]); i++)
+        if ((int)line[i] == t) return true;
+    return false;
+}
+
+const struct lws_token_limits *vg_http_token_limits(void) {
+    static struct lws_token_limits limits;
+    /* lws keeps one more byte than the limit: a value that long was cut. */
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++)
+        limits.token_limit[t] = request_line_token(t) ? 0 : VG_HTTP_HEADER_VALUE_MAX + 1;
+    return &limits;
+}
+
+bool vg_http_headers_too_large(struct lws *wsi) {
+    for (int t = 0; t < WSI_TOKEN_COUNT; t++) {
+        if (request_line_token(t)) continue;
+        /* each occurrence of a header is a fragment, cut on its own */
+        for (int f = 0; lws_hdr_fragment_length(wsi, (enum lws_token_indexes)t, f) > 0; f++)
+            if (lws_hdr_fragment_length(wsi, (enum lws_token_indexes)t, f) >
+                VG_HTTP_HEADER_VALUE_MAX)
+                return true;
+    }
+    return false;
+}
+
 /* lws waits for a body after a POST, PUT or PATCH even without a
  * Content-Length (as if 100 MiB followed), and cannot frame a chunked one. */
 static bool body_unframed(struct lws *wsi) {

@@ -20,6 +20,20 @@
 #include "control/control.h"
 #include "server/access.h"
 
+/* Request headers (lws is given these by server/server.c). All of one
+ * request's headers may take VG_HTTP_HEADERS_MAX bytes: past that lws 4.1
+ * drops the connection without a reply (it offers no way to answer). One
+ * header's value is cut by lws after VG_HTTP_HEADER_VALUE_MAX bytes, which
+ * the API answers with 431. A 4 KiB token (VG_TOKEN_MAX_LEN) and a
+ * browser's usual headers and cookies fit with room to spare. */
+#define VG_HTTP_HEADERS_MAX 16384
+#define VG_HTTP_HEADER_VALUE_MAX 8192
+/* The per-header limits for lws_context_creation_info.token_limits (the
+ * request line itself is bounded by VG_HTTP_HEADERS_MAX only). */
+const struct lws_token_limits *vg_http_token_limits(void);
+/* Whether a header of this request was cut at VG_HTTP_HEADER_VALUE_MAX. */
+bool vg_http_headers_too_large(struct lws *wsi);
+
 /* Per-transaction data of the HTTP protocol. */
 typedef struct vg_http_session {
     /* a POST being received: the device it is for and its body so far */
