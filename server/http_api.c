@@ -6,15 +6,21 @@
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
+ *   GET  /api/admin/sessions         [{"peer", "sub", "role", "streams", ...}] (admin)
  *   POST /api/admin/reload           re-reads the config (server/reload.h) -> 200 report
  *   GET  /metrics                    Prometheus text (server/metrics.h); on the
  *                                    listener of server.metrics_bind, the only path
  *
- * Every GET path also takes HEAD; a known path with another method gets 405
- * and Allow (route_methods() is the one table of what each path takes), an
- * unknown one a JSON 404. Static files of web/ are served by lws's file
- * mount; everything else HTTP comes here. Responses are small JSON bodies written in one go; the one
- * request body (a command) is bounded by MAX_BODY before it is read.
+ * Every GET path also takes HEAD (GET's status and headers, Content-Length
+ * included, no body); a known path with another method gets 405 with Allow
+ * (route_methods() is the one table of what each path takes), an unknown
+ * one a JSON 404, a path over 255 bytes 414, a header over 8 KiB 431
+ * (server/http_reply.h has the header limits). Errors are
+ * {"error": code, "message": text}. Each response is written whole and ends
+ * its transaction at once (server/http_reply.h), so keep-alive and
+ * pipelined requests are answered in order. Static files of web/ are served
+ * by lws's file mount; everything else HTTP comes here. The one request
+ * body (a command) is bounded by MAX_BODY before it is read.
  *
  * Thread: lws service thread only. */
 #include <stdio.h>
