@@ -95,7 +95,8 @@ static json_t *api_sessions(vg_server *srv) {
     for (vg_session *s = srv->sessions; arr && s; s = s->next) {
         json_t *subs = json_array();
         for (uint32_t i = 0; i < s->nsubs; i++)
-            json_array_append_new(subs, json_string(s->subs[i]->stream->label)); /* "door/sub" for a variant */
+            json_array_append_new(
+                subs, json_string(s->subs[i]->stream->label)); /* "door/sub" for a variant */
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer,
                                              "sub", vg_access_sub(&s->access), "role",
                                              vg_role_name(s->access.role), "streams", subs,
@@ -177,9 +178,9 @@ static const struct {
     enum lws_token_indexes token;
     unsigned method;
 } method_tokens[] = {
-    {WSI_TOKEN_GET_URI, M_GET},       {WSI_TOKEN_POST_URI, M_POST},
-    {WSI_TOKEN_HEAD_URI, M_HEAD},     {WSI_TOKEN_PUT_URI, M_PUT},
-    {WSI_TOKEN_PATCH_URI, M_PATCH},   {WSI_TOKEN_DELETE_URI, M_DELETE},
+    {WSI_TOKEN_GET_URI, M_GET},         {WSI_TOKEN_POST_URI, M_POST},
+    {WSI_TOKEN_HEAD_URI, M_HEAD},       {WSI_TOKEN_PUT_URI, M_PUT},
+    {WSI_TOKEN_PATCH_URI, M_PATCH},     {WSI_TOKEN_DELETE_URI, M_DELETE},
     {WSI_TOKEN_OPTIONS_URI, M_OPTIONS},
 };
 
@@ -221,8 +222,8 @@ static void allow_header(unsigned allowed, char *out, size_t outlen) {
     static const struct {
         unsigned method;
         const char *name;
-    } names[] = {{M_GET, "GET"},      {M_HEAD, "HEAD"},     {M_POST, "POST"},      {M_PUT, "PUT"},
-                 {M_PATCH, "PATCH"},  {M_DELETE, "DELETE"}, {M_OPTIONS, "OPTIONS"}};
+    } names[] = {{M_GET, "GET"},     {M_HEAD, "HEAD"},     {M_POST, "POST"},      {M_PUT, "PUT"},
+                 {M_PATCH, "PATCH"}, {M_DELETE, "DELETE"}, {M_OPTIONS, "OPTIONS"}};
     size_t used = 0;
     out[0] = 0;
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
@@ -383,10 +384,8 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     hs->head = method == M_HEAD;
     if (vg_http_headers_too_large(wsi)) {
         vg_http_count_refused(wsi, VG_HTTP_REFUSED_HEADERS);
-        return vg_http_reply_error(wsi, hs, 431 /* lws names no constant */,
-                                   "headers_too_large",
-                                   "a request header is longer than 8192 bytes", NULL, NULL,
-                                   false);
+        return vg_http_reply_error(wsi, hs, 431 /* lws names no constant */, "headers_too_large",
+                                   "a request header is longer than 8192 bytes", NULL, NULL, false);
     }
     /* The listener of server.metrics_bind is its own access control, and
      * serves /metrics only (server/metrics_vhost.c). */
@@ -452,9 +451,7 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     /* A keep-alive connection unbinds the protocol (and frees `hs`) after each
      * transaction without CLOSED_HTTP: clean up on both. */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-    case LWS_CALLBACK_CLOSED_HTTP:
-        vg_http_session_clear(hs);
-        break;
+    case LWS_CALLBACK_CLOSED_HTTP: vg_http_session_clear(hs); break;
     default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);

@@ -33,9 +33,9 @@ void vg_http_count_refused(struct lws *wsi, vg_http_refused why) {
  * the query. */
 static bool request_line_token(int t) {
     static const enum lws_token_indexes line[] = {
-        WSI_TOKEN_GET_URI,    WSI_TOKEN_POST_URI,   WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_PUT_URI,
-        WSI_TOKEN_PATCH_URI,  WSI_TOKEN_DELETE_URI, WSI_TOKEN_HEAD_URI,    WSI_TOKEN_CONNECT,
-        WSI_TOKEN_HTTP_URI_ARGS};
+        WSI_TOKEN_GET_URI,  WSI_TOKEN_POST_URI,  WSI_TOKEN_OPTIONS_URI,
+        WSI_TOKEN_PUT_URI,  WSI_TOKEN_PATCH_URI, WSI_TOKEN_DELETE_URI,
+        WSI_TOKEN_HEAD_URI, WSI_TOKEN_CONNECT,   WSI_TOKEN_HTTP_URI_ARGS};
     for (size_t i = 0; i < sizeof(line) / sizeof(line[0]); i++)
         if ((int)line[i] == t) return true;
     return false;
@@ -77,9 +77,8 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
-int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status,
-                  const char *type, char *text, size_t len, const char *name, const char *value,
-                  bool close) {
+int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
+                  char *text, size_t len, const char *name, const char *value, bool close) {
     if (!text) return -1;
     close = close || body_unframed(wsi);
     unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + len);
@@ -113,8 +112,8 @@ int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int 
 }
 
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
-                        const char *code, const char *message, const char *name,
-                        const char *value, bool close) {
+                        const char *code, const char *message, const char *name, const char *value,
+                        bool close) {
     return vg_http_reply_json(wsi, hs, status,
                               json_pack("{s:s, s:s}", "error", code, "message", message), name,
                               value, close);

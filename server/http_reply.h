@@ -26,7 +26,7 @@
  * header's value is cut by lws after VG_HTTP_HEADER_VALUE_MAX bytes, which
  * the API answers with 431. A 4 KiB token (VG_TOKEN_MAX_LEN) and a
  * browser's usual headers and cookies fit with room to spare. */
-#define VG_HTTP_HEADERS_MAX 16384
+#define VG_HTTP_HEADERS_MAX      16384
 #define VG_HTTP_HEADER_VALUE_MAX 8192
 /* The per-header limits for lws_context_creation_info.token_limits (the
  * request line itself is bounded by VG_HTTP_HEADERS_MAX only). */
@@ -46,12 +46,12 @@ typedef struct vg_http_session {
 
 /* Why a request was refused at the HTTP level (vigil_http_refused_total). */
 typedef enum {
-    VG_HTTP_REFUSED_METHOD,        /* 405 */
-    VG_HTTP_REFUSED_NOT_FOUND,     /* 404: no such path */
-    VG_HTTP_REFUSED_URI_TOO_LONG,  /* 414 */
-    VG_HTTP_REFUSED_LENGTH,        /* 411: a chunked body */
+    VG_HTTP_REFUSED_METHOD,         /* 405 */
+    VG_HTTP_REFUSED_NOT_FOUND,      /* 404: no such path */
+    VG_HTTP_REFUSED_URI_TOO_LONG,   /* 414 */
+    VG_HTTP_REFUSED_LENGTH,         /* 411: a chunked body */
     VG_HTTP_REFUSED_BODY_TOO_LARGE, /* 413 */
-    VG_HTTP_REFUSED_HEADERS,       /* 431 */
+    VG_HTTP_REFUSED_HEADERS,        /* 431 */
     VG_HTTP_REFUSED_COUNT
 } vg_http_refused;
 const char *vg_http_refused_name(vg_http_refused why);
@@ -65,16 +65,15 @@ void vg_http_count_refused(struct lws *wsi, vg_http_refused why);
  * close) when `close` is set or the request has a body lws cannot frame (a
  * POST, PUT or PATCH without Content-Length, or chunked), whose bytes must
  * never be read as a next request. 0, or -1 for the callback to close. */
-int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status,
-                  const char *type, char *text, size_t len, const char *name, const char *value,
-                  bool close);
+int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
+                  char *text, size_t len, const char *name, const char *value, bool close);
 /* The same with a JSON body (taken over). */
 int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                        json_t *body, const char *name, const char *value, bool close);
 /* {"error": code, "message": message}, with `status`. */
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
-                        const char *code, const char *message, const char *name,
-                        const char *value, bool close);
+                        const char *code, const char *message, const char *name, const char *value,
+                        bool close);
 
 /* Frees what the transaction holds (its protocol is dropped or closed). */
 void vg_http_session_clear(vg_http_session *hs);
