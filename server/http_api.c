@@ -6,15 +6,21 @@
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
+ *   GET  /api/admin/sessions         [{"peer", "sub", "role", "streams", ...}] (admin)
  *   POST /api/admin/reload           re-reads the config (server/reload.h) -> 200 report
  *   GET  /metrics                    Prometheus text (server/metrics.h); on the
  *                                    listener of server.metrics_bind, the only path
  *
- * Every GET path also takes HEAD; a known path with another method gets 405
- * and Allow (route_methods() is the one table of what each path takes), an
- * unknown one a JSON 404. Static files of web/ are served by lws's file
- * mount; everything else HTTP comes here. Responses are small JSON bodies written in one go; the one
- * request body (a command) is bounded by MAX_BODY before it is read.
+ * Every GET path also takes HEAD (GET's status and headers, Content-Length
+ * included, no body); a known path with another method gets 405 with Allow
+ * (route_methods() is the one table of what each path takes), an unknown
+ * one a JSON 404, a path over 255 bytes 414, a header over 8 KiB 431
+ * (server/http_reply.h has the header limits). Errors are
+ * {"error": code, "message": text}. Each response is written whole and ends
+ * its transaction at once (server/http_reply.h), so keep-alive and
+ * pipelined requests are answered in order. Static files of web/ are served
+ * by lws's file mount; everything else HTTP comes here. The one request
+ * body (a command) is bounded by MAX_BODY before it is read.
  *
  * Thread: lws service thread only. */
 #include <stdio.h>
@@ -31,18 +37,6 @@
 #include "server/token.h"
 
 #define MAX_BODY 16384
-
-/* Per-transaction data of the HTTP protocol. lws thread. */
-typedef struct vg_http_session {
-    unsigned char *body; /* LWS_PRE headroom, then the response for HTTP_WRITEABLE */
-    size_t len;
-    /* a POST being received: the device it is for and its body so far */
-    char *req;
-    size_t req_len, req_expected;
-    char device[CONTROL_ID_MAX];
-    vg_access access; /* the rights of the request being answered */
-    bool head;        /* a HEAD request: the headers of GET, no body */
-} vg_http_session;
 
 size_t vg_http_session_size(void) {
     return sizeof(vg_http_session);
@@ -101,7 +95,8 @@ static json_t *api_sessions(vg_server *srv) {
     for (vg_session *s = srv->sessions; arr && s; s = s->next) {
         json_t *subs = json_array();
         for (uint32_t i = 0; i < s->nsubs; i++)
-            json_array_append_new(subs, json_string(s->subs[i]->stream->label)); /* "door/sub" for a variant */
+            json_array_append_new(
+                subs, json_string(s->subs[i]->stream->label)); /* "door/sub" for a variant */
         json_array_append_new(arr, json_pack("{s:s, s:s, s:s, s:o, s:I, s:I}", "peer", s->peer,
                                              "sub", vg_access_sub(&s->access), "role",
                                              vg_role_name(s->access.role), "streams", subs,
@@ -111,60 +106,16 @@ static json_t *api_sessions(vg_server *srv) {
     return arr;
 }
 
-/* Queues a JSON response (takes responsibility over body), with a Location
- * header when location is not NULL; -1 to close. */
-/* A JSON response with one more header (name with its colon, e.g.
- * "location:"), or none when value is NULL. */
-static int respond_with(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body,
-                        const char *name, const char *value) {
-    unsigned char hdr[LWS_PRE + 1024], *start = hdr + LWS_PRE, *p = start,
-                                       *end = hdr + sizeof(hdr) - 1;
-    char *text = body ? json_dumps(body, JSON_COMPACT | JSON_REAL_PRECISION(6)) : NULL;
-    json_decref(body);
-    if (!text) return -1;
-    free(hs->body);
-    hs->len = strlen(text);
-    hs->body = malloc(LWS_PRE + hs->len);
-    if (hs->body) memcpy(hs->body + LWS_PRE, text, hs->len);
-    free(text);
-    if (!hs->body) return -1;
-    if (lws_add_http_common_headers(wsi, status, "application/json", hs->len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
-        (value && lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-                                              (const unsigned char *)value, (int)strlen(value),
-                                              &p, end)) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
-}
-
 static int respond(struct lws *wsi, vg_http_session *hs, unsigned int status, json_t *body) {
-    return respond_with(wsi, hs, status, body, NULL, NULL);
+    return vg_http_reply_json(wsi, hs, status, body, NULL, NULL, false);
 }
 
 /* Queues the Prometheus exposition (server/metrics.h). */
 static int respond_metrics(struct lws *wsi, vg_http_session *hs, vg_server *srv) {
-    static const char type[] = "text/plain; version=0.0.4; charset=utf-8";
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
-                                      *end = hdr + sizeof(hdr) - 1;
     size_t len = 0;
     char *text = vg_metrics_render(srv, &len);
-    if (!text) return -1;
-    free(hs->body);
-    hs->len = len;
-    hs->body = malloc(LWS_PRE + len);
-    if (hs->body) memcpy(hs->body + LWS_PRE, text, len);
-    free(text);
-    if (!hs->body) return -1;
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, type, len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
+    return vg_http_reply(wsi, hs, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+                         len, NULL, NULL, false);
 }
 
 /* The scraper's own token (server.metrics_token), compared in constant time. */
@@ -183,25 +134,8 @@ static bool is_metrics_token(vg_server *srv, struct lws *wsi) {
 static int unauthorized(struct lws *wsi, vg_http_session *hs, const char *why) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
     srv->auth_failed_total++;
-    unsigned char hdr[LWS_PRE + 512], *start = hdr + LWS_PRE, *p = start,
-                                      *end = hdr + sizeof(hdr) - 1;
-    char body[256];
-    int n = snprintf(body, sizeof(body), "{\"error\":\"unauthorized\",\"message\":\"%s\"}", why);
-    free(hs->body);
-    hs->len = (size_t)n;
-    hs->body = malloc(LWS_PRE + hs->len);
-    if (!hs->body) return -1;
-    memcpy(hs->body + LWS_PRE, body, hs->len);
-    static const char challenge[] = "Bearer realm=\"vigil\"";
-    if (lws_add_http_common_headers(wsi, HTTP_STATUS_UNAUTHORIZED, "application/json", hs->len, &p,
-                                    end) ||
-        lws_add_http_header_by_name(
-            wsi, (const unsigned char *)"www-authenticate:", (const unsigned char *)challenge,
-            sizeof(challenge) - 1, &p, end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
+    return vg_http_reply_error(wsi, hs, HTTP_STATUS_UNAUTHORIZED, "unauthorized", why,
+                               "www-authenticate:", "Bearer realm=\"vigil\"", false);
 }
 
 static int not_found(struct lws *wsi, vg_http_session *hs) {
@@ -235,29 +169,6 @@ static int path_id(const char *uri, const char *prefix, const char *suffix, char
     return 1;
 }
 
-/* A refusal written at once, then the connection is closed, so a request
- * body is never read or buffered (and bytes that lws cannot frame, such as
- * a chunked body, are never taken for a next request). */
-static int refuse_and_close(struct lws *wsi, unsigned int status, const char *allow,
-                            const char *body) {
-    size_t len = strlen(body);
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
-                                       *end = buf + sizeof(buf) - 1;
-    if (len > 512 ||
-        lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &p, end) ||
-        (allow && lws_add_http_header_by_name(wsi, (const unsigned char *)"allow:",
-                                              (const unsigned char *)allow, (int)strlen(allow),
-                                              &p, end)) ||
-        lws_finalize_http_header(wsi, &p, end))
-        return -1;
-    memcpy(p, body, len);
-    p += len;
-    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
-    return -1;
-}
-
 /* ---- methods and routes ---------------------------------------------------- */
 
 enum { M_GET = 1, M_HEAD = 2, M_POST = 4, M_PUT = 8, M_PATCH = 16, M_DELETE = 32, M_OPTIONS = 64 };
@@ -267,9 +178,9 @@ static const struct {
     enum lws_token_indexes token;
     unsigned method;
 } method_tokens[] = {
-    {WSI_TOKEN_GET_URI, M_GET},       {WSI_TOKEN_POST_URI, M_POST},
-    {WSI_TOKEN_HEAD_URI, M_HEAD},     {WSI_TOKEN_PUT_URI, M_PUT},
-    {WSI_TOKEN_PATCH_URI, M_PATCH},   {WSI_TOKEN_DELETE_URI, M_DELETE},
+    {WSI_TOKEN_GET_URI, M_GET},         {WSI_TOKEN_POST_URI, M_POST},
+    {WSI_TOKEN_HEAD_URI, M_HEAD},       {WSI_TOKEN_PUT_URI, M_PUT},
+    {WSI_TOKEN_PATCH_URI, M_PATCH},     {WSI_TOKEN_DELETE_URI, M_DELETE},
     {WSI_TOKEN_OPTIONS_URI, M_OPTIONS},
 };
 
@@ -306,22 +217,31 @@ static unsigned route_methods(const char *uri) {
     return 0;
 }
 
+/* The Allow header of a path's methods, e.g. "GET, HEAD". */
+static void allow_header(unsigned allowed, char *out, size_t outlen) {
+    static const struct {
+        unsigned method;
+        const char *name;
+    } names[] = {{M_GET, "GET"},     {M_HEAD, "HEAD"},     {M_POST, "POST"},      {M_PUT, "PUT"},
+                 {M_PATCH, "PATCH"}, {M_DELETE, "DELETE"}, {M_OPTIONS, "OPTIONS"}};
+    size_t used = 0;
+    out[0] = 0;
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (allowed & names[i].method && used < outlen)
+            used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? ", " : "",
+                                     names[i].name);
+}
+
 /* 405 with the methods the path has. A request that announces a body is
  * answered and closed (its body is never read); one without stays open. */
 static int refuse_method(struct lws *wsi, vg_http_session *hs, unsigned allowed) {
-    vg_server *srv = lws_context_user(lws_get_context(wsi));
-    srv->errors_total++;
-    const char *allow = allowed == M_POST ? "POST" : "GET, HEAD";
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0 ||
-        lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-        char body[160];
-        snprintf(body, sizeof(body),
-                 "{\"error\":\"method_not_allowed\",\"message\":\"this path takes %s\"}", allow);
-        return refuse_and_close(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, allow, body);
-    }
-    json_t *e = json_pack("{s:s, s:s}", "error", "method_not_allowed", "message",
-                          allowed == M_POST ? "this path takes POST" : "this path takes GET, HEAD");
-    return respond_with(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED, e, "allow:", allow);
+    vg_http_count_refused(wsi, VG_HTTP_REFUSED_METHOD);
+    char allow[64], message[96];
+    allow_header(allowed, allow, sizeof(allow));
+    snprintf(message, sizeof(message), "this path takes %s", allow);
+    bool body = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0;
+    return vg_http_reply_error(wsi, hs, HTTP_STATUS_METHOD_NOT_ALLOWED, "method_not_allowed",
+                               message, "allow:", allow, body);
 }
 
 static void drop_request(vg_http_session *hs) {
@@ -375,8 +295,8 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
     json_decref(body);
     char location[32 + CONTROL_ID_MAX];
     snprintf(location, sizeof(location), "/api/commands/%s", cid);
-    return respond_with(wsi, hs, 202 /* Accepted: lws names no constant */, reply, "location:",
-                        location);
+    return vg_http_reply_json(wsi, hs, 202 /* Accepted: lws names no constant */, reply,
+                              "location:", location, false);
 }
 
 /* A POST is only accepted for a device's commands; its body is read up to
@@ -389,12 +309,11 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
      * (Node's http.request without a length, curl -H 'Transfer-Encoding:
      * chunked') is told so at once rather than left waiting. */
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-        vg_server *srv = lws_context_user(lws_get_context(wsi));
-        srv->errors_total++;
-        return refuse_and_close(wsi, HTTP_STATUS_LENGTH_REQUIRED, NULL,
-                                "{\"error\":\"length_required\",\"message\":\"send the body "
-                                "with a Content-Length (up to 16384 bytes); chunked request "
-                                "bodies are not supported\"}");
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_LENGTH);
+        return vg_http_reply_error(wsi, hs, HTTP_STATUS_LENGTH_REQUIRED, "length_required",
+                                   "send the body with a Content-Length (up to 16384 bytes); "
+                                   "chunked request bodies are not supported",
+                                   NULL, NULL, true);
     }
     char cl[32] = "";
     lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
@@ -402,9 +321,11 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     if (n <= 0)
         return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
                              "a JSON body with Content-Length is required");
-    if (n > MAX_BODY)
+    if (n > MAX_BODY) {
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_BODY_TOO_LARGE);
         return respond_error(wsi, hs, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "too_large", NULL,
                              "the body is larger than 16384 bytes");
+    }
     hs->req = malloc((size_t)n);
     if (!hs->req) return -1;
     hs->req_len = 0;
@@ -456,17 +377,24 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     char uri[256], id[CONTROL_ID_MAX], err[128];
     unsigned method = 0;
     if (request_line(wsi, &method, uri, sizeof(uri))) {
-        srv->errors_total++;
-        return refuse_and_close(wsi, HTTP_STATUS_REQ_URI_TOO_LONG, NULL,
-                                "{\"error\":\"uri_too_long\",\"message\":\"a path of at most 255 "
-                                "bytes, with GET, HEAD or POST\"}");
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_URI_TOO_LONG);
+        return vg_http_reply_error(wsi, hs, HTTP_STATUS_REQ_URI_TOO_LONG, "uri_too_long",
+                                   "a path of at most 255 bytes", NULL, NULL, true);
     }
     hs->head = method == M_HEAD;
+    if (vg_http_headers_too_large(wsi)) {
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_HEADERS);
+        return vg_http_reply_error(wsi, hs, 431 /* lws names no constant */, "headers_too_large",
+                                   "a request header is longer than 8192 bytes", NULL, NULL, false);
+    }
     /* The listener of server.metrics_bind is its own access control, and
      * serves /metrics only (server/metrics_vhost.c). */
     bool metrics_vhost = lws_get_vhost(wsi) == srv->metrics_vhost;
     unsigned allowed = metrics_vhost && strcmp(uri, "/metrics") ? 0 : route_methods(uri);
-    if (!allowed) return not_found(wsi, hs);
+    if (!allowed) {
+        vg_http_count_refused(wsi, VG_HTTP_REFUSED_NOT_FOUND);
+        return not_found(wsi, hs);
+    }
     if (!(allowed & method)) return refuse_method(wsi, hs, allowed);
     bool post = method == M_POST;
     if (metrics_vhost) return respond_metrics(wsi, hs, srv);
@@ -509,38 +437,21 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return srv->stopping ? vg_drain_refuse(srv, wsi) : -1;
     }
     case LWS_CALLBACK_HTTP: return handle_api(wsi, hs);
+    /* A body with no command waiting for it was answered already (an error,
+     * or POST /api/admin/reload); lws reads it past. */
     case LWS_CALLBACK_HTTP_BODY:
-        /* a body nobody asked for (POST /api/admin/reload): answered already */
-        if (hs && !hs->req && hs->body) return 0;
-        if (!hs || !hs->req || len > hs->req_expected - hs->req_len) return -1;
+        if (!hs || !hs->req) return 0;
+        if (len > hs->req_expected - hs->req_len) return -1;
         memcpy(hs->req + hs->req_len, in, len);
         hs->req_len += len;
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (hs && !hs->req && hs->body) return 0;
-        if (!hs || !hs->req) return -1;
+        if (!hs || !hs->req) return 0;
         return post_command(wsi, hs);
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-        if (!hs || !hs->body) break;
-        /* HEAD: the headers went out with GET's Content-Length; no body */
-        int n = hs->head ? 0 : lws_write(wsi, hs->body + LWS_PRE, hs->len, LWS_WRITE_HTTP_FINAL);
-        free(hs->body);
-        hs->body = NULL;
-        if (n < 0) return -1;
-        if (lws_http_transaction_completed(wsi)) return -1;
-        return 0;
-    }
     /* A keep-alive connection unbinds the protocol (and frees `hs`) after each
      * transaction without CLOSED_HTTP: clean up on both. */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
-    case LWS_CALLBACK_CLOSED_HTTP:
-        if (hs) {
-            free(hs->body);
-            hs->body = NULL;
-            drop_request(hs);
-            vg_access_clear(&hs->access);
-        }
-        break;
+    case LWS_CALLBACK_CLOSED_HTTP: vg_http_session_clear(hs); break;
     default: break;
     }
     return lws_callback_http_dummy(wsi, reason, user, in, len);

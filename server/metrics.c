@@ -183,6 +183,11 @@ static void connections(out *o, vg_server *srv) {
             closes[i].why, (unsigned long long)closes[i].n);
     counter(o, "vigil_errors_sent_total", "Error replies sent (WebSocket and REST).",
             srv->errors_total);
+    family(o, "vigil_http_refused_total", "counter",
+           "REST requests refused at the HTTP level, by reason.");
+    for (int r = 0; r < VG_HTTP_REFUSED_COUNT; r++)
+        put(o, "vigil_http_refused_total{reason=\"%s\"} %llu\n", vg_http_refused_name(r),
+            (unsigned long long)srv->http_refused_total[r]);
     counter(o, "vigil_auth_failed_total", "Tokens refused (WebSocket and REST).",
             srv->auth_failed_total);
     counter(o, "vigil_forbidden_total", "Requests refused to their role.", srv->forbidden_total);

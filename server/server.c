@@ -14,7 +14,6 @@
 #include "server/token.h"
 
 #define TICK_US 250000
-#define VG_HTTP_MAX_HEADER_BYTES 8192 /* lws: all headers of one request */
 
 /* The largest single send() lws may make: a whole frame of the largest size
  * the config allows (max_frame_bytes is at most 256 MiB). */
@@ -287,11 +286,16 @@ static void vhost_info(vg_server *srv, struct lws_context_creation_info *info) {
     info->ka_probes = 3;
     info->ka_interval = 5;
     info->timeout_secs = 10; /* also reaps sockets that never finish a request */
-    /* Room for every header of one request: a token of the longest size we
-     * accept (VG_TOKEN_MAX_LEN) plus a browser's usual headers and cookies.
-     * lws's default (4096) would cut a long token; a request with more than
-     * this is dropped by lws without a reply (README, REST limits). */
-    info->max_http_header_data = VG_HTTP_MAX_HEADER_BYTES;
+    /* Room for every header of one request, and a cut for any one header
+     * that the API answers with 431 (server/http_reply.h; README, REST).
+     * lws's default (4096 in all) would cut a long token; a request with
+     * more than this is dropped by lws without a reply. */
+    info->max_http_header_data = VG_HTTP_HEADERS_MAX;
+    info->token_limits = vg_http_token_limits();
+    /* Headers are parsed by as many connections at once as there are fds
+     * (lws's default, said here on purpose): a smaller pool would make new
+     * connections wait behind slow ones, and timeout_secs reaps those. */
+    info->max_http_header_pool = 0;
     /* A WebSocket peer silent for idle_timeout_s is pinged; one that does not
      * answer within 10 s more is dropped. */
     srv->idle_policy.secs_since_valid_ping = (uint16_t)config->idle_timeout_s;

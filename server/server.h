@@ -19,6 +19,7 @@
 #include "media/variant.h"
 #include "server/config.h"
 #include "server/drain.h"
+#include "server/http_reply.h"
 #include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
@@ -67,6 +68,7 @@ struct vg_server {
     /* security counters (PROTOCOL.md "Limits") */
     uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;
     uint64_t rate_limited_total, flood_closed_total, hello_timeout_total, expired_closed_total;
+    uint64_t http_refused_total[VG_HTTP_REFUSED_COUNT]; /* REST requests refused, by reason */
     json_t *per_ip; /* peer address -> open WebSocket sessions (lws thread) */
 
     /* hot reload (server/reload.h), lws thread; a signal handler only sets
