@@ -6,8 +6,8 @@
 // publishes its camera to vigil over wss and the device simulator
 // (build/vigil-devsim) takes commands through a mosquitto broker; vigil and
 // the broker run here, in the test's own namespace. A viewer here gets the
-// published frames, a command sent with the REST API ends `acknowledged`,
-// and nothing here can open a connection to the device: connects to the
+// published frames, so does the dashboard in Chromium, a command sent with
+// the REST API ends `acknowledged`, and nothing here can open a connection to the device: connects to the
 // ports the device's own connections use, to a port it listens on and to a
 // random one all time out, and the drop rule counts them. The test creates
 // and removes the namespace, the veth pair and the addresses itself (root);
@@ -23,6 +23,7 @@ import {
   ROOT, SLOW, Client, freePort, mintToken, sleep, startVigil, tempDir, until,
 } from '../lib/vigil.js';
 import { DEVSIM, LineProc, Procs, startBroker, CAMERA_COMMANDS } from './control_peers.js';
+import { launchChromium } from '../browser/harness.js';
 
 const NFT = 'nft';
 const FINAL = ['acknowledged', 'rejected', 'failed', 'timeout'];
@@ -210,6 +211,28 @@ describe('a device behind NAT publishes and is controlled, never reached', { tim
     assert.equal(cam.state, 'live', JSON.stringify(cam));
     // The publisher is the device: its connection comes from the veth address.
     assert.deepEqual(devicePortsTo(`${net4.host}:${vigil.port}`).length, 1);
+  });
+
+  it('the dashboard in Chromium plays the device stream', async (t) => {
+    if (skip) return t.skip(skip);
+    const browser = await launchChromium();
+    const log = [];
+    try {
+      // The Node viewer above checked the certificate against the test CA;
+      // Chromium has no way to be given one, so it is told not to check.
+      const context = await browser.newContext({ ignoreHTTPSErrors: true, viewport: { width: 1280, height: 800 } });
+      const page = await context.newPage();
+      page.on('console', (m) => log.push(`${m.type()}: ${m.text()}`));
+      page.on('pageerror', (e) => log.push(`pageerror: ${e.message}`));
+      await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
+      await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.decoded) >= 30,
+        '.tile[data-stream="cam"]', { timeout: 30000 * SLOW });
+    } catch (err) {
+      err.message += `\n--- page console ---\n${log.slice(-40).join('\n')}\n--- vigil ---\n${vigil.log().slice(-3000)}`;
+      throw err;
+    } finally {
+      await browser.close().catch(() => {});
+    }
   });
 
   it('a command sent with the REST API reaches the device through the broker and ends acknowledged', async (t) => {
