@@ -1,6 +1,10 @@
 // The dashboard: one vigil.v1 connection, a tile per stream in the server's
 // list. It lists the streams on every (re)connection and then periodically
 // so new streams appear, and asks for per-channel stats to show skipped frames.
+// A reload of the server's configuration lists them again at once: its
+// streams.changed event (streams added, removed or restarted), or a
+// stream.removed one ending a tile's channel (tile.js). Tiles of streams
+// still listed stay as they are, playing; the others go.
 // Each tile sits in a slot with room beside it for the panels of the devices
 // that belong to its stream; the other devices go to the Devices area.
 //
@@ -103,7 +107,28 @@ conn.addEventListener('open', () => {
   refreshList();
 });
 
+// One list at a time; asked for meanwhile, one more follows it (the one in
+// flight may predate what made us ask, e.g. a reload).
+let listing = false;
+let listAgain = false;
 async function refreshList() {
+  if (listing) {
+    listAgain = true;
+    return;
+  }
+  listing = true;
+  try {
+    await listStreams();
+  } finally {
+    listing = false;
+  }
+  if (listAgain) {
+    listAgain = false;
+    refreshList();
+  }
+}
+
+async function listStreams() {
   if (!conn.isOpen) return;
   let reply;
   try {
@@ -119,7 +144,7 @@ async function refreshList() {
     let tile = tiles.get(info.id);
     if (!tile) {
       const id = info.id;
-      tile = new Tile(id, { subs, onFocusChange });
+      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved });
       tiles.set(info.id, tile);
       placeTile(tile);
     }
@@ -137,6 +162,24 @@ async function refreshList() {
   bar.setSummary(streams);
   empty.hidden = streams.length > 0;
 }
+
+// A reload changed the server's streams (PROTOCOL.md, streams.changed):
+// added ones get tiles and removed ones lose theirs now, not at the next
+// periodic list. Devices may name the streams: they are asked for again too.
+function onStreamsChanged() {
+  refreshList();
+  devices.refresh();
+}
+
+// A reload ended a tile's channel (its stream, its variant, or our access
+// to it): the list says which, and a tile still listed subscribes again.
+function onStreamRemoved() {
+  refreshList();
+}
+
+conn.addEventListener('message', (ev) => {
+  if (ev.detail.type === 'streams.changed') onStreamsChanged(ev.detail);
+});
 
 // One tile enlarged at a time; it spans the grid's width and comes into view.
 function onFocusChange(tile) {

@@ -1,6 +1,6 @@
 // Keeps the set of streams the dashboard wants to watch subscribed across
-// reconnects, and routes binary frames (by channel) and stream.state events
-// to the handler of each stream. Channels are the server's choice and only
+// reconnects, and routes binary frames (by channel), stream.state and
+// stream.removed events to the handler of each stream. Channels are the server's choice and only
 // valid for one connection, so they are forgotten on every disconnect.
 //
 // A handler is an object with an optional `mode` ("mse" when absent, or
@@ -10,6 +10,13 @@
 //   onSubscribed(reply)  the subscribe reply (state, codecs, mime, channel, variant)
 //   onFrame(header)      a parsed binary frame of one of this stream's channels
 //   onStreamState(event) a stream.state event for this stream
+//   onStreamRemoved(event) a stream.removed event for one of its channels: a
+//                        reload took the stream (or the variant on that
+//                        channel) away, or access to it. The channel is
+//                        already forgotten (the server dropped it: no
+//                        unsubscribe); when it was the stream's channel the
+//                        stream is left without one until retry() or
+//                        resubscribe() subscribes it again
 //   onLost()             the connection dropped; a new subscription will follow
 //   onFailed(error, request) the subscribe request was refused (RequestError);
 //                        `request` is what was asked (stream, mode, accept, variant)
@@ -206,6 +213,10 @@ export class Subscriptions {
   }
 
   onEvent(msg) {
+    if (msg.type === 'stream.removed') {
+      this.onStreamRemoved(msg);
+      return;
+    }
     if (msg.type !== 'stream.state') return;
     let entry = typeof msg.channel === 'number' ? this.byChannel.get(msg.channel) : undefined;
     if (!entry && typeof msg.stream === 'string') {
@@ -214,6 +225,17 @@ export class Subscriptions {
       if (byName && (msg.channel === undefined || byName.channel === null)) entry = byName;
     }
     if (entry) call(entry.handler, 'onStreamState', msg);
+  }
+
+  // Only by channel: the stream's name alone does not say which of its
+  // pictures ended.
+  onStreamRemoved(msg) {
+    const entry = typeof msg.channel === 'number' ? this.byChannel.get(msg.channel) : undefined;
+    if (!entry) return;
+    this.byChannel.delete(msg.channel);
+    if (entry.channel === msg.channel) entry.channel = null;
+    else entry.beside.delete(msg.channel);
+    call(entry.handler, 'onStreamRemoved', msg);
   }
 }
 
