@@ -493,7 +493,7 @@ test('VariantSwitch: ready once the new feed shows a frame, not before', async (
   assert.equal(feed.destroyed, false, 'the tile takes the feed over');
 });
 
-test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down, a decoder error, time', async () => {
+test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down, a decoder error, a removal, time', async () => {
   const refused = await switchRig({ refuse: 'transcode_limit' });
   assert.deepEqual(refused.outcome, [['gave up', 'transcode_limit']]);
   assert.equal(refused.feed.destroyed, true);
@@ -514,6 +514,17 @@ test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down,
   broken.feed.shown = true;
   await sleep(80);
   assert.equal(broken.outcome.length, 1, 'nothing after giving up');
+
+  // A reload took the new picture away: the server dropped the channel, so
+  // nothing is unsubscribed.
+  const removed = await switchRig();
+  const ev = { type: 'stream.removed', stream: 'door', channel: removed.sw.channel, variant: 'main', reason: 'variant removed from the configuration' };
+  removed.conn.event(ev);
+  const sent = removed.conn.sent.length;
+  removed.sw.onRemoved(ev);
+  assert.deepEqual(removed.outcome, [['gave up', 'removed: variant removed from the configuration']]);
+  assert.equal(removed.conn.sent.length, sent);
+  assert.equal(removed.feed.destroyed, true);
 
   const slow = await switchRig({ timeoutMs: 60 });
   await sleep(150);

@@ -178,7 +178,7 @@ function onStreamRemoved() {
 }
 
 conn.addEventListener('message', (ev) => {
-  if (ev.detail.type === 'streams.changed') onStreamsChanged(ev.detail);
+  if (ev.detail.type === 'streams.changed') onStreamsChanged();
 });
 
 // One tile enlarged at a time; it spans the grid's width and comes into view.

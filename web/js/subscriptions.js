@@ -1,7 +1,8 @@
 // Keeps the set of streams the dashboard wants to watch subscribed across
 // reconnects, and routes binary frames (by channel), stream.state and
-// stream.removed events to the handler of each stream. Channels are the server's choice and only
-// valid for one connection, so they are forgotten on every disconnect.
+// stream.removed events to the handler of each stream. Channels are the
+// server's choice and only valid for one connection, so they are forgotten
+// on every disconnect (and one at a time when a reload ends them).
 //
 // A handler is an object with an optional `mode` ("mse" when absent, or
 // "webcodecs": read at every subscribe) and optional methods:
