@@ -395,6 +395,54 @@ test('Subscriptions: a reconnect forgets the channel beside; one removed in flig
   assert.equal(last.type, 'unsubscribe', JSON.stringify(conn.sent));
 });
 
+test('Subscriptions: stream.removed ends a channel without an unsubscribe; retry subscribes again', async () => {
+  const conn = new FakeConnection();
+  const subs = new Subscriptions(conn);
+  conn.open();
+  const a = recorder();
+  a.handler.onStreamRemoved = (ev) => a.calls.push(['onStreamRemoved', ev]);
+  subs.add('door', a.handler);
+  await tick();
+  const first = a.calls[0][1].channel;
+  const beside = (await subs.subscribeBeside('door', { variant: 'main' })).channel;
+  const sent = conn.sent.length;
+
+  // A variant being switched to goes: only that channel.
+  conn.event({ type: 'stream.removed', stream: 'door', channel: beside, variant: 'main', reason: 'variant removed from the configuration' });
+  assert.deepEqual(a.calls.at(-1), ['onStreamRemoved', { type: 'stream.removed', stream: 'door', channel: beside, variant: 'main', reason: 'variant removed from the configuration' }]);
+  assert.equal(subs.adopt('door', beside), false);
+  conn.binary(binaryFrame({ channel: beside }));
+  conn.binary(binaryFrame({ channel: first }));
+  assert.deepEqual(a.calls.filter((c) => c[0] === 'onFrame').map((c) => c[1].channel), [first]);
+
+  // Not ours, or by name alone: nothing happens.
+  conn.event({ type: 'stream.removed', stream: 'door', channel: first + 100, reason: 'x' });
+  conn.event({ type: 'stream.removed', stream: 'door', reason: 'x' });
+  assert.equal(a.calls.filter((c) => c[0] === 'onStreamRemoved').length, 1);
+
+  // The stream's own channel: forgotten, still wanted, no frames any more.
+  conn.event({ type: 'stream.removed', stream: 'door', channel: first, reason: 'stream removed from the configuration' });
+  assert.equal(a.calls.filter((c) => c[0] === 'onStreamRemoved').length, 2);
+  assert.equal(subs.has('door'), true);
+  conn.binary(binaryFrame({ channel: first }));
+  assert.equal(a.calls.filter((c) => c[0] === 'onFrame').length, 1);
+  assert.equal(conn.sent.length, sent, 'the server dropped them: no unsubscribe');
+
+  // Taken away: still nothing to unsubscribe.
+  const b = recorder();
+  subs.add('yard', b.handler);
+  await tick();
+  subs.remove('door');
+  assert.equal(conn.sent.filter((m) => m.type === 'unsubscribe').length, 0, JSON.stringify(conn.sent));
+  // Still listed after all: retry() subscribes it again.
+  conn.event({ type: 'stream.removed', stream: 'yard', channel: b.calls[0][1].channel, variant: 'sub', reason: 'variant removed from the configuration' });
+  subs.retry();
+  await tick();
+  const again = b.calls.filter((c) => c[0] === 'onSubscribed');
+  assert.equal(again.length, 2);
+  assert.notEqual(again[1][1].channel, again[0][1].channel);
+});
+
 // A feed that shows a picture when told to.
 class FakeFeed extends EventTarget {
   constructor() {
@@ -445,7 +493,7 @@ test('VariantSwitch: ready once the new feed shows a frame, not before', async (
   assert.equal(feed.destroyed, false, 'the tile takes the feed over');
 });
 
-test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down, a decoder error, time', async () => {
+test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down, a decoder error, a removal, time', async () => {
   const refused = await switchRig({ refuse: 'transcode_limit' });
   assert.deepEqual(refused.outcome, [['gave up', 'transcode_limit']]);
   assert.equal(refused.feed.destroyed, true);
@@ -466,6 +514,17 @@ test('VariantSwitch: gives up on a refusal, an undecodable codec, a source down,
   broken.feed.shown = true;
   await sleep(80);
   assert.equal(broken.outcome.length, 1, 'nothing after giving up');
+
+  // A reload took the new picture away: the server dropped the channel, so
+  // nothing is unsubscribed.
+  const removed = await switchRig();
+  const ev = { type: 'stream.removed', stream: 'door', channel: removed.sw.channel, variant: 'main', reason: 'variant removed from the configuration' };
+  removed.conn.event(ev);
+  const sent = removed.conn.sent.length;
+  removed.sw.onRemoved(ev);
+  assert.deepEqual(removed.outcome, [['gave up', 'removed: variant removed from the configuration']]);
+  assert.equal(removed.conn.sent.length, sent);
+  assert.equal(removed.feed.destroyed, true);
 
   const slow = await switchRig({ timeoutMs: 60 });
   await sleep(150);

@@ -1,6 +1,10 @@
 // The dashboard: one vigil.v1 connection, a tile per stream in the server's
 // list. It lists the streams on every (re)connection and then periodically
 // so new streams appear, and asks for per-channel stats to show skipped frames.
+// A reload of the server's configuration lists them again at once: its
+// streams.changed event (streams added, removed or restarted), or a
+// stream.removed one ending a tile's channel (tile.js). Tiles of streams
+// still listed stay as they are, playing; the others go.
 // Each tile sits in a slot with room beside it for the panels of the devices
 // that belong to its stream; the other devices go to the Devices area.
 //
@@ -89,10 +93,8 @@ window.addEventListener('hashchange', () => {
 conn.addEventListener('status', (ev) => {
   bar.connection(ev.detail);
   const up = ev.detail.state === 'open';
-  const restarting = ev.detail.restarting === true;
-  for (const tile of tiles.values()) tile.setConnected(up, restarting);
-  document.body.dataset.connection = up ? 'connected' : restarting ? 'restarting'
-    : ev.detail.state === 'connecting' ? 'connecting' : 'disconnected';
+  for (const tile of tiles.values()) tile.setConnected(up);
+  document.body.dataset.connection = up ? 'connected' : ev.detail.state === 'connecting' ? 'connecting' : 'disconnected';
 });
 
 conn.addEventListener('open', () => {
@@ -105,14 +107,28 @@ conn.addEventListener('open', () => {
   refreshList();
 });
 
-// A reload changed the streams (PROTOCOL.md, streams.changed): read the
-// list now rather than at the next poll, so added streams get a tile and
-// removed ones lose theirs at once. Unchanged tiles are left alone.
-conn.addEventListener('message', (ev) => {
-  if (ev.detail && ev.detail.type === 'streams.changed') refreshList();
-});
-
+// One list at a time; asked for meanwhile, one more follows it (the one in
+// flight may predate what made us ask, e.g. a reload).
+let listing = false;
+let listAgain = false;
 async function refreshList() {
+  if (listing) {
+    listAgain = true;
+    return;
+  }
+  listing = true;
+  try {
+    await listStreams();
+  } finally {
+    listing = false;
+  }
+  if (listAgain) {
+    listAgain = false;
+    refreshList();
+  }
+}
+
+async function listStreams() {
   if (!conn.isOpen) return;
   let reply;
   try {
@@ -128,7 +144,7 @@ async function refreshList() {
     let tile = tiles.get(info.id);
     if (!tile) {
       const id = info.id;
-      tile = new Tile(id, { subs, onFocusChange });
+      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved });
       tiles.set(info.id, tile);
       placeTile(tile);
     }
@@ -146,6 +162,24 @@ async function refreshList() {
   bar.setSummary(streams);
   empty.hidden = streams.length > 0;
 }
+
+// A reload changed the server's streams (PROTOCOL.md, streams.changed):
+// added ones get tiles and removed ones lose theirs now, not at the next
+// periodic list. Devices may name the streams: they are asked for again too.
+function onStreamsChanged() {
+  refreshList();
+  devices.refresh();
+}
+
+// A reload ended a tile's channel (its stream, its variant, or our access
+// to it): the list says which, and a tile still listed subscribes again.
+function onStreamRemoved() {
+  refreshList();
+}
+
+conn.addEventListener('message', (ev) => {
+  if (ev.detail.type === 'streams.changed') onStreamsChanged();
+});
 
 // One tile enlarged at a time; it spans the grid's width and comes into view.
 function onFocusChange(tile) {

@@ -1,7 +1,8 @@
 // Keeps the set of streams the dashboard wants to watch subscribed across
-// reconnects, and routes binary frames (by channel) and stream.state events
-// to the handler of each stream. Channels are the server's choice and only
-// valid for one connection, so they are forgotten on every disconnect.
+// reconnects, and routes binary frames (by channel), stream.state and
+// stream.removed events to the handler of each stream. Channels are the
+// server's choice and only valid for one connection, so they are forgotten
+// on every disconnect (and one at a time when a reload ends them).
 //
 // A handler is an object with an optional `mode` ("mse" when absent, or
 // "webcodecs": read at every subscribe) and optional methods:
@@ -10,9 +11,14 @@
 //   onSubscribed(reply)  the subscribe reply (state, codecs, mime, channel, variant)
 //   onFrame(header)      a parsed binary frame of one of this stream's channels
 //   onStreamState(event) a stream.state event for this stream
-//   onLost()             the connection dropped, or a reload ended the
-//                        subscription (stream.removed); a new one follows
-//                        (after the list has been read again)
+//   onStreamRemoved(event) a stream.removed event for one of its channels: a
+//                        reload took the stream (or the variant on that
+//                        channel) away, or access to it. The channel is
+//                        already forgotten (the server dropped it: no
+//                        unsubscribe); when it was the stream's channel the
+//                        stream is left without one until retry() or
+//                        resubscribe() subscribes it again
+//   onLost()             the connection dropped; a new subscription will follow
 //   onFailed(error, request) the subscribe request was refused (RequestError);
 //                        `request` is what was asked (stream, mode, accept, variant)
 //
@@ -207,24 +213,9 @@ export class Subscriptions {
     call(entry.handler, 'onFrame', header);
   }
 
-  // A reload removed the stream (or the variant on that channel, or the
-  // client's access to it): the server has dropped the subscription. The
-  // entry waits without a channel; the list read that streams.changed
-  // brings (app.js) removes its tile or subscribes it again (retry), so a
-  // removed variant falls back to what the new list offers.
-  onRemoved(msg) {
-    const entry = this.byChannel.get(msg.channel);
-    if (!entry) return;
-    this.byChannel.delete(msg.channel);
-    if (entry.beside.delete(msg.channel)) return; // the tile's switch fails and keeps its picture
-    if (entry.channel !== msg.channel) return;
-    entry.channel = null;
-    call(entry.handler, 'onLost');
-  }
-
   onEvent(msg) {
     if (msg.type === 'stream.removed') {
-      this.onRemoved(msg);
+      this.onStreamRemoved(msg);
       return;
     }
     if (msg.type !== 'stream.state') return;
@@ -235,6 +226,17 @@ export class Subscriptions {
       if (byName && (msg.channel === undefined || byName.channel === null)) entry = byName;
     }
     if (entry) call(entry.handler, 'onStreamState', msg);
+  }
+
+  // Only by channel: the stream's name alone does not say which of its
+  // pictures ended.
+  onStreamRemoved(msg) {
+    const entry = typeof msg.channel === 'number' ? this.byChannel.get(msg.channel) : undefined;
+    if (!entry) return;
+    this.byChannel.delete(msg.channel);
+    if (entry.channel === msg.channel) entry.channel = null;
+    else entry.beside.delete(msg.channel);
+    call(entry.handler, 'onStreamRemoved', msg);
   }
 }
 

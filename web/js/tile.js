@@ -37,6 +37,14 @@
 // in the badge, and "Offline since 14:02:31" with the reason on the picture,
 // never a frozen picture marked live.
 //
+// A reload of the server's configuration may end the tile's channel
+// (stream.removed): the tile stops waiting for its frames and the app lists
+// the streams again (onRemoved). When only the picture on screen (a
+// variant) went, the tile says "Starting…" over it until it is subscribed
+// again to another picture of the new list; when the stream itself went (or
+// this viewer's access to it), it says why, dimmed, in state "removed",
+// until the list takes the tile away.
+//
 // The mode is WebCodecs where the browser has VideoDecoder and it supports
 // the stream's codec (VideoDecoder.isConfigSupported), MSE otherwise
 // (media_support.js: MediaSource, or ManagedMediaSource where that is all
@@ -90,6 +98,7 @@ const STATE_TEXT = {
   disconnected: 'offline',
   restarting: 'restarting',
   unsubscribed: 'not watched',
+  removed: 'removed',
 };
 
 // Refusals whose reason the tile says as it is (the others read "Not
@@ -102,11 +111,14 @@ const REFUSALS = {
 export class Tile {
   // `subs`: the Subscriptions this tile is the handler of (it resubscribes,
   // and switches pictures, through it). `onFocusChange(tile)`: after the
-  // user enlarged the tile or put it back.
-  constructor(streamId, { subs, onFocusChange = () => {} } = {}) {
+  // user enlarged the tile or put it back. `onRemoved(tile, event)`: a
+  // reload ended the channel on screen (stream.removed); the tile waits to
+  // be subscribed again or taken away.
+  constructor(streamId, { subs, onFocusChange = () => {}, onRemoved = () => {} } = {}) {
     this.stream = streamId;
     this.subs = subs;
     this.onFocusChange = onFocusChange;
+    this.onRemoved = onRemoved;
     // Without WebCodecs and MSE nothing can be shown: the app does not
     // subscribe such a tile, which says why it stays dark.
     this.playable = canPlayLive();
@@ -399,6 +411,28 @@ export class Tile {
     this.latency.add(arrivalMs - h.timeUs / 1000);
   }
 
+  // The channel on screen ended (Subscriptions forgot it): nothing more
+  // comes on it. One being switched to just ends the switch.
+  onStreamRemoved(event) {
+    if (event.channel !== this.channel) {
+      if (this.switching && event.channel === this.switching.channel) this.switching.onRemoved(event);
+      return;
+    }
+    this.cancelSwitch();
+    clearTimeout(this.resubscribeTimer);
+    this.channel = null;
+    this.feed.discontinuity();
+    this.reason = typeof event.reason === 'string' ? event.reason : '';
+    if (typeof event.variant === 'string') {
+      // Perhaps only this picture went: whatever comes next is not it.
+      this.picker.avoid(event.variant);
+      this.setState('starting', { exact: true });
+    } else {
+      this.setState('removed', { exact: true });
+    }
+    this.onRemoved(this, event);
+  }
+
   onLost() {
     this.cancelSwitch();
     this.channel = null;
@@ -578,6 +612,7 @@ export class Tile {
       case 'starting': return 'Starting…';
       case 'stopped': return `Stopped${why}`;
       case 'unsubscribed': return this.refusal || `Not watched${why}`;
+      case 'removed': return this.reason ? this.reason[0].toUpperCase() + this.reason.slice(1) : 'Removed';
       case 'live':
         if (this.mode === 'webcodecs') {
           if (this.player.stats.drawn > 0) return '';

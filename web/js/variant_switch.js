@@ -5,9 +5,10 @@
 // on screen. Once it has shown a frame the tile puts it in the old one's
 // place and unsubscribes the old channel (onReady). If the new picture is
 // refused, its decoder fails, its codec turns out to be one this browser
-// cannot decode, its source is down, or it shows nothing within
-// SWITCH_TIMEOUT_MS, the switch gives up (onGiveUp): its channel is dropped
-// and the old picture plays on as if nothing had happened.
+// cannot decode, its source is down, a reload removes it (stream.removed),
+// or it shows nothing within SWITCH_TIMEOUT_MS, the switch gives up
+// (onGiveUp): its channel is dropped and the old picture plays on as if
+// nothing had happened.
 
 import { cannotDecode } from './variant_choice.js';
 
@@ -76,6 +77,12 @@ export class VariantSwitch {
     if (this.over) return;
     this.feed.onState(event);
     this.setState(event.state, event.reason, event.codecs);
+  }
+
+  // A stream.removed event of the new channel (a reload took its picture
+  // away): the server has dropped the channel already.
+  onRemoved(event) {
+    this.giveUp(`removed: ${event.reason || 'no reason given'}`);
   }
 
   // Stops the switch: the new channel is dropped and its feed destroyed.
