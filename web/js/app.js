@@ -93,8 +93,10 @@ window.addEventListener('hashchange', () => {
 conn.addEventListener('status', (ev) => {
   bar.connection(ev.detail);
   const up = ev.detail.state === 'open';
-  for (const tile of tiles.values()) tile.setConnected(up);
-  document.body.dataset.connection = up ? 'connected' : ev.detail.state === 'connecting' ? 'connecting' : 'disconnected';
+  const restarting = ev.detail.restarting === true;
+  for (const tile of tiles.values()) tile.setConnected(up, restarting);
+  document.body.dataset.connection = up ? 'connected' : restarting ? 'restarting'
+    : ev.detail.state === 'connecting' ? 'connecting' : 'disconnected';
 });
 
 conn.addEventListener('open', () => {
