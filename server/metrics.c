@@ -2,6 +2,7 @@
 #include "server/metrics.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -124,6 +125,30 @@ static long long open_fds(void) {
     return n - 1; /* the directory itself, open while counting */
 }
 
+/* The heap as malloc sees it (glibc, every arena): bytes the program holds,
+ * and bytes malloc keeps free without handing them back. RSS that grows
+ * while the first stays flat is fragmentation, not a leak. */
+static void heap(out *o, const vg_server *srv) {
+#ifdef __GLIBC__
+    struct mallinfo2 mi = mallinfo2();
+    family(o, "vigil_process_heap_allocated_bytes", "gauge",
+           "Heap bytes allocated by the process (malloc's own count, all arenas).");
+    put(o, "vigil_process_heap_allocated_bytes %zu\n", mi.uordblks + mi.hblkhd);
+    family(o, "vigil_process_heap_free_bytes", "gauge",
+           "Heap bytes malloc holds free, not returned to the system.");
+    put(o, "vigil_process_heap_free_bytes %zu\n", mi.fordblks);
+    const vg_heap_trim *t = &srv->heap_trim;
+    family(o, "vigil_process_heap_trims_total", "counter",
+           "Times the heap's free pages were handed back to the system (every 30 s).");
+    put(o, "vigil_process_heap_trims_total %llu\n", (unsigned long long)t->runs);
+    family(o, "vigil_process_heap_trim_seconds_total", "counter", "Time spent handing them back.");
+    put(o, "vigil_process_heap_trim_seconds_total %.6f\n", t->seconds);
+#else
+    (void)o;
+    (void)srv;
+#endif
+}
+
 static void process(out *o, vg_server *srv) {
     family(o, "vigil_build_info", "gauge", "The running build: always 1, its version as a label.");
     put(o, "vigil_build_info{version=\"%s\"} 1\n", VIGIL_VERSION);
@@ -139,6 +164,7 @@ static void process(out *o, vg_server *srv) {
         family(o, "vigil_process_open_fds", "gauge", "Open file descriptors of the process.");
         put(o, "vigil_process_open_fds %lld\n", fds);
     }
+    heap(o, srv);
     const vg_loop_lag *lag = &srv->tick_lag;
     family(o, "vigil_service_loop_lag_seconds", "histogram",
            "How late the service loop ran its periodic tick (every 0.25 s) against its schedule.");

@@ -112,6 +112,7 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
         for (size_t i = 0; i < srv->nstreams; i++)
             vg_stream_tick(srv->streams[i], now);
         check_sessions(srv, now);
+        vg_heap_trim_tick(&srv->heap_trim);
     }
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
     vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);

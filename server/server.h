@@ -20,6 +20,7 @@
 #include "server/config.h"
 #include "server/drain.h"
 #include "server/http_reply.h"
+#include "server/heap_trim.h"
 #include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
@@ -50,6 +51,7 @@ struct vg_server {
     uint64_t next_session_serial;
     lws_sorted_usec_list_t tick;
     vg_loop_lag tick_lag; /* how late `tick` runs (server/loop_lag.h) */
+    vg_heap_trim heap_trim; /* run from `tick` (server/heap_trim.h) */
     /* device control (server/devices.c): NULL when the config has no devices */
     control_t *control;
     json_t *command_owners; /* command id -> serial of the issuing session */

@@ -59,6 +59,11 @@ nodetests() { # group name, dir, extra env...
 }
 nodetests "integration (release)" tests/integration
 nodetests "integration (asan+ubsan server)" tests/integration VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1
+# The soak (make soak), short, against the ASan+UBSan server: every kind of
+# churn twice in 3 minutes; crashes, sanitizer reports, fds, stuck viewers
+# and command fates judged (memory growth only in the long release run).
+run "soak (asan+ubsan server, 3 min)" env SOAK_MINUTES=3 SOAK_OUT="$PWD/$B/soak-asan" \
+  VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1 timeout -k 20 "$FILE_TIMEOUT_S" node tests/soak/soak.mjs
 nodetests "browser" tests/browser
 
 echo

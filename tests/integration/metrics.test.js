@@ -66,6 +66,11 @@ test('the exposition passes promtool and names every stream, variant, device and
   assert.equal(s.get('vigil_build_info{version="0.1.0"}'), 1);
   assert.ok(s.get('vigil_process_resident_memory_bytes') > 1e6);
   assert.ok(s.get('vigil_process_open_fds') > 3);
+  // glibc malloc's own count: some MiB held (under ASan its allocator
+  // stands in for malloc and glibc's arenas stay nearly empty)
+  const heap = s.get('vigil_process_heap_allocated_bytes');
+  assert.ok(process.env.VIGIL_SANITIZED ? heap >= 0 : heap > 1e6, `heap ${heap}`);
+  assert.ok(s.get('vigil_process_heap_free_bytes') >= 0);
   for (const variant of ['main', 'sub'])
     for (const mode of ['mse', 'webcodecs'])
       assert.equal(s.get(`vigil_stream_viewers{stream="door",variant="${variant}",mode="${mode}"}`), 0);

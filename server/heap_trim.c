@@ -1,0 +1,20 @@
+/* heap_trim.c -- the heap's free pages back to the system (heap_trim.h). */
+#include "server/heap_trim.h"
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+#include "common/clock.h"
+
+void vg_heap_trim_tick(vg_heap_trim *t) {
+    int64_t now_us = vg_monotonic_us();
+    if (t->next_us == 0) t->next_us = now_us + VG_HEAP_TRIM_INTERVAL_US;
+    if (now_us < t->next_us) return;
+    t->next_us = now_us + VG_HEAP_TRIM_INTERVAL_US;
+#ifdef __GLIBC__
+    if (malloc_trim(0)) t->gave++;
+    t->runs++;
+    t->seconds += (double)(vg_monotonic_us() - now_us) / 1e6;
+#endif
+}
