@@ -21,6 +21,7 @@
 #include "media/gst_plugins.h"
 #include "server/config.h"
 #include "server/drain.h"
+#include "server/heap_trim.h"
 #include "server/server.h"
 #include "server/tls.h"
 #include "server/token.h"
@@ -123,6 +124,7 @@ int main(int argc, char **argv) {
         {NULL, 0, NULL, 0},
     };
     if (argc > 1 && !strcmp(argv[1], "token")) return vg_token_cli(argc - 1, argv + 1);
+    vg_heap_tune();
     vg_overrides o = {.port = -1, .level = -1};
     int c;
     while ((c = getopt_long(argc, argv, "c:p:w:l:h", opts, NULL)) != -1) {

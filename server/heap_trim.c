@@ -5,7 +5,21 @@
 #include <malloc.h>
 #endif
 
+#include <stdlib.h>
+
 #include "common/clock.h"
+
+#define VG_HEAP_MMAP_THRESHOLD (128 * 1024)
+#define VG_HEAP_ARENAS 2
+
+void vg_heap_tune(void) {
+#ifdef __GLIBC__
+    if (getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_") || getenv("GLIBC_TUNABLES"))
+        return;
+    mallopt(M_MMAP_THRESHOLD, VG_HEAP_MMAP_THRESHOLD);
+    mallopt(M_ARENA_MAX, VG_HEAP_ARENAS);
+#endif
+}
 
 void vg_heap_trim_tick(vg_heap_trim *t) {
     int64_t now_us = vg_monotonic_us();

@@ -163,6 +163,6 @@ test('the real Prometheus scrapes vigil on metrics_bind, loads the alert rules a
   await until(async () => {
     const r = await api('rules');
     const rules = r?.data?.groups?.flatMap((g) => g.rules) ?? [];
-    return rules.length === 7 && rules.every((x) => x.health === 'ok');
-  }, 15000, () => `the 7 alert rules healthy:\n${log.slice(-2000)}`);
+    return rules.length === 8 && rules.every((x) => x.health === 'ok');
+  }, 15000, () => `the 8 alert rules healthy:\n${log.slice(-2000)}`);
 });
