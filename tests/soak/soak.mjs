@@ -139,7 +139,16 @@ async function main() {
   const samples = [];
   let stopping = false;
   const timers = [];
-  const every = (ms, fn) => timers.push(setInterval(() => { if (!stopping) fn().catch((e) => log('churn error:', e.message)); }, ms));
+  // Churn still running when the run ends (a publisher reconnecting, a
+  // viewer watching) is waited for before the end state is read: a publish
+  // that completed after the publisher was closed left a client and its
+  // pipeline open.
+  const inflight = new Set();
+  const churn = (fn) => {
+    const p = fn().catch((e) => log('churn error:', e.message)).finally(() => inflight.delete(p));
+    inflight.add(p);
+  };
+  const every = (ms, fn) => timers.push(setInterval(() => { if (!stopping) churn(fn); }, ms));
 
   // The publisher: publishes a looping clip, reconnects every 30 s.
   const clip = makeClip({ frames: 60, fps: 30, keyInt: 30 });
@@ -264,7 +273,7 @@ async function main() {
   };
   timers.push(setTimeout(() => {
     if (stopping) return;
-    reloadCycle().catch((e) => log('churn error:', e.message));
+    churn(reloadCycle);
     every((DURATION_MS - 60000 - WARMUP_MS) / 2, reloadCycle);
   }, WARMUP_MS + 15000));
   every(5000, async () => { samples.push({ ...sample(pid), ...heapNow }); seenEvents(); });
@@ -279,7 +288,8 @@ async function main() {
   for (const t of timers) clearInterval(t);
   const crashed = vigil.proc.exitCode !== null || vigil.proc.signalCode !== null;
 
-  // Settle: every client gone, then the fds against the start.
+  // Settle: every churn done and every client gone, then the fds against the start.
+  await Promise.allSettled([...inflight]);
   for (const c of slow) c.ws.terminate();
   if (publisher) { publisher.sender.stop(); publisher.c.close(); }
   await sleep(8000);
