@@ -76,10 +76,13 @@ static vg_frame *resync_variant(vg_relay *r, vg_frame *key) {
 
 static void offer(vg_relay *r, vg_viewer *v, vg_frame *f, int64_t now_us) {
     if (v->too_slow) return;
-    vg_frame *resync = vg_viewer_queue_needs_resync(&v->queue, f) ? resync_variant(r, f) : NULL;
+    vg_frame *resync =
+        vg_viewer_queue_needs_resync(&v->queue, f, now_us) ? resync_variant(r, f) : NULL;
     bool was_empty = vg_viewer_queue_empty(&v->queue);
+    uint64_t late_before = v->queue.late_skips;
     vg_push_result res = vg_viewer_queue_push(&v->queue, f, resync, now_us);
     if (res == VG_PUSH_SKIPPED) r->skips++;
+    if (v->queue.late_skips != late_before) r->late_skips++;
     if (res == VG_PUSH_TOO_SLOW) {
         v->too_slow = true;
         r->hooks->viewer_too_slow(v);
@@ -139,6 +142,7 @@ int vg_relay_attach(vg_relay *r, vg_viewer *v, int64_t now_us) {
     if (vg_viewer_queue_init(&v->queue, r->limits.queue_frames, r->limits.slow_skips,
                              r->limits.slow_window_us))
         return -1;
+    v->queue.max_age_us = r->limits.max_age_us;
     link_viewer(r, v, now_us);
     return 0;
 }

@@ -55,6 +55,7 @@ typedef struct vg_relay_limits {
     uint32_t queue_frames;
     uint32_t slow_skips;
     int64_t slow_window_us;
+    int64_t max_age_us; /* longest a frame waits in a viewer's queue; 0: unbounded */
 } vg_relay_limits;
 
 /* One subscription to one relay. The owner allocates it (usually inside a
@@ -87,6 +88,7 @@ struct vg_relay {
     /* delivered to this relay's viewers since start (every viewer, gone or
      * not): frames and bytes written to sockets, and queue overflows */
     uint64_t frames_out, bytes_out, skips;
+    uint64_t late_skips; /* of the skips, those for a frame that waited too long */
     vg_viewer *viewers;
     uint32_t viewer_count;
 };

@@ -58,7 +58,8 @@ vg_stream *vg_stream_new(const char *id, const char *source, json_t *options, ui
     }
     vg_relay_limits viewer_limits = {.queue_frames = limits->queue_frames,
                                      .slow_skips = limits->slow_skips,
-                                     .slow_window_us = limits->slow_window_us};
+                                     .slow_window_us = limits->slow_window_us,
+                                     .max_age_us = limits->queue_max_age_us};
     bool ok = s->id && s->label && s->source && s->source_public;
     for (int i = 0; i < VG_RELAY_COUNT; i++)
         if (vg_relay_init(&s->relays[i], s, (vg_relay_slot)i, channel, &viewer_limits,

@@ -58,6 +58,7 @@ typedef struct vg_stream_hooks {
 
 typedef struct vg_stream_limits {
     uint32_t queue_frames; /* per-viewer queue; the GOP cache holds one less */
+    int64_t queue_max_age_us; /* longest a frame waits in a viewer's queue; 0: unbounded */
     uint32_t slow_skips;   /* overflows within slow_window_us that close a viewer */
     int64_t slow_window_us;
     size_t max_frame_bytes;

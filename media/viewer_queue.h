@@ -2,11 +2,15 @@
  * policy.
  *
  * Each subscription owns one queue of frame references (no copies). When the
- * queue is full the viewer skips: everything queued is dropped (but an unsent
- * init segment, which the viewer cannot do without), then frames are dropped
- * until the next keyframe, which is delivered marked VG_FRAME_AFTER_SKIP. A
- * viewer that skips max_skips times within window_us is reported TOO_SLOW and
- * the caller closes it. No other viewer is ever affected: pushing never waits.
+ * queue is full, or its oldest frame has waited longer than max_age_us, the
+ * viewer skips: everything queued is dropped (but an unsent init segment,
+ * which the viewer cannot do without), then frames are dropped until the next
+ * keyframe, which is delivered marked VG_FRAME_AFTER_SKIP. For live video a
+ * late frame is worth less than a skipped one: under overload (a service
+ * thread that cannot write every frame to every viewer in time) the age bound
+ * keeps what a viewer gets fresh instead of seconds behind. A viewer that
+ * skips max_skips times within window_us is reported TOO_SLOW and the caller
+ * closes it. No other viewer is ever affected: pushing never waits.
  *
  * Thread: owned by the lws service thread; no lock. */
 #ifndef VIGIL_MEDIA_VIEWER_QUEUE_H
@@ -17,8 +21,14 @@
 
 #include "media/frame.h"
 
+/* One queued frame and when it was queued (the caller's clock). */
+typedef struct vg_queued {
+    vg_frame *frame;
+    int64_t at_us;
+} vg_queued;
+
 typedef struct vg_viewer_queue {
-    vg_frame **ring;
+    vg_queued *ring;
     uint32_t cap;   /* most frames queued: the policy's limit */
     uint32_t slots; /* ring slots allocated: grown on demand up to cap, shrunk when empty */
     uint32_t head, count;
@@ -26,11 +36,13 @@ typedef struct vg_viewer_queue {
     bool need_key; /* fresh start: the first media frame must be a keyframe */
     uint32_t max_skips;
     int64_t window_us;
+    int64_t max_age_us; /* longest a media frame may wait; 0: no age bound. Set after init. */
     int64_t window_start_us;
     uint32_t skips_in_window;
     /* counters for stats */
     uint64_t frames_dropped; /* frames this viewer did not get */
-    uint64_t skips;          /* overflow events */
+    uint64_t skips;          /* overflow events, full or late */
+    uint64_t late_skips;     /* of those, the ones for a frame waiting too long */
 } vg_viewer_queue;
 
 typedef enum vg_push_result {
@@ -47,12 +59,14 @@ int vg_viewer_queue_init(vg_viewer_queue *q, uint32_t cap, uint32_t max_skips, i
 /* Drops every queued reference and frees the ring. */
 void vg_viewer_queue_free(vg_viewer_queue *q);
 
-/* True when pushing this frame would deliver its "after skip" variant: the
- * caller must then pass one as `resync` to vg_viewer_queue_push(). */
-bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f);
+/* True when pushing this frame at now_us would deliver its "after skip"
+ * variant: the caller must then pass one as `resync` to
+ * vg_viewer_queue_push(). */
+bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f, int64_t now_us);
 
-/* Offers a frame. The queue takes its own reference to whatever it keeps (f or
- * resync); the caller keeps its references. */
+/* Offers a frame at now_us (any clock, the same for every call). The queue
+ * takes its own reference to whatever it keeps (f or resync); the caller
+ * keeps its references. */
 vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
                                     int64_t now_us);
 

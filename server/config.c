@@ -28,6 +28,7 @@ static void set_defaults(vg_config *c) {
     c->messages_per_s = 50;
     c->commands_per_s = 10;
     c->viewer_queue_frames = 128;
+    c->viewer_queue_ms = 500;
     c->slow_viewer_skips = 3;
     c->slow_viewer_window_s = 10;
     c->stall_timeout_s = 5;
@@ -100,6 +101,7 @@ static const server_field server_fields[] = {
     FIELD("messages_per_s", F_UINT, messages_per_s, 1, 100000),
     FIELD("commands_per_s", F_UINT, commands_per_s, 1, 10000),
     FIELD("viewer_queue_frames", F_UINT, viewer_queue_frames, 8, 65536),
+    FIELD("viewer_queue_ms", F_UINT, viewer_queue_ms, 0, 60000),
     FIELD("slow_viewer_skips", F_UINT, slow_viewer_skips, 0, 1000),
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),

@@ -75,6 +75,7 @@ typedef struct vg_config {
     uint32_t hello_timeout_s, idle_timeout_s;
     uint32_t messages_per_s, commands_per_s;
     uint32_t viewer_queue_frames;
+    uint32_t viewer_queue_ms; /* 0: no age bound */
     uint32_t slow_viewer_skips;
     uint32_t slow_viewer_window_s;
     uint32_t stall_timeout_s;

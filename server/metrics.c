@@ -285,6 +285,7 @@ static void s_viewers(out *o, const char *name, const vg_stream *s) {
 PER_MODE(s_frames_out, frames_out)
 PER_MODE(s_bytes_out, bytes_out)
 PER_MODE(s_skips, skips)
+PER_MODE(s_late_skips, late_skips)
 
 static void s_frames_in(out *o, const char *name, const vg_stream *s) {
     stream_labels(o, name, s);
@@ -399,6 +400,9 @@ static void streams(out *o, vg_server *srv) {
                 s_bytes_out);
     each_stream(o, srv, "vigil_stream_skips_total", "counter",
                 "Viewer queue overflows (the viewer skipped to the next keyframe).", s_skips);
+    each_stream(o, srv, "vigil_stream_late_skips_total", "counter",
+                "Of those, the skips for a frame queued longer than viewer_queue_ms.",
+                s_late_skips);
     each_stream(o, srv, "vigil_stream_restarts_total", "counter", "Source restarts.",
                 s_restarts);
     each_stream(o, srv, "vigil_stream_frames_lost_total", "counter",

@@ -254,8 +254,8 @@ static int apply_streams(vg_server *srv, const vg_config *next, json_t *report, 
 }
 
 /* Limits that running streams read as they go: stall timeout, largest
- * frame (at the next pipeline start), slow-viewer policy (at the next
- * viewer). The queue length stays with the relay's GOP cache. */
+ * frame (at the next pipeline start), slow-viewer policy and queue age (at
+ * the next viewer). The queue length stays with the relay's GOP cache. */
 static void apply_stream_limits(vg_server *srv, const vg_config *next) {
     vg_stream_limits l = vg_server_stream_limits(next);
     for (size_t i = 0; i < srv->nstreams; i++) {
@@ -266,9 +266,11 @@ static void apply_stream_limits(vg_server *srv, const vg_config *next) {
             x->limits.max_frame_bytes = l.max_frame_bytes;
             x->limits.slow_skips = l.slow_skips;
             x->limits.slow_window_us = l.slow_window_us;
+            x->limits.queue_max_age_us = l.queue_max_age_us;
             for (int r = 0; r < VG_RELAY_COUNT; r++) {
                 x->relays[r].limits.slow_skips = l.slow_skips;
                 x->relays[r].limits.slow_window_us = l.slow_window_us;
+                x->relays[r].limits.max_age_us = l.queue_max_age_us;
             }
         }
     }

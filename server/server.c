@@ -174,6 +174,7 @@ uint32_t vg_server_transcodes_running(const vg_server *srv) {
 vg_stream_limits vg_server_stream_limits(const vg_config *config) {
     return (vg_stream_limits){
         .queue_frames = config->viewer_queue_frames,
+        .queue_max_age_us = (int64_t)config->viewer_queue_ms * 1000,
         .slow_skips = config->slow_viewer_skips,
         .slow_window_us = (int64_t)config->slow_viewer_window_s * 1000000,
         .max_frame_bytes = config->max_frame_bytes,

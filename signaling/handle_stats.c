@@ -15,13 +15,15 @@ void vg_handle_stats(vg_session *s, json_t *msg, json_t *id) {
         const vg_subscription *sub = s->subs[i];
         const vg_viewer *v = &sub->viewer;
         json_array_append_new(
-            arr, json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "channel",
+            arr, json_pack("{s:I, s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I}", "channel",
                            (json_int_t)v->channel, "stream", sub->stream->id, "variant",
                            sub->stream->variant ? sub->stream->variant : "main", "mode",
                            sub->mode == VG_MODE_WEBCODECS ? "webcodecs" : "mse", "frames_sent",
                            (json_int_t)v->frames_sent, "bytes_sent", (json_int_t)v->bytes_sent,
                            "frames_skipped", (json_int_t)v->queue.frames_dropped, "skips",
-                           (json_int_t)v->queue.skips, "queue_frames", (json_int_t)v->queue.count));
+                           (json_int_t)v->queue.skips, "late_skips",
+                           (json_int_t)v->queue.late_skips, "queue_frames",
+                           (json_int_t)v->queue.count));
     }
     json_object_set_new(r, "channels", arr);
     json_object_set_new(r, "errors", json_integer((json_int_t)s->errors));

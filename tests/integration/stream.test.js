@@ -239,6 +239,19 @@ describe('the demo stream over /ws', () => {
 // (which Linux grows while it reads: up to a second of this) to fill before
 // its queue fills; these tests stop reading right after subscribing, while
 // that window is still small.
+// A stalled viewer reads again: what its kernel buffers held, then a frame
+// flagged "first frame after a skip". Its index among the frames since.
+async function resumeUntilSkip(c) {
+  const mark = c.frames.length;
+  c.ws._socket.resume();
+  const resumed = () => c.frames.slice(mark);
+  const skipAt = await until(() => {
+    const i = resumed().findIndex((h) => h.flags & 2);
+    return i >= 0 ? i + 1 : 0;
+  }, 5000, () => `a frame flagged after-skip, among ${resumed().length} since resuming`) - 1;
+  return { mark, resumed, skipAt };
+}
+
 const NOISE = { width: 320, height: 240, fps: 30, bitrate_kbps: 16000, pattern: 'snow' };
 
 test('a viewer that never reads does not delay another; when it reads again it gets a keyframe after a skip', async () => {
@@ -276,13 +289,7 @@ test('a viewer that never reads does not delay another; when it reads again it g
     // The stalled viewer reads again: what its kernel buffers held, then,
     // after a gap in the numbering, a keyframe flagged "first frame after
     // a skip"; its stats count the overflows.
-    const mark = stalled.c.frames.length;
-    stalled.c.ws._socket.resume();
-    const resumed = () => stalled.c.frames.slice(mark);
-    const skipAt = await until(() => {
-      const i = resumed().findIndex((h) => h.flags & 2);
-      return i >= 0 ? i + 1 : 0;
-    }, 5000, () => `a frame flagged after-skip, among ${resumed().length} since resuming`) - 1;
+    const { mark, resumed, skipAt } = await resumeUntilSkip(stalled.c);
     const after = resumed()[skipAt];
     assert.equal(after.kind, 2);
     assert.equal(after.flags & 1, 1, 'the frame after a skip is a keyframe');
@@ -292,6 +299,43 @@ test('a viewer that never reads does not delay another; when it reads again it g
     const mine = (await stalled.c.request({ type: 'stats' }, 5000 * SLOW)).channels[0];
     assert.ok(mine.skips >= 1 && mine.frames_skipped > 0, `stalled viewer's stats ${JSON.stringify(mine)}`);
     c.close();
+    stalled.c.close();
+  } finally {
+    const st = await v.stop();
+    assert.equal(st.code, 0, v.log());
+  }
+});
+
+test('viewer_queue_ms: a viewer that falls behind skips for lateness long before its queue is full, and gets fresh frames again', async () => {
+  // 128 frames would hold over 4 s of this stream; the 200 ms age bound
+  // makes the stalled viewer skip as soon as a frame has waited that long.
+  const v = await startVigil({
+    config: {
+      server: { viewer_queue_frames: 128, viewer_queue_ms: 200, slow_viewer_skips: 0 },
+      streams: [{ id: 'demo', source: 'test://', options: { ...NOISE, keyframe_interval: 15 } }],
+    },
+  });
+  try {
+    await waitStreamState(v, 'demo', 'live');
+    const stalled = await subscribedClient(v);
+    stalled.c.ws._socket.pause();
+    const lateSkips = async () => {
+      const m = await (await v.fetch('/metrics')).text();
+      return [...m.matchAll(/^vigil_stream_late_skips_total\{[^}]*stream="demo"[^}]*\} (\d+)$/gm)]
+        .reduce((n, x) => n + Number(x[1]), 0);
+    };
+    await until(async () => (await lateSkips()) >= 1, 10000, () => 'a late skip in /metrics');
+    // Reading again: what the kernel buffers held, then a keyframe flagged
+    // "after a skip" that is fresh (it waited in no queue), and frames as fresh after it.
+    const { resumed, skipAt } = await resumeUntilSkip(stalled.c);
+    await until(() => resumed().length >= skipAt + 30, 5000, () => 'a second of frames after the skip');
+    const after = resumed().slice(skipAt, skipAt + 30);
+    assert.equal(after[0].flags & 1, 1, 'the frame after a skip is a keyframe');
+    const lateness = after.map((h) => Number(h.arrivalUs - h.timeUs) / 1000);
+    assert.ok(percentile(lateness, 99) < 250 * SLOW, `frames after the skip arrive ${lateness.join(', ')} ms after they left the pipeline`);
+    const mine = (await stalled.c.request({ type: 'stats' }, 5000 * SLOW)).channels[0];
+    assert.ok(mine.late_skips >= 1, `stalled viewer's stats ${JSON.stringify(mine)}`);
+    assert.equal(mine.late_skips, mine.skips, 'every skip was for lateness: the queue never filled');
     stalled.c.close();
   } finally {
     const st = await v.stop();

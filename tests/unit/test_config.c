@@ -46,7 +46,8 @@ START_TEST(valid_config_loads_every_field) {
     ck_assert_int_eq(
         load("{\"server\":{\"port\":9000,\"bind\":\"127.0.0.1\",\"web_root\":\"/srv/web\","
              "\"log_level\":\"debug\",\"max_text_bytes\":1024,\"max_subscriptions\":4,"
-             "\"viewer_queue_frames\":64,\"slow_viewer_skips\":5,\"slow_viewer_window_s\":20},"
+             "\"viewer_queue_frames\":64,\"viewer_queue_ms\":250,\"slow_viewer_skips\":5,"
+             "\"slow_viewer_window_s\":20},"
              "\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":15}},"
              "{\"id\":\"door-1\",\"source\":\"rtsp://u:p@cam/"
              "x\",\"options\":{\"latency_ms\":100}}]}",
@@ -59,6 +60,7 @@ START_TEST(valid_config_loads_every_field) {
     ck_assert_uint_eq(c.max_text_bytes, 1024);
     ck_assert_uint_eq(c.max_subscriptions, 4);
     ck_assert_uint_eq(c.viewer_queue_frames, 64);
+    ck_assert_uint_eq(c.viewer_queue_ms, 250);
     ck_assert_uint_eq(c.slow_viewer_skips, 5);
     ck_assert_uint_eq(c.slow_viewer_window_s, 20);
     ck_assert_uint_eq(c.nstreams, 2);
@@ -123,6 +125,12 @@ START_TEST(invalid_configs_name_the_field) {
     assert_rejected("{\"server\":{\"viewer_queue_frames\":2},\"streams\":[{\"id\":\"a\",\"source\":"
                     "\"test://\"}]}",
                     "server.viewer_queue_frames");
+    assert_rejected("{\"server\":{\"viewer_queue_ms\":60001},\"streams\":[{\"id\":\"a\",\"source\":"
+                    "\"test://\"}]}",
+                    "server.viewer_queue_ms");
+    assert_rejected("{\"server\":{\"viewer_queue_ms\":\"fast\"},\"streams\":[{\"id\":\"a\","
+                    "\"source\":\"test://\"}]}",
+                    "server.viewer_queue_ms");
 }
 END_TEST
 

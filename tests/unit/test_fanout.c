@@ -67,7 +67,7 @@ START_TEST(every_viewer_gets_the_same_frame_memory) {
     publish(s, VG_FRAME_INIT, false, 0);
     publish(s, VG_FRAME_MEDIA, true, 1);
     ck_assert_uint_eq(a.queue.count, 2);
-    ck_assert_ptr_eq(a.queue.ring[1], b.queue.ring[1]);
+    ck_assert_ptr_eq(a.queue.ring[1].frame, b.queue.ring[1].frame);
     ck_assert_int_eq(ready_calls, 2); /* once per viewer, when its queue became non-empty */
     vg_relay_detach(&a);
     vg_relay_detach(&b);
@@ -165,13 +165,13 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
     attach(s, &wc2, VG_RELAY_WEBCODECS, 3);
     attach(s, &mse, VG_RELAY_MSE, 3);
     ck_assert_uint_eq(wc.queue.count, 3); /* config + key(1) + 2 */
-    ck_assert_uint_eq(wc.queue.ring[0]->kind, VG_FRAME_DECODER_CONFIG);
-    ck_assert_uint_eq(wc.queue.ring[1]->kind, VG_FRAME_ACCESS_UNIT);
-    ck_assert(vg_frame_is_keyframe(wc.queue.ring[1]));
-    ck_assert_ptr_eq(wc.queue.ring[2], wc2.queue.ring[2]); /* one shared frame */
+    ck_assert_uint_eq(wc.queue.ring[0].frame->kind, VG_FRAME_DECODER_CONFIG);
+    ck_assert_uint_eq(wc.queue.ring[1].frame->kind, VG_FRAME_ACCESS_UNIT);
+    ck_assert(vg_frame_is_keyframe(wc.queue.ring[1].frame));
+    ck_assert_ptr_eq(wc.queue.ring[2].frame, wc2.queue.ring[2].frame); /* one shared frame */
     ck_assert_uint_eq(mse.queue.count, 2);                 /* init + key(1) */
-    ck_assert_uint_eq(mse.queue.ring[0]->kind, VG_FRAME_INIT);
-    ck_assert_uint_eq(mse.queue.ring[1]->kind, VG_FRAME_MEDIA);
+    ck_assert_uint_eq(mse.queue.ring[0].frame->kind, VG_FRAME_INIT);
+    ck_assert_uint_eq(mse.queue.ring[1].frame->kind, VG_FRAME_MEDIA);
     ck_assert_uint_eq(gop_count(s, VG_RELAY_WEBCODECS), 2);
     ck_assert_uint_eq(gop_count(s, VG_RELAY_MSE), 1);
 
@@ -185,7 +185,7 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
     }
     ck_assert_uint_eq(wc.queue.skips, 1);
     ck_assert_uint_eq(wc.queue.count, 1); /* only the config kept */
-    ck_assert_uint_eq(wc.queue.ring[wc.queue.head]->kind, VG_FRAME_DECODER_CONFIG);
+    ck_assert_uint_eq(wc.queue.ring[wc.queue.head].frame->kind, VG_FRAME_DECODER_CONFIG);
     publish(s, VG_FRAME_ACCESS_UNIT, true, 20);
     ck_assert_uint_eq(wc.queue.count, 2);
     vg_frame *cfg = vg_viewer_queue_pop(&wc.queue);
@@ -194,7 +194,7 @@ START_TEST(webcodecs_and_mse_viewers_each_get_their_own_frames) {
     ck_assert_uint_eq(key->flags, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
     ck_assert_uint_eq(vg_frame_wire(key)[2], VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
     ck_assert_uint_eq(wc2.queue.count, 1);
-    ck_assert_uint_eq(wc2.queue.ring[wc2.queue.head]->flags, VG_FRAME_KEYFRAME);
+    ck_assert_uint_eq(wc2.queue.ring[wc2.queue.head].frame->flags, VG_FRAME_KEYFRAME);
     ck_assert_uint_eq(mse.queue.count, 0); /* no WebCodecs frame reached MSE */
     ck_assert_uint_eq(mse.queue.skips, 0);
     vg_frame_unref(cfg);

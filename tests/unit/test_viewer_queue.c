@@ -1,6 +1,7 @@
-/* test_viewer_queue.c -- the per-viewer queue policy: bounded, skip to the
- * next keyframe when full, mark the frame after a skip, close a viewer that
- * stays too slow, never lose an unsent init segment. */
+/* test_viewer_queue.c -- the per-viewer queue policy: bounded by count and
+ * by age, skip to the next keyframe when full or late, mark the frame after a
+ * skip, close a viewer that stays too slow, never lose an unsent init
+ * segment. */
 #include "check_main.h"
 #include "media/viewer_queue.h"
 
@@ -11,13 +12,21 @@ static vg_frame *media(bool key) {
 /* Pushes a new frame and drops the test's own reference. */
 static vg_push_result push(vg_viewer_queue *q, bool key, int64_t now) {
     vg_frame *f = media(key);
-    vg_frame *resync = vg_viewer_queue_needs_resync(q, f)
+    vg_frame *resync = vg_viewer_queue_needs_resync(q, f, now)
                            ? vg_frame_copy_with_flags(f, f->flags | VG_FRAME_AFTER_SKIP)
                            : NULL;
     vg_push_result r = vg_viewer_queue_push(q, f, resync, now);
     vg_frame_unref(f);
     vg_frame_unref(resync);
     return r;
+}
+
+/* Pops the oldest frame, which must carry exactly these flags. */
+static void assert_pop_flags(vg_viewer_queue *q, uint8_t flags) {
+    vg_frame *f = vg_viewer_queue_pop(q);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(f->flags, flags);
+    vg_frame_unref(f);
 }
 
 START_TEST(first_frame_must_be_keyframe) {
@@ -71,9 +80,7 @@ START_TEST(overflow_on_a_keyframe_delivers_it_marked) {
     push(&q, false, 0);
     ck_assert_int_eq(push(&q, true, 0), VG_PUSH_SKIPPED);
     ck_assert_uint_eq(q.count, 1);
-    vg_frame *f = vg_viewer_queue_pop(&q);
-    ck_assert_uint_eq(f->flags, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
-    vg_frame_unref(f);
+    assert_pop_flags(&q, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
     vg_viewer_queue_free(&q);
 }
 END_TEST
@@ -208,6 +215,99 @@ START_TEST(queue_shares_frames_without_copying) {
 }
 END_TEST
 
+static vg_push_result push_init(vg_viewer_queue *q, int64_t now) {
+    vg_frame *f = vg_frame_new(VG_FRAME_INIT, 0, 1, 0, 4);
+    vg_push_result r = vg_viewer_queue_push(q, f, NULL, now);
+    vg_frame_unref(f);
+    return r;
+}
+
+/* 100 ms bound, frames 40 ms apart, nothing popped: the frame that finds the
+ * oldest one waiting more than 100 ms skips, long before the 64-frame queue
+ * is full; the next keyframe comes marked. */
+START_TEST(late_queue_skips_to_next_keyframe) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 0, 10000000);
+    q.max_age_us = 100000;
+    ck_assert_int_eq(push(&q, true, 0), VG_PUSH_QUEUED);
+    ck_assert_int_eq(push(&q, false, 40000), VG_PUSH_QUEUED);
+    ck_assert_int_eq(push(&q, false, 80000), VG_PUSH_QUEUED);
+    ck_assert_int_eq(push(&q, false, 100000), VG_PUSH_QUEUED); /* exactly the bound: not late */
+    ck_assert_int_eq(push(&q, false, 120000), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 0);
+    ck_assert_uint_eq(q.skips, 1);
+    ck_assert_uint_eq(q.late_skips, 1);
+    ck_assert_uint_eq(q.frames_dropped, 4 + 1);
+    ck_assert_int_eq(push(&q, false, 160000), VG_PUSH_DROPPED);
+    ck_assert_int_eq(push(&q, true, 200000), VG_PUSH_QUEUED);
+    assert_pop_flags(&q, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+/* A viewer that keeps up never skips however long it watches: age is how
+ * long a frame waited in the queue, not how old it is. */
+START_TEST(a_viewer_that_keeps_up_never_ages) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 0, 10000000);
+    q.max_age_us = 100000;
+    for (int64_t t = 0; t < 10000000; t += 40000) {
+        ck_assert_int_eq(push(&q, t % 2000000 == 0, t), VG_PUSH_QUEUED);
+        vg_frame_unref(vg_viewer_queue_pop(&q));
+    }
+    ck_assert_uint_eq(q.skips, 0);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+/* An overdue keyframe is itself the way out: the queue skips and delivers it
+ * marked at once, rather than waiting a whole GOP for the next one. */
+START_TEST(late_on_a_keyframe_delivers_it_marked) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 0, 10000000);
+    q.max_age_us = 100000;
+    push(&q, true, 0);
+    push(&q, false, 40000);
+    ck_assert_int_eq(push(&q, true, 200000), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 1);
+    assert_pop_flags(&q, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+/* An unsent init segment survives a late skip and does not age: after the
+ * skip it is queued anew, so the next delta is not late because of it. */
+START_TEST(init_segment_survives_a_late_skip_without_aging) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 3, 10000000);
+    q.max_age_us = 100000;
+    push_init(&q, 0);
+    push(&q, true, 0);
+    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED);
+    ck_assert_uint_eq(q.count, 1);
+    ck_assert_int_eq(push(&q, false, 400000), VG_PUSH_DROPPED); /* waits for a key, no new skip */
+    ck_assert_int_eq(push(&q, true, 440000), VG_PUSH_QUEUED);
+    ck_assert_uint_eq(q.skips, 1);
+    vg_frame *f = vg_viewer_queue_pop(&q);
+    ck_assert_int_eq(f->kind, VG_FRAME_INIT);
+    vg_frame_unref(f);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+/* Late skips count towards "too slow" like overflows. */
+START_TEST(late_too_often_is_too_slow) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 2, 10000000);
+    q.max_age_us = 100000;
+    push(&q, true, 0);
+    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED);
+    push(&q, true, 240000);
+    ck_assert_int_eq(push(&q, false, 400000), VG_PUSH_TOO_SLOW);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
 static Suite *queue_suite(void) {
     Suite *s = suite_create("viewer_queue");
     TCase *tc = tcase_create("policy");
@@ -219,6 +319,11 @@ static Suite *queue_suite(void) {
     tcase_add_test(tc, unsent_init_segment_survives_a_skip);
     tcase_add_test(tc, queue_shares_frames_without_copying);
     tcase_add_test(tc, ring_grows_to_the_limit_keeping_order);
+    tcase_add_test(tc, late_queue_skips_to_next_keyframe);
+    tcase_add_test(tc, a_viewer_that_keeps_up_never_ages);
+    tcase_add_test(tc, late_on_a_keyframe_delivers_it_marked);
+    tcase_add_test(tc, init_segment_survives_a_late_skip_without_aging);
+    tcase_add_test(tc, late_too_often_is_too_slow);
     suite_add_tcase(s, tc);
     return s;
 }
