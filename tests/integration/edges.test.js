@@ -67,11 +67,13 @@ describe('limits, admin figures, expiring tokens, a device without its broker', 
   before(async () => {
     // An MQTT broker on a port nobody listens on: the transport runs and
     // keeps retrying, QoS 1 commands are held, and with a history of 2 a
-    // device takes at most 2 commands in flight.
+    // device takes at most 2 commands in flight. viewer_queue_ms 10 s: the
+    // unsubscribe test needs frames to wait in a queue for a second without
+    // a skip (the age bound has its own tests in stream.test.js).
     const deadPort = await freePort();
     v = await startVigil({
       config: {
-        server: { bind: '127.0.0.1', max_subscriptions: 2, messages_per_s: 100000 },
+        server: { bind: '127.0.0.1', max_subscriptions: 2, messages_per_s: 100000, viewer_queue_ms: 10000 },
         streams: [...['a', 'b', 'c'].map((id) => ({ id, source: 'test://', options: tiny() })),
           { id: 'noise', source: 'test://', options: NOISE }],
         mqtt: { host: '127.0.0.1', port: deadPort, reconnect_min_s: 1, reconnect_max_s: 2, connect_timeout_s: 1 },
