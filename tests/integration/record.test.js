@@ -6,7 +6,7 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { startVigil, waitStreamState, streamInfo, Client, sleep, tempDir, until, SLOW } from '../lib/vigil.js';
 
@@ -33,6 +33,22 @@ function assertMonotonic(packets, what) {
   for (let i = 1; i < packets.length; i++) {
     assert.ok(+packets[i].dts_time > +packets[i - 1].dts_time, `${what}: dts ${packets[i - 1].dts_time} then ${packets[i].dts_time}`);
   }
+}
+
+// The top-level boxes of a file (size and type only, no parsing of their
+// contents): what the recorder promises is whole boxes, ending with a
+// fragment's mdat. A box cut short shows as a size past the end.
+function topLevelBoxes(file) {
+  const buf = readFileSync(file);
+  const boxes = [];
+  for (let off = 0; off < buf.length;) {
+    if (buf.length - off < 8) return { boxes, cut: `${buf.length - off} stray bytes at the end` };
+    const size = buf.readUInt32BE(off), type = buf.toString('latin1', off + 4, off + 8);
+    if (size < 8 || off + size > buf.length) return { boxes, cut: `${type} of ${size} bytes at ${off}, file ${buf.length}` };
+    boxes.push(type);
+    off += size;
+  }
+  return { boxes, cut: null };
 }
 
 const spanS = (packets) => +packets[packets.length - 1].pts_time - +packets[0].pts_time;
@@ -163,6 +179,10 @@ test('a full disk stops the recording with a reason, the live viewer keeps its f
       const p = probe(path.join(root, 'cam', f));
       assert.ok(p.video.length > 0, `${f} readable`);
       assert.equal(p.stderr, '', `${f}: ${p.stderr}`);
+      const { boxes, cut } = topLevelBoxes(path.join(root, 'cam', f));
+      assert.equal(cut, null, `${f}: the failed write was not cut back`);
+      assert.deepEqual(boxes.slice(0, 2), ['ftyp', 'moov']);
+      assert.equal(boxes[boxes.length - 1], 'mdat', `${f} ends with a whole fragment`);
     }
     c.close();
     // Retries later (every 10 s), and stays stopped while the disk is full.
