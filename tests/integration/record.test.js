@@ -60,6 +60,26 @@ function mountTmpfs(dir, opts) {
   return () => spawnSync('umount', ['-l', dir]);
 }
 
+// Runs fn(vigil) against a vigil started with `config`; stops it after,
+// then `cleanup` (an unmount), and checks that vigil exited cleanly.
+async function withVigil(config, fn, cleanup = () => {}) {
+  let v;
+  try {
+    v = await startVigil({ config });
+    await fn(v);
+  } finally {
+    const st = v && (await v.stop());
+    cleanup();
+    if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}\n${v.log()}`);
+  }
+}
+
+// Waits for stream `id`'s recording to be in the error state; its entry.
+const recordError = (v, id, timeoutMs) => until(async () => {
+  const s = await streamInfo(v, id);
+  return s.record.state === 'error' && s;
+}, timeoutMs, () => `${id}: the recording in the error state`);
+
 describe('continuous recording', () => {
   let v, root;
   before(async () => {
@@ -153,17 +173,13 @@ test('kill -9 mid-segment leaves a file readable up to its last fragment', async
 test('a full disk stops the recording with a reason, the live viewer keeps its frames', async () => {
   const root = tempDir('vigil-rec-full-');
   const umount = mountTmpfs(root, 'size=2m');
-  let v;
-  try {
-    v = await startVigil({ config: { streams: [{ id: 'cam', ...camera({ bitrate_kbps: 2000, width: 640, height: 480 }), record: { mode: 'continuous', path: root, segment_s: 3 } }] } });
+  const config = { streams: [{ id: 'cam', ...camera({ bitrate_kbps: 2000, width: 640, height: 480 }), record: { mode: 'continuous', path: root, segment_s: 3 } }] };
+  await withVigil(config, async (v) => {
     await waitStreamState(v, 'cam', 'live');
     const c = await new Client(v.wsUrl).open();
     const reply = await c.request({ type: 'subscribe', stream: 'cam', mode: 'mse' });
     assert.equal(reply.type, 'subscribe', JSON.stringify(reply));
-    const rec = await until(async () => {
-      const s = await streamInfo(v, 'cam');
-      return s.record.state === 'error' && s;
-    }, 30000, () => 'the recording to stop on a full disk');
+    const rec = await recordError(v, 'cam', 30000);
     assert.match(rec.record.reason, /No space left on device/);
     assert.ok(rec.record.errors >= 1);
     assert.equal(rec.state, 'live', 'the stream itself stays live');
@@ -191,11 +207,7 @@ test('a full disk stops the recording with a reason, the live viewer keeps its f
     assert.equal(later.state, 'live');
     assert.equal(later.record.state, 'error');
     assert.ok(later.record.errors > rec.record.errors, `retried: ${rec.record.errors} then ${later.record.errors} errors`);
-  } finally {
-    const st = v && (await v.stop());
-    umount();
-    if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-  }
+  }, umount);
 });
 
 test('a read-only or uncreatable directory is an error state; the stream stays live', async () => {
@@ -203,27 +215,17 @@ test('a read-only or uncreatable directory is an error state; the stream stays l
   const ro = path.join(root, 'ro');
   const umount = mountTmpfs(ro, 'ro,size=1m');
   writeFileSync(path.join(root, 'file'), 'not a directory');
-  let v;
-  try {
-    v = await startVigil({
-      config: {
-        streams: [{ id: 'a', ...camera({ audio: false }), record: { mode: 'continuous', path: ro } },
-          { id: 'b', ...camera({ audio: false }), record: { mode: 'continuous', path: path.join(root, 'file', 'sub') } }],
-      },
-    });
+  const config = {
+    streams: [{ id: 'a', ...camera({ audio: false }), record: { mode: 'continuous', path: ro } },
+      { id: 'b', ...camera({ audio: false }), record: { mode: 'continuous', path: path.join(root, 'file', 'sub') } }],
+  };
+  await withVigil(config, async (v) => {
     for (const [id, why] of [['a', /Read-only file system/], ['b', /Not a directory/]]) {
-      const s = await until(async () => {
-        const x = await streamInfo(v, id);
-        return x.record.state === 'error' && x;
-      }, 15000, () => `${id}: error state`);
+      const s = await recordError(v, id, 15000);
       assert.match(s.record.reason, why, `${id}: ${s.record.reason}`);
       assert.equal(s.state, 'live');
     }
-  } finally {
-    const st = v && (await v.stop());
-    umount();
-    if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-  }
+  }, umount);
 });
 
 test('retention removes the oldest segments first, by age and by size, and nothing else', async () => {
@@ -239,8 +241,8 @@ test('retention removes the oldest segments first, by age and by size, and nothi
   writeFileSync(other, 'another stream');
   utimesSync(other, tenDaysAgo, tenDaysAgo);
   // ~40 KB a second, 1 s segments, 200 KB kept: a handful at a time
-  const v = await startVigil({ config: { streams: [{ id: 'cam', ...camera(), record: { mode: 'continuous', path: root, segment_s: 1, retain_days: 1, max_gb: 0.0002 } }] } });
-  try {
+  const config = { streams: [{ id: 'cam', ...camera(), record: { mode: 'continuous', path: root, segment_s: 1, retain_days: 1, max_gb: 0.0002 } }] };
+  await withVigil(config, async (v) => {
     await waitStreamState(v, 'cam', 'live');
     const seen = new Set();
     await until(async () => {
@@ -259,10 +261,7 @@ test('retention removes the oldest segments first, by age and by size, and nothi
     const total = left.reduce((n, f) => n + statSync(path.join(dir, f)).size, 0);
     const newest = statSync(path.join(dir, left[left.length - 1])).size;
     assert.ok(total - newest <= 200000, `closed segments hold ${total - newest} bytes, limit 200000`);
-  } finally {
-    const st = await v.stop();
-    assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-  }
+  });
 });
 
 test('a reload that changes only the recording keeps the stream and its viewers', async () => {
@@ -271,8 +270,7 @@ test('a reload that changes only the recording keeps the stream and its viewers'
     streams: [{ id: 'cam', ...camera({ audio: false }), record: { mode: 'continuous', path: path.join(root, 'one'), segment_s: 60 } },
       { id: 'same', ...camera({ audio: false }), record: { mode: 'continuous', path: path.join(root, 'same'), segment_s: 60 } }],
   };
-  const v = await startVigil({ config });
-  try {
+  await withVigil(config, async (v) => {
     await waitStreamState(v, 'cam', 'live');
     await until(() => segmentsIn(path.join(root, 'one', 'cam'), 'cam').length === 1 && segmentsIn(path.join(root, 'same', 'same'), 'same').length === 1, 15000, () => 'first segments');
     config.streams[0].record.path = path.join(root, 'two');
@@ -292,9 +290,6 @@ test('a reload that changes only the recording keeps the stream and its viewers'
     // the segment the reload ended is readable
     const [f] = segmentsIn(path.join(root, 'one', 'cam'), 'cam');
     assert.ok(probe(path.join(root, 'one', 'cam', f)).video.length > 0);
-  } finally {
-    const st = await v.stop();
-    assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}`);
-  }
+  });
 });
 

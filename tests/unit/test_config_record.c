@@ -4,18 +4,13 @@
 #include <string.h>
 
 #include "check_main.h"
+#include "config_load.h"
 #include "server/config.h"
 
 static char err[512];
 
 static int load(const char *text, vg_config *c) {
-    json_error_t je;
-    json_t *root = json_loads(text, 0, &je);
-    ck_assert_msg(root != NULL, "test JSON invalid: %s", je.text);
-    err[0] = 0;
-    int r = vg_config_load_json(c, root, err, sizeof(err));
-    json_decref(root);
-    return r;
+    return config_load_text(text, c, err, sizeof(err));
 }
 
 /* A config of one stream with this "record" (JSON text) and server section. */
