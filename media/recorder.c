@@ -96,6 +96,9 @@ void vg_recorder_frame(vg_recorder *r, vg_frame *f, int64_t now_us) {
     if (f->kind == VG_FRAME_INIT) {
         vg_frame_unref(r->init);
         r->init = vg_frame_ref(f);
+        /* The frames that follow belong to the new init, not to the open
+         * segment's: none is written until its first keyframe opens a new one. */
+        r->open = false;
         r->need_open = true;
         return;
     }
