@@ -113,7 +113,10 @@ void vg_recorder_frame(vg_recorder *r, vg_frame *f, int64_t now_us) {
         return;
     }
     if (holding_off(r, now_us)) return;
-    if (r->need_open || f->time_us - r->segment_start_us >= r->segment_us) {
+    /* The wall clock going back (an NTP step) also starts a segment: the
+     * file name must not claim a time its frames are not from. */
+    if (r->need_open || f->time_us - r->segment_start_us >= r->segment_us ||
+        f->time_us < r->segment_start_us) {
         if (vg_record_writer_post(r->writer, VG_RECORD_OPEN, r->sink, r->init, f->time_us)) {
             drop(r);
             return;
