@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "temp_dir.h"
 #include "media/recorder.h"
 
 static char root[256];
@@ -44,14 +45,11 @@ static char *slurp(const char *name) {
 }
 
 static void setup(void) {
-    snprintf(root, sizeof(root), "/tmp/vigil-recorder-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(root));
+    temp_dir_make(root, sizeof(root), "recorder");
 }
 
 static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
-    ck_assert_int_eq(system(cmd), 0);
+    temp_dir_remove(root);
 }
 
 static vg_recorder *recorder(vg_record_writer *w, size_t queue_bytes, uint32_t segment_s) {

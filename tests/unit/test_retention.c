@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "temp_dir.h"
 #include "media/retention.h"
 
 static char dir[256];
@@ -35,14 +36,11 @@ static bool present(const char *name) {
 }
 
 static void setup(void) {
-    snprintf(dir, sizeof(dir), "/tmp/vigil-retention-XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(dir));
+    temp_dir_make(dir, sizeof(dir), "retention");
 }
 
 static void teardown(void) {
-    char cmd[300];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-    ck_assert_int_eq(system(cmd), 0);
+    temp_dir_remove(dir);
 }
 
 START_TEST(by_age_removes_only_what_is_older) {
