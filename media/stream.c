@@ -115,6 +115,7 @@ static void drop_pipeline(vg_stream *s) {
     if (s->pipeline) vg_variant_main_down(s, g_get_monotonic_time());
     if (s->ingest) vg_rtp_ingest_attach(s->ingest, NULL, NULL); /* before the pipeline goes */
     if (s->feed) vg_publish_feed_attach(s->feed, NULL, NULL, NULL, 0);
+    vg_recorder_stop(s->recorder); /* the segment ends with the run that made it */
     if (s->reaper)
         vg_reaper_push(s->reaper, s->pipeline);
     else
@@ -206,6 +207,7 @@ void vg_stream_free(vg_stream *s) {
     free(s->variants);
     vg_rtp_ingest_free(s->ingest);
     vg_publish_feed_free(s->feed);
+    vg_recorder_free(s->recorder);
     for (int i = 0; i < VG_RELAY_COUNT; i++)
         vg_relay_free(&s->relays[i]);
     json_decref(s->options);
@@ -243,6 +245,15 @@ static void count_ingest(vg_stream *s, const vg_frame *f, int64_t now_us) {
     }
 }
 
+void vg_stream_set_recorder(vg_stream *s, vg_recorder *rec, int64_t now_us) {
+    vg_recorder_stop(s->recorder);
+    vg_recorder_free(s->recorder);
+    s->recorder = rec;
+    /* Mid-run, the init segment the new recorder needs came long ago. */
+    vg_frame *init = s->relays[VG_RELAY_MSE].setup;
+    if (rec && init && s->pipeline) vg_recorder_frame(rec, init, now_us);
+}
+
 uint32_t vg_stream_viewer_count(const vg_stream *s) {
     uint32_t n = 0;
     for (int i = 0; i < VG_RELAY_COUNT; i++)
@@ -272,6 +283,7 @@ void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
             set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
         }
         vg_relay_publish(r, ev->frame, now_us);
+        if (ev->relay == VG_RELAY_MSE) vg_recorder_frame(s->recorder, ev->frame, now_us);
         if (ev->relay == VG_RELAY_WEBCODECS) vg_variant_follow_main(s, ev->frame, now_us);
         break;
     }
@@ -402,6 +414,9 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
         json_object_set_new(d, "name", json_string(s->variant));
         json_object_set_new(d, "kind", json_string(vg_variant_kind(s)));
     }
+    if (!s->parent)
+        json_object_set_new(d, "record",
+                            s->recorder ? vg_recorder_describe(s->recorder) : json_null());
     if (s->nvariants) {
         json_t *vs = json_array();
         for (size_t i = 0; vs && i < s->nvariants; i++)

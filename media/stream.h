@@ -36,6 +36,7 @@
 #include "media/pipeline.h"
 #include "media/publish.h"
 #include "media/reaper.h"
+#include "media/recorder.h"
 #include "media/relay.h"
 #include "media/rtp_ingest.h"
 
@@ -127,6 +128,11 @@ struct vg_stream {
      * where frames are applied, on the lws thread: no lock. */
     int64_t last_keyframe_us;
     int64_t keyframe_interval_us;
+
+    /* continuous recording (media/recorder.h): owned, NULL when the stream
+     * does not record. Set by the embedder after vg_stream_new(), and
+     * replaced by a reload that changes only it (vg_stream_set_recorder). */
+    vg_recorder *recorder;
 };
 
 /* Creates a stopped stream. A variant (media/variant.h) has its main
@@ -166,6 +172,12 @@ const char *vg_stream_state_name(vg_stream_state st);
 /* The stream as /api/streams and `list` show it, with its variants.
  * Returns a new reference. */
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us);
+
+/* Gives the stream its recorder (NULL: none), freeing the one it had:
+ * that one's segment ends, the new one starts at the next keyframe after
+ * the next init segment it sees, which it is handed at once from the MSE
+ * relay's setup frame. */
+void vg_stream_set_recorder(vg_stream *s, vg_recorder *rec, int64_t now_us);
 
 /* The relay of one delivery variant: viewers attach to it
  * (vg_relay_attach). */

@@ -45,6 +45,7 @@ void vg_config_free(vg_config *c) {
         free(c->streams[i].source);
         json_decref(c->streams[i].options);
         vg_config_free_variants(&c->streams[i]);
+        vg_record_config_free(&c->streams[i].record);
     }
     free(c->streams);
     free(c->bind);
@@ -53,6 +54,7 @@ void vg_config_free(vg_config *c) {
     free(c->tls_key);
     free(c->metrics_token);
     free(c->metrics_bind);
+    free(c->record_path);
     json_decref(c->root);
     json_decref(c->auth.anonymous_streams);
     json_decref(c->auth.allowed_origins);
@@ -111,6 +113,7 @@ static const server_field server_fields[] = {
     FIELD("max_transcodes", F_UINT, max_transcodes, 0, 256),
     FIELD("metrics_token", F_STRING_OR_NULL, metrics_token, 0, 0),
     FIELD("metrics_bind", F_STRING_OR_NULL, metrics_bind, 0, 0),
+    FIELD("record_path", F_STRING_OR_NULL, record_path, 0, 0),
     /* TLS */
     FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
     FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),
@@ -265,9 +268,10 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
     json_t *v;
     json_object_foreach(obj, key, v) {
         if (strcmp(key, "id") && strcmp(key, "source") && strcmp(key, "options") &&
-            strcmp(key, "variants") && strcmp(key, "transcode")) {
+            strcmp(key, "variants") && strcmp(key, "transcode") && strcmp(key, "record")) {
             snprintf(err, errlen,
-                     "%s.%s: unknown field (expected id, source, options, variants, transcode)",
+                     "%s.%s: unknown field (expected id, source, options, variants, transcode, "
+                     "record)",
                      where, key);
             return -1;
         }
@@ -314,6 +318,9 @@ static int load_stream(vg_config *c, size_t i, json_t *obj, char *err, size_t er
     sc->source = strdup(json_string_value(source));
     sc->options = options ? json_incref(options) : NULL;
     c->nstreams = i + 1;
+    if (vg_config_load_record(sc, json_object_get(obj, "record"), c->record_path, where, err,
+                              errlen))
+        return -1;
     return vg_config_load_variants(sc, json_object_get(obj, "variants"),
                                    json_object_get(obj, "transcode"), where, err, errlen);
 }

@@ -6,10 +6,13 @@
  *               "slow_viewer_window_s": 10, "stall_timeout_s": 5,
  *               "tls_cert": null, "tls_key": null,
  *               "metrics_token": null, "metrics_bind": "127.0.0.1:9464",  (absent: none)
- *               "http_redirect_port": 8080},  (absent: none)
+ *               "http_redirect_port": 8080,  (absent: none)
+ *               "record_path": "/var/lib/vigil/recordings"},  (absent: none)
  *    "streams": [{"id": "demo", "source": "test://", "options": {...},
  *                 "variants": {"sub": "rtsp://..."},                 (optional)
- *                 "transcode": {"codec": "h264", "max_height": 720}}]} (optional)
+ *                 "transcode": {"codec": "h264", "max_height": 720},  (optional)
+ *                 "record": {"mode": "continuous", "path": "/rec", "segment_s": 60,
+ *                            "retain_days": 7, "max_gb": 50}}]}      (optional)
  *
  * Loading validates everything up front; an error names the field and why
  * (e.g. "streams[1].id: duplicate id 'door'") so start-up can stop with it.
@@ -25,6 +28,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "media/recorder.h"
 
 /* One substream of a stream (server/config_variants.c). */
 typedef struct vg_variant_config {
@@ -48,6 +53,7 @@ typedef struct vg_stream_config {
     vg_variant_config *variants; /* in config order: the lightest first */
     size_t nvariants;
     vg_transcode_config transcode;
+    vg_record_config record; /* mode VG_RECORD_OFF when absent (server/config_record.c) */
 } vg_stream_config;
 
 /* The "auth" section (server/config_auth.c). */
@@ -83,6 +89,7 @@ typedef struct vg_config {
     uint32_t max_frame_bytes;
     uint32_t max_publish_frame_bytes; /* largest binary message from a publisher */
     uint32_t max_transcodes; /* transcodes running at once (default: the cores) */
+    char *record_path;       /* streams' record.path when they name none, or NULL */
     char *metrics_token;     /* a scraper's bearer token for GET /metrics, or NULL */
     /* server.metrics_bind, "host:port" as written (NULL: none), and what it
      * says (server/config_metrics.c): a listener for GET /metrics only */
@@ -135,6 +142,11 @@ int vg_config_load_variants(vg_stream_config *sc, const json_t *variants,
                             const json_t *transcode, const char *where, char *err,
                             size_t errlen);
 void vg_config_free_variants(vg_stream_config *sc);
+/* A stream's "record" (NULL when absent: no recording); `default_path` is
+ * server.record_path (may be NULL). 0, or -1 with a message naming the
+ * field. */
+int vg_config_load_record(vg_stream_config *sc, const json_t *record, const char *default_path,
+                          const char *where, char *err, size_t errlen);
 /* Parses server.metrics_bind into metrics_host and metrics_port and checks
  * that its port is neither server.port nor http_redirect_port (again after
  * --port changed the port). 0, or -1 with a message naming the field. */

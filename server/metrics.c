@@ -328,6 +328,45 @@ static void s_keyframe(out *o, const char *name, const vg_stream *s) {
     put(o, "} %.3f\n", fresh(s) ? (double)s->keyframe_interval_us / 1e6 : 0.0);
 }
 
+/* ---- recordings (media/recorder.h) ---------------------------------------- */
+
+/* One family over the streams that record (main streams only): the sink's
+ * status field `which`, or the recorder's dropped frames. */
+typedef enum record_value { R_BYTES, R_SEGMENTS, R_DROPPED, R_ERRORS, R_DELETED } record_value;
+
+static void record_family(out *o, vg_server *srv, const char *name, const char *help,
+                          record_value which) {
+    family(o, name, "counter", help);
+    for (size_t i = 0; i < srv->nstreams; i++) {
+        const vg_stream *s = srv->streams[i];
+        if (!s->recorder) continue;
+        vg_record_status st;
+        uint64_t dropped;
+        vg_recorder_status(s->recorder, &st, &dropped);
+        const uint64_t v[] = {st.bytes, st.segments, dropped, st.errors, st.deleted};
+        put(o, "%s{stream=\"", name);
+        label(o, s->id);
+        put(o, "\"} %llu\n", (unsigned long long)v[which]);
+    }
+}
+
+static void recordings(out *o, vg_server *srv) {
+    bool any = false;
+    for (size_t i = 0; i < srv->nstreams; i++)
+        any = any || srv->streams[i]->recorder;
+    if (!any) return;
+    record_family(o, srv, "vigil_record_bytes_total", "Bytes written to recordings.", R_BYTES);
+    record_family(o, srv, "vigil_record_segments_total", "Recording segments started.",
+                  R_SEGMENTS);
+    record_family(o, srv, "vigil_record_frames_dropped_total",
+                  "Frames not recorded: the recording queue was full (the disk fell behind).",
+                  R_DROPPED);
+    record_family(o, srv, "vigil_record_errors_total",
+                  "Recording failures (disk full, directory missing or read-only).", R_ERRORS);
+    record_family(o, srv, "vigil_record_segments_deleted_total",
+                  "Recording segments removed by retention.", R_DELETED);
+}
+
 /* ---- push sources' UDP receivers (media/rtp_rx.h) ------------------------- */
 
 static bool is_push(const vg_stream *s) {
@@ -415,6 +454,7 @@ static void streams(out *o, vg_server *srv) {
                 "Time between the last two video keyframes (0 when not live or not known yet).",
                 s_keyframe);
     ingest(o, srv);
+    recordings(o, srv);
 }
 
 /* ---- device control ------------------------------------------------------- */

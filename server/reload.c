@@ -207,10 +207,12 @@ static void replace_stream(vg_server *srv, size_t index, vg_stream *next, int64_
  * -1 on OOM (what was done stays done). */
 static int apply_streams(vg_server *srv, const vg_config *next, json_t *report, int64_t now_us) {
     json_t *added = json_array(), *removed = json_array(), *restarted = json_array();
+    json_t *recording = json_array();
     json_object_set_new(report, "added", added);
     json_object_set_new(report, "removed", removed);
     json_object_set_new(report, "restarted", restarted);
-    if (!added || !removed || !restarted) return -1;
+    json_object_set_new(report, "recording_changed", recording);
+    if (!added || !removed || !restarted || !recording) return -1;
     const vg_config *cur = srv->config;
     for (size_t i = 0; i < srv->nstreams;) {
         vg_stream *st = srv->streams[i];
@@ -228,7 +230,14 @@ static int apply_streams(vg_server *srv, const vg_config *next, json_t *report, 
     for (size_t i = 0; i < srv->nstreams; i++) {
         vg_stream *st = srv->streams[i];
         const vg_stream_config *was = config_stream(cur, st->id), *now = config_stream(next, st->id);
-        if (was && same_stream(was, now)) continue;
+        if (was && same_stream(was, now)) {
+            /* Only its recording changed: the stream and its viewers go on. */
+            if (!vg_record_config_equal(&was->record, &now->record)) {
+                vg_stream_set_recorder(st, vg_server_make_recorder(srv, now), now_us);
+                json_array_append_new(recording, json_string(st->id));
+            }
+            continue;
+        }
         vg_stream *fresh = vg_server_make_stream(srv, now, st->channel, st);
         if (!fresh) return -1;
         json_array_append_new(restarted, json_string(st->id));

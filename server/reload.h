@@ -12,7 +12,9 @@
  *     a new stream on the same channel, and its viewers move to it, so they
  *     see it restart (`stream.state`) without subscribing again; an
  *     unchanged stream is not touched: its viewers' frames flow on without
- *     a gap. Every client hears `streams.changed`.
+ *     a gap. A stream whose "record" alone changed keeps running and gets
+ *     a new recorder (the old one's segment ends; the report's
+ *     "recording_changed"). Every client hears `streams.changed`.
  *   - devices: when a section device control reads ("devices", "control",
  *     "mqtt", "coap") changed, control restarts from the new ones; commands
  *     still without a final status end `failed` ("device configuration

@@ -14,6 +14,10 @@
 #include "server/token.h"
 
 #define TICK_US 250000
+/* What the recording thread may have queued (frame payloads): some seconds
+ * of many streams, so a disk that pauses for a moment loses nothing; past
+ * it, recordings drop to the next keyframe (media/recorder.h). */
+#define RECORD_QUEUE_BYTES (64u * 1024 * 1024)
 
 /* The largest single send() lws may make: a whole frame of the largest size
  * the config allows (max_frame_bytes is at most 256 MiB). */
@@ -161,6 +165,7 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     srv->per_ip = json_object();
     if (!srv->per_ip) return -1;
     if (vg_inbox_init(&srv->inbox, 4096, vg_server_wake, srv)) return -1;
+    if (vg_record_writer_start(&srv->record_writer, RECORD_QUEUE_BYTES)) return -1;
     return vg_reaper_start(&srv->reaper);
 }
 
@@ -193,6 +198,13 @@ static uint32_t variant_channel(vg_server *srv, vg_stream *like, const char *nam
     return old && old != like ? old->channel : srv->next_channel++;
 }
 
+vg_recorder *vg_server_make_recorder(vg_server *srv, const vg_stream_config *sc) {
+    if (sc->record.mode == VG_RECORD_OFF) return NULL;
+    vg_recorder *rec = vg_recorder_new(&sc->record, sc->id, &srv->record_writer);
+    if (!rec) vg_log(VG_LOG_ERROR, "stream %s: out of memory: not recording", sc->id);
+    return rec;
+}
+
 vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uint32_t channel,
                                  vg_stream *like) {
     vg_stream_limits limits = vg_server_stream_limits(srv->config);
@@ -214,6 +226,7 @@ vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uin
         json_decref(o);
         if (rc) goto fail;
     }
+    s->recorder = vg_server_make_recorder(srv, sc);
     return s;
 fail:
     vg_stream_free(s);
@@ -428,6 +441,7 @@ void vg_server_destroy(vg_server *srv) {
     free(srv->streams);
     srv->streams = NULL;
     vg_reload_free_retired(srv, true); /* the reaper is stopped: nothing posts */
+    vg_record_writer_stop(&srv->record_writer); /* after the streams: their recorders posted */
     vg_reload_free_configs(srv);
     srv->control_config = srv->owned_config = NULL;
     vg_inbox_destroy(&srv->inbox);

@@ -41,6 +41,9 @@ struct vg_server {
     struct ev_loop *loop; /* libev, run by vg_server_run; lws joins it as a foreign loop */
     vg_inbox inbox;       /* GStreamer threads -> lws thread (own lock) */
     vg_reaper reaper;     /* lws thread -> teardown thread (own lock) */
+    /* lws thread -> the recording thread, for every stream's recorder
+     * (media/record_writer.h, own lock); stopped after the last stream */
+    vg_record_writer record_writer;
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
@@ -111,6 +114,9 @@ vg_stream_limits vg_server_stream_limits(const vg_config *config);
  * NULL on OOM. */
 vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uint32_t channel,
                                  vg_stream *like);
+/* A recorder for `sc`'s "record" (NULL when it records nothing, or on
+ * OOM: logged). */
+vg_recorder *vg_server_make_recorder(vg_server *srv, const vg_stream_config *sc);
 /* Transcodes running or waiting to (media/variant.h), for server.max_transcodes. */
 uint32_t vg_server_transcodes_running(const vg_server *srv);
 int64_t vg_server_now_us(void);

@@ -5,19 +5,14 @@
 #include <unistd.h>
 
 #include "check_main.h"
+#include "config_load.h"
 #include "server/config.h"
 
 static char err[512];
 
 /* Loads JSON text; returns the loader's result and leaves the message in err. */
 static int load(const char *text, vg_config *c) {
-    json_error_t je;
-    json_t *root = json_loads(text, 0, &je);
-    ck_assert_msg(root != NULL, "test JSON invalid: %s", je.text);
-    err[0] = 0;
-    int r = vg_config_load_json(c, root, err, sizeof(err));
-    json_decref(root);
-    return r;
+    return config_load_text(text, c, err, sizeof(err));
 }
 
 static void assert_rejected(const char *text, const char *must_contain) {
