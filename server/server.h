@@ -41,6 +41,8 @@ struct vg_server {
     struct ev_loop *loop; /* libev, run by vg_server_run; lws joins it as a foreign loop */
     vg_inbox inbox;       /* GStreamer threads -> lws thread (own lock) */
     vg_reaper reaper;     /* lws thread -> teardown thread (own lock) */
+    /* JPEGs of keyframes (server/snapshots.h): lws thread; its worker has its own locks */
+    vg_snapshots snapshots;
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
@@ -125,6 +127,12 @@ size_t vg_http_session_size(void);
 
 /* Applies everything the GStreamer threads handed over. lws thread. */
 void vg_server_drain_inbox(vg_server *srv);
+
+/* Tells lws that wsi's socket is writable, as the event loop would: its
+ * WRITEABLE callback runs now (and may close and free it). False, with
+ * nothing done, when it has no socket or output still buffered. Outside any
+ * lws callback only. */
+bool vg_server_write_now(vg_server *srv, struct lws *wsi);
 
 /* Wakes the service thread (a vg_wake_fn, common/handoff.h): the one wake-up
  * that GStreamer threads (through the inbox) and device plugins (through
