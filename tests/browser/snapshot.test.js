@@ -63,7 +63,8 @@ test('a tile that does not play shows its stream\'s snapshot and refreshes it', 
   await page.waitForFunction((s) => document.querySelector(s).dataset.state === 'unsubscribed', STILL, { timeout: 15000 });
   await page.waitForFunction((s) => {
     const img = document.querySelector(`${s} img.tile-snapshot`);
-    return img && !img.hidden && img.complete && img.naturalWidth > 0;
+    return img && !img.hidden && img.complete && img.naturalWidth > 0
+      && document.querySelector(s).dataset.snapshot === 'true';
   }, STILL, { timeout: 15000, polling: 200 });
   const first = await tile(STILL);
   console.log(`still tile: ${JSON.stringify(first)}`);

@@ -35,7 +35,8 @@ export class Snapshot {
     this.timer = null;
     this.img.hidden = !wanted || this.url === null;
     if (!wanted) return;
-    this.refresh();
+    // The first one once the tile is in the page and has a width.
+    setTimeout(() => { if (this.wanted) this.refresh(); }, 0);
     this.timer = setInterval(() => this.refresh(), SNAPSHOT_EVERY_MS);
   }
 
