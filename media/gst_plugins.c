@@ -59,6 +59,8 @@ const char *const vg_gst_factories[] = {
     "avdec_h265",
     "videoconvert",
     "videoscale",
+    /* snapshots (snapshot.c): the decoders and scalers above, and */
+    "jpegenc",
     NULL,
 };
 

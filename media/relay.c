@@ -41,8 +41,14 @@ void vg_relay_restart(vg_relay *r) {
     r->await_key = false;
 }
 
+static void set_key(vg_relay *r, vg_frame *key) {
+    vg_frame_unref(r->key);
+    r->key = key ? vg_frame_ref(key) : NULL;
+}
+
 void vg_relay_reset(vg_relay *r) {
     vg_gop_cache_clear(&r->gop);
+    set_key(r, NULL);
     vg_frame_unref(r->resync);
     r->resync = NULL;
     r->resync_of = NULL;
@@ -105,8 +111,10 @@ void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us) {
         vg_frame_unref(r->setup);
         r->setup = vg_frame_ref(f);
         vg_gop_cache_clear(&r->gop);
+        set_key(r, NULL);
     } else {
         vg_gop_cache_add(&r->gop, f);
+        if (vg_frame_is_keyframe(f) && !vg_frame_is_audio(f)) set_key(r, f);
     }
     for (vg_viewer *v = r->viewers; v; v = v->next)
         offer(r, v, f, now_us);

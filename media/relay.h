@@ -80,6 +80,10 @@ struct vg_relay {
 
     vg_frame *setup;     /* latest init segment or decoder configuration */
     vg_gop_cache gop;    /* newest keyframe and every frame since */
+    /* The newest video keyframe since `setup` (a reference), kept however
+     * long its GOP (the cache drops a GOP longer than itself): what a
+     * snapshot is made from (media/snapshot.h). NULL until one comes. */
+    vg_frame *key;
     vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
     vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
     uint64_t next_seq;   /* the frame number expected next from the source */
@@ -105,9 +109,9 @@ void vg_relay_free(vg_relay *r);
 
 /* A new source run begins: numbering starts again at 1. */
 void vg_relay_restart(vg_relay *r);
-/* The source run ended: its GOP and resync frame cannot continue the next
- * run's decoding, so they go. The setup frame stays for new viewers until
- * the next one replaces it. */
+/* The source run ended: its GOP, newest keyframe and resync frame cannot
+ * continue the next run's decoding, so they go. The setup frame stays for
+ * new viewers until the next one replaces it. */
 void vg_relay_reset(vg_relay *r);
 
 /* Checks frame number `seq` from the source. False when it must not be
@@ -116,7 +120,8 @@ void vg_relay_reset(vg_relay *r);
 bool vg_relay_admit(vg_relay *r, uint64_t seq, const vg_frame *f);
 
 /* Sends one new frame to every viewer and into the GOP cache (a setup frame
- * replaces the last one and empties the cache). Borrows f. */
+ * replaces the last one and empties the cache, and drops the newest
+ * keyframe, which it may not describe). Borrows f. */
 void vg_relay_publish(vg_relay *r, vg_frame *f, int64_t now_us);
 
 /* Attaches a viewer (its queue is initialised here) and queues the setup

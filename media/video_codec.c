@@ -14,6 +14,7 @@ const vg_video_codec vg_codec_h264 = {
     .stream_format = "avc",
     .timestamper = "h264timestamper",
     .au_format = "avc",
+    .decoder = "avdec_h264",
     .family = {"avc1", "avc3"},
 };
 
@@ -26,6 +27,7 @@ static const vg_video_codec codec_h265 = {
     .stream_format = "hvc1",
     .timestamper = "h265timestamper",
     .au_format = "hevc",
+    .decoder = "avdec_h265",
     .family = {"hvc1", "hev1"},
 };
 

@@ -24,6 +24,7 @@ typedef struct vg_video_codec {
     const char *stream_format; /* what MP4 stores: "avc", "hvc1" */
     const char *timestamper;   /* rebuilds decode times from the SPS */
     const char *au_format;     /* WebCodecs decoder configuration "format": "avc", "hevc" */
+    const char *decoder;       /* software decoder for snapshots (media/snapshot.h) */
     const char *family[2];     /* RFC 6381 sample entries: "avc1" (the family's name), "avc3" */
 } vg_video_codec;
 

@@ -2,6 +2,8 @@
  *
  *   GET  /api/health                 {"status":"ok", ...}
  *   GET  /api/streams                [{"id", "state", "codecs", "viewers", ...}]
+ *   GET  /api/streams/{id}/snapshot.jpg  the newest keyframe as a JPEG
+ *                                    (server/http_snapshot.h)
  *   GET  /api/devices                [{"id", "online", "state", ...}]
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
@@ -32,6 +34,7 @@
 #include <openssl/crypto.h>
 
 #include "server/devices.h"
+#include "server/http_snapshot.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/token.h"
@@ -145,9 +148,7 @@ static int not_found(struct lws *wsi, vg_http_session *hs) {
 
 static int respond_error(struct lws *wsi, vg_http_session *hs, unsigned int status,
                          const char *code, const char *field, const char *message) {
-    json_t *e = json_pack("{s:s, s:s}", "error", code, "message", message);
-    if (e && field) json_object_set_new(e, "field", json_string(field));
-    return respond(wsi, hs, status, e);
+    return respond(wsi, hs, status, vg_http_error_json(code, field, message));
 }
 
 static int forbidden(struct lws *wsi, vg_http_session *hs, const char *why) {
@@ -212,7 +213,8 @@ static unsigned route_methods(const char *uri) {
         path_id(uri, "/api/devices/", "/commands", id, sizeof(id)))
         return M_POST;
     if (path_id(uri, "/api/devices/", "", id, sizeof(id)) ||
-        path_id(uri, "/api/commands/", "", id, sizeof(id)))
+        path_id(uri, "/api/commands/", "", id, sizeof(id)) ||
+        path_id(uri, "/api/streams/", "/snapshot.jpg", id, sizeof(id)))
         return M_GET | M_HEAD;
     return 0;
 }
@@ -414,6 +416,8 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     if (post) return begin_post(wsi, hs, uri);
     if (!strcmp(uri, "/api/streams"))
         return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));
+    if (path_id(uri, "/api/streams/", "/snapshot.jpg", id, sizeof(id)))
+        return vg_http_snapshot(wsi, hs, id);
     if (!strcmp(uri, "/api/devices"))
         return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv, &hs->access));
     if (!strcmp(uri, "/api/admin/sessions"))
@@ -448,6 +452,10 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!hs || !hs->req) return 0;
         return post_command(wsi, hs);
+    /* A snapshot's reply, once made (server/http_snapshot.c). */
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (hs && hs->deferred) return vg_http_reply_deferred(wsi, hs);
+        break;
     /* A keep-alive connection unbinds the protocol (and frees `hs`) after each
      * transaction without CLOSED_HTTP: clean up on both. */
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

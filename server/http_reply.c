@@ -77,15 +77,12 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
-int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
-                  char *text, size_t len, const char *name, const char *value, bool close) {
-    if (!text) return -1;
+int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                        const char *type, const void *text, size_t len, const char *name,
+                        const char *value, bool close) {
     close = close || body_unframed(wsi);
     unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + len);
-    if (!buf) {
-        free(text);
-        return -1;
-    }
+    if (!buf) return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADERS_MAX - 1;
     int bad = lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
               add_header(wsi, "cache-control:", "no-store", &p, end) ||
@@ -96,11 +93,34 @@ int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int statu
         memcpy(p, text, len);
         p += len;
     }
-    free(text);
     int n = bad ? -1 : lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
     free(buf);
     if (n < 0 || close) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
+                  char *text, size_t len, const char *name, const char *value, bool close) {
+    if (!text) return -1;
+    int rc = vg_http_reply_bytes(wsi, hs, status, type, text, len, name, value, close);
+    free(text);
+    return rc;
+}
+
+static void deferred_free(vg_http_deferred *d) {
+    if (!d) return;
+    free(d->body);
+    free(d);
+}
+
+int vg_http_reply_deferred(struct lws *wsi, vg_http_session *hs) {
+    vg_http_deferred *d = hs ? hs->deferred : NULL;
+    if (!d) return 0;
+    hs->deferred = NULL;
+    int rc = vg_http_reply_bytes(wsi, hs, d->status, d->type, d->body, d->len, d->name,
+                                 d->name ? d->value : NULL, false);
+    deferred_free(d);
+    return rc;
 }
 
 int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int status,
@@ -111,11 +131,16 @@ int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int 
                          value, close);
 }
 
+json_t *vg_http_error_json(const char *code, const char *field, const char *message) {
+    json_t *e = json_pack("{s:s, s:s}", "error", code, "message", message);
+    if (e && field) json_object_set_new(e, "field", json_string(field));
+    return e;
+}
+
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                         const char *code, const char *message, const char *name, const char *value,
                         bool close) {
-    return vg_http_reply_json(wsi, hs, status,
-                              json_pack("{s:s, s:s}", "error", code, "message", message), name,
+    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, NULL, message), name,
                               value, close);
 }
 
@@ -125,4 +150,7 @@ void vg_http_session_clear(vg_http_session *hs) {
     hs->req = NULL;
     hs->req_len = hs->req_expected = 0;
     vg_access_clear(&hs->access);
+    vg_snapshot_wait_cancel(&hs->snapshot);
+    deferred_free(hs->deferred);
+    hs->deferred = NULL;
 }

@@ -8,6 +8,13 @@
  * the next request of a kept-alive connection into the headers of the one
  * still being answered, answering that twice and losing the next.
  *
+ * The one reply that has to come later (a snapshot being made,
+ * server/http_snapshot.c) is a deferred one: its connection stops reading
+ * (lws_rx_flow_control) while it waits, so no next request is parsed, and
+ * once the answer is known the reading resumes and the reply is written
+ * from HTTP_WRITEABLE at once, in the same turn of the loop
+ * (vg_http_reply_deferred).
+ *
  * Thread: lws service thread only. */
 #ifndef VIGIL_SERVER_HTTP_REPLY_H
 #define VIGIL_SERVER_HTTP_REPLY_H
@@ -19,6 +26,7 @@
 
 #include "control/control.h"
 #include "server/access.h"
+#include "server/snapshots.h"
 
 /* Request headers (lws is given these by server/server.c). All of one
  * request's headers may take VG_HTTP_HEADERS_MAX bytes: past that lws 4.1
@@ -42,7 +50,20 @@ typedef struct vg_http_session {
     char device[CONTROL_ID_MAX];
     vg_access access; /* the rights of the request being answered */
     bool head;        /* a HEAD request: the headers of GET, no body */
+    /* a reply that waits for a snapshot being made (server/http_snapshot.c) */
+    vg_snapshot_wait snapshot;
+    struct vg_http_deferred *deferred; /* that reply, once known, until written */
 } vg_http_session;
+
+/* A reply known after LWS_CALLBACK_HTTP, written from HTTP_WRITEABLE. */
+typedef struct vg_http_deferred {
+    unsigned int status;
+    const char *type; /* static */
+    char *body;       /* malloc'd */
+    size_t len;
+    const char *name; /* static, with its colon; NULL: no extra header */
+    char value[48];
+} vg_http_deferred;
 
 /* Why a request was refused at the HTTP level (vigil_http_refused_total). */
 typedef enum {
@@ -67,15 +88,26 @@ void vg_http_count_refused(struct lws *wsi, vg_http_refused why);
  * never be read as a next request. 0, or -1 for the callback to close. */
 int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
                   char *text, size_t len, const char *name, const char *value, bool close);
+/* The same with a body that stays the caller's. */
+int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                        const char *type, const void *body, size_t len, const char *name,
+                        const char *value, bool close);
+/* Writes hs->deferred (and frees it) as vg_http_reply() would; from
+ * HTTP_WRITEABLE. 0 when there is none. */
+int vg_http_reply_deferred(struct lws *wsi, vg_http_session *hs);
 /* The same with a JSON body (taken over). */
 int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                        json_t *body, const char *name, const char *value, bool close);
+/* {"error": code, "message": message[, "field": field]}: a new reference
+ * (NULL on OOM). */
+json_t *vg_http_error_json(const char *code, const char *field, const char *message);
 /* {"error": code, "message": message}, with `status`. */
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                         const char *code, const char *message, const char *name, const char *value,
                         bool close);
 
-/* Frees what the transaction holds (its protocol is dropped or closed). */
+/* Frees what the transaction holds (its protocol is dropped or closed),
+ * and stops its waiting for a snapshot. */
 void vg_http_session_clear(vg_http_session *hs);
 
 #endif

@@ -524,6 +524,27 @@ static void devices(out *o, vg_server *srv) {
     outcomes(o, srv->control);
 }
 
+/* ---- snapshots (server/snapshots.h) ------------------------------------------ */
+
+static void snapshots(out *o, vg_server *srv) {
+    const vg_snapshots *c = &srv->snapshots;
+    family(o, "vigil_snapshots_total", "counter",
+           "Snapshots (GET /api/streams/{id}/snapshot.jpg), by result: made (a JPEG made), "
+           "cached (a request answered with a JPEG not made for it), failed (a make that "
+           "failed), busy (a request refused: too many in flight).");
+    const struct {
+        const char *result;
+        uint64_t n;
+    } results[] = {{"made", c->made}, {"cached", c->cached}, {"failed", c->failed},
+                   {"busy", c->busy}};
+    for (size_t i = 0; i < sizeof(results) / sizeof(results[0]); i++)
+        put(o, "vigil_snapshots_total{result=\"%s\"} %llu\n", results[i].result,
+            (unsigned long long)results[i].n);
+    family(o, "vigil_snapshot_make_seconds_total", "counter",
+           "Time the snapshot worker spent decoding and encoding.");
+    put(o, "vigil_snapshot_make_seconds_total %.6f\n", (double)c->make_us_total / 1e6);
+}
+
 char *vg_metrics_render(vg_server *srv, size_t *len) {
     out o = {.buf = malloc(4096), .cap = 4096};
     if (!o.buf) return NULL;
@@ -531,6 +552,7 @@ char *vg_metrics_render(vg_server *srv, size_t *len) {
     process(&o, srv);
     connections(&o, srv);
     streams(&o, srv);
+    snapshots(&o, srv);
     devices(&o, srv);
     if (o.failed) {
         free(o.buf);

@@ -9,6 +9,7 @@
 
 #include "server/devices.h"
 #include "common/log.h"
+#include "server/http_snapshot.h"
 #include "server/metrics.h"
 #include "server/tls.h"
 #include "server/token.h"
@@ -55,13 +56,16 @@ static void hook_viewer_ready(vg_viewer *v) {
  * callback: run after ev_run() returns. */
 static void write_ready(vg_server *srv) {
     vg_session *s;
-    while ((s = vg_ready_list_pop(&srv->ready))) {
-        int fd = (int)lws_get_socket_fd(s->wsi);
-        if (s->closing || fd < 0 || lws_partial_buffered(s->wsi)) continue;
-        struct lws_pollfd pfd = {
-            .fd = fd, .events = LWS_POLLIN | LWS_POLLOUT, .revents = LWS_POLLOUT};
-        lws_service_fd(srv->context, &pfd); /* may close and free s */
-    }
+    while ((s = vg_ready_list_pop(&srv->ready)))
+        if (!s->closing) vg_server_write_now(srv, s->wsi); /* may close and free s */
+}
+
+bool vg_server_write_now(vg_server *srv, struct lws *wsi) {
+    int fd = (int)lws_get_socket_fd(wsi);
+    if (fd < 0 || lws_partial_buffered(wsi)) return false;
+    struct lws_pollfd pfd = {.fd = fd, .events = LWS_POLLIN | LWS_POLLOUT, .revents = LWS_POLLOUT};
+    lws_service_fd(srv->context, &pfd);
+    return true;
 }
 
 static void hook_viewer_too_slow(vg_viewer *v) {
@@ -166,6 +170,7 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     if (!srv->per_ip) return -1;
     if (vg_inbox_init(&srv->inbox, 4096, vg_server_wake, srv)) return -1;
     if (vg_record_writer_start(&srv->record_writer, RECORD_QUEUE_BYTES)) return -1;
+    if (vg_snapshots_start(&srv->snapshots, vg_server_wake, srv)) return -1;
     return vg_reaper_start(&srv->reaper);
 }
 
@@ -416,6 +421,7 @@ int vg_server_run(vg_server *srv) {
             break;
         ev_run(srv->loop, EVRUN_ONCE); /* one wait, then what it brought */
         write_ready(srv);
+        vg_http_snapshots_answer(srv); /* snapshots the worker finished meanwhile */
     }
     vg_drain_finish(srv);
     return 0;
@@ -426,6 +432,7 @@ void vg_server_destroy(vg_server *srv) {
         vg_stream_stop(srv->streams[i]);
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
     vg_devices_stop(srv);         /* plugin threads joined: nothing wakes us any more */
+    vg_snapshots_stop(&srv->snapshots); /* its thread joined: nothing is made any more */
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
         lws_sul_cancel(&srv->control_tick);
@@ -442,6 +449,7 @@ void vg_server_destroy(vg_server *srv) {
     srv->streams = NULL;
     vg_reload_free_retired(srv, true); /* the reaper is stopped: nothing posts */
     vg_record_writer_stop(&srv->record_writer); /* after the streams: their recorders posted */
+    vg_snapshots_free(&srv->snapshots); /* after the context: no request waits any more */
     vg_reload_free_configs(srv);
     srv->control_config = srv->owned_config = NULL;
     vg_inbox_destroy(&srv->inbox);

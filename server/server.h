@@ -44,6 +44,8 @@ struct vg_server {
     /* lws thread -> the recording thread, for every stream's recorder
      * (media/record_writer.h, own lock); stopped after the last stream */
     vg_record_writer record_writer;
+    /* JPEGs of keyframes (server/snapshots.h): lws thread; its worker has its own locks */
+    vg_snapshots snapshots;
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
@@ -131,6 +133,12 @@ size_t vg_http_session_size(void);
 
 /* Applies everything the GStreamer threads handed over. lws thread. */
 void vg_server_drain_inbox(vg_server *srv);
+
+/* Tells lws that wsi's socket is writable, as the event loop would: its
+ * WRITEABLE callback runs now (and may close and free it). False, with
+ * nothing done, when it has no socket or output still buffered. Outside any
+ * lws callback only. */
+bool vg_server_write_now(vg_server *srv, struct lws *wsi);
 
 /* Wakes the service thread (a vg_wake_fn, common/handoff.h): the one wake-up
  * that GStreamer threads (through the inbox) and device plugins (through

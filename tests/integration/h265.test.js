@@ -12,24 +12,14 @@
 // unsupported_codec; one that accepts hvc1 gets the stream.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import path from 'node:path';
-import { startVigil, freePort, waitStreamState, Client, SLOW, until, tempDir, mintToken } from '../lib/vigil.js';
+import { startVigil, freePort, waitStreamState, Client, SLOW, until, mintToken } from '../lib/vigil.js';
 import { makeClip, publishRequest, streamClip } from '../tools/publisher.js';
 import { startCamera } from '../tools/camera.js';
 import { startPushCamera, freeUdpPort } from '../tools/push_camera.js';
 import { probeFmp4, fmp4Of, bframesProblem } from '../lib/media_probe.js';
+import { makeH265Mp4 } from '../lib/media_files.js';
 
 const KEY_B64 = Buffer.alloc(30, 9).toString('base64');
-
-function makeFile() {
-  const file = path.join(tempDir('vigil-h265-'), 'h265.mp4');
-  const r = spawnSync('gst-launch-1.0', ['-q', 'videotestsrc', 'num-buffers=125', 'pattern=ball', '!',
-    'video/x-raw,format=I420,width=320,height=240,framerate=25/1', '!', 'x265enc', 'speed-preset=ultrafast',
-    'key-int-max=25', '!', 'h265parse', '!', 'mp4mux', '!', 'filesink', `location=${file}`], { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`gst-launch: ${r.stderr}`);
-  return file;
-}
 
 // The JSON of a kind 3 decoder configuration, and its codec data's length.
 function decoderConfig(frame) {
@@ -53,7 +43,7 @@ describe('H.265 cameras, relayed untouched', { timeout: 180000 * SLOW }, () => {
         server: { bind: '127.0.0.1', log_level: 'info' },
         streams: [
           { id: 'rtsp', source: camera.url },
-          { id: 'file', source: `file://${makeFile()}` },
+          { id: 'file', source: `file://${makeH265Mp4()}` },
           { id: 'rtp', source: `rtp://127.0.0.1:${rtpPort}`, options: { payload_type: 96, encoding: 'H265' } },
           { id: 'srtp', source: `srtp://127.0.0.1:${srtpPort}`, options: { key: KEY_B64, encoding: 'h265' } },
           { id: 'pub', source: 'publish://', options: { codec: 'h265' } },

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import http from 'node:http';
 import net from 'node:net';
 import { startVigil } from '../lib/vigil.js';
+import { rawPipeline } from '../lib/raw_http.js';
 
 let vigil;
 before(async () => {
@@ -78,35 +79,8 @@ test('HEAD: GET\'s status and headers, no body, and the connection goes on', { t
   }
 });
 
-// Several requests in one write on a raw socket; the responses, split by
-// their Content-Length, in order. Resolves once `count` responses are in, or
-// with what came when the server closes or after 15 s.
-function pipeline(text, count) {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(vigil.port, '127.0.0.1');
-    let buf = Buffer.alloc(0);
-    const responses = [];
-    const done = () => { clearTimeout(timer); sock.destroy(); resolve(responses); };
-    const timer = setTimeout(done, 15000);
-    sock.on('data', (d) => {
-      buf = Buffer.concat([buf, d]);
-      for (;;) {
-        const end = buf.indexOf('\r\n\r\n');
-        if (end < 0) break;
-        const head = buf.subarray(0, end).toString('latin1').split('\r\n');
-        const headers = Object.fromEntries(head.slice(1).map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-        const len = Number(headers['content-length'] ?? 0);
-        if (buf.length < end + 4 + len) break;
-        responses.push({ status: Number(head[0].split(' ')[1]), headers, body: buf.subarray(end + 4, end + 4 + len).toString() });
-        buf = buf.subarray(end + 4 + len);
-      }
-      if (responses.length >= count) done();
-    });
-    sock.on('close', done);
-    sock.on('error', reject);
-    sock.write(text);
-  });
-}
+// Several requests in one write on a raw socket; the responses in order.
+const pipeline = (text, count) => rawPipeline(vigil.port, text, count);
 const get = (path, extra = '') => `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${vigil.adminToken}\r\n${extra}\r\n`;
 
 test('pipelining: requests written at once are each answered, in order', { timeout: 90000 }, async () => {

@@ -146,7 +146,7 @@ async function listStreams() {
     let tile = tiles.get(info.id);
     if (!tile) {
       const id = info.id;
-      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved });
+      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved, headers: () => auth.headers() });
       tiles.set(info.id, tile);
       placeTile(tile);
     }

@@ -52,6 +52,11 @@
 // remembers the choice (localStorage "vigil.mode.<stream>"); changing it
 // resubscribes.
 //
+// A tile that is not playing live (before its first picture, a stream it
+// does not watch, a browser that cannot play video) shows the stream's
+// snapshot instead, refreshed every 10 s (snapshot.js), with data-snapshot
+// "true" while it does.
+//
 // A stream with sound starts muted (browsers only autoplay muted media);
 // the speaker button in the header turns it on and off. Its click is the
 // user gesture that lets the browser play sound. Sound comes only in the
@@ -66,6 +71,7 @@ import { OfflineClock, OFFLINE_STATES } from './offline.js';
 import { NO_PLAYBACK, acceptedFamilies, canPlayLive, hasWebCodecs } from './media_support.js';
 import { VariantPicker, cannotDecode } from './variant_choice.js';
 import { VariantSwitch } from './variant_switch.js';
+import { Snapshot } from './snapshot.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
@@ -113,8 +119,9 @@ export class Tile {
   // and switches pictures, through it). `onFocusChange(tile)`: after the
   // user enlarged the tile or put it back. `onRemoved(tile, event)`: a
   // reload ended the channel on screen (stream.removed); the tile waits to
-  // be subscribed again or taken away.
-  constructor(streamId, { subs, onFocusChange = () => {}, onRemoved = () => {} } = {}) {
+  // be subscribed again or taken away. `headers()`: the headers of REST
+  // requests (the token), for the snapshot.
+  constructor(streamId, { subs, onFocusChange = () => {}, onRemoved = () => {}, headers = () => ({}) } = {}) {
     this.stream = streamId;
     this.subs = subs;
     this.onFocusChange = onFocusChange;
@@ -152,7 +159,12 @@ export class Tile {
     this.speaker.addEventListener('click', () => this.setSound(!this.soundOn));
     this.focusButton = this.el.querySelector('.tile-focus');
     this.focusButton.addEventListener('click', () => this.toggleFocus());
-    this.el.querySelector('.tile-media').addEventListener('dblclick', () => this.toggleFocus());
+    const media = this.el.querySelector('.tile-media');
+    media.addEventListener('dblclick', () => this.toggleFocus());
+    this.snapshot = new Snapshot(streamId, this.el.querySelector('.tile-snapshot'), {
+      headers,
+      width: () => media.clientWidth * (globalThis.devicePixelRatio || 1),
+    });
     this.mode = preferredMode(streamId);
     this.fallback = ''; // why WebCodecs is not used although preferred
     this.decoderErrors = [];
@@ -513,6 +525,7 @@ export class Tile {
   destroy() {
     clearTimeout(this.resubscribeTimer);
     this.cancelSwitch();
+    this.snapshot.destroy();
     this.feed.destroy();
     this.el.remove();
   }
@@ -549,6 +562,9 @@ export class Tile {
     d.focused = String(this.focused);
     d.switching = this.switching ? this.switching.variant : '';
     d.switches = String(this.switches);
+    // No picture of its own on screen: the snapshot stands in for it.
+    this.snapshot.setWanted(this.connected && !this.feed.shown);
+    d.snapshot = String(!this.snapshot.img.hidden);
 
     const wc = this.mode === 'webcodecs';
     this.modeButton.dataset.mode = this.mode;
@@ -664,6 +680,11 @@ function build(streamId) {
   const video = mediaElement('mse', streamId);
   const canvas = mediaElement('webcodecs', streamId);
   canvas.hidden = true;
+  // The snapshot (snapshot.js), over the dark video while it has no picture.
+  const still = document.createElement('img');
+  still.className = 'tile-snapshot';
+  still.alt = `Snapshot of ${streamId}`;
+  still.hidden = true;
   const overlay = document.createElement('div');
   overlay.className = 'tile-overlay';
   const title = document.createElement('p');
@@ -671,7 +692,7 @@ function build(streamId) {
   const detail = document.createElement('p');
   detail.className = 'overlay-detail';
   overlay.append(title, detail);
-  media.append(video, canvas, overlay);
+  media.append(video, canvas, still, overlay);
 
   const stats = document.createElement('footer');
   stats.className = 'tile-stats';
