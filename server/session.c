@@ -192,12 +192,34 @@ static vg_viewer *next_ready(vg_session *s) {
     return NULL;
 }
 
+/* lws 4.1 keeps the close opcode out of its public enum ("handled by
+ * lws_close_reason()"), but lws_write() frames it like any other; its value
+ * sits between HTTP (3) and PING (5). */
+#define VG_WRITE_CLOSE ((enum lws_write_protocol)4)
+_Static_assert(LWS_WRITE_HTTP == 3 && LWS_WRITE_PING == 5, "lws write opcodes moved");
+
+/* The close frame, written here rather than by lws_close_reason() and a
+ * return of -1: lws 4.1 then hangs up right after its frame, and a peer still
+ * sending (a publisher streaming) gets a TCP reset that can discard the
+ * close frame before it is read, so it sees 1006 instead of our code. Here
+ * the connection stays open, reading and ignoring, until the peer's close
+ * frame comes back (ws_session.c) or the timeout drops it. */
+static int send_close_frame(vg_session *s) {
+    unsigned char buf[LWS_PRE + 125]; /* a control frame's payload: <= 125 bytes */
+    size_t rlen = strlen(s->close_reason);
+    if (rlen > 123) rlen = 123;
+    buf[LWS_PRE] = (unsigned char)(s->close_code >> 8);
+    buf[LWS_PRE + 1] = (unsigned char)(s->close_code & 0xff);
+    memcpy(buf + LWS_PRE + 2, s->close_reason, rlen);
+    if (lws_write(s->wsi, buf + LWS_PRE, rlen + 2, VG_WRITE_CLOSE) < (int)(rlen + 2)) return -1;
+    s->close_sent = true;
+    lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_ACK, 3);
+    return 0;
+}
+
 int vg_session_on_writable(vg_session *s) {
-    if (s->closing && (s->drop_text || !s->out_head)) {
-        lws_close_reason(s->wsi, (enum lws_close_status)s->close_code,
-                         (unsigned char *)s->close_reason, strlen(s->close_reason));
-        return -1;
-    }
+    if (s->close_sent) return 0; /* nothing may follow a close frame */
+    if (s->closing && (s->drop_text || !s->out_head)) return send_close_frame(s);
     if (s->out_head) {
         vg_outmsg *m = s->out_head;
         s->out_head = m->next;

@@ -89,8 +89,9 @@ struct vg_session {
     /* counters */
     uint64_t messages_in, errors;
     /* closing: queued text goes out first (unless drop_text: the client did
-     * not read it), then a close frame with this code */
-    bool closing, drop_text;
+     * not read it), then a close frame with this code; close_sent: it went
+     * out, and the connection waits for the peer's close frame */
+    bool closing, drop_text, close_sent;
     uint16_t close_code;
     const char *close_reason; /* a string literal (vg_session_close) */
 };
@@ -108,8 +109,8 @@ int vg_session_send_json(vg_session *s, json_t *msg);
 int vg_session_send_text(vg_session *s, const char *text, size_t len);
 
 /* Starts closing with a close frame; if the peer does not let us write it
- * within a few seconds, the connection is dropped. `reason` must be a string
- * literal (it is kept, not copied). */
+ * within a few seconds, or does not answer it with its own, the connection
+ * is dropped. `reason` must be a string literal (it is kept, not copied). */
 void vg_session_close(vg_session *s, uint16_t code, const char *reason);
 
 /* What vg_session_subscribe did. */

@@ -99,6 +99,11 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
 
     case LWS_CALLBACK_SERVER_WRITEABLE: return vg_session_on_writable(s);
 
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        /* The answer to our close frame (session.c): hang up, no echo. A
+         * close the peer started is echoed by lws (0). */
+        return s->close_sent ? -1 : 0;
+
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* A GStreamer thread, a device plugin or the signal handler woke us. */
         vg_server_drain_inbox(server_of(wsi));
