@@ -64,6 +64,10 @@ TOOL_BINS      = $(patsubst tests/tools/%.c,$(B)/tools/%,$(TOOLS_SRC))
 # The RTSP test camera needs gst-rtsp-server's headers.
 $(B)/obj/tests/tools/%.o: CFLAGS_COMMON += $(shell pkg-config --cflags gstreamer-rtsp-server-1.0)
 
+# `make test` and `make soak` build on every core: a clean clone's build is
+# several minutes of the test run when done one file at a time.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
+
 .PHONY: all build deps run test unit integration browser valgrind clean bench soak
 .DEFAULT_GOAL := all
 
@@ -81,14 +85,14 @@ run:
 
 test:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(NPROC) build
 	@bash tests/run_all.sh
 
 # Hours of operation in minutes (tests/soak/soak.mjs): SOAK_MINUTES (10),
 # SOAK_ASAN=1 for the ASan+UBSan server. Not part of `make test`.
 soak:
 	@$(MAKE) --no-print-directory deps
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory -j$(NPROC) build
 	@cd tests && $(if $(filter 1,$(SOAK_ASAN)),VIGIL_BIN=$(CURDIR)/$(B)/asan/vigil VIGIL_SANITIZED=1 \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0 \
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0,) \

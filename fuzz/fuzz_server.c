@@ -107,7 +107,7 @@ void fuzz_server_down(vg_server *srv, vg_session *sess) {
 }
 
 bool fuzz_server_write_out(vg_session *sess) {
-    while (sess->out_head || sess->closing)
+    while ((sess->out_head || sess->closing) && !sess->close_sent)
         if (vg_session_on_writable(sess) < 0) return false;
-    return true;
+    return !sess->close_sent; /* past its close frame, lws hangs up */
 }

@@ -28,7 +28,8 @@ void fuzz_server_up(vg_server *srv, vg_session *sess);
 void fuzz_server_down(vg_server *srv, vg_session *sess);
 
 /* Writes what the session has queued, as the lws writable callbacks would;
- * false once the session has closed the connection. */
+ * false once the session has closed the connection (or sent its close
+ * frame, after which lws hangs up). */
 bool fuzz_server_write_out(vg_session *sess);
 
 #endif

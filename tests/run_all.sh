@@ -19,24 +19,53 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
+# A pool for runs that only need CPU (no ports, no timing): unit tests,
+# valgrind, sanitizers, fuzz replay. Up to JOBS at once, each into its own
+# log; `collect` waits for all and reports them in the order they were given.
+JOBS=${TEST_JOBS:-$(nproc)}
+pool_dir=$(mktemp -d)
+pool_names=()
+spawn() { # name, command...
+  local name=$1; shift
+  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
+  local i=${#pool_names[@]}
+  pool_names+=("$name")
+  ( "$@" > "$pool_dir/$i.log" 2>&1; echo $? > "$pool_dir/$i.rc" ) &
+}
+collect() {
+  wait
+  local i name
+  for i in "${!pool_names[@]}"; do
+    name=${pool_names[$i]}
+    echo "=== $name"
+    cat "$pool_dir/$i.log"
+    if [ "$(cat "$pool_dir/$i.rc" 2>/dev/null)" = 0 ]; then pass=$((pass+1)); echo "--- ok: $name"
+    else fail=$((fail+1)); failed+=("$name"); echo "--- FAILED: $name"; fi
+  done
+  pool_names=()
+  rm -f "$pool_dir"/*
+}
+trap 'rm -rf "$pool_dir"' EXIT
+
 # One run per unit test source: a binary that was not built fails the run
 # rather than being skipped.
 for src in tests/unit/test_*.c; do
   n=$(basename "$src" .c)
   t="$B/tests/$n"
   if [ ! -x "$t" ] || [ ! -x "$B/asan/tests/$n" ]; then
-    run "unit $n (built)" false
+    spawn "unit $n (built)" false
     continue
   fi
-  run "unit $n" "$t"
-  run "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
+  spawn "unit $n" "$t"
+  spawn "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
       --error-exitcode=99 "$t"
-  run "asan $n" "$B/asan/tests/$n"
+  spawn "asan $n" "$B/asan/tests/$n"
 done
 
 # Every committed fuzz input (fuzz/corpus, fuzz/regressions) once through its
 # libFuzzer target (clang, ASan+UBSan), no mutation: fuzz/replay.sh.
-run "fuzz corpora replay" bash fuzz/replay.sh
+spawn "fuzz corpora replay" bash fuzz/replay.sh
+collect
 
 # One node process per test file, each bounded: a file that hangs (a child
 # process left running keeps node's event loop alive) fails by name after
