@@ -85,10 +85,9 @@ static void offer(vg_relay *r, vg_viewer *v, vg_frame *f, int64_t now_us) {
     vg_frame *resync =
         vg_viewer_queue_needs_resync(&v->queue, f, now_us) ? resync_variant(r, f) : NULL;
     bool was_empty = vg_viewer_queue_empty(&v->queue);
-    uint64_t late_before = v->queue.late_skips;
     vg_push_result res = vg_viewer_queue_push(&v->queue, f, resync, now_us);
-    if (res == VG_PUSH_SKIPPED) r->skips++;
-    if (v->queue.late_skips != late_before) r->late_skips++;
+    if (res == VG_PUSH_SKIPPED || res == VG_PUSH_SKIPPED_LATE) r->skips++;
+    if (res == VG_PUSH_SKIPPED_LATE) r->late_skips++;
     if (res == VG_PUSH_TOO_SLOW) {
         v->too_slow = true;
         r->hooks->viewer_too_slow(v);

@@ -136,7 +136,9 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
         if (is_late) q->late_skips++;
         drop_queued_media(q, now_us);
         q->skipping = true;
-        overflow = count_skip(q, now_us) ? VG_PUSH_TOO_SLOW : VG_PUSH_SKIPPED;
+        overflow = count_skip(q, now_us) ? VG_PUSH_TOO_SLOW
+                   : is_late             ? VG_PUSH_SKIPPED_LATE
+                                         : VG_PUSH_SKIPPED;
         if (overflow == VG_PUSH_TOO_SLOW) return overflow;
     }
 

@@ -49,6 +49,7 @@ typedef enum vg_push_result {
     VG_PUSH_QUEUED,   /* the frame (or its resync variant) was queued */
     VG_PUSH_DROPPED,  /* dropped: waiting for a keyframe */
     VG_PUSH_SKIPPED,  /* the queue overflowed; the viewer now skips to a keyframe */
+    VG_PUSH_SKIPPED_LATE, /* a queued frame waited past max_age_us; skips likewise */
     VG_PUSH_TOO_SLOW, /* it overflowed too often: close this viewer */
 } vg_push_result;
 

@@ -233,7 +233,7 @@ START_TEST(late_queue_skips_to_next_keyframe) {
     ck_assert_int_eq(push(&q, false, 40000), VG_PUSH_QUEUED);
     ck_assert_int_eq(push(&q, false, 80000), VG_PUSH_QUEUED);
     ck_assert_int_eq(push(&q, false, 100000), VG_PUSH_QUEUED); /* exactly the bound: not late */
-    ck_assert_int_eq(push(&q, false, 120000), VG_PUSH_SKIPPED);
+    ck_assert_int_eq(push(&q, false, 120000), VG_PUSH_SKIPPED_LATE);
     ck_assert_uint_eq(q.count, 0);
     ck_assert_uint_eq(q.skips, 1);
     ck_assert_uint_eq(q.late_skips, 1);
@@ -268,7 +268,7 @@ START_TEST(late_on_a_keyframe_delivers_it_marked) {
     q.max_age_us = 100000;
     push(&q, true, 0);
     push(&q, false, 40000);
-    ck_assert_int_eq(push(&q, true, 200000), VG_PUSH_SKIPPED);
+    ck_assert_int_eq(push(&q, true, 200000), VG_PUSH_SKIPPED_LATE);
     ck_assert_uint_eq(q.count, 1);
     assert_pop_flags(&q, VG_FRAME_KEYFRAME | VG_FRAME_AFTER_SKIP);
     vg_viewer_queue_free(&q);
@@ -283,7 +283,7 @@ START_TEST(init_segment_survives_a_late_skip_without_aging) {
     q.max_age_us = 100000;
     push_init(&q, 0);
     push(&q, true, 0);
-    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED);
+    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED_LATE);
     ck_assert_uint_eq(q.count, 1);
     ck_assert_int_eq(push(&q, false, 400000), VG_PUSH_DROPPED); /* waits for a key, no new skip */
     ck_assert_int_eq(push(&q, true, 440000), VG_PUSH_QUEUED);
@@ -301,7 +301,7 @@ START_TEST(late_too_often_is_too_slow) {
     vg_viewer_queue_init(&q, 64, 2, 10000000);
     q.max_age_us = 100000;
     push(&q, true, 0);
-    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED);
+    ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED_LATE);
     push(&q, true, 240000);
     ck_assert_int_eq(push(&q, false, 400000), VG_PUSH_TOO_SLOW);
     vg_viewer_queue_free(&q);
