@@ -19,53 +19,65 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:fast_unwind_
 export LSAN_OPTIONS=${LSAN_OPTIONS:-suppressions=$PWD/tests/lsan.supp:print_suppressions=0:fast_unwind_on_malloc=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
-# A pool for runs that only need CPU (no ports, no timing): unit tests,
-# valgrind, sanitizers, fuzz replay. Up to JOBS at once, each into its own
-# log; `collect` waits for all and reports them in the order they were given.
-JOBS=${TEST_JOBS:-$(nproc)}
-pool_dir=$(mktemp -d)
-pool_names=()
-spawn() { # name, command...
+# Runs side by side: `queue name command...` records a run; `run_queued N`
+# runs what was queued in N lanes at once (the i-th run in lane i % N, each
+# lane one run after another), every run into its own log, then reports them
+# all in the order queued. A run sees VIGIL_TEST_LANE and VIGIL_TEST_LANES:
+# tests/lib/ports.js hands each lane only its own ports, so lanes never take
+# each other's.
+q_names=()
+q_cmds=()
+queue() { # name, command...
   local name=$1; shift
-  while [ "$(jobs -rp | wc -l)" -ge "$JOBS" ]; do wait -n; done
-  local i=${#pool_names[@]}
-  pool_names+=("$name")
-  ( "$@" > "$pool_dir/$i.log" 2>&1; echo $? > "$pool_dir/$i.rc" ) &
+  q_names+=("$name")
+  q_cmds+=("$(printf '%q ' "$@")")
 }
-collect() {
+run_queued() { # lanes
+  local lanes=$1 dir i k name
+  dir=$(mktemp -d)
+  for ((k = 0; k < lanes; k++)); do
+    (
+      export VIGIL_TEST_LANE=$k VIGIL_TEST_LANES=$lanes
+      for ((i = k; i < ${#q_names[@]}; i += lanes)); do
+        eval "${q_cmds[$i]}" > "$dir/$i.log" 2>&1
+        echo $? > "$dir/$i.rc"
+      done
+    ) &
+  done
   wait
-  local i name
-  for i in "${!pool_names[@]}"; do
-    name=${pool_names[$i]}
+  for i in "${!q_names[@]}"; do
+    name=${q_names[$i]}
     echo "=== $name"
-    cat "$pool_dir/$i.log"
-    if [ "$(cat "$pool_dir/$i.rc" 2>/dev/null)" = 0 ]; then pass=$((pass+1)); echo "--- ok: $name"
+    cat "$dir/$i.log"
+    if [ "$(cat "$dir/$i.rc" 2>/dev/null)" = 0 ]; then pass=$((pass+1)); echo "--- ok: $name"
     else fail=$((fail+1)); failed+=("$name"); echo "--- FAILED: $name"; fi
   done
-  pool_names=()
-  rm -f "$pool_dir"/*
+  rm -rf "$dir"
+  q_names=()
+  q_cmds=()
 }
-trap 'rm -rf "$pool_dir"' EXIT
 
+# Unit tests, valgrind, sanitizers and the fuzz replay need only CPU (no
+# ports, no timing): one lane per core.
 # One run per unit test source: a binary that was not built fails the run
 # rather than being skipped.
 for src in tests/unit/test_*.c; do
   n=$(basename "$src" .c)
   t="$B/tests/$n"
   if [ ! -x "$t" ] || [ ! -x "$B/asan/tests/$n" ]; then
-    spawn "unit $n (built)" false
+    queue "unit $n (built)" false
     continue
   fi
-  spawn "unit $n" "$t"
-  spawn "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
+  queue "unit $n" "$t"
+  queue "valgrind $n" env CK_FORK=no valgrind -q --leak-check=full --suppressions=tests/valgrind.supp --errors-for-leak-kinds=definite,indirect \
       --error-exitcode=99 "$t"
-  spawn "asan $n" "$B/asan/tests/$n"
+  queue "asan $n" "$B/asan/tests/$n"
 done
 
 # Every committed fuzz input (fuzz/corpus, fuzz/regressions) once through its
 # libFuzzer target (clang, ASan+UBSan), no mutation: fuzz/replay.sh.
-spawn "fuzz corpora replay" bash fuzz/replay.sh
-collect
+queue "fuzz corpora replay" bash fuzz/replay.sh
+run_queued "${TEST_JOBS:-$(nproc)}"
 
 # One node process per test file, each bounded: a file that hangs (a child
 # process left running keeps node's event loop alive) fails by name after
@@ -78,22 +90,41 @@ nodefile() { # file, extra env...
   [ "$rc" -eq 124 ] && echo "!!! $file: still running after ${FILE_TIMEOUT_S} s, stopped"
   return "$rc"
 }
-nodetests() { # group name, dir, extra env...
-  local group=$1 dir=$2; shift 2
-  local files=("$dir"/*.test.js)
+# Integration files, release and ASan+UBSan, in two lanes: a test process
+# mostly waits on its server and peers (measured: a third of a core with the
+# release server, two thirds with ASan), so two lanes share the 2 cores this
+# runs on without starving each other's timing. Files that load the whole
+# machine (bench_smoke: a thousand viewers), run make in the tree (install)
+# or time a camera's silence to the second (srtp: a 2 s silence timeout)
+# run alone afterwards.
+ALONE=" bench_smoke.test.js install.test.js srtp.test.js "
+nodetests() { # queue|run, group name, dir, extra env...
+  local how=$1 group=$2 dir=$3; shift 3
+  local files=("$dir"/*.test.js) f alone
   [ -e "${files[0]}" ] || { run "$group (no tests in $dir)" false; return; }
   for f in "${files[@]}"; do
-    run "$group $(basename "$f")" nodefile "$f" "$@"
+    alone=no
+    [[ $ALONE == *" $(basename "$f") "* ]] && alone=yes
+    if [ "$how" = queue ] && [ $alone = no ]; then queue "$group $(basename "$f")" nodefile "$f" "$@"
+    elif [ "$how" = run ] && [ $alone = yes ]; then run "$group $(basename "$f")" nodefile "$f" "$@"
+    fi
   done
 }
-nodetests "integration (release)" tests/integration
-nodetests "integration (asan+ubsan server)" tests/integration VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1
+ASAN_SERVER=(VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1)
+nodetests queue "integration (release)" tests/integration
+nodetests queue "integration (asan+ubsan server)" tests/integration "${ASAN_SERVER[@]}"
+run_queued "${INTEGRATION_LANES:-2}"
+nodetests run "integration (release)" tests/integration
+nodetests run "integration (asan+ubsan server)" tests/integration "${ASAN_SERVER[@]}"
 # The soak (make soak), short, against the ASan+UBSan server: every kind of
 # churn twice in 3 minutes; crashes, sanitizer reports, fds, stuck viewers
 # and command fates judged (memory growth only in the long release run).
 run "soak (asan+ubsan server, 3 min)" env SOAK_MINUTES=3 SOAK_OUT="$PWD/$B/soak-asan" \
   VIGIL_BIN="$PWD/$B/asan/vigil" VIGIL_SANITIZED=1 timeout -k 20 "$FILE_TIMEOUT_S" node tests/soak/soak.mjs
-nodetests "browser" tests/browser
+# Browser tests one at a time: Chromium decoding video takes what CPU there is.
+browser=(tests/browser/*.test.js)
+[ -e "${browser[0]}" ] || run "browser (no tests in tests/browser)" false
+for f in "${browser[@]}"; do [ -e "$f" ] && run "browser $(basename "$f")" nodefile "$f"; done
 
 echo
 [ ${#failed[@]} -eq 0 ] || printf 'failed: %s\n' "${failed[@]}"

@@ -9,6 +9,13 @@ import net from 'node:net';
 
 const given = new Set();
 
+// tests/run_all.sh runs test files in lanes side by side; each lane takes
+// only ports in its own blocks of 16 (a lane's pair port + 1 stays its own
+// too), so two lanes never hand out the same port.
+const LANES = Number(process.env.VIGIL_TEST_LANES) || 1;
+const LANE = Number(process.env.VIGIL_TEST_LANE) || 0;
+const ours = (p) => Math.floor(p / 16) % LANES === LANE;
+
 function bindOnce(kind, port = 0) {
   return new Promise((resolve) => {
     const done = (p) => resolve(p);
@@ -26,9 +33,9 @@ function bindOnce(kind, port = 0) {
 }
 
 async function freePortOf(kind) {
-  for (let i = 0; i < 50; i++) {
+  for (let i = 0; i < 50 * LANES; i++) {
     const p = await bindOnce(kind);
-    if (p && !given.has(`${kind}:${p}`)) {
+    if (p && ours(p) && !given.has(`${kind}:${p}`)) {
       given.add(`${kind}:${p}`);
       return p;
     }
@@ -47,7 +54,7 @@ export const freeUdpPort = () => freePortOf('udp');
 export async function freeUdpPair() {
   for (let i = 0; i < 20; i++) {
     const p = await freeUdpPort();
-    if (p >= 65535 || given.has(`udp:${p + 1}`)) continue;
+    if (p >= 65535 || !ours(p + 1) || given.has(`udp:${p + 1}`)) continue;
     if (await bindOnce('udp', p + 1) === p + 1) {
       given.add(`udp:${p + 1}`);
       return p;
