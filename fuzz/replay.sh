@@ -42,7 +42,8 @@ for t in "${targets[@]}"; do
   [ -d "fuzz/regressions/$t" ] && dirs+=("fuzz/regressions/$t")
   n=$(find "${dirs[@]}" -type f | wc -l)
   log=$logdir/$t.log
-  if "$bin" -runs=0 -timeout=30 -rss_limit_mb=4096 -close_fd_mask=2 "${dirs[@]}" </dev/null >"$log" 2>&1; then
+  # A failing input is written beside the log, not into the source tree.
+  if "$bin" -runs=0 -timeout=30 -rss_limit_mb=4096 -close_fd_mask=2 -artifact_prefix="$logdir/$t-" "${dirs[@]}" </dev/null >"$log" 2>&1; then
     printf '  %-12s %4d inputs  %s\n' "$t" "$n" "$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -1)"
   else
     bad=$((bad + 1))
