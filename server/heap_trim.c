@@ -5,19 +5,31 @@
 #include <malloc.h>
 #endif
 
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "common/clock.h"
 
 #define VG_HEAP_MMAP_THRESHOLD (128 * 1024)
 #define VG_HEAP_ARENAS 2
 
+#ifdef __GLIBC__
+/* The operator chose this setting: its environment variable, or its
+ * glibc.malloc tunable among GLIBC_TUNABLES ("a=1:b=2"). */
+static bool operator_set(const char *env, const char *tunable) {
+    if (getenv(env)) return true;
+    const char *tunables = getenv("GLIBC_TUNABLES");
+    return tunables && strstr(tunables, tunable);
+}
+#endif
+
 void vg_heap_tune(void) {
 #ifdef __GLIBC__
-    if (getenv("MALLOC_ARENA_MAX") || getenv("MALLOC_MMAP_THRESHOLD_") || getenv("GLIBC_TUNABLES"))
-        return;
-    mallopt(M_MMAP_THRESHOLD, VG_HEAP_MMAP_THRESHOLD);
-    mallopt(M_ARENA_MAX, VG_HEAP_ARENAS);
+    if (!operator_set("MALLOC_MMAP_THRESHOLD_", "glibc.malloc.mmap_threshold="))
+        mallopt(M_MMAP_THRESHOLD, VG_HEAP_MMAP_THRESHOLD);
+    if (!operator_set("MALLOC_ARENA_MAX", "glibc.malloc.arena_max="))
+        mallopt(M_ARENA_MAX, VG_HEAP_ARENAS);
 #endif
 }
 

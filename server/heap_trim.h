@@ -37,8 +37,9 @@ typedef struct vg_heap_trim {
  *    they are mapped and unmapped whole.
  *  - two arenas instead of eight per core keep the streaming threads' free
  *    space in fewer places, where it is reused.
- * An operator's MALLOC_ARENA_MAX, MALLOC_MMAP_THRESHOLD_ or GLIBC_TUNABLES
- * wins: nothing is set when any of them is in the environment. */
+ * An operator's own choice wins, setting by setting: MALLOC_MMAP_THRESHOLD_
+ * or glibc.malloc.mmap_threshold in GLIBC_TUNABLES leaves the threshold
+ * alone, MALLOC_ARENA_MAX or glibc.malloc.arena_max the arenas. */
 void vg_heap_tune(void);
 
 /* Trims when the interval since the last one has passed (the first call
