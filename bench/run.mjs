@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs              full run (about 10 minutes)
 //   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
-//   BENCH_ONLY=one,4000,max,streams,throttled,transcode   only these scenarios
+//   BENCH_ONLY=one,4000,max,streams,throttled,transcode,record   only these scenarios
 //   BENCH_DURATION=S                the measured window, in seconds
 //   BENCH_REPEAT=N                  1000-viewer pairs (vigil, floor) to take
 //                                   the median of (default 3; 1 when quick)
@@ -15,7 +15,7 @@
 // 127.0.0.1 only. The load client's JSON reports are collected; the table of
 // figures goes to stdout and everything to build/bench/results.json.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,14 +89,23 @@ function startProc(argv, name) {
   };
 }
 
-async function startVigil(streams) {
+async function startVigil(streams, recordPath = null) {
   // Anonymous viewers of these streams (they say hello without a token), and
   // every viewer from 127.0.0.1: the default per-address limit is 1000.
+  // With recordPath, every stream records continuously there.
+  const record = recordPath ? { record: { mode: 'continuous', segment_s: 60 } } : {};
   return startVigilWith({
-    server: { bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000 },
+    server: { bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000,
+      ...(recordPath ? { record_path: recordPath } : {}) },
     auth: { anonymous: { streams } },
-    streams: streams.map((id) => ({ id, source: `file://${CLIP}` })),
+    streams: streams.map((id) => ({ id, source: `file://${CLIP}`, ...record })),
   });
+}
+
+// Bytes the process made the kernel write to storage (/proc/PID/io).
+function writeBytes(pid) {
+  const m = /^write_bytes: (\d+)$/m.exec(readFileSync(`/proc/${pid}/io`, 'utf8'));
+  return m ? Number(m[1]) : 0;
 }
 
 // vigil with `config` (its port chosen here), once every stream is live.
@@ -161,10 +170,12 @@ function load(srv, streams, viewers, opts = {}) {
   });
 }
 
-async function measure(kind, streams, viewers, opts) {
-  const srv = kind === 'vigil' ? await startVigil(streams) : await startFloor(streams.length);
+async function measure(kind, streams, viewers, opts = {}) {
+  const srv = kind === 'vigil' ? await startVigil(streams, opts.record) : await startFloor(streams.length);
   try {
+    const w0 = writeBytes(srv.proc.pid), t0 = Date.now();
     const r = await load(srv, streams, viewers, opts);
+    r.server.write_bytes_per_s = (writeBytes(srv.proc.pid) - w0) / ((Date.now() - t0) / 1000);
     const g = r.groups.normal;
     // What else ran on the server's core during the window (other users of a shared machine).
     r.other_load_server_cpu = Math.max(0, (r.cpu_busy[+SERVER_CPU] ?? 0) - r.server.cpu_util);
@@ -319,6 +330,36 @@ async function scenarioThrottled() {
     `bounded (1000: ${rb ? f2(rb / MIB) : 'n/a'})`, rb !== null && v.server.rss_peak_kb <= rb * 1.5 + 8 * MIB);
 }
 
+// Recording's price: 20 streams with 20 viewers each, recording off, then
+// on (continuous, to build/bench/record, on the disk the recordings of a real
+// install would use; /tmp may be memory): the server's CPU, what it wrote to
+// storage per second, and whether the viewers' latency moved.
+async function scenarioRecord() {
+  noisy = false;
+  const streams = Array.from({ length: 20 }, (_, i) => `r${i}`);
+  const dir = path.join(B, 'bench/record');
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const off = await measure('vigil', streams, 400);
+  const on = await measure('vigil', streams, 400, { record: dir });
+  let files = 0, bytes = 0;
+  for (const id of streams) {
+    for (const f of readdirSync(path.join(dir, id), { withFileTypes: true })) {
+      if (f.isFile() && f.name.endsWith('.mp4')) { files++; bytes += statSync(path.join(dir, id, f.name)).size; }
+    }
+  }
+  rmSync(dir, { recursive: true, force: true });
+  results.scenarios.record = { off, on, files, bytes };
+  const cores = on.server.cpu_util - off.server.cpu_util;
+  const dp99 = on.groups.normal.latency_ms.p99 - off.groups.normal.latency_ms.p99;
+  row('record 20 streams: CPU cores off / on', `${f2(off.server.cpu_util)} / ${f2(on.server.cpu_util)}`, '', '',
+    'reported', files >= streams.length);
+  row('record 20 streams: written MB/s', f2(on.server.write_bytes_per_s / 1e6), '', '',
+    `~ 20 x the clip (${files} files)`, on.server.write_bytes_per_s > 0);
+  row('record 20 streams: viewers p99 change ms', f2(dp99), '', '', '< 5 ms', dp99 < 5);
+  console.error(`  record: +${f2(cores)} cores for 20 streams, ${f2(on.server.write_bytes_per_s / 1e6)} MB/s, ${files} files, ${bytes} bytes`);
+}
+
 // The transcode's price: CPU and added latency (bench/transcode.mjs).
 async function scenarioTranscode() {
   noisy = false;
@@ -360,6 +401,7 @@ if (want('max')) await scenarioMax();
 if (want('streams')) await scenarioStreams();
 if (want('throttled')) await scenarioThrottled();
 if (want('transcode')) await scenarioTranscode();
+if (want('record')) await scenarioRecord();
 results.table = rows;
 results.elapsed_s = (Date.now() - t0) / 1000;
 writeFileSync(path.join(B, 'bench/results.json'), JSON.stringify(results, null, 2));
