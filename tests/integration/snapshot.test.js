@@ -6,14 +6,15 @@
 // recent, an H.265 stream, 400 for nonsense widths, 404 for unknown streams
 // and variants, 503 before the first keyframe (a publish:// stream without
 // a publisher), tokens as for the live stream (a viewer of `gate` gets
-// `gate` only), and a snapshot being made not breaking a pipelined request
+// `gate` only), a substream's own picture (?variant=, 503 while nobody
+// watches it), 503 busy past the makes in flight, and a snapshot being made not breaking a pipelined request
 // behind it.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { startVigil, waitStreamState, tempDir, mintToken, until, SLOW } from '../lib/vigil.js';
+import { startVigil, waitStreamState, tempDir, mintToken, until, Client, SLOW } from '../lib/vigil.js';
 import { rawPipeline } from '../lib/raw_http.js';
 import { makeH265Mp4 } from '../lib/media_files.js';
 
@@ -49,7 +50,8 @@ describe('snapshots', { timeout: 180000 * SLOW }, () => {
         streams: [
           // A keyframe every 10 s: requests a moment apart share one.
           { id: 'cam', source: 'test://', options: { width: 640, height: 480, fps: 10, keyframe_interval: 100, bitrate_kbps: 500 } },
-          { id: 'gate', source: 'test://', options: { width: 320, height: 240, fps: 10, bitrate_kbps: 300 } },
+          { id: 'gate', source: 'test://', options: { width: 320, height: 240, fps: 10, bitrate_kbps: 300 },
+            variants: { sub: { source: 'test://', options: { width: 160, height: 120, fps: 10, bitrate_kbps: 100 } } } },
           // 640x360, a keyframe a second.
           { id: 'h265', source: `file://${makeH265Mp4({ width: 640, height: 360, frames: 50, pattern: 'smpte' })}` },
           { id: 'pub', source: 'publish://' },
@@ -162,6 +164,54 @@ describe('snapshots', { timeout: 180000 * SLOW }, () => {
     const body = await r.json();
     assert.equal(body.error, 'no_keyframe');
     assert.match(body.message, /no keyframe yet/);
+  });
+
+  it('?variant=: 503 while a substream does not run, its own picture once someone watches it', async () => {
+    const idle = await snap('gate', '?variant=sub');
+    assert.equal(idle.status, 503);
+    const why = await idle.json();
+    assert.equal(why.error, 'no_keyframe');
+    assert.match(why.message, /not running/);
+    const c = await new Client(vigil.wsUrl).open();
+    try {
+      await c.request({ type: 'hello' });
+      const r = await c.request({ type: 'subscribe', stream: 'gate', variant: 'sub', mode: 'mse', accept: ['avc1'] });
+      assert.equal(r.type, 'subscribe', JSON.stringify(r));
+      let res;
+      await until(async () => (res = await snap('gate', '?variant=sub')).status === 200, 15000 * SLOW,
+        () => `the substream's snapshot: ${res?.status}`);
+      assert.equal(res.headers.get('content-type'), 'image/jpeg');
+      assert.deepEqual(probeJpeg(Buffer.from(await res.arrayBuffer())), { codec: 'mjpeg', width: 160, height: 120 });
+      // The main picture is the main stream's, not the substream's.
+      const main = await snap('gate');
+      assert.deepEqual(probeJpeg(Buffer.from(await main.arrayBuffer())), { codec: 'mjpeg', width: 320, height: 240 });
+    } finally {
+      c.close();
+    }
+  });
+
+  it('past 4 makes in flight, 503 busy with Retry-After; every other request gets its JPEG', async () => {
+    const before = await snapshotCounts(vigil);
+    // 24 widths nobody asked for, all at once, each on its own connection:
+    // each needs a make of its own, and at most 4 run at a time.
+    const widths = Array.from({ length: 24 }, (_, i) => 200 + 8 * i);
+    const rs = await Promise.all(widths.map((w) => snap('cam', `?width=${w}`)));
+    const busy = rs.filter((r) => r.status === 503);
+    assert.ok(busy.length > 0, `no request was refused: ${rs.map((r) => r.status)}`);
+    assert.ok(rs.every((r) => r.status === 200 || r.status === 503), rs.map((r) => r.status).join());
+    for (const r of busy) {
+      assert.equal(r.headers.get('retry-after'), '1');
+      assert.equal((await r.json()).error, 'busy');
+    }
+    for (const r of rs.filter((x) => x.status === 200)) assert.equal(r.headers.get('content-type'), 'image/jpeg');
+    const after = await snapshotCounts(vigil);
+    assert.equal(after.busy - before.busy, busy.length);
+    const made = after.made - before.made, answered = rs.length - busy.length;
+    // Widths a few pixels apart may come out the same size and share a make.
+    assert.ok(made >= 1 && made <= answered, `made ${made}, answered ${answered}`);
+    // Asked again a moment later, each is answered.
+    const retry = await snap('cam', `?width=${widths[rs.indexOf(busy[0])]}`);
+    assert.equal(retry.status, 200);
   });
 
   it('takes tokens as the live stream does: a viewer of gate gets gate only', async () => {
