@@ -228,7 +228,9 @@ describe('srtp:// and rtp:// push sources', { timeout: 120000 * SLOW }, () => {
     t.diagnostic(`live again: first fragment ${Number(again[0].arrivalUs / 1000n) - back.startedAt} ms after the camera restarted`);
     s = await streamInfo(vigil, 'cam');
     assert.equal(s.state, 'live');
-    assert.equal(s.restarts, 1);
+    // (Once seen under load: a second restart and 22 s to come back; the
+    // server's log says what happened in between.)
+    assert.equal(s.restarts, 1, `restarts ${s.restarts}, ingest ${JSON.stringify(s.ingest)}\n${vigil.log().slice(-4000)}`);
     assert.equal(s.ingest.ssrc, SSRC);
     t.diagnostic(`cam after restart: ${JSON.stringify(s.ingest)}`);
   });
