@@ -240,21 +240,23 @@ describe('a real run, scraped on server.metrics_bind', () => {
       await new Promise((resolve, reject) => sock.send(Buffer.from('not rtp'), rtpPort, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
       sock.close();
 
-      // Two keyframes are needed for an interval.
+      // Two keyframes are needed for an interval. It is the spacing of the
+      // last two as they left the pipeline (wall clock): on a loaded machine
+      // one keyframe can leave late and the next on time, so one sample may
+      // be short; the GOP shows within a few.
       let s;
+      const inBand = (gop) => gop > GOP_S * 0.7 && gop < GOP_S * 1.3 * SLOW;
       await until(async () => {
         s = samples((await scrapeBind()).text);
-        return s.get('vigil_stream_keyframe_interval_seconds{stream="gate",variant="main"}') > 0
+        return inBand(s.get('vigil_stream_keyframe_interval_seconds{stream="gate",variant="main"}'))
           && s.get('vigil_stream_rtp_packets_dropped_total{stream="push",variant="main",reason="malformed"}') === 1;
-      }, 15000, () => `a keyframe interval and the dropped datagram: ${s && JSON.stringify([...s].filter(([k]) => /keyframe|rtp_/.test(k)))}`);
+      }, 15000, () => `a keyframe interval near ${GOP_S} s and the dropped datagram: ${s && JSON.stringify([...s].filter(([k]) => /keyframe|rtp_/.test(k)))}`);
 
       const m = await scrapeBind();
       const check = spawnSync('promtool', ['check', 'metrics'], { input: m.text, encoding: 'utf8' });
       assert.equal(check.status, 0, `promtool: ${check.stdout}${check.stderr}`);
       s = samples(m.text);
 
-      const gop = s.get('vigil_stream_keyframe_interval_seconds{stream="gate",variant="main"}');
-      assert.ok(gop > GOP_S * 0.7 && gop < GOP_S * 1.3 * SLOW, `keyframe interval ${gop} s, GOP ${GOP_S} s`);
       // The push source has had no video: not live, no interval.
       assert.equal(s.get('vigil_stream_keyframe_interval_seconds{stream="push",variant="main"}'), 0);
 
