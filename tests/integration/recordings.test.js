@@ -6,7 +6,7 @@
 // 416, Accept-Ranges), HEAD, ffprobe reading a served file, a keep-alive
 // connection answering pipelined requests after a file, tokens as for the
 // live stream (a viewer of another stream gets 404 on list, file and
-// delete), DELETE (a viewer 403, an operator 204 with the file gone, listed
+// delete; anonymous clients get the streams of auth.anonymous.streams), DELETE (a viewer 403, an operator 204 with the file gone, listed
 // no more, logged and counted; 409 on the segment being written), and bad
 // names and traversal attempts refused with the server fine after.
 import { describe, it, before, after } from 'node:test';
@@ -39,6 +39,7 @@ describe('recordings API', { timeout: 120000 * SLOW }, () => {
     vigil = await startVigil({
       config: {
         server: { bind: '127.0.0.1', record_path: root },
+        auth: { anonymous: { streams: ['gate'] } },
         streams: [{ id: 'cam', ...camera, record: { mode: 'continuous', segment_s: 2 } },
           { id: 'gate', ...camera, record: { mode: 'continuous', segment_s: 2 } }],
       },
@@ -173,8 +174,16 @@ describe('recordings API', { timeout: 120000 * SLOW }, () => {
     const gate = await as(viewerOfGate, '/api/streams/gate/recordings');
     assert.equal(gate.status, 200);
     assert.ok((await gate.json()).recordings.every((x) => x.id.startsWith('gate-')));
-    // no token, no anonymous access configured
-    assert.equal((await fetch(`${vigil.base}/api/streams/cam/recordings`)).status, 401);
+    // anonymous clients: gate's recordings (auth.anonymous.streams), not cam's, and no deleting
+    const anon = (p, opts) => fetch(`${vigil.base}${p}`, opts);
+    const anonList = await anon('/api/streams/gate/recordings');
+    assert.equal(anonList.status, 200);
+    const gateSeg = (await anonList.json()).recordings.find((x) => !x.recording);
+    assert.ok(gateSeg, 'gate has a closed segment');
+    assert.equal((await anon(gateSeg.url, { headers: { range: 'bytes=0-9' } })).status, 206);
+    assert.equal((await anon(gateSeg.url, { method: 'DELETE' })).status, 403);
+    assert.equal((await anon('/api/streams/cam/recordings')).status, 404);
+    assert.equal((await anon(seg.url)).status, 404);
     // cam's viewer lists and fetches, but cannot delete
     assert.ok((await list('', viewerOfCam)).length > 0);
     assert.equal((await as(viewerOfCam, seg.url, { headers: { range: 'bytes=0-9' } })).status, 206);
