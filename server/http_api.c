@@ -4,6 +4,10 @@
  *   GET  /api/streams                [{"id", "state", "codecs", "viewers", ...}]
  *   GET  /api/streams/{id}/snapshot.jpg  the newest keyframe as a JPEG
  *                                    (server/http_snapshot.h)
+ *   GET  /api/streams/{id}/recordings?from=&to=  the segments and clips
+ *   GET  /api/streams/{id}/recordings/{name}.mp4  a recording, with Range
+ *   DELETE /api/streams/{id}/recordings/{name}.mp4  (admin, operator)
+ *                                    (server/http_recordings.h)
  *   GET  /api/devices                [{"id", "online", "state", ...}]
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
@@ -34,6 +38,7 @@
 #include <openssl/crypto.h>
 
 #include "server/devices.h"
+#include "server/http_recordings.h"
 #include "server/http_snapshot.h"
 #include "server/metrics.h"
 #include "server/server.h"
@@ -216,6 +221,11 @@ static unsigned route_methods(const char *uri) {
         path_id(uri, "/api/commands/", "", id, sizeof(id)) ||
         path_id(uri, "/api/streams/", "/snapshot.jpg", id, sizeof(id)))
         return M_GET | M_HEAD;
+    switch (vg_recordings_route(uri)) {
+    case VG_RECORDINGS_LIST: return M_GET | M_HEAD;
+    case VG_RECORDINGS_FILE: return M_GET | M_HEAD | M_DELETE;
+    case VG_RECORDINGS_NONE: break;
+    }
     return 0;
 }
 
@@ -418,6 +428,8 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
         return respond(wsi, hs, HTTP_STATUS_OK, api_streams(srv, &hs->access));
     if (path_id(uri, "/api/streams/", "/snapshot.jpg", id, sizeof(id)))
         return vg_http_snapshot(wsi, hs, id);
+    if (vg_recordings_route(uri))
+        return vg_http_recordings(wsi, hs, uri, method == M_DELETE);
     if (!strcmp(uri, "/api/devices"))
         return respond(wsi, hs, HTTP_STATUS_OK, vg_devices_list(srv, &hs->access));
     if (!strcmp(uri, "/api/admin/sessions"))

@@ -144,6 +144,24 @@ int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int
                               value, close);
 }
 
+int vg_http_query_arg(struct lws *wsi, const char *name, char *out, size_t outlen) {
+    size_t nl = strlen(name);
+    for (int i = 0;; i++) {
+        int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len <= 0) return 0;
+        char *arg = malloc((size_t)len + 1);
+        if (!arg) return -1;
+        int found = 0;
+        if (lws_hdr_copy_fragment(wsi, arg, len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0 &&
+            !strncmp(arg, name, nl) && arg[nl] == '=') {
+            found = strlen(arg + nl + 1) < outlen ? 1 : -1;
+            if (found > 0) strcpy(out, arg + nl + 1);
+        }
+        free(arg);
+        if (found) return found;
+    }
+}
+
 void vg_http_session_clear(vg_http_session *hs) {
     if (!hs) return;
     free(hs->req);

@@ -106,6 +106,10 @@ int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int
                         const char *code, const char *message, const char *name, const char *value,
                         bool close);
 
+/* The value of query argument `name` (lws has URL-decoded it) in out: 1,
+ * 0 when absent, -1 when longer than out can hold (or OOM). */
+int vg_http_query_arg(struct lws *wsi, const char *name, char *out, size_t outlen);
+
 /* Frees what the transaction holds (its protocol is dropped or closed),
  * and stops its waiting for a snapshot. */
 void vg_http_session_clear(vg_http_session *hs);

@@ -29,26 +29,6 @@ static int error(struct lws *wsi, vg_http_session *hs, unsigned int status, cons
                               retry_after ? "retry-after:" : NULL, retry_after, false);
 }
 
-/* The value of query argument `name` (lws has URL-decoded it) in out: 1,
- * 0 when absent, -1 when longer than out can hold. */
-static int query_arg(struct lws *wsi, const char *name, char *out, size_t outlen) {
-    size_t nl = strlen(name);
-    for (int i = 0;; i++) {
-        int len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
-        if (len <= 0) return 0;
-        char *arg = malloc((size_t)len + 1);
-        if (!arg) return -1;
-        int found = 0;
-        if (lws_hdr_copy_fragment(wsi, arg, len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) >= 0 &&
-            !strncmp(arg, name, nl) && arg[nl] == '=') {
-            found = strlen(arg + nl + 1) < outlen ? 1 : -1;
-            if (found > 0) strcpy(out, arg + nl + 1);
-        }
-        free(arg);
-        if (found) return found;
-    }
-}
-
 /* X-Vigil-Frame-Time: when the keyframe left the pipeline, in milliseconds
  * since the epoch (media/frame.h, time_us). */
 static void frame_time(const vg_snapshot_entry *e, char *out, size_t outlen) {
@@ -78,7 +58,7 @@ static vg_stream *picture(struct lws *wsi, vg_http_session *hs, vg_server *srv, 
         *rc = error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_stream", NULL, msg, NULL);
         return NULL;
     }
-    int got = query_arg(wsi, "variant", variant, sizeof(variant));
+    int got = vg_http_query_arg(wsi, "variant", variant, sizeof(variant));
     vg_stream *s = got > 0 ? vg_variant_find(main, variant) : got < 0 ? NULL : main;
     if (!s) {
         snprintf(msg, sizeof(msg), "stream '%.64s' has no variant '%.32s'", id,
@@ -95,7 +75,7 @@ int vg_http_snapshot(struct lws *wsi, vg_http_session *hs, const char *id) {
     if (!s) return rc;
     char msg[192], text[8];
     int width = 0;
-    int got = query_arg(wsi, "width", text, sizeof(text));
+    int got = vg_http_query_arg(wsi, "width", text, sizeof(text));
     if (got && vg_snapshot_parse_width(got > 0 ? text : "", &width, msg, sizeof(msg)))
         return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "width", msg, NULL);
     /* The WebCodecs relay's configuration and newest keyframe: there for

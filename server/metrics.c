@@ -217,6 +217,8 @@ static void connections(out *o, vg_server *srv) {
     counter(o, "vigil_auth_failed_total", "Tokens refused (WebSocket and REST).",
             srv->auth_failed_total);
     counter(o, "vigil_forbidden_total", "Requests refused to their role.", srv->forbidden_total);
+    counter(o, "vigil_recordings_deleted_total", "Recordings and clips deleted over the API.",
+            srv->recordings_deleted_total);
     counter(o, "vigil_rate_limited_total", "Messages dropped over the rate limit.",
             srv->rate_limited_total);
     counter(o, "vigil_inbox_frames_dropped_total",

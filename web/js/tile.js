@@ -72,6 +72,7 @@ import { NO_PLAYBACK, acceptedFamilies, canPlayLive, hasWebCodecs } from './medi
 import { VariantPicker, cannotDecode } from './variant_choice.js';
 import { VariantSwitch } from './variant_switch.js';
 import { Snapshot } from './snapshot.js';
+import { Timeline } from './timeline.js';
 
 export const MODES = ['webcodecs', 'mse'];
 const MODE_KEY = 'vigil.mode.';
@@ -165,6 +166,10 @@ export class Tile {
       headers,
       width: () => media.clientWidth * (globalThis.devicePixelRatio || 1),
     });
+    // Recordings under the picture (timeline.js); playing one covers the
+    // live picture, which keeps playing beneath for "Live" to come back to.
+    this.timeline = new Timeline(streamId, media, { headers, onChange: () => this.render() });
+    this.el.querySelector('.tile-stats').before(this.timeline.el);
     this.mode = preferredMode(streamId);
     this.fallback = ''; // why WebCodecs is not used although preferred
     this.decoderErrors = [];
@@ -526,6 +531,7 @@ export class Tile {
     clearTimeout(this.resubscribeTimer);
     this.cancelSwitch();
     this.snapshot.destroy();
+    this.timeline.destroy();
     this.feed.destroy();
     this.el.remove();
   }
@@ -590,8 +596,10 @@ export class Tile {
       : wc ? 'Muted: click for sound (plays with Media Source Extensions)' : 'Muted: click for sound';
 
     const badge = this.el.querySelector('.badge');
-    badge.dataset.state = shown;
-    badge.textContent = STATE_TEXT[shown] || shown;
+    // A recording playing is never shown as live.
+    d.playback = String(this.timeline.playing);
+    badge.dataset.state = this.timeline.playing ? 'playback' : shown;
+    badge.textContent = this.timeline.playing ? 'playback' : STATE_TEXT[shown] || shown;
 
     const set = (key, text) => { this.el.querySelector(`[data-stat="${key}"]`).textContent = text; };
     set('fps', fps.toFixed(1));
