@@ -306,6 +306,11 @@ static void vhost_info(vg_server *srv, struct lws_context_creation_info *info) {
     info->ka_probes = 3;
     info->ka_interval = 5;
     info->timeout_secs = 10; /* also reaps sockets that never finish a request */
+    /* An idle keep-alive connection stays open longer than clients keep
+     * theirs (Node's fetch 4 s, browsers a minute or more), so it is the
+     * client that closes it: with lws's 5 s, a client reusing it at that
+     * moment had its request cut ("fetch failed", seen under load). */
+    info->keepalive_timeout = 65;
     /* Room for every header of one request, and a cut for any one header
      * that the API answers with 431 (server/http_reply.h; README, REST).
      * lws's default (4096 in all) would cut a long token; a request with

@@ -94,10 +94,11 @@ nodefile() { # file, extra env...
 # mostly waits on its server and peers (measured: a third of a core with the
 # release server, two thirds with ASan), so two lanes share the 2 cores this
 # runs on without starving each other's timing. Files that load the whole
-# machine (bench_smoke: a thousand viewers), run make in the tree (install)
-# or time a camera's silence to the second (srtp: a 2 s silence timeout)
-# run alone afterwards.
-ALONE=" bench_smoke.test.js install.test.js srtp.test.js "
+# machine (bench_smoke: a thousand viewers; edges: a publisher's 11 MB burst
+# that must outrun the parser), run make in the tree (install), or time
+# media against the clock to the second (srtp: a 2 s silence timeout;
+# publish: frame rates with sound) run alone afterwards.
+ALONE=" bench_smoke.test.js install.test.js srtp.test.js edges.test.js publish.test.js "
 nodetests() { # queue|run, group name, dir, extra env...
   local how=$1 group=$2 dir=$3; shift 3
   local files=("$dir"/*.test.js) f alone
