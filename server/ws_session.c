@@ -72,11 +72,10 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             bool last = lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi);
             if (vg_publisher_on_binary(s, in, len, last, srv->config->max_publish_frame_bytes) <
                 0) {
+                /* The rest of the message is read and ignored until the
+                 * peer answers our close (session.c says why). */
                 srv->too_large_total++;
-                static const char why[] = "publish frame too large";
-                lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                                 sizeof(why) - 1);
-                return -1;
+                vg_session_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "publish frame too large");
             }
             return 0;
         }
@@ -88,10 +87,8 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         int r = vg_session_on_text(s, in, len, final, srv->config->max_text_bytes);
         if (r < 0) {
             srv->too_large_total++;
-            static const char why[] = "text message too large";
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)why,
-                             sizeof(why) - 1);
-            return -1;
+            vg_session_close(s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "text message too large");
+            return 0;
         }
         if (final) s->messages_in++;
         return 0;
