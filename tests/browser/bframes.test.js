@@ -52,7 +52,7 @@ function canvasPicture() {
 test('WebCodecs: a B-frames camera is decoded and drawn', { timeout: 40000 }, () => check(async () => {
   await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
   await page.waitForSelector(`${TILE}[data-mode="webcodecs"]`, { timeout: 10000 });
-  await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.drawn) >= 50,
+  await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.drawn) >= 50,
     TILE, { timeout: 20000, polling: 200 });
   const stats = () => page.evaluate(() => ({ ...window.vigil.tiles.get('nvr').player.stats }));
   const s1 = await stats();

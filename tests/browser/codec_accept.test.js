@@ -43,9 +43,12 @@ async function openPage(initScript) {
 
 test('Chromium here accepts H.264 only, and plays', { timeout: 30000 }, () => check(async () => {
   const { page, subscribes } = await openPage();
-  await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.drawn) >= 10
-    || document.querySelector(`${sel} video`).getVideoPlaybackQuality().totalVideoFrames >= 10,
-  TILE, { timeout: 15000, polling: 200 });
+  // (The tile may not be there yet at the first poll: the stream list comes first.)
+  await page.waitForFunction((sel) => {
+    const tile = document.querySelector(sel), video = document.querySelector(`${sel} video`);
+    return Boolean(tile) && (Number(tile.dataset.drawn) >= 10
+      || (video !== null && video.getVideoPlaybackQuality().totalVideoFrames >= 10));
+  }, TILE, { timeout: 15000, polling: 200 });
   assert.ok(subscribes.length >= 1, 'a subscribe went out');
   assert.deepEqual(subscribes[0].accept, ['avc1'], JSON.stringify(subscribes[0]));
   await page.close();

@@ -76,13 +76,13 @@ test('glass-to-glass latency: WebCodecs against MSE', { timeout: 90000 }, async 
     });
     await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
     await page.waitForSelector(`${TILE}[data-mode="webcodecs"]`, { timeout: 10000 });
-    await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.drawn) >= 60,
+    await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.drawn) >= 60,
       TILE, { timeout: 15000, polling: 200 });
     const wc = await collect(page, 'webcodecs');
 
     await page.click(`${TILE} .mode-toggle`);
     await page.waitForSelector(`${TILE}[data-mode="mse"]`, { timeout: 5000 });
-    await page.waitForFunction((sel) => document.querySelector(`${sel} video`).getVideoPlaybackQuality().totalVideoFrames >= 60,
+    await page.waitForFunction((sel) => document.querySelector(`${sel} video`)?.getVideoPlaybackQuality().totalVideoFrames >= 60,
       TILE, { timeout: 15000, polling: 200 });
     await page.waitForTimeout(2000); // the playhead settles at its live-edge target
     const mse = await collect(page, 'mse');

@@ -109,7 +109,7 @@ test('an MSE tile returns to the live edge after a network stall and a paused vi
       await page.addInitScript(() => localStorage.setItem('vigil.mode.cam', 'mse'));
       await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
       await page.waitForSelector(`${TILE}[data-state="live"][data-mode="mse"]`, { timeout: 10000 });
-      await page.waitForFunction((sel) => Number(document.querySelector(sel).dataset.decoded) >= 50,
+      await page.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.decoded) >= 50,
         TILE, { timeout: 15000, polling: 200 });
       const steady = await sample(page, 1000);
       assert.ok(Math.max(...steady.map((s) => s.lag)) < LAG_BOUND_S, `steady lag: ${JSON.stringify(steady.at(-1))}`);

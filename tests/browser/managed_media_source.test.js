@@ -86,7 +86,7 @@ test('(a) only ManagedMediaSource: the tile plays through it, fed while the brow
   await page.goto(`${vigil.base}/#token=${vigil.adminToken}`);
   assert.equal(await page.evaluate(() => typeof MediaSource), 'undefined', 'MediaSource is hidden');
   await page.waitForSelector(`${TILE}[data-state="live"][data-mode="mse"][data-media-source="ManagedMediaSource"]`, { timeout: 10000 });
-  await page.waitForFunction(({ sel, n }) => Number(document.querySelector(sel).dataset.decoded) >= n,
+  await page.waitForFunction(({ sel, n }) => Number(document.querySelector(sel)?.dataset.decoded) >= n,
     { sel: TILE, n: 2 * FPS }, { timeout: 15000, polling: 200 });
   const a = await playerState(page);
   await page.waitForTimeout(1000);
@@ -115,7 +115,7 @@ test('(a) only ManagedMediaSource: the tile plays through it, fed while the brow
 
   // It asks again: the newest frames go in and it plays on at the live edge.
   await page.evaluate(() => window.managedSources.at(-1).setStreaming(true));
-  await page.waitForFunction(({ sel, n }) => Number(document.querySelector(sel).dataset.decoded) >= n,
+  await page.waitForFunction(({ sel, n }) => Number(document.querySelector(sel)?.dataset.decoded) >= n,
     { sel: TILE, n: Number(held.decoded) + FPS }, { timeout: 10000, polling: 200 });
   await page.waitForTimeout(1000);
   const c = await playerState(page);

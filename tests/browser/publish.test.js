@@ -90,7 +90,7 @@ test('the publisher page sends the fake camera and the dashboard plays it', { ti
   await dash.goto(`${vigil.base}/#token=${vigil.adminToken}`);
   await dash.waitForSelector('#publish-link:not([hidden])', { timeout: 10000 });
   await dash.waitForSelector(`${TILE}[data-state="live"]`, { timeout: 15000 });
-  await dash.waitForFunction((sel) => Number(document.querySelector(sel).dataset.decoded) >= 30,
+  await dash.waitForFunction((sel) => Number(document.querySelector(sel)?.dataset.decoded) >= 30,
     TILE, { timeout: 20000, polling: 200 });
   const first = await dash.evaluate((sel) => ({ ...document.querySelector(sel).dataset }), TILE);
   await dash.waitForTimeout(1500);
