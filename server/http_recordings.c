@@ -27,6 +27,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -41,8 +42,8 @@
 #define CLIP_SPAN_MAX_S 3600
 /* The most of a file one Range request gets (the Content-Range says what
  * came; a player asks again from there). */
-#define MAX_PART   (1024 * 1024)
-#define STAMP_LEN  16 /* YYYYMMDDTHHMMSSZ */
+#define MAX_PART  (1024 * 1024)
+#define STAMP_LEN 16 /* YYYYMMDDTHHMMSSZ */
 
 /* ---- names and times ------------------------------------------------------- */
 
@@ -125,14 +126,6 @@ static void format_time(int64_t ms, char *out, size_t outlen) {
 
 /* ---- replies ----------------------------------------------------------------- */
 
-static int error(struct lws *wsi, vg_http_session *hs, unsigned int status, const char *code,
-                 const char *field, const char *message) {
-    vg_server *srv = lws_context_user(lws_get_context(wsi));
-    srv->errors_total++;
-    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, field, message), NULL,
-                              NULL, false);
-}
-
 /* The stream's recordings directory "<path>/<stream>" in out; 0, or -1 when
  * the stream records nowhere (no record.path nor server.record_path). */
 static int stream_dir(vg_server *srv, const char *id, char *out, size_t outlen) {
@@ -176,7 +169,7 @@ static void add_sidecar(json_t *item, const char *json_path) {
         json_object_set_new(item, "complete", json_false());
         return;
     }
-    static const char *const fields[] = {"label", "subject", "reason", "device",
+    static const char *const fields[] = {"label", "subject", "reason",  "device",
                                          "start", "end",     "complete"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         json_t *v = json_object_get(side, fields[i]);
@@ -193,8 +186,7 @@ static int64_t item_ms(json_t *item, const char *key) {
 }
 
 /* Adds one recording (`file` of `dir`) when it overlaps the range. */
-static void add_recording(listing *l, const char *dir, int kind, const char *file,
-                          time_t start_s) {
+static void add_recording(listing *l, const char *dir, int kind, const char *file, time_t start_s) {
     int64_t start_ms = (int64_t)start_s * 1000;
     char path[PATH_MAX], name[208];
     snprintf(path, sizeof(path), "%s/%s", dir, file);
@@ -202,15 +194,15 @@ static void add_recording(listing *l, const char *dir, int kind, const char *fil
     struct stat st;
     if (stat(path, &st) || !S_ISREG(st.st_mode)) return;
     bool writing = kind == 1 && !strcmp(file, l->writing);
-    int64_t end_ms = writing ? l->now_ms
-                             : (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
+    int64_t end_ms =
+        writing ? l->now_ms : (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     char start[40], end[40], url[512];
     format_time(start_ms, start, sizeof(start));
     format_time(end_ms, end, sizeof(end));
     snprintf(url, sizeof(url), "/api/streams/%s/recordings/%s", l->stream, file);
     json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b}", "id", name, "kind",
-                             kind == 1 ? "segment" : "clip", "start", start, "end", end,
-                             "bytes", (json_int_t)st.st_size, "url", url, "recording", writing);
+                             kind == 1 ? "segment" : "clip", "start", start, "end", end, "bytes",
+                             (json_int_t)st.st_size, "url", url, "recording", writing);
     if (!item) return;
     if (kind == 2) {
         snprintf(path + strlen(path) - 4, 6, ".json");
@@ -288,7 +280,8 @@ static void list_dir(listing *l, const char *dir, int kind) {
     size_t first = 0;
     for (size_t i = 0; i < n; i++) {
         int64_t start_ms = (int64_t)v[i].start_s * 1000;
-        if (kind == 1 && start_ms < l->from_ms) first = i; /* the last segment starting before from */
+        if (kind == 1 && start_ms < l->from_ms)
+            first = i; /* the last segment starting before from */
         if (kind == 2 && start_ms + CLIP_SPAN_MAX_S * 1000LL < l->from_ms) first = i + 1;
     }
     for (size_t i = first; i < n && !l->truncated; i++) {
@@ -341,15 +334,19 @@ static int time_arg(struct lws *wsi, const char *name, int64_t *ms, char *msg, s
 
 static int list(struct lws *wsi, vg_http_session *hs, vg_server *srv, vg_stream *s) {
     char msg[160], dir[PATH_MAX], clips[PATH_MAX + 8], writing[256];
-    listing l = {.stream = s->id, .from_ms = INT64_MIN, .to_ms = INT64_MAX,
+    listing l = {.stream = s->id,
+                 .from_ms = INT64_MIN,
+                 .to_ms = INT64_MAX,
                  .now_ms = vg_server_now_us() / 1000};
     if (time_arg(wsi, "from", &l.from_ms, msg, sizeof(msg)))
-        return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "from", msg);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "from", msg,
+                                       NULL);
     if (time_arg(wsi, "to", &l.to_ms, msg, sizeof(msg)))
-        return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "to", msg);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "to", msg,
+                                       NULL);
     if (l.from_ms > l.to_ms)
-        return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "to",
-                     "to: must not be before from");
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "to",
+                                       "to: must not be before from", NULL);
     current_segment(s, writing, sizeof(writing));
     l.writing = writing;
     l.items = json_array();
@@ -406,12 +403,6 @@ static int byte_range(struct lws *wsi, off_t size, off_t *first, off_t *last) {
     return 1;
 }
 
-static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-                      unsigned char *end) {
-    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
-                                       (const unsigned char *)value, (int)strlen(value), p, end);
-}
-
 /* The file, whole (200, through lws's file serving) or the part of it the
  * Range asks for (206, at most MAX_PART bytes of it, written at once), or
  * 416; for HEAD the headers only. */
@@ -420,8 +411,8 @@ static int send_file(struct lws *wsi, vg_http_session *hs, const char *path) {
     struct stat st;
     if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
         if (fd >= 0) close(fd);
-        return error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording", NULL,
-                     "no such recording");
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording", NULL,
+                                       "no such recording", NULL);
     }
     off_t first = 0, last = st.st_size - 1;
     int r = byte_range(wsi, st.st_size, &first, &last);
@@ -432,7 +423,7 @@ static int send_file(struct lws *wsi, vg_http_session *hs, const char *path) {
         int n = lws_serve_http_file(wsi, path, "video/mp4", extra, (int)strlen(extra));
         return n < 0 ? -1 : n > 0 ? (lws_http_transaction_completed(wsi) ? -1 : 0) : 0;
     }
-    unsigned int status = r > 0 ? HTTP_STATUS_PARTIAL_CONTENT
+    unsigned int status = r > 0   ? HTTP_STATUS_PARTIAL_CONTENT
                           : r < 0 ? HTTP_STATUS_REQ_RANGE_NOT_SATISFIABLE
                                   : HTTP_STATUS_OK;
     size_t len = r < 0 ? 0 : (size_t)(last - first + 1);
@@ -442,28 +433,23 @@ static int send_file(struct lws *wsi, vg_http_session *hs, const char *path) {
                  (long long)st.st_size);
     else
         snprintf(range, sizeof(range), "bytes */%lld", (long long)st.st_size);
-    bool body = r > 0 && !hs->head;
-    unsigned char *buf = malloc(LWS_PRE + 1024 + (body ? len : 0));
-    if (!buf) {
-        close(fd);
-        return -1;
-    }
-    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + 1023;
-    int bad = lws_add_http_common_headers(wsi, status, r < 0 ? "text/plain" : "video/mp4",
-                                          (lws_filepos_t)len, &p, end) ||
-              add_header(wsi, "accept-ranges:", "bytes", &p, end) ||
-              add_header(wsi, "cache-control:", "no-store", &p, end) ||
-              (r != 0 && add_header(wsi, "content-range:", range, &p, end)) ||
-              lws_finalize_http_header(wsi, &p, end);
-    if (!bad && body) {
-        bad = pread(fd, p, len, first) != (ssize_t)len; /* the file was cut meanwhile */
-        p += len;
+    /* The part, read now (usually from the page cache); HEAD: its length only. */
+    uint8_t *part = NULL;
+    if (r > 0 && !hs->head) {
+        part = malloc(len);
+        bool cut = !part || pread(fd, part, len, first) != (ssize_t)len; /* cut meanwhile */
+        if (cut) {
+            free(part);
+            close(fd);
+            return -1;
+        }
     }
     close(fd);
-    int n = bad ? -1 : lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL);
-    free(buf);
-    if (n < 0) return -1;
-    return lws_http_transaction_completed(wsi) ? -1 : 0;
+    const vg_http_header extra[] = {{"accept-ranges:", "bytes"}, {"content-range:", range}};
+    int rc = vg_http_reply_headers(wsi, hs, status, r < 0 ? "text/plain" : "video/mp4", part, len,
+                                   extra, r != 0 ? 2 : 1, false);
+    free(part);
+    return rc;
 }
 
 /* DELETE: admin or operator, never the segment being written. */
@@ -471,22 +457,24 @@ static int delete_file(struct lws *wsi, vg_http_session *hs, vg_server *srv, vg_
                        const char *name, const char *path, int kind) {
     if (hs->access.role != VG_ROLE_ADMIN && hs->access.role != VG_ROLE_OPERATOR) {
         srv->forbidden_total++;
-        return error(wsi, hs, HTTP_STATUS_FORBIDDEN, "forbidden", NULL,
-                     "deleting recordings is for admins and operators");
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_FORBIDDEN, "forbidden", NULL,
+                                       "deleting recordings is for admins and operators", NULL);
     }
     char writing[256], file[256];
     current_segment(s, writing, sizeof(writing));
     snprintf(file, sizeof(file), "%s.mp4", name);
     if (kind == 1 && !strcmp(writing, file))
-        return error(wsi, hs, HTTP_STATUS_CONFLICT, "recording_in_progress", NULL,
-                     "this segment is being written now: it can be deleted once it ends");
+        return vg_http_reply_api_error(
+            wsi, hs, HTTP_STATUS_CONFLICT, "recording_in_progress", NULL,
+            "this segment is being written now: it can be deleted once it ends", NULL);
     if (unlink(path)) {
         if (errno == ENOENT)
-            return error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording", NULL,
-                         "no such recording");
+            return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording",
+                                           NULL, "no such recording", NULL);
         char msg[160];
         snprintf(msg, sizeof(msg), "could not delete: %s", strerror(errno));
-        return error(wsi, hs, HTTP_STATUS_INTERNAL_SERVER_ERROR, "delete_failed", NULL, msg);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_INTERNAL_SERVER_ERROR, "delete_failed",
+                                       NULL, msg, NULL);
     }
     if (kind == 2) {
         char side[PATH_MAX];
@@ -512,12 +500,14 @@ static int one_file(struct lws *wsi, vg_http_session *hs, vg_server *srv, vg_str
         kind = vg_recording_name_kind(name, s->id, &start_s);
     }
     if (!kind)
-        return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_name", NULL,
-                     "not a recording name: <stream>-<YYYYMMDDTHHMMSSZ>[-n].mp4 or "
-                     "<stream>-clip-<YYYYMMDDTHHMMSSZ>[-n].mp4");
+        return vg_http_reply_api_error(
+            wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_name", NULL,
+            "not a recording name: <stream>-<YYYYMMDDTHHMMSSZ>[-n].mp4 or "
+            "<stream>-clip-<YYYYMMDDTHHMMSSZ>[-n].mp4",
+            NULL);
     if (stream_dir(srv, s->id, dir, sizeof(dir)))
-        return error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording", NULL,
-                     "this stream records nowhere");
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording", NULL,
+                                       "this stream records nowhere", NULL);
     snprintf(path, sizeof(path), "%s/%s%s", dir, kind == 2 ? "clips/" : "", file);
     return del ? delete_file(wsi, hs, srv, s, name, path, kind) : send_file(wsi, hs, path);
 }
@@ -535,7 +525,8 @@ int vg_http_recordings(struct lws *wsi, vg_http_session *hs, const char *uri, bo
                        : NULL;
     if (!s) {
         snprintf(msg, sizeof(msg), "no stream named '%.64s'", stream);
-        return error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_stream", NULL, msg);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_stream", NULL, msg,
+                                       NULL);
     }
     if (vg_recordings_route(uri) == VG_RECORDINGS_LIST) return list(wsi, hs, srv, s);
     return one_file(wsi, hs, srv, s, slash + strlen("/recordings/"), del);

@@ -77,19 +77,20 @@ static int add_header(struct lws *wsi, const char *name, const char *value, unsi
                                        (const unsigned char *)value, (int)strlen(value), p, end);
 }
 
-int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int status,
-                        const char *type, const void *text, size_t len, const char *name,
-                        const char *value, bool close) {
+int vg_http_reply_headers(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                          const char *type, const void *text, size_t len,
+                          const vg_http_header *extra, size_t nextra, bool close) {
     close = close || body_unframed(wsi);
     unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + len);
     if (!buf) return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADERS_MAX - 1;
     int bad = lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
-              add_header(wsi, "cache-control:", "no-store", &p, end) ||
-              (value && add_header(wsi, name, value, &p, end)) ||
-              (close && add_header(wsi, "connection:", "close", &p, end)) ||
-              lws_finalize_http_header(wsi, &p, end);
-    if (!bad && !(hs && hs->head)) {
+              add_header(wsi, "cache-control:", "no-store", &p, end);
+    for (size_t i = 0; i < nextra && !bad; i++)
+        bad = add_header(wsi, extra[i].name, extra[i].value, &p, end);
+    bad = bad || (close && add_header(wsi, "connection:", "close", &p, end)) ||
+          lws_finalize_http_header(wsi, &p, end);
+    if (!bad && len && !(hs && hs->head)) { /* len 0: text may be NULL */
         memcpy(p, text, len);
         p += len;
     }
@@ -97,6 +98,13 @@ int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int
     free(buf);
     if (n < 0 || close) return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                        const char *type, const void *text, size_t len, const char *name,
+                        const char *value, bool close) {
+    vg_http_header one = {name, value};
+    return vg_http_reply_headers(wsi, hs, status, type, text, len, &one, value ? 1 : 0, close);
 }
 
 int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int status, const char *type,
@@ -137,11 +145,20 @@ json_t *vg_http_error_json(const char *code, const char *field, const char *mess
     return e;
 }
 
+int vg_http_reply_api_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                            const char *code, const char *field, const char *message,
+                            const char *retry_after) {
+    vg_server *srv = lws_context_user(lws_get_context(wsi));
+    srv->errors_total++;
+    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, field, message),
+                              retry_after ? "retry-after:" : NULL, retry_after, false);
+}
+
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                         const char *code, const char *message, const char *name, const char *value,
                         bool close) {
-    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, NULL, message), name,
-                              value, close);
+    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, NULL, message), name, value,
+                              close);
 }
 
 int vg_http_query_arg(struct lws *wsi, const char *name, char *out, size_t outlen) {

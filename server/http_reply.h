@@ -92,6 +92,15 @@ int vg_http_reply(struct lws *wsi, const vg_http_session *hs, unsigned int statu
 int vg_http_reply_bytes(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                         const char *type, const void *body, size_t len, const char *name,
                         const char *value, bool close);
+/* One more response header: its name with the colon ("content-range:"). */
+typedef struct vg_http_header {
+    const char *name, *value;
+} vg_http_header;
+/* vg_http_reply_bytes() with `nextra` more headers (a partial file's
+ * Content-Range and Accept-Ranges). */
+int vg_http_reply_headers(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                          const char *type, const void *body, size_t len,
+                          const vg_http_header *extra, size_t nextra, bool close);
 /* Writes hs->deferred (and frees it) as vg_http_reply() would; from
  * HTTP_WRITEABLE. 0 when there is none. */
 int vg_http_reply_deferred(struct lws *wsi, vg_http_session *hs);
@@ -101,6 +110,12 @@ int vg_http_reply_json(struct lws *wsi, const vg_http_session *hs, unsigned int 
 /* {"error": code, "message": message[, "field": field]}: a new reference
  * (NULL on OOM). */
 json_t *vg_http_error_json(const char *code, const char *field, const char *message);
+/* An API error counted in the server's errors_total: {"error": code,
+ * "message": message[, "field": field]} with `status`, and Retry-After when
+ * retry_after is not NULL. */
+int vg_http_reply_api_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
+                            const char *code, const char *field, const char *message,
+                            const char *retry_after);
 /* {"error": code, "message": message}, with `status`. */
 int vg_http_reply_error(struct lws *wsi, const vg_http_session *hs, unsigned int status,
                         const char *code, const char *message, const char *name, const char *value,

@@ -21,14 +21,6 @@
  * job in flight ahead of it at its time limit, and some. */
 #define WAIT_LIMIT_S (VG_SNAPSHOT_JOBS * (int)(VG_SNAPSHOT_TIMEOUT_US / 1000000) + 5)
 
-static int error(struct lws *wsi, vg_http_session *hs, unsigned int status, const char *code,
-                 const char *field, const char *message, const char *retry_after) {
-    vg_server *srv = lws_context_user(lws_get_context(wsi));
-    srv->errors_total++;
-    return vg_http_reply_json(wsi, hs, status, vg_http_error_json(code, field, message),
-                              retry_after ? "retry-after:" : NULL, retry_after, false);
-}
-
 /* X-Vigil-Frame-Time: when the keyframe left the pipeline, in milliseconds
  * since the epoch (media/frame.h, time_us). */
 static void frame_time(const vg_snapshot_entry *e, char *out, size_t outlen) {
@@ -37,8 +29,8 @@ static void frame_time(const vg_snapshot_entry *e, char *out, size_t outlen) {
 
 static int reply_now(struct lws *wsi, vg_http_session *hs, const vg_snapshot_entry *e) {
     if (e->state != VG_SNAPSHOT_MADE)
-        return error(wsi, hs, HTTP_STATUS_INTERNAL_SERVER_ERROR, "snapshot_failed", NULL, e->error,
-                     NULL);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_INTERNAL_SERVER_ERROR,
+                                       "snapshot_failed", NULL, e->error, NULL);
     char t[32];
     frame_time(e, t, sizeof(t));
     return vg_http_reply_bytes(wsi, hs, HTTP_STATUS_OK, "image/jpeg", e->jpeg.data, e->jpeg.len,
@@ -55,7 +47,8 @@ static vg_stream *picture(struct lws *wsi, vg_http_session *hs, vg_server *srv, 
         vg_access_sees_stream(&hs->access, id) ? vg_server_find_stream(srv, id) : NULL;
     if (!main) {
         snprintf(msg, sizeof(msg), "no stream named '%.64s'", id);
-        *rc = error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_stream", NULL, msg, NULL);
+        *rc = vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_stream", NULL, msg,
+                                      NULL);
         return NULL;
     }
     int got = vg_http_query_arg(wsi, "variant", variant, sizeof(variant));
@@ -63,7 +56,8 @@ static vg_stream *picture(struct lws *wsi, vg_http_session *hs, vg_server *srv, 
     if (!s) {
         snprintf(msg, sizeof(msg), "stream '%.64s' has no variant '%.32s'", id,
                  got > 0 ? variant : "(too long)");
-        *rc = error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_variant", "variant", msg, NULL);
+        *rc = vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_variant", "variant",
+                                      msg, NULL);
     }
     return s;
 }
@@ -77,7 +71,8 @@ int vg_http_snapshot(struct lws *wsi, vg_http_session *hs, const char *id) {
     int width = 0;
     int got = vg_http_query_arg(wsi, "width", text, sizeof(text));
     if (got && vg_snapshot_parse_width(got > 0 ? text : "", &width, msg, sizeof(msg)))
-        return error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "width", msg, NULL);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", "width", msg,
+                                       NULL);
     /* The WebCodecs relay's configuration and newest keyframe: there for
      * every stream whether watched or not (media/snapshot.h says why). */
     vg_relay *r = vg_stream_relay(s, VG_RELAY_WEBCODECS);
@@ -88,8 +83,8 @@ int vg_http_snapshot(struct lws *wsi, vg_http_session *hs, const char *id) {
         else
             snprintf(msg, sizeof(msg), "stream %.96s has no keyframe yet (%s)", s->label,
                      vg_stream_state_name(s->state));
-        return error(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "no_keyframe", NULL, msg,
-                     RETRY_NO_KEYFRAME);
+        return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "no_keyframe",
+                                       NULL, msg, RETRY_NO_KEYFRAME);
     }
     const vg_snapshot_entry *e = NULL;
     hs->snapshot.user = wsi;
@@ -97,9 +92,9 @@ int vg_http_snapshot(struct lws *wsi, vg_http_session *hs, const char *id) {
         vg_snapshots_ask(&srv->snapshots, s->label, width, r->setup, r->key, &hs->snapshot, &e)) {
     case VG_SNAPSHOT_GOT: return reply_now(wsi, hs, e);
     case VG_SNAPSHOT_BUSY:
-        return error(wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "busy", NULL,
-                     "snapshots are being made for other requests: try again in a moment",
-                     RETRY_BUSY);
+        return vg_http_reply_api_error(
+            wsi, hs, HTTP_STATUS_SERVICE_UNAVAILABLE, "busy", NULL,
+            "snapshots are being made for other requests: try again in a moment", RETRY_BUSY);
     case VG_SNAPSHOT_WAITING: break;
     }
     /* The transaction stays open until the worker is done. Nothing more is
