@@ -3,9 +3,13 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
-double proc_cpu_seconds(pid_t pid) {
+/* /proc/PID/stat counts in clock ticks (10 ms): a lean server serving a few
+ * seconds may show none at all. The process CPU clock counts nanoseconds,
+ * exited threads included; the ticks are the fallback where it is refused. */
+static double stat_cpu_seconds(pid_t pid) {
     char path[64], buf[1024];
     snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
     FILE *f = fopen(path, "r");
@@ -22,6 +26,14 @@ double proc_cpu_seconds(pid_t pid) {
     if (sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+}
+
+double proc_cpu_seconds(pid_t pid) {
+    clockid_t clock;
+    struct timespec ts;
+    if (clock_getcpuclockid(pid, &clock) == 0 && clock_gettime(clock, &ts) == 0)
+        return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return stat_cpu_seconds(pid);
 }
 
 long proc_status_kb(pid_t pid, const char *name) {

@@ -11,7 +11,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* CPU seconds (user + system, all threads) used so far; -1 on error. */
+/* CPU seconds (user + system, all threads, exited ones too) used so far, to the
+ * nanosecond where the kernel allows; -1 on error. */
 double proc_cpu_seconds(pid_t pid);
 /* The field `name` ("VmRSS", "VmHWM") of /proc/PID/status in KiB; -1 on error. */
 long proc_status_kb(pid_t pid, const char *name);
