@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utc_time.h"
 #include "media/retention.h"
 
 const char *vg_record_state_name(vg_record_state st) {
@@ -41,9 +42,21 @@ vg_record_sink *vg_record_sink_new(const char *dir, const char *name, int64_t ma
     return k;
 }
 
+vg_record_sink *vg_record_sink_new_clip(const char *dir, const char *name, json_t *meta) {
+    vg_record_sink *k = vg_record_sink_new(dir, name, 0, 0);
+    if (!k) {
+        json_decref(meta);
+        return NULL;
+    }
+    k->clip = true;
+    k->sidecar = meta;
+    return k;
+}
+
 void vg_record_sink_free(vg_record_sink *k) {
     if (!k) return;
-    if (k->fd >= 0) close(k->fd);
+    vg_record_sink_close(k);
+    json_decref(k->sidecar);
     pthread_mutex_destroy(&k->lock);
     free(k->dir);
     free(k->name);
@@ -56,9 +69,33 @@ void vg_record_sink_status(vg_record_sink *k, vg_record_status *out) {
     pthread_mutex_unlock(&k->lock);
 }
 
+static void set_time(json_t *o, const char *key, int64_t us) {
+    char t[40];
+    vg_utc_format_ms(us / 1000, t, sizeof(t));
+    json_object_set_new(o, key, json_string(t));
+}
+
+/* A clip's sidecar as it stands: written aside, then renamed over the old
+ * one, so that a reader never sees half of it. `error`: why the clip ended
+ * early, or NULL. */
+static void write_sidecar(vg_record_sink *k, bool complete, const char *error) {
+    char path[PATH_MAX + 8], tmp[PATH_MAX + 16];
+    snprintf(path, sizeof(path), "%s/%s.json", k->dir, k->name);
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    set_time(k->sidecar, "start", k->first_us);
+    set_time(k->sidecar, "end", k->last_us);
+    json_object_set_new(k->sidecar, "complete", json_boolean(complete));
+    if (error) json_object_set_new(k->sidecar, "error", json_string(error));
+    if (json_dump_file(k->sidecar, tmp, JSON_COMPACT) || rename(tmp, path)) {
+        vg_log(VG_LOG_WARN, "clip %s: cannot write %s: %s", k->name, path, strerror(errno));
+        unlink(tmp);
+    }
+}
+
 /* The sink stops with `reason` (what failed, then errno's text); the file
  * written so far stays. */
 static void fail(vg_record_sink *k, const char *what, int err) {
+    bool wrote = k->fd >= 0 && k->offset > 0; /* the file is there, with its init */
     if (k->fd >= 0) close(k->fd);
     k->fd = -1;
     pthread_mutex_lock(&k->lock);
@@ -67,6 +104,7 @@ static void fail(vg_record_sink *k, const char *what, int err) {
     k->status.errors++;
     pthread_mutex_unlock(&k->lock);
     vg_log(VG_LOG_WARN, "recording %s stopped: %s: %s", k->name, what, strerror(err));
+    if (k->clip && wrote) write_sidecar(k, false, k->status.reason);
 }
 
 /* mkdir -p: every missing component of `dir`. 0, or -1 with errno. */
@@ -121,6 +159,14 @@ static void count_written(vg_record_sink *k, size_t len) {
 /* Creates the segment's file: "<dir>/<name>-<UTC>.mp4", or with "-2" ...
  * when a segment of the same second exists. The fd, or -1 with errno. */
 static int create_file(vg_record_sink *k, int64_t start_us) {
+    if (k->clip) {
+        if (snprintf(k->path, sizeof(k->path), "%s/%s.mp4", k->dir, k->name) >=
+            (int)sizeof(k->path)) {
+            errno = ENAMETOOLONG;
+            return -1;
+        }
+        return open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+    }
     time_t t = (time_t)(start_us / 1000000);
     struct tm tm;
     char stamp[32];
@@ -142,7 +188,7 @@ static int create_file(vg_record_sink *k, int64_t start_us) {
 }
 
 static void apply_retention(vg_record_sink *k) {
-    if (!k->max_age_s && !k->max_bytes) return;
+    if (k->clip || (!k->max_age_s && !k->max_bytes)) return;
     vg_retention_result r;
     if (vg_retention_apply(k->dir, k->name, (int64_t)time(NULL), k->max_age_s, k->max_bytes,
                            &r)) {
@@ -166,9 +212,14 @@ void vg_record_sink_close(vg_record_sink *k) {
     pthread_mutex_lock(&k->lock);
     if (k->status.state == VG_RECORD_RECORDING) k->status.state = VG_RECORD_STOPPED;
     pthread_mutex_unlock(&k->lock);
+    if (k->clip) write_sidecar(k, true, NULL);
 }
 
 void vg_record_sink_open(vg_record_sink *k, vg_frame *init, int64_t start_us) {
+    if (k->clip && (k->fd >= 0 || k->status.segments)) {
+        fail(k, "a clip is one file", EEXIST);
+        return;
+    }
     vg_record_sink_close(k);
     apply_retention(k);
     if (make_dirs(k->dir)) {
@@ -197,6 +248,10 @@ void vg_record_sink_open(vg_record_sink *k, vg_frame *init, int64_t start_us) {
     pthread_mutex_unlock(&k->lock);
     vg_log(recovered ? VG_LOG_INFO : VG_LOG_DEBUG, "recording %s%s: %s", k->name,
            recovered ? " again" : "", k->path);
+    if (k->clip) {
+        k->first_us = k->last_us = start_us;
+        write_sidecar(k, false, NULL);
+    }
 }
 
 void vg_record_sink_write(vg_record_sink *k, vg_frame *f) {
@@ -207,4 +262,5 @@ void vg_record_sink_write(vg_record_sink *k, vg_frame *f) {
         return;
     }
     count_written(k, f->payload_len);
+    if (f->time_us > k->last_us) k->last_us = f->time_us;
 }

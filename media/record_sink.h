@@ -1,5 +1,5 @@
 /* record_sink.h -- one recording's files on disk: the segments of a stream's
- * continuous recording (or, later, one clip).
+ * continuous recording, or one clip (media/clip.h).
  *
  * A sink opens a file per segment, writes the fMP4 init segment first and
  * then each fragment (moof+mdat) with a single write(), so that a process
@@ -14,6 +14,14 @@
  * "/var/lib/vigil/door/door-20261205T120000Z.mp4"; a second segment starting
  * in the same second gets "-2", "-3" ... before ".mp4".
  *
+ * A clip's sink writes one file whose name its maker chose
+ * ("<dir>/<name>.mp4", never replacing one), beside a sidecar
+ * "<dir>/<name>.json": the maker's metadata plus "start" (the first
+ * fragment's time), "end" (the last one's) and "complete" (false while the
+ * clip is being written or after a failure, whose reason is in "error"). The
+ * sidecar is replaced whole (written aside, then renamed) when the file
+ * opens and when it ends. Clips are not subject to retention.
+ *
  * Thread: the recording writer thread (media/record_writer.h) does all the
  * disk work and owns `fd`, `offset` and `path`. The status is read from any
  * thread (the lws service thread for /api/streams and /metrics) through
@@ -24,6 +32,8 @@
 
 #include <limits.h>
 #include <pthread.h>
+#include <stdbool.h>
+#include <jansson.h>
 #include <stdint.h>
 
 #include "media/frame.h"
@@ -50,11 +60,14 @@ typedef struct vg_record_sink {
     char *name;         /* file name prefix: the stream id */
     int64_t max_age_s;  /* retention by age; 0: none */
     uint64_t max_bytes; /* retention by size; 0: none */
+    bool clip;          /* one file named `name`, with a sidecar */
 
     /* writer thread only */
     int fd; /* -1: no file open */
     uint64_t offset; /* bytes of whole fragments in the open file */
     char path[PATH_MAX];
+    json_t *sidecar;          /* a clip's metadata (owned); NULL for segments */
+    int64_t first_us, last_us; /* a clip's first and last fragment times */
 
     pthread_mutex_t lock; /* guards status */
     vg_record_status status;
@@ -63,13 +76,17 @@ typedef struct vg_record_sink {
 /* NULL on OOM. */
 vg_record_sink *vg_record_sink_new(const char *dir, const char *name, int64_t max_age_s,
                                    uint64_t max_bytes);
+/* A clip's sink: the file "<dir>/<name>.mp4" and its sidecar, whose other
+ * fields come from `meta` (stolen; any object). NULL on OOM (meta freed). */
+vg_record_sink *vg_record_sink_new_clip(const char *dir, const char *name, json_t *meta);
 /* Closes the open file (if any) and frees the sink. Writer thread, or any
  * thread once the writer can no longer reach it. */
 void vg_record_sink_free(vg_record_sink *k);
 
 /* Closes the segment being written, applies retention, and starts a new one
  * named for `start_us` (wall clock, µs) with the init segment `init`. On
- * failure the sink is in ERROR. Writer thread. */
+ * failure the sink is in ERROR. A clip's sink opens its one file (a second
+ * open is a failure). Writer thread. */
 void vg_record_sink_open(vg_record_sink *k, vg_frame *init, int64_t start_us);
 /* Appends one fragment to the open segment; nothing when none is open (an
  * error closed it). Writer thread. */

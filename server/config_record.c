@@ -2,11 +2,13 @@
  * does: media/recorder.h).
  *
  *   "record": {"mode": "continuous", "path": "/var/lib/vigil/recordings",
- *              "segment_s": 60, "retain_days": 7, "max_gb": 50}
+ *              "segment_s": 60, "retain_days": 7, "max_gb": 50,
+ *              "preroll_s": 10, "preroll_mb": 16}
  *
  * Only "mode" is required; "path" defaults to server.record_path (one of
- * them must be set for "continuous"). retain_days and max_gb may be
- * fractions (0.5 days, 0.25 GB); 0 means no such limit. */
+ * them must be set: clips are written there in either mode). retain_days,
+ * max_gb and the pre-roll may be fractions (0.5 days, 0.25 GB); 0 means no
+ * such limit. */
 #include "server/config.h"
 
 #include <stdio.h>
@@ -23,6 +25,8 @@ static const number_field numbers[] = {
     {"segment_s", 1, 86400, 60, true},
     {"retain_days", 0, 36500, 7, false},
     {"max_gb", 0, 1e6, 0, false},
+    {"preroll_s", 0, 300, 10, false},
+    {"preroll_mb", 1, 1024, 16, false},
 };
 #define NNUMBERS (sizeof(numbers) / sizeof(numbers[0]))
 
@@ -75,7 +79,7 @@ int vg_config_load_record(vg_stream_config *sc, const json_t *obj, const char *d
             known |= !strcmp(key, numbers[i].name);
         if (!known) {
             snprintf(err, errlen, "%s.record.%.40s: unknown field (expected mode, path, "
-                     "segment_s, retain_days, max_gb)", where, key);
+                     "segment_s, retain_days, max_gb, preroll_s, preroll_mb)", where, key);
             return -1;
         }
     }
@@ -87,6 +91,8 @@ int vg_config_load_record(vg_stream_config *sc, const json_t *obj, const char *d
     rc.segment_s = (uint32_t)x[0];
     rc.retain_days = x[1];
     rc.max_gb = x[2];
+    rc.preroll_s = x[3];
+    rc.preroll_mb = x[4];
     const json_t *path = json_object_get(obj, "path");
     if (path && (!json_is_string(path) || !json_string_length(path) ||
                  strlen(json_string_value(path)) > 1024)) {
@@ -94,7 +100,7 @@ int vg_config_load_record(vg_stream_config *sc, const json_t *obj, const char *d
         return -1;
     }
     const char *dir = path ? json_string_value(path) : default_path;
-    if (!dir && rc.mode == VG_RECORD_CONTINUOUS) {
+    if (!dir) {
         snprintf(err, errlen, "%s.record.path: missing, and no server.record_path to default to",
                  where);
         return -1;

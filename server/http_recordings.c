@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "common/utc_time.h"
 #include "server/server.h"
 
 #define MAX_LISTED 1000
@@ -114,16 +115,6 @@ int vg_recording_parse_time(const char *text, int64_t *ms) {
     return 0;
 }
 
-/* "2026-12-05T12:00:00.000Z" for ms since the epoch. */
-static void format_time(int64_t ms, char *out, size_t outlen) {
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof(base), "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, outlen, "%s.%03dZ", base, (int)(ms % 1000));
-}
-
 /* ---- replies ----------------------------------------------------------------- */
 
 /* The stream's recordings directory "<path>/<stream>" in out; 0, or -1 when
@@ -197,8 +188,8 @@ static void add_recording(listing *l, const char *dir, int kind, const char *fil
     int64_t end_ms =
         writing ? l->now_ms : (int64_t)st.st_mtim.tv_sec * 1000 + st.st_mtim.tv_nsec / 1000000;
     char start[40], end[40], url[512];
-    format_time(start_ms, start, sizeof(start));
-    format_time(end_ms, end, sizeof(end));
+    vg_utc_format_ms(start_ms, start, sizeof(start));
+    vg_utc_format_ms(end_ms, end, sizeof(end));
     snprintf(url, sizeof(url), "/api/streams/%s/recordings/%s", l->stream, file);
     json_t *item = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b}", "id", name, "kind",
                              kind == 1 ? "segment" : "clip", "start", start, "end", end, "bytes",

@@ -37,16 +37,21 @@ START_TEST(defaults_and_every_field) {
     ck_assert_uint_eq(r->segment_s, 60);
     ck_assert(r->retain_days == 7);
     ck_assert(r->max_gb == 0);
+    ck_assert(r->preroll_s == 10);
+    ck_assert(r->preroll_mb == 16);
     vg_config_free(&c);
 
     ck_assert_int_eq(load_record("", "{\"mode\":\"continuous\",\"path\":\"/r\",\"segment_s\":10,"
-                                     "\"retain_days\":0.5,\"max_gb\":50}",
+                                     "\"retain_days\":0.5,\"max_gb\":50,\"preroll_s\":2.5,"
+                                     "\"preroll_mb\":4}",
                                  &c),
                      0);
     r = &c.streams[0].record;
     ck_assert_uint_eq(r->segment_s, 10);
     ck_assert(r->retain_days == 0.5);
     ck_assert(r->max_gb == 50);
+    ck_assert(r->preroll_s == 2.5);
+    ck_assert(r->preroll_mb == 4);
     vg_config_free(&c);
 }
 END_TEST
@@ -67,10 +72,13 @@ START_TEST(server_path_is_the_default) {
 }
 END_TEST
 
-START_TEST(events_mode_needs_no_path_and_absent_is_off) {
+START_TEST(events_mode_needs_a_path_and_absent_is_off) {
     vg_config c;
-    ck_assert_int_eq(load_record("", "{\"mode\":\"events\"}", &c), 0);
+    /* clips are files too */
+    assert_refused("", "{\"mode\":\"events\"}", "streams[0].record.path: missing");
+    ck_assert_int_eq(load_record("\"record_path\":\"/srv/rec\"", "{\"mode\":\"events\"}", &c), 0);
     ck_assert_int_eq(c.streams[0].record.mode, VG_RECORD_EVENTS);
+    ck_assert_str_eq(c.streams[0].record.path, "/srv/rec");
     vg_config_free(&c);
     ck_assert_int_eq(load("{\"streams\":[{\"id\":\"cam\",\"source\":\"test://\"}]}", &c), 0);
     ck_assert_int_eq(c.streams[0].record.mode, VG_RECORD_OFF);
@@ -100,6 +108,10 @@ START_TEST(bad_fields_are_refused_by_name) {
                    "streams[0].record.max_gb");
     assert_refused("", "{\"mode\":\"continuous\",\"path\":\"/r\",\"max_gb\":null}",
                    "streams[0].record.max_gb");
+    assert_refused("", "{\"mode\":\"events\",\"path\":\"/r\",\"preroll_s\":301}",
+                   "streams[0].record.preroll_s");
+    assert_refused("", "{\"mode\":\"events\",\"path\":\"/r\",\"preroll_mb\":0.5}",
+                   "streams[0].record.preroll_mb");
     assert_refused("", "{\"mode\":\"continuous\",\"path\":\"/r\",\"segments\":5}",
                    "streams[0].record.segments: unknown field");
     assert_refused("\"record_path\":\"\"", "{\"mode\":\"continuous\"}", "server.record_path");
@@ -118,6 +130,9 @@ START_TEST(equal_configs_compare_equal) {
     b.max_gb = 2;
     ck_assert(!vg_record_config_equal(&a, &b));
     b = a;
+    b.preroll_s = 5;
+    ck_assert(!vg_record_config_equal(&a, &b));
+    b = a;
     b.mode = VG_RECORD_EVENTS;
     ck_assert(!vg_record_config_equal(&a, &b));
     vg_record_config off1 = {0}, off2 = {0};
@@ -130,7 +145,7 @@ static Suite *config_record_suite(void) {
     TCase *tc = tcase_create("core");
     tcase_add_test(tc, defaults_and_every_field);
     tcase_add_test(tc, server_path_is_the_default);
-    tcase_add_test(tc, events_mode_needs_no_path_and_absent_is_off);
+    tcase_add_test(tc, events_mode_needs_a_path_and_absent_is_off);
     tcase_add_test(tc, bad_fields_are_refused_by_name);
     tcase_add_test(tc, equal_configs_compare_equal);
     suite_add_tcase(s, tc);
