@@ -15,8 +15,9 @@
 
 #include "control/control_internal.h"
 
+/* "clip_on" is the server's (server/clip_rules.h): control/ lets it be. */
 static const char *const device_keys[] = {
-    "id", "name", "transport", "stream", "commands", "timeout_ms",
+    "id", "name", "transport", "stream", "commands", "timeout_ms", "clip_on",
 };
 
 static int key_allowed(const char *key, const control_plugin *const *plugins, size_t np) {

@@ -43,6 +43,7 @@ vg_clip *vg_clip_start(vg_record_writer *writer, const char *dir, const char *na
     vg_clip *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     snprintf(c->name, sizeof(c->name), "%s", name);
+    snprintf(c->device, sizeof(c->device), "%s", req->device ? req->device : "");
     c->writer = writer;
     c->start_us = now_us;
     c->end_us = now_us + (int64_t)(req->post_s * 1e6);

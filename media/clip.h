@@ -35,6 +35,7 @@ typedef struct vg_clip_request {
 
 typedef struct vg_clip {
     char name[VG_CLIP_NAME_MAX]; /* the file's base name, also its id */
+    char device[64];             /* the device whose event started it, or "" */
     vg_record_writer *writer;    /* borrowed */
     vg_record_sink *sink;        /* the writer frees it after our RELEASE */
     int64_t start_us;  /* the first frame's time (the request's, until one is written) */

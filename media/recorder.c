@@ -181,6 +181,12 @@ bool vg_recorder_clip_active(const vg_recorder *r, const char *name) {
     return false;
 }
 
+bool vg_recorder_device_clip_active(const vg_recorder *r, const char *device) {
+    for (size_t i = 0; i < r->nclips; i++)
+        if (!strcmp(r->clips[i]->device, device)) return true;
+    return false;
+}
+
 /* "<stream>-clip-<UTC of start_us>", with "-2", "-3" ... when a clip of
  * that second is being made or on disk. 0, or -1 when all are taken. */
 static int clip_name(const vg_recorder *r, int64_t start_us, char *out, size_t outlen) {

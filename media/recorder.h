@@ -114,6 +114,8 @@ vg_clip_result vg_recorder_clip(vg_recorder *r, const vg_clip_request *req, int6
                                 char *name_out, size_t name_len, int64_t *start_us);
 /* True while the clip `name` is being made. */
 bool vg_recorder_clip_active(const vg_recorder *r, const char *name);
+/* True while a clip that an event of `device` started is being made. */
+bool vg_recorder_device_clip_active(const vg_recorder *r, const char *device);
 
 /* One frame of the MSE relay (borrowed). */
 void vg_recorder_frame(vg_recorder *r, vg_frame *f, int64_t now_us);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/clip_rules.h"
 #include "server/server.h"
 
 /* Queues one serialised event for every session that wants it: those that
@@ -60,7 +61,10 @@ static void on_control_event(void *user, const json_t *ev) {
                    up ? "connected" : "disconnected", detail && *detail ? ": " : "",
                    detail ? detail : "");
         }
-        send_to_sessions(srv, ev, json_string_value(json_object_get(ev, "device")), 0);
+        const char *device = json_string_value(json_object_get(ev, "device"));
+        send_to_sessions(srv, ev, device, 0);
+        if (!strcmp(type, "telemetry"))
+            vg_clip_rules_telemetry(srv, device, json_object_get(ev, "data"));
         return;
     }
     const char *id = json_string_value(json_object_get(ev, "id"));
@@ -109,7 +113,8 @@ static int build_control(vg_server *srv, const vg_config *config, control_t **ou
     }
     if (control_register_builtin_plugins(c, err, errlen) < 0 ||
         control_start(c, root, err, errlen) < 0 ||
-        check_device_streams(c, config, err, errlen) < 0) {
+        check_device_streams(c, config, err, errlen) < 0 ||
+        vg_clip_rules_check(config, err, errlen) < 0) {
         control_destroy(c);
         return -1;
     }

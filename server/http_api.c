@@ -11,6 +11,8 @@
  *   GET  /api/devices                [{"id", "online", "state", ...}]
  *   GET  /api/devices/{id}           {... "recent": [commands]}
  *   POST /api/devices/{id}/commands  {"name", "params", ...} -> 202
+ *   POST /api/streams/{id}/clips     {"pre_s", "post_s", "label"} -> 201
+ *                                    (server/http_clips.h)
  *   GET  /api/commands/{id}          {"id", "status", "timeline", ...}
  *   GET  /api/admin/sessions         [{"peer", "sub", "role", "streams", ...}] (admin)
  *   POST /api/admin/reload           re-reads the config (server/reload.h) -> 200 report
@@ -38,6 +40,7 @@
 #include <openssl/crypto.h>
 
 #include "server/devices.h"
+#include "server/http_clips.h"
 #include "server/http_recordings.h"
 #include "server/http_snapshot.h"
 #include "server/metrics.h"
@@ -215,7 +218,8 @@ static unsigned route_methods(const char *uri) {
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
         if (!strcmp(uri, reads[i])) return M_GET | M_HEAD;
     if (!strcmp(uri, "/api/admin/reload") ||
-        path_id(uri, "/api/devices/", "/commands", id, sizeof(id)))
+        path_id(uri, "/api/devices/", "/commands", id, sizeof(id)) ||
+        path_id(uri, "/api/streams/", "/clips", id, sizeof(id)))
         return M_POST;
     if (path_id(uri, "/api/devices/", "", id, sizeof(id)) ||
         path_id(uri, "/api/commands/", "", id, sizeof(id)) ||
@@ -286,7 +290,7 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
         snprintf(err, sizeof(err), "field 'params' must be an object");
     } else {
         json_t *options = vg_devices_options_of(body);
-        vg_command_request req = {hs->device, name, params, options};
+        vg_command_request req = {hs->target, name, params, options};
         int r =
             vg_devices_command(srv, &hs->access, NULL, &req, cid, sizeof(cid), err, sizeof(err));
         json_decref(options);
@@ -302,7 +306,7 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
         json_decref(body);
         return respond_error(wsi, hs, status, code, field, err);
     }
-    json_t *reply = json_pack("{s:s, s:s, s:s, s:s}", "command_id", cid, "device", hs->device,
+    json_t *reply = json_pack("{s:s, s:s, s:s, s:s}", "command_id", cid, "device", hs->target,
                               "name", name, "status", "queued");
     json_decref(body);
     char location[32 + CONTROL_ID_MAX];
@@ -311,11 +315,13 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
                               "location:", location, false);
 }
 
-/* A POST is only accepted for a device's commands; its body is read up to
- * MAX_BODY bytes (larger ones get 413 before anything is read). */
+/* A POST is accepted for a device's commands and a stream's clips; its
+ * body is read up to MAX_BODY bytes (larger ones get 413 before anything is
+ * read). A clip may come without a body. */
 static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
-    char device[CONTROL_ID_MAX];
-    if (!path_id(uri, "/api/devices/", "/commands", device, sizeof(device)))
+    char target[CONTROL_ID_MAX];
+    hs->post_clip = path_id(uri, "/api/streams/", "/clips", target, sizeof(target));
+    if (!hs->post_clip && !path_id(uri, "/api/devices/", "/commands", target, sizeof(target)))
         return not_found(wsi, hs);
     /* lws frames request bodies by Content-Length only: a chunked body
      * (Node's http.request without a length, curl -H 'Transfer-Encoding:
@@ -330,6 +336,7 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     char cl[32] = "";
     lws_hdr_copy(wsi, cl, sizeof(cl), WSI_TOKEN_HTTP_CONTENT_LENGTH);
     long n = atol(cl);
+    if (n <= 0 && hs->post_clip) return vg_http_post_clip(wsi, hs, target, NULL, 0);
     if (n <= 0)
         return respond_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_json", NULL,
                              "a JSON body with Content-Length is required");
@@ -342,7 +349,7 @@ static int begin_post(struct lws *wsi, vg_http_session *hs, const char *uri) {
     if (!hs->req) return -1;
     hs->req_len = 0;
     hs->req_expected = (size_t)n;
-    snprintf(hs->device, sizeof(hs->device), "%s", device);
+    snprintf(hs->target, sizeof(hs->target), "%s", target);
     return 0; /* the body follows in LWS_CALLBACK_HTTP_BODY */
 }
 
@@ -463,6 +470,18 @@ int vg_http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *us
         return 0;
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         if (!hs || !hs->req) return 0;
+        if (hs->post_clip) {
+            /* Taken out of hs first: a reply that completes the transaction
+             * frees hs on a keep-alive connection. */
+            char *body = hs->req, target[sizeof(hs->target)];
+            size_t body_len = hs->req_len;
+            memcpy(target, hs->target, sizeof(target));
+            hs->req = NULL;
+            drop_request(hs);
+            int rc = vg_http_post_clip(wsi, hs, target, body, body_len);
+            free(body);
+            return rc;
+        }
         return post_command(wsi, hs);
     /* A snapshot's reply, once made (server/http_snapshot.c). */
     case LWS_CALLBACK_HTTP_WRITEABLE:

@@ -458,6 +458,10 @@ static int delete_file(struct lws *wsi, vg_http_session *hs, vg_server *srv, vg_
         return vg_http_reply_api_error(
             wsi, hs, HTTP_STATUS_CONFLICT, "recording_in_progress", NULL,
             "this segment is being written now: it can be deleted once it ends", NULL);
+    if (kind == 2 && s->recorder && vg_recorder_clip_active(s->recorder, name))
+        return vg_http_reply_api_error(
+            wsi, hs, HTTP_STATUS_CONFLICT, "recording_in_progress", NULL,
+            "this clip is being made now: it can be deleted once it is complete", NULL);
     if (unlink(path)) {
         if (errno == ENOENT)
             return vg_http_reply_api_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "unknown_recording",

@@ -44,10 +44,12 @@ bool vg_http_headers_too_large(struct lws *wsi);
 
 /* Per-transaction data of the HTTP protocol. */
 typedef struct vg_http_session {
-    /* a POST being received: the device it is for and its body so far */
+    /* a POST being received: what it is for (a device's command, or a
+     * stream's clip: `target` names which) and its body so far */
     char *req;
     size_t req_len, req_expected;
-    char device[CONTROL_ID_MAX];
+    bool post_clip;
+    char target[CONTROL_ID_MAX];
     vg_access access; /* the rights of the request being answered */
     bool head;        /* a HEAD request: the headers of GET, no body */
     /* a reply that waits for a snapshot being made (server/http_snapshot.c) */

@@ -334,7 +334,15 @@ static void s_keyframe(out *o, const char *name, const vg_stream *s) {
 
 /* One family over the streams that record (main streams only): the sink's
  * status field `which`, or the recorder's dropped frames. */
-typedef enum record_value { R_BYTES, R_SEGMENTS, R_DROPPED, R_ERRORS, R_DELETED } record_value;
+typedef enum record_value {
+    R_BYTES,
+    R_SEGMENTS,
+    R_DROPPED,
+    R_ERRORS,
+    R_DELETED,
+    R_CLIPS,
+    R_CLIPS_REFUSED,
+} record_value;
 
 static void record_family(out *o, vg_server *srv, const char *name, const char *help,
                           record_value which) {
@@ -345,7 +353,8 @@ static void record_family(out *o, vg_server *srv, const char *name, const char *
         vg_record_status st;
         uint64_t dropped;
         vg_recorder_status(s->recorder, &st, &dropped);
-        const uint64_t v[] = {st.bytes, st.segments, dropped, st.errors, st.deleted};
+        const uint64_t v[] = {st.bytes,   st.segments, dropped, st.errors, st.deleted,
+                              s->recorder->clips_started, s->recorder->clips_refused};
         put(o, "%s{stream=\"", name);
         label(o, s->id);
         put(o, "\"} %llu\n", (unsigned long long)v[which]);
@@ -367,6 +376,15 @@ static void recordings(out *o, vg_server *srv) {
                   "Recording failures (disk full, directory missing or read-only).", R_ERRORS);
     record_family(o, srv, "vigil_record_segments_deleted_total",
                   "Recording segments removed by retention.", R_DELETED);
+    record_family(o, srv, "vigil_clips_total", "Clips started (asked for, or device events).",
+                  R_CLIPS);
+    record_family(o, srv, "vigil_clips_refused_total",
+                  "Clips refused: too many of the stream's clips were being made.",
+                  R_CLIPS_REFUSED);
+    family(o, "vigil_clip_events_ignored_total", "counter",
+           "Device events that match a clip rule while the device's clip is being made.");
+    put(o, "vigil_clip_events_ignored_total %llu\n",
+        (unsigned long long)srv->clip_events_ignored_total);
 }
 
 /* ---- push sources' UDP receivers (media/rtp_rx.h) ------------------------- */

@@ -74,6 +74,7 @@ struct vg_server {
     uint64_t commands_total;
     /* security counters (PROTOCOL.md "Limits") */
     uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;
+    uint64_t clip_events_ignored_total; /* device events while the device's clip was being made */
     uint64_t recordings_deleted_total; /* DELETE of a recording (server/http_recordings.c) */
     uint64_t rate_limited_total, flood_closed_total, hello_timeout_total, expired_closed_total;
     uint64_t http_refused_total[VG_HTTP_REFUSED_COUNT]; /* REST requests refused, by reason */
