@@ -45,6 +45,7 @@ const board = new DeviceBoard(devices, {
   list: document.getElementById('device-list'),
   sideFor: (stream) => (slots.has(stream) ? slots.get(stream).querySelector('.tile-side') : null),
   canCommand: () => auth.canCommand,
+  headers: () => auth.headers(),
 });
 const signin = new SignInDialog(document.getElementById('signin'), auth, {
   onSignIn: (token, remember) => switchIdentity(() => auth.signIn(token, { remember })),
@@ -146,7 +147,7 @@ async function listStreams() {
     let tile = tiles.get(info.id);
     if (!tile) {
       const id = info.id;
-      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved, headers: () => auth.headers() });
+      tile = new Tile(id, { subs, onFocusChange, onRemoved: onStreamRemoved, headers: () => auth.headers(), canClip: () => auth.canCommand });
       tiles.set(info.id, tile);
       placeTile(tile);
     }

@@ -11,10 +11,12 @@ export class DeviceBoard {
   // `area`: the Devices section (hidden while empty); `list`: where panels
   // without a tile go; `sideFor(stream)`: the element beside that stream's
   // tile, or null; `canCommand()`: may this dashboard send commands (panels
-  // are view-only otherwise; sync() after it changes).
-  constructor(devices, { area, list, sideFor, canCommand = () => true }) {
+  // are view-only otherwise; sync() after it changes); `headers()`: the
+  // REST requests' headers (the token).
+  constructor(devices, { area, list, sideFor, canCommand = () => true, headers = () => ({}) }) {
     this.devices = devices;
     this.canCommand = canCommand;
+    this.headers = headers;
     this.area = area;
     this.list = list;
     this.sideFor = sideFor;
@@ -40,7 +42,7 @@ export class DeviceBoard {
     for (const dev of want) {
       let panel = this.panels.get(dev.id);
       if (!panel) {
-        panel = new DevicePanel(this.devices, dev.id, { canCommand: this.canCommand });
+        panel = new DevicePanel(this.devices, dev.id, { canCommand: this.canCommand, headers: this.headers });
         this.panels.set(dev.id, panel);
       } else {
         panel.render();

@@ -2,7 +2,8 @@
 // control per command (generated from the schema; the PTZ pad for a pan/tilt
 // command), the error of a refused request next to its control, the recent
 // commands with their status timelines, the latest telemetry with its age,
-// and everything the device last reported about itself.
+// everything the device last reported about itself, and the clips its
+// events made of its camera (device_clips.js).
 //
 // Controls only for those who may send commands (operator, admin): for a
 // viewer the panel is read-only (state, telemetry, command log) with a "view
@@ -16,6 +17,7 @@
 // .command-error[data-error-for][data-code].
 
 import { CommandLog } from './command_log.js';
+import { DeviceClips } from './device_clips.js';
 import { FINAL_STATUSES } from './devices.js';
 import { PtzPad, isPtzSchema } from './ptz_pad.js';
 import { buildControl, formatValue, humanize, uniqueId } from './schema_controls.js';
@@ -25,10 +27,13 @@ const ONLINE_TEXT = { true: 'online', false: 'offline', unknown: 'unknown' };
 
 export class DevicePanel {
   // `canCommand()`: may this dashboard send commands (its role)?
-  constructor(devices, id, { canCommand = () => true } = {}) {
+  // `headers()`: the REST requests' headers (the token), for the clips.
+  constructor(devices, id, { canCommand = () => true, headers = () => ({}) } = {}) {
     this.devices = devices;
     this.id = id;
     this.canCommand = canCommand;
+    this.clips = new DeviceClips(id, { headers });
+    this.telemetryAt = null;
     this.viewErrors = null; // the errors' place in a view-only panel
     this.controls = new Map(); // command name -> {control, error}
     this.schemaSig = '';
@@ -76,7 +81,8 @@ export class DevicePanel {
     const state = section('Device state', this.stateList, false);
     state.title = 'what the device last reported: its state, telemetry and command results';
 
-    el.append(head, this.meta, this.commandsEl, recent, telemetry, state);
+    this.clipsSection = section('Clips', this.clips.el, true);
+    el.append(head, this.meta, this.commandsEl, recent, telemetry, this.clipsSection, state);
     return el;
   }
 
@@ -167,6 +173,12 @@ export class DevicePanel {
 
     this.log.render(dev.commandsLog);
     fillKv(this.telemetryList, dev.telemetry, 'No telemetry yet.');
+    this.clipsSection.hidden = !dev.stream;
+    this.clips.setStream(dev.stream);
+    if (dev.telemetryAt !== this.telemetryAt) {
+      this.telemetryAt = dev.telemetryAt;
+      this.clips.telemetryChanged();
+    }
     fillKv(this.stateList, dev.known, 'Nothing reported yet.');
     this.tick();
   }
@@ -201,6 +213,7 @@ export class DevicePanel {
   }
 
   destroy() {
+    this.clips.destroy();
     this.el.remove();
   }
 }

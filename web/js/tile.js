@@ -121,8 +121,9 @@ export class Tile {
   // user enlarged the tile or put it back. `onRemoved(tile, event)`: a
   // reload ended the channel on screen (stream.removed); the tile waits to
   // be subscribed again or taken away. `headers()`: the headers of REST
-  // requests (the token), for the snapshot.
-  constructor(streamId, { subs, onFocusChange = () => {}, onRemoved = () => {}, headers = () => ({}) } = {}) {
+  // requests (the token), for the snapshot. `canClip()`: may this dashboard
+  // ask for clips (its role)?
+  constructor(streamId, { subs, onFocusChange = () => {}, onRemoved = () => {}, headers = () => ({}), canClip = () => false } = {}) {
     this.stream = streamId;
     this.subs = subs;
     this.onFocusChange = onFocusChange;
@@ -168,7 +169,7 @@ export class Tile {
     });
     // Recordings under the picture (timeline.js); playing one covers the
     // live picture, which keeps playing beneath for "Live" to come back to.
-    this.timeline = new Timeline(streamId, media, { headers, onChange: () => this.render() });
+    this.timeline = new Timeline(streamId, media, { headers, canClip, onChange: () => this.render() });
     this.el.querySelector('.tile-stats').before(this.timeline.el);
     this.mode = preferredMode(streamId);
     this.fallback = ''; // why WebCodecs is not used although preferred

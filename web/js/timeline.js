@@ -11,6 +11,14 @@
 // buttons set 1x, 2x or 4x, and "Live" ends the playback and shows the
 // live picture again (which kept playing beneath).
 //
+// For admins and operators (`canClip()`), the "Clip" button asks the server
+// for a clip of the stream (PROTOCOL.md "Clips": the stream's pre-roll, and
+// 20 s after), and the note beside the bar says which (data-clip-id) or why
+// not (data-clip-error, the server's error code).
+//
+// A stream that records only clips ("events" mode) plays its clips the same
+// way.
+//
 // The tile's element says what plays in data-* attributes: data-playback
 // ("true" while playing a recording), and the playback <video> has
 // data-recording (the id of the recording it started from) and
@@ -28,14 +36,18 @@ export class Timeline {
   // `media`: the tile's picture element, where the playback <video> goes;
   // `headers()`: the REST requests' headers (the token); `onChange(playing)`:
   // playback started or ended.
-  constructor(stream, media, { headers = () => ({}), onChange = () => {} } = {}) {
+  constructor(stream, media, { headers = () => ({}), onChange = () => {}, canClip = () => false } = {}) {
     this.stream = stream;
     this.media = media;
     this.headers = headers;
     this.onChange = onChange;
+    this.canClip = canClip;
     this.recordings = [];
     this.session = null; // the playback under way
     this.el = build(stream);
+    this.note = this.el.querySelector('.timeline-note');
+    this.clipButton = this.el.querySelector('.timeline-make-clip');
+    this.clipButton.addEventListener('click', () => this.makeClip());
     this.bar = this.el.querySelector('.timeline-bar');
     this.bar.addEventListener('click', (ev) => {
       const box = this.bar.getBoundingClientRect();
@@ -67,6 +79,7 @@ export class Timeline {
       if (!r.ok) return;
       this.recordings = (await r.json()).recordings;
       this.draw();
+      this.clipButton.hidden = !this.canClip();
     } catch { /* the server is away: the next refresh tries again */ }
   }
 
@@ -89,10 +102,37 @@ export class Timeline {
     this.el.dataset.recordings = String(this.recordings.length);
   }
 
+  // Asks for a clip of the stream now; the note says what came of it.
+  async makeClip() {
+    this.clipButton.disabled = true;
+    delete this.note.dataset.clipId;
+    delete this.note.dataset.clipError;
+    try {
+      const r = await fetch(`/api/streams/${encodeURIComponent(this.stream)}/clips`, {
+        method: 'POST', headers: { ...this.headers(), 'content-type': 'application/json' }, body: '{}',
+      });
+      const body = await r.json().catch(() => ({}));
+      if (r.status === 201) {
+        this.note.dataset.clipId = body.id;
+        this.note.textContent = `Clip from ${clock(Date.parse(body.start))}, ready at ${clock(Date.parse(body.end))}`;
+        this.refresh();
+      } else {
+        this.note.dataset.clipError = body.error || String(r.status);
+        this.note.textContent = `No clip: ${body.message || r.statusText}`;
+      }
+    } catch {
+      this.note.dataset.clipError = 'network';
+      this.note.textContent = 'No clip: the server is away';
+    } finally {
+      this.clipButton.disabled = false;
+    }
+  }
+
   // Plays from `t` (ms since the epoch): the segment holding it, else the
-  // next one after it.
+  // next one after it (a stream that records only clips: its clips).
   async playAt(t) {
-    const segments = this.recordings.filter((r) => r.kind === 'segment');
+    const kind = this.recordings.some((r) => r.kind === 'segment') ? 'segment' : 'clip';
+    const segments = this.recordings.filter((r) => r.kind === kind);
     const i = segments.findIndex((r) => Date.parse(r.end) > t);
     if (i < 0) return;
     this.stop();
@@ -288,6 +328,17 @@ function build(stream) {
   live.textContent = 'Live';
   live.setAttribute('aria-label', `Back to live: ${stream}`);
   controls.append(live);
-  el.append(bar, controls);
+  const clip = document.createElement('button');
+  clip.type = 'button';
+  clip.className = 'timeline-make-clip';
+  clip.textContent = 'Clip';
+  clip.title = 'Save a clip: the last seconds before now, and 20 s after';
+  clip.setAttribute('aria-label', `Save a clip of ${stream}`);
+  clip.hidden = true;
+  controls.append(clip);
+  const note = document.createElement('span');
+  note.className = 'timeline-note muted';
+  note.setAttribute('role', 'status');
+  el.append(bar, controls, note);
   return el;
 }
