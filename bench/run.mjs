@@ -333,7 +333,8 @@ async function scenarioThrottled() {
 // Recording's price: 20 streams with 20 viewers each, recording off, then
 // on (continuous, to build/bench/record, on the disk the recordings of a real
 // install would use; /tmp may be memory): the server's CPU, what it wrote to
-// storage per second, and whether the viewers' latency moved.
+// storage per second, its peak RSS (a recorded stream also holds its clips'
+// pre-roll: README "Clips"), and whether the viewers' latency moved.
 async function scenarioRecord() {
   noisy = false;
   const streams = Array.from({ length: 20 }, (_, i) => `r${i}`);
@@ -357,6 +358,8 @@ async function scenarioRecord() {
   row('record 20 streams: written MB/s', f2(on.server.write_bytes_per_s / 1e6), '', '',
     `~ 20 x the clip (${files} files)`, on.server.write_bytes_per_s > 0);
   row('record 20 streams: viewers p99 change ms', f2(dp99), '', '', '< 5 ms', dp99 < 5);
+  row('record 20 streams: peak RSS MiB off / on', `${f2(off.server.rss_peak_kb / MIB)} / ${f2(on.server.rss_peak_kb / MIB)}`, '', '',
+    'pre-roll: ~ 20 x 10 s of the clip', true);
   console.error(`  record: +${f2(cores)} cores for 20 streams, ${f2(on.server.write_bytes_per_s / 1e6)} MB/s, ${files} files, ${bytes} bytes`);
 }
 

@@ -145,7 +145,8 @@ static void current_segment(vg_stream *s, char *out, size_t outlen) {
 
 typedef struct listing {
     const char *stream;
-    const char *writing; /* the segment being written now */
+    const char *writing;       /* the segment being written now */
+    const vg_recorder *clips;  /* the stream's recorder: the clips being made (or NULL) */
     int64_t from_ms, to_ms, now_ms;
     json_t *items;
     bool truncated;
@@ -161,7 +162,7 @@ static void add_sidecar(json_t *item, const char *json_path) {
         return;
     }
     static const char *const fields[] = {"label", "subject", "reason",  "device",
-                                         "start", "end",     "complete"};
+                                         "start", "end",     "complete", "error"};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         json_t *v = json_object_get(side, fields[i]);
         if (v) json_object_set(item, fields[i], v);
@@ -201,9 +202,10 @@ static void add_recording(listing *l, const char *dir, int kind, const char *fil
         int64_t s = item_ms(item, "start"), en = item_ms(item, "end");
         if (s >= 0) start_ms = s;
         if (en >= 0) end_ms = en;
-        /* a clip still being made: its file grows until "end" */
+        /* a clip being made now: its file grows until "end" (one that a
+         * crash or a failure left incomplete is not being made) */
         json_object_set_new(item, "recording",
-                            json_boolean(!json_is_true(json_object_get(item, "complete"))));
+                            json_boolean(l->clips && vg_recorder_clip_active(l->clips, name)));
     }
     if (end_ms < l->from_ms || start_ms > l->to_ms) {
         json_decref(item);
@@ -326,6 +328,7 @@ static int time_arg(struct lws *wsi, const char *name, int64_t *ms, char *msg, s
 static int list(struct lws *wsi, vg_http_session *hs, vg_server *srv, vg_stream *s) {
     char msg[160], dir[PATH_MAX], clips[PATH_MAX + 8], writing[256];
     listing l = {.stream = s->id,
+                 .clips = s->recorder,
                  .from_ms = INT64_MIN,
                  .to_ms = INT64_MAX,
                  .now_ms = vg_server_now_us() / 1000};
