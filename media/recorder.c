@@ -209,6 +209,7 @@ static int clip_name(const vg_recorder *r, int64_t start_us, char *out, size_t o
 
 vg_clip_result vg_recorder_clip(vg_recorder *r, const vg_clip_request *req, int64_t now_us,
                                 char *name_out, size_t name_len, int64_t *start_us) {
+    if (!r->clip_dir) return VG_CLIP_NOMEM; /* the config gives every recorder a path */
     if (r->nclips == VG_RECORDER_CLIPS_MAX) {
         r->clips_refused++;
         return VG_CLIP_BUSY;
