@@ -4,9 +4,10 @@
  * The service thread must never wait on a disk: it posts references to the
  * frames it already holds (no copy) with what to do with them (open a
  * segment, append a fragment, close, let go of a sink), and this thread does
- * the writing (media/record_sink.h). One writer serves every recording of
- * the process: the disk is the bottleneck, not the CPU, and one thread keeps
- * the writes of many streams from competing for it.
+ * the writing (media/record_sink.h). One writer serves every recording on
+ * one disk (media/record_writers.h): the disk is the bottleneck, not the
+ * CPU, and one thread keeps the writes of many streams from competing for
+ * it, while another disk's recordings go on beside.
  *
  * Bounded in bytes: an OPEN or a FRAME that would take the queue past
  * max_bytes is refused (the caller keeps its reference and drops the

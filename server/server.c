@@ -15,8 +15,8 @@
 #include "server/token.h"
 
 #define TICK_US 250000
-/* What the recording thread may have queued (frame payloads): some seconds
- * of many streams, so a disk that pauses for a moment loses nothing; past
+/* What a recording thread (one per disk) may have queued (frame payloads):
+ * some seconds of many streams, so a disk that pauses for a moment loses nothing; past
  * it, recordings drop to the next keyframe (media/recorder.h). */
 #define RECORD_QUEUE_BYTES (64u * 1024 * 1024)
 
@@ -169,7 +169,7 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     srv->per_ip = json_object();
     if (!srv->per_ip) return -1;
     if (vg_inbox_init(&srv->inbox, 4096, vg_server_wake, srv)) return -1;
-    if (vg_record_writer_start(&srv->record_writer, RECORD_QUEUE_BYTES)) return -1;
+    vg_record_writers_init(&srv->record_writers, RECORD_QUEUE_BYTES);
     if (vg_snapshots_start(&srv->snapshots, vg_server_wake, srv)) return -1;
     return vg_reaper_start(&srv->reaper);
 }
@@ -205,8 +205,9 @@ static uint32_t variant_channel(vg_server *srv, vg_stream *like, const char *nam
 
 vg_recorder *vg_server_make_recorder(vg_server *srv, const vg_stream_config *sc) {
     if (sc->record.mode == VG_RECORD_OFF) return NULL;
-    vg_recorder *rec = vg_recorder_new(&sc->record, sc->id, &srv->record_writer);
-    if (!rec) vg_log(VG_LOG_ERROR, "stream %s: out of memory: not recording", sc->id);
+    vg_record_writer *writer = vg_record_writers_for(&srv->record_writers, sc->record.path);
+    vg_recorder *rec = writer ? vg_recorder_new(&sc->record, sc->id, writer) : NULL;
+    if (!rec) vg_log(VG_LOG_ERROR, "stream %s: not recording: no writer thread or memory", sc->id);
     return rec;
 }
 
@@ -453,7 +454,7 @@ void vg_server_destroy(vg_server *srv) {
     free(srv->streams);
     srv->streams = NULL;
     vg_reload_free_retired(srv, true); /* the reaper is stopped: nothing posts */
-    vg_record_writer_stop(&srv->record_writer); /* after the streams: their recorders posted */
+    vg_record_writers_stop(&srv->record_writers); /* after the streams: their recorders posted */
     vg_snapshots_free(&srv->snapshots); /* after the context: no request waits any more */
     vg_reload_free_configs(srv);
     srv->control_config = srv->owned_config = NULL;

@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "media/inbox.h"
+#include "media/record_writers.h"
 #include "control/control.h"
 #include "media/stream.h"
 #include "media/variant.h"
@@ -41,9 +42,10 @@ struct vg_server {
     struct ev_loop *loop; /* libev, run by vg_server_run; lws joins it as a foreign loop */
     vg_inbox inbox;       /* GStreamer threads -> lws thread (own lock) */
     vg_reaper reaper;     /* lws thread -> teardown thread (own lock) */
-    /* lws thread -> the recording thread, for every stream's recorder
-     * (media/record_writer.h, own lock); stopped after the last stream */
-    vg_record_writer record_writer;
+    /* lws thread -> the recording threads, one per disk, for the streams'
+     * recorders (media/record_writers.h, each its own lock); stopped after
+     * the last stream */
+    vg_record_writers record_writers;
     /* JPEGs of keyframes (server/snapshots.h): lws thread; its worker has its own locks */
     vg_snapshots snapshots;
     vg_stream **streams;

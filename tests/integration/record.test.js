@@ -210,6 +210,34 @@ test('a full disk stops the recording with a reason, the live viewer keeps its f
   }, umount);
 });
 
+// The names of a process's threads.
+const threadNames = (pid) => readdirSync(`/proc/${pid}/task`)
+  .map((t) => { try { return readFileSync(`/proc/${pid}/task/${t}/comm`, 'utf8').trim(); } catch { return ''; } });
+
+test('one recording thread per disk, none before a recording asks for one', async () => {
+  const onTmp = tempDir('vigil-rec-disk-');
+  const other = tempDir('vigil-rec-disk2-');
+  const umount = mountTmpfs(other, 'size=64m');
+  const config = {
+    streams: [
+      { id: 'a', ...camera(), record: { mode: 'continuous', path: onTmp, segment_s: 60 } },
+      { id: 'b', ...camera(), record: { mode: 'continuous', path: path.join(onTmp, 'more'), segment_s: 60 } },
+      { id: 'c', ...camera(), record: { mode: 'continuous', path: other, segment_s: 60 } },
+    ],
+  };
+  await withVigil(config, async (v) => {
+    for (const id of ['a', 'b', 'c']) await waitStreamState(v, id, 'live');
+    await until(() => segmentsIn(path.join(other, 'c'), 'c').length === 1 && segmentsIn(path.join(onTmp, 'a'), 'a').length === 1,
+      20000 * SLOW, () => 'segments on both disks');
+    const writers = threadNames(v.proc.pid).filter((n) => n === 'vg-record');
+    assert.equal(writers.length, 2, `threads: ${threadNames(v.proc.pid).join(', ')}`);
+  }, umount);
+  await withVigil({ streams: [{ id: 'cam', ...camera() }] }, async (v) => {
+    await waitStreamState(v, 'cam', 'live');
+    assert.equal(threadNames(v.proc.pid).filter((n) => n === 'vg-record').length, 0, 'nothing records: no writer');
+  });
+});
+
 test('a read-only or uncreatable directory is an error state; the stream stays live', async () => {
   const root = tempDir('vigil-rec-ro-');
   const ro = path.join(root, 'ro');
