@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "server/http_reply.h"
+#include "server/recordings_index.h" /* vg_recording_name_kind */
 
 typedef enum vg_recordings_path {
     VG_RECORDINGS_NONE = 0,
@@ -33,10 +34,6 @@ typedef enum vg_recordings_path {
 
 /* Which recordings path `uri` is (for the route table of http_api.c). */
 vg_recordings_path vg_recordings_route(const char *uri);
-
-/* A recording's name: 1 for a segment, 2 for a clip of `stream`, 0 for
- * anything else; *start_s is the UTC start the name carries. */
-int vg_recording_name_kind(const char *name, const char *stream, time_t *start_s);
 
 /* An ISO 8601 UTC time ("2026-12-05T12:00:00Z", fractions of a second
  * allowed) in milliseconds since the epoch: 0, or -1. */

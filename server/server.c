@@ -439,6 +439,7 @@ void vg_server_destroy(vg_server *srv) {
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */
     vg_devices_stop(srv);         /* plugin threads joined: nothing wakes us any more */
     vg_snapshots_stop(&srv->snapshots); /* its thread joined: nothing is made any more */
+    vg_recordings_index_free(&srv->recordings_index);
     if (srv->context) {
         lws_sul_cancel(&srv->tick);
         lws_sul_cancel(&srv->control_tick);

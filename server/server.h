@@ -25,6 +25,7 @@
 #include "server/loop_lag.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
+#include "server/recordings_index.h"
 #include "server/reload.h"
 #include "server/secrets.h"
 #include "server/session.h"
@@ -48,6 +49,9 @@ struct vg_server {
     vg_record_writers record_writers;
     /* JPEGs of keyframes (server/snapshots.h): lws thread; its worker has its own locks */
     vg_snapshots snapshots;
+    /* the names of recordings directories, kept between listings
+     * (server/recordings_index.h): lws thread */
+    vg_recordings_index recordings_index;
     vg_stream **streams;
     size_t nstreams;
     vg_session *sessions; /* lws thread */
