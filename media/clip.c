@@ -39,7 +39,7 @@ static bool open_at(vg_clip *c, vg_frame *f, vg_frame *init) {
 
 vg_clip *vg_clip_start(vg_record_writer *writer, const char *dir, const char *name,
                        const char *stream, const vg_clip_request *req, int64_t now_us,
-                       const vg_clip_ring *ring, vg_frame *init) {
+                       const vg_clip_ring *ring, size_t from, vg_frame *init) {
     vg_clip *c = calloc(1, sizeof(*c));
     if (!c) return NULL;
     snprintf(c->name, sizeof(c->name), "%s", name);
@@ -53,10 +53,9 @@ vg_clip *vg_clip_start(vg_record_writer *writer, const char *dir, const char *na
         return NULL;
     }
     size_t n = vg_clip_ring_count(ring);
-    if (!n || !init) return c; /* from the next keyframe */
-    size_t i = vg_clip_ring_start(ring, now_us - (int64_t)(req->pre_s * 1e6));
-    if (!open_at(c, vg_clip_ring_at(ring, i), init)) return c;
-    for (; i < n; i++)
+    if (from >= n || !init) return c; /* from the next keyframe */
+    if (!open_at(c, vg_clip_ring_at(ring, from), init)) return c;
+    for (size_t i = from; i < n; i++)
         put(c, vg_clip_ring_at(ring, i));
     return c;
 }

@@ -47,11 +47,11 @@ typedef struct vg_clip {
 
 /* A clip of stream `stream` named `name`, into directory `dir`, asked for
  * at `now_us` (wall clock). `ring` and `init` (the stream's current init
- * segment, or NULL) are borrowed: what the ring holds from the start on is
- * queued at once. NULL on OOM. */
+ * segment, or NULL) are borrowed: what the ring holds from index `from` on
+ * (vg_clip_ring_start() of now_us - pre_s) is queued at once. NULL on OOM. */
 vg_clip *vg_clip_start(vg_record_writer *writer, const char *dir, const char *name,
                        const char *stream, const vg_clip_request *req, int64_t now_us,
-                       const vg_clip_ring *ring, vg_frame *init);
+                       const vg_clip_ring *ring, size_t from, vg_frame *init);
 /* One live fragment of the stream (borrowed), with the current init
  * segment. False once the clip has all its frames: then vg_clip_end(). */
 bool vg_clip_frame(vg_clip *c, vg_frame *f, vg_frame *init);

@@ -92,6 +92,13 @@ static void write_sidecar(vg_record_sink *k, bool complete, const char *error) {
     }
 }
 
+void vg_record_stamp(int64_t us, char out[32]) {
+    time_t t = (time_t)(us / 1000000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y%m%dT%H%M%SZ", &tm);
+}
+
 /* The sink stops with `reason` (what failed, then errno's text); the file
  * written so far stays. */
 static void fail(vg_record_sink *k, const char *what, int err) {
@@ -167,11 +174,8 @@ static int create_file(vg_record_sink *k, int64_t start_us) {
         }
         return open(k->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     }
-    time_t t = (time_t)(start_us / 1000000);
-    struct tm tm;
     char stamp[32];
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    vg_record_stamp(start_us, stamp);
     for (int n = 1; n < 100; n++) {
         char suffix[8] = "";
         if (n > 1) snprintf(suffix, sizeof(suffix), "-%d", n);

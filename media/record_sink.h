@@ -95,6 +95,10 @@ void vg_record_sink_write(vg_record_sink *k, vg_frame *f);
  * thread. */
 void vg_record_sink_close(vg_record_sink *k);
 
+/* "YYYYMMDDTHHMMSSZ" (UTC) of `us` (wall clock, µs), as recording names
+ * carry it. */
+void vg_record_stamp(int64_t us, char out[32]);
+
 /* A copy of the status. Any thread. */
 void vg_record_sink_status(vg_record_sink *k, vg_record_status *out);
 const char *vg_record_state_name(vg_record_state st);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "common/log.h"
 
@@ -190,11 +189,8 @@ bool vg_recorder_device_clip_active(const vg_recorder *r, const char *device) {
 /* "<stream>-clip-<UTC of start_us>", with "-2", "-3" ... when a clip of
  * that second is being made or on disk. 0, or -1 when all are taken. */
 static int clip_name(const vg_recorder *r, int64_t start_us, char *out, size_t outlen) {
-    time_t t = (time_t)(start_us / 1000000);
-    struct tm tm;
     char stamp[32];
-    gmtime_r(&t, &tm);
-    strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+    vg_record_stamp(start_us, stamp);
     for (int n = 1; n < 100; n++) {
         char suffix[8] = "", path[PATH_MAX];
         if (n > 1) snprintf(suffix, sizeof(suffix), "-%d", n);
@@ -217,14 +213,15 @@ vg_clip_result vg_recorder_clip(vg_recorder *r, const vg_clip_request *req, int6
     /* The name carries the first frame's second: the listing finds a clip
      * by it (server/http_recordings.c). */
     int64_t first_us = now_us;
+    size_t from = 0;
     if (vg_clip_ring_count(&r->ring) && r->init) {
-        size_t i = vg_clip_ring_start(&r->ring, now_us - (int64_t)(req->pre_s * 1e6));
-        first_us = vg_clip_ring_at(&r->ring, i)->time_us;
+        from = vg_clip_ring_start(&r->ring, now_us - (int64_t)(req->pre_s * 1e6));
+        first_us = vg_clip_ring_at(&r->ring, from)->time_us;
     }
     char name[VG_CLIP_NAME_MAX];
     vg_clip *c = NULL;
     if (!clip_name(r, first_us, name, sizeof(name)))
-        c = vg_clip_start(r->writer, r->clip_dir, name, r->stream_id, req, now_us, &r->ring,
+        c = vg_clip_start(r->writer, r->clip_dir, name, r->stream_id, req, now_us, &r->ring, from,
                           r->init);
     if (!c) {
         r->clips_refused++;

@@ -6,12 +6,9 @@
 
 #include "common/log.h"
 #include "server/clips.h"
-#include "server/http_clips.h"
 #include "server/server.h"
 
 #define RULES_MAX 16
-#define LABEL_MAX 64
-#define POST_DEFAULT_S 20
 
 static const vg_stream_config *stream_config(const vg_config *config, const char *id) {
     for (size_t i = 0; id && i < config->nstreams; i++)
@@ -26,20 +23,7 @@ static int check_rule(const json_t *rule, size_t k, const char *dev, const vg_st
         snprintf(err, errlen, "device '%s': clip_on[%zu]: must be an object", dev, k);
         return -1;
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)rule, key, v) {
-        if (strcmp(key, "match") && strcmp(key, "pre_s") && strcmp(key, "post_s") &&
-            strcmp(key, "label")) {
-            snprintf(err, errlen,
-                     "device '%s': clip_on[%zu].%.40s: unknown field (expected match, pre_s, "
-                     "post_s, label)",
-                     dev, k, key);
-            return -1;
-        }
-    }
-    const json_t *match = json_object_get(rule, "match"), *pre = json_object_get(rule, "pre_s"),
-                 *post = json_object_get(rule, "post_s"), *label = json_object_get(rule, "label");
+    const json_t *match = json_object_get(rule, "match");
     if (!json_is_object(match) || !json_object_size(match)) {
         snprintf(err, errlen,
                  "device '%s': clip_on[%zu].match: an object of the telemetry fields to match, "
@@ -47,22 +31,11 @@ static int check_rule(const json_t *rule, size_t k, const char *dev, const vg_st
                  dev, k);
         return -1;
     }
-    if (pre && (!json_is_number(pre) || json_number_value(pre) < 0 ||
-                json_number_value(pre) > sc->record.preroll_s)) {
-        snprintf(err, errlen, "device '%s': clip_on[%zu].pre_s: seconds from 0 to %g (stream "
-                 "'%s' record.preroll_s)", dev, k, sc->record.preroll_s, sc->id);
-        return -1;
-    }
-    if (post && (!json_is_number(post) || json_number_value(post) < 0 ||
-                 json_number_value(post) > VG_CLIP_POST_MAX_S)) {
-        snprintf(err, errlen, "device '%s': clip_on[%zu].post_s: seconds from 0 to %d", dev, k,
-                 VG_CLIP_POST_MAX_S);
-        return -1;
-    }
-    if (label && (!json_is_string(label) || !json_string_length(label) ||
-                  json_string_length(label) > LABEL_MAX)) {
-        snprintf(err, errlen, "device '%s': clip_on[%zu].label: 1 to %d characters", dev, k,
-                 LABEL_MAX);
+    vg_clip_request req = {0};
+    const char *field;
+    char msg[160];
+    if (vg_clips_read_fields(rule, "match", sc->record.preroll_s, &req, &field, msg, sizeof(msg))) {
+        snprintf(err, errlen, "device '%s': clip_on[%zu].%s (stream '%s')", dev, k, msg, sc->id);
         return -1;
     }
     return 0;
@@ -130,15 +103,18 @@ static void start(vg_server *srv, vg_stream *s, const char *device, const json_t
                device, s->id);
         return;
     }
-    const json_t *pre = json_object_get(rule, "pre_s"), *post = json_object_get(rule, "post_s");
-    vg_clip_request req = {
-        .pre_s = pre ? json_number_value(pre) : s->recorder ? s->recorder->preroll_s : 0,
-        .post_s = post ? json_number_value(post) : POST_DEFAULT_S,
-        .label = json_string_value(json_object_get(rule, "label")),
-        .subject = device,
-        .reason = "device event",
-        .device = device,
-    };
+    /* checked when the config was loaded (vg_clip_rules_check) */
+    vg_clip_request req = {0};
+    const char *field;
+    char msg[160];
+    if (vg_clips_read_fields(rule, "match", s->recorder ? s->recorder->preroll_s : 0, &req, &field,
+                             msg, sizeof(msg))) {
+        vg_log(VG_LOG_WARN, "device %s: no clip of %s: clip_on.%s", device, s->id, msg);
+        return;
+    }
+    req.subject = device;
+    req.reason = "device event";
+    req.device = device;
     vg_clip_refusal why;
     json_t *clip = vg_clips_start(s, &req, &why);
     if (!clip) {

@@ -2,9 +2,53 @@
 #include "server/clips.h"
 
 #include <stdio.h>
+#include <string.h>
 
 #include "common/utc_time.h"
 #include "server/server.h"
+
+int vg_clips_read_fields(const json_t *obj, const char *extra, double preroll_s,
+                         vg_clip_request *req, const char **field, char *msg, size_t msglen) {
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v) {
+        if (strcmp(key, "pre_s") && strcmp(key, "post_s") && strcmp(key, "label") &&
+            (!extra || strcmp(key, extra))) {
+            *field = key;
+            snprintf(msg, msglen, "%.40s: unknown field (expected %s%spre_s, post_s, label)", key,
+                     extra ? extra : "", extra ? ", " : "");
+            return -1;
+        }
+    }
+    const json_t *pre = json_object_get(obj, "pre_s"), *post = json_object_get(obj, "post_s"),
+                 *label = json_object_get(obj, "label");
+    req->pre_s = pre ? json_number_value(pre) : preroll_s;
+    req->post_s = post ? json_number_value(post) : VG_CLIP_POST_DEFAULT_S;
+    if (pre && (!json_is_number(pre) || req->pre_s < 0 || req->pre_s > preroll_s)) {
+        *field = "pre_s";
+        snprintf(msg, msglen, "pre_s: seconds from 0 to %g (the stream's record.preroll_s)",
+                 preroll_s);
+        return -1;
+    }
+    if (post && (!json_is_number(post) || req->post_s < 0 || req->post_s > VG_CLIP_POST_MAX_S)) {
+        *field = "post_s";
+        snprintf(msg, msglen, "post_s: seconds from 0 to %d", VG_CLIP_POST_MAX_S);
+        return -1;
+    }
+    if (label) {
+        const char *l = json_string_value(label);
+        bool ok = l && *l && strlen(l) <= VG_CLIP_LABEL_MAX;
+        for (const char *c = l; ok && *c; c++)
+            ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
+        if (!ok) {
+            *field = "label";
+            snprintf(msg, msglen, "label: 1 to %d printable characters", VG_CLIP_LABEL_MAX);
+            return -1;
+        }
+        req->label = l;
+    }
+    return 0;
+}
 
 static json_t *refuse(vg_clip_refusal *why, unsigned int status, const char *code,
                       const char *message, const char *stream) {

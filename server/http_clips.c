@@ -7,52 +7,6 @@
 #include "server/clips.h"
 #include "server/server.h"
 
-#define LABEL_MAX 64
-#define POST_DEFAULT_S 20
-
-/* The request's fields into *req (label borrowed from body). 0, or -1 with
- * the field and why. */
-static int read_fields(const json_t *body, double preroll_s, vg_clip_request *req,
-                       const char **field, char *msg, size_t msglen) {
-    const char *key;
-    json_t *v;
-    json_object_foreach((json_t *)body, key, v) {
-        if (strcmp(key, "pre_s") && strcmp(key, "post_s") && strcmp(key, "label")) {
-            *field = key;
-            snprintf(msg, msglen, "%.40s: unknown field (expected pre_s, post_s, label)", key);
-            return -1;
-        }
-    }
-    const json_t *pre = json_object_get(body, "pre_s"), *post = json_object_get(body, "post_s"),
-                 *label = json_object_get(body, "label");
-    req->pre_s = pre ? json_number_value(pre) : preroll_s;
-    req->post_s = post ? json_number_value(post) : POST_DEFAULT_S;
-    if (pre && (!json_is_number(pre) || req->pre_s < 0 || req->pre_s > preroll_s)) {
-        *field = "pre_s";
-        snprintf(msg, msglen, "pre_s: seconds from 0 to %g (the stream's record.preroll_s)",
-                 preroll_s);
-        return -1;
-    }
-    if (post && (!json_is_number(post) || req->post_s < 0 || req->post_s > VG_CLIP_POST_MAX_S)) {
-        *field = "post_s";
-        snprintf(msg, msglen, "post_s: seconds from 0 to %d", VG_CLIP_POST_MAX_S);
-        return -1;
-    }
-    if (label) {
-        const char *l = json_string_value(label);
-        bool ok = l && *l && strlen(l) <= LABEL_MAX;
-        for (const char *c = l; ok && *c; c++)
-            ok = (unsigned char)*c >= 0x20 && *c != 0x7f;
-        if (!ok) {
-            *field = "label";
-            snprintf(msg, msglen, "label: 1 to %d printable characters", LABEL_MAX);
-            return -1;
-        }
-        req->label = l;
-    }
-    return 0;
-}
-
 int vg_http_post_clip(struct lws *wsi, vg_http_session *hs, const char *stream, const char *body,
                       size_t len) {
     vg_server *srv = lws_context_user(lws_get_context(wsi));
@@ -81,7 +35,7 @@ int vg_http_post_clip(struct lws *wsi, vg_http_session *hs, const char *stream, 
     vg_clip_request req = {.subject = vg_access_sub(&hs->access), .reason = "request"};
     const char *field = NULL;
     double preroll_s = s->recorder ? s->recorder->preroll_s : 0;
-    if (read_fields(fields, preroll_s, &req, &field, msg, sizeof(msg))) {
+    if (vg_clips_read_fields(fields, NULL, preroll_s, &req, &field, msg, sizeof(msg))) {
         srv->errors_total++;
         int rc = vg_http_reply_api_error(wsi, hs, HTTP_STATUS_BAD_REQUEST, "bad_field", field, msg,
                                          NULL);

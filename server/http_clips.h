@@ -13,9 +13,6 @@
 
 #include "server/http_reply.h"
 
-/* The longest post time a clip may ask for, in seconds. */
-#define VG_CLIP_POST_MAX_S 1800
-
 /* Answers the POST for stream `stream` with its body (NULL, 0: none),
  * hs->access set. As vg_http_reply(): 0, or -1. */
 int vg_http_post_clip(struct lws *wsi, vg_http_session *hs, const char *stream, const char *body,

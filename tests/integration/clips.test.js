@@ -273,6 +273,15 @@ describe('clips', { timeout: 180000 * SLOW }, () => {
         devices: [{ id: 'bell', transport: 'mqtt', stream: 'cam', commands: CAMERA_COMMANDS, clip_on: [{ match: {} }] }],
       },
     }), /device 'bell': clip_on\[0\]\.match/);
+    await assert.rejects(startVigil({
+      config: {
+        server: { bind: '127.0.0.1', record_path: dir },
+        streams: [{ id: 'cam', source: 'test://', record: { mode: 'events', preroll_s: 4 } }],
+        mqtt: { host: '127.0.0.1', port: mqttPort, prefix: 'bad' },
+        devices: [{ id: 'bell', transport: 'mqtt', stream: 'cam', commands: CAMERA_COMMANDS,
+          clip_on: [{ match: { button: 'pressed' }, pre_s: 5 }] }],
+      },
+    }), /device 'bell': clip_on\[0\]\.pre_s: seconds from 0 to 4/);
     await sleep(10);
   });
 });

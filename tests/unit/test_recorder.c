@@ -31,10 +31,10 @@ static void offer(vg_recorder *r, uint8_t kind, uint8_t flags, int64_t t, size_t
     vg_frame_unref(f);
 }
 
-/* The whole content of a segment file, NUL-terminated. */
-static char *slurp(const char *name) {
+/* The whole content of a file under root, NUL-terminated. */
+static char *slurp_path(const char *rel) {
     char p[512];
-    snprintf(p, sizeof(p), "%s/cam/%s", root, name);
+    snprintf(p, sizeof(p), "%s/%s", root, rel);
     FILE *f = fopen(p, "rb");
     ck_assert_msg(f != NULL, "%s missing", p);
     static char buf[65536];
@@ -42,6 +42,13 @@ static char *slurp(const char *name) {
     buf[n] = 0;
     fclose(f);
     return buf;
+}
+
+/* The whole content of one of the stream's segments. */
+static char *slurp(const char *name) {
+    char rel[300];
+    snprintf(rel, sizeof(rel), "cam/%s", name);
+    return slurp_path(rel);
 }
 
 static void setup(void) {
@@ -156,19 +163,6 @@ START_TEST(an_uncreatable_directory_is_an_error_and_retried_later) {
     vg_record_writer_stop(&w);
 }
 END_TEST
-
-/* The text of a file under root, NUL-terminated. */
-static char *slurp_path(const char *rel) {
-    char p[512];
-    snprintf(p, sizeof(p), "%s/%s", root, rel);
-    FILE *f = fopen(p, "rb");
-    ck_assert_msg(f != NULL, "%s missing", p);
-    static char buf[4096];
-    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-    buf[n] = 0;
-    fclose(f);
-    return buf;
-}
 
 static vg_recorder *events_recorder(vg_record_writer *w) {
     ck_assert_int_eq(vg_record_writer_start(w, 1 << 20), 0);
