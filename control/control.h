@@ -100,6 +100,7 @@ typedef struct control_send {
     const json_t *device;  /* the device's config object */
     const json_t *options; /* per-command options object ({"qos":1,
                               "confirmable":false}) or NULL */
+    int timeout_ms;        /* the command's time limit (the core enforces it) */
 } control_send;
 
 typedef struct control_plugin {

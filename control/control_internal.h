@@ -25,6 +25,11 @@ int control_id_is_valid(const char *s);
  * plugin_list.c. */
 extern const control_plugin control_plugin_mqtt;
 extern const control_plugin control_plugin_coap;
+extern const control_plugin control_plugin_agent;
+
+/* The running state of the plugin named `name`, NULL if it is not
+ * registered or not started (it has no devices). Owner thread. */
+void *control_plugin_state(const control_t *c, const char *name);
 
 /* ---- validate_command.c: parameter schemas ---------------------------- */
 

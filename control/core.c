@@ -227,6 +227,7 @@ int control_command_issue(control_t *c, const char *device_id, const char *name,
         .params = cmd->params,
         .device = d->config,
         .options = cmd->options,
+        .timeout_ms = timeout_ms,
     };
     if (c->plugins[d->plugin]->send(c->pstate[d->plugin], &s, e, sizeof e) < 0)
         move(c, d, cmd, CONTROL_FAILED, 0, e, NULL, control_now_ms());
@@ -453,4 +454,10 @@ size_t control_unfinished_count(const control_t *c) {
         for (size_t k = 0; k < c->reg.dev[i].history.len; k++)
             n += !control_status_is_terminal(c->reg.dev[i].history.v[k]->status);
     return n;
+}
+
+void *control_plugin_state(const control_t *c, const char *name) {
+    for (size_t i = 0; i < c->np; i++)
+        if (!strcmp(c->plugins[i]->name, name)) return c->pstate[i];
+    return NULL;
 }

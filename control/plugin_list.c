@@ -10,6 +10,7 @@
 static const control_plugin *const builtin[] = {
     &control_plugin_mqtt,
     &control_plugin_coap,
+    &control_plugin_agent,
 };
 
 int control_register_builtin_plugins(control_t *c, char *err, size_t errlen) {

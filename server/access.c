@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *const role_names[] = {"none", "viewer", "operator", "publisher", "admin"};
+static const char *const role_names[] = {"none", "viewer", "operator", "publisher", "admin", "device"};
 
 const char *vg_role_name(vg_role r) {
     return (unsigned)r < sizeof(role_names) / sizeof(role_names[0]) ? role_names[r] : "none";
@@ -21,7 +21,7 @@ void vg_access_clear(vg_access *a) {
 void vg_access_from_claims(vg_access *a, const json_t *claims) {
     vg_access_clear(a);
     const char *role = json_string_value(json_object_get(claims, "role"));
-    for (int r = VG_ROLE_VIEWER; r <= VG_ROLE_ADMIN; r++)
+    for (int r = VG_ROLE_VIEWER; r <= VG_ROLE_DEVICE; r++)
         if (role && !strcmp(role, role_names[r])) a->role = (vg_role)r;
     json_t *sub = json_object_get(claims, "sub");
     a->sub = json_is_string(sub) ? json_incref(sub) : NULL;
@@ -48,18 +48,31 @@ static bool matches(const json_t *patterns, const char *name) {
 }
 
 bool vg_access_sees_stream(const vg_access *a, const char *stream_id) {
-    if (a->role == VG_ROLE_NONE || !stream_id) return false;
+    if (a->role == VG_ROLE_NONE || a->role == VG_ROLE_DEVICE || !stream_id) return false;
     return a->role == VG_ROLE_ADMIN || matches(a->streams, stream_id);
 }
 
 bool vg_access_sees_device(const vg_access *a, const char *device_id) {
-    if (a->role == VG_ROLE_NONE || a->anonymous || !device_id) return false;
+    if (a->role == VG_ROLE_NONE || a->role == VG_ROLE_DEVICE || a->anonymous || !device_id)
+        return false;
     return a->role == VG_ROLE_ADMIN || matches(a->devices, device_id);
 }
 
 bool vg_access_commands_device(const vg_access *a, const char *device_id) {
     return (a->role == VG_ROLE_OPERATOR || a->role == VG_ROLE_ADMIN) &&
            vg_access_sees_device(a, device_id);
+}
+
+bool vg_access_publishes_stream(const vg_access *a, const char *stream_id) {
+    if (!stream_id) return false;
+    return a->role == VG_ROLE_ADMIN ||
+           ((a->role == VG_ROLE_PUBLISHER || a->role == VG_ROLE_DEVICE) &&
+            matches(a->streams, stream_id));
+}
+
+bool vg_access_serves_device(const vg_access *a, const char *device_id) {
+    if (!device_id) return false;
+    return a->role == VG_ROLE_ADMIN || (a->role == VG_ROLE_DEVICE && matches(a->devices, device_id));
 }
 
 const char *vg_access_sub(const vg_access *a) {

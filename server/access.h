@@ -3,7 +3,9 @@
  *
  * Roles: viewer (watch allowed streams, see allowed devices), operator (also
  * command allowed devices), publisher (push the streams it names), admin
- * (everything, and the REST admin figures). Anonymous clients, when the
+ * (everything, and the REST admin figures), device (a vigil-agent: push the
+ * streams it names and serve the devices it names, and nothing else: to it
+ * no stream and no device is visible). Anonymous clients, when the
  * config allows them, are viewers of auth.anonymous.streams only.
  *
  * Thread: lws service thread (each vg_access belongs to one session or one
@@ -20,6 +22,7 @@ typedef enum vg_role {
     VG_ROLE_OPERATOR,
     VG_ROLE_PUBLISHER,
     VG_ROLE_ADMIN,
+    VG_ROLE_DEVICE, /* a vigil-agent: publishes its streams, serves its devices */
 } vg_role;
 
 typedef struct vg_access {
@@ -42,6 +45,10 @@ const char *vg_role_name(vg_role r);
 bool vg_access_sees_stream(const vg_access *a, const char *stream_id);
 bool vg_access_sees_device(const vg_access *a, const char *device_id);
 bool vg_access_commands_device(const vg_access *a, const char *device_id);
+/* May push stream_id (publisher, device, admin). */
+bool vg_access_publishes_stream(const vg_access *a, const char *stream_id);
+/* May serve device_id as its agent (device, admin). */
+bool vg_access_serves_device(const vg_access *a, const char *device_id);
 bool vg_access_is_admin(const vg_access *a);
 /* Who the client is: the token's "sub", "anonymous", or "" (borrowed). */
 const char *vg_access_sub(const vg_access *a);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "server/agents.h"
 #include "server/clip_rules.h"
 #include "server/server.h"
 
@@ -156,6 +157,7 @@ size_t vg_devices_replace(vg_server *srv, control_t *next, const vg_config *sour
     srv->control = next;
     srv->control_source = source;
     if (next) log_devices(next);
+    vg_agents_reattach(srv);
     return failed;
 }
 

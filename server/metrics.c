@@ -177,11 +177,11 @@ static void process(out *o, vg_server *srv) {
 static void connections(out *o, vg_server *srv) {
     family(o, "vigil_connections", "gauge", "WebSocket connections open now.");
     put(o, "vigil_connections %u\n", srv->session_count);
-    uint32_t by_role[VG_ROLE_ADMIN + 1] = {0};
+    uint32_t by_role[VG_ROLE_DEVICE + 1] = {0};
     for (vg_session *s = srv->sessions; s; s = s->next)
-        if (s->access.role <= VG_ROLE_ADMIN) by_role[s->access.role]++;
+        if (s->access.role <= VG_ROLE_DEVICE) by_role[s->access.role]++;
     family(o, "vigil_sessions", "gauge", "WebSocket sessions by role (none: before hello).");
-    for (int r = VG_ROLE_NONE; r <= VG_ROLE_ADMIN; r++)
+    for (int r = VG_ROLE_NONE; r <= VG_ROLE_DEVICE; r++)
         put(o, "vigil_sessions{role=\"%s\"} %u\n", r == VG_ROLE_NONE ? "none" : vg_role_name(r),
             by_role[r]);
     counter(o, "vigil_connections_total", "WebSocket connections accepted.",

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 
 #include "common/log.h"
+#include "server/agents.h"
 #include "server/server.h"
 
 /* The kernel's send buffer, per connection. Left to autotuning it grows to
@@ -45,8 +46,11 @@ void vg_session_destroy(vg_session *s) {
     while (s->out_head) {
         vg_outmsg *m = s->out_head;
         s->out_head = m->next;
+        free(m->command_id);
         free(m);
     }
+    json_decref(s->serves);
+    s->serves = NULL;
     s->out_tail = NULL;
     free(s->rx);
     s->rx = NULL;
@@ -83,7 +87,7 @@ int vg_session_send_json(vg_session *s, json_t *msg) {
     return r;
 }
 
-int vg_session_send_text(vg_session *s, const char *text, size_t len) {
+static int queue_text(vg_session *s, const char *text, size_t len, const char *command_id) {
     if (s->closing) return -1;
     if (s->out_count >= VG_SESSION_MAX_OUT_MSGS || s->out_bytes + len > VG_SESSION_MAX_OUT_BYTES) {
         s->drop_text = true;
@@ -94,6 +98,11 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len) {
     if (!m) return -1;
     m->next = NULL;
     m->len = len;
+    m->command_id = command_id ? strdup(command_id) : NULL;
+    if (command_id && !m->command_id) {
+        free(m);
+        return -1;
+    }
     memcpy(m->buf + LWS_PRE, text, len);
     if (s->out_tail)
         s->out_tail->next = m;
@@ -104,6 +113,18 @@ int vg_session_send_text(vg_session *s, const char *text, size_t len) {
     s->out_bytes += len;
     lws_callback_on_writable(s->wsi);
     return 0;
+}
+
+int vg_session_send_text(vg_session *s, const char *text, size_t len) {
+    return queue_text(s, text, len, NULL);
+}
+
+int vg_session_send_command(vg_session *s, const json_t *msg, const char *command_id) {
+    char *text = json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    if (!text) return -1;
+    int r = queue_text(s, text, strlen(text), command_id);
+    free(text);
+    return r;
 }
 
 vg_subscription *vg_session_find_channel(vg_session *s, uint32_t channel) {
@@ -228,6 +249,10 @@ int vg_session_on_writable(vg_session *s) {
         s->out_bytes -= m->len;
         int n = lws_write(s->wsi, m->buf + LWS_PRE, m->len, LWS_WRITE_TEXT);
         size_t len = m->len;
+        /* lws keeps what the socket did not take and sends it first: the
+         * message is the agent's from here on. */
+        if (n >= (int)len && m->command_id) vg_agents_written(s->server, m->command_id);
+        free(m->command_id);
         free(m);
         if (n < (int)len) return -1;
     } else {

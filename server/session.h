@@ -29,6 +29,8 @@ typedef struct vg_publisher vg_publisher;
 /* A text message waiting to be sent, with LWS_PRE headroom. */
 typedef struct vg_outmsg {
     struct vg_outmsg *next;
+    char *command_id; /* a command for an agent (malloc'd): reported delivered
+                         once written (control/agent.h), else NULL */
     size_t len;
     unsigned char buf[];
 } vg_outmsg;
@@ -86,6 +88,9 @@ struct vg_session {
      * commands */
     bool watch_devices;
     uint64_t serial;
+    /* the devices this connection serves as their agent ("serve"): array of
+     * device ids (own ref), NULL when none */
+    json_t *serves;
     /* counters */
     uint64_t messages_in, errors;
     /* closing: queued text goes out first (unless drop_text: the client did
@@ -107,6 +112,10 @@ int vg_session_send_json(vg_session *s, json_t *msg);
 /* Queues a text message already serialised (copied; the caller keeps text),
  * for events serialised once and sent to many sessions. Same limits. */
 int vg_session_send_text(vg_session *s, const char *text, size_t len);
+/* Queues a command for the agent on this connection (msg borrowed); once it
+ * is written to the socket the server reports command_id delivered. Same
+ * limits. */
+int vg_session_send_command(vg_session *s, const json_t *msg, const char *command_id);
 
 /* Starts closing with a close frame; if the peer does not let us write it
  * within a few seconds, or does not answer it with its own, the connection

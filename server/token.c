@@ -11,7 +11,7 @@
 
 #define PREFIX "v1."
 
-static const char *const roles[] = {"viewer", "operator", "publisher", "admin"};
+static const char *const roles[] = {"viewer", "operator", "publisher", "admin", "device"};
 
 /* base64url without padding, from OpenSSL's standard base64. out must hold
  * 4 * ((n + 2) / 3) + 1 bytes. Returns the length. */

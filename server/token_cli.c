@@ -1,7 +1,7 @@
 /* token_cli.c -- `vigil token`: mints an access token (server/token.h).
  *
  *   vigil token --secret-file FILE | --config FILE
- *               --role viewer|operator|publisher|admin [--sub NAME]
+ *               --role viewer|operator|publisher|admin|device [--sub NAME]
  *               [--streams PATTERN,...] [--devices PATTERN,...] [--ttl SECONDS]
  *
  * Prints the token on stdout. Patterns are fnmatch(3) globs ("cam*", "*"). */
@@ -18,7 +18,8 @@ static void usage(FILE *out) {
     fprintf(out,
             "usage: vigil token (--secret-file FILE | --config FILE) --role ROLE [--sub NAME]\n"
             "                   [--streams P,...] [--devices P,...] [--ttl SECONDS]\n"
-            "  ROLE: viewer, operator, publisher or admin; P: a pattern such as cam* or *\n"
+            "  ROLE: viewer, operator, publisher, admin or device (a vigil-agent);\n"
+            "  P: a pattern such as cam* or *\n"
             "  --ttl: lifetime in seconds (default 3600, at most 31536000)\n");
 }
 

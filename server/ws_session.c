@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "server/admission.h"
+#include "server/agents.h"
 #include "server/devices.h"
 #include "common/log.h"
 #include "server/publisher.h"
@@ -60,6 +61,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         srv->session_count--;
         vg_admission_release(srv, s->peer);
         vg_publisher_stop(s, "publisher gone");
+        vg_agents_session_closed(s, "agent gone");
         vg_session_destroy(s);
         s->server = NULL;
         return 0;

@@ -15,6 +15,7 @@ typedef enum field_type {
     FIELD_BOOL,
     FIELD_OBJECT,
     FIELD_NAMES, /* array of 1 to 16 strings, each 1 to 16 bytes (codec families) */
+    FIELD_IDS,   /* array of 1 to 64 strings, each 1 to 63 bytes (device ids) */
 } field_type;
 
 typedef struct field_spec {
@@ -57,6 +58,16 @@ static const request_spec requests[] = {
      {REQUIRED("stream", FIELD_STRING), REQUIRED("video", FIELD_OBJECT),
       OPTIONAL("audio", FIELD_OBJECT)}},
     {"unpublish", vg_handle_unpublish, {REQUIRED("channel", FIELD_CHANNEL)}},
+    /* from vigil-agents (role device) */
+    {"serve", vg_handle_serve, {REQUIRED("devices", FIELD_IDS)}},
+    {"result",
+     vg_handle_result,
+     {REQUIRED("command_id", FIELD_STRING), REQUIRED("status", FIELD_STRING),
+      OPTIONAL("result", FIELD_OBJECT), INT_RANGE("code", -1000000, 1000000)}},
+    {"report",
+     vg_handle_report,
+     {REQUIRED("device", FIELD_STRING), OPTIONAL("telemetry", FIELD_OBJECT),
+      OPTIONAL("state", FIELD_OBJECT)}},
 };
 
 json_t *vg_signaling_reply(const char *type, json_t *id) {
@@ -82,12 +93,13 @@ void vg_signaling_error(vg_session *s, json_t *id, const char *code, const char 
     vg_session_send_json(s, e);
 }
 
-static bool names_ok(json_t *v) {
+/* An array of 1 to max_n strings of 1 to max_len bytes. */
+static bool names_ok(json_t *v, size_t max_n, size_t max_len) {
     size_t n = json_array_size(v);
-    if (!json_is_array(v) || n < 1 || n > 16) return false;
+    if (!json_is_array(v) || n < 1 || n > max_n) return false;
     for (size_t i = 0; i < n; i++) {
         json_t *e = json_array_get(v, i);
-        if (!json_is_string(e) || !json_string_length(e) || json_string_length(e) > 16)
+        if (!json_is_string(e) || !json_string_length(e) || json_string_length(e) > max_len)
             return false;
     }
     return true;
@@ -137,9 +149,14 @@ static bool check_field(vg_session *s, json_t *msg, json_t *id, const field_spec
         vg_signaling_error(s, id, "bad_field", f->name, "field '%s' must be an object", f->name);
         return false;
     case FIELD_NAMES:
-        if (names_ok(v)) return true;
+        if (names_ok(v, 16, 16)) return true;
         vg_signaling_error(s, id, "bad_field", f->name,
                            "field '%s' must be an array of 1 to 16 short strings", f->name);
+        return false;
+    case FIELD_IDS:
+        if (names_ok(v, 64, 63)) return true;
+        vg_signaling_error(s, id, "bad_field", f->name,
+                           "field '%s' must be an array of 1 to 64 ids (1 to 63 bytes)", f->name);
         return false;
     }
     return false;

@@ -11,11 +11,6 @@
 
 #define MAX_DESCRIPTION_BYTES 4096
 
-static bool may_publish(const vg_access *a, const char *stream) {
-    return (a->role == VG_ROLE_PUBLISHER || a->role == VG_ROLE_ADMIN) &&
-           vg_access_sees_stream(a, stream);
-}
-
 /* The bytes of a base64 string of at most MAX_DESCRIPTION_BYTES (g_free()),
  * or NULL. */
 static guchar *decode_base64(const char *b64, size_t *n) {
@@ -142,13 +137,15 @@ static bool parse_audio(vg_session *s, json_t *id, json_t *audio, const vg_strea
 void vg_handle_publish(vg_session *s, json_t *msg, json_t *id) {
     const char *name = json_string_value(json_object_get(msg, "stream"));
     /* A stream the client may not see does not exist for it. */
-    vg_stream *stream =
-        vg_access_sees_stream(&s->access, name) ? vg_server_find_stream(s->server, name) : NULL;
+    vg_stream *stream = vg_access_sees_stream(&s->access, name) ||
+                                vg_access_publishes_stream(&s->access, name)
+                            ? vg_server_find_stream(s->server, name)
+                            : NULL;
     if (!stream) {
         vg_signaling_error(s, id, "unknown_stream", "stream", "no stream named '%.64s'", name);
         return;
     }
-    if (!may_publish(&s->access, name)) {
+    if (!vg_access_publishes_stream(&s->access, name)) {
         s->server->forbidden_total++;
         vg_signaling_error(s, id, "forbidden", "stream", "this token may not publish '%.64s'",
                            name);

@@ -64,5 +64,8 @@ void vg_handle_devices(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_command(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_publish(vg_session *s, json_t *msg, json_t *id);
 void vg_handle_unpublish(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_serve(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_result(vg_session *s, json_t *msg, json_t *id);
+void vg_handle_report(vg_session *s, json_t *msg, json_t *id);
 
 #endif

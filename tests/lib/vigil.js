@@ -75,8 +75,9 @@ export function mintToken({ sub = 'tester', role = 'admin', streams = ['*'], dev
 // environment vigil inherits, e.g. ASAN_OPTIONS for one server. With
 // `secretFlag: false` the config's own auth.secret / secret_file is used
 // (a test of secret rotation by reload); tokens must then be minted with it.
-export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env, secretFlag = true } = {}) {
-  const port = await freePort();
+// `port`: listen there (a restart on the same address) instead of a free one.
+export async function startVigil({ config, args = [], timeoutMs = 15000, ca, env, secretFlag = true, port: fixedPort } = {}) {
+  const port = fixedPort ?? await freePort();
   const secretFile = path.join(tempDir(), 'secret');
   writeFileSync(secretFile, TEST_SECRET);
   const argv = ['--port', String(port), '--web-root', path.join(ROOT, 'web'), ...args];
