@@ -1,11 +1,13 @@
 # vigil container image.
 #
 # Two stages: a Debian 12 build stage with the -dev packages runs `make`; the
-# runtime stage carries vigil and the device simulator vigil-devsim (run by
-# the compose file's devsim service), only the shared libraries, the
-# GStreamer plugins the pipelines use, curl for the health check, and
-# certs/make-certs.sh with the openssl command it runs (the compose file's
-# one-shot "certs" service makes the TLS certificates with it). Same
+# runtime stage carries vigil, the device simulator vigil-devsim (run by
+# the compose file's devsim service) and vigil-agent with the example
+# handlers of deploy/agent/handlers/ (the compose file's agent service),
+# only the shared libraries, the GStreamer plugins the pipelines use, curl
+# for the health check, and certs/make-certs.sh with the openssl command it
+# runs (the compose file's one-shot "certs" service makes the TLS
+# certificates with it; its "secret" service the token secret). Same
 # distribution in both stages, so the binaries link against exactly the
 # library versions they were built with.
 #
@@ -46,6 +48,13 @@ FROM debian:bookworm-slim
 # udpsink: good; srtpenc: bad). A font so the test source's burnt-in clock
 # renders. libwebsockets-evlib-ev (and libev4) is lws's libev event loop,
 # which server/server.c runs.
+# vigil-agent (agent/media.c) needs no other library and mostly the same
+# plugins: videotestsrc, videoconvert, videoscale, videorate, audiotestsrc,
+# opusenc, parsebin (base), timeoverlay (x), v4l2src (good: video4linux2,
+# which also offers a V4L2 hardware encoder, v4l2h264enc, where the device
+# has one), rtspsrc, rtph264depay, rtph265depay (good), h264parse,
+# h265parse (bad), x264enc (ugly); gstreamer1.0-alsa adds alsasrc, for its
+# "audio": "alsa:..." (a sound device must then be passed in too).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libwebsockets17 libwebsockets-evlib-ev libev4 libjansson4 libssl3 libsrtp2-1 \
@@ -53,6 +62,7 @@ RUN apt-get update \
       libmosquitto1 libcoap3 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x gstreamer1.0-tools \
+      gstreamer1.0-alsa \
       fonts-dejavu-core curl ca-certificates openssl \
  && rm -rf /var/lib/apt/lists/*
 
@@ -60,16 +70,22 @@ RUN apt-get update \
 # registry under $HOME/.cache; without one it rescans every plugin at each
 # start.
 RUN useradd --system --create-home --home-dir /var/lib/vigil --shell /usr/sbin/nologin vigil
-# Where the TLS certificate and key are read from (config/vigil.json), and
-# where the compose file's "certs" service keeps the CA's key. Owned by vigil:
-# a named volume mounted on either starts out with this owner, so the certs
-# service (running as vigil) can write it and the relay read it.
-RUN mkdir -p /etc/vigil/certs /var/lib/vigil/ca \
- && chown vigil:vigil /etc/vigil/certs /var/lib/vigil/ca \
- && chmod 0700 /var/lib/vigil/ca
+# Where the TLS certificate and key are read from (config/vigil.json), where
+# the compose file's "certs" service keeps the CA's key, its "secret"
+# service the token secret and its "agent-token" service the agent's token.
+# Owned by vigil: a named volume mounted on any of them starts out with this
+# owner, so the one-shot service (running as vigil) can write it and the
+# relay or the agent read it.
+RUN mkdir -p /etc/vigil/certs /var/lib/vigil/ca /var/lib/vigil/secret /var/lib/vigil-agent \
+ && chown vigil:vigil /etc/vigil/certs /var/lib/vigil/ca /var/lib/vigil/secret /var/lib/vigil-agent \
+ && chmod 0700 /var/lib/vigil/ca /var/lib/vigil/secret /var/lib/vigil-agent
 
 COPY --from=build /src/build/vigil /usr/local/bin/vigil
 COPY --from=build /src/build/vigil-devsim /usr/local/bin/vigil-devsim
+COPY --from=build /src/build/vigil-agent /usr/local/bin/vigil-agent
+# The example handlers, where config/agent.json and deploy/agent/agent.json
+# name them (executable in the repository, and COPY keeps the mode).
+COPY deploy/agent/handlers/ /usr/local/lib/vigil-agent/
 COPY certs/make-certs.sh /usr/local/bin/make-certs.sh
 COPY web/ /usr/share/vigil/web/
 # A default for a bare `docker run` (which must then mount certificates, see

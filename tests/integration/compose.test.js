@@ -9,19 +9,31 @@
 // in build/vigil over https, also fed by the camera simulator's own
 // gst-launch-1.0 command line (on loopback), config/mosquitto.conf in
 // mosquitto 2.0 (on a free loopback port) with build/vigil-devsim, run with
-// the compose file's own flags, publishing to it.
+// the compose file's own flags, publishing to it, and the agent's services:
+// the secret service's script, the relay's command line with that secret,
+// the agent-token service's `vigil token` and build/vigil-agent with
+// config/agent.json and the image's example handlers, publishing the stream
+// "yard" and serving the device "yard" (its light command answered).
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { ROOT, SLOW, freePort, httpRequest, sleep, startVigil, tempDir, waitStreamState } from '../lib/vigil.js';
+import {
+  ROOT, SLOW, VIGIL_BIN, freePort, httpRequest, mintToken, sleep, startVigil, tempDir, until, waitStreamState,
+} from '../lib/vigil.js';
+import { AGENT_BIN, AgentProc } from '../lib/agent.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
 import { freeUdpPort } from '../tools/push_camera.js';
 
 const CONFIG = path.join(ROOT, 'config/vigil.json');
 const CONTAINER_CONFIG = '/etc/vigil/vigil.json';
 const CONTAINER_CERTS = '/etc/vigil/certs';
+const AGENT_CONFIG = path.join(ROOT, 'config/agent.json');
+const AGENT_CONTAINER_CONFIG = '/etc/vigil-agent/agent.json';
+// Where the Dockerfile puts deploy/agent/handlers/.
+const CONTAINER_HANDLERS = '/usr/local/lib/vigil-agent';
+const FINAL = ['acknowledged', 'rejected', 'failed', 'timeout'];
 const MOSQUITTO_CONF = path.join(ROOT, 'config/mosquitto.conf');
 const MOSQUITTO_CONTAINER_CONF = '/mosquitto/config/mosquitto.conf';
 
@@ -96,6 +108,42 @@ function portPairs(service) {
     }
     return p.replace(/\/tcp$/, '').split(':').slice(-2).join(':');
   });
+}
+
+// A one-shot service's `sh -c` script.
+function shScript(service) {
+  const cmd = [].concat(service?.command ?? []);
+  assert.deepEqual(cmd.slice(0, 2), ['sh', '-c'], `command: ${JSON.stringify(service?.command)}`);
+  assert.equal(cmd.length, 3, `one script: ${JSON.stringify(service.command)}`);
+  return cmd[2];
+}
+
+// The mount of `service` that holds the container path `file`.
+function mountOf(service, file) {
+  return volumeMounts(service).filter((m) => file === m.target || file.startsWith(`${m.target}/`))
+    .sort((a, b) => b.target.length - a.target.length)[0];
+}
+
+// Container paths to the test's: each container directory of `dirs` (no
+// trailing slash) swapped for its local one wherever a path starts with it.
+function mapPaths(text, dirs) {
+  let out = text;
+  for (const [from, to] of Object.entries(dirs)) out = out.replaceAll(`${from}/`, `${to}/`);
+  return out;
+}
+
+// The token secret the relay reads: its command's --auth-secret-file.
+function relaySecretFile(services) {
+  const file = flagValue([].concat(services.relay.command ?? []), '--auth-secret-file');
+  assert.ok(file, `the relay's command names its secret: ${JSON.stringify(services.relay.command)}`);
+  return file;
+}
+
+// The agent-token service's `vigil token` words and the file it writes.
+function agentTokenCommand(services) {
+  const m = /^umask 077 && (vigil token [^>]+?) > (\S+)$/.exec(shScript(services['agent-token']));
+  assert.ok(m, `agent-token: umask 077 && vigil token ... > FILE: ${JSON.stringify(services['agent-token'].command)}`);
+  return { argv: m[1].split(/\s+/), out: m[2] };
 }
 
 describe('docker-compose.yml', () => {
@@ -176,7 +224,104 @@ describe('docker-compose.yml', () => {
     assert.ok(!volumeMounts(services.relay).some((m) => m.source === ca.source || m.target === caDir),
       'the relay does not mount the CA volume');
     // The relay starts once the certificates exist.
-    assert.deepEqual(services.relay.depends_on, { certs: { condition: 'service_completed_successfully' } });
+    assert.deepEqual(services.relay.depends_on?.certs, { condition: 'service_completed_successfully' });
+  });
+
+  it("secret: a one-shot openssl rand, made once, into a volume the relay mounts read-only and reads with --auth-secret-file", () => {
+    const services = composeConfig().services;
+    const secret = services?.secret;
+    assert.ok(secret, 'a service named secret');
+    assert.equal(secret.build?.context, ROOT);
+    assert.equal(secret.image, services.relay.image, 'the same image as the relay');
+    assert.equal(secret.restart ?? 'no', 'no');
+    assert.deepEqual(secret.healthcheck?.test, ['NONE']);
+    // The relay runs the image's CMD with the secret file added.
+    const file = relaySecretFile(services);
+    assert.deepEqual([].concat(services.relay.command), ['vigil', '--config', CONTAINER_CONFIG, '--auth-secret-file', file]);
+    const script = shScript(secret);
+    assert.match(script, /^umask 077 && /, 'the secret is 0600');
+    assert.equal(/openssl rand -hex 32 > ([^\s;]+)/.exec(script)?.[1], file, script);
+    assert.ok(script.includes(`[ -s ${file} ] || `), `only when there is none yet: ${script}`);
+    const made = mountOf(secret, file), read = mountOf(services.relay, file);
+    assert.ok(made && read, `both mount the directory of ${file}`);
+    assert.equal(read.source, made.source, 'the same volume');
+    assert.ok(!made.source.includes('/'), `a named volume, not a host directory: ${made.source}`);
+    assert.ok(!made.readOnly && read.readOnly, 'written by the secret service, read-only in the relay');
+    assert.deepEqual(services.relay.depends_on?.secret, { condition: 'service_completed_successfully' });
+    assert.deepEqual(Object.keys(services.relay.depends_on).sort(), ['certs', 'secret']);
+  });
+
+  it("agent-token: the same image, a one-shot `vigil token --role device` for yard signed with the relay's secret, into a volume the agent mounts read-only", () => {
+    const services = composeConfig().services;
+    const tok = services?.['agent-token'];
+    assert.ok(tok, 'a service named agent-token');
+    assert.equal(tok.build?.context, ROOT);
+    assert.equal(tok.image, services.relay.image, 'the same image as the relay');
+    assert.equal(tok.restart ?? 'no', 'no');
+    assert.deepEqual(tok.healthcheck?.test, ['NONE']);
+    const { argv, out } = agentTokenCommand(services);
+    assert.deepEqual(argv.slice(0, 2), ['vigil', 'token']);
+    assert.equal(flagValue(argv, '--role'), 'device');
+    assert.equal(flagValue(argv, '--streams'), 'yard');
+    assert.equal(flagValue(argv, '--devices'), 'yard');
+    assert.equal(flagValue(argv, '--ttl'), '31536000');
+    // Signed with the secret the relay reads, from the same volume (read-only here).
+    const file = relaySecretFile(services);
+    assert.equal(flagValue(argv, '--secret-file'), file, "signed with the relay's secret");
+    const secretMount = mountOf(tok, file);
+    assert.equal(secretMount?.source, mountOf(services.relay, file).source, 'the secret volume');
+    assert.ok(secretMount.readOnly, 'the secret is read-only in agent-token');
+    // Written into a named volume, which the agent mounts read-only and
+    // config/agent.json reads the token from.
+    const written = mountOf(tok, out), read = mountOf(services.agent, out);
+    assert.ok(written && read, `both mount the directory of ${out}`);
+    assert.equal(read.source, written.source, 'the same volume');
+    assert.ok(!written.source.includes('/'), `a named volume, not a host directory: ${written.source}`);
+    assert.ok(!written.readOnly && read.readOnly, 'written by agent-token, read-only in the agent');
+    assert.equal(JSON.parse(readFileSync(AGENT_CONFIG, 'utf8')).token_file, out);
+    assert.deepEqual(tok.depends_on, { secret: { condition: 'service_completed_successfully' } });
+  });
+
+  it('agent: the same image, vigil-agent with config/agent.json read-only, to wss://relay checked with the CA of vigil-certs, after a healthy relay and its token', () => {
+    const services = composeConfig().services;
+    const agent = services?.agent;
+    assert.ok(agent, 'a service named agent');
+    assert.equal(agent.build?.context, ROOT);
+    assert.equal(agent.image, services.relay.image, 'the same image as the relay');
+    assert.deepEqual([].concat(agent.command ?? []), ['vigil-agent', '--config', AGENT_CONTAINER_CONFIG]);
+    const cfgMount = volumeMounts(agent).find((m) => m.target === AGENT_CONTAINER_CONFIG);
+    assert.ok(cfgMount, `a mount at ${AGENT_CONTAINER_CONFIG}: ${JSON.stringify(agent.volumes)}`);
+    assert.equal(cfgMount.source, AGENT_CONFIG);
+    assert.ok(volumeMounts(agent).every((m) => m.readOnly), `every mount read-only: ${JSON.stringify(agent.volumes)}`);
+
+    const cfg = JSON.parse(readFileSync(AGENT_CONFIG, 'utf8'));
+    // The relay by its compose name, on its port, over wss; its certificate
+    // names "relay" and is checked against the CA beside it in vigil-certs.
+    const port = JSON.parse(readFileSync(CONFIG, 'utf8')).server.port;
+    assert.equal(cfg.server, `wss://relay:${port}/ws`);
+    assert.ok([].concat(services.certs.command).includes('relay'), 'the certificate names relay');
+    assert.equal(cfg.ca_file, `${CONTAINER_CERTS}/ca.pem`);
+    assert.equal(mountOf(agent, cfg.ca_file)?.source, mountOf(services.relay, cfg.ca_file).source, 'the vigil-certs volume');
+    assert.ok(mountOf(agent, cfg.token_file), `the token's volume: ${cfg.token_file}`);
+    // test:// as the stream yard; the device yard's light and telemetry by
+    // the handlers the image carries.
+    assert.equal(cfg.stream.id, 'yard');
+    assert.equal(cfg.stream.source, 'test://');
+    assert.equal(cfg.device.id, 'yard');
+    assert.deepEqual(Object.keys(cfg.device.commands), ['light']);
+    assert.deepEqual(cfg.device.commands.light.exec, [`${CONTAINER_HANDLERS}/light`]);
+    assert.deepEqual(cfg.device.telemetry.exec, [`${CONTAINER_HANDLERS}/telemetry`]);
+    assert.equal(cfg.device.telemetry.interval_s, 10);
+
+    assert.deepEqual(agent.depends_on, {
+      relay: { condition: 'service_healthy' },
+      'agent-token': { condition: 'service_completed_successfully' },
+    });
+    // Only outbound; the image's HEALTHCHECK probes the relay's port, which
+    // the agent does not have.
+    assert.deepEqual(agent.ports ?? [], [], 'no ports');
+    assert.deepEqual(agent.healthcheck?.test, ['NONE'], `healthcheck: ${JSON.stringify(agent.healthcheck)}`);
+    assert.equal(agent.init, true);
   });
 
   it('broker: eclipse-mosquitto 2 with config/mosquitto.conf mounted read-only', () => {
@@ -338,6 +483,74 @@ describe('Dockerfile', () => {
     }
   });
 
+  it('carries vigil-agent on the PATH and the example handlers where config/agent.json names them', () => {
+    assert.ok(instr('COPY').some((l) => /--from=build .*build\/vigil-agent \/usr\/local\/bin\//.test(l)),
+      'copies build/vigil-agent onto the PATH');
+    const copy = instr('COPY').map((l) => /^COPY deploy\/agent\/handlers\/? (\S+?)\/?$/.exec(l)).find(Boolean);
+    assert.ok(copy, 'copies deploy/agent/handlers/');
+    assert.equal(copy[1], CONTAINER_HANDLERS);
+    // COPY keeps the mode the files have here.
+    for (const h of readdirSync(path.join(ROOT, 'deploy/agent/handlers'))) {
+      assert.equal(statSync(path.join(ROOT, 'deploy/agent/handlers', h)).mode & 0o755, 0o755, `${h} is executable`);
+    }
+    // The directories the secret and agent-token services' volumes are
+    // mounted on start out owned by vigil, so that they can write there.
+    const services = composeConfig().services;
+    const dirs = [mountOf(services.secret, relaySecretFile(services)).target,
+      mountOf(services['agent-token'], agentTokenCommand(services).out).target];
+    const chown = instr('RUN').find((l) => /chown vigil:vigil /.test(l)) ?? '';
+    for (const d of dirs) assert.ok(chown.split(/\s+/).includes(d), `${d} owned by vigil: ${chown}`);
+  });
+
+  it("the runtime stage installs vigil-agent's libraries", () => {
+    const pkgs = runtimePackages();
+    // Each library vigil-agent is linked with, by the package that has it:
+    // one the runtime stage installs, or libc6, or one they depend on.
+    const needed = [...run('readelf', ['-d', AGENT_BIN]).stdout.matchAll(/\(NEEDED\)\s+Shared library: \[(\S+)\]/g)].map((m) => m[1]);
+    assert.ok(needed.includes('libwebsockets.so.17') && needed.includes('libjansson.so.4'), needed.join());
+    const where = Object.fromEntries([...run('ldd', [AGENT_BIN]).stdout.matchAll(/^\s*(\S+) => (\S+)/gm)].map((m) => [m[1], m[2]]));
+    const deps = new Set(pkgs.flatMap((p) => {
+      const r = spawnSync('dpkg-query', ['-W', '--showformat=${Depends}', p], { encoding: 'utf8' });
+      return r.status === 0 ? r.stdout.split(/,\s*/).map((d) => d.split(/[\s:]/)[0]) : [];
+    }));
+    for (const lib of needed) {
+      const owner = packageOwning(where[lib]);
+      assert.ok(owner, `no package owns ${lib} (${where[lib]})`);
+      assert.ok(pkgs.includes(owner) || owner === 'libc6' || deps.has(owner),
+        `${lib} comes from ${owner}, which the runtime stage does not install`);
+    }
+  });
+
+  // The elements agent/media.c makes: by name in add(m, "..."), or named as
+  // an encoder, parser, depayloader, source or sink it picks.
+  function agentElements() {
+    const src = readFileSync(path.join(ROOT, 'agent', 'media.c'), 'utf8');
+    const elements = new Set();
+    for (const m of src.matchAll(/(?:add\(m, |gst_element_factory_make\()"([a-z0-9]+)"/g)) elements.add(m[1]);
+    for (const m of src.matchAll(/"([a-z0-9]+(?:enc|parse|depay|src|sink))"/g)) elements.add(m[1]);
+    for (const e of ['videotestsrc', 'x264enc', 'h264parse', 'v4l2src', 'rtspsrc', 'appsink', 'opusenc']) {
+      assert.ok(elements.has(e), `${e} in ${[...elements].join()}`);
+    }
+    return elements;
+  }
+
+  it('the runtime stage carries the plugin of every GStreamer element vigil-agent builds', () => {
+    const pkgs = runtimePackages();
+    // Not on this machine, so not found through gst-inspect: the package
+    // that has it (the V4L2 plugin offers v4l2h264enc only on a device with
+    // such an encoder), or null for one the image leaves out (VA-API
+    // hardware; the agent falls back to x264enc).
+    const elsewhere = { alsasrc: 'gstreamer1.0-alsa', v4l2h264enc: 'gstreamer1.0-plugins-good', vaapih264enc: null };
+    for (const el of agentElements()) {
+      if (spawnSync('gst-inspect-1.0', ['--exists', el]).status === 0) {
+        assertFromRuntime(el, pkgs);
+        continue;
+      }
+      assert.ok(el in elsewhere, `${el}: not installed here, and not known to come from elsewhere`);
+      if (elsewhere[el]) assert.ok(pkgs.includes(elsewhere[el]), `${el} comes from ${elsewhere[el]}, which the runtime stage does not install`);
+    }
+  });
+
   // Every element vigil creates (read from media/*.c) must come from a
   // package the runtime stage installs: found through the plugin file that
   // gst-inspect names and the package dpkg says owns it.
@@ -402,8 +615,43 @@ describe('Dockerfile', () => {
   });
 });
 
+// The certs service's command, its directories swapped for the test's:
+// {certs, ca}, the directories of its volumes vigil-certs and vigil-ca.
+function runCertsService() {
+  const cmd = [].concat(composeConfig().services.certs.command);
+  const certs = tempDir('vigil-compose-certs-'), ca = tempDir('vigil-compose-ca-');
+  const args = cmd.slice(1).map((a, i, all) => {
+    if (all[i - 1] === '-o') return certs;
+    if (all[i - 1] === '--ca-dir') return ca;
+    return a;
+  });
+  const made = spawnSync('bash', [path.join(ROOT, 'certs', cmd[0]), ...args], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(made.status, 0, made.stderr);
+  for (const f of ['server.pem', 'server.key', 'ca.pem']) assert.ok(existsSync(path.join(certs, f)), f);
+  assert.ok(!existsSync(path.join(certs, 'ca.key')), 'the CA key is not beside the server certificate');
+  assert.ok(existsSync(path.join(ca, 'ca.key')));
+  return { certs, ca };
+}
+
+// config/vigil.json with the certificate paths and the redirect port
+// swapped (startVigil adds --port <free>, which overrides the file's 8443),
+// so the test does not collide with a running vigil: {file, redirect, metrics}.
+async function relayConfigFile(certs) {
+  const redirect = await freePort();
+  const metrics = await freePort();
+  const text = readFileSync(CONFIG, 'utf8')
+    .replaceAll(`${CONTAINER_CERTS}/`, `${certs}/`)
+    .replace(/"http_redirect_port": 8080/, `"http_redirect_port": ${redirect}`)
+    .replace(/"metrics_bind": "0\.0\.0\.0:\d+"/, `"metrics_bind": "127.0.0.1:${metrics}"`);
+  assert.ok(text.includes(`${certs}/server.pem`) && text.includes(`"http_redirect_port": ${redirect}`)
+    && text.includes(`"metrics_bind": "127.0.0.1:${metrics}"`));
+  const file = path.join(tempDir('vigil-compose-config-'), 'vigil.json');
+  writeFileSync(file, text);
+  return { file, redirect, metrics };
+}
+
 describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
-  it("is the demo stream and the camsim's srtp:// stream (both open to anonymous viewers), on 0.0.0.0:8443 over TLS from /etc/vigil/certs, redirecting 8080", () => {
+  it("is the demo stream, the camsim's srtp:// stream and the agent's publish:// stream (all open to anonymous viewers), on 0.0.0.0:8443 over TLS from /etc/vigil/certs, redirecting 8080", () => {
     const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
     // The container must listen beyond its own loopback, on the ports that
     // EXPOSE, the health check and the compose port mapping use.
@@ -412,10 +660,26 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
     assert.equal(cfg.server.http_redirect_port, 8080);
     assert.equal(cfg.server.tls_cert, `${CONTAINER_CERTS}/server.pem`);
     assert.equal(cfg.server.tls_key, `${CONTAINER_CERTS}/server.key`);
-    assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door']);
+    assert.deepEqual(cfg.streams.map((s) => s.id), ['demo', 'door', 'yard']);
     assert.equal(cfg.streams[0].source, 'test://');
     assert.match(cfg.streams[1].source, /^srtp:\/\/0\.0\.0\.0:\d+$/);
-    assert.deepEqual(cfg.auth.anonymous.streams, ['demo', 'door']);
+    assert.equal(cfg.streams[2].source, 'publish://');
+    assert.deepEqual(cfg.auth.anonymous.streams, ['demo', 'door', 'yard']);
+    // No secret in the file: the compose relay gets it with --auth-secret-file.
+    assert.equal(cfg.auth.secret, undefined);
+    assert.equal(cfg.auth.secret_file, undefined);
+  });
+
+  it("declares the compose agent's device: yard over the agent transport, on its own stream, with the light command its config serves", () => {
+    const cfg = JSON.parse(readFileSync(CONFIG, 'utf8'));
+    const agent = JSON.parse(readFileSync(AGENT_CONFIG, 'utf8'));
+    const dev = cfg.devices.find((d) => d.id === agent.device.id);
+    assert.ok(dev, `a device for config/agent.json's device: ${JSON.stringify(cfg.devices)}`);
+    assert.equal(dev.transport, 'agent');
+    assert.equal(dev.stream, agent.stream.id);
+    assert.deepEqual(dev.commands, { light: { on: { type: 'bool' } } });
+    assert.deepEqual(Object.keys(dev.commands), Object.keys(agent.device.commands));
+    assert.equal(cfg.streams.find((s) => s.id === agent.stream.id)?.source, 'publish://');
   });
 
   it("declares the compose devsim's device: cam1 over MQTT via broker:1883, on the demo camera", () => {
@@ -431,33 +695,8 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
   });
 
   it("starts the real server with the certs service's certificates: healthy over https, the demo stream live, 8080 redirecting", async () => {
-    // The certs service's command, its directories swapped for the test's.
-    const cmd = [].concat(composeConfig().services.certs.command);
-    const certs = tempDir('vigil-compose-certs-'), ca = tempDir('vigil-compose-ca-');
-    const args = cmd.slice(1).map((a, i, all) => {
-      if (all[i - 1] === '-o') return certs;
-      if (all[i - 1] === '--ca-dir') return ca;
-      return a;
-    });
-    const made = spawnSync('bash', [path.join(ROOT, 'certs', cmd[0]), ...args], { encoding: 'utf8', timeout: 30000 });
-    assert.equal(made.status, 0, made.stderr);
-    for (const f of ['server.pem', 'server.key', 'ca.pem']) assert.ok(existsSync(path.join(certs, f)), f);
-    assert.ok(!existsSync(path.join(certs, 'ca.key')), 'the CA key is not beside the server certificate');
-    assert.ok(existsSync(path.join(ca, 'ca.key')));
-
-    // config/vigil.json with the certificate paths and the redirect port
-    // swapped (startVigil adds --port <free>, which overrides the file's
-    // 8443), so the test does not collide with a running vigil.
-    const redirect = await freePort();
-    const metrics = await freePort();
-    const text = readFileSync(CONFIG, 'utf8')
-      .replaceAll(`${CONTAINER_CERTS}/`, `${certs}/`)
-      .replace(/"http_redirect_port": 8080/, `"http_redirect_port": ${redirect}`)
-      .replace(/"metrics_bind": "0\.0\.0\.0:\d+"/, `"metrics_bind": "127.0.0.1:${metrics}"`);
-    assert.ok(text.includes(`${certs}/server.pem`) && text.includes(`"http_redirect_port": ${redirect}`)
-      && text.includes(`"metrics_bind": "127.0.0.1:${metrics}"`));
-    const file = path.join(tempDir('vigil-compose-config-'), 'vigil.json');
-    writeFileSync(file, text);
+    const { certs } = runCertsService();
+    const { file, redirect, metrics } = await relayConfigFile(certs);
     const vigil = await startVigil({ args: ['--config', file], ca: readFileSync(path.join(certs, 'ca.pem')), timeoutMs: 15000 * SLOW });
     let st;
     try {
@@ -465,7 +704,7 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
       assert.equal(r.status, 200);
       const health = JSON.parse(r.body);
       assert.equal(health.status, 'ok');
-      assert.equal(health.streams, 2);
+      assert.equal(health.streams, 3);
       // What the health check does: https://localhost, the CA from the volume.
       const byName = await httpRequest(`https://localhost:${vigil.port}/api/health`, { ca: readFileSync(path.join(certs, 'ca.pem')) });
       assert.equal(byName.status, 200);
@@ -525,6 +764,112 @@ describe('config/vigil.json', { timeout: 45000 * SLOW }, () => {
       cam.kill('SIGKILL');
       st = await vigil.stop();
     }
+    assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${vigil.log().slice(-4000)}`);
+  });
+});
+
+describe('config/agent.json', { timeout: 90000 * SLOW }, () => {
+  it("the secret, relay, agent-token and agent services' own command lines: yard live, the device online with telemetry, light acknowledged with {light: true}", async () => {
+    const services = composeConfig().services;
+    const { certs } = runCertsService();
+    const ca = readFileSync(path.join(certs, 'ca.pem'));
+    // Each service's volumes, as directories of the test's.
+    const secretFile = relaySecretFile(services);
+    const token = agentTokenCommand(services);
+    const dirs = {
+      [mountOf(services.secret, secretFile).target]: tempDir('vigil-compose-secret-'),
+      [mountOf(services['agent-token'], token.out).target]: tempDir('vigil-compose-token-'),
+      [CONTAINER_CERTS]: certs,
+      [CONTAINER_HANDLERS]: path.join(ROOT, 'deploy/agent/handlers'),
+    };
+    // The image's programs by the names the commands use.
+    const bin = tempDir('vigil-compose-bin-');
+    symlinkSync(VIGIL_BIN, path.join(bin, 'vigil'));
+    const sh = (service) => spawnSync('sh', ['-c', mapPaths(shScript(service), dirs)],
+      { encoding: 'utf8', timeout: 30000, env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+
+    // The secret service: a 0600 secret, made once and then kept.
+    let r = sh(services.secret);
+    assert.equal(r.status, 0, r.stderr);
+    const localSecret = mapPaths(secretFile, dirs);
+    const secret = readFileSync(localSecret, 'utf8');
+    assert.match(secret, /^[0-9a-f]{64}\n$/);
+    assert.equal(statSync(localSecret).mode & 0o777, 0o600);
+    r = sh(services.secret);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(readFileSync(localSecret, 'utf8'), secret, 'the secret is kept');
+
+    // The relay's command line with that secret (the config's certificates
+    // and ports swapped as above).
+    const { file } = await relayConfigFile(certs);
+    const args = [].concat(services.relay.command).slice(1).map((a) => (a === CONTAINER_CONFIG ? file : mapPaths(a, dirs)));
+    assert.ok(args.includes(localSecret), args.join(' '));
+    const vigil = await startVigil({ args, ca, secretFlag: false, timeoutMs: 15000 * SLOW });
+    // The admin's requests, with a token signed with that secret.
+    const admin = mintToken({ sub: 'compose-test', role: 'admin' }, secret.trim());
+    const api = (p, opts = {}) => vigil.get(p, { ...opts, headers: { authorization: `Bearer ${admin}`, ...(opts.headers || {}) } });
+    let agent, st, agentSt;
+    try {
+      // The agent-token service: a device token for yard, 0600.
+      r = sh(services['agent-token']);
+      assert.equal(r.status, 0, r.stderr);
+      const tokenFile = mapPaths(token.out, dirs);
+      assert.equal(statSync(tokenFile).mode & 0o777, 0o600);
+      const minted = readFileSync(tokenFile, 'utf8').trim();
+      const claims = JSON.parse(Buffer.from(minted.split('.')[1], 'base64url').toString());
+      assert.equal(claims.role, 'device');
+      assert.deepEqual(claims.streams, ['yard']);
+      assert.deepEqual(claims.devices, ['yard']);
+      assert.equal(claims.exp - claims.iat, 31536000);
+
+      // The agent: config/agent.json with its paths mapped and the relay's
+      // address (relay:8443 on the compose network) swapped for the test's.
+      const cfg = JSON.parse(readFileSync(AGENT_CONFIG, 'utf8'));
+      const mapped = JSON.parse(mapPaths(JSON.stringify(cfg), dirs));
+      const url = new URL(cfg.server);
+      assert.equal(url.hostname, 'relay');
+      mapped.server = `wss://127.0.0.1:${vigil.port}${url.pathname}`;
+      assert.equal(mapped.token_file, tokenFile);
+      assert.doesNotMatch(JSON.stringify(mapped), /"\/(etc|var|usr)\//, 'every container path mapped');
+      assert.deepEqual([].concat(services.agent.command), ['vigil-agent', '--config', AGENT_CONTAINER_CONFIG]);
+      agent = new AgentProc({ token: minted, config: mapped });
+      await agent.waitLog(/publishing stream 'yard'/, 20000 * SLOW);
+
+      // The stream goes live, seen by an admin and by anonymous viewers.
+      const yard = await until(async () => JSON.parse((await api('/api/streams')).body)
+        .find((x) => x.id === 'yard' && x.state === 'live'), 20000, () => `yard live:\n${agent.text.slice(-2000)}`);
+      assert.match(String(yard.codecs), /^avc1\./);
+      const anon = JSON.parse((await httpRequest(`${vigil.base}/api/streams`, { ca })).body);
+      assert.ok(anon.some((x) => x.id === 'yard'), `anonymous viewers see yard: ${JSON.stringify(anon)}`);
+
+      // The device is online, with the telemetry handler's reading.
+      const dev = await until(async () => {
+        const d = JSON.parse((await api('/api/devices/yard')).body);
+        return d.online === true && d.telemetry ? d : null;
+      }, 15000, () => `yard online with telemetry:\n${agent.text.slice(-2000)}`);
+      assert.ok(Number.isInteger(dev.telemetry.uptime_s) && dev.telemetry.uptime_s > 0, JSON.stringify(dev.telemetry));
+      assert.equal(typeof dev.telemetry.load_1m, 'number', JSON.stringify(dev.telemetry));
+
+      // The light command through REST, answered by the light handler.
+      for (const on of [true, false]) {
+        const post = await api('/api/devices/yard/commands', {
+          method: 'POST', headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'light', params: { on } }),
+        });
+        assert.equal(post.status, 202, post.body);
+        const id = JSON.parse(post.body).command_id;
+        const done = await until(async () => {
+          const c = JSON.parse((await api(`/api/commands/${id}`)).body);
+          return FINAL.includes(c.status) ? c : null;
+        }, 10000, () => `command ${id} done:\n${agent.text.slice(-2000)}`);
+        assert.equal(done.status, 'acknowledged', JSON.stringify(done));
+        assert.deepEqual(done.result, { light: on });
+      }
+    } finally {
+      agentSt = await agent?.stop();
+      st = await vigil.stop();
+    }
+    assert.deepEqual(agentSt, { code: 0, signal: null }, `vigil-agent exit status:\n${agent.text.slice(-2000)}`);
     assert.deepEqual(st, { code: 0, signal: null }, `vigil exit status; log tail:\n${vigil.log().slice(-4000)}`);
   });
 });

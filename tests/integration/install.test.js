@@ -2,7 +2,8 @@
 // should with the right modes, the installed binary runs and serves with the
 // installed config, web root and secret, a second install keeps an edited
 // config and the secret, and systemd-analyze verify passes on the installed
-// unit (and fails on a broken one, so it is really checking).
+// unit (and fails on a broken one, so it is really checking). The same for
+// vigil-agent: its binary, example handlers, example config and unit.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
@@ -21,9 +22,9 @@ function makeInstall() {
 
 // systemd-analyze verify on `unitText`, with the binary's path pointed at the
 // DESTDIR copy (verify wants ExecStart's program to exist). {status, output}.
-function verify(unitText) {
+function verify(unitText, name = 'vigil.service') {
   const dir = tempDir('vigil-unit-');
-  const file = path.join(dir, 'vigil.service');
+  const file = path.join(dir, name);
   writeFileSync(file, unitText.replaceAll('/usr/bin/vigil', at('usr/bin/vigil')));
   const r = spawnSync('systemd-analyze', ['verify', file], { encoding: 'utf8', cwd: dir });
   if (r.error?.code === 'ENOENT')
@@ -113,4 +114,51 @@ test('systemd-analyze verify passes on the installed unit, and fails on a broken
     .replace('ExecReload=/bin/kill', 'ExecReload=/no/such/kill'));
   assert.notEqual(bad.output, '', 'verify complained');
   assert.match(bad.output, /ProtectSystem|\/no\/such\/kill/);
+});
+
+test('make install puts vigil-agent, its handlers, its config and its hardened unit in place, and keeps an edited config', { timeout: 120000 }, () => {
+  assert.equal(mode('usr/bin/vigil-agent'), '755');
+  for (const h of ['light', 'telemetry']) assert.equal(mode(`usr/lib/vigil-agent/${h}`), '755');
+  // The example config with its paths set to PREFIX (installed by the first
+  // test's install; the second one put the example beside it).
+  const example = readFileSync(path.join(ROOT, 'deploy/agent/agent.json'), 'utf8').replaceAll('/usr/local/lib/', '/usr/lib/');
+  assert.equal(mode('etc/vigil-agent/agent.json'), '644');
+  assert.deepEqual(JSON.parse(readFileSync(at('etc/vigil-agent/agent.json'), 'utf8')), JSON.parse(example));
+  const cfg = JSON.parse(example);
+  // The token as the unit's credential; the handlers where they were installed.
+  assert.equal(cfg.token_file, '/run/credentials/vigil-agent.service/token');
+  for (const h of [cfg.device.commands.light, cfg.device.telemetry]) assert.ok(existsSync(at(h.exec[0])), h.exec[0]);
+  const light = spawnSync(at(cfg.device.commands.light.exec[0]), [], {
+    input: '{"command":"light","params":{"on":true},"device":"yard","command_id":"c1"}', encoding: 'utf8',
+  });
+  assert.equal(light.status, 0, light.stderr);
+  assert.deepEqual(JSON.parse(light.stdout), { light: true });
+
+  const unit = readFileSync(at('usr/lib/systemd/system/vigil-agent.service'), 'utf8');
+  assert.equal(mode('usr/lib/systemd/system/vigil-agent.service'), '644');
+  const lines = new Set(unit.split('\n'));
+  for (const l of [
+    'ExecStart=/usr/bin/vigil-agent --config /etc/vigil-agent/agent.json', 'Restart=on-failure',
+    'LoadCredential=token:/etc/vigil-agent/token', 'DynamicUser=yes', 'NoNewPrivileges=yes',
+    'ProtectSystem=strict', 'ProtectHome=yes', 'PrivateTmp=yes', 'CapabilityBoundingSet=', 'AmbientCapabilities=',
+    'SystemCallFilter=@system-service', 'RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK',
+    'DeviceAllow=char-video4linux rw', 'SupplementaryGroups=video',
+  ]) assert.ok(lines.has(l), `the unit has "${l}"`);
+  // The camera is a device node: not PrivateDevices=yes, which would hide it.
+  assert.ok(!lines.has('PrivateDevices=yes'));
+  assert.doesNotMatch(unit, /\/usr\/local/, 'every path follows PREFIX');
+  const good = verify(unit, 'vigil-agent.service');
+  assert.equal(good.status, 0, good.output);
+  assert.equal(good.output, '', 'no warnings either');
+
+  const help = spawnSync(at('usr/bin/vigil-agent'), ['--help'], { encoding: 'utf8' });
+  assert.equal(help.status, 0, help.stderr);
+  assert.match(help.stdout, /vigil-agent --config FILE/);
+
+  // An edited config is kept; the example goes beside it.
+  const edited = '{"server":"wss://mine.example/ws","token_file":"/etc/vigil-agent/token","device":{"id":"mine"}}\n';
+  writeFileSync(at('etc/vigil-agent/agent.json'), edited);
+  makeInstall();
+  assert.equal(readFileSync(at('etc/vigil-agent/agent.json'), 'utf8'), edited);
+  assert.deepEqual(JSON.parse(readFileSync(at('etc/vigil-agent/agent.json.example'), 'utf8')), JSON.parse(example));
 });

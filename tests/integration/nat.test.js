@@ -10,126 +10,40 @@
 // the REST API ends `acknowledged`, and nothing here can open a connection to the device: connects to the
 // ports the device's own connections use, to a port it listens on and to a
 // random one all time out, and the drop rule counts them. The test creates
-// and removes the namespace, the veth pair and the addresses itself (root);
-// where it cannot create a namespace it says so and skips.
+// and removes the namespace, the veth pair and the addresses itself (root;
+// tests/lib/netns.js); where it cannot create a namespace it says so and
+// skips.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
 import { chmodSync, readFileSync } from 'node:fs';
-import net from 'node:net';
 import path from 'node:path';
 import {
-  ROOT, SLOW, Client, freePort, mintToken, sleep, startVigil, tempDir, until,
+  ROOT, SLOW, Client, freePort, mintToken, startVigil, tempDir, until,
 } from '../lib/vigil.js';
+import { DeviceNet, probe } from '../lib/netns.js';
 import { DEVSIM, LineProc, Procs, startBroker, CAMERA_COMMANDS } from './control_peers.js';
 import { launchChromium } from '../browser/harness.js';
 
-const NFT = 'nft';
 const FINAL = ['acknowledged', 'rejected', 'failed', 'timeout'];
-const tag = randomBytes(3).toString('hex');
-const NS = `vg-dev-${tag}`;
-const VETH_HOST = `vgh-${tag}`;     // interface names: at most 15 characters
-const VETH_DEV = `vgd-${tag}`;
-const PREFIX = `nat${tag}`;
-
-// Runs a command (argv) and returns {status, out}; `must` throws on failure.
-function run(argv, { must = true, input } = {}) {
-  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', input, timeout: 15000 });
-  const out = `${r.stdout || ''}${r.stderr || ''}${r.error ? r.error.message : ''}`;
-  if (must && r.status !== 0) throw new Error(`${argv.join(' ')}: exit ${r.status}: ${out}`);
-  return { status: r.status, out };
-}
-const inDevice = (argv, opts) => run(['ip', 'netns', 'exec', NS, ...argv], opts);
-
-// A /30 on 10.200.0.0/16 that no interface here uses: .1 this side, .2 the device.
-function pickSubnet() {
-  const used = run(['ip', '-4', '-o', 'addr', 'show']).out;
-  for (;;) {
-    const base = `10.200.${randomInt(256)}.${4 * randomInt(64)}`;
-    const [a, b, c, d] = base.split('.');
-    const host = `${a}.${b}.${c}.${+d + 1}`;
-    const dev = `${a}.${b}.${c}.${+d + 2}`;
-    if (!used.includes(`${a}.${b}.${c}.`)) return { host, dev };
-  }
-}
-
-// The device's input chain: loopback and the answers to its own connections
-// pass; everything else is counted by the last rule and dropped.
-const RULES = `table inet vgdev {
-  chain input {
-    type filter hook input priority filter; policy drop;
-    iif lo accept
-    ct state established,related accept
-    counter drop comment "inbound"
-  }
-}
-`;
-
-// Packets the "inbound" rule dropped so far.
-function dropped() {
-  const text = inDevice([NFT, 'list', 'chain', 'inet', 'vgdev', 'input']).out;
-  const m = /counter packets (\d+) bytes \d+ drop comment "inbound"/.exec(text);
-  if (!m) throw new Error(`no drop counter in:\n${text}`);
-  return Number(m[1]);
-}
-
-// Whether a TCP connect from here to host:port completes within ms:
-// 'connected', 'refused' (a RST came back: the packet reached a stack) or
-// 'timeout' (nothing came back).
-function probe(host, port, ms) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    const done = (what) => { clearTimeout(t); s.destroy(); resolve(what); };
-    const t = setTimeout(() => done('timeout'), ms);
-    s.once('connect', () => done('connected'));
-    s.once('error', (e) => done(e.code === 'ECONNREFUSED' ? 'refused' : `error ${e.code}`));
-  });
-}
-
-// The device side's local ports of its established TCP connections to
-// `peer` (an "ip:port"), from ss inside the namespace.
-function devicePortsTo(peer) {
-  const out = inDevice(['ss', '-Htn', 'state', 'established']).out;
-  const ports = [];
-  for (const line of out.split('\n')) {
-    const f = line.trim().split(/\s+/);
-    // Recv-Q Send-Q Local:Port Peer:Port
-    if (f.length >= 4 && f[3] === peer) ports.push(Number(f[2].split(':').pop()));
-  }
-  return ports;
-}
+const PREFIX = `nat${randomBytes(3).toString('hex')}`;
+const device = new DeviceNet();
+const dropped = () => device.dropped();
+const devicePortsTo = (peer) => device.portsTo(peer);
 
 describe('a device behind NAT publishes and is controlled, never reached', { timeout: 180000 * SLOW }, () => {
   const procs = new Procs();
   let skip = null;
-  let made = false;
   let net4, certs, vigil, broker, brokerPort, sim, pub, viewer, listener;
 
-  function cleanup() {
-    if (!made) return;
-    run(['ip', 'netns', 'del', NS], { must: false });        // takes the veth pair and its processes' network
-    run(['ip', 'link', 'del', VETH_HOST], { must: false });
-    made = false;
-  }
-  // Even when the test process dies between before() and after().
-  process.on('exit', cleanup);
-
   before(async () => {
-    const probeNs = run(['ip', 'netns', 'add', NS], { must: false });
-    if (probeNs.status !== 0) {
-      skip = `needs root and ip netns: cannot create a network namespace (${probeNs.out.trim()})`;
-      return;
-    }
-    made = true;
-    net4 = pickSubnet();
-    run(['ip', 'link', 'add', VETH_HOST, 'type', 'veth', 'peer', 'name', VETH_DEV]);
-    run(['ip', 'link', 'set', VETH_DEV, 'netns', NS]);
-    run(['ip', 'addr', 'add', `${net4.host}/30`, 'dev', VETH_HOST]);
-    run(['ip', 'link', 'set', VETH_HOST, 'up']);
-    inDevice(['ip', 'addr', 'add', `${net4.dev}/30`, 'dev', VETH_DEV]);
-    inDevice(['ip', 'link', 'set', VETH_DEV, 'up']);
-    inDevice(['ip', 'link', 'set', 'lo', 'up']);
+    // The namespace, the veth pair and the addresses (device.down() takes
+    // them away again, also when the test process dies before after()).
+    skip = device.up();
+    if (skip) return;
+    net4 = { host: device.host, dev: device.dev };
+    const NS = device.ns;
 
     // A port the device listens on, reachable before the firewall goes up:
     // proof that the probe below does see an open port when there is one.
@@ -141,7 +55,7 @@ describe('a device behind NAT publishes and is controlled, never reached', { tim
       10000, () => `the device's listener reachable before the firewall`);
     assert.ok(open);
 
-    inDevice([NFT, '-f', '-'], { input: RULES });
+    device.firewall();
     assert.equal(dropped(), 0);
 
     // wss: a certificate naming this side's veth address, signed by a test CA.
@@ -194,7 +108,7 @@ describe('a device behind NAT publishes and is controlled, never reached', { tim
     await procs.killAll();
     let st;
     if (vigil) st = await vigil.stop();
-    cleanup();
+    device.down();
     if (st) assert.equal(st.code, 0, `vigil exit ${JSON.stringify(st)}\n${vigil.log().slice(-3000)}`);
   });
 

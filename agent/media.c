@@ -1,0 +1,1233 @@
+/* media.c -- the agent's camera: one GStreamer pipeline per source kind,
+ * appsinks feeding a bounded queue of frames, and a control thread that
+ * restarts the pipeline and loops files (see media.h).
+ *
+ * Threads:
+ *   streaming threads  the appsink callbacks (on_sample) queue frames; the
+ *                      pad-added handlers of rtsp:// and file:// build their
+ *                      video chain; the bus sync handler (on_bus) and the
+ *                      sinks' EOS probe note what happened for the control
+ *                      thread. None waits on anything but a mutex held for a
+ *                      few lines.
+ *   control thread     (control_main) the only thread that changes the
+ *                      pipeline's state once it runs, or seeks: a restart a
+ *                      second after an error or end of stream, the segment
+ *                      seeks that loop a file. A plain thread woken through a
+ *                      condition variable, not a GMainLoop: the agent runs no
+ *                      GLib main context, and a bus sync handler sees each
+ *                      message as it is posted, with no loop to dispatch it.
+ *   caller             (the agent's service thread) new, start, take, skip,
+ *                      codec, stats, free.
+ *
+ * Times: a frame's pts is its buffer's running time (its sample's segment)
+ * plus an offset that each restart moves on by the time that passed, because
+ * a restarted pipeline counts its running time from 0 again: pts keep
+ * increasing across restarts, audio and video alike. A looped file keeps one
+ * running time (non-flushing segment seeks), so it needs no offset.
+ */
+#include "agent/media.h"
+
+#include <errno.h>
+#include <gst/app/gstappsink.h>
+#include <gst/gst.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+
+#define RESTART_DELAY_US 1000000
+#define AUDIO_RATE 48000
+#define AUDIO_CHANNELS 1
+#define AUDIO_BITRATE 32000
+/* Elements pad-added makes for one run of a source: a depayloader, a parser
+ * and fakesinks for any further video stream. */
+#define MAX_DYNAMIC 6
+#define TEXT_LEN 320
+
+/* What the parser in front of the video appsink may give it: Annex-B access
+ * units, which is also what makes h264parse/h265parse convert to them. */
+#define VIDEO_SINK_CAPS                                                                            \
+    "video/x-h264,stream-format=byte-stream,alignment=au;"                                        \
+    "video/x-h265,stream-format=byte-stream,alignment=au"
+
+typedef enum source_kind { SRC_TEST, SRC_V4L2, SRC_RTSP, SRC_FILE } source_kind;
+
+/* A file loops by segment seeks: the first one turns its end into a
+ * SEGMENT_DONE, whence the next seek. That first seek cannot come before the
+ * file plays, and whatever played before it plays again after it: so from
+ * the first buffer until the seek's segment arrives, video is dropped at the
+ * appsink's pad, and no frame is sent twice. */
+typedef enum loop_state {
+    LOOP_UNARMED, /* no buffer yet in this run */
+    LOOP_ARMING,  /* the first seek is asked for: drop until its segment */
+    LOOP_ARMED,   /* playing; segment ends loop */
+} loop_state;
+
+typedef enum restart_state {
+    RESTART_NONE,    /* running, or not started */
+    RESTART_ASKED,   /* an error or end of stream: the control thread stops it */
+    RESTART_WAITING, /* stopped; plays again at restart_at_us */
+} restart_state;
+
+struct ag_media {
+    ag_media_config cfg; /* defaults filled in; its strings are the copies below */
+    char *source, *audio, *encoder;
+    char shown[256]; /* the source as messages show it: no password */
+    source_kind kind;
+    void (*wake)(void *);
+    void *wake_user;
+
+    GstElement *pipeline; /* owned */
+    GstElement *vsink;    /* in the pipeline */
+    GstElement *asink;    /* in the pipeline; NULL without audio */
+
+    /* lock guards the queue (head, tail, bytes, count), skipping, stats,
+     * codec and family, and the pts offset with the latest pts seen. */
+    pthread_mutex_t lock;
+    ag_frame *head, *tail;
+    size_t bytes; /* payload bytes queued */
+    uint32_t count;
+    bool skipping; /* dropping up to the next video keyframe */
+    ag_media_stats stats; /* queued_bytes and queued_frames are filled in when read */
+    char codec[64];
+    const char *family; /* a literal, so a caller may keep it */
+    int64_t pts_offset_us;
+    int64_t last_pts_us; /* INT64_MIN: none yet */
+    int64_t last_pts_at_us; /* when it came (monotonic) */
+
+    /* ctl_lock guards started, starting, stopping, restart, restart_at_us,
+     * reason, start_error, seek_wanted, the restart log's repeat count,
+     * and the dynamic elements (dyn, ndyn, video_linked). ctl_cond wakes the
+     * control thread. Never held across a GStreamer call: state changes post
+     * messages, and the sync handler takes this lock. */
+    pthread_mutex_t ctl_lock;
+    pthread_cond_t ctl_cond;
+    pthread_t ctl_thread;
+    bool ctl_running; /* the thread exists (join it) */
+    bool started, starting, stopping;
+    restart_state restart;
+    int64_t restart_at_us;
+    char reason[TEXT_LEN];      /* why it restarts */
+    char last_reason[TEXT_LEN]; /* the previous restart's, to log repeats less */
+    unsigned repeats;           /* restarts in a row for last_reason */
+    char start_error[TEXT_LEN]; /* the first error while ag_media_start sets it playing */
+    bool seek_wanted;           /* file://: loop (a segment seek) */
+    GstElement *dyn[MAX_DYNAMIC]; /* made by pad-added, removed at each restart */
+    int ndyn;
+    bool video_linked;
+
+    atomic_int loop; /* file://: loop_state, set by the arming probe and the control thread */
+    /* file:// video times across loops (file_time): the file's streaming
+     * thread alone uses them while it runs, play_again while it does not. */
+    guint64 file_base;     /* the segment base of the last frame, -1: none */
+    int64_t file_shift_us; /* added to each loop's times so far */
+    int64_t file_end_us;   /* where the latest frame ends, INT64_MIN: none */
+};
+
+void ag_frame_free(ag_frame *f) {
+    free(f);
+}
+
+static char *dup_or_null(const char *s, bool *oom) {
+    if (!s) return NULL;
+    char *d = strdup(s);
+    if (!d) *oom = true;
+    return d;
+}
+
+/* The source for messages, without a password: "rtsp://user:pw@host/p"
+ * becomes "rtsp://" "***@host/p". */
+static void redact(const char *src, char *out, size_t outlen) {
+    const char *scheme = strstr(src, "://");
+    const char *host = scheme ? scheme + 3 : NULL;
+    const char *at = host ? strchr(host, '@') : NULL;
+    const char *slash = host ? strchr(host, '/') : NULL;
+    if (at && (!slash || at < slash))
+        snprintf(out, outlen, "%.*s***%s", (int)(host - src), src, at);
+    else
+        snprintf(out, outlen, "%s", src);
+}
+
+/* ---- the queue ------------------------------------------------------------ */
+
+/* Empties the queue, counting what it held by kind; the frames are returned
+ * as a list to free once the lock is released. (lock held) */
+static ag_frame *drop_queued_locked(ag_media *m) {
+    ag_frame *gone = m->head;
+    for (ag_frame *f = gone; f; f = f->next) {
+        if (f->kind == AG_FRAME_VIDEO)
+            m->stats.dropped_video++;
+        else
+            m->stats.dropped_audio++;
+    }
+    m->head = m->tail = NULL;
+    m->bytes = 0;
+    m->count = 0;
+    return gone;
+}
+
+/* Drops what is queued and skips to the next video keyframe. (lock held) */
+static ag_frame *start_skip_locked(ag_media *m) {
+    ag_frame *gone = drop_queued_locked(m);
+    if (!m->skipping) {
+        m->skipping = true;
+        m->stats.skips++;
+    }
+    return gone;
+}
+
+static void free_list(ag_frame *f) {
+    while (f) {
+        ag_frame *next = f->next;
+        ag_frame_free(f);
+        f = next;
+    }
+}
+
+/* Counts a frame dropped while skipping. (lock held) */
+static void count_dropped_locked(ag_media *m, uint8_t kind) {
+    if (kind == AG_FRAME_VIDEO)
+        m->stats.dropped_video++;
+    else
+        m->stats.dropped_audio++;
+}
+
+/* Remembers the latest pts, from which a restart continues. (lock held) */
+static void saw_pts_locked(ag_media *m, int64_t pts_us, int64_t now_us) {
+    if (pts_us > m->last_pts_us) {
+        m->last_pts_us = pts_us;
+        m->last_pts_at_us = now_us;
+    }
+}
+
+/* (streaming) True when a frame of this kind would be dropped anyway (a skip
+ * is on and it is not the keyframe that ends it): it is counted, and never
+ * copied. The decision that counts is queue_frame's; this saves the copy. */
+static bool dropped_while_skipping(ag_media *m, uint8_t kind, bool key, int64_t run_us) {
+    pthread_mutex_lock(&m->lock);
+    bool drop = m->skipping && !(kind == AG_FRAME_VIDEO && key);
+    if (drop) {
+        count_dropped_locked(m, kind);
+        saw_pts_locked(m, run_us + m->pts_offset_us, vg_monotonic_us());
+    }
+    pthread_mutex_unlock(&m->lock);
+    return drop;
+}
+
+/* (streaming) Queues f (taking it), or drops it by the queue's bounds and
+ * the skip; wakes the taker when f went into an empty queue. `run_us` is its
+ * running time; the pts is set here, with the offset, under the lock. */
+static void queue_frame(ag_media *m, ag_frame *f, int64_t run_us) {
+    int64_t now = vg_monotonic_us();
+    ag_frame *gone = NULL;
+    bool keep = true, woke = false;
+    pthread_mutex_lock(&m->lock);
+    f->pts_us = run_us + m->pts_offset_us;
+    f->queued_us = now;
+    saw_pts_locked(m, f->pts_us, now);
+    /* The bounds hold for audio too: with the video stalled, sound alone
+     * must not pile up either. A lone frame larger than the byte bound
+     * still goes into an empty queue, or nothing would ever be sent. */
+    if (m->head && (m->bytes + f->len > m->cfg.max_queue_bytes ||
+                    now - m->head->queued_us > (int64_t)m->cfg.max_queue_ms * 1000))
+        gone = start_skip_locked(m);
+    if (m->skipping) {
+        if (f->kind == AG_FRAME_VIDEO && f->key) {
+            m->skipping = false;
+        } else {
+            count_dropped_locked(m, f->kind);
+            keep = false;
+        }
+    }
+    if (keep) {
+        if (m->tail)
+            m->tail->next = f;
+        else
+            m->head = f;
+        m->tail = f;
+        m->bytes += f->len;
+        woke = ++m->count == 1;
+        if (f->kind == AG_FRAME_VIDEO)
+            m->stats.video_frames++;
+        else
+            m->stats.audio_frames++;
+    }
+    pthread_mutex_unlock(&m->lock);
+    free_list(gone);
+    if (!keep) ag_frame_free(f);
+    if (woke && m->wake) m->wake(m->wake_user);
+}
+
+ag_frame *ag_media_take(ag_media *m) {
+    pthread_mutex_lock(&m->lock);
+    ag_frame *f = m->head;
+    if (f) {
+        m->head = f->next;
+        if (!m->head) m->tail = NULL;
+        m->bytes -= f->len;
+        m->count--;
+        f->next = NULL;
+    }
+    pthread_mutex_unlock(&m->lock);
+    return f;
+}
+
+void ag_media_skip(ag_media *m) {
+    pthread_mutex_lock(&m->lock);
+    ag_frame *gone = start_skip_locked(m);
+    pthread_mutex_unlock(&m->lock);
+    free_list(gone);
+}
+
+/* ---- the codec string ----------------------------------------------------- */
+
+/* The first NAL unit of `type` in Annex-B data (its header byte first), with
+ * the bytes left after it in *len; NULL when there is none. */
+static const uint8_t *find_nal(const uint8_t *d, size_t n, bool hevc, int type, size_t *len) {
+    for (size_t i = 0; i + 3 < n; i++) {
+        if (d[i] || d[i + 1] || d[i + 2] != 1) continue;
+        const uint8_t *nal = d + i + 3;
+        int t = hevc ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
+        if (t == type) {
+            *len = n - (size_t)(nal - d);
+            return nal;
+        }
+        i += 2;
+    }
+    return NULL;
+}
+
+/* RFC 6381 "avc1.PPCCLL" from an H.264 SPS: profile_idc, the constraint
+ * flags and level_idc are its bytes 1..3 (no emulation prevention can occur
+ * there: profile_idc is never 0). */
+static bool avc1_string(const uint8_t *sps, size_t len, char *out, size_t outlen) {
+    if (len < 4) return false;
+    snprintf(out, outlen, "avc1.%02X%02X%02X", sps[1], sps[2], sps[3]);
+    return true;
+}
+
+/* ISO/IEC 14496-15 annex E "hvc1.P.C.TL.B..." from an H.265 SPS's
+ * profile_tier_level: profile space and idc, the compatibility flags in
+ * reverse bit order, tier and level, then the constraint bytes up to the
+ * last non-zero one. */
+static bool hvc1_string(const uint8_t *sps, size_t len, char *out, size_t outlen) {
+    uint8_t b[15]; /* NAL header (2), ids (1), space/tier/idc (1), compat (4), constraints (6), level (1) */
+    size_t k = 0;
+    int zeros = 0;
+    for (size_t i = 0; i < len && k < sizeof(b); i++) {
+        if (zeros >= 2 && sps[i] == 3) { /* emulation prevention byte */
+            zeros = 0;
+            continue;
+        }
+        zeros = sps[i] == 0 ? zeros + 1 : 0;
+        b[k++] = sps[i];
+    }
+    if (k < sizeof(b)) return false;
+    unsigned space = b[3] >> 6, tier = (b[3] >> 5) & 1, idc = b[3] & 0x1f;
+    uint32_t compat = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
+    uint32_t reversed = 0;
+    for (int j = 0; j < 32; j++)
+        if (compat & (1u << (31 - j))) reversed |= 1u << j;
+    static const char *const spaces[] = {"", "A", "B", "C"};
+    int n = snprintf(out, outlen, "hvc1.%s%u.%X.%c%u", spaces[space], idc, (unsigned)reversed,
+                     tier ? 'H' : 'L', (unsigned)b[14]);
+    int last = 5;
+    while (last >= 0 && b[8 + last] == 0)
+        last--;
+    for (int i = 0; i <= last && n > 0 && (size_t)n < outlen; i++)
+        n += snprintf(out + n, outlen - (size_t)n, ".%X", (unsigned)b[8 + i]);
+    return n > 0 && (size_t)n < outlen;
+}
+
+/* (streaming) From a keyframe: the family from its caps, the codec string
+ * from its SPS. Kept when it changes (a camera reconfigured across a
+ * restart), which is rare, so it is logged. */
+static void note_codec(ag_media *m, GstCaps *caps, const uint8_t *d, size_t n) {
+    const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const char *name = st ? gst_structure_get_name(st) : "";
+    bool hevc = !strcmp(name, "video/x-h265");
+    if (!hevc && strcmp(name, "video/x-h264")) return;
+    size_t len = 0;
+    const uint8_t *sps = find_nal(d, n, hevc, hevc ? 33 : 7, &len);
+    char codec[sizeof(m->codec)];
+    if (!sps || !(hevc ? hvc1_string : avc1_string)(sps, len, codec, sizeof(codec))) return;
+    const char *family = hevc ? "h265" : "h264";
+    pthread_mutex_lock(&m->lock);
+    bool changed = strcmp(m->codec, codec) != 0;
+    if (changed) {
+        memcpy(m->codec, codec, sizeof(codec));
+        m->family = family;
+    }
+    pthread_mutex_unlock(&m->lock);
+    if (changed) vg_log(VG_LOG_INFO, "agent media: %s: video is %s (%s)", m->shown, family, codec);
+}
+
+void ag_media_codec(ag_media *m, char *out, size_t outlen) {
+    if (!outlen) return;
+    pthread_mutex_lock(&m->lock);
+    snprintf(out, outlen, "%s", m->codec);
+    pthread_mutex_unlock(&m->lock);
+}
+
+const char *ag_media_codec_family(ag_media *m) {
+    pthread_mutex_lock(&m->lock);
+    const char *f = m->family;
+    pthread_mutex_unlock(&m->lock);
+    return f;
+}
+
+/* ---- the control thread --------------------------------------------------- */
+
+/* (any thread) Asks the control thread for a restart, unless one is on its
+ * way or the media is not running. While ag_media_start sets the pipeline
+ * playing, the first error is kept for it instead: it reports a start that
+ * failed, and asks for the restart itself if the start went on. */
+static void request_restart(ag_media *m, const char *why) {
+    pthread_mutex_lock(&m->ctl_lock);
+    if (m->starting) {
+        if (!m->start_error[0]) snprintf(m->start_error, sizeof(m->start_error), "%s", why);
+    } else if (m->started && !m->stopping && m->restart == RESTART_NONE) {
+        m->restart = RESTART_ASKED;
+        snprintf(m->reason, sizeof(m->reason), "%s", why);
+        pthread_cond_signal(&m->ctl_cond);
+    }
+    pthread_mutex_unlock(&m->ctl_lock);
+}
+
+/* (any thread) Asks the control thread for the segment seek that loops a
+ * file: a seek waits for the demuxer's streaming thread, so never on it. */
+static void request_seek(ag_media *m) {
+    pthread_mutex_lock(&m->ctl_lock);
+    m->seek_wanted = true;
+    pthread_cond_signal(&m->ctl_cond);
+    pthread_mutex_unlock(&m->ctl_lock);
+}
+
+/* Takes out what pad-added made for the run that stopped: the next run's
+ * pads may carry another codec. The pipeline is in NULL: no streaming
+ * thread can be adding more. (control thread, or the caller) */
+static void clear_dynamic(ag_media *m) {
+    GstElement *dyn[MAX_DYNAMIC];
+    pthread_mutex_lock(&m->ctl_lock);
+    int n = m->ndyn;
+    memcpy(dyn, m->dyn, sizeof(dyn));
+    m->ndyn = 0;
+    m->video_linked = false;
+    pthread_mutex_unlock(&m->ctl_lock);
+    for (int i = 0; i < n; i++) {
+        gst_element_set_state(dyn[i], GST_STATE_NULL);
+        gst_bin_remove(GST_BIN(m->pipeline), dyn[i]); /* drops the bin's ref: freed */
+    }
+}
+
+/* A non-flushing segment seek to the start: the file's end then brings a
+ * SEGMENT_DONE (and another seek) instead of EOS, and the running time goes
+ * on across loops. Sent into the video appsink, whence it goes upstream to
+ * the demuxer, and not to the pipeline: an audio branch is not a file. */
+static void loop_seek(ag_media *m) {
+    if (gst_element_seek(m->vsink, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_SEGMENT, GST_SEEK_TYPE_SET,
+                         0, GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE))
+        return;
+    vg_log(VG_LOG_WARN, "agent media: %s: could not seek to loop the file; it restarts at its end",
+           m->shown);
+    int arming = LOOP_ARMING; /* no segment is coming: stop dropping */
+    atomic_compare_exchange_strong(&m->loop, &arming, LOOP_ARMED);
+}
+
+/* Stops the pipeline after an error or end of stream; it plays again a
+ * second later. Logged once per new reason, then at the 2nd, 4th, 8th ...
+ * restart in a row for the same one. */
+static void stop_for_restart(ag_media *m, const char *reason) {
+    pthread_mutex_lock(&m->ctl_lock);
+    if (strcmp(reason, m->last_reason)) {
+        snprintf(m->last_reason, sizeof(m->last_reason), "%s", reason);
+        m->repeats = 0;
+    }
+    unsigned n = ++m->repeats;
+    pthread_mutex_unlock(&m->ctl_lock);
+    if ((n & (n - 1)) == 0)
+        vg_log(VG_LOG_WARN, "agent media: %s: %s; restarting in 1 s%s", m->shown, reason,
+               n > 1 ? " (again)" : "");
+    gst_element_set_state(m->pipeline, GST_STATE_NULL);
+    clear_dynamic(m);
+}
+
+/* Plays the stopped pipeline again. Its running time starts from 0: the pts
+ * offset moves on to where the last frame was, plus the time since. A skip
+ * makes sending resume at a keyframe. */
+static void play_again(ag_media *m) {
+    int64_t now = vg_monotonic_us();
+    pthread_mutex_lock(&m->lock);
+    if (m->last_pts_us != INT64_MIN) m->pts_offset_us = m->last_pts_us + (now - m->last_pts_at_us);
+    ag_frame *gone = start_skip_locked(m);
+    m->stats.restarts++;
+    pthread_mutex_unlock(&m->lock);
+    free_list(gone);
+    atomic_store(&m->loop, LOOP_UNARMED);
+    m->file_base = GST_CLOCK_TIME_NONE;
+    m->file_shift_us = 0;
+    m->file_end_us = INT64_MIN;
+    if (m->kind == SRC_FILE) g_object_set(m->vsink, "ts-offset", (gint64)0, NULL);
+    if (gst_element_set_state(m->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+        request_restart(m, "the pipeline refused to start"); /* unless its error asked first */
+}
+
+static void *control_main(void *arg) {
+    ag_media *m = arg;
+    char reason[TEXT_LEN];
+    pthread_mutex_lock(&m->ctl_lock);
+    while (!m->stopping) {
+        if (m->restart != RESTART_NONE) m->seek_wanted = false; /* it loops from the start anyway */
+        if (m->restart == RESTART_ASKED) {
+            m->restart = RESTART_WAITING;
+            m->restart_at_us = vg_monotonic_us() + RESTART_DELAY_US;
+            memcpy(reason, m->reason, sizeof(reason));
+            pthread_mutex_unlock(&m->ctl_lock);
+            stop_for_restart(m, reason);
+            pthread_mutex_lock(&m->ctl_lock);
+        } else if (m->restart == RESTART_WAITING && vg_monotonic_us() >= m->restart_at_us) {
+            m->restart = RESTART_NONE;
+            bool go = m->started;
+            pthread_mutex_unlock(&m->ctl_lock);
+            if (go) play_again(m);
+            pthread_mutex_lock(&m->ctl_lock);
+        } else if (m->seek_wanted) {
+            m->seek_wanted = false;
+            pthread_mutex_unlock(&m->ctl_lock);
+            loop_seek(m);
+            pthread_mutex_lock(&m->ctl_lock);
+        } else if (m->restart == RESTART_WAITING) {
+            struct timespec ts = {.tv_sec = m->restart_at_us / 1000000,
+                                  .tv_nsec = (m->restart_at_us % 1000000) * 1000};
+            pthread_cond_timedwait(&m->ctl_cond, &m->ctl_lock, &ts);
+        } else {
+            pthread_cond_wait(&m->ctl_cond, &m->ctl_lock);
+        }
+    }
+    pthread_mutex_unlock(&m->ctl_lock);
+    return NULL;
+}
+
+/* An error as people read it: the element, GStreamer's message, and the
+ * last line of the debug text, where the reason usually is. */
+static void error_text(GstMessage *msg, char *out, size_t outlen) {
+    GError *e = NULL;
+    gchar *dbg = NULL;
+    gst_message_parse_error(msg, &e, &dbg);
+    const char *why = dbg ? strrchr(dbg, '\n') : NULL;
+    snprintf(out, outlen, "%s: %s%s%s%s", GST_MESSAGE_SRC_NAME(msg) ? GST_MESSAGE_SRC_NAME(msg) : "?",
+             e && e->message ? e->message : "error", why && why[1] ? " (" : "",
+             why && why[1] ? why + 1 : "", why && why[1] ? ")" : "");
+    g_clear_error(&e);
+    g_free(dbg);
+}
+
+/* (any thread, as each message is posted) Errors and end of stream ask for
+ * a restart, a file's segment end for the next loop. Nobody else reads the
+ * bus: every message is dropped here. */
+static GstBusSyncReply on_bus(GstBus *bus, GstMessage *msg, gpointer user) {
+    (void)bus;
+    ag_media *m = user;
+    char text[TEXT_LEN];
+    switch (GST_MESSAGE_TYPE(msg)) {
+    case GST_MESSAGE_ERROR:
+        error_text(msg, text, sizeof(text));
+        request_restart(m, text);
+        break;
+    case GST_MESSAGE_EOS: request_restart(m, "end of stream"); break;
+    case GST_MESSAGE_SEGMENT_DONE:
+        if (m->kind == SRC_FILE) request_seek(m);
+        break;
+    case GST_MESSAGE_WARNING: {
+        GError *e = NULL;
+        gst_message_parse_warning(msg, &e, NULL);
+        vg_log(VG_LOG_WARN, "agent media: %s: %s: %s", m->shown, GST_MESSAGE_SRC_NAME(msg),
+               e && e->message ? e->message : "warning");
+        g_clear_error(&e);
+        break;
+    }
+    default: break;
+    }
+    gst_message_unref(msg);
+    return GST_BUS_DROP;
+}
+
+/* (streaming) An EOS reaching a sink. The pipeline's own EOS message waits
+ * for every sink, and a live audio branch never ends: a camera that ends
+ * its stream would go unnoticed. */
+static GstPadProbeReturn on_sink_event(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+    (void)pad;
+    if (GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_EOS)
+        request_restart(user, "end of stream");
+    return GST_PAD_PROBE_OK;
+}
+
+/* (streaming) file://: the first buffer of a run asks for the seek that
+ * arms looping, and buffers are dropped until that seek's segment (see
+ * loop_state). */
+static GstPadProbeReturn on_file_data(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+    (void)pad;
+    ag_media *m = user;
+    int state = atomic_load(&m->loop);
+    if (state == LOOP_ARMED) return GST_PAD_PROBE_OK;
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
+        if (state == LOOP_UNARMED && atomic_compare_exchange_strong(&m->loop, &state, LOOP_ARMING))
+            request_seek(m);
+        return GST_PAD_PROBE_DROP;
+    }
+    if (state == LOOP_ARMING && GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_SEGMENT)
+        atomic_compare_exchange_strong(&m->loop, &state, LOOP_ARMED);
+    return GST_PAD_PROBE_OK;
+}
+
+/* (the file's streaming thread) A loop's segment starts at the running
+ * time of the demuxer's last position, which is its last frame's time, not
+ * that frame's end: each loop would repeat a time. The loop's frames are
+ * moved on to where the last one ended, and so is the sink's clock
+ * (ts-offset), for them to play on time. */
+static int64_t file_time(ag_media *m, GstAppSink *sink, const GstSegment *seg, GstBuffer *buf,
+                         int64_t run_us) {
+    if (seg->base != m->file_base) {
+        bool loop = m->file_base != GST_CLOCK_TIME_NONE;
+        m->file_base = seg->base;
+        int64_t gap = loop ? m->file_end_us - (run_us + m->file_shift_us) : 0;
+        if (gap > 0) {
+            m->file_shift_us += gap;
+            g_object_set(sink, "ts-offset", (gint64)m->file_shift_us * 1000, NULL);
+        }
+    }
+    int64_t t = run_us + m->file_shift_us;
+    int64_t dur = GST_BUFFER_DURATION_IS_VALID(buf) ? (int64_t)(GST_BUFFER_DURATION(buf) / 1000)
+                                                    : 1000000 / 30;
+    if (t + dur > m->file_end_us) m->file_end_us = t + dur;
+    return t;
+}
+
+/* ---- the appsinks --------------------------------------------------------- */
+
+/* (streaming) One access unit or audio frame: its running time, one copy
+ * into a frame, the codec string from a keyframe, then the queue. */
+static GstFlowReturn on_sample(GstAppSink *sink, gpointer user) {
+    ag_media *m = user;
+    GstSample *sample = gst_app_sink_pull_sample(sink);
+    if (!sample) return GST_FLOW_EOS;
+    GstBuffer *buf = gst_sample_get_buffer(sample);
+    const GstSegment *seg = gst_sample_get_segment(sample);
+    size_t len = buf ? gst_buffer_get_size(buf) : 0;
+    uint8_t kind = GST_ELEMENT(sink) == m->vsink ? AG_FRAME_VIDEO : AG_FRAME_AUDIO;
+    /* An audio header buffer (OpusHead) is no frame to send. Video ones
+     * are: h264parse flags HEADER the keyframes it put SPS/PPS in front of. */
+    if (!len || !seg || (kind == AG_FRAME_AUDIO && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER)))
+        goto done;
+    GstClockTime t = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
+    guint64 run = 0;
+    int sign = GST_CLOCK_TIME_IS_VALID(t)
+                   ? gst_segment_to_running_time_full(seg, GST_FORMAT_TIME, t, &run)
+                   : 0;
+    if (!sign) goto done; /* no time: it could not be placed against the other track */
+    int64_t run_us = (int64_t)(run / 1000) * sign;
+    if (m->kind == SRC_FILE && kind == AG_FRAME_VIDEO) run_us = file_time(m, sink, seg, buf, run_us);
+    bool key = kind == AG_FRAME_VIDEO && !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
+    if (dropped_while_skipping(m, kind, key, run_us)) goto done;
+    size_t headroom = m->cfg.headroom;
+    if (len > SIZE_MAX - sizeof(ag_frame) - headroom) goto done;
+    ag_frame *f = malloc(sizeof(*f) + headroom + len);
+    if (!f) goto done; /* out of memory: a gap, which the skip logic survives */
+    *f = (ag_frame){.kind = kind, .key = key, .len = len, .data = f->buf + headroom};
+    gst_buffer_extract(buf, 0, f->data, len);
+    if (key) note_codec(m, gst_sample_get_caps(sample), f->data, len);
+    queue_frame(m, f, run_us);
+done:
+    gst_sample_unref(sample);
+    return GST_FLOW_OK;
+}
+
+static GstElement *make_sink(ag_media *m, const char *caps_text, bool sync, char *err,
+                             size_t errlen) {
+    GstElement *sink = gst_element_factory_make("appsink", NULL);
+    if (!sink || !gst_bin_add(GST_BIN(m->pipeline), sink)) {
+        if (sink) gst_object_unref(sink);
+        snprintf(err, errlen, "GStreamer element 'appsink' is not available (gst-plugins-base)");
+        return NULL;
+    }
+    GstCaps *caps = gst_caps_from_string(caps_text);
+    /* Live sources go out as they come; a file plays in real time (sync). */
+    g_object_set(sink, "caps", caps, "sync", (gboolean)sync, "emit-signals", FALSE,
+                 "enable-last-sample", FALSE, "max-buffers", 0u, "drop", FALSE, NULL);
+    gst_caps_unref(caps);
+    GstAppSinkCallbacks cbs = {0};
+    cbs.new_sample = on_sample;
+    gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, m, NULL);
+    GstPad *pad = gst_element_get_static_pad(sink, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, m, NULL);
+    if (m->kind == SRC_FILE && !strncmp(caps_text, "video/", 6))
+        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
+                          on_file_data, m, NULL);
+    gst_object_unref(pad);
+    return sink;
+}
+
+/* ---- building ------------------------------------------------------------- */
+
+/* Creates `factory` into the pipeline; NULL with err naming it. */
+static GstElement *add(ag_media *m, const char *factory, char *err, size_t errlen) {
+    GstElement *e = gst_element_factory_make(factory, NULL);
+    if (!e) {
+        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
+        return NULL;
+    }
+    if (!gst_bin_add(GST_BIN(m->pipeline), e)) {
+        gst_object_unref(e);
+        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
+        return NULL;
+    }
+    return e;
+}
+
+static int link_chain(GstElement *const *chain, size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; i + 1 < n; i++) {
+        if (!gst_element_link(chain[i], chain[i + 1])) {
+            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
+                     GST_ELEMENT_NAME(chain[i + 1]));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void set_caps(GstElement *capsfilter, const char *text) {
+    GstCaps *caps = gst_caps_from_string(text);
+    g_object_set(capsfilter, "caps", caps, NULL);
+    gst_caps_unref(caps);
+}
+
+/* Sets a property from its text form, if the element has it. */
+static void set_arg(GstElement *e, const char *prop, const char *value) {
+    if (g_object_class_find_property(G_OBJECT_GET_CLASS(e), prop))
+        gst_util_set_object_arg(G_OBJECT(e), prop, value);
+}
+
+static void set_int(GstElement *e, const char *prop, int value) {
+    char text[16];
+    snprintf(text, sizeof(text), "%d", value);
+    set_arg(e, prop, text);
+}
+
+/* The encoder: the configured one, else a hardware H.264 encoder when the
+ * machine has one, else x264. */
+static const char *encoder_name(const ag_media *m) {
+    if (m->encoder) return m->encoder;
+    static const char *const hardware[] = {"v4l2h264enc", "vaapih264enc"};
+    for (size_t i = 0; i < sizeof(hardware) / sizeof(hardware[0]); i++) {
+        GstElementFactory *f = gst_element_factory_find(hardware[i]);
+        if (f) {
+            gst_object_unref(f);
+            return hardware[i];
+        }
+    }
+    return "x264enc";
+}
+
+/* Rate and keyframe interval for the encoders the agent knows; any other
+ * element named in the config keeps its own settings. */
+static void configure_encoder(ag_media *m, GstElement *enc, const char *name) {
+    int gop = m->cfg.fps * m->cfg.keyframe_s, kbps = m->cfg.bitrate_kbps;
+    if (!strcmp(name, "x264enc") || !strcmp(name, "x265enc")) {
+        /* zerolatency: no B-frames and no lookahead, so a frame leaves the
+         * encoder as soon as it is encoded. */
+        set_arg(enc, "tune", "zerolatency");
+        set_arg(enc, "speed-preset", "ultrafast");
+        set_int(enc, "bitrate", kbps);
+        set_int(enc, "key-int-max", gop);
+    } else if (!strcmp(name, "vaapih264enc")) {
+        set_arg(enc, "rate-control", "cbr");
+        set_int(enc, "bitrate", kbps);
+        set_int(enc, "keyframe-period", gop);
+    } else if (!strcmp(name, "v4l2h264enc")) {
+        char text[160];
+        snprintf(text, sizeof(text),
+                 "controls,video_bitrate=(int)%d,h264_i_frame_period=(int)%d,"
+                 "repeat_sequence_header=(int)1",
+                 kbps * 1000, gop);
+        GstStructure *st = gst_structure_from_string(text, NULL);
+        if (st && g_object_class_find_property(G_OBJECT_GET_CLASS(enc), "extra-controls"))
+            g_object_set(enc, "extra-controls", st, NULL);
+        if (st) gst_structure_free(st);
+    } else {
+        vg_log(VG_LOG_INFO, "agent media: encoder %s keeps its own rate and keyframe settings", name);
+    }
+}
+
+/* True when the encoder's output can be H.265 (a configured x265enc, say). */
+static bool encodes_h265(const char *name) {
+    GstElementFactory *f = gst_element_factory_find(name);
+    if (!f) return false;
+    GstCaps *h265 = gst_caps_from_string("video/x-h265");
+    bool yes = gst_element_factory_can_src_any_caps(f, h265);
+    gst_caps_unref(h265);
+    gst_object_unref(f);
+    return yes;
+}
+
+/* The shared tail of test:// and v4l2://: raw video from `raw`, at the
+ * configured size and rate (I420 for the software encoders: left to choose,
+ * x264 takes 4:4:4, which browsers do not decode), time burnt in for the
+ * test pattern, a one-frame leaky queue (a slow encoder drops raw frames
+ * rather than holding up the camera), encoder, parser, appsink. */
+static int build_encoded(ag_media *m, GstElement *raw, char *err, size_t errlen) {
+    const char *name = encoder_name(m);
+    bool software = !strcmp(name, "x264enc") || !strcmp(name, "x265enc");
+    GstElement *chain[8];
+    size_t n = 0;
+    chain[n++] = raw;
+    GstElement *caps = chain[n++] = add(m, "capsfilter", err, errlen);
+    if (!caps) return -1;
+    char text[160];
+    snprintf(text, sizeof(text), "video/x-raw,width=%d,height=%d,framerate=%d/1%s", m->cfg.width,
+             m->cfg.height, m->cfg.fps, software ? ",format=I420" : "");
+    set_caps(caps, text);
+    if (m->kind == SRC_TEST && !(chain[n++] = add(m, "timeoverlay", err, errlen))) return -1;
+    GstElement *queue = chain[n++] = add(m, "queue", err, errlen);
+    GstElement *enc = chain[n++] = add(m, name, err, errlen);
+    GstElement *parse = chain[n++] = add(m, encodes_h265(name) ? "h265parse" : "h264parse", err,
+                                         errlen);
+    if (!queue || !enc || !parse) return -1;
+    g_object_set(queue, "max-size-buffers", 1u, "max-size-bytes", 0u, "max-size-time",
+                 (guint64)0, NULL);
+    gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
+    configure_encoder(m, enc, name);
+    g_object_set(parse, "config-interval", -1, NULL); /* SPS/PPS before every keyframe */
+    chain[n++] = m->vsink;
+    return link_chain(chain, n, err, errlen);
+}
+
+static int build_test(ag_media *m, char *err, size_t errlen) {
+    GstElement *src = add(m, "videotestsrc", err, errlen);
+    if (!src) return -1;
+    g_object_set(src, "is-live", TRUE, NULL);
+    gst_util_set_object_arg(G_OBJECT(src), "pattern", "ball");
+    return build_encoded(m, src, err, errlen);
+}
+
+static int build_v4l2(ag_media *m, char *err, size_t errlen) {
+    GstElement *chain[] = {add(m, "v4l2src", err, errlen), add(m, "videoconvert", err, errlen),
+                           add(m, "videoscale", err, errlen), add(m, "videorate", err, errlen)};
+    for (size_t i = 0; i < 4; i++)
+        if (!chain[i]) return -1;
+    g_object_set(chain[0], "device", m->source + strlen("v4l2://"), NULL);
+    if (link_chain(chain, 4, err, errlen)) return -1;
+    return build_encoded(m, chain[3], err, errlen);
+}
+
+/* Makes an element for pad-added and records it, so that a restart takes
+ * it out again. NULL when it cannot. (streaming) */
+static GstElement *add_dynamic(ag_media *m, const char *factory) {
+    GstElement *e = gst_element_factory_make(factory, NULL);
+    if (!e) return NULL;
+    if (!gst_bin_add(GST_BIN(m->pipeline), e)) {
+        gst_object_unref(e);
+        return NULL;
+    }
+    pthread_mutex_lock(&m->ctl_lock);
+    bool room = m->ndyn < MAX_DYNAMIC;
+    if (room) m->dyn[m->ndyn++] = e;
+    pthread_mutex_unlock(&m->ctl_lock);
+    if (!room) { /* a source with more streams than the agent takes */
+        gst_bin_remove(GST_BIN(m->pipeline), e);
+        return NULL;
+    }
+    return e;
+}
+
+/* (streaming) A pad that carries nothing the agent sends: consumed by a
+ * fakesink, so that its source does not stop on not-linked. */
+static void sink_away(ag_media *m, GstPad *pad) {
+    GstElement *fake = add_dynamic(m, "fakesink");
+    if (!fake) return; /* left unlinked: its source only warns */
+    g_object_set(fake, "sync", FALSE, "async", FALSE, NULL);
+    GstPad *sinkpad = gst_element_get_static_pad(fake, "sink");
+    if (GST_PAD_LINK_FAILED(gst_pad_link(pad, sinkpad)))
+        vg_log(VG_LOG_WARN, "agent media: could not link %s to a fakesink", GST_PAD_NAME(pad));
+    gst_object_unref(sinkpad);
+    gst_element_sync_state_with_parent(fake);
+}
+
+/* (streaming) Links a source's video pad through `factories` (made here; a
+ * parser last) to the video appsink: once per run, further video pads are
+ * sunk away. A failure is an error on the source, hence a restart. */
+static void link_video_pad(ag_media *m, GstElement *src, GstPad *pad,
+                           const char *const *factories, size_t n) {
+    pthread_mutex_lock(&m->ctl_lock);
+    bool first = !m->video_linked;
+    m->video_linked = true;
+    pthread_mutex_unlock(&m->ctl_lock);
+    if (!first) {
+        sink_away(m, pad);
+        return;
+    }
+    GstElement *chain[3];
+    char why[160] = "";
+    for (size_t i = 0; i < n; i++) {
+        chain[i] = add_dynamic(m, factories[i]);
+        if (!chain[i]) {
+            snprintf(why, sizeof(why), "could not make a %s", factories[i]);
+            goto fail;
+        }
+    }
+    g_object_set(chain[n - 1], "config-interval", -1, NULL); /* SPS/PPS before every keyframe */
+    chain[n] = m->vsink;
+    if (link_chain(chain, n + 1, why, sizeof(why))) goto fail;
+    GstPad *sinkpad = gst_element_get_static_pad(chain[0], "sink");
+    GstPadLinkReturn r = gst_pad_link(pad, sinkpad);
+    gst_object_unref(sinkpad);
+    if (GST_PAD_LINK_FAILED(r)) {
+        snprintf(why, sizeof(why), "could not link %s to %s", GST_PAD_NAME(pad),
+                 GST_ELEMENT_NAME(chain[0]));
+        goto fail;
+    }
+    for (size_t i = n; i-- > 0;) /* downstream first: each is ready for what comes */
+        gst_element_sync_state_with_parent(chain[i]);
+    return;
+fail:
+    GST_ELEMENT_ERROR(src, CORE, NEGOTIATION, ("%s", why), (NULL));
+}
+
+/* The depayloader and parser for an RTP encoding-name; NULL for others. */
+static const char *const *rtp_video_chain(const GstStructure *st) {
+    static const char *const h264[] = {"rtph264depay", "h264parse"};
+    static const char *const h265[] = {"rtph265depay", "h265parse"};
+    const char *media = st ? gst_structure_get_string(st, "media") : NULL;
+    const char *enc = st ? gst_structure_get_string(st, "encoding-name") : NULL;
+    if (!media || strcmp(media, "video") || !enc) return NULL;
+    if (!g_ascii_strcasecmp(enc, "H264")) return h264;
+    if (!g_ascii_strcasecmp(enc, "H265")) return h265;
+    return NULL;
+}
+
+/* (rtspsrc's thread) Only H.264 and H.265 video is set up at all: the
+ * camera sends no other stream. */
+static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpointer user) {
+    (void)src, (void)num, (void)user;
+    return caps && gst_caps_get_size(caps) && rtp_video_chain(gst_caps_get_structure(caps, 0));
+}
+
+static GstCaps *pad_caps(GstPad *pad) {
+    GstCaps *caps = gst_pad_get_current_caps(pad);
+    return caps ? caps : gst_pad_query_caps(pad, NULL);
+}
+
+/* (streaming) rtspsrc has a stream: depayload and parse, no re-encoding. */
+static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer user) {
+    ag_media *m = user;
+    GstCaps *caps = pad_caps(pad);
+    const char *const *chain =
+        caps && gst_caps_get_size(caps) ? rtp_video_chain(gst_caps_get_structure(caps, 0)) : NULL;
+    if (caps) gst_caps_unref(caps);
+    if (chain)
+        link_video_pad(m, src, pad, chain, 2);
+    else
+        sink_away(m, pad);
+}
+
+static int build_rtsp(ag_media *m, char *err, size_t errlen) {
+    GstElement *src = add(m, "rtspsrc", err, errlen);
+    if (!src) return -1;
+    /* The camera's own pace, no jitter delay: the queue bounds latency. */
+    g_object_set(src, "location", m->source, "latency", 0u, NULL);
+    g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select), NULL);
+    g_signal_connect(src, "pad-added", G_CALLBACK(on_rtsp_pad), m);
+    return 0;
+}
+
+/* (streaming) parsebin has a stream of the file: its H.264 or H.265 video
+ * goes through the agent's parser (Annex-B, SPS/PPS at each keyframe). */
+static void on_file_pad(GstElement *src, GstPad *pad, gpointer user) {
+    ag_media *m = user;
+    static const char *const h264[] = {"h264parse"};
+    static const char *const h265[] = {"h265parse"};
+    GstCaps *caps = pad_caps(pad);
+    const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const char *name = st ? gst_structure_get_name(st) : "";
+    const char *const *chain = !strcmp(name, "video/x-h264")   ? h264
+                               : !strcmp(name, "video/x-h265") ? h265
+                                                               : NULL;
+    if (caps) gst_caps_unref(caps);
+    if (chain)
+        link_video_pad(m, src, pad, chain, 1);
+    else
+        sink_away(m, pad);
+}
+
+static int build_file(ag_media *m, char *err, size_t errlen) {
+    GstElement *chain[] = {add(m, "filesrc", err, errlen), add(m, "parsebin", err, errlen)};
+    if (!chain[0] || !chain[1]) return -1;
+    g_object_set(chain[0], "location", m->source + strlen("file://"), NULL);
+    if (link_chain(chain, 2, err, errlen)) return -1;
+    g_signal_connect(chain[1], "pad-added", G_CALLBACK(on_file_pad), m);
+    return 0;
+}
+
+/* Opus, 48 kHz mono, from the test tone or an ALSA device. */
+static int build_audio(ag_media *m, char *err, size_t errlen) {
+    bool test = !strcmp(m->audio, "test");
+    GstElement *chain[] = {add(m, test ? "audiotestsrc" : "alsasrc", err, errlen),
+                           add(m, "audioconvert", err, errlen),
+                           add(m, "audioresample", err, errlen),
+                           add(m, "capsfilter", err, errlen),
+                           add(m, "opusenc", err, errlen),
+                           m->asink};
+    for (size_t i = 0; i < 5; i++)
+        if (!chain[i]) return -1;
+    if (test) {
+        g_object_set(chain[0], "is-live", TRUE, NULL);
+        gst_util_set_object_arg(G_OBJECT(chain[0]), "wave", "ticks");
+    } else {
+        g_object_set(chain[0], "device", m->audio + strlen("alsa:"), NULL);
+    }
+    char caps[80];
+    snprintf(caps, sizeof(caps), "audio/x-raw,rate=%d,channels=%d", AUDIO_RATE, AUDIO_CHANNELS);
+    set_caps(chain[3], caps);
+    g_object_set(chain[4], "bitrate", AUDIO_BITRATE, NULL);
+    return link_chain(chain, 6, err, errlen);
+}
+
+/* ---- configuration -------------------------------------------------------- */
+
+static int check_range(const char *field, int *v, int dflt, int lo, int hi, char *err,
+                       size_t errlen) {
+    if (*v == 0) *v = dflt;
+    if (*v >= lo && *v <= hi) return 0;
+    snprintf(err, errlen, "%s must be %d..%d, not %d", field, lo, hi, *v);
+    return -1;
+}
+
+/* Fills in defaults and checks the numbers. */
+static int check_config(ag_media_config *c, char *err, size_t errlen) {
+    if (!c->max_queue_bytes) c->max_queue_bytes = 4u << 20;
+    if (c->headroom > 1u << 20) {
+        snprintf(err, errlen, "headroom must be at most 1 MiB, not %zu", c->headroom);
+        return -1;
+    }
+    return check_range("width", &c->width, 1280, 16, 7680, err, errlen) ||
+                   check_range("height", &c->height, 720, 16, 4320, err, errlen) ||
+                   check_range("fps", &c->fps, 30, 1, 120, err, errlen) ||
+                   check_range("bitrate_kbps", &c->bitrate_kbps, 2000, 50, 100000, err, errlen) ||
+                   check_range("keyframe_s", &c->keyframe_s, 1, 1, 60, err, errlen) ||
+                   check_range("max_queue_ms", &c->max_queue_ms, 500, 1, 600000, err, errlen)
+               ? -1
+               : 0;
+}
+
+/* The kind of source, checked as far as it can be before it runs. */
+static int parse_source(ag_media *m, char *err, size_t errlen) {
+    const char *s = m->source;
+    if (!strncmp(s, "test://", 7)) {
+        m->kind = SRC_TEST;
+    } else if (!strncmp(s, "v4l2://", 7)) {
+        m->kind = SRC_V4L2;
+        if (s[7] != '/') {
+            snprintf(err, errlen, "source '%s': a V4L2 source names its device, v4l2:///dev/video0",
+                     m->shown);
+            return -1;
+        }
+    } else if (!strncmp(s, "rtsp://", 7) || !strncmp(s, "rtsps://", 8)) {
+        m->kind = SRC_RTSP;
+        const char *host = strstr(s, "://") + 3;
+        if (!*host || *host == '/') {
+            snprintf(err, errlen, "source '%s': an RTSP source needs a host", m->shown);
+            return -1;
+        }
+    } else if (!strncmp(s, "file://", 7)) {
+        m->kind = SRC_FILE;
+        const char *path = s + 7;
+        if (path[0] != '/') {
+            snprintf(err, errlen, "source '%s': a file source takes an absolute path, file:///a.mp4",
+                     m->shown);
+            return -1;
+        }
+        if (access(path, R_OK)) {
+            snprintf(err, errlen, "source '%s': %s", m->shown, strerror(errno));
+            return -1;
+        }
+    } else {
+        snprintf(err, errlen,
+                 "source '%s' is not supported: test://, v4l2:///dev/videoN, rtsp://host/path "
+                 "or file:///path",
+                 m->shown);
+        return -1;
+    }
+    if ((m->kind == SRC_TEST || m->kind == SRC_V4L2) && m->encoder) {
+        GstElementFactory *f = gst_element_factory_find(m->encoder);
+        if (!f) {
+            snprintf(err, errlen, "encoder '%s' is not a GStreamer element here (missing plugin?)",
+                     m->encoder);
+            return -1;
+        }
+        gst_object_unref(f);
+    }
+    if (m->audio && strcmp(m->audio, "test") &&
+        (strncmp(m->audio, "alsa:", 5) || !m->audio[5])) {
+        snprintf(err, errlen, "audio must be \"test\" or \"alsa:<device>\", not '%s'", m->audio);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- life ----------------------------------------------------------------- */
+
+ag_media *ag_media_new(const ag_media_config *cfg, void (*wake)(void *), void *wake_user,
+                       char *err, size_t errlen) {
+    if (!cfg || !cfg->source) {
+        snprintf(err, errlen, "no source");
+        return NULL;
+    }
+    GError *ge = NULL;
+    if (!gst_init_check(NULL, NULL, &ge)) {
+        snprintf(err, errlen, "GStreamer: %s", ge ? ge->message : "could not initialise");
+        g_clear_error(&ge);
+        return NULL;
+    }
+    ag_media *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_mutex_init(&m->ctl_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC); /* restart_at_us is monotonic */
+    pthread_cond_init(&m->ctl_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    m->cfg = *cfg;
+    m->wake = wake;
+    m->wake_user = wake_user;
+    m->skipping = true; /* the first frame sent is a keyframe: an RTSP camera starts anywhere */
+    m->last_pts_us = INT64_MIN;
+    m->file_base = GST_CLOCK_TIME_NONE;
+    m->file_end_us = INT64_MIN;
+    bool oom = false;
+    m->source = dup_or_null(cfg->source, &oom);
+    m->audio = dup_or_null(cfg->audio, &oom);
+    m->encoder = dup_or_null(cfg->encoder, &oom);
+    m->cfg.source = m->source;
+    m->cfg.audio = m->audio;
+    m->cfg.encoder = m->encoder;
+    if (oom) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    redact(m->source, m->shown, sizeof(m->shown));
+    if (check_config(&m->cfg, err, errlen) || parse_source(m, err, errlen)) goto fail;
+
+    m->pipeline = gst_pipeline_new(NULL);
+    if (!m->pipeline) {
+        snprintf(err, errlen, "could not create a pipeline");
+        goto fail;
+    }
+    m->vsink = make_sink(m, VIDEO_SINK_CAPS, m->kind == SRC_FILE, err, errlen);
+    if (!m->vsink) goto fail;
+    if (m->audio && !(m->asink = make_sink(m, "audio/x-opus", false, err, errlen))) goto fail;
+    int rc = m->kind == SRC_TEST ? build_test(m, err, errlen)
+             : m->kind == SRC_V4L2 ? build_v4l2(m, err, errlen)
+             : m->kind == SRC_RTSP ? build_rtsp(m, err, errlen)
+                                   : build_file(m, err, errlen);
+    if (rc || (m->audio && build_audio(m, err, errlen))) goto fail;
+    GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipeline));
+    gst_bus_set_sync_handler(bus, on_bus, m, NULL);
+    gst_object_unref(bus);
+
+    if (pthread_create(&m->ctl_thread, NULL, control_main, m)) {
+        snprintf(err, errlen, "could not start the media control thread");
+        goto fail;
+    }
+    m->ctl_running = true;
+    return m;
+
+fail:
+    ag_media_free(m);
+    return NULL;
+}
+
+int ag_media_start(ag_media *m, char *err, size_t errlen) {
+    pthread_mutex_lock(&m->ctl_lock);
+    if (m->started) { /* already running (or restarting by itself) */
+        pthread_mutex_unlock(&m->ctl_lock);
+        return 0;
+    }
+    m->started = m->starting = true;
+    m->start_error[0] = '\0';
+    pthread_mutex_unlock(&m->ctl_lock);
+    GstStateChangeReturn r = gst_element_set_state(m->pipeline, GST_STATE_PLAYING);
+    char why[TEXT_LEN];
+    pthread_mutex_lock(&m->ctl_lock);
+    m->starting = false;
+    memcpy(why, m->start_error, sizeof(why));
+    if (r == GST_STATE_CHANGE_FAILURE) {
+        m->started = false;
+        m->restart = RESTART_NONE;
+    } else if (why[0] && m->restart == RESTART_NONE) {
+        /* it failed after the change went through: as any later error */
+        m->restart = RESTART_ASKED;
+        memcpy(m->reason, why, sizeof(m->reason));
+        pthread_cond_signal(&m->ctl_cond);
+    }
+    pthread_mutex_unlock(&m->ctl_lock);
+    if (r != GST_STATE_CHANGE_FAILURE) {
+        vg_log(VG_LOG_INFO, "agent media: %s: starting", m->shown);
+        return 0;
+    }
+    gst_element_set_state(m->pipeline, GST_STATE_NULL);
+    clear_dynamic(m);
+    snprintf(err, errlen, "%s could not start: %s", m->shown,
+             why[0] ? why : "the pipeline refused to start");
+    return -1;
+}
+
+bool ag_media_has_audio(const ag_media *m) {
+    return m->audio != NULL;
+}
+
+int ag_media_audio_channels(const ag_media *m) {
+    return m->audio ? AUDIO_CHANNELS : 0;
+}
+
+void ag_media_stats_get(ag_media *m, ag_media_stats *out) {
+    pthread_mutex_lock(&m->lock);
+    *out = m->stats;
+    out->queued_bytes = m->bytes;
+    out->queued_frames = m->count;
+    pthread_mutex_unlock(&m->lock);
+}
+
+void ag_media_free(ag_media *m) {
+    if (!m) return;
+    pthread_mutex_lock(&m->ctl_lock);
+    m->stopping = true;
+    m->started = false;
+    pthread_cond_signal(&m->ctl_cond);
+    pthread_mutex_unlock(&m->ctl_lock);
+    /* First the control thread (it may be changing the state), then the
+     * streaming threads, with the pipeline in NULL. */
+    if (m->ctl_running) pthread_join(m->ctl_thread, NULL);
+    if (m->pipeline) {
+        gst_element_set_state(m->pipeline, GST_STATE_NULL);
+        GstBus *bus = gst_pipeline_get_bus(GST_PIPELINE(m->pipeline));
+        gst_bus_set_sync_handler(bus, NULL, NULL, NULL);
+        gst_object_unref(bus);
+        gst_object_unref(m->pipeline);
+    }
+    free_list(m->head);
+    pthread_cond_destroy(&m->ctl_cond);
+    pthread_mutex_destroy(&m->ctl_lock);
+    pthread_mutex_destroy(&m->lock);
+    free(m->source);
+    free(m->audio);
+    free(m->encoder);
+    free(m);
+}
