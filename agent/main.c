@@ -19,8 +19,6 @@
 #include "agent/uplink.h"
 #include "common/log.h"
 
-#define AGENT_VERSION "0.1.0"
-
 static ag_uplink *running; /* for the signal handler */
 
 static void on_signal(int sig) {
@@ -134,7 +132,7 @@ int main(int argc, char **argv) {
             break;
         }
         case 'h': usage(stdout); return 0;
-        case 'v': printf("vigil-agent %s\n", AGENT_VERSION); return 0;
+        case 'v': printf("vigil-agent %s\n", AG_VERSION); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -189,7 +187,7 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-    vg_log(VG_LOG_INFO, "vigil-agent %s: %s%s%s%s%s to %s", AGENT_VERSION,
+    vg_log(VG_LOG_INFO, "vigil-agent %s: %s%s%s%s%s to %s", AG_VERSION,
            cfg.stream_id ? "stream '" : "", cfg.stream_id ? cfg.stream_id : "",
            cfg.stream_id ? "'" : "", cfg.device_id ? " device '" : "",
            cfg.device_id ? cfg.device_id : "", cfg.server_url);

@@ -13,6 +13,7 @@
 #include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "agent/backlog.h"
 #include "common/clock.h"
@@ -262,6 +263,24 @@ static void maybe_serve(ag_uplink *u) {
     request(u, "serve", json_pack("{s:s, s:[s]}", "type", "serve", "devices", u->cfg->device_id));
 }
 
+/* The device's state as the dashboard shows it: who serves it, from where,
+ * with which commands. */
+static void send_state(ag_uplink *u) {
+    char host[256] = "";
+    gethostname(host, sizeof host - 1);
+    json_t *commands = json_array();
+    for (size_t i = 0; i < u->cfg->ncommands; i++)
+        json_array_append_new(commands, json_string(u->cfg->commands[i].name));
+    json_t *state = json_pack("{s:s, s:s, s:o, s:o}", "agent", "vigil-agent " AG_VERSION, "host",
+                              host, "commands", commands, "stream",
+                              u->cfg->stream_id ? json_string(u->cfg->stream_id) : json_null());
+    if (!state) return;
+    char id[16];
+    snprintf(id, sizeof id, "r%u", ++u->next_id);
+    request(u, id, json_pack("{s:s, s:s, s:o}", "type", "report", "device", u->cfg->device_id,
+                             "state", state));
+}
+
 static void on_error(ag_uplink *u, const char *id, json_t *msg) {
     const char *code = json_string_value(json_object_get(msg, "code"));
     const char *text = json_string_value(json_object_get(msg, "message"));
@@ -313,6 +332,7 @@ static void on_text(ag_uplink *u, const char *text, size_t len) {
         lws_callback_on_writable(u->wsi);
     } else if (!strcmp(type, "serve")) {
         vg_log(VG_LOG_INFO, "serving device '%s'", u->cfg->device_id);
+        send_state(u);
     } else if (!strcmp(type, "device.command") && u->commands) {
         ag_commands_on_command(u->commands, msg, send_json, u);
     } else if (!strcmp(type, "server.shutdown")) {

@@ -32,6 +32,8 @@
 #include "agent/config.h"
 #include "agent/media.h"
 
+#define AG_VERSION "0.1.0"
+
 /* Bytes the uplink needs before each frame's payload (ag_media_config.headroom). */
 size_t ag_uplink_headroom(void);
 

@@ -144,6 +144,10 @@ describe('vigil-agent publishes and serves over one wss connection', { timeout: 
 
   it('a command runs its handler and is acknowledged with its result', async () => {
     await waitOnline(vigil, 'door');
+    const state = await until(async () => (await api(vigil, '/api/devices/door')).state?.agent && (await api(vigil, '/api/devices/door')).state, 5000 * SLOW, 'the agent reports its state');
+    assert.match(state.agent, /^vigil-agent \d/);
+    assert.deepEqual([...state.commands].sort(), ['light', 'ptz', 'reboot']);
+    assert.equal(state.stream, 'door');
     const r = await watcher.request({ type: 'command', device: 'door', name: 'light', params: { on: true } });
     const done = await watcher.waitFor((m) => m.command_id === r.command_id && FINAL.includes(m.status), 8000 * SLOW);
     assert.equal(done.status, 'acknowledged', JSON.stringify(done));
