@@ -25,3 +25,9 @@ $(B)/bench/clip.mp4: bench/make_clip.sh
 
 bench: $(B)/vigil $(BENCH_BINS) $(B)/bench/clip.mp4
 	node bench/run.mjs
+
+# `make bench-agent`: vigil-agent's CPU and memory (pass-through and encode,
+# 720p30) and glass to glass through it (bench/agent.mjs).
+.PHONY: bench-agent
+bench-agent: $(B)/vigil $(B)/vigil-agent $(B)/tools/rtsp_camera
+	node bench/agent.mjs

@@ -17,6 +17,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 import { startVigil, ROOT } from '../lib/vigil.js';
+import { collect as collectTile, table } from '../lib/glass.js';
 
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync',
@@ -24,36 +25,8 @@ const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-
 const TILE = '.tile[data-stream="demo"]';
 const MEASURE_MS = 5000;
 
-function pct(values, p) {
-  const v = values.filter(Number.isFinite).sort((a, b) => a - b);
-  if (!v.length) return NaN;
-  return v[Math.min(v.length - 1, Math.floor((p / 100) * v.length))];
-}
-
-function summarize(samples, mode) {
-  const marked = samples.filter((s) => Number.isFinite(s.captureMs));
-  const steps = {
-    'server (capture -> header)': marked.map((s) => s.headerMs - s.captureMs),
-    'network (header -> arrival)': samples.map((s) => s.arrivalMs - s.headerMs),
-    'receive -> display': samples.map((s) => s.displayMs - s.arrivalMs),
-  };
-  if (mode === 'webcodecs') {
-    steps['  of which decode (arrival -> output)'] = samples.map((s) => s.outputMs - s.arrivalMs);
-    steps['  of which draw (output -> drawn)'] = samples.map((s) => s.displayMs - s.outputMs);
-  }
-  steps['glass to glass (capture -> display)'] = marked.map((s) => s.displayMs - s.captureMs);
-  const out = { mode, frames: samples.length, marks_read: marked.length, steps: {} };
-  for (const [k, v] of Object.entries(steps)) out.steps[k] = { p50: pct(v, 50), p95: pct(v, 95) };
-  return out;
-}
-
 async function collect(page, mode) {
-  await page.evaluate(() => { window.vigil.tiles.get('demo').player.samples = []; });
-  await page.waitForTimeout(MEASURE_MS);
-  const samples = await page.evaluate(() => window.vigil.tiles.get('demo').player.samples.slice());
-  const got = await page.$eval(TILE, (t) => t.dataset.mode);
-  assert.equal(got, mode);
-  return summarize(samples, mode);
+  return collectTile(page, 'demo', mode, MEASURE_MS);
 }
 
 test('glass-to-glass latency: WebCodecs against MSE', { timeout: 90000 }, async () => {
@@ -87,12 +60,7 @@ test('glass-to-glass latency: WebCodecs against MSE', { timeout: 90000 }, async 
     await page.waitForTimeout(2000); // the playhead settles at its live-edge target
     const mse = await collect(page, 'mse');
 
-    const rows = [];
-    for (const r of [wc, mse]) {
-      rows.push(`${r.mode}: ${r.frames} frames, capture time read from ${r.marks_read}`);
-      for (const [k, v] of Object.entries(r.steps)) rows.push(`  ${k.padEnd(38)} p50 ${v.p50.toFixed(1).padStart(7)} ms   p95 ${v.p95.toFixed(1).padStart(7)} ms`);
-    }
-    console.log(rows.join('\n'));
+    console.log(table([wc, mse]));
     const file = path.join(ROOT, 'build/latency.json');
     mkdirSync(path.dirname(file), { recursive: true });
     writeFileSync(file, JSON.stringify({
