@@ -131,7 +131,7 @@ static int load_handler(ag_handler_config *h, const json_t *o, const char *where
 static int load_stream(ag_config *c, const json_t *o, char *err, size_t errlen) {
     static const char *const known[] = {"id", "source", "audio", "width", "height", "fps",
                                         "bitrate_kbps", "keyframe_s", "encoder", "max_latency_ms",
-                                        NULL};
+                                        "latency_mark", NULL};
     const char *w = "stream: ";
     if (!json_is_object(o)) return fail(err, errlen, "\"stream\" must be an object");
     if (unknown_keys(o, known, w, err, errlen) || opt_string(o, "id", w, &c->stream_id, err, errlen) ||
@@ -151,6 +151,12 @@ static int load_stream(ag_config *c, const json_t *o, char *err, size_t errlen) 
         opt_int(o, "keyframe_s", w, 1, 60, &m->keyframe_s, err, errlen) ||
         opt_int(o, "max_latency_ms", w, 50, 10000, &m->max_queue_ms, err, errlen))
         return -1;
+    json_t *mark = json_object_get(o, "latency_mark");
+    if (mark && !json_is_boolean(mark))
+        return fail(err, errlen, "stream: \"latency_mark\" must be true or false");
+    m->latency_mark = json_is_true(mark);
+    if (m->latency_mark && strcmp(c->source, "test://"))
+        return fail(err, errlen, "stream: \"latency_mark\" is for the test:// source only");
     m->source = c->source;
     m->audio = c->audio;
     m->encoder = c->encoder;

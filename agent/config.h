@@ -8,7 +8,7 @@
  *    "stream": {"id":"door", "source":"v4l2:///dev/video0",   optional
  *               "audio":null|"test"|"alsa:hw:1,0", "width":1280, "height":720,
  *               "fps":30, "bitrate_kbps":2000, "keyframe_s":1,
- *               "encoder":null, "max_latency_ms":500},
+ *               "encoder":null, "max_latency_ms":500, "latency_mark":false},
  *    "device": {"id":"door",                                  optional
  *               "commands": {"<name>": {"exec":["/path","arg"...], "timeout_ms":5000}},
  *               "telemetry": {"exec":["/path"...], "interval_s":10, "timeout_ms":5000},

@@ -27,6 +27,8 @@
  */
 #include "agent/media.h"
 
+#include "agent/codec_string.h"
+
 #include <errno.h>
 #include <gst/app/gstappsink.h>
 #include <gst/gst.h>
@@ -35,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -48,6 +51,10 @@
  * and fakesinks for any further video stream. */
 #define MAX_DYNAMIC 6
 #define TEXT_LEN 320
+/* The latency mark (docs/LATENCY.md, as the server's test:// draws it):
+ * 4 sync squares black/white/black/white, then 32 data bits. */
+#define MARK_SYNC 4
+#define MARK_BITS 32
 
 /* What the parser in front of the video appsink may give it: Annex-B access
  * units, which is also what makes h264parse/h265parse convert to them. */
@@ -56,17 +63,6 @@
     "video/x-h265,stream-format=byte-stream,alignment=au"
 
 typedef enum source_kind { SRC_TEST, SRC_V4L2, SRC_RTSP, SRC_FILE } source_kind;
-
-/* A file loops by segment seeks: the first one turns its end into a
- * SEGMENT_DONE, whence the next seek. That first seek cannot come before the
- * file plays, and whatever played before it plays again after it: so from
- * the first buffer until the seek's segment arrives, video is dropped at the
- * appsink's pad, and no frame is sent twice. */
-typedef enum loop_state {
-    LOOP_UNARMED, /* no buffer yet in this run */
-    LOOP_ARMING,  /* the first seek is asked for: drop until its segment */
-    LOOP_ARMED,   /* playing; segment ends loop */
-} loop_state;
 
 typedef enum restart_state {
     RESTART_NONE,    /* running, or not started */
@@ -85,6 +81,7 @@ struct ag_media {
     GstElement *pipeline; /* owned */
     GstElement *vsink;    /* in the pipeline */
     GstElement *asink;    /* in the pipeline; NULL without audio */
+    GstElement *mark, *mark_text; /* test:// with latency_mark: set per frame (on_raw_frame) */
 
     /* lock guards the queue (head, tail, bytes, count), skipping, stats,
      * codec and family, and the pts offset with the latest pts seen. */
@@ -121,7 +118,6 @@ struct ag_media {
     int ndyn;
     bool video_linked;
 
-    atomic_int loop; /* file://: loop_state, set by the arming probe and the control thread */
     /* file:// video times across loops (file_time): the file's streaming
      * thread alone uses them while it runs, play_again while it does not. */
     guint64 file_base;     /* the segment base of the last frame, -1: none */
@@ -155,16 +151,20 @@ static void redact(const char *src, char *out, size_t outlen) {
 
 /* ---- the queue ------------------------------------------------------------ */
 
-/* Empties the queue, counting what it held by kind; the frames are returned
- * as a list to free once the lock is released. (lock held) */
+/* Counts a dropped frame by kind. (lock held) */
+static void count_dropped_locked(ag_media *m, uint8_t kind) {
+    if (kind == AG_FRAME_VIDEO)
+        m->stats.dropped_video++;
+    else
+        m->stats.dropped_audio++;
+}
+
+/* Empties the queue, counting what it held; the frames are returned as a
+ * list to free once the lock is released. (lock held) */
 static ag_frame *drop_queued_locked(ag_media *m) {
     ag_frame *gone = m->head;
-    for (ag_frame *f = gone; f; f = f->next) {
-        if (f->kind == AG_FRAME_VIDEO)
-            m->stats.dropped_video++;
-        else
-            m->stats.dropped_audio++;
-    }
+    for (ag_frame *f = gone; f; f = f->next)
+        count_dropped_locked(m, f->kind);
     m->head = m->tail = NULL;
     m->bytes = 0;
     m->count = 0;
@@ -187,14 +187,6 @@ static void free_list(ag_frame *f) {
         ag_frame_free(f);
         f = next;
     }
-}
-
-/* Counts a frame dropped while skipping. (lock held) */
-static void count_dropped_locked(ag_media *m, uint8_t kind) {
-    if (kind == AG_FRAME_VIDEO)
-        m->stats.dropped_video++;
-    else
-        m->stats.dropped_audio++;
 }
 
 /* Remembers the latest pts, from which a restart continues. (lock held) */
@@ -286,76 +278,16 @@ void ag_media_skip(ag_media *m) {
 
 /* ---- the codec string ----------------------------------------------------- */
 
-/* The first NAL unit of `type` in Annex-B data (its header byte first), with
- * the bytes left after it in *len; NULL when there is none. */
-static const uint8_t *find_nal(const uint8_t *d, size_t n, bool hevc, int type, size_t *len) {
-    for (size_t i = 0; i + 3 < n; i++) {
-        if (d[i] || d[i + 1] || d[i + 2] != 1) continue;
-        const uint8_t *nal = d + i + 3;
-        int t = hevc ? (nal[0] >> 1) & 0x3f : nal[0] & 0x1f;
-        if (t == type) {
-            *len = n - (size_t)(nal - d);
-            return nal;
-        }
-        i += 2;
-    }
-    return NULL;
-}
-
-/* RFC 6381 "avc1.PPCCLL" from an H.264 SPS: profile_idc, the constraint
- * flags and level_idc are its bytes 1..3 (no emulation prevention can occur
- * there: profile_idc is never 0). */
-static bool avc1_string(const uint8_t *sps, size_t len, char *out, size_t outlen) {
-    if (len < 4) return false;
-    snprintf(out, outlen, "avc1.%02X%02X%02X", sps[1], sps[2], sps[3]);
-    return true;
-}
-
-/* ISO/IEC 14496-15 annex E "hvc1.P.C.TL.B..." from an H.265 SPS's
- * profile_tier_level: profile space and idc, the compatibility flags in
- * reverse bit order, tier and level, then the constraint bytes up to the
- * last non-zero one. */
-static bool hvc1_string(const uint8_t *sps, size_t len, char *out, size_t outlen) {
-    uint8_t b[15]; /* NAL header (2), ids (1), space/tier/idc (1), compat (4), constraints (6), level (1) */
-    size_t k = 0;
-    int zeros = 0;
-    for (size_t i = 0; i < len && k < sizeof(b); i++) {
-        if (zeros >= 2 && sps[i] == 3) { /* emulation prevention byte */
-            zeros = 0;
-            continue;
-        }
-        zeros = sps[i] == 0 ? zeros + 1 : 0;
-        b[k++] = sps[i];
-    }
-    if (k < sizeof(b)) return false;
-    unsigned space = b[3] >> 6, tier = (b[3] >> 5) & 1, idc = b[3] & 0x1f;
-    uint32_t compat = (uint32_t)b[4] << 24 | (uint32_t)b[5] << 16 | (uint32_t)b[6] << 8 | b[7];
-    uint32_t reversed = 0;
-    for (int j = 0; j < 32; j++)
-        if (compat & (1u << (31 - j))) reversed |= 1u << j;
-    static const char *const spaces[] = {"", "A", "B", "C"};
-    int n = snprintf(out, outlen, "hvc1.%s%u.%X.%c%u", spaces[space], idc, (unsigned)reversed,
-                     tier ? 'H' : 'L', (unsigned)b[14]);
-    int last = 5;
-    while (last >= 0 && b[8 + last] == 0)
-        last--;
-    for (int i = 0; i <= last && n > 0 && (size_t)n < outlen; i++)
-        n += snprintf(out + n, outlen - (size_t)n, ".%X", (unsigned)b[8 + i]);
-    return n > 0 && (size_t)n < outlen;
-}
-
 /* (streaming) From a keyframe: the family from its caps, the codec string
- * from its SPS. Kept when it changes (a camera reconfigured across a
+ * from its SPS (codec_string.h). Kept when it changes (a camera reconfigured across a
  * restart), which is rare, so it is logged. */
 static void note_codec(ag_media *m, GstCaps *caps, const uint8_t *d, size_t n) {
     const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *name = st ? gst_structure_get_name(st) : "";
     bool hevc = !strcmp(name, "video/x-h265");
     if (!hevc && strcmp(name, "video/x-h264")) return;
-    size_t len = 0;
-    const uint8_t *sps = find_nal(d, n, hevc, hevc ? 33 : 7, &len);
     char codec[sizeof(m->codec)];
-    if (!sps || !(hevc ? hvc1_string : avc1_string)(sps, len, codec, sizeof(codec))) return;
+    if (!ag_codec_string(hevc, d, n, codec, sizeof(codec))) return;
     const char *family = hevc ? "h265" : "h264";
     pthread_mutex_lock(&m->lock);
     bool changed = strcmp(m->codec, codec) != 0;
@@ -425,18 +357,42 @@ static void clear_dynamic(ag_media *m) {
     }
 }
 
-/* A non-flushing segment seek to the start: the file's end then brings a
- * SEGMENT_DONE (and another seek) instead of EOS, and the running time goes
- * on across loops. Sent into the video appsink, whence it goes upstream to
- * the demuxer, and not to the pipeline: an audio branch is not a file. */
-static void loop_seek(ag_media *m) {
-    if (gst_element_seek(m->vsink, 1.0, GST_FORMAT_TIME, GST_SEEK_FLAG_SEGMENT, GST_SEEK_TYPE_SET,
-                         0, GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE))
-        return;
+/* A segment seek of the file to its start: its end then brings a
+ * SEGMENT_DONE (whence the next one) instead of EOS. Sent into the video
+ * appsink, whence it goes upstream to the demuxer, and not to the pipeline:
+ * an audio branch is not a file. `flush`: only before it plays. */
+static bool seek_file_start(ag_media *m, bool flush) {
+    GstSeekFlags flags = GST_SEEK_FLAG_SEGMENT | (flush ? GST_SEEK_FLAG_FLUSH : 0);
+    if (gst_element_seek(m->vsink, 1.0, GST_FORMAT_TIME, flags, GST_SEEK_TYPE_SET, 0,
+                         GST_SEEK_TYPE_NONE, GST_CLOCK_TIME_NONE))
+        return true;
     vg_log(VG_LOG_WARN, "agent media: %s: could not seek to loop the file; it restarts at its end",
            m->shown);
-    int arming = LOOP_ARMING; /* no segment is coming: stop dropping */
-    atomic_compare_exchange_strong(&m->loop, &arming, LOOP_ARMED);
+    return false;
+}
+
+/* The next loop, at a SEGMENT_DONE: not flushing, so that the running time
+ * goes on (see file_time). */
+static void loop_seek(ag_media *m) {
+    seek_file_start(m, false);
+}
+
+/* Sets the pipeline playing. A file is prerolled first and seeked as a
+ * segment (the first seek of its loop) while nothing has played yet: done
+ * later, what had played would play twice, and a short file could reach
+ * its end before the seek. Waits for the video appsink only: a live audio
+ * branch does not preroll. (caller, or control thread) */
+static GstStateChangeReturn play(ag_media *m) {
+    if (m->kind == SRC_FILE) {
+        if (gst_element_set_state(m->pipeline, GST_STATE_PAUSED) == GST_STATE_CHANGE_FAILURE)
+            return GST_STATE_CHANGE_FAILURE;
+        GstStateChangeReturn r = gst_element_get_state(m->vsink, NULL, NULL, 5 * GST_SECOND);
+        if (r == GST_STATE_CHANGE_FAILURE) return r; /* its error says why */
+        if (r != GST_STATE_CHANGE_SUCCESS || !seek_file_start(m, true))
+            vg_log(VG_LOG_WARN, "agent media: %s: not prerolled in 5 s; it restarts at its end",
+                   m->shown);
+    }
+    return gst_element_set_state(m->pipeline, GST_STATE_PLAYING);
 }
 
 /* Stops the pipeline after an error or end of stream; it plays again a
@@ -468,12 +424,11 @@ static void play_again(ag_media *m) {
     m->stats.restarts++;
     pthread_mutex_unlock(&m->lock);
     free_list(gone);
-    atomic_store(&m->loop, LOOP_UNARMED);
     m->file_base = GST_CLOCK_TIME_NONE;
     m->file_shift_us = 0;
     m->file_end_us = INT64_MIN;
     if (m->kind == SRC_FILE) g_object_set(m->vsink, "ts-offset", (gint64)0, NULL);
-    if (gst_element_set_state(m->pipeline, GST_STATE_PLAYING) == GST_STATE_CHANGE_FAILURE)
+    if (play(m) == GST_STATE_CHANGE_FAILURE)
         request_restart(m, "the pipeline refused to start"); /* unless its error asked first */
 }
 
@@ -567,24 +522,6 @@ static GstPadProbeReturn on_sink_event(GstPad *pad, GstPadProbeInfo *info, gpoin
     return GST_PAD_PROBE_OK;
 }
 
-/* (streaming) file://: the first buffer of a run asks for the seek that
- * arms looping, and buffers are dropped until that seek's segment (see
- * loop_state). */
-static GstPadProbeReturn on_file_data(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
-    (void)pad;
-    ag_media *m = user;
-    int state = atomic_load(&m->loop);
-    if (state == LOOP_ARMED) return GST_PAD_PROBE_OK;
-    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) {
-        if (state == LOOP_UNARMED && atomic_compare_exchange_strong(&m->loop, &state, LOOP_ARMING))
-            request_seek(m);
-        return GST_PAD_PROBE_DROP;
-    }
-    if (state == LOOP_ARMING && GST_EVENT_TYPE(GST_PAD_PROBE_INFO_EVENT(info)) == GST_EVENT_SEGMENT)
-        atomic_compare_exchange_strong(&m->loop, &state, LOOP_ARMED);
-    return GST_PAD_PROBE_OK;
-}
-
 /* (the file's streaming thread) A loop's segment starts at the running
  * time of the demuxer's last position, which is its last frame's time, not
  * that frame's end: each loop would repeat a time. The loop's frames are
@@ -635,9 +572,13 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user) {
     bool key = kind == AG_FRAME_VIDEO && !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     if (dropped_while_skipping(m, kind, key, run_us)) goto done;
     size_t headroom = m->cfg.headroom;
-    if (len > SIZE_MAX - sizeof(ag_frame) - headroom) goto done;
-    ag_frame *f = malloc(sizeof(*f) + headroom + len);
-    if (!f) goto done; /* out of memory: a gap, which the skip logic survives */
+    ag_frame *f = len <= SIZE_MAX - sizeof(ag_frame) - headroom
+                      ? malloc(sizeof(*f) + headroom + len)
+                      : NULL;
+    if (!f) { /* out of memory: what follows a lost frame cannot be decoded */
+        ag_media_skip(m);
+        goto done;
+    }
     *f = (ag_frame){.kind = kind, .key = key, .len = len, .data = f->buf + headroom};
     gst_buffer_extract(buf, 0, f->data, len);
     if (key) note_codec(m, gst_sample_get_caps(sample), f->data, len);
@@ -647,6 +588,8 @@ done:
     return GST_FLOW_OK;
 }
 
+/* An appsink for one kind of frame: callbacks rather than signals, no last
+ * sample kept (it would hold a buffer), every sample taken as it comes. */
 static GstElement *make_sink(ag_media *m, const char *caps_text, bool sync, char *err,
                              size_t errlen) {
     GstElement *sink = gst_element_factory_make("appsink", NULL);
@@ -665,9 +608,6 @@ static GstElement *make_sink(ag_media *m, const char *caps_text, bool sync, char
     gst_app_sink_set_callbacks(GST_APP_SINK(sink), &cbs, m, NULL);
     GstPad *pad = gst_element_get_static_pad(sink, "sink");
     gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM, on_sink_event, m, NULL);
-    if (m->kind == SRC_FILE && !strncmp(caps_text, "video/", 6))
-        gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_EVENT_DOWNSTREAM,
-                          on_file_data, m, NULL);
     gst_object_unref(pad);
     return sink;
 }
@@ -774,15 +714,63 @@ static bool encodes_h265(const char *name) {
     return yes;
 }
 
+/* (videotestsrc's thread) Stamps the frame about to be marked with its
+ * capture time: the wall clock in milliseconds modulo 2^32 in the squares,
+ * and as HH:MM:SS.mmm (local time) in the text. */
+static GstPadProbeReturn on_raw_frame(GstPad *pad, GstPadProbeInfo *info, gpointer user) {
+    (void)pad, (void)info;
+    ag_media *m = user;
+    int64_t now_ms = g_get_real_time() / 1000;
+    g_object_set(m->mark, "pattern-data", (guint64)(now_ms & 0xffffffff), NULL);
+    time_t secs = (time_t)(now_ms / 1000);
+    struct tm tm;
+    char text[32] = "";
+    if (localtime_r(&secs, &tm)) {
+        size_t n = strftime(text, sizeof(text), "%H:%M:%S", &tm);
+        snprintf(text + n, sizeof(text) - n, ".%03d", (int)(now_ms % 1000));
+    }
+    g_object_set(m->mark_text, "text", text, NULL);
+    return GST_PAD_PROBE_OK;
+}
+
+/* What test:// burns into its raw frames: the running time, or with
+ * latency_mark the capture time as squares along the bottom-left edge
+ * (their size min(16, width/36) pixels) and as text. Appended to chain. */
+static int add_test_overlays(ag_media *m, GstElement **chain, size_t *n, char *err,
+                             size_t errlen) {
+    if (!m->cfg.latency_mark) {
+        GstElement *time = chain[(*n)++] = add(m, "timeoverlay", err, errlen);
+        if (!time) return -1;
+        gst_util_set_object_arg(G_OBJECT(time), "valignment", "top");
+        return 0;
+    }
+    m->mark = chain[(*n)++] = add(m, "simplevideomark", err, errlen);
+    m->mark_text = chain[(*n)++] = add(m, "textoverlay", err, errlen);
+    if (!m->mark || !m->mark_text) return -1;
+    int block = m->cfg.width / (MARK_SYNC + MARK_BITS);
+    block = block > 16 ? 16 : block < 1 ? 1 : block;
+    g_object_set(m->mark, "pattern-width", block,
+                 "pattern-height", block < m->cfg.height ? block : m->cfg.height,
+                 "pattern-count", MARK_SYNC, "pattern-data-count", MARK_BITS, "left-offset", 0,
+                 "bottom-offset", 0, NULL);
+    g_object_set(m->mark_text, "shaded-background", TRUE, NULL);
+    gst_util_set_object_arg(G_OBJECT(m->mark_text), "halignment", "left");
+    gst_util_set_object_arg(G_OBJECT(m->mark_text), "valignment", "top");
+    GstPad *pad = gst_element_get_static_pad(m->mark, "sink");
+    gst_pad_add_probe(pad, GST_PAD_PROBE_TYPE_BUFFER, on_raw_frame, m, NULL);
+    gst_object_unref(pad);
+    return 0;
+}
+
 /* The shared tail of test:// and v4l2://: raw video from `raw`, at the
  * configured size and rate (I420 for the software encoders: left to choose,
- * x264 takes 4:4:4, which browsers do not decode), time burnt in for the
- * test pattern, a one-frame leaky queue (a slow encoder drops raw frames
- * rather than holding up the camera), encoder, parser, appsink. */
+ * x264 takes 4:4:4, which browsers do not decode), what test:// burns in, a
+ * one-frame leaky queue (a slow encoder drops raw frames rather than holding
+ * up the camera), encoder, parser, appsink. */
 static int build_encoded(ag_media *m, GstElement *raw, char *err, size_t errlen) {
     const char *name = encoder_name(m);
     bool software = !strcmp(name, "x264enc") || !strcmp(name, "x265enc");
-    GstElement *chain[8];
+    GstElement *chain[9];
     size_t n = 0;
     chain[n++] = raw;
     GstElement *caps = chain[n++] = add(m, "capsfilter", err, errlen);
@@ -791,7 +779,7 @@ static int build_encoded(ag_media *m, GstElement *raw, char *err, size_t errlen)
     snprintf(text, sizeof(text), "video/x-raw,width=%d,height=%d,framerate=%d/1%s", m->cfg.width,
              m->cfg.height, m->cfg.fps, software ? ",format=I420" : "");
     set_caps(caps, text);
-    if (m->kind == SRC_TEST && !(chain[n++] = add(m, "timeoverlay", err, errlen))) return -1;
+    if (m->kind == SRC_TEST && add_test_overlays(m, chain, &n, err, errlen)) return -1;
     GstElement *queue = chain[n++] = add(m, "queue", err, errlen);
     GstElement *enc = chain[n++] = add(m, name, err, errlen);
     GstElement *parse = chain[n++] = add(m, encodes_h265(name) ? "h265parse" : "h264parse", err,
@@ -822,6 +810,24 @@ static int build_v4l2(ag_media *m, char *err, size_t errlen) {
     g_object_set(chain[0], "device", m->source + strlen("v4l2://"), NULL);
     if (link_chain(chain, 4, err, errlen)) return -1;
     return build_encoded(m, chain[3], err, errlen);
+}
+
+/* Loads the plugins of the elements pad-added will make: a missing one is
+ * an error now rather than when the camera answers, and no plugin is
+ * opened (disk, dlopen) on a streaming thread. */
+static int preload(const char *const *factories, size_t n, char *err, size_t errlen) {
+    for (size_t i = 0; i < n; i++) {
+        GstElementFactory *f = gst_element_factory_find(factories[i]);
+        GstPluginFeature *loaded = f ? gst_plugin_feature_load(GST_PLUGIN_FEATURE(f)) : NULL;
+        if (f) gst_object_unref(f);
+        if (!loaded) {
+            snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)",
+                     factories[i]);
+            return -1;
+        }
+        gst_object_unref(loaded);
+    }
+    return 0;
 }
 
 /* Makes an element for pad-added and records it, so that a restart takes
@@ -935,8 +941,10 @@ static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer user) {
 }
 
 static int build_rtsp(ag_media *m, char *err, size_t errlen) {
+    static const char *const later[] = {"rtph264depay", "rtph265depay", "h264parse", "h265parse",
+                                        "fakesink"};
     GstElement *src = add(m, "rtspsrc", err, errlen);
-    if (!src) return -1;
+    if (!src || preload(later, sizeof(later) / sizeof(later[0]), err, errlen)) return -1;
     /* The camera's own pace, no jitter delay: the queue bounds latency. */
     g_object_set(src, "location", m->source, "latency", 0u, NULL);
     g_signal_connect(src, "select-stream", G_CALLBACK(on_rtsp_select), NULL);
@@ -944,8 +952,9 @@ static int build_rtsp(ag_media *m, char *err, size_t errlen) {
     return 0;
 }
 
-/* (streaming) parsebin has a stream of the file: its H.264 or H.265 video
- * goes through the agent's parser (Annex-B, SPS/PPS at each keyframe). */
+/* (streaming) qtdemux has a track of the file: its H.264 or H.265 video
+ * goes through a parser (to Annex-B, SPS/PPS at each keyframe); any other
+ * track is sunk away. */
 static void on_file_pad(GstElement *src, GstPad *pad, gpointer user) {
     ag_media *m = user;
     static const char *const h264[] = {"h264parse"};
@@ -963,16 +972,22 @@ static void on_file_pad(GstElement *src, GstPad *pad, gpointer user) {
         sink_away(m, pad);
 }
 
+/* An MP4 (or MOV) file: qtdemux, which loops by segment seeks, and no
+ * typefinding, which would open plugins while the file plays. */
 static int build_file(ag_media *m, char *err, size_t errlen) {
-    GstElement *chain[] = {add(m, "filesrc", err, errlen), add(m, "parsebin", err, errlen)};
-    if (!chain[0] || !chain[1]) return -1;
+    static const char *const later[] = {"h264parse", "h265parse", "fakesink"};
+    GstElement *chain[] = {add(m, "filesrc", err, errlen), add(m, "qtdemux", err, errlen)};
+    if (!chain[0] || !chain[1] || preload(later, sizeof(later) / sizeof(later[0]), err, errlen))
+        return -1;
     g_object_set(chain[0], "location", m->source + strlen("file://"), NULL);
     if (link_chain(chain, 2, err, errlen)) return -1;
     g_signal_connect(chain[1], "pad-added", G_CALLBACK(on_file_pad), m);
     return 0;
 }
 
-/* Opus, 48 kHz mono, from the test tone or an ALSA device. */
+/* Opus, 48 kHz mono, from the test tone or an ALSA device. The tone is a
+ * quiet sine: audiotestsrc's "ticks" (GStreamer 1.22) leaves part of each
+ * buffer unwritten, and valgrind sees opusenc encode that memory. */
 static int build_audio(ag_media *m, char *err, size_t errlen) {
     bool test = !strcmp(m->audio, "test");
     GstElement *chain[] = {add(m, test ? "audiotestsrc" : "alsasrc", err, errlen),
@@ -984,8 +999,8 @@ static int build_audio(ag_media *m, char *err, size_t errlen) {
     for (size_t i = 0; i < 5; i++)
         if (!chain[i]) return -1;
     if (test) {
-        g_object_set(chain[0], "is-live", TRUE, NULL);
-        gst_util_set_object_arg(G_OBJECT(chain[0]), "wave", "ticks");
+        g_object_set(chain[0], "is-live", TRUE, "freq", 440.0, "volume", 0.1, NULL);
+        gst_util_set_object_arg(G_OBJECT(chain[0]), "wave", "sine");
     } else {
         g_object_set(chain[0], "device", m->audio + strlen("alsa:"), NULL);
     }
@@ -1059,6 +1074,10 @@ static int parse_source(ag_media *m, char *err, size_t errlen) {
                  "source '%s' is not supported: test://, v4l2:///dev/videoN, rtsp://host/path "
                  "or file:///path",
                  m->shown);
+        return -1;
+    }
+    if (m->cfg.latency_mark && m->kind != SRC_TEST) {
+        snprintf(err, errlen, "latency_mark is for the test:// source only, not '%s'", m->shown);
         return -1;
     }
     if ((m->kind == SRC_TEST || m->kind == SRC_V4L2) && m->encoder) {
@@ -1163,7 +1182,7 @@ int ag_media_start(ag_media *m, char *err, size_t errlen) {
     m->started = m->starting = true;
     m->start_error[0] = '\0';
     pthread_mutex_unlock(&m->ctl_lock);
-    GstStateChangeReturn r = gst_element_set_state(m->pipeline, GST_STATE_PLAYING);
+    GstStateChangeReturn r = play(m);
     char why[TEXT_LEN];
     pthread_mutex_lock(&m->ctl_lock);
     m->starting = false;

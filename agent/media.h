@@ -67,6 +67,8 @@ typedef struct ag_media_config {
     size_t max_queue_bytes;  /* 0: 4 MiB */
     int max_queue_ms;        /* 0: 500 */
     size_t headroom;         /* bytes kept free before each payload */
+    bool latency_mark;       /* test:// only: burn the capture time into each frame
+                                (the server's test:// "latency_mark", docs/LATENCY.md) */
 } ag_media_config;
 
 typedef struct ag_media_stats {

@@ -4,6 +4,8 @@
 AGENT_MAIN = agent/main.c
 AGENT_SRC  = $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
 AGENT_COMMON = common/log.c common/handoff.c
+# Its codecs strings come from GStreamer's bitstream parsers.
+PKGS += gstreamer-codecparsers-1.0
 EXTRA_BINS += $(B)/vigil-agent
 EXTRA_TEST_BINS += $(B)/asan/vigil-agent
 
