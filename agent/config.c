@@ -92,6 +92,9 @@ static int read_token(ag_config *c, const char *file, char *err, size_t errlen) 
     if (!buf) return fail(err, errlen, "out of memory");
     while (n && isspace((unsigned char)buf[n - 1]))
         buf[--n] = 0;
+    size_t lead = strspn(buf, " \t\r\n");
+    memmove(buf, buf + lead, n - lead + 1);
+    n -= lead;
     if (!n || n > TOKEN_MAX || strchr(buf, '\n')) {
         free(buf);
         return fail(err, errlen, "\"token_file\": '%s' must hold one token (vigil token --role device)",
