@@ -17,13 +17,16 @@
  *                      GLib main context, and a bus sync handler sees each
  *                      message as it is posted, with no loop to dispatch it.
  *   caller             (the agent's service thread) new, start, take, skip,
- *                      codec, stats, free.
+ *                      codec, stats, free. Plugins are all opened in new,
+ *                      none on a streaming thread; start waits for a file to
+ *                      preroll (play), at most 5 s.
  *
  * Times: a frame's pts is its buffer's running time (its sample's segment)
  * plus an offset that each restart moves on by the time that passed, because
  * a restarted pipeline counts its running time from 0 again: pts keep
  * increasing across restarts, audio and video alike. A looped file keeps one
- * running time (non-flushing segment seeks), so it needs no offset.
+ * running time (non-flushing segment seeks), its loops moved on by the one
+ * frame that qtdemux's segments leave out (file_time).
  */
 #include "agent/media.h"
 
@@ -44,13 +47,13 @@
 #include "common/log.h"
 
 #define RESTART_DELAY_US 1000000
-#define AUDIO_RATE 48000
-#define AUDIO_CHANNELS 1
-#define AUDIO_BITRATE 32000
+#define AUDIO_RATE       48000
+#define AUDIO_CHANNELS   1
+#define AUDIO_BITRATE    32000
 /* Elements pad-added makes for one run of a source: a depayloader, a parser
  * and fakesinks for any further video stream. */
 #define MAX_DYNAMIC 6
-#define TEXT_LEN 320
+#define TEXT_LEN    320
 /* The latency mark (docs/LATENCY.md, as the server's test:// draws it):
  * 4 sync squares black/white/black/white, then 32 data bits. */
 #define MARK_SYNC 4
@@ -59,7 +62,7 @@
 /* What the parser in front of the video appsink may give it: Annex-B access
  * units, which is also what makes h264parse/h265parse convert to them. */
 #define VIDEO_SINK_CAPS                                                                            \
-    "video/x-h264,stream-format=byte-stream,alignment=au;"                                        \
+    "video/x-h264,stream-format=byte-stream,alignment=au;"                                         \
     "video/x-h265,stream-format=byte-stream,alignment=au"
 
 typedef enum source_kind { SRC_TEST, SRC_V4L2, SRC_RTSP, SRC_FILE } source_kind;
@@ -78,9 +81,9 @@ struct ag_media {
     void (*wake)(void *);
     void *wake_user;
 
-    GstElement *pipeline; /* owned */
-    GstElement *vsink;    /* in the pipeline */
-    GstElement *asink;    /* in the pipeline; NULL without audio */
+    GstElement *pipeline;         /* owned */
+    GstElement *vsink;            /* in the pipeline */
+    GstElement *asink;            /* in the pipeline; NULL without audio */
     GstElement *mark, *mark_text; /* test:// with latency_mark: set per frame (on_raw_frame) */
 
     /* lock guards the queue (head, tail, bytes, count), skipping, stats,
@@ -89,12 +92,12 @@ struct ag_media {
     ag_frame *head, *tail;
     size_t bytes; /* payload bytes queued */
     uint32_t count;
-    bool skipping; /* dropping up to the next video keyframe */
+    bool skipping;        /* dropping up to the next video keyframe */
     ag_media_stats stats; /* queued_bytes and queued_frames are filled in when read */
     char codec[64];
     const char *family; /* a literal, so a caller may keep it */
     int64_t pts_offset_us;
-    int64_t last_pts_us; /* INT64_MIN: none yet */
+    int64_t last_pts_us;    /* INT64_MIN: none yet */
     int64_t last_pts_at_us; /* when it came (monotonic) */
 
     /* ctl_lock guards started, starting, stopping, restart, restart_at_us,
@@ -109,11 +112,11 @@ struct ag_media {
     bool started, starting, stopping;
     restart_state restart;
     int64_t restart_at_us;
-    char reason[TEXT_LEN];      /* why it restarts */
-    char last_reason[TEXT_LEN]; /* the previous restart's, to log repeats less */
-    unsigned repeats;           /* restarts in a row for last_reason */
-    char start_error[TEXT_LEN]; /* the first error while ag_media_start sets it playing */
-    bool seek_wanted;           /* file://: loop (a segment seek) */
+    char reason[TEXT_LEN];        /* why it restarts */
+    char last_reason[TEXT_LEN];   /* the previous restart's, to log repeats less */
+    unsigned repeats;             /* restarts in a row for last_reason */
+    char start_error[TEXT_LEN];   /* the first error while ag_media_start sets it playing */
+    bool seek_wanted;             /* file://: loop (a segment seek) */
     GstElement *dyn[MAX_DYNAMIC]; /* made by pad-added, removed at each restart */
     int ndyn;
     bool video_linked;
@@ -282,7 +285,8 @@ void ag_media_skip(ag_media *m) {
  * from its SPS (codec_string.h). Kept when it changes (a camera reconfigured across a
  * restart), which is rare, so it is logged. */
 static void note_codec(ag_media *m, GstCaps *caps, const uint8_t *d, size_t n) {
-    const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const GstStructure *st =
+        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *name = st ? gst_structure_get_name(st) : "";
     bool hevc = !strcmp(name, "video/x-h265");
     if (!hevc && strcmp(name, "video/x-h264")) return;
@@ -475,7 +479,8 @@ static void error_text(GstMessage *msg, char *out, size_t outlen) {
     gchar *dbg = NULL;
     gst_message_parse_error(msg, &e, &dbg);
     const char *why = dbg ? strrchr(dbg, '\n') : NULL;
-    snprintf(out, outlen, "%s: %s%s%s%s", GST_MESSAGE_SRC_NAME(msg) ? GST_MESSAGE_SRC_NAME(msg) : "?",
+    snprintf(out, outlen, "%s: %s%s%s%s",
+             GST_MESSAGE_SRC_NAME(msg) ? GST_MESSAGE_SRC_NAME(msg) : "?",
              e && e->message ? e->message : "error", why && why[1] ? " (" : "",
              why && why[1] ? why + 1 : "", why && why[1] ? ")" : "");
     g_clear_error(&e);
@@ -559,7 +564,8 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user) {
     uint8_t kind = GST_ELEMENT(sink) == m->vsink ? AG_FRAME_VIDEO : AG_FRAME_AUDIO;
     /* An audio header buffer (OpusHead) is no frame to send. Video ones
      * are: h264parse flags HEADER the keyframes it put SPS/PPS in front of. */
-    if (!len || !seg || (kind == AG_FRAME_AUDIO && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER)))
+    if (!len || !seg ||
+        (kind == AG_FRAME_AUDIO && GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_HEADER)))
         goto done;
     GstClockTime t = GST_BUFFER_PTS_IS_VALID(buf) ? GST_BUFFER_PTS(buf) : GST_BUFFER_DTS(buf);
     guint64 run = 0;
@@ -568,13 +574,13 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user) {
                    : 0;
     if (!sign) goto done; /* no time: it could not be placed against the other track */
     int64_t run_us = (int64_t)(run / 1000) * sign;
-    if (m->kind == SRC_FILE && kind == AG_FRAME_VIDEO) run_us = file_time(m, sink, seg, buf, run_us);
+    if (m->kind == SRC_FILE && kind == AG_FRAME_VIDEO)
+        run_us = file_time(m, sink, seg, buf, run_us);
     bool key = kind == AG_FRAME_VIDEO && !GST_BUFFER_FLAG_IS_SET(buf, GST_BUFFER_FLAG_DELTA_UNIT);
     if (dropped_while_skipping(m, kind, key, run_us)) goto done;
     size_t headroom = m->cfg.headroom;
-    ag_frame *f = len <= SIZE_MAX - sizeof(ag_frame) - headroom
-                      ? malloc(sizeof(*f) + headroom + len)
-                      : NULL;
+    ag_frame *f =
+        len <= SIZE_MAX - sizeof(ag_frame) - headroom ? malloc(sizeof(*f) + headroom + len) : NULL;
     if (!f) { /* out of memory: what follows a lost frame cannot be decoded */
         ag_media_skip(m);
         goto done;
@@ -699,7 +705,8 @@ static void configure_encoder(ag_media *m, GstElement *enc, const char *name) {
             g_object_set(enc, "extra-controls", st, NULL);
         if (st) gst_structure_free(st);
     } else {
-        vg_log(VG_LOG_INFO, "agent media: encoder %s keeps its own rate and keyframe settings", name);
+        vg_log(VG_LOG_INFO, "agent media: encoder %s keeps its own rate and keyframe settings",
+               name);
     }
 }
 
@@ -736,8 +743,7 @@ static GstPadProbeReturn on_raw_frame(GstPad *pad, GstPadProbeInfo *info, gpoint
 /* What test:// burns into its raw frames: the running time, or with
  * latency_mark the capture time as squares along the bottom-left edge
  * (their size min(16, width/36) pixels) and as text. Appended to chain. */
-static int add_test_overlays(ag_media *m, GstElement **chain, size_t *n, char *err,
-                             size_t errlen) {
+static int add_test_overlays(ag_media *m, GstElement **chain, size_t *n, char *err, size_t errlen) {
     if (!m->cfg.latency_mark) {
         GstElement *time = chain[(*n)++] = add(m, "timeoverlay", err, errlen);
         if (!time) return -1;
@@ -749,10 +755,9 @@ static int add_test_overlays(ag_media *m, GstElement **chain, size_t *n, char *e
     if (!m->mark || !m->mark_text) return -1;
     int block = m->cfg.width / (MARK_SYNC + MARK_BITS);
     block = block > 16 ? 16 : block < 1 ? 1 : block;
-    g_object_set(m->mark, "pattern-width", block,
-                 "pattern-height", block < m->cfg.height ? block : m->cfg.height,
-                 "pattern-count", MARK_SYNC, "pattern-data-count", MARK_BITS, "left-offset", 0,
-                 "bottom-offset", 0, NULL);
+    g_object_set(m->mark, "pattern-width", block, "pattern-height",
+                 block < m->cfg.height ? block : m->cfg.height, "pattern-count", MARK_SYNC,
+                 "pattern-data-count", MARK_BITS, "left-offset", 0, "bottom-offset", 0, NULL);
     g_object_set(m->mark_text, "shaded-background", TRUE, NULL);
     gst_util_set_object_arg(G_OBJECT(m->mark_text), "halignment", "left");
     gst_util_set_object_arg(G_OBJECT(m->mark_text), "valignment", "top");
@@ -782,11 +787,11 @@ static int build_encoded(ag_media *m, GstElement *raw, char *err, size_t errlen)
     if (m->kind == SRC_TEST && add_test_overlays(m, chain, &n, err, errlen)) return -1;
     GstElement *queue = chain[n++] = add(m, "queue", err, errlen);
     GstElement *enc = chain[n++] = add(m, name, err, errlen);
-    GstElement *parse = chain[n++] = add(m, encodes_h265(name) ? "h265parse" : "h264parse", err,
-                                         errlen);
+    GstElement *parse = chain[n++] =
+        add(m, encodes_h265(name) ? "h265parse" : "h264parse", err, errlen);
     if (!queue || !enc || !parse) return -1;
-    g_object_set(queue, "max-size-buffers", 1u, "max-size-bytes", 0u, "max-size-time",
-                 (guint64)0, NULL);
+    g_object_set(queue, "max-size-buffers", 1u, "max-size-bytes", 0u, "max-size-time", (guint64)0,
+                 NULL);
     gst_util_set_object_arg(G_OBJECT(queue), "leaky", "downstream");
     configure_encoder(m, enc, name);
     g_object_set(parse, "config-interval", -1, NULL); /* SPS/PPS before every keyframe */
@@ -866,8 +871,8 @@ static void sink_away(ag_media *m, GstPad *pad) {
 /* (streaming) Links a source's video pad through `factories` (made here; a
  * parser last) to the video appsink: once per run, further video pads are
  * sunk away. A failure is an error on the source, hence a restart. */
-static void link_video_pad(ag_media *m, GstElement *src, GstPad *pad,
-                           const char *const *factories, size_t n) {
+static void link_video_pad(ag_media *m, GstElement *src, GstPad *pad, const char *const *factories,
+                           size_t n) {
     pthread_mutex_lock(&m->ctl_lock);
     bool first = !m->video_linked;
     m->video_linked = true;
@@ -960,7 +965,8 @@ static void on_file_pad(GstElement *src, GstPad *pad, gpointer user) {
     static const char *const h264[] = {"h264parse"};
     static const char *const h265[] = {"h265parse"};
     GstCaps *caps = pad_caps(pad);
-    const GstStructure *st = caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
+    const GstStructure *st =
+        caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *name = st ? gst_structure_get_name(st) : "";
     const char *const *chain = !strcmp(name, "video/x-h264")   ? h264
                                : !strcmp(name, "video/x-h265") ? h265
@@ -1061,8 +1067,8 @@ static int parse_source(ag_media *m, char *err, size_t errlen) {
         m->kind = SRC_FILE;
         const char *path = s + 7;
         if (path[0] != '/') {
-            snprintf(err, errlen, "source '%s': a file source takes an absolute path, file:///a.mp4",
-                     m->shown);
+            snprintf(err, errlen,
+                     "source '%s': a file source takes an absolute path, file:///a.mp4", m->shown);
             return -1;
         }
         if (access(path, R_OK)) {
@@ -1089,8 +1095,7 @@ static int parse_source(ag_media *m, char *err, size_t errlen) {
         }
         gst_object_unref(f);
     }
-    if (m->audio && strcmp(m->audio, "test") &&
-        (strncmp(m->audio, "alsa:", 5) || !m->audio[5])) {
+    if (m->audio && strcmp(m->audio, "test") && (strncmp(m->audio, "alsa:", 5) || !m->audio[5])) {
         snprintf(err, errlen, "audio must be \"test\" or \"alsa:<device>\", not '%s'", m->audio);
         return -1;
     }
@@ -1099,8 +1104,8 @@ static int parse_source(ag_media *m, char *err, size_t errlen) {
 
 /* ---- life ----------------------------------------------------------------- */
 
-ag_media *ag_media_new(const ag_media_config *cfg, void (*wake)(void *), void *wake_user,
-                       char *err, size_t errlen) {
+ag_media *ag_media_new(const ag_media_config *cfg, void (*wake)(void *), void *wake_user, char *err,
+                       size_t errlen) {
     if (!cfg || !cfg->source) {
         snprintf(err, errlen, "no source");
         return NULL;
@@ -1152,7 +1157,7 @@ ag_media *ag_media_new(const ag_media_config *cfg, void (*wake)(void *), void *w
     m->vsink = make_sink(m, VIDEO_SINK_CAPS, m->kind == SRC_FILE, err, errlen);
     if (!m->vsink) goto fail;
     if (m->audio && !(m->asink = make_sink(m, "audio/x-opus", false, err, errlen))) goto fail;
-    int rc = m->kind == SRC_TEST ? build_test(m, err, errlen)
+    int rc = m->kind == SRC_TEST   ? build_test(m, err, errlen)
              : m->kind == SRC_V4L2 ? build_v4l2(m, err, errlen)
              : m->kind == SRC_RTSP ? build_rtsp(m, err, errlen)
                                    : build_file(m, err, errlen);
