@@ -7,33 +7,13 @@
 
 #include "agent/media_internal.h"
 #include "common/log.h"
+#include "media/gst_build.h"
 
 /* ---- building ------------------------------------------------------------- */
 
 /* Creates `factory` into the pipeline; NULL with err naming it. */
 static GstElement *add(ag_media *m, const char *factory, char *err, size_t errlen) {
-    GstElement *e = gst_element_factory_make(factory, NULL);
-    if (!e) {
-        snprintf(err, errlen, "GStreamer element '%s' is not available (missing plugin?)", factory);
-        return NULL;
-    }
-    if (!gst_bin_add(GST_BIN(m->pipeline), e)) {
-        gst_object_unref(e);
-        snprintf(err, errlen, "could not add '%s' to the pipeline", factory);
-        return NULL;
-    }
-    return e;
-}
-
-static int link_chain(GstElement *const *chain, size_t n, char *err, size_t errlen) {
-    for (size_t i = 0; i + 1 < n; i++) {
-        if (!gst_element_link(chain[i], chain[i + 1])) {
-            snprintf(err, errlen, "could not link %s to %s", GST_ELEMENT_NAME(chain[i]),
-                     GST_ELEMENT_NAME(chain[i + 1]));
-            return -1;
-        }
-    }
-    return 0;
+    return vg_gst_make(GST_PIPELINE(m->pipeline), factory, NULL, err, errlen);
 }
 
 static void set_caps(GstElement *capsfilter, const char *text) {
@@ -186,7 +166,7 @@ static int build_encoded(ag_media *m, GstElement *raw, char *err, size_t errlen)
     configure_encoder(m, enc, name);
     g_object_set(parse, "config-interval", -1, NULL); /* SPS/PPS before every keyframe */
     chain[n++] = m->vsink;
-    return link_chain(chain, n, err, errlen);
+    return vg_gst_link_chain(chain, n, err, errlen);
 }
 
 static int build_test(ag_media *m, char *err, size_t errlen) {
@@ -203,7 +183,7 @@ static int build_v4l2(ag_media *m, char *err, size_t errlen) {
     for (size_t i = 0; i < 4; i++)
         if (!chain[i]) return -1;
     g_object_set(chain[0], "device", m->source + strlen("v4l2://"), NULL);
-    if (link_chain(chain, 4, err, errlen)) return -1;
+    if (vg_gst_link_chain(chain, 4, err, errlen)) return -1;
     return build_encoded(m, chain[3], err, errlen);
 }
 
@@ -282,7 +262,7 @@ static void link_video_pad(ag_media *m, GstElement *src, GstPad *pad, const char
     }
     g_object_set(chain[n - 1], "config-interval", -1, NULL); /* SPS/PPS before every keyframe */
     chain[n] = m->vsink;
-    if (link_chain(chain, n + 1, why, sizeof(why))) goto fail;
+    if (vg_gst_link_chain(chain, n + 1, why, sizeof(why))) goto fail;
     GstPad *sinkpad = gst_element_get_static_pad(chain[0], "sink");
     GstPadLinkReturn r = gst_pad_link(pad, sinkpad);
     gst_object_unref(sinkpad);
@@ -317,15 +297,10 @@ static gboolean on_rtsp_select(GstElement *src, guint num, GstCaps *caps, gpoint
     return caps && gst_caps_get_size(caps) && rtp_video_chain(gst_caps_get_structure(caps, 0));
 }
 
-static GstCaps *pad_caps(GstPad *pad) {
-    GstCaps *caps = gst_pad_get_current_caps(pad);
-    return caps ? caps : gst_pad_query_caps(pad, NULL);
-}
-
 /* (streaming) rtspsrc has a stream: depayload and parse, no re-encoding. */
 static void on_rtsp_pad(GstElement *src, GstPad *pad, gpointer user) {
     ag_media *m = user;
-    GstCaps *caps = pad_caps(pad);
+    GstCaps *caps = vg_gst_pad_caps(pad);
     const char *const *chain =
         caps && gst_caps_get_size(caps) ? rtp_video_chain(gst_caps_get_structure(caps, 0)) : NULL;
     if (caps) gst_caps_unref(caps);
@@ -354,7 +329,7 @@ static void on_file_pad(GstElement *src, GstPad *pad, gpointer user) {
     ag_media *m = user;
     static const char *const h264[] = {"h264parse"};
     static const char *const h265[] = {"h265parse"};
-    GstCaps *caps = pad_caps(pad);
+    GstCaps *caps = vg_gst_pad_caps(pad);
     const GstStructure *st =
         caps && gst_caps_get_size(caps) ? gst_caps_get_structure(caps, 0) : NULL;
     const char *name = st ? gst_structure_get_name(st) : "";
@@ -376,7 +351,7 @@ static int build_file(ag_media *m, char *err, size_t errlen) {
     if (!chain[0] || !chain[1] || preload(later, sizeof(later) / sizeof(later[0]), err, errlen))
         return -1;
     g_object_set(chain[0], "location", m->source + strlen("file://"), NULL);
-    if (link_chain(chain, 2, err, errlen)) return -1;
+    if (vg_gst_link_chain(chain, 2, err, errlen)) return -1;
     g_signal_connect(chain[1], "pad-added", G_CALLBACK(on_file_pad), m);
     return 0;
 }
@@ -404,7 +379,7 @@ static int build_audio(ag_media *m, char *err, size_t errlen) {
     snprintf(caps, sizeof(caps), "audio/x-raw,rate=%d,channels=%d", AUDIO_RATE, AUDIO_CHANNELS);
     set_caps(chain[3], caps);
     g_object_set(chain[4], "bitrate", AUDIO_BITRATE, NULL);
-    return link_chain(chain, 6, err, errlen);
+    return vg_gst_link_chain(chain, 6, err, errlen);
 }
 
 int ag_media_build(ag_media *m, char *err, size_t errlen) {

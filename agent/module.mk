@@ -1,9 +1,10 @@
 # agent/ -- vigil-agent (issue 15): runs on a device, dials out to vigil over
 # wss once, publishes its camera and serves its commands on that connection.
-# It links common/ and its own objects, none of the server's.
+# It links its own objects, common/ and media/gst_build.c (the element and
+# link helpers vigil's pipelines use), none of the server's.
 AGENT_MAIN = agent/main.c
 AGENT_SRC  = $(filter-out $(AGENT_MAIN),$(wildcard agent/*.c))
-AGENT_COMMON = common/log.c common/handoff.c
+AGENT_COMMON = common/log.c common/handoff.c media/gst_build.c
 # Its codecs strings come from GStreamer's bitstream parsers.
 PKGS += gstreamer-codecparsers-1.0
 EXTRA_BINS += $(B)/vigil-agent
