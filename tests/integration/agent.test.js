@@ -26,7 +26,7 @@ const FINAL = ['acknowledged', 'rejected', 'failed', 'timeout'];
 const INIT = 1, MEDIA = 2;
 let certs, other, handlers, ca;
 
-const deviceToken = () => mintToken({ sub: 'agent-door', role: 'device', streams: ['door', 'rtsp*'], devices: ['door'] });
+const deviceToken = () => mintToken({ sub: 'agent-door', role: 'device', streams: ['door', 'rtsp*', 'sound'], devices: ['door'] });
 const f = (name) => path.join(certs, name);
 
 function vigilConfig() {
@@ -36,6 +36,7 @@ function vigilConfig() {
       { id: 'door', source: 'publish://' },
       { id: 'rtsp264', source: 'publish://' },
       { id: 'rtsp265', source: 'publish://', options: { codec: 'h265' } },
+      { id: 'sound', source: 'publish://', options: { audio: 'opus' } },
     ],
     control: { timeout_ms: 4000 },
     devices: [{ id: 'door', name: 'Door', transport: 'agent', stream: 'door', commands: CAMERA_COMMANDS }],
@@ -226,6 +227,37 @@ describe('vigil-agent passes RTSP cameras through', { timeout: 120000 * SLOW }, 
       }
     });
   }
+});
+
+describe('vigil-agent with sound', { timeout: 60000 * SLOW }, () => {
+  let vigil;
+  before(async () => { vigil = await startTlsVigil(); });
+  after(async () => { await vigil?.stop(); });
+
+  it('Opus beside the picture, on one clock: the stream carries both tracks', async () => {
+    const agent = new AgentProc({
+      token: deviceToken(),
+      config: agentConfig(vigil, { stream: { id: 'sound', source: 'test://', width: 320, height: 240, fps: 15, bitrate_kbps: 300, audio: 'test' } }),
+    });
+    try {
+      await agent.waitLog(/publishing stream 'sound'/, 20000 * SLOW);
+      const live = await waitStreamState(vigil, 'sound', 'live', 15000 * SLOW);
+      const s = await until(async () => {
+        const x = (await api(vigil, '/api/streams')).find((y) => y.id === 'sound');
+        return x?.codecs?.includes(',') ? x : null;
+      }, 10000 * SLOW, 'sound with two codecs');
+      assert.match(s.codecs, /^avc1\.[0-9A-Fa-f]{6},opus$/, JSON.stringify(live));
+      const v = await watch(vigil, 'sound', { n: 30 });
+      const probe = spawnSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', '-'],
+        { input: fmp4Of(v.frames), encoding: 'buffer', maxBuffer: 64 << 20 });
+      const streams = JSON.parse(probe.stdout.toString()).streams.map((x) => x.codec_name).sort();
+      assert.deepEqual(streams, ['h264', 'opus']);
+      v.close();
+    } finally {
+      const st = await agent.stop();
+      assert.equal(st.code, 0, `the agent stops cleanly:\n${agent.text.slice(-2000)}`);
+    }
+  });
 });
 
 describe('vigil-agent refused', { timeout: 60000 * SLOW }, () => {
