@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "agent/handler.h"
+#include "agent/telemetry_pipe.h"
 #include "common/handoff.h"
 #include "common/log.h"
 
@@ -21,6 +22,7 @@ typedef struct finished {
 struct ag_commands {
     const ag_config *cfg;  /* borrowed, read-only */
     ag_runner *runner;
+    ag_telemetry_pipe *pipe; /* telemetry lines from a FIFO, or NULL */
     vg_handoff done;       /* of finished: watcher threads post, service thread takes */
     json_t *telemetry;     /* the newest reading not sent yet (service thread) */
     bool telemetry_running;
@@ -39,6 +41,20 @@ static void on_done(void *user, ag_handler_result *r) {
     vg_handoff_post(&c->done, &f->node, false, true);
 }
 
+/* (the pipe's reader thread) One telemetry object, handed over like a
+ * telemetry handler's result. */
+static void on_pipe_line(void *user, json_t *obj) {
+    ag_handler_result *r = calloc(1, sizeof *r);
+    if (!r) {
+        json_decref(obj);
+        return;
+    }
+    snprintf(r->tag, sizeof r->tag, "%s", TELEMETRY_TAG);
+    r->outcome = AG_HANDLER_OK;
+    r->result = obj;
+    on_done(user, r);
+}
+
 ag_commands *ag_commands_new(const ag_config *cfg, void (*wake)(void *), void *wake_user,
                              char *err, size_t errlen) {
     ag_commands *c = calloc(1, sizeof *c);
@@ -53,6 +69,11 @@ ag_commands *ag_commands_new(const ag_config *cfg, void (*wake)(void *), void *w
         vg_handoff_destroy(&c->done);
         free(c);
         snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (cfg->telemetry_fifo &&
+        !(c->pipe = ag_telemetry_pipe_start(cfg->telemetry_fifo, on_pipe_line, c, err, errlen))) {
+        ag_commands_free(c);
         return NULL;
     }
     return c;
@@ -135,6 +156,16 @@ static json_t *command_outcome(ag_commands *c, ag_handler_result *r) {
     return m;
 }
 
+/* The reading waiting to go, as a `report`. */
+static void send_telemetry(ag_commands *c, ag_send_fn send, void *user) {
+    if (!c->telemetry || !c->cfg->device_id) return;
+    json_t *m = json_pack("{s:s, s:s, s:O}", "type", "report", "device", c->cfg->device_id,
+                          "telemetry", c->telemetry);
+    if (m) send(user, m);
+    json_decref(c->telemetry);
+    c->telemetry = NULL;
+}
+
 void ag_commands_flush(ag_commands *c, ag_send_fn send, void *user) {
     vg_handoff_node *n = vg_handoff_take_all(&c->done);
     while (n) {
@@ -144,8 +175,12 @@ void ag_commands_flush(ag_commands *c, ag_send_fn send, void *user) {
         if (!strcmp(r->tag, TELEMETRY_TAG)) {
             c->telemetry_running = false;
             if (r->outcome == AG_HANDLER_OK) {
+                /* Connected: every reading goes (a pipe's lines each count);
+                 * not: the newest waits. */
+                if (send) send_telemetry(c, send, user);
                 json_decref(c->telemetry);
                 c->telemetry = json_incref(r->result);
+                if (send) send_telemetry(c, send, user);
             } else {
                 vg_log(VG_LOG_WARN, "telemetry handler: %s", r->error);
             }
@@ -159,13 +194,7 @@ void ag_commands_flush(ag_commands *c, ag_send_fn send, void *user) {
         ag_handler_result_free(r);
         free(f);
     }
-    if (send && c->telemetry && c->cfg->device_id) {
-        json_t *m = json_pack("{s:s, s:s, s:O}", "type", "report", "device", c->cfg->device_id,
-                              "telemetry", c->telemetry);
-        if (m) send(user, m);
-        json_decref(c->telemetry);
-        c->telemetry = NULL;
-    }
+    if (send) send_telemetry(c, send, user);
 }
 
 int32_t ag_commands_tick(ag_commands *c, int64_t now_ms) {
@@ -196,6 +225,7 @@ void ag_commands_counts(const ag_commands *c, uint64_t out[4]) {
 
 void ag_commands_free(ag_commands *c) {
     if (!c) return;
+    ag_telemetry_pipe_stop(c->pipe);
     ag_runner_free(c->runner); /* every callback has come */
     ag_commands_flush(c, NULL, NULL);
     json_decref(c->telemetry);

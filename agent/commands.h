@@ -1,7 +1,8 @@
 /* commands.h -- the device side of the agent: a `device.command` from vigil
  * runs the operator's handler for it (handler.h), and its outcome goes back
  * as a `result`; a telemetry handler runs every interval_s and its object
- * goes back as a `report` (PROTOCOL.md, "Devices that dial in").
+ * goes back as a `report` (PROTOCOL.md, "Devices that dial in"), as do
+ * the JSON lines written to a telemetry FIFO (telemetry_pipe.h).
  *
  *   handler exit 0 with an object  -> {"status":"acknowledged","result":{...}}
  *   handler failed                 -> {"status":"rejected","error":"..."}

@@ -192,7 +192,15 @@ static int load_device(ag_config *c, const json_t *o, char *err, size_t errlen) 
         if (load_handler(hc, h, where, err, errlen)) return -1;
     }
     json_t *t = json_object_get(o, "telemetry");
-    if (t) {
+    json_t *fifo = json_object_get(t, "fifo");
+    if (fifo) { /* lines on a named pipe instead of a handler */
+        if (!json_is_string(fifo) || json_string_value(fifo)[0] != '/')
+            return fail(err, errlen, "device: telemetry: \"fifo\" must be an absolute path");
+        if (json_object_size(t) != 1)
+            return fail(err, errlen, "device: telemetry: \"fifo\" stands alone (no \"exec\")");
+        c->telemetry_fifo = strdup(json_string_value(fifo));
+        if (!c->telemetry_fifo) return fail(err, errlen, "out of memory");
+    } else if (t) {
         if (load_handler(&c->telemetry, t, "device: telemetry: ", err, errlen)) return -1;
         int interval = 10;
         if (opt_int(t, "interval_s", "device: telemetry: ", 1, 86400, &interval, err, errlen))
@@ -295,5 +303,6 @@ void ag_config_free(ag_config *c) {
         free_handler(&c->commands[i]);
     free(c->commands);
     free_handler(&c->telemetry);
+    free(c->telemetry_fifo);
     memset(c, 0, sizeof *c);
 }

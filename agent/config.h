@@ -11,7 +11,8 @@
  *               "encoder":null, "max_latency_ms":500, "latency_mark":false},
  *    "device": {"id":"door",                                  optional
  *               "commands": {"<name>": {"exec":["/path","arg"...], "timeout_ms":5000}},
- *               "telemetry": {"exec":["/path"...], "interval_s":10, "timeout_ms":5000},
+ *               "telemetry": {"exec":["/path"...], "interval_s":10, "timeout_ms":5000}
+ *                         or {"fifo":"/run/vigil-agent/telemetry"} (JSON lines),
  *               "max_running":4},
  *    "reconnect": {"min_s":1, "max_s":30, "refused_s":60}}
  * At least one of "stream" and "device". Handler paths must be absolute.
@@ -47,6 +48,7 @@ typedef struct ag_config {
     ag_handler_config *commands;
     size_t ncommands;
     ag_handler_config telemetry; /* argv NULL: none */
+    char *telemetry_fifo;        /* a named pipe of JSON lines, or NULL */
     unsigned telemetry_interval_s;
     unsigned max_running;
     /* reconnecting */

@@ -19,10 +19,13 @@
 #include "agent/uplink.h"
 #include "common/log.h"
 
-static ag_uplink *running; /* for the signal handler */
+static ag_uplink *volatile running; /* for the signal handler */
+static volatile sig_atomic_t stop_requested;
 
+/* SIGTERM, SIGINT: stop, also when it comes before the connection runs. */
 static void on_signal(int sig) {
     (void)sig;
+    stop_requested = 1;
     if (running) ag_uplink_stop(running);
 }
 
@@ -76,6 +79,8 @@ static void usage(FILE *out) {
 "    hardware H.264 encoder when there is one, else x264), rtsp://... (a\n"
 "    camera on the device's network, passed through, H.264 or H.265),\n"
 "    file:///path.mp4 (looped). audio: \"test\" or \"alsa:<device>\" (Opus).\n"
+"    telemetry: a handler run every interval_s, or {\"fifo\": PATH}: JSON\n"
+"    objects written one per line to that named pipe (made if missing).\n"
 "    max_latency_ms: frames older than this are dropped up to the next\n"
 "    keyframe when the uplink is slower than the video.\n"
 "\n"
@@ -140,6 +145,11 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
+    struct sigaction sa = {.sa_handler = on_signal};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
     gst_init(NULL, NULL);
     char err[512];
     ag_config cfg;
@@ -182,16 +192,11 @@ int main(int argc, char **argv) {
     }
     ag_uplink_drive(u, media, commands);
     running = u;
-    struct sigaction sa = {.sa_handler = on_signal};
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
     vg_log(VG_LOG_INFO, "vigil-agent %s: %s%s%s%s%s to %s", AG_VERSION,
            cfg.stream_id ? "stream '" : "", cfg.stream_id ? cfg.stream_id : "",
            cfg.stream_id ? "'" : "", cfg.device_id ? " device '" : "",
            cfg.device_id ? cfg.device_id : "", cfg.server_url);
-    ag_uplink_run(u);
+    if (!stop_requested) ag_uplink_run(u);
     ag_uplink_finish(u);
     running = NULL;
     rc = 0;

@@ -12,7 +12,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ROOT, SLOW, Client, freePort, mintToken, sleep, startVigil, tempDir, until,
@@ -254,6 +254,35 @@ describe('vigil-agent with sound', { timeout: 60000 * SLOW }, () => {
       assert.deepEqual(streams, ['h264', 'opus']);
       v.close();
     } finally {
+      const st = await agent.stop();
+      assert.equal(st.code, 0, `the agent stops cleanly:\n${agent.text.slice(-2000)}`);
+    }
+  });
+});
+
+describe('vigil-agent telemetry from a named pipe', { timeout: 60000 * SLOW }, () => {
+  let vigil;
+  before(async () => { vigil = await startTlsVigil(); });
+  after(async () => { await vigil?.stop(); });
+
+  it('each JSON line written to the FIFO reaches the dashboard; other lines are dropped', async () => {
+    const fifo = path.join(tempDir('vigil-agent-fifo-'), 'telemetry');
+    const agent = new AgentProc({
+      token: deviceToken(),
+      config: agentConfig(vigil, { device: { id: 'door', telemetry: { fifo } } }),
+    });
+    const watcher = await new Client(vigil.wsUrl, { ca }).open();
+    try {
+      await watcher.request({ type: 'devices', watch: true });
+      await waitOnline(vigil, 'door');
+      writeFileSync(fifo, '{"lux":12}\nnot json\n[1,2]\n');
+      writeFileSync(fifo, '{"lux":13}\n');
+      const t = await watcher.waitFor((m) => m.type === 'telemetry' && m.data?.lux === 13, 8000 * SLOW, 'lux 13');
+      const seen = watcher.messages.filter((m) => m.type === 'telemetry').map((m) => m.data);
+      assert.deepEqual(seen.filter((d) => 'lux' in d), [{ lux: 12 }, { lux: 13 }], JSON.stringify(t));
+      assert.equal(agent.count(/telemetry pipe .*not a JSON object/), 2);
+    } finally {
+      watcher.close();
       const st = await agent.stop();
       assert.equal(st.code, 0, `the agent stops cleanly:\n${agent.text.slice(-2000)}`);
     }
