@@ -22,7 +22,7 @@ import path from 'node:path';
 import {
   ROOT, SLOW, VIGIL_BIN, freePort, httpRequest, mintToken, sleep, startVigil, tempDir, until, waitStreamState,
 } from '../lib/vigil.js';
-import { AGENT_BIN, AgentProc } from '../lib/agent.js';
+import { AgentProc } from '../lib/agent.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
 import { freeUdpPort } from '../tools/push_camera.js';
 
@@ -506,9 +506,11 @@ describe('Dockerfile', () => {
     const pkgs = runtimePackages();
     // Each library vigil-agent is linked with, by the package that has it:
     // one the runtime stage installs, or libc6, or one they depend on.
-    const needed = [...run('readelf', ['-d', AGENT_BIN]).stdout.matchAll(/\(NEEDED\)\s+Shared library: \[(\S+)\]/g)].map((m) => m[1]);
+    // The release build: the image's (the ASan one links libasan too).
+    const agentBin = path.join(ROOT, 'build/vigil-agent');
+    const needed = [...run('readelf', ['-d', agentBin]).stdout.matchAll(/\(NEEDED\)\s+Shared library: \[(\S+)\]/g)].map((m) => m[1]);
     assert.ok(needed.includes('libwebsockets.so.17') && needed.includes('libjansson.so.4'), needed.join());
-    const where = Object.fromEntries([...run('ldd', [AGENT_BIN]).stdout.matchAll(/^\s*(\S+) => (\S+)/gm)].map((m) => [m[1], m[2]]));
+    const where = Object.fromEntries([...run('ldd', [agentBin]).stdout.matchAll(/^\s*(\S+) => (\S+)/gm)].map((m) => [m[1], m[2]]));
     const deps = new Set(pkgs.flatMap((p) => {
       const r = spawnSync('dpkg-query', ['-W', '--showformat=${Depends}', p], { encoding: 'utf8' });
       return r.status === 0 ? r.stdout.split(/,\s*/).map((d) => d.split(/[\s:]/)[0]) : [];
@@ -521,10 +523,10 @@ describe('Dockerfile', () => {
     }
   });
 
-  // The elements agent/media.c makes: by name in add(m, "..."), or named as
+  // The elements agent/media.c and media_build.c make: by name in add(m, "..."), or named as
   // an encoder, parser, depayloader, source or sink it picks.
   function agentElements() {
-    const src = readFileSync(path.join(ROOT, 'agent', 'media.c'), 'utf8');
+    const src = ['media.c', 'media_build.c'].map((f) => readFileSync(path.join(ROOT, 'agent', f), 'utf8')).join('\n');
     const elements = new Set();
     for (const m of src.matchAll(/(?:add\(m, |gst_element_factory_make\()"([a-z0-9]+)"/g)) elements.add(m[1]);
     for (const m of src.matchAll(/"([a-z0-9]+(?:enc|parse|depay|src|sink))"/g)) elements.add(m[1]);
