@@ -228,8 +228,8 @@ static void on_closed(ag_uplink *u) {
     if (u->commands) ag_commands_flush(u->commands, NULL, NULL);
     if (u->close_code == 4003 && u->next_delay_ms <= 0)
         u->next_delay_ms = (int64_t)u->cfg->refused_s * 1000;
-    vg_log(VG_LOG_WARN, "connection to vigil lost%s%s%s (close %u%s%s)",
-           was_publishing ? " while publishing" : "", "", "", u->close_code,
+    vg_log(VG_LOG_WARN, "connection to vigil lost%s (close %u%s%s)",
+           was_publishing ? " while publishing" : "", u->close_code,
            u->close_reason[0] ? ": " : "", u->close_reason);
     if (vg_monotonic_us() - u->established_us > STABLE_US) u->attempt = 0;
     schedule_connect(u);

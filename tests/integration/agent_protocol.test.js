@@ -214,6 +214,9 @@ test('agent messages with bad fields are refused with the field named', async ()
   assert.equal((await c.request({ type: 'result', status: 'acknowledged' })).field, 'command_id');
   assert.equal((await c.request({ type: 'result', command_id: 'x', status: 'acknowledged', result: 5 })).field, 'result');
   assert.equal((await c.request({ type: 'report', device: 'door', telemetry: [] })).field, 'telemetry');
+  assert.equal((await c.request({ type: 'report', device: 'door', state: 'up' })).field, 'state');
+  assert.equal((await c.request({ type: 'result', command_id: 'x', status: 'rejected', error: 5 })).field, 'error');
+  assert.equal((await c.request({ type: 'result', command_id: 'x', status: 'rejected', code: 1e9 })).field, 'code');
   assert.equal((await c.request({ type: 'serve', devices: ['x'.repeat(64)] })).field, 'devices');
   c.close();
 });
