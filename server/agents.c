@@ -19,12 +19,25 @@ static bool serves(const vg_session *s, const char *device_id) {
     return false;
 }
 
+/* Another connection that served device_id no longer does: it leaves its
+ * list, so that a reload cannot give the device back to it. */
+static void forget_elsewhere(vg_session *s, const char *device_id) {
+    for (vg_session *o = s->server->sessions; o; o = o->next) {
+        if (o == s) continue;
+        for (size_t i = json_array_size(o->serves); i-- > 0;)
+            if (!strcmp(json_string_value(json_array_get(o->serves, i)), device_id))
+                json_array_remove(o->serves, i);
+    }
+}
+
 int vg_agents_serve(vg_session *s, const char *device_id, char *err, size_t errlen) {
     control_agent_link link = {.send = link_send, .user = s};
     int r = control_agent_attach(s->server->control, device_id, &link, err, errlen);
     if (r < 0) return -1;
-    if (r == 1) vg_log(VG_LOG_INFO, "device '%s': its agent connected again from %s", device_id,
-                       s->peer);
+    if (r == 1) {
+        vg_log(VG_LOG_INFO, "device '%s': its agent connected again from %s", device_id, s->peer);
+        forget_elsewhere(s, device_id);
+    }
     if (!s->serves) s->serves = json_array();
     if (!serves(s, device_id)) json_array_append_new(s->serves, json_string(device_id));
     return 0;

@@ -222,6 +222,9 @@ test('agent messages with bad fields are refused with the field named', async ()
 });
 
 test('a reload that changes the devices keeps the agent serving the ones still agent devices', async () => {
+  // An older connection that was replaced for 'door' must not get it back.
+  const stale = await agent(deviceToken({ devices: ['door', 'back'] }));
+  await stale.request({ type: 'serve', devices: ['door'] });
   const c = await agent(deviceToken({ devices: ['door', 'back'] }));
   assert.deepEqual((await c.request({ type: 'serve', devices: ['door', 'back'] })).devices, ['door', 'back']);
   const config = JSON.parse(readFileSync(vigil.configFile, 'utf8'));
@@ -241,5 +244,7 @@ test('a reload that changes the devices keeps the agent serving the ones still a
   await c.waitFor((m) => m.type === 'device.command' && m.command_id === id, 3000);
   await c.request({ type: 'result', command_id: id, status: 'acknowledged', result: { ok: 1 } });
   assert.equal((await final(watcher, id)).status, 'acknowledged');
+  assert.ok(!stale.messages.some((m) => m.type === 'device.command'), 'the replaced connection got no command');
+  stale.close();
   c.close();
 });
