@@ -50,7 +50,7 @@ static void hook_viewer(vg_viewer *v) {
 static void hook_state(vg_stream *s, const char *reason) {
     (void)s, (void)reason;
 }
-static const vg_stream_hooks hooks = {{hook_viewer, hook_viewer}, hook_state};
+static const vg_stream_hooks hooks = {{hook_viewer, hook_viewer}, hook_state, NULL};
 
 vg_config fuzz_server_config;
 

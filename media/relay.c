@@ -54,7 +54,13 @@ void vg_relay_reset(vg_relay *r) {
     r->resync_of = NULL;
 }
 
+void vg_relay_rejoin(vg_relay *r) {
+    r->next_seq = 0;
+    r->await_key = true;
+}
+
 bool vg_relay_admit(vg_relay *r, uint64_t seq, const vg_frame *f) {
+    if (r->next_seq == 0) r->next_seq = seq;
     if (seq != r->next_seq) {
         if (seq > r->next_seq) r->frames_lost += seq - r->next_seq;
         r->await_key = true;

@@ -86,7 +86,7 @@ struct vg_relay {
     vg_frame *key;
     vg_frame *resync;    /* "after skip" copy of the newest keyframe, made on demand */
     vg_frame *resync_of; /* the keyframe `resync` copies (not a reference) */
-    uint64_t next_seq;   /* the frame number expected next from the source */
+    uint64_t next_seq;   /* the frame number expected next from the source (0: any) */
     bool await_key;      /* frames were lost: publish none until a keyframe */
     uint64_t frames_lost;
     /* delivered to this relay's viewers since start (every viewer, gone or
@@ -113,6 +113,10 @@ void vg_relay_restart(vg_relay *r);
  * continue the next run's decoding, so they go. The setup frame stays for
  * new viewers until the next one replaces it. */
 void vg_relay_reset(vg_relay *r);
+
+/* Another node's run joined mid-way (cluster): the first frame's number is
+ * taken as it comes, and nothing is published before a keyframe. */
+void vg_relay_rejoin(vg_relay *r);
 
 /* Checks frame number `seq` from the source. False when it must not be
  * published: after a gap (the hand-off dropped frames) nothing can be decoded

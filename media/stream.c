@@ -142,6 +142,7 @@ static void fail(vg_stream *s, const char *reason, int64_t now_us) {
 
 void vg_stream_start(vg_stream *s, int64_t now_us) {
     char err[256] = "";
+    s->remote = false;
     s->generation++;
     s->awaiting_packets = false;
     s->awaiting_publisher = false;
@@ -218,6 +219,7 @@ void vg_stream_free(vg_stream *s) {
     free(s->source_public);
     free(s->codecs);
     free(s->last_error);
+    free(s->node);
     free(s->logged_reason);
     free(s);
 }
@@ -268,25 +270,32 @@ uint64_t vg_stream_frames_lost(const vg_stream *s) {
     return most;
 }
 
+/* A frame of this stream's run, from its pipeline or from the node that
+ * ingests it: to its relay's viewers, and what follows a run. */
+static bool take_frame(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_frame *f,
+                       int64_t now_us) {
+    vg_relay *r = &s->relays[slot];
+    if (!vg_relay_admit(r, seq, f)) return false;
+    s->last_frame_us = now_us;
+    if (f->kind == VG_FRAME_MEDIA) count_ingest(s, f, now_us);
+    if (s->state != VG_STREAM_LIVE && !s->remote) {
+        s->attempt = 0;
+        set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
+    }
+    vg_relay_publish(r, f, now_us);
+    if (s->hooks && s->hooks->frame_out && !s->remote) s->hooks->frame_out(s, slot, seq, f);
+    if (slot == VG_RELAY_MSE && !s->remote) vg_recorder_frame(s->recorder, f, now_us);
+    if (slot == VG_RELAY_WEBCODECS) vg_variant_follow_main(s, f, now_us);
+    return true;
+}
+
 void vg_stream_apply_event(vg_stream *s, const vg_event *ev, int64_t now_us) {
     if (ev->generation != s->generation || !s->pipeline) return; /* from a torn-down pipeline */
     switch (ev->type) {
     case VG_EVENT_CODECS: set_text(&s->codecs, ev->text); break;
-    case VG_EVENT_FRAME: {
-        if (ev->relay >= VG_RELAY_COUNT) break;
-        vg_relay *r = &s->relays[ev->relay];
-        if (!vg_relay_admit(r, ev->seq, ev->frame)) break;
-        s->last_frame_us = now_us;
-        if (ev->frame->kind == VG_FRAME_MEDIA) count_ingest(s, ev->frame, now_us);
-        if (s->state != VG_STREAM_LIVE) {
-            s->attempt = 0;
-            set_state(s, VG_STREAM_LIVE, NULL); /* tells viewers the codecs first */
-        }
-        vg_relay_publish(r, ev->frame, now_us);
-        if (ev->relay == VG_RELAY_MSE) vg_recorder_frame(s->recorder, ev->frame, now_us);
-        if (ev->relay == VG_RELAY_WEBCODECS) vg_variant_follow_main(s, ev->frame, now_us);
+    case VG_EVENT_FRAME:
+        if (ev->relay < VG_RELAY_COUNT) take_frame(s, ev->relay, ev->seq, ev->frame, now_us);
         break;
-    }
     case VG_EVENT_ERROR: fail(s, ev->text ? ev->text : "pipeline error", now_us); break;
     case VG_EVENT_EOS: fail(s, "the source ended", now_us); break;
     }
@@ -369,6 +378,7 @@ void vg_stream_tick(vg_stream *s, int64_t now_us) {
         vg_variant_tick(s->variants[i], now_us);
         vg_stream_tick(s->variants[i], now_us);
     }
+    if (s->remote) return; /* its node retries and watches it */
     if (!s->pipeline) {
         if (s->state != VG_STREAM_RETRYING || s->awaiting_publisher) return;
         bool due = s->awaiting_packets
@@ -390,6 +400,75 @@ void vg_stream_tick(vg_stream *s, int64_t now_us) {
     }
 }
 
+/* ---- cluster ------------------------------------------------------------ */
+
+bool vg_stream_state_parse(const char *name, vg_stream_state *out) {
+    for (int st = VG_STREAM_STARTING; name && st <= VG_STREAM_STOPPED; st++)
+        if (!strcmp(name, vg_stream_state_name((vg_stream_state)st))) {
+            *out = (vg_stream_state)st;
+            return true;
+        }
+    return false;
+}
+
+void vg_stream_ingest(vg_stream *s, const char *node, uint64_t epoch, int64_t now_us) {
+    bool was_remote = s->remote;
+    s->remote = false;
+    s->epoch = epoch;
+    if (!s->node || strcmp(s->node, node)) set_text(&s->node, node);
+    if (!was_remote && (s->pipeline || s->state == VG_STREAM_RETRYING)) return; /* runs */
+    if (was_remote)
+        for (int i = 0; i < VG_RELAY_COUNT; i++) {
+            vg_relay_reset(&s->relays[i]);
+            vg_relay_restart(&s->relays[i]);
+        }
+    s->attempt = 0;
+    vg_stream_start(s, now_us);
+}
+
+void vg_stream_follow(vg_stream *s, const char *node, uint64_t epoch, vg_stream_state st,
+                      const char *codecs, const char *reason, int64_t now_us) {
+    (void)now_us;
+    if (!s->remote) {
+        /* Another node has it now: ours stops, its viewers stay. */
+        drop_pipeline(s);
+        vg_rtp_ingest_free(s->ingest);
+        s->ingest = NULL;
+        s->awaiting_packets = s->awaiting_publisher = false;
+        s->remote = true;
+        s->epoch = 0;
+    }
+    if (epoch != s->epoch) {
+        s->generation++; /* what the inbox still holds of the last run is stale */
+        for (int i = 0; i < VG_RELAY_COUNT; i++) {
+            vg_relay_reset(&s->relays[i]);
+            vg_relay_rejoin(&s->relays[i]);
+        }
+        s->epoch = epoch;
+        s->last_keyframe_us = 0;
+    }
+    if (!node != !s->node || (node && strcmp(node, s->node))) set_text(&s->node, node);
+    if (!codecs != !s->codecs || (codecs && strcmp(codecs, s->codecs))) set_text(&s->codecs, codecs);
+    bool same_reason = (!reason && !s->last_error) ||
+                       (reason && s->last_error && !strcmp(reason, s->last_error));
+    if (!same_reason) set_text(&s->last_error, reason);
+    if (st != s->state || !same_reason) set_state(s, st, reason);
+}
+
+bool vg_stream_remote_frame(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_frame *f,
+                            int64_t now_us) {
+    if (!s->remote || slot >= VG_RELAY_COUNT) return false;
+    vg_relay *r = &s->relays[slot];
+    if (seq == 0) { /* a GOP reply's setup frame: numbering starts with what follows */
+        if (!vg_frame_is_setup(f)) return false;
+        vg_relay_publish(r, f, now_us);
+        vg_relay_rejoin(r);
+        return true;
+    }
+    if (r->next_seq && seq < r->next_seq) return false; /* seen already */
+    return take_frame(s, slot, seq, f, now_us);
+}
+
 json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     /* Rates are only meaningful while frames keep coming. */
     bool fresh = s->state == VG_STREAM_LIVE && now_us - s->last_frame_us < 2000000;
@@ -405,6 +484,10 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "restarts", json_integer(s->restarts));
     json_object_set_new(d, "frames_lost", json_integer((json_int_t)vg_stream_frames_lost(s)));
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
+    if (s->node) {
+        json_object_set_new(d, "node", json_string(s->node));
+        json_object_set_new(d, "epoch", json_integer((json_int_t)s->epoch));
+    }
     if (vg_source_is_push(s->source))
         json_object_set_new(d, "ingest", vg_rtp_ingest_describe(s->ingest, now_us));
     if (s->feed && !s->parent)

@@ -55,6 +55,9 @@ typedef struct vg_stream_hooks {
     vg_relay_hooks viewers; /* for the viewers of every relay */
     /* The stream's state or codecs changed; reason may be NULL. */
     void (*state_changed)(vg_stream *s, const char *reason);
+    /* A frame of a run ingested here went to relay `slot` as number `seq`
+     * (a cluster publishes it for the other nodes). May be NULL. */
+    void (*frame_out)(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_frame *f);
 } vg_stream_hooks;
 
 typedef struct vg_stream_limits {
@@ -129,6 +132,14 @@ struct vg_stream {
     int64_t last_keyframe_us;
     int64_t keyframe_interval_us;
 
+    /* cluster (cluster/cluster.h, server/cluster_node.c): NULL node and
+     * epoch 0 outside a cluster. A remote stream has no pipeline here: its
+     * frames come from the node that ingests it (vg_stream_remote_frame), its
+     * state is that node's (vg_stream_follow). */
+    bool remote;
+    char *node;     /* the node that ingests it (this one when not remote), or NULL */
+    uint64_t epoch; /* of that node's lease: rises with each new ingesting node */
+
     /* continuous recording (media/recorder.h): owned, NULL when the stream
      * does not record. Set by the embedder after vg_stream_new(), and
      * replaced by a reload that changes only it (vg_stream_set_recorder). */
@@ -162,6 +173,24 @@ int vg_stream_publisher_join(vg_stream *s, void *owner, const char *sub, const c
 /* The publisher left (reason: "publisher gone", ...): the pipeline goes and
  * the stream waits for the next one. A no-op for another owner. */
 void vg_stream_publisher_leave(vg_stream *s, void *owner, const char *reason, int64_t now_us);
+
+/* Cluster: this node ingests the stream from now on, under lease `epoch`
+ * (`node`: this node's id); starts the pipeline unless it runs. */
+void vg_stream_ingest(vg_stream *s, const char *node, uint64_t epoch, int64_t now_us);
+/* Cluster: another node ingests the stream (`node`, NULL while nobody does)
+ * and says it is in state `st` (`codecs`, `reason` may be NULL). A pipeline
+ * of ours stops. A new epoch is a new run: the relays drop their frames and
+ * wait for the new node's setup frame and a keyframe. */
+void vg_stream_follow(vg_stream *s, const char *node, uint64_t epoch, vg_stream_state st,
+                      const char *codecs, const char *reason, int64_t now_us);
+/* Cluster: a frame of a remote stream from the node that ingests it,
+ * numbered `seq` in that node's relay `slot` (0: a setup frame sent outside
+ * the numbering, as a GOP reply starts). Borrows f. False when it was not
+ * used (a frame already seen, or not decodable yet). */
+bool vg_stream_remote_frame(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_frame *f,
+                            int64_t now_us);
+/* "live" -> VG_STREAM_LIVE ...; false for an unknown name. */
+bool vg_stream_state_parse(const char *name, vg_stream_state *out);
 
 /* Periodic: restarts due retries and detects stalled sources; for a main
  * stream, also its variants (media/variant.h). */

@@ -15,7 +15,7 @@ PKGS=(
   libgstrtspserver-1.0-dev gstreamer1.0-rtsp
   libmosquitto-dev mosquitto mosquitto-clients libcoap3-dev libcoap3-bin
   valgrind clang libclang-rt-dev chromium docker-compose curl openssl ffmpeg prometheus
-  systemd procps iproute2 nftables
+  systemd procps iproute2 nftables nats-server libnats-dev nginx-light
 )
 command -v node >/dev/null 2>&1 || PKGS+=(nodejs)
 command -v npm >/dev/null 2>&1 || PKGS+=(npm)

@@ -56,6 +56,7 @@ void vg_config_free(vg_config *c) {
     free(c->metrics_bind);
     free(c->record_path);
     json_decref(c->root);
+    vg_config_free_cluster(c->cluster);
     json_decref(c->auth.anonymous_streams);
     json_decref(c->auth.allowed_origins);
     OPENSSL_cleanse(c->auth.secret, sizeof(c->auth.secret));
@@ -335,9 +336,10 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     json_t *v;
     json_object_foreach(root, key, v) {
         if (strcmp(key, "server") && strcmp(key, "streams") && strcmp(key, "auth") &&
-            !control_owns_config_section(key)) {
+            strcmp(key, "cluster") && !control_owns_config_section(key)) {
             snprintf(err, errlen,
-                     "%s: unknown section (expected server, streams, auth, devices, control, or a "
+                     "%s: unknown section (expected server, streams, auth, cluster, devices, "
+                     "control, or a "
                      "transport such as mqtt or coap)",
                      key);
             goto fail;
@@ -351,6 +353,7 @@ int vg_config_load_json(vg_config *c, json_t *root, char *err, size_t errlen) {
     }
     if (vg_config_check_metrics_bind(c, err, errlen)) goto fail;
     if (vg_config_load_auth(c, json_object_get(root, "auth"), err, errlen)) goto fail;
+    if (vg_config_load_cluster(c, json_object_get(root, "cluster"), err, errlen)) goto fail;
 
     json_t *streams = json_object_get(root, "streams");
     if (!streams) {

@@ -29,6 +29,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cluster/cluster.h"
 #include "media/recorder.h"
 
 /* One substream of a stream (server/config_variants.c). */
@@ -110,6 +111,8 @@ typedef struct vg_config {
     char *tls_cert;
     char *tls_key;
     int http_redirect_port;
+    /* the "cluster" section (server/config_cluster.c), owned; NULL: alone */
+    vg_cluster_config *cluster;
 } vg_config;
 
 /* The embedded default: one stream "demo" from the built-in test source. */
@@ -133,6 +136,10 @@ int vg_config_server_copy(vg_config *dst, const vg_config *src, const char *name
 /* The "auth" section (obj borrowed, NULL when absent: a random secret for
  * this run and no anonymous access). 0, or -1 with a message in err. */
 int vg_config_load_auth(vg_config *c, const json_t *obj, char *err, size_t errlen);
+/* The "cluster" section (obj borrowed, NULL when absent). 0, or -1 with a
+ * message naming the field in err. */
+int vg_config_load_cluster(vg_config *c, const json_t *obj, char *err, size_t errlen);
+void vg_config_free_cluster(vg_cluster_config *cc);
 /* True for an id the config accepts for a stream or a variant: 1-64
  * letters, digits, '-', '_' or '.'. */
 bool vg_config_valid_id(const char *id);

@@ -51,6 +51,10 @@ static int status_is_final(const char *status) {
  * ev is borrowed. */
 static void on_control_event(void *user, const json_t *ev) {
     vg_server *srv = user;
+    if (vg_cluster_node_device_event(srv, ev)) vg_devices_deliver_event(srv, ev);
+}
+
+void vg_devices_deliver_event(vg_server *srv, const json_t *ev) {
     const char *type = json_string_value(json_object_get(ev, "type"));
     if (!type) return;
     if (strcmp(type, "command.status") != 0) {
@@ -195,6 +199,8 @@ int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owne
                  req->device ? req->device : "");
         return CONTROL_ISSUE_UNKNOWN_DEVICE;
     }
+    int fr = vg_cluster_node_forward_command(srv, access, owner, req, err, errlen);
+    if (fr != VG_DEVICES_LOCAL) return fr;
     int r = control_command_issue(srv->control, req->device, req->name, req->params, req->options,
                                   id_out, id_len, err, errlen);
     if (r == CONTROL_ISSUE_OK && owner)

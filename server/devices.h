@@ -46,10 +46,15 @@ typedef struct vg_command_request {
     const char *name;
     const json_t *params;  /* object or NULL */
     const json_t *options; /* {"qos","confirmable","timeout_ms"} or NULL */
+    json_t *request_id;    /* the vigil.v1 request's id (a cluster answers it later), or NULL */
 } vg_command_request;
 
 /* Refusals of vg_devices_command() beyond control_issue_result. */
 #define VG_DEVICES_FORBIDDEN (-100) /* the client sees the device but may not command it */
+/* Not refusals: in a cluster, the command went to the node that controls
+ * the device, whose answer comes later (vg_protocol.command_answered). */
+#define VG_DEVICES_FORWARDED 1
+#define VG_DEVICES_LOCAL 2 /* vg_cluster_node_forward_command: issue it here */
 
 /* Issues a command on behalf of a client with rights `access` (borrowed); a
  * device it may not see is an unknown device. owner (may be NULL, e.g. REST)
@@ -64,6 +69,22 @@ int vg_devices_command(vg_server *srv, const vg_access *access, vg_session *owne
  * (borrowed): {"qos","confirmable","timeout_ms"} as far as present. New ref,
  * NULL when none. */
 json_t *vg_devices_options_of(const json_t *msg);
+
+/* Passes a device event (control/'s shapes, borrowed) to the sessions that
+ * watch the device and to the command's owner: control/'s own events, and
+ * in a cluster the holder's (server/cluster_devices.c). */
+void vg_devices_deliver_event(vg_server *srv, const json_t *ev);
+
+/* Cluster (server/cluster_devices.c): sends a command for a device another
+ * node controls there. VG_DEVICES_LOCAL when it is to be issued here,
+ * VG_DEVICES_FORWARDED when sent, or a negative control_issue_result with
+ * err. */
+int vg_cluster_node_forward_command(vg_server *srv, const vg_access *access, vg_session *owner,
+                                    const vg_command_request *req, char *err, size_t errlen);
+/* Cluster: a device event of control/ here: true when this node's watchers
+ * should get it (it is not about a device another node controls); the
+ * events of devices held here also go to every other node. */
+bool vg_cluster_node_device_event(vg_server *srv, const json_t *ev);
 
 /* The PROTOCOL.md error code and field of a refused command. */
 const char *vg_devices_error_code(int issue_result, const char **field);

@@ -44,6 +44,7 @@
 #include "server/http_recordings.h"
 #include "server/http_snapshot.h"
 #include "server/metrics.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 #include "server/token.h"
 
@@ -55,11 +56,17 @@ size_t vg_http_session_size(void) {
 
 /* Everyone may ask whether the server is up; the figures are for admins. */
 static json_t *api_health(vg_server *srv, const vg_access *access) {
-    if (!vg_access_is_admin(access))
-        return json_pack("{s:s, s:s}", "status", "ok", "version", VIGIL_VERSION);
+    /* A node cut off from its cluster still serves what it ingests itself. */
+    json_t *cluster = vg_cluster_node_health(srv);
+    const char *status = !cluster || vg_cluster_node_connected(srv) ? "ok" : "degraded";
+    if (!vg_access_is_admin(access)) {
+        json_t *h = json_pack("{s:s, s:s}", "status", status, "version", VIGIL_VERSION);
+        if (h && cluster) json_object_set_new(h, "cluster", cluster);
+        return h;
+    }
     int64_t now = vg_server_now_us();
     json_t *h =
-        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", "ok", "version", VIGIL_VERSION,
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I}", "status", status, "version", VIGIL_VERSION,
                   "uptime_s", (json_int_t)((now - srv->started_us) / 1000000), "streams",
                   (json_int_t)srv->nstreams, "devices", (json_int_t)vg_devices_count(srv),
                   "connections", (json_int_t)srv->session_count);
@@ -88,6 +95,7 @@ static json_t *api_health(vg_server *srv, const vg_access *access) {
     json_object_set_new(h, "counters", c);
     /* device control: per-transport connection state and counters */
     json_object_set_new(h, "control", vg_devices_stats(srv));
+    if (cluster) json_object_set_new(h, "cluster", cluster);
     return h;
 }
 
@@ -209,11 +217,22 @@ static int request_line(struct lws *wsi, unsigned *method, char *uri, size_t uri
     return -1;
 }
 
+/* The nodes of the cluster and what each serves: admins only; 404 when
+ * this server is not part of one. */
+static int api_cluster(struct lws *wsi, vg_http_session *hs, vg_server *srv) {
+    if (!vg_access_is_admin(&hs->access)) return forbidden(wsi, hs, "admin only");
+    json_t *c = vg_cluster_node_describe(srv, vg_server_now_us());
+    if (!c)
+        return respond_error(wsi, hs, HTTP_STATUS_NOT_FOUND, "not_clustered", NULL,
+                             "this server is not part of a cluster (no \"cluster\" section)");
+    return respond(wsi, hs, HTTP_STATUS_OK, c);
+}
+
 /* The methods a path answers; 0 for a path that is not there (404). The
  * one place that knows each route's methods: handle_api() dispatches. */
 static unsigned route_methods(const char *uri) {
-    static const char *const reads[] = {"/api/health", "/api/streams", "/api/devices",
-                                        "/api/admin/sessions", "/metrics"};
+    static const char *const reads[] = {"/api/health",         "/api/streams", "/api/devices",
+                                        "/api/admin/sessions", "/api/cluster", "/metrics"};
     char id[CONTROL_ID_MAX];
     for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
         if (!strcmp(uri, reads[i])) return M_GET | M_HEAD;
@@ -290,7 +309,7 @@ static int post_command(struct lws *wsi, vg_http_session *hs) {
         snprintf(err, sizeof(err), "field 'params' must be an object");
     } else {
         json_t *options = vg_devices_options_of(body);
-        vg_command_request req = {hs->target, name, params, options};
+        vg_command_request req = {hs->target, name, params, options, NULL};
         int r =
             vg_devices_command(srv, &hs->access, NULL, &req, cid, sizeof(cid), err, sizeof(err));
         json_decref(options);
@@ -442,6 +461,7 @@ static int handle_api(struct lws *wsi, vg_http_session *hs) {
     if (!strcmp(uri, "/api/admin/sessions"))
         return vg_access_is_admin(&hs->access) ? respond(wsi, hs, HTTP_STATUS_OK, api_sessions(srv))
                                                : forbidden(wsi, hs, "admin only");
+    if (!strcmp(uri, "/api/cluster")) return api_cluster(wsi, hs, srv);
     json_t *found = NULL;
     if (path_id(uri, "/api/devices/", "", id, sizeof(id)))
         found = vg_devices_get(srv, &hs->access, id);

@@ -45,6 +45,13 @@ typedef struct vg_protocol {
      * "removed": [ids], "restarted": [ids], ...} (server/reload.h); tell
      * every signed-in client what it may see of it. */
     void (*streams_changed)(vg_server *srv, const json_t *changes);
+    /* A command session `s` asked for in request `id` went to the node that
+     * controls the device (server/cluster_devices.c), which answered: issued
+     * as `command_id`, or (command_id NULL) refused with issue result `code`
+     * (server/devices.h) and `error`. */
+    void (*command_answered)(vg_session *s, json_t *id, const char *command_id,
+                             const char *device, const char *name, const char *node, int code,
+                             const char *error);
 } vg_protocol;
 
 #endif

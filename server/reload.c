@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "server/devices.h"
 #include "server/publisher.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 
 /* A removed stream waiting for its pipelines to go (reaper mark). */
@@ -200,7 +201,7 @@ static void replace_stream(vg_server *srv, size_t index, vg_stream *next, int64_
         }
     srv->streams[index] = next;
     retire(srv, old); /* before the start: a push source's UDP port is free again */
-    vg_stream_start(next, now_us);
+    vg_server_start_stream(srv, next, now_us);
 }
 
 /* Streams of `next` that are new, gone or changed; the report's "streams".
@@ -225,6 +226,7 @@ static int apply_streams(vg_server *srv, const vg_config *next, json_t *report, 
         memmove(&srv->streams[i], &srv->streams[i + 1],
                 (srv->nstreams - i - 1) * sizeof(*srv->streams));
         srv->nstreams--;
+        vg_cluster_node_stream_removed(srv, st->id);
         retire(srv, st);
     }
     for (size_t i = 0; i < srv->nstreams; i++) {
@@ -254,7 +256,7 @@ static int apply_streams(vg_server *srv, const vg_config *next, json_t *report, 
         if (!st) return -1;
         srv->streams[srv->nstreams++] = st;
         json_array_append_new(added, json_string(sc->id));
-        vg_stream_start(st, now_us);
+        vg_server_start_stream(srv, st, now_us);
     }
     json_object_set_new(report, "unchanged",
                         json_integer((json_int_t)(srv->nstreams - json_array_size(added) -
@@ -376,6 +378,12 @@ int vg_server_reload(vg_server *srv, json_t **report, char *err, size_t errlen) 
         free(next);
         return refuse(srv, why, err, errlen);
     }
+    if (!json_equal(json_object_get(srv->config->root, "cluster"),
+                    json_object_get(next->root, "cluster"))) {
+        vg_config_free(next);
+        free(next);
+        return refuse(srv, "cluster: a changed cluster section needs a restart", err, errlen);
+    }
     json_t *r = json_object(), *changed = json_array(), *restart = json_array();
     bool devices = device_sections_differ(srv->config->root, next->root);
     control_t *control = NULL;
@@ -398,6 +406,7 @@ int vg_server_reload(vg_server *srv, json_t **report, char *err, size_t errlen) 
     json_object_set_new(r, "auth", apply_auth(srv, next, now_us));
     if (devices) {
         size_t failed = vg_devices_replace(srv, control, next);
+        if (srv->cluster) vg_cluster_node_devices_start(srv); /* the new devices' leases */
         json_object_set_new(r, "devices", json_pack("{s:s, s:I}", "control", "restarted",
                                                     "commands_failed", (json_int_t)failed));
         /* device control no longer reads the config it started from */

@@ -1,6 +1,7 @@
 /* server.c -- lws context, streams, the service loop and shutdown (see
  * server.h). */
 #include "server/server.h"
+#include "server/cluster_node.h"
 
 #include <ev.h>
 #include <stdlib.h>
@@ -119,6 +120,7 @@ static void on_tick(lws_sorted_usec_list_t *sul) {
     if (!srv->stopping) {
         for (size_t i = 0; i < srv->nstreams; i++)
             vg_stream_tick(srv->streams[i], now);
+        vg_cluster_node_tick(srv, now);
         check_sessions(srv, now);
         vg_heap_trim_tick(&srv->heap_trim);
     }
@@ -163,7 +165,9 @@ static int init_state(vg_server *srv, const vg_config *config, const vg_protocol
     srv->protocol = protocol;
     srv->stream_hooks = (vg_stream_hooks){
         .viewers = {.viewer_ready = hook_viewer_ready, .viewer_too_slow = hook_viewer_too_slow},
-        .state_changed = protocol->stream_state,
+        /* pass-throughs to the protocol without a cluster */
+        .state_changed = vg_cluster_node_state_changed,
+        .frame_out = vg_cluster_node_frame_out,
     };
     srv->started_us = vg_server_now_us();
     srv->per_ip = json_object();
@@ -376,6 +380,10 @@ int vg_server_init(vg_server *srv, const vg_config *config, const vg_protocol *p
         vg_log(VG_LOG_ERROR, "invalid configuration: %s", err);
         return VG_SERVER_BAD_CONFIG;
     }
+    if (vg_cluster_node_start(srv, err, sizeof(err)) < 0) {
+        vg_log(VG_LOG_ERROR, "invalid configuration: %s", err);
+        return VG_SERVER_BAD_CONFIG;
+    }
     return 0;
 }
 
@@ -404,10 +412,17 @@ static void begin_shutdown(vg_server *srv) {
     vg_drain_begin(srv);
 }
 
+void vg_server_start_stream(vg_server *srv, vg_stream *s, int64_t now_us) {
+    if (srv->cluster)
+        vg_cluster_node_stream_added(srv, s); /* its lease decides */
+    else
+        vg_stream_start(s, now_us);
+}
+
 int vg_server_run(vg_server *srv) {
     int64_t now = vg_server_now_us();
     for (size_t i = 0; i < srv->nstreams; i++)
-        vg_stream_start(srv->streams[i], now);
+        vg_server_start_stream(srv, srv->streams[i], now);
     lws_sul_schedule(srv->context, 0, &srv->tick, on_tick, TICK_US);
     vg_loop_lag_scheduled(&srv->tick_lag, TICK_US);
     /* Also without devices: a reload may bring some. */
@@ -434,6 +449,7 @@ int vg_server_run(vg_server *srv) {
 }
 
 void vg_server_destroy(vg_server *srv) {
+    vg_cluster_node_stop(srv); /* its leases go first: another node takes over now */
     for (size_t i = 0; i < srv->nstreams; i++)
         vg_stream_stop(srv->streams[i]);
     vg_reaper_stop(&srv->reaper); /* every pipeline is down: nothing posts any more */

@@ -65,6 +65,8 @@ struct vg_server {
     vg_heap_trim heap_trim; /* run from `tick` (server/heap_trim.h) */
     /* device control (server/devices.c): NULL when the config has no devices */
     control_t *control;
+    /* this node of a cluster (server/cluster_node.h), NULL when alone */
+    struct vg_cluster_node *cluster;
     json_t *command_owners; /* command id -> serial of the issuing session */
     lws_sorted_usec_list_t control_tick;
     struct lws_protocols protocols[3];
@@ -127,6 +129,9 @@ vg_stream *vg_server_make_stream(vg_server *srv, const vg_stream_config *sc, uin
 /* A recorder for `sc`'s "record" (NULL when it records nothing, or on
  * OOM: logged). */
 vg_recorder *vg_server_make_recorder(vg_server *srv, const vg_stream_config *sc);
+/* Starts a stream (at start or after a reload); in a cluster, its lease
+ * decides whether it runs here (server/cluster_node.h). */
+void vg_server_start_stream(vg_server *srv, vg_stream *s, int64_t now_us);
 /* Transcodes running or waiting to (media/variant.h), for server.max_transcodes. */
 uint32_t vg_server_transcodes_running(const vg_server *srv);
 int64_t vg_server_now_us(void);

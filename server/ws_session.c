@@ -14,6 +14,7 @@
 #include "server/devices.h"
 #include "common/log.h"
 #include "server/publisher.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 
 static vg_server *server_of(struct lws *wsi) {
@@ -107,6 +108,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
         /* A GStreamer thread, a device plugin or the signal handler woke us. */
         vg_server_drain_inbox(server_of(wsi));
         vg_devices_poll(server_of(wsi));
+        vg_cluster_node_poll(server_of(wsi));
         return 0;
 
     default: return 0;

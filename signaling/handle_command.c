@@ -18,10 +18,12 @@ void vg_handle_command(vg_session *s, json_t *msg, json_t *id) {
         .name = json_string_value(json_object_get(msg, "name")),
         .params = json_object_get(msg, "params"),
         .options = options,
+        .request_id = id,
     };
     char cid[CONTROL_ID_MAX], err[CONTROL_ERR_MAX];
     int r = vg_devices_command(s->server, &s->access, s, &req, cid, sizeof(cid), err, sizeof(err));
     json_decref(options);
+    if (r == VG_DEVICES_FORWARDED) return; /* the device's node answers (command_answered) */
     if (r != CONTROL_ISSUE_OK) {
         const char *field;
         const char *code = vg_devices_error_code(r, &field);
@@ -34,5 +36,24 @@ void vg_handle_command(vg_session *s, json_t *msg, json_t *id) {
     json_object_set_new(reply, "device", json_string(req.device));
     json_object_set_new(reply, "name", json_string(req.name));
     json_object_set_new(reply, "status", json_string("queued"));
+    vg_session_send_json(s, reply);
+}
+
+void vg_signaling_command_answered(vg_session *s, json_t *id, const char *command_id,
+                                   const char *device, const char *name, const char *node,
+                                   int code, const char *error) {
+    if (!command_id) {
+        const char *field = NULL;
+        vg_signaling_error(s, id, vg_devices_error_code(code, &field), field, "%s",
+                           error ? error : "refused");
+        return;
+    }
+    json_t *reply = vg_signaling_reply("command", id);
+    if (!reply) return;
+    json_object_set_new(reply, "command_id", json_string(command_id));
+    json_object_set_new(reply, "device", json_string(device));
+    json_object_set_new(reply, "name", json_string(name));
+    json_object_set_new(reply, "status", json_string("queued"));
+    json_object_set_new(reply, "node", json_string(node));
     vg_session_send_json(s, reply);
 }

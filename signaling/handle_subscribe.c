@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "server/cluster_node.h"
 #include "server/server.h"
 #include "signaling/signaling.h"
 
@@ -105,6 +106,7 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
      * reply carries its state, and no event precedes the reply. (A
      * subscribe refused below leaves it to stop after its linger time.) */
     vg_variant_demand(stream, vg_server_now_us());
+    vg_cluster_node_demand(s->server, main, vg_server_now_us()); /* another node's frames */
     /* The reply is queued first; text is written before media, so it precedes
      * the init segment on the wire. */
     json_t *r = vg_signaling_reply("subscribe", id);

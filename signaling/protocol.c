@@ -21,4 +21,5 @@ const vg_protocol vg_signaling_protocol = {
     .stream_state = vg_signaling_stream_state,
     .stream_removed = vg_signaling_stream_removed,
     .streams_changed = vg_signaling_streams_changed,
+    .command_answered = vg_signaling_command_answered,
 };

@@ -52,6 +52,11 @@ void vg_signaling_streams_changed(vg_server *srv, const json_t *changes);
 
 /* A new reply object {"type":type,"id":id}; id (borrowed) may be NULL. */
 json_t *vg_signaling_reply(const char *type, json_t *id);
+/* The answer to a command another node issued for this session
+ * (server/protocol.h, command_answered). */
+void vg_signaling_command_answered(vg_session *s, json_t *id, const char *command_id,
+                                   const char *device, const char *name, const char *node,
+                                   int code, const char *error);
 
 /* Request handlers. `msg` is the validated request and `id` its id (or
  * NULL); both are borrowed. Each sends its reply or an error. */

@@ -23,7 +23,7 @@ static void on_state(vg_stream *s, const char *reason) {
     state_calls++;
 }
 
-static const vg_stream_hooks hooks = {{on_ready, on_too_slow}, on_state};
+static const vg_stream_hooks hooks = {{on_ready, on_too_slow}, on_state, NULL};
 
 static vg_stream *make_stream(uint32_t queue_frames) {
     vg_stream_limits lim = {.queue_frames = queue_frames,

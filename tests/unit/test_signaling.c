@@ -37,7 +37,7 @@ static void hook_state(vg_stream *s, const char *r) {
     (void)s;
     (void)r;
 }
-static const vg_stream_hooks hooks = {{hook_ready, hook_slow}, hook_state};
+static const vg_stream_hooks hooks = {{hook_ready, hook_slow}, hook_state, NULL};
 
 static vg_config config;
 static vg_server srv;

@@ -27,7 +27,7 @@ static void on_state(vg_stream *s, const char *reason) {
     state_changes++;
     snprintf(last_reason, sizeof(last_reason), "%s", reason ? reason : "");
 }
-static const vg_stream_hooks hooks = {{on_ready, on_slow}, on_state};
+static const vg_stream_hooks hooks = {{on_ready, on_slow}, on_state, NULL};
 
 static vg_inbox inbox;
 static vg_stream *stream;
