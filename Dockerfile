@@ -26,7 +26,7 @@ RUN apt-get update \
       build-essential pkg-config \
       libwebsockets-dev libwebsockets-evlib-ev libev-dev libjansson-dev libssl-dev libsrtp2-dev \
       libgstreamer1.0-dev libgstreamer-plugins-base1.0-dev libgstreamer-plugins-bad1.0-dev \
-      libmosquitto-dev libcoap3-dev \
+      libmosquitto-dev libcoap3-dev libnats-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -59,7 +59,7 @@ RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       libwebsockets17 libwebsockets-evlib-ev libev4 libjansson4 libssl3 libsrtp2-1 \
       libgstreamer1.0-0 libgstreamer-plugins-base1.0-0 libgstreamer-plugins-bad1.0-0 \
-      libmosquitto1 libcoap3 \
+      libmosquitto1 libcoap3 libnats3.4 \
       gstreamer1.0-plugins-base gstreamer1.0-plugins-good \
       gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-x gstreamer1.0-tools \
       gstreamer1.0-alsa \

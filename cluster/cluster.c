@@ -203,6 +203,8 @@ void vg_cluster_free(vg_cluster *c) {
         r = next;
     }
     vg_handoff_destroy(&c->reports);
+    /* One cluster per process: the library's own threads and memory go too. */
+    nats_CloseAndWait(2000);
     free(c->prefix);
     free(c->advertise_url);
     free(c);

@@ -417,11 +417,13 @@ void vg_stream_ingest(vg_stream *s, const char *node, uint64_t epoch, int64_t no
     s->epoch = epoch;
     if (!s->node || strcmp(s->node, node)) set_text(&s->node, node);
     if (!was_remote && (s->pipeline || s->state == VG_STREAM_RETRYING)) return; /* runs */
-    if (was_remote)
+    if (was_remote) {
+        set_text(&s->last_error, NULL); /* why it waited was the follower's */
         for (int i = 0; i < VG_RELAY_COUNT; i++) {
             vg_relay_reset(&s->relays[i]);
             vg_relay_restart(&s->relays[i]);
         }
+    }
     s->attempt = 0;
     vg_stream_start(s, now_us);
 }

@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "control/agent.h"
+#include "server/cluster_node.h"
 #include "server/server.h"
 
 /* control/'s link to a session: the session queues the message. */
@@ -40,14 +41,17 @@ int vg_agents_serve(vg_session *s, const char *device_id, char *err, size_t errl
     }
     if (!s->serves) s->serves = json_array();
     if (!serves(s, device_id)) json_array_append_new(s->serves, json_string(device_id));
+    vg_cluster_node_device_served(s->server, device_id, true);
     return 0;
 }
 
 void vg_agents_session_closed(vg_session *s, const char *reason) {
     size_t i;
     json_t *v;
-    json_array_foreach(s->serves, i, v)
+    json_array_foreach(s->serves, i, v) {
         control_agent_detach(s->server->control, json_string_value(v), s, reason);
+        vg_cluster_node_device_served(s->server, json_string_value(v), false);
+    }
 }
 
 void vg_agents_reattach(vg_server *srv) {

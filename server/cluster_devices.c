@@ -49,7 +49,12 @@ void vg_cluster_node_devices_start(vg_server *srv) {
     json_array_foreach(devs, i, d) {
         char key[96];
         snprintf(key, sizeof(key), "device.%s", json_string_value(json_object_get(d, "id")));
-        vg_cluster_lease_want(n->cluster, key, VG_LEASE_CLAIM, NULL);
+        /* A device served by an agent is controlled where its agent is
+         * connected (vg_cluster_node_device_served), any other by whoever
+         * claims it first. */
+        const char *transport = json_string_value(json_object_get(d, "transport"));
+        bool agent = transport && !strcmp(transport, "agent");
+        vg_cluster_lease_want(n->cluster, key, agent ? VG_LEASE_FOLLOW : VG_LEASE_CLAIM, NULL);
     }
     json_decref(devs);
 }
@@ -57,6 +62,14 @@ void vg_cluster_node_devices_start(vg_server *srv) {
 void vg_cluster_node_devices_stop(vg_server *srv) {
     json_decref(srv->cluster->pending);
     srv->cluster->pending = NULL;
+}
+
+void vg_cluster_node_device_served(vg_server *srv, const char *device, bool here) {
+    if (!srv->cluster) return;
+    char key[96];
+    snprintf(key, sizeof(key), "device.%s", device);
+    vg_cluster_lease_want(srv->cluster->cluster, key, here ? VG_LEASE_TAKE : VG_LEASE_FOLLOW,
+                          NULL);
 }
 
 json_t *vg_cluster_node_devices_held(vg_server *srv) {

@@ -65,6 +65,9 @@ bool vg_cluster_node_connected(vg_server *srv);
 void vg_cluster_node_devices_start(vg_server *srv);
 void vg_cluster_node_devices_stop(vg_server *srv);
 void vg_cluster_node_devices_tick(vg_server *srv, int64_t now_us);
+/* An agent serving `device` connected here (here: true) or left: the
+ * device's lease comes here, or is let go. */
+void vg_cluster_node_device_served(vg_server *srv, const char *device, bool here);
 /* The device ids this node holds. New ref. */
 json_t *vg_cluster_node_devices_held(vg_server *srv);
 /* A control message of `type` about devices; false when it is not one. */

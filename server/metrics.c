@@ -1,6 +1,8 @@
 /* metrics.c -- the Prometheus exposition of GET /metrics (see metrics.h). */
 #include "server/metrics.h"
 
+#include "server/cluster_node.h"
+
 #include <dirent.h>
 #include <malloc.h>
 #include <stdarg.h>
@@ -565,6 +567,33 @@ static void snapshots(out *o, vg_server *srv) {
     put(o, "vigil_snapshot_make_seconds_total %.6f\n", (double)c->make_us_total / 1e6);
 }
 
+/* A cluster node (server/cluster_node.h): nothing without one. */
+static void cluster(out *o, vg_server *srv) {
+    vg_cluster_counters c;
+    uint64_t stale;
+    if (!vg_cluster_node_counters(srv, &c, &stale)) return;
+    family(o, "vigil_cluster_connected", "gauge", "1 while connected to a NATS server.");
+    put(o, "vigil_cluster_connected %d\n", vg_cluster_node_connected(srv) ? 1 : 0);
+    counter(o, "vigil_cluster_frames_published_total",
+            "Frames of streams ingested here, published once each to NATS.", c.frames_published);
+    counter(o, "vigil_cluster_frames_publish_dropped_total",
+            "Frames not published (queue full, or NATS refused them).", c.frames_publish_dropped);
+    counter(o, "vigil_cluster_frames_received_total",
+            "Frames of streams other nodes ingest, received from NATS.", c.frames_received);
+    counter(o, "vigil_cluster_frames_stale_total",
+            "Frames from a node that no longer ingests the stream (an old epoch), dropped.", stale);
+    counter(o, "vigil_cluster_messages_sent_total", "Control messages sent to other nodes.",
+            c.messages_sent);
+    counter(o, "vigil_cluster_messages_received_total",
+            "Control messages received on the cluster's control subject.", c.messages_received);
+    counter(o, "vigil_cluster_messages_dropped_total",
+            "Messages on vigil's subjects that were unusable (garbage, foreign), dropped.",
+            c.messages_dropped);
+    counter(o, "vigil_cluster_lease_errors_total", "Lease operations that failed.",
+            c.lease_errors);
+    counter(o, "vigil_cluster_disconnects_total", "Connections to NATS lost.", c.disconnects);
+}
+
 char *vg_metrics_render(vg_server *srv, size_t *len) {
     out o = {.buf = malloc(4096), .cap = 4096};
     if (!o.buf) return NULL;
@@ -574,6 +603,7 @@ char *vg_metrics_render(vg_server *srv, size_t *len) {
     streams(&o, srv);
     snapshots(&o, srv);
     devices(&o, srv);
+    cluster(&o, srv);
     if (o.failed) {
         free(o.buf);
         return NULL;
