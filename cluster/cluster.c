@@ -241,6 +241,10 @@ void vg_cluster_lease_want(vg_cluster *c, const char *key, vg_lease_want want,
     vg_lease_set(&c->leases, key, (int)want, info);
 }
 
+void vg_cluster_set_alive(vg_cluster *c, const char *const *nodes, size_t n) {
+    vg_lease_set_alive(&c->leases, nodes, n);
+}
+
 void vg_cluster_lease_forget(vg_cluster *c, const char *key) {
     vg_lease_forget(&c->leases, key);
 }

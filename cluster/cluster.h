@@ -133,6 +133,10 @@ bool vg_cluster_publish_frame(vg_cluster *c, const vg_cluster_frame_meta *m, vg_
 bool vg_cluster_send(vg_cluster *c, const char *to, const char *type, const json_t *body,
                      const char *const *extra);
 
+/* The other nodes alive now (ids, copied): free streams spread over them
+ * (cluster/lease.h). */
+void vg_cluster_set_alive(vg_cluster *c, const char *const *nodes, size_t n);
+
 /* Subscribes to or unsubscribes from a stream's media subject (idempotent). */
 int vg_cluster_watch_stream(vg_cluster *c, const char *stream, bool on);
 bool vg_cluster_watching(const vg_cluster *c, const char *stream);

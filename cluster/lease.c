@@ -12,6 +12,9 @@
 
 /* How long one key-value call may wait for JetStream: well under a round. */
 #define KV_WAIT_MS 1000
+/* A node's first claims wait this long after it connects: the others'
+ * heartbeats (every second) say who is alive by then. */
+#define CLAIM_AFTER_MS 1500
 
 static char *lease_value(vg_lease_thread *t, uint64_t epoch, const char *info) {
     vg_cluster *c = t->cluster;
@@ -80,6 +83,7 @@ static void report(vg_lease_thread *t, vg_lease_key *k) {
         v = json_loadb(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), 0, NULL);
     kvEntry_Destroy(e);
     const char *holder = json_string_value(json_object_get(v, "node"));
+    snprintf(k->last_holder, sizeof(k->last_holder), "%s", holder ? holder : "");
     uint64_t epoch = (uint64_t)json_integer_value(json_object_get(v, "epoch"));
     json_t *info = json_object_get(v, "info");
     bool mine = holder && !strcmp(holder, c->node_id) && k->held;
@@ -113,6 +117,41 @@ static void report(vg_lease_thread *t, vg_lease_key *k) {
     json_decref(v);
 }
 
+/* A node's rank for a key (highest first): FNV-1a of node and key, mixed
+ * (MurmurHash3's finaliser) so that ids differing in one character do not
+ * rank in the same order for every key. */
+static uint64_t rank(const char *node, const char *key) {
+    uint64_t h = 1469598103934665603ULL;
+    for (const char *p = node; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h = (h ^ 0xff) * 1099511628211ULL;
+    for (const char *p = key; *p; p++)
+        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return h;
+}
+
+/* Whether this node ranks first for key `k` among the nodes alive. */
+static bool ranks_first(vg_lease_thread *t, const vg_lease_key *k) {
+    uint64_t mine = rank(t->cluster->node_id, k->key);
+    bool first = true;
+    pthread_mutex_lock(&t->lock);
+    for (size_t i = 0; first && i < t->nalive; i++)
+        if (rank(t->alive[i], k->key) > mine) first = false;
+    pthread_mutex_unlock(&t->lock);
+    return first;
+}
+
+static int64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 /* One key's round: renew, claim, take or let go, as wanted. */
 static void round_key(vg_lease_thread *t, vg_lease_key *k, int want, const char *info) {
     vg_cluster *c = t->cluster;
@@ -136,7 +175,13 @@ static void round_key(vg_lease_thread *t, vg_lease_key *k, int want, const char 
                 k->held = false;
         }
         free(v);
+    } else if (want == VG_LEASE_CLAIM && now_ms() < t->claims_from_ms) {
+        /* just connected: who else is alive is not known yet */
+    } else if (want == VG_LEASE_CLAIM && !k->deferred && !k->last_holder[0] &&
+               !ranks_first(t, k)) {
+        k->deferred = true; /* its first-ranked node's turn; ours next round */
     } else if (want != VG_LEASE_FOLLOW) {
+        k->deferred = false;
         /* The epoch is the revision this write gets, which is not known
          * before: write once to learn it, then again with it. */
         char *v = lease_value(t, 0, info);
@@ -203,7 +248,10 @@ static void *lease_main(void *arg) {
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         pthread_mutex_unlock(&t->lock);
-        if (atomic_load(&t->cluster->connected) && open_bucket(t)) run_round(t);
+        if (atomic_load(&t->cluster->connected) && open_bucket(t)) {
+            if (!t->claims_from_ms) t->claims_from_ms = now_ms() + CLAIM_AFTER_MS;
+            run_round(t);
+        }
         pthread_mutex_lock(&t->lock);
         if (t->stop) break;
         if (!t->kick) {
@@ -259,6 +307,11 @@ void vg_lease_thread_stop(vg_lease_thread *t) {
         free(k);
     }
     t->keys = NULL;
+    for (size_t i = 0; i < t->nalive; i++)
+        free(t->alive[i]);
+    free(t->alive);
+    t->alive = NULL;
+    t->nalive = 0;
     close_bucket(t);
     free(t->bucket);
     pthread_mutex_destroy(&t->lock);
@@ -300,6 +353,22 @@ void vg_lease_set(vg_lease_thread *t, const char *key, int want, const json_t *i
     }
     pthread_mutex_unlock(&t->lock);
     free(text);
+}
+
+void vg_lease_set_alive(vg_lease_thread *t, const char *const *nodes, size_t n) {
+    char **copy = calloc(n ? n : 1, sizeof(*copy));
+    if (!copy) return;
+    for (size_t i = 0; i < n; i++)
+        copy[i] = strdup(nodes[i]);
+    pthread_mutex_lock(&t->lock);
+    char **old = t->alive;
+    size_t nold = t->nalive;
+    t->alive = copy;
+    t->nalive = n;
+    pthread_mutex_unlock(&t->lock);
+    for (size_t i = 0; i < nold; i++)
+        free(old[i]);
+    free(old);
 }
 
 void vg_lease_forget(vg_lease_thread *t, const char *key) {

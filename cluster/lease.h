@@ -13,7 +13,14 @@
  * (vg_lease_want) decides:
  *   - held: renew with an update at the last revision; a failed update means
  *     another node took it (or it expired: then re-created, same epoch);
- *   - CLAIM, not held: create (succeeds only if nobody holds it);
+ *   - CLAIM, not held: create (succeeds only if nobody holds it). So that
+ *     streams spread over the nodes, a key nobody has held yet is claimed
+ *     at once only by the node that ranks first for it among the nodes
+ *     alive (the highest hash of node and key); the others wait one round,
+ *     then claim it too if it is still free (that node may be gone). A key
+ *     that had a holder (which died or left) is claimed by any node at once:
+ *     there, time matters more than spread. A node claims nothing in its
+ *     first CLAIM_AFTER_MS connected, while it learns who else is alive;
  *   - TAKE, not held: put (a publisher connected here: the lease moves);
  *   - FOLLOW, held: delete (let go).
  * Then the holder as the bucket says it is reported to the service thread
@@ -50,6 +57,8 @@ typedef struct vg_lease_key {
     uint64_t rev;   /* of our last write, while held */
     uint64_t epoch; /* ours, while held */
     char *reported; /* what the last report said: "node|epoch|mine|info" */
+    char last_holder[33]; /* the holder as last read, "" for none */
+    bool deferred;  /* a never-held key left to its first-ranked node for a round */
 } vg_lease_key;
 
 typedef struct vg_lease_thread {
@@ -62,6 +71,9 @@ typedef struct vg_lease_thread {
     pthread_cond_t cond;
     vg_lease_key *keys; /* lock */
     bool kick, stop;    /* lock */
+    char **alive;       /* lock: the other nodes heard from lately (ids, owned) */
+    int64_t claims_from_ms; /* lease thread: no claims before (monotonic), 0: not connected yet */
+    size_t nalive;      /* lock */
     struct __kvStore *kv; /* lease thread: the bucket, once opened */
     void *js;             /* lease thread: jsCtx */
 } vg_lease_thread;
@@ -74,5 +86,7 @@ void vg_lease_thread_stop(vg_lease_thread *t);
 /* Service thread. */
 void vg_lease_set(vg_lease_thread *t, const char *key, int want, const json_t *info);
 void vg_lease_forget(vg_lease_thread *t, const char *key);
+/* The other nodes alive now (copied), for the ranking of free keys. */
+void vg_lease_set_alive(vg_lease_thread *t, const char *const *nodes, size_t n);
 
 #endif

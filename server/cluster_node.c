@@ -576,6 +576,8 @@ void vg_cluster_node_tick(vg_server *srv, int64_t now_us) {
             end_feed(n, f->stream);
         }
     }
+    const char *alive[64];
+    size_t nalive = 0;
     for (vg_cluster_peer **pp = &n->peers; *pp;) {
         vg_cluster_peer *p = *pp;
         if (now_us - p->seen_us > PEER_GONE_US) {
@@ -583,12 +585,14 @@ void vg_cluster_node_tick(vg_server *srv, int64_t now_us) {
             json_decref(p->beat);
             free(p);
         } else {
+            if (nalive < sizeof(alive) / sizeof(alive[0])) alive[nalive++] = p->node;
             pp = &p->next;
         }
     }
     vg_cluster_node_devices_tick(srv, now_us);
     if (now_us - n->last_beat_us >= HEARTBEAT_US && n->connected) {
         n->last_beat_us = now_us;
+        vg_cluster_set_alive(n->cluster, alive, nalive);
         json_t *beat = heartbeat(srv);
         if (beat) vg_cluster_send(n->cluster, "all", "node", beat, NULL);
         json_decref(beat);
