@@ -31,3 +31,10 @@ bench: $(B)/vigil $(BENCH_BINS) $(B)/bench/clip.mp4
 .PHONY: bench-agent
 bench-agent: $(B)/vigil $(B)/vigil-agent $(B)/tools/rtsp_camera
 	node bench/agent.mjs
+
+# `make bench-cluster`: vigil nodes on a NATS cluster (bench/cluster.mjs):
+# the latency the NATS hop adds, and the ingesting node's CPU with 0, 1 and 3
+# edges watching. Needs nats-server; not part of `make bench`.
+.PHONY: bench-cluster
+bench-cluster: $(B)/vigil $(B)/bench/clip.mp4
+	node bench/cluster.mjs

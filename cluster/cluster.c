@@ -195,7 +195,9 @@ void vg_cluster_free(vg_cluster *c) {
         natsConnection_Close(c->nc);
         natsConnection_Destroy(c->nc);
     }
-    /* libnats's threads are gone: nothing posts any more. */
+    /* One cluster per process: the library's own threads and memory go too;
+     * then nothing posts any more (a callback may still run until then). */
+    nats_CloseAndWait(2000);
     vg_cluster_report *r = vg_cluster_take(c);
     while (r) {
         vg_cluster_report *next = vg_cluster_report_next(r);
@@ -203,8 +205,6 @@ void vg_cluster_free(vg_cluster *c) {
         r = next;
     }
     vg_handoff_destroy(&c->reports);
-    /* One cluster per process: the library's own threads and memory go too. */
-    nats_CloseAndWait(2000);
     free(c->prefix);
     free(c->advertise_url);
     free(c);
