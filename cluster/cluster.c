@@ -17,6 +17,24 @@
 #define SUB_PENDING_MSGS 4096
 #define SUB_PENDING_BYTES (64 * 1024 * 1024)
 
+/* libnats may call back on its own threads while, and after, the connection
+ * closes; with TLS its nats_Close() frees OpenSSL state that OpenSSL frees
+ * again at exit, so it is not called, and its threads are not waited for.
+ * Instead every callback posts only while `gate_open` names its cluster:
+ * vg_cluster_free closes the gate before it closes the connection.
+ * gate_lock guards gate_open. */
+static pthread_mutex_t gate_lock = PTHREAD_MUTEX_INITIALIZER;
+static vg_cluster *gate_open;
+
+/* Posts a report from a libnats callback, if `c` is still there; else frees it. */
+static void post_from_callback(vg_cluster *c, vg_cluster_report *r, bool droppable) {
+    pthread_mutex_lock(&gate_lock);
+    bool open = gate_open == c;
+    if (open) vg_cluster_post(c, r, droppable);
+    pthread_mutex_unlock(&gate_lock);
+    if (!open) vg_cluster_report_free(r);
+}
+
 void vg_cluster_post(vg_cluster *c, vg_cluster_report *r, bool droppable) {
     if (vg_handoff_post(&c->reports, &r->node, droppable, true) == VG_HANDOFF_DROPPED)
         vg_cluster_report_free(r);
@@ -28,13 +46,17 @@ static void post_link(vg_cluster *c, bool up, const char *text) {
     r->type = VG_CLUSTER_LINK;
     r->connected = up;
     r->text = text ? strdup(text) : NULL;
-    vg_cluster_post(c, r, false);
+    post_from_callback(c, r, false);
 }
 
 /* ---- libnats's threads ------------------------------------------------ */
 
 static void on_connected(natsConnection *nc, void *closure) {
     vg_cluster *c = closure;
+    pthread_mutex_lock(&gate_lock);
+    bool open = gate_open == c;
+    pthread_mutex_unlock(&gate_lock);
+    if (!open) return; /* closing: c may be gone */
     char url[256] = "";
     natsConnection_GetConnectedUrl(nc, url, sizeof(url));
     atomic_store(&c->connected, true);
@@ -44,9 +66,33 @@ static void on_connected(natsConnection *nc, void *closure) {
 static void on_disconnected(natsConnection *nc, void *closure) {
     (void)nc;
     vg_cluster *c = closure;
-    if (!atomic_exchange(&c->connected, false)) return;
+    pthread_mutex_lock(&gate_lock);
+    bool open = gate_open == c;
+    pthread_mutex_unlock(&gate_lock);
+    if (!open || !atomic_exchange(&c->connected, false)) return;
     atomic_fetch_add(&c->disconnects, 1);
     post_link(c, false, "lost the connection to NATS");
+}
+
+/* An error libnats met on its own (a refused login while reconnecting, a
+ * slow subscription): told to the service thread, which logs it. */
+static void on_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure) {
+    (void)nc;
+    vg_cluster *c = closure;
+    char text[256];
+    const char *last = nats_GetLastError(NULL);
+    snprintf(text, sizeof(text), "NATS: %s%s%s%s", natsStatus_GetText(err),
+             last && *last ? " (" : "", last && *last ? last : "", last && *last ? ")" : "");
+    if (sub) {
+        atomic_fetch_add(&c->messages_dropped, 1); /* a slow consumer drops */
+        return;
+    }
+    vg_cluster_report *r = calloc(1, sizeof(*r));
+    if (!r) return;
+    r->type = VG_CLUSTER_LINK;
+    r->connected = atomic_load(&c->connected);
+    r->text = strdup(text);
+    post_from_callback(c, r, true);
 }
 
 static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure,
@@ -61,8 +107,14 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     }
     r->type = type;
     r->msg = msg;
-    atomic_fetch_add(type == VG_CLUSTER_MEDIA ? &c->frames_received : &c->messages_received, 1);
-    vg_cluster_post(c, r, true);
+    pthread_mutex_lock(&gate_lock);
+    bool open = gate_open == c;
+    if (open) {
+        atomic_fetch_add(type == VG_CLUSTER_MEDIA ? &c->frames_received : &c->messages_received, 1);
+        vg_cluster_post(c, r, true);
+    }
+    pthread_mutex_unlock(&gate_lock);
+    if (!open) vg_cluster_report_free(r);
 }
 
 static void on_media(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure) {
@@ -107,6 +159,7 @@ static natsOptions *make_options(const vg_cluster_config *cfg, vg_cluster *c, ch
     if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, c);
     if (st == NATS_OK) st = natsOptions_SetReconnectedCB(o, on_connected, c);
     if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(o, on_disconnected, c);
+    if (st == NATS_OK) st = natsOptions_SetErrorHandler(o, on_error, c);
     if (st != NATS_OK) {
         const char *detail = nats_GetLastError(NULL);
         snprintf(err, errlen, "cluster: %s options: %s", what,
@@ -136,6 +189,9 @@ vg_cluster *vg_cluster_new(const vg_cluster_config *cfg, vg_wake_fn wake, void *
         free(c);
         return NULL;
     }
+    pthread_mutex_lock(&gate_lock);
+    gate_open = c;
+    pthread_mutex_unlock(&gate_lock);
     natsOptions *o = make_options(cfg, c, err, errlen);
     if (!o) {
         vg_cluster_free(c);
@@ -144,7 +200,9 @@ vg_cluster *vg_cluster_new(const vg_cluster_config *cfg, vg_wake_fn wake, void *
     natsStatus st = natsConnection_Connect(&c->nc, o);
     natsOptions_Destroy(o);
     if (st == NATS_NOT_YET_CONNECTED) {
-        vg_log(VG_LOG_WARN, "cluster: no NATS server reachable yet; trying in the background");
+        const char *why = nats_GetLastError(NULL);
+        vg_log(VG_LOG_WARN, "cluster: no NATS server reachable yet%s%s%s; trying in the background",
+               why && *why ? " (" : "", why && *why ? why : "", why && *why ? ")" : "");
         st = NATS_OK;
     } else if (st == NATS_OK) {
         atomic_store(&c->connected, true);
@@ -178,6 +236,9 @@ vg_cluster *vg_cluster_new(const vg_cluster_config *cfg, vg_wake_fn wake, void *
 void vg_cluster_free(vg_cluster *c) {
     if (!c) return;
     vg_lease_thread_stop(&c->leases);
+    pthread_mutex_lock(&gate_lock);
+    if (gate_open == c) gate_open = NULL;
+    pthread_mutex_unlock(&gate_lock);
     vg_outbox_stop(&c->outbox);
     for (vg_cluster_watch *w = c->watches, *next; w; w = next) {
         next = w->next;
@@ -195,9 +256,7 @@ void vg_cluster_free(vg_cluster *c) {
         natsConnection_Close(c->nc);
         natsConnection_Destroy(c->nc);
     }
-    /* One cluster per process: the library's own threads and memory go too;
-     * then nothing posts any more (a callback may still run until then). */
-    nats_CloseAndWait(2000);
+    /* The gate is closed: nothing posts any more. */
     vg_cluster_report *r = vg_cluster_take(c);
     while (r) {
         vg_cluster_report *next = vg_cluster_report_next(r);
