@@ -156,7 +156,9 @@ static natsOptions *make_options(const vg_cluster_config *cfg, vg_cluster *c, ch
     if (st == NATS_OK) st = natsOptions_SetTimeout(o, 2000);
     if (st == NATS_OK) st = natsOptions_SetPingInterval(o, 2000);
     if (st == NATS_OK) st = natsOptions_SetReconnectBufSize(o, 8 * 1024 * 1024);
-    if (st == NATS_OK) st = natsOptions_SetRetryOnFailedConnect(o, true, on_connected, c);
+    /* Once connected, libnats reconnects by itself; until then the lease
+     * thread tries (vg_cluster_connect), so each failure's reason is known. */
+    if (st == NATS_OK) st = natsOptions_SetSendAsap(o, true); /* frames: no 1 ms batching */
     if (st == NATS_OK) st = natsOptions_SetReconnectedCB(o, on_connected, c);
     if (st == NATS_OK) st = natsOptions_SetDisconnectedCB(o, on_disconnected, c);
     if (st == NATS_OK) st = natsOptions_SetErrorHandler(o, on_error, c);
@@ -192,33 +194,8 @@ vg_cluster *vg_cluster_new(const vg_cluster_config *cfg, vg_wake_fn wake, void *
     pthread_mutex_lock(&gate_lock);
     gate_open = c;
     pthread_mutex_unlock(&gate_lock);
-    natsOptions *o = make_options(cfg, c, err, errlen);
-    if (!o) {
-        vg_cluster_free(c);
-        return NULL;
-    }
-    natsStatus st = natsConnection_Connect(&c->nc, o);
-    natsOptions_Destroy(o);
-    if (st == NATS_NOT_YET_CONNECTED) {
-        const char *why = nats_GetLastError(NULL);
-        vg_log(VG_LOG_WARN, "cluster: no NATS server reachable yet%s%s%s; trying in the background",
-               why && *why ? " (" : "", why && *why ? why : "", why && *why ? ")" : "");
-        st = NATS_OK;
-    } else if (st == NATS_OK) {
-        atomic_store(&c->connected, true);
-        char url[256] = "";
-        natsConnection_GetConnectedUrl(c->nc, url, sizeof(url));
-        post_link(c, true, url);
-    }
-    char subject[256];
-    snprintf(subject, sizeof(subject), "%s.ctl.>", c->prefix);
-    if (st == NATS_OK) st = natsConnection_Subscribe(&c->ctl_sub, c->nc, subject, on_ctl, c);
-    if (st == NATS_OK)
-        natsSubscription_SetPendingLimits(c->ctl_sub, SUB_PENDING_MSGS, SUB_PENDING_BYTES);
-    if (st != NATS_OK) {
-        const char *detail = nats_GetLastError(NULL);
-        snprintf(err, errlen, "cluster: cannot connect to NATS: %s",
-                 detail && *detail ? detail : natsStatus_GetText(st));
+    c->opts = make_options(cfg, c, err, errlen);
+    if (!c->opts) {
         vg_cluster_free(c);
         return NULL;
     }
@@ -231,6 +208,24 @@ vg_cluster *vg_cluster_new(const vg_cluster_config *cfg, vg_wake_fn wake, void *
         return NULL;
     }
     return c;
+}
+
+int vg_cluster_connect(vg_cluster *c, char *why, size_t whylen) {
+    natsConnection *nc = NULL;
+    natsStatus st = natsConnection_Connect(&nc, c->opts);
+    char subject[256];
+    snprintf(subject, sizeof(subject), "%s.ctl.>", c->prefix);
+    if (st == NATS_OK) st = natsConnection_Subscribe(&c->ctl_sub, nc, subject, on_ctl, c);
+    if (st != NATS_OK) {
+        const char *detail = nats_GetLastError(NULL);
+        snprintf(why, whylen, "%s", detail && *detail ? detail : natsStatus_GetText(st));
+        natsConnection_Destroy(nc);
+        return -1;
+    }
+    natsSubscription_SetPendingLimits(c->ctl_sub, SUB_PENDING_MSGS, SUB_PENDING_BYTES);
+    atomic_store(&c->nc, nc);
+    on_connected(nc, c);
+    return 0;
 }
 
 void vg_cluster_free(vg_cluster *c) {
@@ -251,11 +246,13 @@ void vg_cluster_free(vg_cluster *c) {
         natsSubscription_Unsubscribe(c->ctl_sub);
         natsSubscription_Destroy(c->ctl_sub);
     }
-    if (c->nc) {
-        natsConnection_FlushTimeout(c->nc, 500);
-        natsConnection_Close(c->nc);
-        natsConnection_Destroy(c->nc);
+    natsConnection *nc = atomic_load(&c->nc);
+    if (nc) {
+        natsConnection_FlushTimeout(nc, 500);
+        natsConnection_Close(nc);
+        natsConnection_Destroy(nc);
     }
+    natsOptions_Destroy(c->opts);
     /* The gate is closed: nothing posts any more. */
     vg_cluster_report *r = vg_cluster_take(c);
     while (r) {
@@ -298,6 +295,10 @@ void vg_cluster_report_free(vg_cluster_report *r) {
 void vg_cluster_lease_want(vg_cluster *c, const char *key, vg_lease_want want,
                            const json_t *info) {
     vg_lease_set(&c->leases, key, (int)want, info);
+}
+
+void vg_cluster_lease_refresh(vg_cluster *c) {
+    vg_lease_refresh(&c->leases);
 }
 
 void vg_cluster_set_alive(vg_cluster *c, const char *const *nodes, size_t n) {
@@ -385,8 +386,9 @@ int vg_cluster_watch_stream(vg_cluster *c, const char *stream, bool on) {
     vg_cluster_watch *w = calloc(1, sizeof(*w));
     char subject[256];
     snprintf(subject, sizeof(subject), "%s.media.%s", c->prefix, stream);
-    if (!w || !(w->stream = strdup(stream)) ||
-        natsConnection_Subscribe(&w->sub, c->nc, subject, on_media, c) != NATS_OK) {
+    natsConnection *nc = atomic_load(&c->nc);
+    if (!nc || !w || !(w->stream = strdup(stream)) ||
+        natsConnection_Subscribe(&w->sub, nc, subject, on_media, c) != NATS_OK) {
         if (w) free(w->stream);
         free(w);
         return -1;

@@ -109,6 +109,9 @@ void vg_cluster_report_free(vg_cluster_report *r);
  * lease thread acts on it at its next round (VG_LEASE_TAKE at once). */
 void vg_cluster_lease_want(vg_cluster *c, const char *key, vg_lease_want want,
                            const json_t *info);
+/* Reads every lease again now rather than at the next round (a frame of a
+ * newer epoch came: the holder may have changed). */
+void vg_cluster_lease_refresh(vg_cluster *c);
 /* Forgets a key (a stream or device removed by a reload); released if held. */
 void vg_cluster_lease_forget(vg_cluster *c, const char *key);
 

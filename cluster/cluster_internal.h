@@ -23,8 +23,12 @@ struct vg_cluster {
     char node_id[VG_CLUSTER_NODE_MAX];
     char *prefix;        /* "vigil.<name>" */
     char *advertise_url; /* or NULL */
-    natsConnection *nc;  /* thread-safe (libnats) */
-    natsSubscription *ctl_sub;
+    natsOptions *opts;   /* what every connection attempt uses */
+    /* Set once by the lease thread when a connection first succeeds
+     * (vg_cluster_connect), then constant until vg_cluster_free; NULL
+     * before. libnats connections are thread-safe. */
+    _Atomic(natsConnection *) nc;
+    natsSubscription *ctl_sub; /* made with nc, by the lease thread */
 
     vg_handoff reports; /* libnats and lease threads -> service thread (own lock) */
     vg_lease_thread leases; /* own lock */
@@ -37,6 +41,10 @@ struct vg_cluster {
     atomic_uint_fast64_t messages_sent, messages_received, messages_dropped;
     atomic_uint_fast64_t lease_errors, disconnects;
 };
+
+/* One attempt to connect (lease thread, while nc is NULL): 0, or -1 with
+ * libnats's reason in why. */
+int vg_cluster_connect(vg_cluster *c, char *why, size_t whylen);
 
 /* Posts a report (taking it); droppable ones are freed and counted when the
  * service thread is far behind. Any thread. */

@@ -36,7 +36,7 @@ static bool open_bucket(vg_lease_thread *t) {
     jsOptions_Init(&jo);
     jo.Wait = KV_WAIT_MS;
     jsCtx *js = NULL;
-    if (natsConnection_JetStream(&js, c->nc, &jo) != NATS_OK) return false;
+    if (natsConnection_JetStream(&js, atomic_load(&c->nc), &jo) != NATS_OK) return false;
     kvStore *kv = NULL;
     natsStatus st = js_KeyValue(&kv, js, t->bucket);
     if (st != NATS_OK) {
@@ -242,12 +242,30 @@ static void run_round(vg_lease_thread *t) {
     free(infos);
 }
 
+/* Until the first connection: one try per round, each failure's reason
+ * told to the service thread (which logs it when it changes, and once a
+ * minute). libnats reconnects by itself after that. */
+static void try_connect(vg_lease_thread *t) {
+    vg_cluster *c = t->cluster;
+    char why[256];
+    if (atomic_load(&c->nc) || !vg_cluster_connect(c, why, sizeof(why))) return;
+    vg_cluster_report *r = calloc(1, sizeof(*r));
+    if (!r) return;
+    r->type = VG_CLUSTER_LINK;
+    r->connected = false;
+    size_t n = strlen(why) + 48;
+    r->text = malloc(n);
+    if (r->text) snprintf(r->text, n, "cannot connect to NATS: %s", why);
+    vg_cluster_post(c, r, false);
+}
+
 static void *lease_main(void *arg) {
     vg_lease_thread *t = arg;
     int64_t period_ms = t->lease_ms / 3;
     pthread_mutex_lock(&t->lock);
     while (!t->stop) {
         pthread_mutex_unlock(&t->lock);
+        try_connect(t);
         if (atomic_load(&t->cluster->connected) && open_bucket(t)) {
             if (!t->claims_from_ms) t->claims_from_ms = now_ms() + CLAIM_AFTER_MS;
             run_round(t);
@@ -341,8 +359,10 @@ void vg_lease_set(vg_lease_thread *t, const char *key, int want, const json_t *i
         }
     }
     if (k) {
-        /* A new key, a take or a let-go is worth a round now. */
-        if (is_new || (want != k->want && want != VG_LEASE_CLAIM)) {
+        /* A new key, a take, a let-go or news of a held one is worth a
+         * round now. */
+        bool news = text && (!k->info || strcmp(text, k->info));
+        if (is_new || (want != k->want && want != VG_LEASE_CLAIM) || news) {
             t->kick = true;
             pthread_cond_signal(&t->cond);
         }
@@ -369,6 +389,13 @@ void vg_lease_set_alive(vg_lease_thread *t, const char *const *nodes, size_t n) 
     for (size_t i = 0; i < nold; i++)
         free(old[i]);
     free(old);
+}
+
+void vg_lease_refresh(vg_lease_thread *t) {
+    pthread_mutex_lock(&t->lock);
+    t->kick = true;
+    pthread_cond_signal(&t->cond);
+    pthread_mutex_unlock(&t->lock);
 }
 
 void vg_lease_forget(vg_lease_thread *t, const char *key) {

@@ -86,6 +86,8 @@ void vg_lease_thread_stop(vg_lease_thread *t);
 /* Service thread. */
 void vg_lease_set(vg_lease_thread *t, const char *key, int want, const json_t *info);
 void vg_lease_forget(vg_lease_thread *t, const char *key);
+/* A round now (the leases read again). */
+void vg_lease_refresh(vg_lease_thread *t);
 /* The other nodes alive now (copied), for the ranking of free keys. */
 void vg_lease_set_alive(vg_lease_thread *t, const char *const *nodes, size_t n);
 

@@ -60,7 +60,8 @@ static void publish_one(vg_outbox *o, vg_outbox_item *it) {
     natsStatus st = natsMsg_Create(&m, it->subject, it->reply, data, len);
     for (int i = 0; st == NATS_OK && i < it->nhdr; i++)
         st = natsMsgHeader_Set(m, it->hdr_name[i], it->hdr_value[i]);
-    if (st == NATS_OK) st = natsConnection_PublishMsg(c->nc, m);
+    natsConnection *nc = atomic_load(&c->nc);
+    if (st == NATS_OK) st = nc ? natsConnection_PublishMsg(nc, m) : NATS_CONNECTION_CLOSED;
     natsMsg_Destroy(m);
     if (st != NATS_OK)
         atomic_fetch_add(it->frame ? &c->frames_publish_dropped : &c->messages_dropped, 1);

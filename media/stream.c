@@ -142,6 +142,7 @@ static void fail(vg_stream *s, const char *reason, int64_t now_us) {
 
 void vg_stream_start(vg_stream *s, int64_t now_us) {
     char err[256] = "";
+    if (s->remote) s->epoch = 0; /* ours from now on: the lease says under which epoch */
     s->remote = false;
     s->generation++;
     s->awaiting_packets = false;
@@ -468,6 +469,11 @@ bool vg_stream_remote_frame(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_f
         return true;
     }
     if (r->next_seq && seq < r->next_seq) return false; /* seen already */
+    if (vg_frame_is_setup(f) && r->setup && r->setup->payload_len == f->payload_len &&
+        !memcmp(vg_frame_payload(r->setup), vg_frame_payload(f), f->payload_len)) {
+        r->next_seq = seq + 1; /* the one a GOP reply gave already: viewers have it */
+        return true;
+    }
     return take_frame(s, slot, seq, f, now_us);
 }
 
@@ -486,8 +492,8 @@ json_t *vg_stream_describe(const vg_stream *s, int64_t now_us) {
     json_object_set_new(d, "restarts", json_integer(s->restarts));
     json_object_set_new(d, "frames_lost", json_integer((json_int_t)vg_stream_frames_lost(s)));
     json_object_set_new(d, "last_error", s->last_error ? json_string(s->last_error) : json_null());
-    if (s->node) {
-        json_object_set_new(d, "node", json_string(s->node));
+    if (s->node || s->remote) { /* a cluster's: node null while nobody ingests it */
+        json_object_set_new(d, "node", s->node ? json_string(s->node) : json_null());
         json_object_set_new(d, "epoch", json_integer((json_int_t)s->epoch));
     }
     if (vg_source_is_push(s->source))

@@ -248,26 +248,27 @@ static void end_sync(vg_server *srv, vg_cluster_feed *f, vg_stream *s, int64_t n
     }
 }
 
-/* A frame message's stream, when it may be applied: known, remote, from the
- * epoch we follow (a newer one means the holder changed before its lease
- * told us: follow it now). NULL when not (counted). */
+/* A newer epoch was heard of (a frame, a state message): the holder may
+ * have changed, so the leases are read now rather than at the next round;
+ * at most every 250 ms, whatever a sender claims. */
+static void newer_epoch(vg_cluster_node *n, int64_t now_us) {
+    n->epochs_seen++;
+    if (now_us - n->refreshed_us < 250000) return;
+    n->refreshed_us = now_us;
+    vg_cluster_lease_refresh(n->cluster);
+}
+
+/* A frame message's stream, when it may be applied: known, remote, and from
+ * the node and epoch its lease names. Only the lease moves a stream to
+ * another node; a frame of a newer epoch only makes this node read the
+ * leases now. NULL when not (counted). */
 static vg_stream *frame_target(vg_server *srv, const frame_msg *fm, int64_t now_us) {
     vg_cluster_node *n = node_of(srv);
     vg_stream *s = vg_server_find_stream(srv, fm->stream);
-    if (!s || !s->remote) {
-        n->stale++; /* ours now, or removed */
-        return NULL;
-    }
-    if (fm->epoch < s->epoch) {
+    if (!s || !s->remote || !s->node || strcmp(fm->node, s->node) || fm->epoch != s->epoch) {
+        if (s && s->remote && fm->epoch > s->epoch) newer_epoch(n, now_us);
         n->stale++;
         return NULL;
-    }
-    if (fm->epoch > s->epoch) {
-        n->epochs_seen++;
-        json_t *info = json_pack("{s:s, s:o}", "state", vg_stream_state_name(s->state), "codecs",
-                                 s->codecs ? json_string(s->codecs) : json_null());
-        follow(srv, s, fm->node, fm->epoch, info, now_us);
-        json_decref(info);
     }
     return s;
 }
@@ -361,6 +362,26 @@ static void on_gop_frame(vg_server *srv, natsMsg *m, int64_t now_us, bool end) {
     if (s && s->remote && fm.epoch == s->epoch) apply_frame(srv, s, &fm, m, now_us);
 }
 
+/* The holder of a stream says its state changed: mirrored at once (the
+ * lease says it too, a round later). */
+static void on_state(vg_server *srv, natsMsg *m, const char *from, int64_t now_us) {
+    vg_cluster_node *n = node_of(srv);
+    const char *id = NULL;
+    uint64_t epoch = 0;
+    natsMsgHeader_Get(m, "Vigil-Stream", &id);
+    json_t *info = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
+    vg_stream *s = id ? vg_server_find_stream(srv, id) : NULL;
+    if (!json_is_object(info) || !header_u64(m, "Vigil-Epoch", &epoch) || !id) {
+        n->garbage++;
+        vg_cluster_count_dropped(n->cluster);
+    } else if (s && s->remote && s->node && !strcmp(s->node, from) && epoch == s->epoch) {
+        follow(srv, s, from, epoch, info, now_us);
+    } else if (s && s->remote && epoch > s->epoch) {
+        newer_epoch(n, now_us);
+    }
+    json_decref(info);
+}
+
 static void on_heartbeat(vg_server *srv, natsMsg *m, const char *from, int64_t now_us) {
     vg_cluster_node *n = node_of(srv);
     json_t *beat = json_loadb(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), 0, NULL);
@@ -410,6 +431,8 @@ static void on_ctl(vg_server *srv, vg_cluster_report *r, int64_t now_us) {
         on_gop_frame(srv, m, now_us, true);
     else if (!strcmp(type, "node"))
         on_heartbeat(srv, m, from, now_us);
+    else if (!strcmp(type, "state"))
+        on_state(srv, m, from, now_us);
     else if (!vg_cluster_node_devices_ctl(srv, type, from, m)) {
         n->garbage++;
         vg_cluster_count_dropped(n->cluster);
@@ -423,12 +446,21 @@ static void on_link(vg_server *srv, vg_cluster_report *r, int64_t now_us) {
     bool was = n->connected;
     n->connected = r->connected;
     free(n->nats_url);
-    n->nats_url = r->text ? strdup(r->text) : NULL;
-    if (r->connected)
-        vg_log(VG_LOG_INFO, "cluster: node %s connected to %s", me(srv), r->text ? r->text : "");
-    else
-        vg_log(VG_LOG_WARN, "cluster: node %s: %s; serving what it ingests itself", me(srv),
-               r->text ? r->text : "disconnected");
+    n->nats_url = r->connected && r->text ? strdup(r->text) : NULL;
+    const char *text = r->text ? r->text : "disconnected";
+    bool repeat = !r->connected && n->link_logged && !strcmp(n->link_logged, text) &&
+                  now_us - n->link_logged_us < 60000000LL;
+    if (r->connected) {
+        vg_log(VG_LOG_INFO, "cluster: node %s connected to %s", me(srv), text);
+        free(n->link_logged);
+        n->link_logged = NULL;
+    } else if (!repeat) {
+        vg_log(VG_LOG_WARN, "cluster: node %s: %s; serving only what it ingests itself", me(srv),
+               text);
+        free(n->link_logged);
+        n->link_logged = strdup(text);
+        n->link_logged_us = now_us;
+    }
     if (was == r->connected) return;
     /* Remote streams: unreachable while down; as last known once back (the
      * lease thread reports only changes). */
@@ -534,6 +566,7 @@ void vg_cluster_node_stop(vg_server *srv) {
     vg_cluster_node_devices_stop(srv);
     json_decref(n->leases);
     free(n->nats_url);
+    free(n->link_logged);
     free(n);
     srv->cluster = NULL;
 }
@@ -615,7 +648,20 @@ static vg_server *server_of_stream(vg_stream *s) {
 
 void vg_cluster_node_state_changed(vg_stream *s, const char *reason) {
     vg_server *srv = server_of_stream(s);
-    if (srv->cluster && !s->parent) want_stream(srv, s);
+    vg_cluster_node *n = node_of(srv);
+    if (n && !s->parent) {
+        want_stream(srv, s);
+        if (!s->remote && s->epoch && n->connected) { /* ours: every node hears at once */
+            char epoch[32];
+            snprintf(epoch, sizeof(epoch), "%" PRIu64, s->epoch);
+            const char *hdr[] = {"Vigil-Stream", s->id, "Vigil-Epoch", epoch, NULL};
+            json_t *info = json_pack("{s:s, s:o, s:o}", "state", vg_stream_state_name(s->state),
+                                     "codecs", s->codecs ? json_string(s->codecs) : json_null(),
+                                     "error", s->last_error ? json_string(s->last_error) : json_null());
+            if (info) vg_cluster_send(n->cluster, "all", "state", info, hdr);
+            json_decref(info);
+        }
+    }
     srv->protocol->stream_state(s, reason);
 }
 

@@ -40,6 +40,9 @@ struct vg_cluster_node {
     uint64_t next_req;
     int64_t last_beat_us;
     uint64_t garbage, stale, gops_served, epochs_seen;
+    int64_t refreshed_us; /* when a newer epoch last made us read the leases */
+    char *link_logged;    /* the last connection failure logged, and when */
+    int64_t link_logged_us;
     /* devices (server/cluster_devices.c) */
     json_t *pending;   /* request -> {"serial","id","deadline_us"}: commands sent to a holder */
     uint64_t next_cmd; /* numbers those requests */

@@ -13,8 +13,8 @@ void vg_signaling_stream_state(vg_stream *st, const char *reason) {
                                    st->codecs ? json_string(st->codecs) : json_null());
             if (ev && reason) json_object_set_new(ev, "reason", json_string(reason));
             if (ev && st->variant) json_object_set_new(ev, "variant", json_string(st->variant));
-            if (ev && st->node) { /* a cluster: the node that ingests it, and its epoch */
-                json_object_set_new(ev, "node", json_string(st->node));
+            if (ev && (st->node || st->remote)) { /* a cluster: who ingests it, and its epoch */
+                json_object_set_new(ev, "node", st->node ? json_string(st->node) : json_null());
                 json_object_set_new(ev, "epoch", json_integer((json_int_t)st->epoch));
             }
             if (ev) vg_session_send_json(vg_subscription_of(v)->session, ev);

@@ -135,6 +135,10 @@ void vg_handle_subscribe(vg_session *s, json_t *msg, json_t *id) {
     json_object_set_new(r, "variant", json_string(stream->variant ? stream->variant : "main"));
     json_object_set_new(r, "channel", json_integer(sub->viewer.channel));
     json_object_set_new(r, "state", json_string(vg_stream_state_name(stream->state)));
+    if (main->node || main->remote) { /* a cluster: the node that ingests it */
+        json_object_set_new(r, "node", main->node ? json_string(main->node) : json_null());
+        json_object_set_new(r, "epoch", json_integer((json_int_t)main->epoch));
+    }
     json_object_set_new(r, "codecs", stream->codecs ? json_string(stream->codecs) : json_null());
     json_object_set_new(r, "mime", has_mime ? json_string(mime) : json_null());
     vg_session_send_json(s, r);
