@@ -342,6 +342,35 @@ describe('three vigil nodes on a NATS cluster', { skip, timeout: 180000 * SLOW }
     } finally {
       nc.close();
     }
+    // Well-formed but forged: a frame from a node that does not hold the
+    // stream, one claiming a far newer epoch in the holder's name, and a
+    // state message of that epoch. Only the lease moves a stream: they are
+    // counted as stale, and nothing changes.
+    const stale = async () => Object.fromEntries(await Promise.all(edges.map(async (v) => [v.id, (await clusterOf(v)).counters.stale_frames])));
+    const stale0 = await stale();
+    const forged = await natsConnect(nats.urls[1], { name: 'vigil-test-forger' });
+    try {
+      const hdr = (node, ep) => ({ 'Vigil-Type': 'frame', 'Vigil-Node': node, 'Vigil-Stream': STREAM, 'Vigil-Epoch': String(ep), 'Vigil-Frame': `4.1.1.${1e9}.1` });
+      for (let i = 0; i < 5; i++) {
+        forged.publish(MEDIA_SUBJECT, Buffer.alloc(64, 0x11), { headers: hdr('evil', epoch) });
+        forged.publish(MEDIA_SUBJECT, Buffer.alloc(64, 0x22), { headers: hdr(holder.id, epoch + 1000) });
+      }
+      forged.publish('vigil.main.ctl.all', JSON.stringify({ state: 'failed', codecs: null, error: 'forged' }),
+        { headers: { 'Vigil-Type': 'state', 'Vigil-Node': 'evil', 'Vigil-Stream': STREAM, 'Vigil-Epoch': String(epoch + 1000) } });
+      await forged.flush();
+      let st;
+      await until(async () => { st = await stale(); return edges.every((v) => st[v.id] >= stale0[v.id] + 10); }, 5000,
+        () => `stale_frames ${JSON.stringify(stale0)} -> ${JSON.stringify(st)}`);
+    } finally {
+      forged.close();
+    }
+    for (const v of nodes) {
+      const s = await streamOf(v);
+      assert.equal(s.node, holder.id, `${v.id} follows the lease, not a forged frame`);
+      assert.equal(s.epoch, epoch);
+      assert.equal(s.state, 'live');
+    }
+
     // Nobody took "junk" for a node, everybody is up, viewers go on.
     const marks = viewers.map((c) => mediaFrames(c).length);
     for (const v of nodes) {
