@@ -449,6 +449,8 @@ void vg_stream_follow(vg_stream *s, const char *node, uint64_t epoch, vg_stream_
         }
         s->epoch = epoch;
         s->last_keyframe_us = 0;
+        for (int i = 0; i < VG_RELAY_COUNT; i++)
+            s->gop_setup[i] = NULL;
     }
     if (!node != !s->node || (node && strcmp(node, s->node))) set_text(&s->node, node);
     if (!codecs != !s->codecs || (codecs && strcmp(codecs, s->codecs))) set_text(&s->codecs, codecs);
@@ -466,10 +468,12 @@ bool vg_stream_remote_frame(vg_stream *s, vg_relay_slot slot, uint64_t seq, vg_f
         if (!vg_frame_is_setup(f)) return false;
         vg_relay_publish(r, f, now_us);
         vg_relay_rejoin(r);
+        s->gop_setup[slot] = f;
         return true;
     }
     if (r->next_seq && seq < r->next_seq) return false; /* seen already */
-    if (vg_frame_is_setup(f) && r->setup && r->setup->payload_len == f->payload_len &&
+    if (vg_frame_is_setup(f) && r->setup && r->setup == s->gop_setup[slot] &&
+        r->setup->payload_len == f->payload_len &&
         !memcmp(vg_frame_payload(r->setup), vg_frame_payload(f), f->payload_len)) {
         r->next_seq = seq + 1; /* the one a GOP reply gave already: viewers have it */
         return true;

@@ -139,6 +139,10 @@ struct vg_stream {
     bool remote;
     char *node;     /* the node that ingests it (this one when not remote), or NULL */
     uint64_t epoch; /* of that node's lease: rises with each new ingesting node */
+    /* per relay, the setup frame a GOP reply of this epoch gave (identity
+     * only, no reference): the same one again in the live frames is not
+     * sent twice */
+    const vg_frame *gop_setup[VG_RELAY_COUNT];
 
     /* continuous recording (media/recorder.h): owned, NULL when the stream
      * does not record. Set by the embedder after vg_stream_new(), and

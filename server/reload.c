@@ -378,8 +378,9 @@ int vg_server_reload(vg_server *srv, json_t **report, char *err, size_t errlen) 
         free(next);
         return refuse(srv, why, err, errlen);
     }
-    if (!json_equal(json_object_get(srv->config->root, "cluster"),
-                    json_object_get(next->root, "cluster"))) {
+    json_t *was_cluster = json_object_get(srv->config->root, "cluster"),
+           *now_cluster = json_object_get(next->root, "cluster");
+    if ((was_cluster || now_cluster) && !json_equal(was_cluster, now_cluster)) {
         vg_config_free(next);
         free(next);
         return refuse(srv, "cluster: a changed cluster section needs a restart", err, errlen);
