@@ -52,6 +52,7 @@ typedef struct vg_cluster_config {
     char *advertise_url; /* NULL: none shown */
     int lease_ms;        /* expiry; renewed every lease_ms / 3 */
     int replicas;        /* of the KV bucket */
+    int linger_ms;       /* a remote stream's frames keep coming this long after its last viewer here */
 } vg_cluster_config;
 
 typedef struct vg_cluster vg_cluster;

@@ -19,8 +19,6 @@
 #define SYNC_TIMEOUT_US 2000000LL
 /* Live frames a feed holds while its GOP reply comes. */
 #define SYNC_HOLD_MAX 512
-/* A feed without viewers ends after this. */
-#define FEED_LINGER_US 10000000LL
 #define HEARTBEAT_US 1000000LL
 /* A node not heard from for this long is gone from /api/cluster. */
 #define PEER_GONE_US 5000000LL
@@ -605,7 +603,8 @@ void vg_cluster_node_tick(vg_server *srv, int64_t now_us) {
             f->idle_since_us = 0;
         } else if (!f->idle_since_us) {
             f->idle_since_us = now_us;
-        } else if (now_us - f->idle_since_us > FEED_LINGER_US || !s || !s->remote) {
+        } else if (now_us - f->idle_since_us > (int64_t)srv->config->cluster->linger_ms * 1000 ||
+                   !s || !s->remote) {
             end_feed(n, f->stream);
         }
     }

@@ -8,8 +8,8 @@
  * has viewers here, this node subscribes to its frames and, to start them at
  * once, asks the holder for its setup frames and current GOP (a "feed":
  * frames that arrive before that reply is complete wait in it, so none is
- * applied out of order). Ten seconds after its last viewer left, the feed
- * ends and the subscription goes.
+ * applied out of order). cluster.linger_ms (10 s) after its last viewer
+ * left, the feed ends and the subscription goes.
  *
  * Every second each node tells the others what it serves (a heartbeat on
  * the control subject); /api/cluster lists them.

@@ -78,7 +78,8 @@ void vg_config_free_cluster(vg_cluster_config *cc) {
 static int load(vg_cluster_config *cc, const json_t *obj, char *err, size_t errlen) {
     static const char *const known[] = {"node_id", "nats",      "name",     "user",
                                         "password", "token",    "ca_file",  "cert_file",
-                                        "key_file", "advertise_url", "lease_ms", "replicas"};
+                                        "key_file", "advertise_url", "lease_ms", "replicas",
+                                        "linger_ms"};
     const char *key;
     json_t *v;
     json_object_foreach((json_t *)obj, key, v) {
@@ -88,7 +89,8 @@ static int load(vg_cluster_config *cc, const json_t *obj, char *err, size_t errl
         if (!ok) {
             snprintf(err, errlen,
                      "cluster.%s: unknown field (expected node_id, nats, name, user, password, "
-                     "token, ca_file, cert_file, key_file, advertise_url, lease_ms, replicas)",
+                     "token, ca_file, cert_file, key_file, advertise_url, lease_ms, replicas, "
+                     "linger_ms)",
                      key);
             return -1;
         }
@@ -147,9 +149,11 @@ static int load(vg_cluster_config *cc, const json_t *obj, char *err, size_t errl
         return -1;
     }
     cc->lease_ms = 3000;
+    cc->linger_ms = 10000;
     cc->replicas = cc->nnats < 3 ? (int)cc->nnats : 3;
     if (opt_int(obj, "lease_ms", 1000, 60000, &cc->lease_ms, err, errlen) ||
-        opt_int(obj, "replicas", 1, 5, &cc->replicas, err, errlen))
+        opt_int(obj, "replicas", 1, 5, &cc->replicas, err, errlen) ||
+        opt_int(obj, "linger_ms", 0, 600000, &cc->linger_ms, err, errlen))
         return -1;
     return 0;
 }

@@ -10,7 +10,7 @@ pass=0; fail=0; failed=()
 
 run() { # name, command...
   local name=$1; shift
-  echo "=== $name"
+  echo "=== $name ($(date +%T))"
   if "$@"; then pass=$((pass+1)); echo "--- ok: $name"
   else fail=$((fail+1)); failed+=("$name"); echo "--- FAILED: $name"; fi
 }
@@ -45,6 +45,7 @@ run_queued() { # lanes
     ) &
   done
   wait
+  echo "... $lanes lanes done at $(date +%T)"
   for i in "${!q_names[@]}"; do
     name=${q_names[$i]}
     echo "=== $name"

@@ -7,7 +7,7 @@
 //     viewers, each starting with its setup frame and a keyframe;
 //   - the ingesting node publishes each frame once, whatever the viewers; an
 //     edge holds one subscription to the media subject while it has viewers,
-//     and none 10 s after its last viewer left;
+//     and none linger_ms after its last viewer left;
 //   - garbage on vigil's subjects is counted and ignored;
 //   - a command sent on a node that does not control the device goes
 //     through the one that does, and its events reach every node;
@@ -28,6 +28,7 @@ import { CAMERA_COMMANDS, Procs, startBroker, startSim } from './control_peers.j
 const STREAM = 'cam';
 const FPS = 30;
 const LEASE_MS = 3000;
+const LINGER_MS = 3000; // cluster.linger_ms: short, so the test need not wait the default 10 s
 const DEVICE = 'ptz1';
 const PREFIX = 'vcl';
 const MEDIA_SUBJECT = `vigil.main.media.${STREAM}`;
@@ -50,7 +51,7 @@ function nodeConfig(id, port, natsUrls, { mqttPort } = {}) {
   const config = {
     server: { bind: '127.0.0.1' },
     streams: [{ id: STREAM, source: 'test://', options: { width: 320, height: 240, fps: FPS } }],
-    cluster: { node_id: id, nats: natsUrls, advertise_url: `http://127.0.0.1:${port}/`, lease_ms: LEASE_MS },
+    cluster: { node_id: id, nats: natsUrls, advertise_url: `http://127.0.0.1:${port}/`, lease_ms: LEASE_MS, linger_ms: LINGER_MS },
   };
   if (mqttPort) {
     config.mqtt = {
@@ -265,8 +266,8 @@ describe('three vigil nodes on a NATS cluster', { skip, timeout: 180000 * SLOW }
   ctest('the ingesting node publishes each frame once whatever the viewers; an edge subscribes once while it has viewers', async () => {
     const { holder } = await agreedHolder();
     const edges = nodes.filter((v) => v !== holder);
-    // The edges of the last test let go of the media subject 10 s after
-    // their last viewer left; the holder never subscribes to it.
+    // The edges of the last test let go of the media subject linger_ms
+    // after their last viewer left; the holder never subscribes to it.
     let subs;
     await until(async () => {
       subs = await Promise.all(nodes.map((v) => mediaSubs(nats, v.id)));
@@ -274,7 +275,7 @@ describe('three vigil nodes on a NATS cluster', { skip, timeout: 180000 * SLOW }
     }, 16000, () => `no media subscription left: ${JSON.stringify(subs)}`);
     if (viewersClosedAt) {
       const after_ = Date.now() - viewersClosedAt;
-      assert.ok(after_ >= 9000, `media subscriptions gone ${after_} ms after the last viewer left (10 s linger)`);
+      assert.ok(after_ >= LINGER_MS - 500, `media subscriptions gone ${after_} ms after the last viewer left (${LINGER_MS} ms linger)`);
     }
     for (const v of edges) assert.deepEqual((await clusterOf(v)).watching, []);
 

@@ -43,6 +43,7 @@ START_TEST(defaults_and_every_field) {
     ck_assert_uint_eq(cc->nnats, 1);
     ck_assert_str_eq(cc->name, "main");
     ck_assert_int_eq(cc->lease_ms, 3000);
+    ck_assert_int_eq(cc->linger_ms, 10000);
     ck_assert_int_eq(cc->replicas, 1); /* no more replicas than servers named */
     ck_assert_ptr_null(cc->user);
     ck_assert_ptr_null(cc->advertise_url);
@@ -53,7 +54,7 @@ START_TEST(defaults_and_every_field) {
                      "\"tls://c:3\",\"nats://d:4\"],\"name\":\"site_a\",\"user\":\"vigil\","
                      "\"password\":\"pw\",\"ca_file\":\"/ca.pem\",\"cert_file\":\"/c.pem\","
                      "\"key_file\":\"/k.pem\",\"advertise_url\":\"https://edge2/\","
-                     "\"lease_ms\":2000,\"replicas\":5}",
+                     "\"lease_ms\":2000,\"replicas\":5,\"linger_ms\":0}",
                      &c),
         0);
     cc = c.cluster;
@@ -66,6 +67,7 @@ START_TEST(defaults_and_every_field) {
     ck_assert_str_eq(cc->advertise_url, "https://edge2/");
     ck_assert_int_eq(cc->lease_ms, 2000);
     ck_assert_int_eq(cc->replicas, 5);
+    ck_assert_int_eq(cc->linger_ms, 0);
     vg_config_free(&c);
 
     ck_assert_int_eq(load_cluster("{\"node_id\":\"n1\",\"nats\":[\"nats://a:1\",\"nats://b:2\","
@@ -103,6 +105,8 @@ START_TEST(bad_fields_are_refused_by_name) {
                    "cluster.lease_ms");
     assert_refused("{\"node_id\":\"n1\",\"nats\":[\"nats://a:1\"],\"replicas\":0}",
                    "cluster.replicas");
+    assert_refused("{\"node_id\":\"n1\",\"nats\":[\"nats://a:1\"],\"linger_ms\":-1}",
+                   "cluster.linger_ms");
     assert_refused("{\"node_id\":\"n1\",\"nats\":[\"nats://a:1\"],\"advertise_url\":\"\"}",
                    "cluster.advertise_url");
     assert_refused("{\"node_id\":\"n1\",\"nats\":[\"nats://a:1\"],\"nodes\":3}",
