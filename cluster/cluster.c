@@ -399,12 +399,6 @@ int vg_cluster_watch_stream(vg_cluster *c, const char *stream, bool on) {
     return 0;
 }
 
-bool vg_cluster_watching(const vg_cluster *c, const char *stream) {
-    for (const vg_cluster_watch *w = c->watches; w; w = w->next)
-        if (!strcmp(w->stream, stream)) return true;
-    return false;
-}
-
 void vg_cluster_counters_get(vg_cluster *c, vg_cluster_counters *out) {
     out->frames_published = atomic_load(&c->frames_published);
     out->frames_publish_dropped = atomic_load(&c->frames_publish_dropped);

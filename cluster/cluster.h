@@ -143,7 +143,6 @@ void vg_cluster_set_alive(vg_cluster *c, const char *const *nodes, size_t n);
 
 /* Subscribes to or unsubscribes from a stream's media subject (idempotent). */
 int vg_cluster_watch_stream(vg_cluster *c, const char *stream, bool on);
-bool vg_cluster_watching(const vg_cluster *c, const char *stream);
 
 /* Counters for /metrics and /api/cluster. Any thread. */
 typedef struct vg_cluster_counters {

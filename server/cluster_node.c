@@ -250,7 +250,6 @@ static void end_sync(vg_server *srv, vg_cluster_feed *f, vg_stream *s, int64_t n
  * have changed, so the leases are read now rather than at the next round;
  * at most every 250 ms, whatever a sender claims. */
 static void newer_epoch(vg_cluster_node *n, int64_t now_us) {
-    n->epochs_seen++;
     if (now_us - n->refreshed_us < 250000) return;
     n->refreshed_us = now_us;
     vg_cluster_lease_refresh(n->cluster);
@@ -702,14 +701,15 @@ json_t *vg_cluster_node_describe(vg_server *srv, int64_t now_us) {
     vg_cluster_counters c;
     vg_cluster_counters_get(n->cluster, &c);
     json_t *counters = json_pack(
-        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_published",
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "frames_published",
         (json_int_t)c.frames_published, "frames_publish_dropped",
         (json_int_t)c.frames_publish_dropped, "frames_received", (json_int_t)c.frames_received,
         "messages_sent", (json_int_t)c.messages_sent, "messages_received",
         (json_int_t)c.messages_received, "messages_dropped", (json_int_t)c.messages_dropped,
         "reports_dropped", (json_int_t)c.reports_dropped, "lease_errors",
         (json_int_t)c.lease_errors, "disconnects", (json_int_t)c.disconnects, "stale_frames",
-        (json_int_t)n->stale, "gops_served", (json_int_t)n->gops_served);
+        (json_int_t)n->stale, "gops_served", (json_int_t)n->gops_served, "commands_forwarded",
+        (json_int_t)n->commands_forwarded, "commands_served", (json_int_t)n->commands_served);
     json_t *watching = json_array();
     for (vg_cluster_feed *f = n->feeds; f; f = f->next)
         json_array_append_new(watching, json_string(f->stream));

@@ -39,7 +39,7 @@ struct vg_cluster_node {
     vg_cluster_peer *peers;
     uint64_t next_req;
     int64_t last_beat_us;
-    uint64_t garbage, stale, gops_served, epochs_seen;
+    uint64_t garbage, stale, gops_served;
     int64_t refreshed_us; /* when a newer epoch last made us read the leases */
     char *link_logged;    /* the last connection failure logged, and when */
     int64_t link_logged_us;

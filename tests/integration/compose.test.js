@@ -23,6 +23,7 @@ import {
   ROOT, SLOW, VIGIL_BIN, freePort, httpRequest, mintToken, sleep, startVigil, tempDir, until, waitStreamState,
 } from '../lib/vigil.js';
 import { AgentProc } from '../lib/agent.js';
+import { composeConfig, mountOf, run, volumeMounts } from '../lib/compose.js';
 import { LineProc, Procs, brokerDir, freeTcpPort, startBroker, startSim } from './control_peers.js';
 import { freeUdpPort } from '../tools/push_camera.js';
 
@@ -36,33 +37,6 @@ const CONTAINER_HANDLERS = '/usr/local/lib/vigil-agent';
 const FINAL = ['acknowledged', 'rejected', 'failed', 'timeout'];
 const MOSQUITTO_CONF = path.join(ROOT, 'config/mosquitto.conf');
 const MOSQUITTO_CONTAINER_CONF = '/mosquitto/config/mosquitto.conf';
-
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 30000, ...opts });
-  if (r.error) throw r.error;
-  return r;
-}
-
-// `docker-compose config` prints YAML and 1.29 has no JSON output. PyYAML is
-// a dependency of Debian's docker-compose, under the python it runs with.
-function composeConfig(profileArgs = []) {
-  const r = run('docker-compose', ['-f', 'docker-compose.yml', ...profileArgs, 'config']);
-  assert.equal(r.status, 0, r.stderr);
-  const j = run('/usr/bin/python3', ['-c',
-    'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: r.stdout });
-  assert.equal(j.status, 0, j.stderr);
-  return JSON.parse(j.stdout);
-}
-
-// Compose normalises volumes to "src:dst[:mode]" strings or long-form
-// objects depending on version; accept both.
-function volumeMounts(service) {
-  return (service.volumes || []).map((v) => {
-    if (typeof v !== 'string') return { source: v.source, target: v.target, readOnly: !!v.read_only };
-    const [source, target, mode = ''] = v.split(':');
-    return { source, target, readOnly: mode.split(',').includes('ro') };
-  });
-}
 
 // depends_on: a list, or (as 1.29 prints it) {name: {condition}}.
 function dependsOn(service) {
@@ -116,12 +90,6 @@ function shScript(service) {
   assert.deepEqual(cmd.slice(0, 2), ['sh', '-c'], `command: ${JSON.stringify(service?.command)}`);
   assert.equal(cmd.length, 3, `one script: ${JSON.stringify(service.command)}`);
   return cmd[2];
-}
-
-// The mount of `service` that holds the container path `file`.
-function mountOf(service, file) {
-  return volumeMounts(service).filter((m) => file === m.target || file.startsWith(`${m.target}/`))
-    .sort((a, b) => b.target.length - a.target.length)[0];
 }
 
 // Container paths to the test's: each container directory of `dirs` (no

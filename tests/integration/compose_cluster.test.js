@@ -22,6 +22,7 @@ import { chmodSync, closeSync, mkdirSync, openSync, readFileSync, writeFileSync 
 import path from 'node:path';
 import { Client, ROOT, SLOW, VIGIL_BIN, mintToken, tempDir, until } from '../lib/vigil.js';
 import { natsServerVersion, serverState } from '../lib/nats.js';
+import { composeConfig, mountOf, run, volumeMounts } from '../lib/compose.js';
 import { freeTcpPort } from '../lib/ports.js';
 import { brokerDir, startBroker } from './control_peers.js';
 
@@ -29,38 +30,6 @@ const PROFILE = ['--profile', 'cluster'];
 const MOSQUITTO_CONF = path.join(ROOT, 'config/mosquitto.conf');
 const CONTAINER_CONFIG = '/etc/vigil/vigil.json';
 const SETPRIV = spawnSync('setpriv', ['--help'], { stdio: 'ignore' }).status === 0;
-
-// ---- the resolved compose config (helpers as in compose.test.js) ----------
-
-function run(cmd, args, opts = {}) {
-  const r = spawnSync(cmd, args, { cwd: ROOT, encoding: 'utf8', timeout: 30000, ...opts });
-  if (r.error) throw r.error;
-  return r;
-}
-
-// `docker-compose config` prints YAML and 1.29 has no JSON output. PyYAML is
-// a dependency of Debian's docker-compose, under the python it runs with.
-function composeConfig(profileArgs = []) {
-  const r = run('docker-compose', ['-f', 'docker-compose.yml', ...profileArgs, 'config']);
-  assert.equal(r.status, 0, r.stderr);
-  const j = run('/usr/bin/python3', ['-c',
-    'import sys, json, yaml; json.dump(yaml.safe_load(sys.stdin), sys.stdout)'], { input: r.stdout });
-  assert.equal(j.status, 0, j.stderr);
-  return JSON.parse(j.stdout);
-}
-
-function volumeMounts(service) {
-  return (service.volumes || []).map((v) => {
-    if (typeof v !== 'string') return { source: v.source, target: v.target, readOnly: !!v.read_only };
-    const [source, target, mode = ''] = v.split(':');
-    return { source, target, readOnly: mode.split(',').includes('ro') };
-  });
-}
-
-function mountOf(service, file) {
-  return volumeMounts(service).filter((m) => file === m.target || file.startsWith(`${m.target}/`))
-    .sort((a, b) => b.target.length - a.target.length)[0];
-}
 
 function dependsOn(service) {
   const d = service.depends_on || [];
