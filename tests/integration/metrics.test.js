@@ -102,9 +102,13 @@ test('figures follow what happens: viewers by mode, a watched substream, frames 
     let s;
     await until(async () => {
       s = samples((await scrape()).text);
+      // The rates are over the last second and 0 once frames stop for 2 s: a
+      // loaded machine (the ASan lane beside others) can stall main's source
+      // for that long, so wait for both rather than read one scrape.
       return s.get('vigil_stream_state{stream="door",variant="sub",state="live"}') === 1
-        && s.get('vigil_stream_frames_per_second{stream="door",variant="sub"}') > 5;
-    }, 10000 * SLOW, () => 'the substream live in the metrics');
+        && s.get('vigil_stream_frames_per_second{stream="door",variant="sub"}') > 5
+        && s.get('vigil_stream_in_bytes_per_second{stream="door",variant="main"}') > 0;
+    }, 10000 * SLOW, () => `the substream live and main's rate in the metrics: ${[...(s || [])].filter(([k]) => k.includes('door')).map((e) => e.join(' ')).join(', ')}`);
     assert.equal(s.get('vigil_connections'), 2);
     assert.equal(s.get('vigil_sessions{role="viewer"}'), 1);
     assert.equal(s.get('vigil_sessions{role="operator"}'), 1);
@@ -127,7 +131,6 @@ test('figures follow what happens: viewers by mode, a watched substream, frames 
       assert.equal(out.get(`vigil_stream_skips_total{stream="door",variant="main",mode="${mode}"}`), 0, mode);
     }
     assert.ok(s.get('vigil_stream_bytes_in_total{stream="door",variant="sub"}') > 0);
-    assert.ok(s.get('vigil_stream_in_bytes_per_second{stream="door",variant="main"}') > 0);
     assert.equal(s.get('vigil_stream_state{stream="yard",variant="main",state="retrying"}'), 1);
     assert.ok(s.get('vigil_stream_restarts_total{stream="yard",variant="main"}') >= 1);
     assert.equal(s.get('vigil_device_commands_issued_total{device="lamp"}'), 1);
