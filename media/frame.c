@@ -17,6 +17,28 @@ void vg_frame_header_write(uint8_t out[VG_FRAME_HEADER_LEN], uint8_t kind, uint8
         out[8 + i] = (uint8_t)(t >> (56 - 8 * i));
 }
 
+/* RFC 6455 section 5.2: FIN and the binary opcode, then the length in 7, 16
+ * or 64 bits (network order); a server's messages are not masked. Returns
+ * the header's length, written to end right at `end`. */
+static uint8_t ws_header_write(uint8_t *end, size_t len) {
+    _Static_assert(VG_FRAME_HEADROOM >= 10, "the headroom holds the longest WebSocket header");
+    uint8_t n = len < 126 ? 2 : len <= 0xffff ? 4 : 10;
+    uint8_t *h = end - n;
+    h[0] = 0x80 | 0x2;
+    if (n == 2) {
+        h[1] = (uint8_t)len;
+    } else if (n == 4) {
+        h[1] = 126;
+        h[2] = (uint8_t)(len >> 8);
+        h[3] = (uint8_t)len;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (uint8_t)((uint64_t)len >> (56 - 8 * i));
+    }
+    return n;
+}
+
 vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel, int64_t time_us,
                        size_t payload_len) {
     if (payload_len > SIZE_MAX - sizeof(vg_frame) - VG_FRAME_HEADROOM - VG_FRAME_HEADER_LEN)
@@ -30,6 +52,7 @@ vg_frame *vg_frame_new(uint8_t kind, uint8_t flags, uint32_t channel, int64_t ti
     f->time_us = time_us;
     f->payload_len = payload_len;
     vg_frame_header_write(vg_frame_wire(f), kind, flags, channel, time_us);
+    f->ws_header_len = ws_header_write(vg_frame_wire(f), vg_frame_wire_len(f));
     return f;
 }
 

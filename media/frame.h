@@ -8,8 +8,11 @@
  * be handed to lws_write() for every viewer. The payload is copied into it once,
  * on the GStreamer streaming thread; after vg_frame_publish() nobody changes
  * the header or payload again, only the refcount moves (atomically, from any
- * thread). The headroom is lws's scratch space for the WebSocket frame header:
- * lws writes the same bytes there for every viewer, on the lws thread only. */
+ * thread). The headroom ends with the RFC 6455 header of the server's
+ * unmasked binary message that carries the frame, written here once: the
+ * server's direct media writes (server/media_write.h) send it as is, and
+ * lws_write() on the usual path writes the very same bytes in the same place
+ * (on the lws thread only). */
 #ifndef VIGIL_MEDIA_FRAME_H
 #define VIGIL_MEDIA_FRAME_H
 
@@ -45,6 +48,7 @@ typedef struct vg_frame {
     atomic_int refcount;
     uint8_t kind;
     uint8_t flags;
+    uint8_t ws_header_len; /* 2, 4 or 10: the WebSocket header before the wire bytes */
     uint32_t channel;
     int64_t time_us; /* wall clock when it left the pipeline */
     size_t payload_len;
@@ -69,6 +73,13 @@ static inline uint8_t *vg_frame_wire(vg_frame *f) {
 }
 static inline size_t vg_frame_wire_len(const vg_frame *f) {
     return VG_FRAME_HEADER_LEN + f->payload_len;
+}
+/* The whole WebSocket message: its header, then the wire bytes. */
+static inline const uint8_t *vg_frame_ws_message(const vg_frame *f) {
+    return f->data + VG_FRAME_HEADROOM - f->ws_header_len;
+}
+static inline size_t vg_frame_ws_message_len(const vg_frame *f) {
+    return f->ws_header_len + vg_frame_wire_len(f);
 }
 static inline int vg_frame_is_keyframe(const vg_frame *f) {
     return (f->flags & VG_FRAME_KEYFRAME) != 0;

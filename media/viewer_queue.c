@@ -71,6 +71,10 @@ vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q) {
     return f;
 }
 
+vg_frame *vg_viewer_queue_peek(const vg_viewer_queue *q, uint32_t i) {
+    return i < q->count ? q->ring[(q->head + i) % q->slots].frame : NULL;
+}
+
 void vg_viewer_queue_free(vg_viewer_queue *q) {
     for (uint32_t i = 0; i < q->count; i++)
         vg_frame_unref(slot(q, i)->frame);

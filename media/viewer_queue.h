@@ -74,6 +74,11 @@ vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *r
 /* Takes the oldest frame out; the caller now owns that reference. NULL if empty. */
 vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q);
 
+/* The i-th oldest frame (0: the one pop would take), still the queue's: lets
+ * a writer send several before it knows how many the socket takes. NULL past
+ * the end. */
+vg_frame *vg_viewer_queue_peek(const vg_viewer_queue *q, uint32_t i);
+
 static inline bool vg_viewer_queue_empty(const vg_viewer_queue *q) {
     return q->count == 0;
 }

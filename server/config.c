@@ -29,6 +29,7 @@ static void set_defaults(vg_config *c) {
     c->commands_per_s = 10;
     c->viewer_queue_frames = 128;
     c->viewer_queue_ms = 500;
+    c->direct_writes = 1;
     c->slow_viewer_skips = 3;
     c->slow_viewer_window_s = 10;
     c->stall_timeout_s = 5;
@@ -79,7 +80,7 @@ int vg_config_default(vg_config *c) {
 
 /* ---- server section: validated from a table ---------------------------- */
 
-typedef enum field_kind { F_PORT, F_UINT, F_STRING, F_STRING_OR_NULL, F_LOG_LEVEL } field_kind;
+typedef enum field_kind { F_PORT, F_UINT, F_BOOL, F_STRING, F_STRING_OR_NULL, F_LOG_LEVEL } field_kind;
 
 typedef struct server_field {
     const char *name;
@@ -105,6 +106,7 @@ static const server_field server_fields[] = {
     FIELD("commands_per_s", F_UINT, commands_per_s, 1, 10000),
     FIELD("viewer_queue_frames", F_UINT, viewer_queue_frames, 8, 65536),
     FIELD("viewer_queue_ms", F_UINT, viewer_queue_ms, 0, 60000),
+    FIELD("direct_writes", F_BOOL, direct_writes, 0, 1),
     FIELD("slow_viewer_skips", F_UINT, slow_viewer_skips, 0, 1000),
     FIELD("slow_viewer_window_s", F_UINT, slow_viewer_window_s, 1, 3600),
     FIELD("stall_timeout_s", F_UINT, stall_timeout_s, 1, 3600),
@@ -152,6 +154,13 @@ static int load_server(vg_config *c, json_t *obj, char *err, size_t errlen) {
             else
                 *(uint32_t *)dst = (uint32_t)json_integer_value(v);
             break;
+        case F_BOOL:
+            if (!json_is_boolean(v)) {
+                snprintf(err, errlen, "server.%s: must be true or false", key);
+                return -1;
+            }
+            *(int *)dst = json_is_true(v);
+            break;
         case F_STRING_OR_NULL:
             if (json_is_null(v)) {
                 free(*(char **)dst);
@@ -188,7 +197,7 @@ static bool field_equal(const server_field *f, const vg_config *a, const vg_conf
         const char *sx = *(char *const *)x, *sy = *(char *const *)y;
         return sx == sy || (sx && sy && !strcmp(sx, sy));
     }
-    default: return *(const int *)x == *(const int *)y; /* F_PORT, F_LOG_LEVEL */
+    default: return *(const int *)x == *(const int *)y; /* F_PORT, F_BOOL, F_LOG_LEVEL */
     }
 }
 

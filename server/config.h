@@ -83,6 +83,7 @@ typedef struct vg_config {
     uint32_t messages_per_s, commands_per_s;
     uint32_t viewer_queue_frames;
     uint32_t viewer_queue_ms; /* 0: no age bound */
+    int direct_writes;        /* media straight to plain sockets (server/media_write.h) */
     uint32_t slow_viewer_skips;
     uint32_t slow_viewer_window_s;
     uint32_t stall_timeout_s;

@@ -223,6 +223,15 @@ static void connections(out *o, vg_server *srv) {
             srv->recordings_deleted_total);
     counter(o, "vigil_rate_limited_total", "Messages dropped over the rate limit.",
             srv->rate_limited_total);
+    family(o, "vigil_media_direct_writes_total", "counter",
+           "The media fast path (server/media_write.h): sendmsg() calls, frames they "
+           "wrote whole, frames a full socket cut and lws finished.");
+    put(o, "vigil_media_direct_writes_total{what=\"calls\"} %llu\n",
+        (unsigned long long)srv->media_writes.calls);
+    put(o, "vigil_media_direct_writes_total{what=\"frames\"} %llu\n",
+        (unsigned long long)srv->media_writes.frames);
+    put(o, "vigil_media_direct_writes_total{what=\"handed\"} %llu\n",
+        (unsigned long long)srv->media_writes.handed);
     counter(o, "vigil_inbox_frames_dropped_total",
             "Frames dropped because the service loop fell behind.",
             vg_inbox_dropped(&srv->inbox));

@@ -39,26 +39,34 @@ vg_stream *vg_server_find_stream(vg_server *srv, const char *id) {
 
 /* ---- hooks the streams call (lws thread) ------------------------------- */
 
-/* A viewer's queue was empty and has a frame now: ask lws for POLLOUT as
- * usual, and also queue the session for write_ready() below. */
+/* A viewer's queue was empty and has a frame now: the session is written in
+ * this turn of the loop, by write_ready() below. */
 static void hook_viewer_ready(vg_viewer *v) {
     vg_session *s = vg_subscription_of(v)->session;
-    lws_callback_on_writable(s->wsi);
     vg_ready_list_add(&s->server->ready, s);
 }
 
 /* Viewers that had nothing queued get their new frame written in the same
- * turn of the loop, before libev applies the POLLOUT that lws asked for them:
- * lws is told that the socket is writable (lws_service_fd with POLLOUT, as an
- * external event loop tells it), writes through the usual WRITEABLE callback
- * and drops POLLOUT again, so the frame costs no epoll_ctl and no extra wait.
- * A socket that is in fact full makes lws keep the rest of the frame and
- * POLLOUT, and the event loop takes over as before. Outside any lws
- * callback: run after ev_run() returns. */
+ * turn of the loop. Straight to the socket when lws holds nothing for it
+ * (server/media_write.h). Otherwise lws is told that the socket is writable
+ * (lws_service_fd with POLLOUT, as an external event loop tells it), writes
+ * through the usual WRITEABLE callback and drops POLLOUT again before libev
+ * applies it, so the frame costs no epoll_ctl and no extra wait. A socket
+ * that is in fact full leaves the rest to POLLOUT and the event loop.
+ * Outside any lws callback: run after ev_run() returns. */
 static void write_ready(vg_server *srv) {
     vg_session *s;
-    while ((s = vg_ready_list_pop(&srv->ready)))
-        if (!s->closing) vg_server_write_now(srv, s->wsi); /* may close and free s */
+    while ((s = vg_ready_list_pop(&srv->ready))) {
+        if (s->closing) continue;
+        int r = vg_session_write_direct(s);
+        if (r > 0) continue;
+        if (r < 0) { /* broken: lws closes it on its next pass */
+            lws_set_timeout(s->wsi, PENDING_TIMEOUT_CLOSE_SEND, LWS_TO_KILL_ASYNC);
+            continue;
+        }
+        lws_callback_on_writable(s->wsi);
+        vg_server_write_now(srv, s->wsi); /* may close and free s */
+    }
 }
 
 bool vg_server_write_now(vg_server *srv, struct lws *wsi) {

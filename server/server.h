@@ -23,6 +23,7 @@
 #include "server/http_reply.h"
 #include "server/heap_trim.h"
 #include "server/loop_lag.h"
+#include "server/media_write.h"
 #include "server/protocol.h"
 #include "server/ready_list.h"
 #include "server/recordings_index.h"
@@ -79,6 +80,7 @@ struct vg_server {
     int64_t stop_deadline_us;
     vg_drain drain; /* what stopping does, step by step (server/drain.h) */
     uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
+    vg_media_write_stats media_writes; /* the media fast path (server/media_write.h) */
     uint64_t commands_total;
     /* security counters (PROTOCOL.md "Limits") */
     uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;

@@ -8,6 +8,7 @@
 
 #include "common/log.h"
 #include "server/agents.h"
+#include "server/media_write.h"
 #include "server/server.h"
 
 /* The kernel's send buffer, per connection. Left to autotuning it grows to
@@ -238,6 +239,30 @@ static int send_close_frame(vg_session *s) {
     return 0;
 }
 
+/* Media straight to the socket (server/media_write.h), viewer after viewer
+ * round-robin while each drains; lws is asked for POLLOUT when some is left.
+ * 1: written, -1: the connection is broken. */
+static int write_media_direct(vg_session *s) {
+    for (uint32_t n = 0; n < s->nsubs; n++) {
+        vg_viewer *v = next_ready(s);
+        if (!v) break;
+        switch (vg_media_write(s->wsi, v, &s->server->media_writes)) {
+        case VG_MEDIA_WRITE_DRAINED: continue;
+        case VG_MEDIA_WRITE_MORE:
+        case VG_MEDIA_WRITE_HANDED: lws_callback_on_writable(s->wsi); return 1;
+        case VG_MEDIA_WRITE_FAILED: return -1;
+        }
+    }
+    return 1;
+}
+
+int vg_session_write_direct(vg_session *s) {
+    if (!s->server->config->direct_writes || s->closing || s->close_sent || s->out_head ||
+        !vg_media_write_allowed(s->wsi))
+        return 0;
+    return write_media_direct(s);
+}
+
 int vg_session_on_writable(vg_session *s) {
     if (s->close_sent) return 0; /* nothing may follow a close frame */
     if (s->closing && (s->drop_text || !s->out_head)) return send_close_frame(s);
@@ -255,6 +280,8 @@ int vg_session_on_writable(vg_session *s) {
         free(m->command_id);
         free(m);
         if (n < (int)len) return -1;
+    } else if (s->server->config->direct_writes && vg_media_write_allowed(s->wsi)) {
+        return write_media_direct(s) < 0 ? -1 : 0;
     } else {
         vg_viewer *v = next_ready(s);
         vg_frame *f = v ? vg_viewer_queue_pop(&v->queue) : NULL;

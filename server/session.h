@@ -3,9 +3,11 @@
  * A session holds what the client has asked for (its subscriptions, each a
  * viewer of one relay of one stream), what is waiting to be written to it (a bounded
  * queue of text messages, plus each viewer's frame queue), and the text
- * message being reassembled. It writes one message per writable callback:
- * text first (replies and events are small and time-sensitive), then media
- * round-robin across its channels so one busy channel cannot starve another.
+ * message being reassembled. Per writable callback it writes text first, one
+ * message (replies and events are small and time-sensitive), then media
+ * round-robin across its channels so one busy channel cannot starve
+ * another: a batch of frames straight to the socket while lws holds nothing
+ * for it (server/media_write.h), else one frame through lws.
  *
  * Thread: every field is owned by the lws service thread; no lock. The
  * struct itself is lws's per-session data for the vigil.v1 protocol. */
@@ -140,6 +142,11 @@ int vg_session_unsubscribe(vg_session *s, uint32_t channel);
 
 /* The client asked to write: one message. Returns -1 when the connection must close. */
 int vg_session_on_writable(vg_session *s);
+/* Outside lws's callbacks, right after a viewer's queue filled (the server's
+ * write_ready): writes media straight to the socket when only media waits and
+ * lws holds nothing, and asks for POLLOUT when some is left. 1: done so; 0:
+ * it did not apply, go through lws; -1: the connection is broken. */
+int vg_session_write_direct(vg_session *s);
 
 /* Takes one piece of an incoming text message. When the message is complete
  * it is handed to signaling/ (straight from `in` when it came in one piece, so

@@ -102,7 +102,9 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
         /* The answer to our close frame (session.c): hang up, no echo. A
          * close the peer started is echoed by lws (0). */
-        return s->close_sent ? -1 : 0;
+        if (s->close_sent) return -1;
+        s->close_sent = true; /* lws echoes it: nothing may follow */
+        return 0;
 
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         /* A GStreamer thread, a device plugin or the signal handler woke us. */

@@ -298,6 +298,13 @@ test('a viewer that never reads does not delay another; when it reads again it g
       `frames were dropped before it: ${fragmentSeq(before)} then ${fragmentSeq(after)}`);
     const mine = (await stalled.c.request({ type: 'stats' }, 5000 * SLOW)).channels[0];
     assert.ok(mine.skips >= 1 && mine.frames_skipped > 0, `stalled viewer's stats ${JSON.stringify(mine)}`);
+    // Media went straight to the sockets (server/media_write.h), and the
+    // stalled one's full socket cut frames that lws finished: the stream the
+    // client parsed above stayed whole across those cuts.
+    const direct = {};
+    for (const [, what, n] of (await (await v.fetch('/metrics')).text()).matchAll(/^vigil_media_direct_writes_total\{what="(\w+)"\} (\d+)$/gm))
+      direct[what] = Number(n);
+    assert.ok(direct.calls > 0 && direct.frames > 120 && direct.handed >= 1, `direct writes ${JSON.stringify(direct)}`);
     c.close();
     stalled.c.close();
   } finally {

@@ -42,7 +42,7 @@ START_TEST(valid_config_loads_every_field) {
         load("{\"server\":{\"port\":9000,\"bind\":\"127.0.0.1\",\"web_root\":\"/srv/web\","
              "\"log_level\":\"debug\",\"max_text_bytes\":1024,\"max_subscriptions\":4,"
              "\"viewer_queue_frames\":64,\"viewer_queue_ms\":250,\"slow_viewer_skips\":5,"
-             "\"slow_viewer_window_s\":20},"
+             "\"slow_viewer_window_s\":20,\"direct_writes\":false},"
              "\"streams\":[{\"id\":\"a\",\"source\":\"test://\",\"options\":{\"fps\":15}},"
              "{\"id\":\"door-1\",\"source\":\"rtsp://u:p@cam/"
              "x\",\"options\":{\"latency_ms\":100}}]}",
@@ -58,6 +58,7 @@ START_TEST(valid_config_loads_every_field) {
     ck_assert_uint_eq(c.viewer_queue_ms, 250);
     ck_assert_uint_eq(c.slow_viewer_skips, 5);
     ck_assert_uint_eq(c.slow_viewer_window_s, 20);
+    ck_assert_int_eq(c.direct_writes, 0);
     ck_assert_uint_eq(c.nstreams, 2);
     ck_assert_str_eq(c.streams[1].source, "rtsp://u:p@cam/x");
     vg_config_free(&c);
@@ -126,6 +127,9 @@ START_TEST(invalid_configs_name_the_field) {
     assert_rejected("{\"server\":{\"viewer_queue_ms\":\"fast\"},\"streams\":[{\"id\":\"a\","
                     "\"source\":\"test://\"}]}",
                     "server.viewer_queue_ms");
+    assert_rejected("{\"server\":{\"direct_writes\":1},\"streams\":[{\"id\":\"a\","
+                    "\"source\":\"test://\"}]}",
+                    "server.direct_writes: must be true or false");
 }
 END_TEST
 

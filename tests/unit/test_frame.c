@@ -48,12 +48,41 @@ START_TEST(copy_with_flags_changes_only_flags) {
 }
 END_TEST
 
+/* RFC 6455 5.2: FIN + binary, no mask, the length of header + payload in 7,
+ * 16 or 64 bits, right before the wire bytes. */
+START_TEST(websocket_header_precedes_the_wire_bytes) {
+    const struct {
+        size_t payload;
+        uint8_t want[10];
+        size_t want_len;
+    } cases[] = {
+        {109, {0x82, 125}, 2},                               /* 125: the most in 7 bits */
+        {110, {0x82, 126, 0, 126}, 4},                       /* 126: 16 bits */
+        {65519, {0x82, 126, 0xff, 0xff}, 4},                 /* 65535 */
+        {65520, {0x82, 127, 0, 0, 0, 0, 0, 1, 0, 0}, 10},    /* 65536: 64 bits */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, 0, 1, 0, cases[i].payload);
+        ck_assert_ptr_nonnull(f);
+        ck_assert_uint_eq(f->ws_header_len, cases[i].want_len);
+        ck_assert_uint_eq(vg_frame_ws_message_len(f), cases[i].want_len + 16 + cases[i].payload);
+        ck_assert_ptr_eq(vg_frame_ws_message(f) + cases[i].want_len, vg_frame_wire(f));
+        ck_assert_mem_eq(vg_frame_ws_message(f), cases[i].want, cases[i].want_len);
+        vg_frame *c = vg_frame_copy_with_flags(f, VG_FRAME_AFTER_SKIP);
+        ck_assert_mem_eq(vg_frame_ws_message(c), cases[i].want, cases[i].want_len);
+        vg_frame_unref(c);
+        vg_frame_unref(f);
+    }
+}
+END_TEST
+
 static Suite *frame_suite(void) {
     Suite *s = suite_create("frame");
     TCase *tc = tcase_create("frame");
     tcase_add_test(tc, header_is_big_endian_and_complete);
     tcase_add_test(tc, refcount_keeps_frame_until_last_unref);
     tcase_add_test(tc, copy_with_flags_changes_only_flags);
+    tcase_add_test(tc, websocket_header_precedes_the_wire_bytes);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -155,6 +155,11 @@ START_TEST(ring_grows_to_the_limit_keeping_order) {
         ck_assert_int_eq(f->time_us, next_out);
         vg_frame_unref(f);
     }
+    /* Peeking sees the same order, across the wrap, and takes nothing. */
+    for (uint32_t i = 0; i < 10; i++)
+        ck_assert_int_eq(vg_viewer_queue_peek(&q, i)->time_us, next_out + i);
+    ck_assert_ptr_null(vg_viewer_queue_peek(&q, 10));
+    ck_assert_uint_eq(q.count, 10);
     for (int i = 0; i < 90; i++, next_in++) {
         vg_frame *f = vg_frame_new(VG_FRAME_MEDIA, 0, 1, next_in, 4);
         ck_assert_int_eq(vg_viewer_queue_push(&q, f, NULL, 0), VG_PUSH_QUEUED);
