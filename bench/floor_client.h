@@ -8,8 +8,14 @@
  * viewer queue), and when that is full the client drops its backlog (but a
  * frame already half written) and waits for the next keyframe.
  *
+ * Over TLS (wss, bench/floor_tls.h) a write cannot gather: each frame is
+ * then also built contiguous once (`wire`: headers and payload in one
+ * piece), and a client writes it with SSL_write, one call per TLS record
+ * (one for a delta frame, two or three for a keyframe). A frame SSL_write
+ * has started on counts as half written: its retry must get the same bytes.
+ *
  * Thread: the floor's single thread. No library beyond libc, and OpenSSL's
- * SHA-1/base64 for the upgrade's Sec-WebSocket-Accept. */
+ * SHA-1/base64 for the upgrade's Sec-WebSocket-Accept (and libssl for wss). */
 #ifndef VIGIL_BENCH_FLOOR_CLIENT_H
 #define VIGIL_BENCH_FLOOR_CLIENT_H
 
@@ -28,19 +34,24 @@ typedef struct floor_frame {
     uint8_t hdr[10 + 16];
     const uint8_t *payload;
     size_t len;
-    uint8_t owned[]; /* payload storage when the frame owns it */
+    const uint8_t *wire; /* hdr then payload in one piece (for TLS), or NULL */
+    uint8_t owned[];     /* payload storage when the frame owns it */
 } floor_frame;
 
-/* A binary media/init frame (kind 1 or 2) over borrowed payload memory. */
+/* A binary media/init frame (kind 1 or 2) over borrowed payload memory, or
+ * with `contiguous` over its own copy, after the headers (`wire`). */
 floor_frame *floor_frame_media(uint8_t kind, bool key, int64_t time_us, const uint8_t *payload,
-                               size_t len);
-/* A text frame with its own copy of the text. */
+                               size_t len, bool contiguous);
+/* A text frame with its own copy of the text (always contiguous). */
 floor_frame *floor_frame_text(const char *text);
 floor_frame *floor_frame_ref(floor_frame *f);
 void floor_frame_unref(floor_frame *f);
 
 typedef struct floor_client {
     int fd;
+    struct ssl_st *tls; /* NULL: plain TCP (ws) */
+    /* TLS: handshake done; what the handshake, a read, a write waits for */
+    bool tls_ready, tls_hs_out, tls_rd_out, tls_wr_in;
     size_t slot;               /* index in the floor's client array */
     struct floor_client *dead; /* dropped in this event batch, freed after it */
     bool open, subscribed;
@@ -55,6 +66,7 @@ typedef struct floor_client {
     /* backlog */
     floor_frame *q[FLOOR_BACKLOG];
     size_t q_head, q_count, q_off; /* q_off: bytes of the head frame already written */
+    bool q_started;                /* TLS: SSL_write holds part of the head frame */
     bool want_out, skipping;
 } floor_client;
 
@@ -69,8 +81,11 @@ typedef struct floor_stream {
 /* Reads what the client sent. false: the connection is done, free it. */
 bool floor_client_on_readable(floor_client *c, int epfd, const floor_stream *streams,
                               size_t nstreams);
-/* Writes backlog. false: the connection is done. */
+/* Writes backlog (TLS: or takes the handshake on). false: the connection is done. */
 bool floor_client_on_writable(floor_client *c, int epfd);
+/* TLS: the client has something to read that epoll will not report (bytes
+ * held inside the SSL, or a read that waited for writability). */
+bool floor_client_wants_read(const floor_client *c);
 /* Offers one frame. false: the connection is done. */
 bool floor_client_send(floor_client *c, int epfd, floor_frame *f);
 void floor_client_free(floor_client *c);

@@ -1,7 +1,7 @@
 /* floor_main.c -- vigil-floor: the cost of fan-out on this machine.
  *
  *   vigil-floor --clip FILE.fmp4 [--port P] [--bind 127.0.0.1] [--fps 30]
- *               [--streams K]
+ *               [--streams K] [--tls-cert FILE --tls-key FILE [--ktls]]
  *
  * Plays a fragmented MP4 file (bench/make_clip.sh makes it from the bench
  * clip) at real time and sends every fragment to every subscribed WebSocket
@@ -12,7 +12,10 @@
  * writev per frame (floor_client.c). One thread, epoll, a timerfd, no
  * library beyond libc (and OpenSSL's SHA-1 for the upgrade). With
  * --streams K it serves streams s0..s<K-1>, all replaying the clip in step,
- * each with its own frames and GOP. */
+ * each with its own frames and GOP. With --tls-cert and --tls-key it serves
+ * wss instead (bench/floor_tls.h): the same fan-out, each frame built in one
+ * piece once and written with SSL_write; --ktls asks OpenSSL for kernel TLS
+ * and the floor says on stderr whether the kernel took the sending. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
@@ -30,10 +33,12 @@
 #include <unistd.h>
 
 #include "bench/floor_client.h"
+#include "bench/floor_tls.h"
 #include "bench/fmp4_file.h"
 
 typedef struct floor {
     int epfd, listen_fd, timer_fd;
+    SSL_CTX *tls; /* NULL: plain ws */
     fmp4_clip clip;
     floor_stream *streams; /* all replay the same clip in step */
     size_t nstreams, gop_cap;
@@ -89,7 +94,8 @@ static void accept_all(floor_t *fl) {
             fl->cap = cap;
         }
         floor_client *c = calloc(1, sizeof(*c));
-        if (!c) {
+        if (!c || (fl->tls && !(c->tls = floor_tls_accept(fl->tls, fd)))) {
+            free(c);
             close(fd);
             return;
         }
@@ -125,7 +131,7 @@ static void tick(floor_t *fl) {
     fl->ticks++;
     int64_t now = now_us();
     for (size_t k = 0; k < fl->nstreams; k++) {
-        fl->frames[k] = floor_frame_media(2, fr->key, now, fr->data, fr->len);
+        fl->frames[k] = floor_frame_media(2, fr->key, now, fr->data, fr->len, fl->tls != NULL);
         if (!fl->frames[k]) return;
         gop_add(fl, &fl->streams[k], fl->frames[k]);
     }
@@ -154,13 +160,15 @@ static int listen_on(const char *bind_addr, int port) {
 }
 
 int main(int argc, char **argv) {
-    const char *clip = NULL, *bind_addr = "127.0.0.1";
+    const char *clip = NULL, *bind_addr = "127.0.0.1", *tls_cert = NULL, *tls_key = NULL;
+    bool ktls = false;
     int port = 8090;
     double fps = 30;
     long nstreams = 1;
     static const struct option longopts[] = {
-        {"clip", 1, 0, 'c'}, {"port", 1, 0, 'p'},    {"bind", 1, 0, 'b'},
-        {"fps", 1, 0, 'f'},  {"streams", 1, 0, 's'}, {0, 0, 0, 0},
+        {"clip", 1, 0, 'c'},    {"port", 1, 0, 'p'},    {"bind", 1, 0, 'b'},
+        {"fps", 1, 0, 'f'},     {"streams", 1, 0, 's'}, {"tls-cert", 1, 0, 'C'},
+        {"tls-key", 1, 0, 'K'}, {"ktls", 0, 0, 'k'},    {0, 0, 0, 0},
     };
     int ch;
     while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -170,15 +178,20 @@ int main(int argc, char **argv) {
         case 'b': bind_addr = optarg; break;
         case 'f': fps = atof(optarg); break;
         case 's': nstreams = atol(optarg); break;
+        case 'C': tls_cert = optarg; break;
+        case 'K': tls_key = optarg; break;
+        case 'k': ktls = true; break;
         default:
             clip = NULL;
             optind = argc;
             break;
         }
     }
-    if (!clip || fps <= 0 || nstreams < 1 || nstreams > 10000) {
-        fprintf(stderr, "usage: vigil-floor --clip FILE.fmp4 [--port P] [--bind ADDR] [--fps F]\n"
-                        "                   [--streams K]\n");
+    if (!clip || fps <= 0 || nstreams < 1 || nstreams > 10000 || !tls_cert != !tls_key ||
+        (ktls && !tls_cert)) {
+        fprintf(stderr,
+                "usage: vigil-floor --clip FILE.fmp4 [--port P] [--bind ADDR] [--fps F]\n"
+                "                   [--streams K] [--tls-cert FILE --tls-key FILE [--ktls]]\n");
         return 2;
     }
     struct rlimit rl;
@@ -191,6 +204,7 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_signal);
 
     floor_t fl = {0};
+    if (tls_cert && !(fl.tls = floor_tls_context(tls_cert, tls_key, ktls))) return 1;
     char err[256];
     if (fmp4_clip_load(&fl.clip, clip, err, sizeof(err))) {
         fprintf(stderr, "vigil-floor: %s\n", err);
@@ -207,7 +221,8 @@ int main(int argc, char **argv) {
     if (!fl.streams || !fl.frames) return 1;
     for (size_t k = 0; k < fl.nstreams; k++) {
         fl.streams[k].gop = calloc(fl.gop_cap, sizeof(*fl.streams[k].gop));
-        fl.streams[k].init = floor_frame_media(1, false, now_us(), fl.clip.init, fl.clip.init_len);
+        fl.streams[k].init =
+            floor_frame_media(1, false, now_us(), fl.clip.init, fl.clip.init_len, fl.tls != NULL);
         if (!fl.streams[k].gop || !fl.streams[k].init) return 1;
     }
     fl.listen_fd = listen_on(bind_addr, port);
@@ -222,8 +237,11 @@ int main(int argc, char **argv) {
     epoll_ctl(fl.epfd, EPOLL_CTL_ADD, fl.listen_fd, &ev);
     ev.data.ptr = &fl.timer_fd;
     epoll_ctl(fl.epfd, EPOLL_CTL_ADD, fl.timer_fd, &ev);
-    fprintf(stderr, "vigil-floor: %zu stream(s) of %zu fragments at %.2f fps on %s:%d\n",
-            fl.nstreams, fl.clip.nfrags, fps, bind_addr, port);
+    fprintf(stderr, "vigil-floor: %zu stream(s) of %zu fragments at %.2f fps on %s:%d%s\n",
+            fl.nstreams, fl.clip.nfrags, fps, bind_addr, port,
+            !fl.tls ? ""
+            : ktls  ? ", wss (ktls asked)"
+                    : ", wss");
 
     struct epoll_event evs[256];
     while (!stop) {
@@ -243,7 +261,8 @@ int main(int argc, char **argv) {
                 if (c->fd < 0) continue; /* dropped earlier in this batch */
                 bool ok = true;
                 if (evs[i].events & EPOLLOUT) ok = floor_client_on_writable(c, fl.epfd);
-                if (ok && evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+                if (ok &&
+                    (evs[i].events & (EPOLLIN | EPOLLERR | EPOLLHUP) || floor_client_wants_read(c)))
                     ok = floor_client_on_readable(c, fl.epfd, fl.streams, fl.nstreams);
                 if (!ok) drop_client(&fl, c);
             }
@@ -263,5 +282,6 @@ int main(int argc, char **argv) {
     free(fl.frames);
     free(fl.clients);
     fmp4_clip_free(&fl.clip);
+    SSL_CTX_free(fl.tls);
     return 0;
 }

@@ -27,6 +27,8 @@ static uint64_t be64(const uint8_t *p) {
 }
 
 static void drop_socket(load_conn *c) {
+    tls_conn_free(c->ssl);
+    c->ssl = NULL;
     if (c->fd >= 0) close(c->fd); /* also leaves the epoll set */
     c->fd = -1;
 }
@@ -40,7 +42,7 @@ static void fail(load_conn *c, const char *why) {
 
 /* Small control writes: they fit an empty socket buffer or the viewer fails. */
 static bool send_all(load_conn *c, const void *p, size_t n) {
-    ssize_t w = send(c->fd, p, n, MSG_NOSIGNAL);
+    ssize_t w = c->ssl ? tls_conn_send(c->ssl, p, n) : send(c->fd, p, n, MSG_NOSIGNAL);
     return w == (ssize_t)n;
 }
 
@@ -76,12 +78,6 @@ bool load_conn_start(load_conn *c, load_ctx *ctx, int64_t now_us) {
 }
 
 static void send_upgrade(load_conn *c, load_ctx *ctx) {
-    int err = 0;
-    socklen_t el = sizeof(err);
-    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
-        fail(c, "connect refused or reset");
-        return;
-    }
     ws_client_key(c->key);
     char req[512];
     int n = snprintf(req, sizeof(req),
@@ -96,6 +92,46 @@ static void send_upgrade(load_conn *c, load_ctx *ctx) {
     c->state = C_HANDSHAKE;
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
     epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+static void set_events(load_conn *c, load_ctx *ctx, uint32_t events) {
+    struct epoll_event ev = {.events = events, .data.ptr = c};
+    epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* wss: one step of the TLS handshake, then the upgrade. */
+static void tls_step(load_conn *c, load_ctx *ctx) {
+    bool out = false;
+    int r = tls_conn_handshake(c->ssl, &out, &ctx->tls_sum);
+    if (r < 0) {
+        fail(c, "tls handshake");
+    } else if (r == 0) {
+        if (out != c->tls_out) set_events(c, ctx, out ? EPOLLOUT : EPOLLIN);
+        c->tls_out = out;
+    } else {
+        send_upgrade(c, ctx);
+    }
+}
+
+/* The TCP connect ended: the upgrade request, or first the TLS handshake. */
+static void connected(load_conn *c, load_ctx *ctx) {
+    int err = 0;
+    socklen_t el = sizeof(err);
+    if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err) {
+        fail(c, "connect refused or reset");
+        return;
+    }
+    if (!ctx->tls) {
+        send_upgrade(c, ctx);
+        return;
+    }
+    if (!(c->ssl = tls_conn_new(ctx->tls, c->fd))) {
+        fail(c, "tls setup");
+        return;
+    }
+    c->state = C_TLS;
+    c->tls_out = true; /* as registered: EPOLLIN | EPOLLOUT */
+    tls_step(c, ctx);
 }
 
 /* Checks the 101 response, says hello and subscribes. */
@@ -274,8 +310,11 @@ static void pause_reading(load_conn *c, load_ctx *ctx) {
     c->paused = true;
 }
 
+/* Reads and parses what has come, in up to 8 recv() of the shared buffer
+ * (TLS: until the SSL holds nothing more), or what a throttled viewer's
+ * tokens allow. */
 static void read_some(load_conn *c, load_ctx *ctx) {
-    for (int round = 0; round < 8 && load_conn_alive(c); round++) {
+    for (int round = 0; (c->ssl || round < 8) && load_conn_alive(c); round++) {
         size_t want = ctx->buf_len;
         if (c->rate_Bps > 0) {
             if (c->tokens < 1) {
@@ -284,7 +323,7 @@ static void read_some(load_conn *c, load_ctx *ctx) {
             }
             if (c->tokens < (double)want) want = (size_t)c->tokens;
         }
-        ssize_t n = recv(c->fd, ctx->buf, want, 0);
+        ssize_t n = c->ssl ? tls_conn_recv(c->ssl, ctx->buf, want) : recv(c->fd, ctx->buf, want, 0);
         if (n < 0) {
             if (errno == EINTR) continue;
             if (errno != EAGAIN) fail(c, "recv");
@@ -306,13 +345,20 @@ static void read_some(load_conn *c, load_ctx *ctx) {
             len -= used;
         }
         parse_frames(c, ctx, p, len, now);
-        if ((size_t)n < want) return;
+        /* TCP: a short read emptied the socket. TLS: read on while the SSL
+         * holds bytes (epoll cannot see those); what is left in the socket
+         * epoll reports again. */
+        if (c->ssl ? !tls_conn_pending(c->ssl) : (size_t)n < want) return;
     }
 }
 
 void load_conn_on_event(load_conn *c, load_ctx *ctx, uint32_t events) {
     if (c->state == C_CONNECTING) {
-        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) send_upgrade(c, ctx);
+        if (events & (EPOLLOUT | EPOLLERR | EPOLLHUP)) connected(c, ctx);
+        return;
+    }
+    if (c->state == C_TLS) {
+        tls_step(c, ctx);
         return;
     }
     if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) read_some(c, ctx);
@@ -329,6 +375,7 @@ void load_conn_refill(load_conn *c, load_ctx *ctx, int64_t now_us) {
         struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
         epoll_ctl(ctx->epfd, EPOLL_CTL_MOD, c->fd, &ev);
         c->paused = false;
+        if (c->ssl && tls_conn_pending(c->ssl)) read_some(c, ctx); /* epoll will not say */
     }
 }
 

@@ -1,5 +1,6 @@
 /* load_conn.h -- one simulated viewer of the load client: a non-blocking TCP
- * connection that upgrades to WebSocket with the vigil.v1 subprotocol
+ * connection (with --tls a TLS one, bench/tls_conn.h: wss) that upgrades to
+ * WebSocket with the vigil.v1 subprotocol
  * (checking Sec-WebSocket-Accept), says hello (anonymous or with a token)
  * and subscribes to one stream, and then parses
  * every server frame without copying payloads: it looks only at the 16-byte
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "bench/samples.h"
+#include "bench/tls_conn.h"
 #include "bench/wsproto.h"
 
 enum load_group { GROUP_NORMAL, GROUP_THROTTLED, GROUP_COUNT };
@@ -24,7 +26,9 @@ typedef struct load_ctx {
     int epfd;
     struct sockaddr_in addr;
     const char *host_header;
-    const char *token; /* sent in hello; NULL: anonymous */
+    const char *token;      /* sent in hello; NULL: anonymous */
+    struct ssl_ctx_st *tls; /* wss; NULL: ws */
+    tls_summary tls_sum;    /* what the TLS handshakes negotiated */
     bool in_window;
     samples latency_us[GROUP_COUNT];   /* frame time to arrival, in the window */
     samples first_key_us[GROUP_COUNT]; /* subscribe sent to first keyframe */
@@ -33,10 +37,13 @@ typedef struct load_ctx {
     size_t buf_len;
 } load_ctx;
 
-enum load_state { C_IDLE, C_CONNECTING, C_HANDSHAKE, C_OPEN, C_CLOSED, C_FAILED };
+/* C_TLS: the TLS handshake; C_HANDSHAKE: the WebSocket upgrade. */
+enum load_state { C_IDLE, C_CONNECTING, C_TLS, C_HANDSHAKE, C_OPEN, C_CLOSED, C_FAILED };
 
 typedef struct load_conn {
     int fd;
+    struct ssl_st *ssl; /* wss */
+    bool tls_out;       /* the TLS handshake waits for writability */
     uint32_t stream_idx;
     const char *stream;
     enum load_state state;
@@ -84,7 +91,8 @@ void load_conn_refill(load_conn *c, load_ctx *ctx, int64_t now_us);
 void load_conn_close(load_conn *c);
 
 static inline bool load_conn_alive(const load_conn *c) {
-    return c->state == C_CONNECTING || c->state == C_HANDSHAKE || c->state == C_OPEN;
+    return c->state == C_CONNECTING || c->state == C_TLS || c->state == C_HANDSHAKE ||
+           c->state == C_OPEN;
 }
 
 int64_t load_now_us(void);

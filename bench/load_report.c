@@ -118,6 +118,14 @@ static void write_report(FILE *f, const load_opts *o, const load_result *r, load
             "\"connect_phase\":{\"seconds\":%.3f,\"server_cpu_s\":%.3f,\"not_ready\":%zu,"
             "\"ramp_s\":%.3f},",
             r->connect_s, r->cpu_connect, r->not_ready, o->ramp_s);
+    if (ctx->tls)
+        fprintf(f,
+                "\"tls\":{\"version\":\"%s\",\"cipher\":\"%s\",\"handshakes\":%zu,"
+                "\"differing\":%zu},",
+                ctx->tls_sum.version, ctx->tls_sum.cipher, ctx->tls_sum.handshakes,
+                ctx->tls_sum.differing);
+    else
+        fprintf(f, "\"tls\":null,");
     fprintf(f, "\"client_cpu_util\":%.4f,\"cpu_busy\":[",
             r->window_s > 0 ? r->client_cpu / r->window_s : 0);
     for (int k = 0; k < r->ncpus; k++)

@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs              full run (about 10 minutes)
 //   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
-//   BENCH_ONLY=one,4000,max,streams,throttled,transcode,record   only these scenarios
+//   BENCH_ONLY=one,4000,max,wss,streams,throttled,transcode,record   only these scenarios
 //   BENCH_DURATION=S                the measured window, in seconds
 //   BENCH_REPEAT=N                  1000-viewer pairs (vigil, floor) to take
 //                                   the median of (default 3; 1 when quick)
@@ -14,8 +14,16 @@
 // ($BENCH_CLIENT_CPU, default 1), bounded in time and connections, on
 // 127.0.0.1 only. The load client's JSON reports are collected; the table of
 // figures goes to stdout and everything to build/bench/results.json.
+//
+// The `wss` scenario measures both servers over TLS (what real deployments
+// serve): vigil with server.tls_cert/tls_key, the floor with --tls-cert/
+// --tls-key, both with a self-signed P-256 certificate made once with the
+// openssl CLI (build/bench/tls.pem, tls.key), the load client with --tls
+// choosing TLS 1.3 and TLS_AES_128_GCM_SHA256 for both.
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import https from 'node:https';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -89,14 +97,45 @@ function startProc(argv, name) {
   };
 }
 
-async function startVigil(streams, recordPath = null) {
+// The certificate and key both servers serve wss with: self-signed, EC
+// P-256, made once (the load client checks nothing; 127.0.0.1 only).
+function tlsFiles() {
+  const cert = path.join(B, 'bench/tls.pem'), key = path.join(B, 'bench/tls.key');
+  if (!existsSync(cert) || !existsSync(key)) {
+    const r = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+      '-nodes', '-keyout', key, '-out', cert, '-days', '3650', '-subj', '/CN=localhost',
+      '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`openssl req: ${r.stderr}`);
+  }
+  return { cert, key };
+}
+
+// GET a JSON document; over https the certificate is not checked (our own).
+// No keep-alive: a pooled connection would be one more client of the server.
+function getJson(url) {
+  const mod = url.startsWith('https:') ? https : http;
+  return new Promise((resolve, reject) => {
+    const req = mod.get(url, { agent: false, rejectUnauthorized: false, timeout: 2000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => { body += d; });
+      res.on('end', () => { try { resolve(JSON.parse(body)); } catch (e) { reject(e); } });
+    });
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+    req.on('error', reject);
+  });
+}
+
+async function startVigil(streams, recordPath = null, tls = null) {
   // Anonymous viewers of these streams (they say hello without a token), and
   // every viewer from 127.0.0.1: the default per-address limit is 1000.
-  // With recordPath, every stream records continuously there.
+  // With recordPath, every stream records continuously there; with tls
+  // ({cert, key}), it serves https and wss only.
   const record = recordPath ? { record: { mode: 'continuous', segment_s: 60 } } : {};
   return startVigilWith({
     server: { bind: '127.0.0.1', log_level: 'warn', max_connections: 100000, max_connections_per_ip: 100000,
-      ...(recordPath ? { record_path: recordPath } : {}) },
+      ...(recordPath ? { record_path: recordPath } : {}),
+      ...(tls ? { tls_cert: tls.cert, tls_key: tls.key } : {}) },
     auth: { anonymous: { streams } },
     streams: streams.map((id) => ({ id, source: `file://${CLIP}`, ...record })),
   });
@@ -117,11 +156,12 @@ async function startVigilWith(config) {
   writeFileSync(file, JSON.stringify(config));
   const srv = startProc([VIGIL, '--config', file, '--web-root', path.join(ROOT, 'web')], 'vigil');
   srv.port = port;
+  srv.tls = Boolean(config.server.tls_cert);
   const deadline = Date.now() + 30000;
   for (;;) {
     if (srv.proc.exitCode !== null) throw new Error(`vigil exited: ${srv.log()}`);
     try {
-      const list = await (await fetch(`http://127.0.0.1:${port}/api/streams`)).json();
+      const list = await getJson(`${srv.tls ? 'https' : 'http'}://127.0.0.1:${port}/api/streams`);
       if (list.length === streams.length && list.every((s) => s.state === 'live')) break;
     } catch { /* not up yet */ }
     if (Date.now() > deadline) { await srv.stop(); throw new Error(`vigil streams not live: ${srv.log()}`); }
@@ -131,10 +171,15 @@ async function startVigilWith(config) {
   return srv;
 }
 
-async function startFloor(nstreams) {
+// The floor; with opts.tls ({cert, key}) serving wss, with opts.ktls asking
+// for kernel TLS.
+async function startFloor(nstreams, opts = {}) {
   const port = await freePort();
-  const srv = startProc([FLOOR, '--clip', FRAGS, '--port', String(port), '--streams', String(nstreams)], 'floor');
+  const argv = [FLOOR, '--clip', FRAGS, '--port', String(port), '--streams', String(nstreams)];
+  if (opts.tls) argv.push('--tls-cert', opts.tls.cert, '--tls-key', opts.tls.key, ...(opts.ktls ? ['--ktls'] : []));
+  const srv = startProc(argv, 'floor');
   srv.port = port;
+  srv.tls = Boolean(opts.tls);
   const deadline = Date.now() + 10000;
   while (!(await canConnect(port))) {
     if (srv.proc.exitCode !== null || Date.now() > deadline) throw new Error(`floor did not start: ${srv.log()}`);
@@ -150,7 +195,7 @@ function load(srv, streams, viewers, opts = {}) {
   const argv = [LOAD, '--port', String(srv.port), '--pid', String(srv.proc.pid),
     '--stream', streams.join(','), '--viewers', String(viewers), '--ramp', String(ramp),
     '--warmup', String(T.warmup), '--duration', String(opts.duration ?? T.duration),
-    '--label', `${srv.name} ${viewers}`];
+    '--label', `${srv.name} ${viewers}${srv.tls ? ' wss' : ''}`, ...(srv.tls ? ['--tls'] : [])];
   if (opts.throttleFraction) {
     argv.push('--throttle-fraction', String(opts.throttleFraction), '--throttle-bps', String(opts.throttleBps));
   }
@@ -170,26 +215,36 @@ function load(srv, streams, viewers, opts = {}) {
   });
 }
 
+// What the floor said of its first TLS handshake (floor_tls.h): version,
+// suite, and whether kernel TLS did the sending.
+function floorTls(log) {
+  const m = /first TLS handshake: (\S+) (\S+), ktls send: (.*)$/m.exec(log);
+  return m ? { version: m[1], cipher: m[2], ktls: m[3], ktls_in_use: m[3] === 'in use' } : null;
+}
+
 async function measure(kind, streams, viewers, opts = {}) {
-  const srv = kind === 'vigil' ? await startVigil(streams, opts.record) : await startFloor(streams.length);
+  const srv = kind === 'vigil' ? await startVigil(streams, opts.record, opts.tls) : await startFloor(streams.length, opts);
+  let r;
   try {
     const w0 = writeBytes(srv.proc.pid), t0 = Date.now();
-    const r = await load(srv, streams, viewers, opts);
+    r = await load(srv, streams, viewers, opts);
     r.server.write_bytes_per_s = (writeBytes(srv.proc.pid) - w0) / ((Date.now() - t0) / 1000);
     const g = r.groups.normal;
     // What else ran on the server's core during the window (other users of a shared machine).
     r.other_load_server_cpu = Math.max(0, (r.cpu_busy[+SERVER_CPU] ?? 0) - r.server.cpu_util);
     r.other_load_client_cpu = Math.max(0, (r.cpu_busy[+CLIENT_CPU] ?? 0) - r.client_cpu_util);
     if (r.other_load_server_cpu > 0.15 || r.other_load_client_cpu > 0.3) noisy = true;
-    console.error(`  ${kind.padEnd(5)} ${String(viewers).padStart(5)} viewers: ${r.server.cpu_s_per_gb.toFixed(3)} CPU s/GB, ` +
+    console.error(`  ${(kind + (srv.tls ? ' wss' : '')).padEnd(9)} ${String(viewers).padStart(5)} viewers: ${r.server.cpu_s_per_gb.toFixed(3)} CPU s/GB, ` +
       `cpu ${(r.server.cpu_util * 100).toFixed(0)}%, rss ${(r.server.rss_peak_kb / MIB).toFixed(1)} MiB, ` +
       `lat p99 ${g.latency_ms.p99} ms, key p99 ${g.first_keyframe_ms.p99} ms, ` +
       `delivered ${(delivered(r) * 100).toFixed(2)}%, failed ${r.failed}, client cpu ${(r.client_cpu_util * 100).toFixed(0)}%, ` +
-      `others on server/client core ${(r.other_load_server_cpu * 100).toFixed(0)}%/${(r.other_load_client_cpu * 100).toFixed(0)}%`);
-    return r;
+      `others on server/client core ${(r.other_load_server_cpu * 100).toFixed(0)}%/${(r.other_load_client_cpu * 100).toFixed(0)}%` +
+      (r.tls ? `, ${r.tls.version} ${r.tls.cipher}` : ''));
   } finally {
     await srv.stop();
   }
+  if (kind === 'floor' && srv.tls) r.floor_tls = floorTls(srv.log());
+  return r;
 }
 
 // Share of the frames the viewers should have had: gaps, stalls and failed
@@ -218,17 +273,25 @@ const median = (xs) => {
   return v.length % 2 ? v[(v.length - 1) / 2] : (v[v.length / 2 - 1] + v[v.length / 2]) / 2;
 };
 
-async function scenarioOne() {
-  noisy = false;
+// REPEAT back-to-back (vigil, floor) pairs of 1000 viewers within 1 s.
+async function pairsAt1000(opts = {}) {
   const pairs = [];
   for (let i = 0; i < REPEAT; i++) {
-    const v = await measure('vigil', ONE, 1000, { ramp: 1 });
-    const f = await measure('floor', ONE, 1000, { ramp: 1 });
+    const v = await measure('vigil', ONE, 1000, { ramp: 1, ...opts });
+    const f = await measure('floor', ONE, 1000, { ramp: 1, ...opts });
     pairs.push({ vigil: v, floor: f });
   }
+  return pairs;
+}
+
+const cpu = (r) => r.server.cpu_s_per_gb;
+
+async function scenarioOne() {
+  noisy = false;
+  const pairs = await pairsAt1000();
   results.scenarios.one = { pairs };
   const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
-  const cpu = (r) => r.server.cpu_s_per_gb, p99 = (r) => r.groups.normal.latency_ms.p99;
+  const p99 = (r) => r.groups.normal.latency_ms.p99;
   const key = (r) => r.groups.normal.first_keyframe_ms.p99, rss = (r) => r.server.rss_peak_kb;
   const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
   // Throttled and other scenarios compare with these medians.
@@ -264,12 +327,12 @@ async function scenarioFourK() {
 
 // The most viewers served with >= 95 % of frames: from 1000, grow by 1.5x
 // until a probe fails or the cap, then bisect (twice; once when quick). Every
-// probe is a fresh server.
-async function maxViewers(kind) {
+// probe is a fresh server, started with opts (measure's: tls).
+async function maxViewers(kind, opts = {}) {
   const cap = QUICK ? 8000 : 16000;
   const probes = [];
   const ok = async (n) => {
-    const r = await measure(kind, ONE, n, { duration: QUICK ? 3 : 5 });
+    const r = await measure(kind, ONE, n, { duration: QUICK ? 3 : 5, ...opts });
     const pass = r.failed <= n * 0.01 && delivered(r) >= 0.95;
     probes.push({ viewers: n, pass, delivered: delivered(r), failed: r.failed, cpu_util: r.server.cpu_util, client_cpu_util: r.client_cpu_util });
     return pass;
@@ -283,8 +346,13 @@ async function maxViewers(kind) {
     const mid = Math.round((good + bad) / 2 / 125) * 125;
     if (await ok(mid)) good = mid; else bad = mid;
   }
-  return { held: good, capped: !bad, probes };
+  // The load client has one core too: when it was (nearly) full in the
+  // probe that failed, the figure is the client's limit as much as the server's.
+  const failed = probes.find((p) => p.viewers === bad);
+  return { held: good, capped: !bad, client_bound: Boolean(failed && failed.client_cpu_util >= 0.9), probes };
 }
+
+const fmtHeld = (x) => `${x.held}${x.capped ? '+' : ''}${x.client_bound ? ' (client-bound)' : ''}`;
 
 async function scenarioMax() {
   noisy = false;
@@ -292,8 +360,44 @@ async function scenarioMax() {
   const f = await maxViewers('floor');
   results.scenarios.max_viewers = { vigil: v, floor: f };
   const ratio = f.held ? v.held / f.held : 0;
-  const fmt = (x) => `${x.held}${x.capped ? '+' : ''}`;
-  row('most viewers held (>= 95 % frames)', fmt(v), fmt(f), f2(ratio), '>= 0.8x floor', ratio >= 0.8);
+  row('most viewers held (>= 95 % frames)', fmtHeld(v), fmtHeld(f), f2(ratio), '>= 0.8x floor', ratio >= 0.8);
+}
+
+// wss: vigil over TLS against the floor over TLS, the same suite on both
+// (the load client picks it). (a) CPU per GB at 1000 viewers from REPEAT
+// pairs: medians, the median of the per-pair ratios and their spread;
+// (b) the most viewers held, bisected as in `max`; (c) the floor once more
+// with --ktls, and whether the kernel did the sending.
+async function scenarioWss() {
+  noisy = false;
+  const tls = tlsFiles();
+  const pairs = await pairsAt1000({ tls });
+  const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
+  const ratios = pairs.map((p) => cpu(p.vigil) / cpu(p.floor));
+  const ratio = median(ratios), spread = [Math.min(...ratios), Math.max(...ratios)];
+  // Every handshake of every run: one version and suite, the same for both.
+  const suites = [...new Set([...V, ...F].map((r) => (r.tls && !r.tls.differing ? `${r.tls.version} ${r.tls.cipher}` : 'mixed')))];
+  const wss = results.scenarios.wss = {
+    pairs, suites, same_suite: suites.length === 1 && suites[0] !== 'mixed',
+    median: { vigil_cpu_s_per_gb: median(V.map(cpu)), floor_cpu_s_per_gb: median(F.map(cpu)), ratio, ratio_spread: spread },
+  };
+  const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
+  const sp = REPEAT > 1 ? ` (pairs ${ratios.map(f2).join(', ')})` : '';
+  row(`wss CPU s per GB, 1000 viewers${many}`, f2(wss.median.vigil_cpu_s_per_gb), f2(wss.median.floor_cpu_s_per_gb),
+    `${f2(ratio)}${sp}`, `<= 1.2x TLS floor, ${suites.join(' / ')}`, ratio <= 1.2 && wss.same_suite);
+
+  noisy = false;
+  const v = await maxViewers('vigil', { tls }), f = await maxViewers('floor', { tls });
+  wss.max_viewers = { vigil: v, floor: f };
+  const held = f.held ? v.held / f.held : 0;
+  row('wss most viewers held (>= 95 % frames)', fmtHeld(v), fmtHeld(f), f2(held), '>= 0.8x TLS floor', held >= 0.8);
+
+  noisy = false;
+  const k = await measure('floor', ONE, 1000, { ramp: 1, tls, ktls: true });
+  wss.floor_ktls = { run: k, ktls: k.floor_tls?.ktls ?? 'not reported', ktls_in_use: k.floor_tls?.ktls_in_use ?? false };
+  console.error(`  floor --ktls: kernel TLS send ${wss.floor_ktls.ktls}`);
+  row('wss floor with --ktls: CPU s per GB, 1000', '', `${f2(cpu(k))} (kTLS ${wss.floor_ktls.ktls_in_use ? 'in use' : 'not in use'})`,
+    f2(cpu(k) / wss.median.floor_cpu_s_per_gb), 'reported', k.floor_tls !== null);
 }
 
 async function scenarioStreams() {
@@ -401,6 +505,7 @@ console.error(`bench: ${QUICK ? 'quick' : 'full'} run, server on cpu ${SERVER_CP
 if (want('one') || want('storm')) await scenarioOne();
 if (want('4000')) await scenarioFourK();
 if (want('max')) await scenarioMax();
+if (want('wss')) await scenarioWss();
 if (want('streams')) await scenarioStreams();
 if (want('throttled')) await scenarioThrottled();
 if (want('transcode')) await scenarioTranscode();

@@ -3,21 +3,23 @@
 // vigil-load) must measure a real vigil playing a file:// clip and the floor
 // (build/bench/vigil-floor) playing the same clip's fragments: frames, bytes,
 // latencies, subscribe-to-keyframe times and the server's CPU and RSS from
-// /proc. And it must notice viewers that fail.
+// /proc. And it must notice viewers that fail. Over wss too: vigil with TLS
+// and the floor with TLS must negotiate the very same version and suite (the
+// load client picks them), or the bench would compare different ciphers.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { ROOT, freePort, sleep, startVigil, tempDir, waitStreamState } from '../lib/vigil.js';
+import { ROOT, freePort, sleep, startVigil, tempDir, until, waitStreamState } from '../lib/vigil.js';
 
 const LOAD = path.join(ROOT, 'build/bench/vigil-load');
 const FLOOR = path.join(ROOT, 'build/bench/vigil-floor');
 const SECONDS = 3;
 const VIEWERS = 20;
 
-let dir, clip;
+let dir, clip, tls;
 before(() => {
   dir = tempDir('vigil-bench-');
   clip = path.join(dir, 'clip.mp4');
@@ -26,7 +28,43 @@ before(() => {
   const mk = spawnSync('bash', [path.join(ROOT, 'bench/make_clip.sh'), clip, '6', '320', '240', '300'],
     { encoding: 'utf8', timeout: 120000 });
   assert.equal(mk.status, 0, mk.stderr);
+  // A self-signed certificate for 127.0.0.1, as bench/run.mjs makes one.
+  tls = { cert: path.join(dir, 'tls.pem'), key: path.join(dir, 'tls.key') };
+  const req = spawnSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256',
+    '-nodes', '-keyout', tls.key, '-out', tls.cert, '-days', '30', '-subj', '/CN=localhost',
+    '-addext', 'subjectAltName=DNS:localhost,IP:127.0.0.1'], { encoding: 'utf8', timeout: 30000 });
+  assert.equal(req.status, 0, req.stderr);
 });
+
+// Starts the floor on the test clip's fragments; resolves once it listens.
+async function startFloor(extra = []) {
+  const port = await freePort();
+  const fmp4 = clip.replace(/\.mp4$/, '.fmp4');
+  const proc = spawn(FLOOR, ['--clip', fmp4, '--port', String(port), ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let log = '';
+  proc.stderr.on('data', (d) => { log += d; });
+  const exited = new Promise((r) => proc.on('exit', (code, signal) => r({ code, signal })));
+  for (let i = 0; ; i++) {
+    const up = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i >= 100 || proc.exitCode !== null) {
+      proc.kill('SIGKILL');
+      assert.fail(`floor did not start: ${log}`);
+    }
+    await sleep(50);
+  }
+  return {
+    port, proc, log: () => log,
+    async stop() {
+      proc.kill('SIGTERM');
+      const st = await exited;
+      assert.equal(st.code, 0, log);
+    },
+  };
+}
 
 // Runs the load client; resolves with its JSON report (also written to a file).
 function runLoad(port, pid, stream, extra = []) {
@@ -102,35 +140,53 @@ test('vigil-load measures vigil playing a file:// clip', { timeout: 90000 }, asy
 });
 
 test('vigil-load measures vigil-floor playing the same clip', { timeout: 90000 }, async () => {
-  const port = await freePort();
-  const fmp4 = clip.replace(/\.mp4$/, '.fmp4');
-  const floor = spawn(FLOOR, ['--clip', fmp4, '--port', String(port)], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let log = '';
-  floor.stderr.on('data', (d) => { log += d; });
-  const exited = new Promise((r) => floor.on('exit', (code, signal) => r({ code, signal })));
+  const floor = await startFloor();
   try {
-    for (let i = 0; ; i++) {
-      const up = await new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-        s.on('error', () => resolve(false));
-      });
-      if (up) break;
-      assert.ok(i < 100 && floor.exitCode === null, `floor did not start: ${log}`);
-      await sleep(50);
-    }
-    assert.match(log, /1 stream\(s\) of 1[0-9]{2} fragments at 30\.00 fps/);
-    const r = await runLoad(port, floor.pid, 'floor');
-    assertHealthy(r, floor.pid);
+    assert.match(floor.log(), /1 stream\(s\) of 1[0-9]{2} fragments at 30\.00 fps/);
+    const r = await runLoad(floor.port, floor.proc.pid, 'floor');
+    assertHealthy(r, floor.proc.pid);
     assert.equal(r.groups.normal.frames_missing, 0);
+    assert.equal(r.tls, null);
 
     // Throttled viewers are counted apart.
-    const t = await runLoad(port, floor.pid, 'floor', ['--throttle-fraction', '0.25', '--throttle-bps', '100000']);
+    const t = await runLoad(floor.port, floor.proc.pid, 'floor', ['--throttle-fraction', '0.25', '--throttle-bps', '100000']);
     assert.equal(t.groups.throttled.viewers, 5);
     assert.equal(t.groups.normal.viewers, 15);
     assert.ok(t.groups.throttled.bytes < t.groups.normal.bytes / 15 * 5, 'throttled viewers read less');
   } finally {
-    floor.kill('SIGTERM');
-    const st = await exited;
-    assert.equal(st.code, 0, log);
+    await floor.stop();
   }
+});
+
+test('vigil-load measures vigil and vigil-floor over wss, with the same cipher', { timeout: 90000 }, async () => {
+  const v = await startVigil({ ca: readFileSync(tls.cert), config: {
+    server: { tls_cert: tls.cert, tls_key: tls.key },
+    auth: { anonymous: { streams: ['clip'] } },
+    streams: [{ id: 'clip', source: `file://${clip}` }] } });
+  let rv;
+  try {
+    await until(async () => (await v.get('/api/streams')).body.includes('"live"'), 15000, () => 'clip live');
+    rv = await runLoad(v.port, v.proc.pid, 'clip', ['--tls']);
+    assertHealthy(rv, v.proc.pid);
+  } finally {
+    const st = await v.stop();
+    assert.equal(st.code, 0, v.log());
+  }
+  const floor = await startFloor(['--tls-cert', tls.cert, '--tls-key', tls.key]);
+  let rf;
+  try {
+    assert.match(floor.log(), /fragments at 30\.00 fps on .*, wss/);
+    rf = await runLoad(floor.port, floor.proc.pid, 'floor', ['--tls']);
+    assertHealthy(rf, floor.proc.pid);
+    assert.equal(rf.groups.normal.frames_missing, 0);
+    // The floor says what its first client negotiated (and, with --ktls,
+    // whether the kernel does the sending: bench/run.mjs asks).
+    assert.match(floor.log(), /first TLS handshake: TLSv1\.3 TLS_AES_128_GCM_SHA256, ktls send: off/);
+  } finally {
+    await floor.stop();
+  }
+  for (const r of [rv, rf]) {
+    assert.deepEqual(r.tls, { version: 'TLSv1.3', cipher: 'TLS_AES_128_GCM_SHA256', handshakes: VIEWERS, differing: 0 });
+  }
+  assert.deepEqual(rv.tls, rf.tls, 'vigil and the floor negotiated the same');
 });
