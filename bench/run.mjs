@@ -2,7 +2,7 @@
 //
 //   node bench/run.mjs              full run (about 10 minutes)
 //   BENCH_QUICK=1 node bench/run.mjs   short run (about 3 minutes), same table
-//   BENCH_ONLY=one,4000,max,wss,streams,throttled,transcode,record   only these scenarios
+//   BENCH_ONLY=one,4000,max,wss,streams,syscalls,throttled,transcode,record   only these scenarios
 //   BENCH_DURATION=S                the measured window, in seconds
 //   BENCH_REPEAT=N                  1000-viewer pairs (vigil, floor) to take
 //                                   the median of (default 3; 1 when quick)
@@ -285,24 +285,33 @@ async function pairsAt1000(opts = {}) {
 }
 
 const cpu = (r) => r.server.cpu_s_per_gb;
+const p99 = (r) => r.groups.normal.latency_ms.p99;
+// The smallest and largest of a figure over the runs, for the table: how far
+// one run can be from another on this machine.
+const spread = (xs, fmt = f2) => (xs.length > 1 ? ` [${fmt(Math.min(...xs))}-${fmt(Math.max(...xs))}]` : '');
 
 async function scenarioOne() {
   noisy = false;
   const pairs = await pairsAt1000();
   results.scenarios.one = { pairs };
   const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
-  const p99 = (r) => r.groups.normal.latency_ms.p99;
   const key = (r) => r.groups.normal.first_keyframe_ms.p99, rss = (r) => r.server.rss_peak_kb;
   const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
   // Throttled and other scenarios compare with these medians.
   results.scenarios.one.median = { vigil_cpu_s_per_gb: median(V.map(cpu)), vigil_p99: median(V.map(p99)), floor_p99: median(F.map(p99)), vigil_rss_kb: Math.max(...V.map(rss)) };
-  const ratio = median(pairs.map((p) => cpu(p.vigil) / cpu(p.floor)));
-  row(`CPU s/GB, 1000 viewers${many}`, f2(median(V.map(cpu))), f2(median(F.map(cpu))), f2(ratio), '<= 1.2x floor', ratio <= 1.2);
+  const ratios = pairs.map((p) => cpu(p.vigil) / cpu(p.floor));
+  const ratio = median(ratios);
+  row(`CPU s/GB, 1000 viewers${many}`, f2(median(V.map(cpu))) + spread(V.map(cpu)), f2(median(F.map(cpu))) + spread(F.map(cpu)),
+    f2(ratio) + spread(ratios), '<= 1.15x floor', ratio <= 1.15);
   // Memory: the largest peak of the runs, not the median.
   const rv = Math.max(...V.map(rss));
-  row(`peak RSS MiB, 1000 viewers${REPEAT > 1 ? ` (max of ${REPEAT})` : ''}`, f2(rv / MIB), f2(Math.max(...F.map(rss)) / MIB), '', '<= 20 MiB', rv <= 20 * MIB);
-  const lv = median(V.map(p99)), lf = median(F.map(p99));
-  row(`latency p99 ms, 1000 viewers${many}`, f2(lv), f2(lf), f2(lv / lf), '<= 5 ms', lv <= 5);
+  row(`peak RSS MiB, 1000 viewers${REPEAT > 1 ? ` (max of ${REPEAT})` : ''}`, f2(rv / MIB) + spread(V.map((r) => rss(r) / MIB)),
+    f2(Math.max(...F.map(rss)) / MIB), '', '<= 16 MiB', rv <= 16 * MIB);
+  // What the relay adds over the floor's own p99, pair by pair.
+  const added = pairs.map((p) => p99(p.vigil) - p99(p.floor));
+  const lv = median(V.map(p99)), lf = median(F.map(p99)), la = median(added);
+  row(`latency p99 ms, 1000 viewers${many}`, f2(lv) + spread(V.map(p99)), f2(lf) + spread(F.map(p99)),
+    `${la >= 0 ? '+' : ''}${f2(la)} ms` + spread(added), '<= floor + 2 ms', la <= 2);
   const kv = median(V.map(key)), kf = median(F.map(key));
   row(`subscribe->keyframe p99 ms, 1000${many}`, f2(kv), f2(kf), '', '<= 50 ms', kv <= 50 && V.every((r) => r.failed === 0));
   // The connect phase of these runs is the storm: 1000 viewers within 1 s.
@@ -311,18 +320,25 @@ async function scenarioOne() {
     V.every((r) => r.got_keyframe === 1000 && r.failed === 0));
 }
 
+// 4000 viewers of one stream on one core: more than vigil's core (and the
+// floor's) can always write in time. REPEAT back-to-back pairs.
 async function scenarioFourK() {
   noisy = false;
-  const n = 4000;
-  const v = await measure('vigil', ONE, n);
-  const f = await measure('floor', ONE, n);
-  results.scenarios.viewers4000 = { vigil: v, floor: f };
-  row('4000 viewers: failed / delivered %', `${v.failed} / ${f2(delivered(v) * 100)}`,
-    `${f.failed} / ${f2(delivered(f) * 100)}`, '', '0 / >= 99 %', v.failed === 0 && delivered(v) >= 0.99);
+  const n = 4000, pairs = [];
+  for (let i = 0; i < REPEAT; i++) pairs.push({ vigil: await measure('vigil', ONE, n), floor: await measure('floor', ONE, n) });
+  results.scenarios.viewers4000 = { pairs };
+  const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
+  const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
+  const pct = (r) => delivered(r) * 100, pp = (x) => x.toFixed(1);
+  const dv = median(V.map(pct)), df = median(F.map(pct));
+  const failed = Math.max(...V.map((r) => r.failed));
+  row(`4000 viewers: delivered %${many}, most failed`, `${f2(dv)}${spread(V.map(pct), pp)}, ${failed} failed`,
+    `${f2(df)}${spread(F.map(pct), pp)}, ${Math.max(...F.map((r) => r.failed))} failed`, `${dv - df >= 0 ? '+' : ''}${f2(dv - df)} points`,
+    'within 3 points of the floor, 0 failed', failed === 0 && dv >= df - 3);
   // Under overload a viewer gets fresh frames or skips (viewer_queue_ms,
   // 500 ms by default): how late the delivered frames are.
-  const lat = (r) => r.groups.normal.latency_ms.p99;
-  row('4000 viewers: latency p99 ms (overload)', f2(lat(v)), f2(lat(f)), '', '<= 250 ms', lat(v) <= 250);
+  const lv = median(V.map(p99));
+  row(`4000 viewers: latency p99 ms (overload)${many}`, f2(lv) + spread(V.map(p99)), f2(median(F.map(p99))) + spread(F.map(p99)), '', '<= 250 ms', lv <= 250);
 }
 
 // The most viewers served with >= 95 % of frames: from 1000, grow by 1.5x
@@ -338,7 +354,7 @@ async function maxViewers(kind, opts = {}) {
     return pass;
   };
   let good = 0, bad = 0;
-  for (let n = 1000; ; n = Math.min(cap, Math.round(n * 1.5 / 500) * 500)) {
+  for (let n = opts.from ?? 1000; ; n = Math.min(cap, Math.round(n * 1.5 / 500) * 500)) {
     if (await ok(n)) good = n; else { bad = n; break; }
     if (n >= cap) break;
   }
@@ -354,13 +370,21 @@ async function maxViewers(kind, opts = {}) {
 
 const fmtHeld = (x) => `${x.held}${x.capped ? '+' : ''}${x.client_bound ? ' (client-bound)' : ''}`;
 
+// REPEAT back-to-back (vigil, floor) bisections, from 2000 viewers.
 async function scenarioMax() {
   noisy = false;
-  const v = await maxViewers('vigil');
-  const f = await maxViewers('floor');
-  results.scenarios.max_viewers = { vigil: v, floor: f };
-  const ratio = f.held ? v.held / f.held : 0;
-  row('most viewers held (>= 95 % frames)', fmtHeld(v), fmtHeld(f), f2(ratio), '>= 0.8x floor', ratio >= 0.8);
+  const pairs = [];
+  for (let i = 0; i < REPEAT; i++) pairs.push({ vigil: await maxViewers('vigil', { from: 2000 }), floor: await maxViewers('floor', { from: 2000 }) });
+  results.scenarios.max_viewers = { pairs };
+  const held = (x) => x.held;
+  const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
+  const ratios = pairs.map((p) => (p.floor.held ? p.vigil.held / p.floor.held : 0));
+  const ratio = median(ratios);
+  const flags = (xs) => (xs.some((x) => x.capped) ? '+' : '') + (xs.some((x) => x.client_bound) ? ' (client-bound)' : '');
+  const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
+  const n0 = (x) => x.toFixed(0);
+  row(`most viewers held (>= 95 % frames)${many}`, `${median(V.map(held))}${flags(V)}${spread(V.map(held), n0)}`,
+    `${median(F.map(held))}${flags(F)}${spread(F.map(held), n0)}`, f2(ratio) + spread(ratios), '>= 0.9x floor', ratio >= 0.9);
 }
 
 // wss: vigil over TLS against the floor over TLS, the same suite on both
@@ -390,7 +414,7 @@ async function scenarioWss() {
   const v = await maxViewers('vigil', { tls }), f = await maxViewers('floor', { tls });
   wss.max_viewers = { vigil: v, floor: f };
   const held = f.held ? v.held / f.held : 0;
-  row('wss most viewers held (>= 95 % frames)', fmtHeld(v), fmtHeld(f), f2(held), '>= 0.8x TLS floor', held >= 0.8);
+  row('wss most viewers held (>= 95 % frames)', fmtHeld(v), fmtHeld(f), f2(held), 'reported', v.held > 0 && f.held > 0);
 
   noisy = false;
   const k = await measure('floor', ONE, 1000, { ramp: 1, tls, ktls: true });
@@ -403,15 +427,17 @@ async function scenarioWss() {
 async function scenarioStreams() {
   noisy = false;
   const streams = Array.from({ length: 50 }, (_, i) => `s${i}`);
-  const v = await measure('vigil', streams, 1000);
-  const f = await measure('floor', streams, 1000);
-  results.scenarios.streams50 = { vigil: v, floor: f };
+  const pairs = [];
+  for (let i = 0; i < REPEAT; i++) pairs.push({ vigil: await measure('vigil', streams, 1000), floor: await measure('floor', streams, 1000) });
+  results.scenarios.streams50 = { pairs };
+  const V = pairs.map((p) => p.vigil), F = pairs.map((p) => p.floor);
   const one = results.scenarios.one;
   const base = one ? one.median.vigil_cpu_s_per_gb : null;
-  const rel = base ? v.server.cpu_s_per_gb / base : null;
-  row('50 streams x 20: CPU s/GB', f2(v.server.cpu_s_per_gb), f2(f.server.cpu_s_per_gb),
-    f2(v.server.cpu_s_per_gb / f.server.cpu_s_per_gb), `~ 1 x 1000 (${rel ? f2(rel) + 'x' : 'n/a'})`,
-    rel !== null && rel <= 1.1);
+  const cv = median(V.map(cpu)), rel = base ? cv / base : null;
+  const many = REPEAT > 1 ? ` (median of ${REPEAT})` : '';
+  row(`50 streams x 20: CPU s/GB${many}`, f2(cv) + spread(V.map(cpu)), f2(median(F.map(cpu))) + spread(F.map(cpu)),
+    f2(median(pairs.map((p) => cpu(p.vigil) / cpu(p.floor)))), `<= 1.3x 1 x 1000 (${rel ? f2(rel) + 'x' : 'n/a'})`,
+    rel !== null && rel <= 1.3);
 }
 
 // Throttled viewers need time to overflow: their socket buffers and a queue
@@ -482,6 +508,46 @@ async function scenarioTranscode() {
     r.first_picture_ms !== null && r.first_picture_ms <= 1000);
 }
 
+// System calls per frame per viewer (docs/PERFORMANCE.md keeps the table):
+// 500 viewers of one stream, `perf stat` counting the server's system calls
+// for 5 s in the middle of the window, vigil then the floor. Skipped, and
+// said so, where perf or its tracepoints are missing.
+const SYSCALLS = ['sendto', 'sendmsg', 'writev', 'write', 'read', 'recvfrom', 'epoll_wait', 'epoll_ctl', 'futex'];
+async function countSyscalls(kind) {
+  const n = 500, seconds = 5;
+  const srv = kind === 'vigil' ? await startVigil(ONE) : await startFloor(1);
+  try {
+    const loading = load(srv, ONE, n, { ramp: 1, duration: seconds + 4 });
+    await sleep((1 + T.warmup + 2) * 1000);
+    const events = SYSCALLS.map((c) => `syscalls:sys_enter_${c}`).join(',');
+    const perf = spawnSync('perf', ['stat', '-x', ',', '-e', events, '-p', String(srv.proc.pid), '--', 'sleep', String(seconds)], { encoding: 'utf8' });
+    const report = await loading;
+    if (perf.status !== 0) return { error: (perf.stderr || 'perf failed').trim().split('\n').pop() };
+    const counts = {};
+    for (const line of perf.stderr.split('\n')) {
+      const [value, , event] = line.split(',');
+      const name = /sys_enter_(\w+)/.exec(event ?? '')?.[1];
+      if (name && /^\d+$/.test(value)) counts[name] = Number(value);
+    }
+    // Deliveries in those seconds: every viewer should get every frame.
+    const deliveries = n * 30 * seconds * delivered(report);
+    const per = Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / deliveries]));
+    console.error(`  ${kind} syscalls per delivery: ${Object.entries(per).filter(([, v]) => v > 0).map(([k, v]) => `${k} ${v.toFixed(3)}`).join(', ')}`);
+    return { viewers: n, seconds, deliveries, counts, per_delivery: per };
+  } finally {
+    await srv.stop();
+  }
+}
+
+async function scenarioSyscalls() {
+  noisy = false;
+  const v = await countSyscalls('vigil'), f = await countSyscalls('floor');
+  results.scenarios.syscalls = { vigil: v, floor: f };
+  const fmt = (x) => (x.error ? `n/a (${x.error})` : Object.entries(x.per_delivery).filter(([, n]) => n >= 0.001)
+    .map(([k, n]) => `${k} ${n.toFixed(3)}`).join(', '));
+  row('system calls per frame per viewer, 500', fmt(v), fmt(f), '', 'reported', !v.error && !f.error);
+}
+
 function machine() {
   const cpus = os.cpus();
   return { cpu: cpus[0]?.model, cores: cpus.length, kernel: os.release(), mem_gib: +(os.totalmem() / 2 ** 30).toFixed(1), load_avg: os.loadavg() };
@@ -507,6 +573,7 @@ if (want('4000')) await scenarioFourK();
 if (want('max')) await scenarioMax();
 if (want('wss')) await scenarioWss();
 if (want('streams')) await scenarioStreams();
+if (want('syscalls')) await scenarioSyscalls();
 if (want('throttled')) await scenarioThrottled();
 if (want('transcode')) await scenarioTranscode();
 if (want('record')) await scenarioRecord();
