@@ -120,6 +120,7 @@ static const server_field server_fields[] = {
     /* TLS */
     FIELD("tls_cert", F_STRING_OR_NULL, tls_cert, 0, 0),
     FIELD("tls_key", F_STRING_OR_NULL, tls_key, 0, 0),
+    FIELD("tls_ktls", F_BOOL, tls_ktls, 0, 1),
     FIELD("http_redirect_port", F_PORT, http_redirect_port, 1, 65535),
     {NULL, 0, 0, 0, 0},
 };

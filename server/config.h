@@ -111,6 +111,7 @@ typedef struct vg_config {
      * second, plain-HTTP listener redirecting to https (0: none). */
     char *tls_cert;
     char *tls_key;
+    int tls_ktls; /* ask OpenSSL for kernel TLS (SSL_OP_ENABLE_KTLS) */
     int http_redirect_port;
     /* the "cluster" section (server/config_cluster.c), owned; NULL: alone */
     vg_cluster_config *cluster;

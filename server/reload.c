@@ -24,9 +24,10 @@ struct vg_retired {
 };
 
 /* Settings the listener was made with: only a restart changes them. */
-static const char *const restart_only[] = {"port",    "bind",        "web_root",
-                                           "tls_cert", "tls_key",    "http_redirect_port",
-                                           "idle_timeout_s", "metrics_bind"};
+static const char *const restart_only[] = {"port",     "bind",     "web_root",
+                                           "tls_cert", "tls_key",  "tls_ktls",
+                                           "http_redirect_port", "idle_timeout_s",
+                                           "metrics_bind"};
 
 void vg_server_set_loader(vg_server *srv, vg_config_loader load, void *ctx) {
     srv->load_config = load;

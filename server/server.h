@@ -81,6 +81,7 @@ struct vg_server {
     vg_drain drain; /* what stopping does, step by step (server/drain.h) */
     uint64_t connections_total, errors_total, too_large_total, slow_closed_total;
     vg_media_write_stats media_writes; /* the media fast path (server/media_write.h) */
+    bool ktls_said; /* server/tls.h: vg_tls_say_ktls() */
     uint64_t commands_total;
     /* security counters (PROTOCOL.md "Limits") */
     uint64_t auth_failed_total, origin_refused_total, limit_refused_total, forbidden_total;

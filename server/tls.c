@@ -5,6 +5,7 @@
 #include "server/tls.h"
 
 #include <errno.h>
+#include <unistd.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
@@ -61,6 +62,10 @@ static EVP_PKEY *load_key(const char *path, char *err, size_t errlen) {
 }
 
 int vg_tls_check(const vg_config *c, char *err, size_t errlen) {
+    if (!c->tls_cert && !c->tls_key && c->tls_ktls) {
+        snprintf(err, errlen, "server.tls_ktls: kernel TLS needs tls_cert and tls_key");
+        return -1;
+    }
     if (!c->tls_cert && !c->tls_key) {
         if (c->http_redirect_port) {
             snprintf(err, errlen,
@@ -116,5 +121,22 @@ void vg_tls_vhost_info(const vg_config *c, struct lws_context_creation_info *inf
      * read, and WebSockets over h2 are another code path: offer HTTP/1.1. */
     info->alpn = "http/1.1";
     info->ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1;
+    /* OpenSSL hands the record layer to the kernel after the handshake when
+     * the kernel can (a tls module, a suite it knows): SSL_write becomes a
+     * plain send of the clear text. */
+    if (c->tls_ktls) info->ssl_options_set |= SSL_OP_ENABLE_KTLS;
     info->headers = &hsts_header;
+}
+
+void vg_tls_say_ktls(const vg_config *c, struct lws *wsi, bool *said) {
+    if (*said || !c->tls_ktls || !lws_is_ssl(wsi)) return;
+    *said = true;
+    SSL *ssl = lws_get_ssl(wsi);
+    if (ssl && BIO_get_ktls_send(SSL_get_wbio(ssl)))
+        vg_log(VG_LOG_INFO, "server.tls_ktls: the kernel encrypts what vigil sends (%s)",
+               SSL_get_cipher_name(ssl));
+    else
+        vg_log(VG_LOG_WARN, "server.tls_ktls: kernel TLS is not in use (%s); OpenSSL encrypts",
+               access("/sys/module/tls", F_OK) ? "this kernel has no tls module"
+                                               : "OpenSSL did not hand this connection over");
 }

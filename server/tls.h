@@ -36,6 +36,11 @@ int vg_tls_check(const vg_config *c, char *err, size_t errlen);
  * OpenSSL. Leaves info alone otherwise. */
 void vg_tls_vhost_info(const vg_config *c, struct lws_context_creation_info *info);
 
+/* With server.tls_ktls, after the first TLS connection's handshake: logs
+ * once whether kernel TLS sends for it, and if not, why. *said is the
+ * caller's once-flag. */
+void vg_tls_say_ktls(const vg_config *c, struct lws *wsi, bool *said);
+
 /* server/http_redirect.c: creates the plain-HTTP redirect vhost on
  * c->http_redirect_port. NULL (logged by lws) when it cannot listen. */
 struct lws_vhost *vg_http_redirect_vhost(struct lws_context *ctx, const vg_config *c);

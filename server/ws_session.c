@@ -16,6 +16,7 @@
 #include "server/publisher.h"
 #include "server/cluster_node.h"
 #include "server/server.h"
+#include "server/tls.h"
 
 static vg_server *server_of(struct lws *wsi) {
     return lws_context_user(lws_get_context(wsi));
@@ -37,6 +38,7 @@ int vg_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         int64_t now = vg_server_now_us();
         vg_admission_accept(srv, wsi, s->peer, sizeof(s->peer), &s->access);
+        vg_tls_say_ktls(srv->config, wsi, &srv->ktls_said);
         s->hello_deadline_us = now + (int64_t)srv->config->hello_timeout_s * 1000000;
         vg_rate_limit_init(&s->msg_rate, srv->config->messages_per_s,
                            2.0 * srv->config->messages_per_s, now);

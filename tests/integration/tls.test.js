@@ -9,7 +9,7 @@
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   ROOT, VIGIL_BIN, Client, freePort, httpRequest, sleep, startVigil, tempDir,
@@ -86,7 +86,7 @@ describe('vigil over https and wss', { timeout: 60000 * SLOW }, () => {
     // The certificate and key by flag, the redirect by config.
     v = await startVigil({
       ca: readFileSync(f('ca.pem')),
-      config: { server: { http_redirect_port: redirectPort }, streams: STREAMS },
+      config: { server: { http_redirect_port: redirectPort, tls_ktls: true }, streams: STREAMS },
       args: ['--tls-cert', f('server.pem'), '--tls-key', f('server.key')],
       timeoutMs: 15000 * SLOW,
     });
@@ -121,6 +121,13 @@ describe('vigil over https and wss', { timeout: 60000 * SLOW }, () => {
       while (c.frames.length < 5 && Date.now() < deadline) await sleep(100);
       assert.ok(c.frames.length >= 5, `frames over wss: ${c.frames.length}`);
       assert.equal(c.frames[0].version, 1);
+      // tls_ktls: the first wss connection says whether the kernel took the
+      // encryption over, and why not (this machine's kernel may have no tls module).
+      const hasTls = existsSync('/sys/module/tls');
+      assert.match(v.log(), hasTls
+        ? /server\.tls_ktls: (the kernel encrypts what vigil sends|kernel TLS is not in use \(OpenSSL did not hand)/
+        : /server\.tls_ktls: kernel TLS is not in use \(this kernel has no tls module\); OpenSSL encrypts/);
+      assert.equal(v.log().match(/server\.tls_ktls:/g).length, 1, 'said once');
     } finally {
       c.close();
     }
@@ -171,6 +178,11 @@ describe('TLS start-up checks', { timeout: 30000 * SLOW }, () => {
     ['a certificate without its key', () => ['--tls-cert', f('server.pem')], /TLS needs both tls_cert and tls_key/],
     ['a key where the certificate belongs', () => ['--tls-cert', f('server.key'), '--tls-key', f('server.key')],
       /server\.tls_cert: .* holds no PEM certificate/],
+    ['kernel TLS without TLS', () => {
+      const file = path.join(tempDir('ktls-'), 'vigil.json');
+      writeFileSync(file, JSON.stringify({ server: { tls_ktls: true }, streams: [{ id: 'a', source: 'test://' }] }));
+      return ['--config', file];
+    }, /server\.tls_ktls: kernel TLS needs tls_cert and tls_key/],
   ];
   for (const [what, args, re] of cases) {
     it(`exit 2 with a message naming the setting: ${what}`, () => {
