@@ -67,6 +67,7 @@ vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q) {
     q->ring[q->head] = (vg_queued){0};
     q->head = (q->head + 1) % q->slots;
     q->count--;
+    if (q->count == 0) q->blocked = false;
     shrink_if_drained(q);
     return f;
 }
@@ -88,6 +89,7 @@ void vg_viewer_queue_free(vg_viewer_queue *q) {
  * queued now, so that it does not make the next frame late. */
 static void drop_queued_media(vg_viewer_queue *q, int64_t now_us) {
     vg_frame *init = NULL, *f;
+    bool blocked = q->blocked; /* dropping is not draining: the connection is as full */
     while ((f = vg_viewer_queue_pop(q))) {
         if (vg_frame_is_setup(f)) {
             vg_frame_unref(init);
@@ -98,15 +100,18 @@ static void drop_queued_media(vg_viewer_queue *q, int64_t now_us) {
         }
     }
     q->head = 0;
+    q->blocked = blocked;
     if (init) {
         q->ring[0] = (vg_queued){init, now_us};
         q->count = 1;
     }
 }
 
-/* Records one overflow; true when the viewer has now overflowed too often. */
+/* Records one overflow; true when the viewer has now overflowed too often
+ * with its own connection full. */
 static bool count_skip(vg_viewer_queue *q, int64_t now_us) {
     q->skips++;
+    if (!q->blocked) return false; /* the server was late, not the viewer: skipping is enough */
     if (q->skips_in_window == 0 || now_us - q->window_start_us > q->window_us) {
         q->window_start_us = now_us;
         q->skips_in_window = 0;

@@ -9,8 +9,11 @@
  * late frame is worth less than a skipped one: under overload (a service
  * thread that cannot write every frame to every viewer in time) the age bound
  * keeps what a viewer gets fresh instead of seconds behind. A viewer that
- * skips max_skips times within window_us is reported TOO_SLOW and the caller
- * closes it. No other viewer is ever affected: pushing never waits.
+ * skips max_skips times within window_us while its own connection is full
+ * (the writer said so: vg_viewer_queue_note_blocked()) is reported TOO_SLOW
+ * and the caller closes it; skips while the writer simply did not get to it
+ * in time (the server fell behind, e.g. a storm of TLS handshakes) are only
+ * skips. No other viewer is ever affected: pushing never waits.
  *
  * Thread: owned by the lws service thread; no lock. */
 #ifndef VIGIL_MEDIA_VIEWER_QUEUE_H
@@ -34,6 +37,8 @@ typedef struct vg_viewer_queue {
     uint32_t head, count;
     bool skipping; /* overflowed: dropping until the next keyframe */
     bool need_key; /* fresh start: the first media frame must be a keyframe */
+    bool blocked;  /* the connection refused bytes since the queue last drained:
+                      the viewer is behind, not the server */
     uint32_t max_skips;
     int64_t window_us;
     int64_t max_age_us; /* longest a media frame may wait; 0: no age bound. Set after init. */
@@ -71,8 +76,15 @@ bool vg_viewer_queue_needs_resync(const vg_viewer_queue *q, const vg_frame *f, i
 vg_push_result vg_viewer_queue_push(vg_viewer_queue *q, vg_frame *f, vg_frame *resync,
                                     int64_t now_us);
 
-/* Takes the oldest frame out; the caller now owns that reference. NULL if empty. */
+/* Takes the oldest frame out; the caller now owns that reference. NULL if
+ * empty. Emptying the queue clears `blocked`: the viewer caught up. */
 vg_frame *vg_viewer_queue_pop(vg_viewer_queue *q);
+
+/* The writer found the viewer's connection full (it took part of a frame or
+ * nothing): skips from now until the queue drains count towards TOO_SLOW. */
+static inline void vg_viewer_queue_note_blocked(vg_viewer_queue *q) {
+    q->blocked = true;
+}
 
 /* The i-th oldest frame (0: the one pop would take), still the queue's: lets
  * a writer send several before it knows how many the socket takes. NULL past

@@ -21,6 +21,7 @@ static int account(struct lws *wsi, vg_viewer *v, uint32_t n, size_t cut,
     st->frames += n;
     if (!cut) return 0;
     vg_frame *f = vg_viewer_queue_pop(&v->queue);
+    vg_viewer_queue_note_blocked(&v->queue); /* after the pop, which may have drained it */
     /* lws tries the rest once, copies what is left into its own buffer
      * (LWS_WRITE_RAW: no framing of its own) and asks for POLLOUT; the
      * frame may go. */
@@ -48,8 +49,11 @@ vg_media_write_result vg_media_write(struct lws *wsi, vg_viewer *v, vg_media_wri
         sent = sendmsg((int)lws_get_socket_fd(wsi), &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
     while (sent < 0 && errno == EINTR);
     st->calls++;
-    if (sent < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? VG_MEDIA_WRITE_MORE
-                                                                : VG_MEDIA_WRITE_FAILED;
+    if (sent < 0) {
+        if (errno != EAGAIN && errno != EWOULDBLOCK) return VG_MEDIA_WRITE_FAILED;
+        vg_viewer_queue_note_blocked(&v->queue);
+        return VG_MEDIA_WRITE_MORE;
+    }
     /* Which frames went whole, and how much of the next one. */
     uint32_t whole = 0;
     size_t left = (size_t)sent;

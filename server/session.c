@@ -292,6 +292,8 @@ int vg_session_on_writable(vg_session *s) {
             vg_frame_unref(f);
             if (n < (int)len) return -1;
             vg_relay_count_sent(v, len);
+            /* lws kept what the connection did not take: the viewer is behind */
+            if (lws_partial_buffered(s->wsi)) vg_viewer_queue_note_blocked(&v->queue);
         }
     }
     vg_session_want_write(s);

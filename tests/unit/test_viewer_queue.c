@@ -88,6 +88,7 @@ END_TEST
 START_TEST(too_many_skips_in_window_is_too_slow) {
     vg_viewer_queue q;
     vg_viewer_queue_init(&q, 2, 3, 10000000);
+    vg_viewer_queue_note_blocked(&q); /* its connection is full */
     int64_t t = 1000000;
     vg_push_result last = VG_PUSH_QUEUED;
     int overflows = 0;
@@ -305,10 +306,45 @@ START_TEST(late_too_often_is_too_slow) {
     vg_viewer_queue q;
     vg_viewer_queue_init(&q, 64, 2, 10000000);
     q.max_age_us = 100000;
+    vg_viewer_queue_note_blocked(&q);
     push(&q, true, 0);
     ck_assert_int_eq(push(&q, false, 200000), VG_PUSH_SKIPPED_LATE);
     push(&q, true, 240000);
     ck_assert_int_eq(push(&q, false, 400000), VG_PUSH_TOO_SLOW);
+    vg_viewer_queue_free(&q);
+}
+END_TEST
+
+/* Skips while the writer never found the connection full are the server's
+ * lag (it did not get to the viewer in time): they skip, and never close the
+ * viewer. Once the connection refuses bytes they count, until the queue
+ * drains. */
+START_TEST(skips_from_server_lag_never_close) {
+    vg_viewer_queue q;
+    vg_viewer_queue_init(&q, 64, 2, 10000000);
+    q.max_age_us = 100000;
+    int64_t t = 0;
+    for (int i = 0; i < 10; i++, t += 240000) {
+        push(&q, true, t);
+        ck_assert_int_eq(push(&q, false, t + 200000), VG_PUSH_SKIPPED_LATE);
+    }
+    ck_assert_uint_eq(q.late_skips, 10);
+    /* Now the connection is full: the second skip closes it. */
+    vg_viewer_queue_note_blocked(&q);
+    push(&q, true, t);
+    ck_assert_int_eq(push(&q, false, t + 200000), VG_PUSH_SKIPPED_LATE);
+    t += 240000;
+    push(&q, true, t);
+    /* The writer caught up in between: the queue drained, blocked is gone. */
+    vg_frame *f;
+    while ((f = vg_viewer_queue_pop(&q)))
+        vg_frame_unref(f);
+    ck_assert(!q.blocked);
+    push(&q, true, t + 10000);
+    ck_assert_int_eq(push(&q, false, t + 200000), VG_PUSH_SKIPPED_LATE);
+    vg_viewer_queue_note_blocked(&q);
+    push(&q, true, t + 240000);
+    ck_assert_int_eq(push(&q, false, t + 400000), VG_PUSH_TOO_SLOW);
     vg_viewer_queue_free(&q);
 }
 END_TEST
@@ -329,6 +365,7 @@ static Suite *queue_suite(void) {
     tcase_add_test(tc, late_on_a_keyframe_delivers_it_marked);
     tcase_add_test(tc, init_segment_survives_a_late_skip_without_aging);
     tcase_add_test(tc, late_too_often_is_too_slow);
+    tcase_add_test(tc, skips_from_server_lag_never_close);
     suite_add_tcase(s, tc);
     return s;
 }
