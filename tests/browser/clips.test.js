@@ -7,7 +7,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { startVigil, waitStreamState, tempDir, mintToken } from '../lib/vigil.js';
+import { startVigil, waitStreamState, tempDir, mintToken, sleep } from '../lib/vigil.js';
 import { Procs, startBroker, freeTcpPort, CAMERA_COMMANDS } from '../integration/control_peers.js';
 import { launchChromium, freshPage, withDiagnostics } from './harness.js';
 
@@ -61,7 +61,11 @@ test('the Clip button makes a clip; a doorbell press shows its clip in the doorb
   const id = await page.waitForFunction((s) => document.querySelector(`${s} .timeline-note`)?.dataset.clipId, TILE, { timeout: 10000 })
     .then((h) => h.jsonValue());
   assert.match(id, /^cam-clip-\d{8}T\d{6}Z(-\d+)?$/);
-  const made = (await listedClips()).find((x) => x.id === id);
+  // The clip's file is created by the record writer's thread once the
+  // request is answered (at the ring's first keyframe): listed moments later.
+  let made;
+  const deadline = Date.now() + 5000;
+  while (!(made = (await listedClips()).find((x) => x.id === id)) && Date.now() < deadline) await sleep(100);
   assert.ok(made, `${id} listed`);
   assert.equal(made.subject, 'test-admin');
 
